@@ -1,0 +1,95 @@
+//! The `ebsim` command line, as a library: [`run`] parses the arguments and runs the command.
+//!
+//! Global flags (`--data-dir`, `--kms-endpoint`, `--as`, `--json`) are accepted before or after
+//! the subcommand. Each command group lives in its own module.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod error;
+mod info;
+
+pub use error::CliError;
+
+/// Default data directory when neither `--data-dir` nor `EBSIM_DATA_DIR` is given.
+pub const DEFAULT_DATA_DIR: &str = "./ebsim-data";
+
+/// ebsim — an EBS-style encrypted block volume simulator.
+///
+/// A customer master key in a simulated AWS KMS wraps a per-volume data key; attaching a
+/// volume unwraps it under an encryption context; the data key encrypts every sector with
+/// XTS-AES-256 and lives only in memory while the volume is attached.
+#[derive(Debug, Parser)]
+#[command(name = "ebsim", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command (accepted before or after the subcommand).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Data directory holding KMS state, volumes and the audit log.
+    #[arg(long, global = true, env = "EBSIM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Talk to a running KMS endpoint (`ebsim kms serve`, or real AWS KMS) instead of the
+    /// embedded KMS.
+    #[arg(long, global = true, env = "EBSIM_KMS_ENDPOINT", value_name = "URL")]
+    pub kms_endpoint: Option<String>,
+    /// Call KMS as this principal (an ARN known to the data dir) instead of the account root.
+    #[arg(long = "as", global = true, env = "EBSIM_PRINCIPAL", value_name = "ARN")]
+    pub as_principal: Option<String>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl GlobalArgs {
+    /// The data directory in force: `--data-dir`, else `$EBSIM_DATA_DIR`, else `./ebsim-data`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// Every `ebsim` command.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Show the XTS backend this CPU runs and the settings in force.
+    Info(info::InfoArgs),
+}
+
+/// Parses `args` (including the program name) and runs the command, printing to stdout.
+///
+/// # Errors
+/// Any failure of the command, as a [`CliError`] whose `Display` is one sentence for stderr.
+pub fn run<I, T>(args: I) -> Result<(), CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return Err(CliError::Usage(e)),
+    };
+    execute(cli)
+}
+
+/// Runs an already-parsed command line.
+///
+/// # Errors
+/// As [`run`].
+pub fn execute(cli: Cli) -> Result<(), CliError> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Info(args) => info::run(&global, &args),
+    }
+}

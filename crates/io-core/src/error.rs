@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+
+/// Errors of the sector engine and the block stores.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// An XTS-AES-256 key must be exactly 64 bytes (key1 ‖ key2).
+    #[error("XTS-AES-256 key must be 64 bytes, got {0}")]
+    KeyLength(usize),
+    /// The two halves of an XTS key must differ (IEEE 1619-2018, 5.1).
+    #[error("XTS key halves must differ")]
+    WeakKey,
+    /// Sector sizes are powers of two from 512 to 65536 bytes.
+    #[error("unsupported sector size {0}: use a power of two from 512 to 65536")]
+    UnsupportedSectorSize(u64),
+    /// A buffer that is not a whole number of sectors.
+    #[error("length {len} is not a multiple of the sector size {sector_size}")]
+    Misaligned {
+        /// Length of the buffer or request.
+        len: u64,
+        /// Sector size in bytes.
+        sector_size: u32,
+    },
+    /// A run of sectors that would pass sector 2^64 − 1.
+    #[error("run of {count} sectors starting at sector {first} passes sector 2^64-1")]
+    SectorOverflow {
+        /// First sector of the run.
+        first: u64,
+        /// Number of sectors in the run.
+        count: u64,
+    },
+    /// A request past the end of the store.
+    #[error("sectors {first}..{end} are past the end of the store ({num_sectors} sectors)")]
+    OutOfRange {
+        /// First sector asked for.
+        first: u64,
+        /// One past the last sector asked for.
+        end: u64,
+        /// Number of sectors in the store.
+        num_sectors: u64,
+    },
+    /// The backend was forced but this CPU does not support it.
+    #[error("backend {0} is not supported on this CPU")]
+    BackendUnavailable(crate::Backend),
+    /// The file system is full.
+    #[error("no space left on device writing {path}")]
+    NoSpace {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// Any other I/O failure, with the file it concerns.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
