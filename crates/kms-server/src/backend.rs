@@ -1,0 +1,47 @@
+//! What the server needs from the KMS service: operations, admin operations, credentials.
+
+use ebsim_kms::{Caller, KmsError};
+use zeroize::Zeroizing;
+
+use crate::sigv4::SigningSecret;
+
+/// A credential the server verifies signatures with.
+pub struct ServerCredential {
+    /// The principal ARN the credential signs as.
+    pub principal: String,
+    /// The secret access key.
+    pub secret: Zeroizing<String>,
+    /// Whether this is the data dir's service credential (may act for other principals).
+    pub is_service: bool,
+}
+
+impl std::fmt::Debug for ServerCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerCredential")
+            .field("principal", &self.principal)
+            .field("is_service", &self.is_service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningSecret for ServerCredential {
+    fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+/// The KMS service behind the endpoint.
+pub trait Backend: Send + Sync + 'static {
+    /// A KMS operation by its AWS name, JSON 1.1 body in and out.
+    ///
+    /// # Errors
+    /// The KMS error to send back.
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+    /// An admin operation (clock, faults, IAM, audit).
+    ///
+    /// # Errors
+    /// The KMS error to send back.
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+    /// The credential for an access key id.
+    fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential>;
+}

@@ -1,0 +1,527 @@
+//! The HTTP/1.1 server: accept loop, per-connection timeouts, request handling, graceful
+//! shutdown.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use ebsim_kms::{Caller, ErrorType, KmsError};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::backend::Backend;
+use crate::sigv4::{self, AuthError};
+use crate::wire::{CONTENT_TYPE, WireError};
+
+/// Header a service credential uses to act for another principal.
+pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
+/// Header a service credential uses to claim a forwarding service (`kms:ViaService`).
+pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
+/// Path answering `GET` with `ebsim-kms` (liveness probe for clients routing to a server).
+pub const PING_PATH: &str = "/ebsim/ping";
+/// Body of a successful ping.
+pub const PING_BODY: &str = "ebsim-kms";
+
+/// How the server listens and how long it waits for slow clients.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Allow binding a non-loopback address.
+    pub allow_remote: bool,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Time a client has to send a complete request head; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send the request body once its head arrived.
+    pub body_read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4599)),
+            allow_remote: false,
+            max_body_bytes: 1 << 20,
+            header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(20),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            ..Self::default()
+        }
+    }
+
+    /// Allows (or not) a non-loopback listen address.
+    #[must_use]
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+
+    /// Sets the request body limit.
+    #[must_use]
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Sets the header-read (and keep-alive idle) timeout and the body-read timeout.
+    #[must_use]
+    pub fn timeouts(mut self, header_read: Duration, body_read: Duration) -> Self {
+        self.header_read_timeout = header_read;
+        self.body_read_timeout = body_read;
+        self
+    }
+}
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listen address is not loopback and `allow_remote` is off.
+    #[error(
+        "refusing to listen on non-loopback address {0}; pass --allow-remote to expose the KMS endpoint beyond this machine"
+    )]
+    NotLoopback(SocketAddr),
+    /// Binding failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another I/O failure (runtime creation, accept).
+    #[error("KMS server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct State<B> {
+    backend: Arc<B>,
+    config: ServerConfig,
+}
+
+/// A bound, not yet running KMS endpoint.
+#[derive(Debug)]
+pub struct KmsServer<B> {
+    listener: StdTcpListener,
+    backend: Arc<B>,
+    config: ServerConfig,
+}
+
+impl<B: Backend> KmsServer<B> {
+    /// Binds the listen address (refusing non-loopback addresses unless allowed).
+    ///
+    /// # Errors
+    /// [`ServerError::NotLoopback`] or [`ServerError::Bind`].
+    pub fn bind(backend: Arc<B>, config: ServerConfig) -> Result<Self, ServerError> {
+        if !config.listen.ip().is_loopback() && !config.allow_remote {
+            return Err(ServerError::NotLoopback(config.listen));
+        }
+        let listener = StdTcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        listener.set_nonblocking(true)?;
+        Ok(Self {
+            listener,
+            backend,
+            config,
+        })
+    }
+
+    /// The address actually bound (with the port chosen for `:0`).
+    ///
+    /// # Errors
+    /// When the socket cannot report its address.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The endpoint URL clients use (`http://ADDR`).
+    ///
+    /// # Errors
+    /// As [`KmsServer::local_addr`].
+    pub fn url(&self) -> Result<String, ServerError> {
+        Ok(format!("http://{}", self.local_addr()?))
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
+    /// finish (up to the grace period) and returns. Must run inside a tokio runtime.
+    ///
+    /// # Errors
+    /// When the listener cannot be registered with the runtime.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let listener = TcpListener::from_std(self.listener)?;
+        let state = Arc::new(State {
+            backend: self.backend,
+            config: self.config,
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut conns = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                accepted = listener.accept() => {
+                    // Accept errors (EMFILE, a reset before accept) are per connection.
+                    let Ok((stream, peer)) = accepted else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(serve_connection(stream, peer, state.clone(), stop_rx.clone()));
+                }
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let grace = state.config.shutdown_grace;
+        let drained =
+            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            conns.abort_all();
+        }
+        Ok(())
+    }
+
+    /// Runs the server on its own runtime in a background thread.
+    ///
+    /// # Errors
+    /// When the runtime cannot be built or the address reported.
+    pub fn spawn(self) -> Result<ServerHandle, ServerError> {
+        let addr = self.local_addr()?;
+        let runtime = runtime()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ebsim-kms-server".into())
+            .spawn(move || {
+                runtime.block_on(self.run(async {
+                    let _ = rx.await;
+                }))
+            })?;
+        Ok(ServerHandle {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// The multi-threaded runtime the server runs on (one worker per core, at least two).
+///
+/// # Errors
+/// When the runtime cannot be built.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ServerError> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2);
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("ebsim-kms-worker")
+        .enable_all()
+        .build()?)
+}
+
+/// A server running in a background thread; stops (gracefully) on [`ServerHandle::shutdown`]
+/// or drop.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint URL (`http://ADDR`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests and waits for the server thread.
+    ///
+    /// # Errors
+    /// What the server loop returned.
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(ServerError::Io(std::io::Error::other(
+                "server thread panicked",
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+async fn serve_connection<B: Backend>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<State<B>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let svc_state = state.clone();
+    let service = service_fn(move |req| {
+        let state = svc_state.clone();
+        async move { Ok::<_, Infallible>(handle(req, peer, &state).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.header_read_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    if *stop.borrow() {
+        conn.as_mut().graceful_shutdown();
+    }
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn response(status: u16, body: Bytes, request_id: &str, close: bool) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if close {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+fn error_response(e: &WireError, request_id: &str, close: bool) -> Response<Full<Bytes>> {
+    response(e.status, e.body(), request_id, close)
+}
+
+fn request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
+}
+
+enum Target<'a> {
+    Kms(&'a str),
+    Admin(&'a str),
+}
+
+async fn handle<B: Backend>(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    state: &State<B>,
+) -> Response<Full<Bytes>> {
+    let rid = request_id();
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::GET && parts.uri.path() == PING_PATH {
+        return response(200, Bytes::from_static(PING_BODY.as_bytes()), &rid, false);
+    }
+    if parts.method != Method::POST {
+        let e = WireError::new(
+            ErrorType::UnknownOperationException,
+            format!(
+                "{} is not supported; KMS operations are POST /",
+                parts.method
+            ),
+        );
+        return error_response(&e, &rid, false);
+    }
+    // Refuse an oversized body before reading it.
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = WireError::other(
+        413,
+        "RequestEntityTooLargeException",
+        format!(
+            "Request body must not exceed {} bytes.",
+            state.config.max_body_bytes
+        ),
+    );
+    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        return error_response(&too_large, &rid, true);
+    }
+    let collected = tokio::time::timeout(
+        state.config.body_read_timeout,
+        Limited::new(body, state.config.max_body_bytes).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return error_response(&too_large, &rid, true);
+            }
+            let e = WireError::new(
+                ErrorType::SerializationException,
+                "Could not read the request body.",
+            );
+            return error_response(&e, &rid, true);
+        }
+        Err(_) => {
+            let e = WireError::other(
+                408,
+                "RequestTimeoutException",
+                "Timed out reading the request body.",
+            );
+            return error_response(&e, &rid, true);
+        }
+    };
+
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let target = match target.map(|t| t.split_once('.')) {
+        Some(Some(("TrentService", op))) => Target::Kms(op),
+        Some(Some(("EbsimAdmin", op))) => Target::Admin(op),
+        _ => {
+            let e = WireError::bare_unknown_operation();
+            return error_response(&e, &rid, false);
+        }
+    };
+
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let backend = &state.backend;
+    let verified = sigv4::verify(
+        parts.method.as_str(),
+        path,
+        &parts.headers,
+        &body,
+        SystemTime::now(),
+        |akid| backend.lookup_access_key(akid),
+    );
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => return error_response(&WireError::from(&e), &rid, false),
+    };
+    if verified.service != "kms" {
+        let e = WireError::from(&AuthError::BadScope(format!(
+            "Credential should be scoped to correct service: 'kms'. Got '{}'.",
+            verified.service
+        )));
+        return error_response(&e, &rid, false);
+    }
+    let credential = verified.credential;
+    let header = |name: &str| -> Result<Option<String>, ()> {
+        match parts.headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| ()),
+        }
+    };
+    let (Ok(act_as), Ok(via)) = (header(PRINCIPAL_HEADER), header(VIA_SERVICE_HEADER)) else {
+        let e = WireError::new(
+            ErrorType::ValidationException,
+            "x-ebsim-* headers must be ASCII.",
+        );
+        return error_response(&e, &rid, false);
+    };
+    if (act_as.is_some() || via.is_some()) && !credential.is_service {
+        let e = WireError::new(
+            ErrorType::AccessDeniedException,
+            format!(
+                "User: {} is not authorized to act for another principal or claim a forwarding service (x-ebsim-principal / x-ebsim-via-service)",
+                credential.principal
+            ),
+        );
+        return error_response(&e, &rid, false);
+    }
+    let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()));
+    if let Some(via) = via {
+        caller = caller.via(via);
+    }
+
+    let result: Result<Vec<u8>, KmsError> = match target {
+        Target::Kms(op) => backend.call(&caller, op, &body),
+        Target::Admin(op) => {
+            if !peer.ip().is_loopback() {
+                let e = WireError::new(
+                    ErrorType::AccessDeniedException,
+                    "The ebsim admin API answers loopback clients only.",
+                );
+                return error_response(&e, &rid, false);
+            }
+            let backend = backend.clone();
+            let op = op.to_owned();
+            match tokio::task::spawn_blocking(move || backend.admin(&caller, &op, &body)).await {
+                Ok(r) => r,
+                Err(_) => Err(KmsError::new(
+                    ErrorType::KMSInternalException,
+                    "admin operation failed",
+                )),
+            }
+        }
+    };
+    match result {
+        Ok(out) => response(200, Bytes::from(out), &rid, false),
+        Err(e) => error_response(&WireError::from(&e), &rid, false),
+    }
+}
+
+impl WireError {
+    fn bare_unknown_operation() -> Self {
+        Self {
+            status: 400,
+            type_name: ErrorType::UnknownOperationException.name(),
+            message: None,
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! SigV4 verification of received requests.
+//!
+//! The canonical request is never built here: the received request is re-signed with
+//! `aws-sigv4` (the headers named in its `SignedHeaders`, its `x-amz-date`, the region and
+//! service of its credential scope, the secret looked up for its access key) and the two
+//! signatures are compared in constant time.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity;
+use subtle::ConstantTimeEq;
+
+/// The clock skew SigV4 tolerates between a request's `x-amz-date` and the wall clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// Why a request failed authentication. Each maps to the AWS error the real service sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No `Authorization` header at all.
+    #[error("Missing Authentication Token")]
+    Missing,
+    /// An `Authorization` header (or `x-amz-date`) that cannot be parsed.
+    #[error("{0}")]
+    Incomplete(String),
+    /// The access key is not known.
+    #[error("The security token included in the request is invalid.")]
+    UnknownAccessKey,
+    /// The signature does not match.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+    )]
+    BadSignature,
+    /// The credential scope is wrong (date or service).
+    #[error("{0}")]
+    BadScope(String),
+    /// The request's `x-amz-date` is more than 15 minutes from the wall clock.
+    #[error("{0}")]
+    Expired(String),
+}
+
+/// A credential that can verify signatures: the secret for an access key.
+pub trait SigningSecret {
+    /// The secret access key.
+    fn secret(&self) -> &str;
+}
+
+/// The parsed `Authorization` header of a SigV4 request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationHeader<'a> {
+    /// The access key id of the credential scope.
+    pub access_key_id: &'a str,
+    /// `YYYYMMDD` of the credential scope.
+    pub date: &'a str,
+    /// The region of the credential scope.
+    pub region: &'a str,
+    /// The service of the credential scope.
+    pub service: &'a str,
+    /// The signed header names, as sent (`host;x-amz-date`).
+    pub signed_headers: &'a str,
+    /// The hex signature.
+    pub signature: &'a str,
+}
+
+/// Parses `AWS4-HMAC-SHA256 Credential=…/…/…/…/aws4_request, SignedHeaders=…, Signature=…`.
+///
+/// # Errors
+/// [`AuthError::Incomplete`] naming what is missing or malformed.
+pub fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>, AuthError> {
+    let rest = value.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
+        AuthError::Incomplete(
+            "Only the AWS4-HMAC-SHA256 authorization scheme is supported.".to_owned(),
+        )
+    })?;
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let Some((key, val)) = part.split_once('=') else {
+            return Err(AuthError::Incomplete(format!(
+                "Authorization header parameter '{part}' is not of the form key=value."
+            )));
+        };
+        match key.trim() {
+            "Credential" => credential = Some(val.trim()),
+            "SignedHeaders" => signed_headers = Some(val.trim()),
+            "Signature" => signature = Some(val.trim()),
+            _ => {}
+        }
+    }
+    let mut missing = String::new();
+    for (name, v) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed_headers),
+    ] {
+        if v.is_none_or(str::is_empty) {
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
+        }
+    }
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (credential, signed_headers, signature)
+    else {
+        return Err(AuthError::Incomplete(missing.trim_end().to_owned()));
+    };
+    if !missing.is_empty() {
+        return Err(AuthError::Incomplete(missing.trim_end().to_owned()));
+    }
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, service, "aws4_request"] = parts[..] else {
+        return Err(AuthError::Incomplete(format!(
+            "Credential should be scoped to a valid region and service, and end with aws4_request: '{credential}'."
+        )));
+    };
+    if access_key_id.is_empty() || region.is_empty() || service.is_empty() {
+        return Err(AuthError::Incomplete(format!(
+            "Credential should be scoped to a valid region and service: '{credential}'."
+        )));
+    }
+    Ok(AuthorizationHeader {
+        access_key_id,
+        date,
+        region,
+        service,
+        signed_headers,
+        signature,
+    })
+}
+
+/// Parses an ISO-8601 basic `YYYYMMDDTHHMMSSZ` date (the `x-amz-date` format).
+///
+/// # Errors
+/// [`AuthError::Incomplete`] when the value is not in that exact format.
+pub fn parse_amz_date(value: &str) -> Result<SystemTime, AuthError> {
+    let bad = || {
+        AuthError::Incomplete(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        ))
+    };
+    let b = value.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return Err(bad());
+    }
+    let digits = |r: std::ops::Range<usize>| -> Result<u64, AuthError> {
+        let s = value.get(r).ok_or_else(bad)?;
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        s.parse::<u64>().map_err(|_| bad())
+    };
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, s) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, mo, d);
+    Ok(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + mi * 60 + s))
+}
+
+/// Formats a time as `YYYYMMDDTHHMMSSZ`.
+pub fn format_amz_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, mo, d) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+// Howard Hinnant's civil-date algorithms, restricted to dates after 1970.
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+fn civil_from_days(z: u64) -> (u64, u64, u64) {
+    let z = z + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A request whose signature checked out.
+#[derive(Debug)]
+pub struct Verified<C> {
+    /// The credential that signed it.
+    pub credential: C,
+    /// The access key id.
+    pub access_key_id: String,
+    /// The region of the credential scope.
+    pub region: String,
+    /// The service of the credential scope.
+    pub service: String,
+}
+
+/// Verifies the SigV4 signature of a received request.
+///
+/// `path_and_query` is the request target as received (`/`, `/?a=b`); `headers` every header
+/// of the request; `now` the wall clock (requests more than [`MAX_SKEW`] away are refused);
+/// `lookup` finds the credential for an access key id.
+///
+/// # Errors
+/// An [`AuthError`] saying why the request is not authentic.
+pub fn verify<C: SigningSecret>(
+    method: &str,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+    lookup: impl FnOnce(&str) -> Option<C>,
+) -> Result<Verified<C>, AuthError> {
+    let Some(auth) = headers.get(http::header::AUTHORIZATION) else {
+        return Err(AuthError::Missing);
+    };
+    let auth = auth
+        .to_str()
+        .map_err(|_| AuthError::Incomplete("The Authorization header is not ASCII.".to_owned()))?;
+    let auth = parse_authorization(auth)?;
+    let amz_date = headers
+        .get("x-amz-date")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            AuthError::Incomplete(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                    .to_owned(),
+            )
+        })?;
+    let time = parse_amz_date(amz_date)?;
+    if !amz_date.starts_with(auth.date) || auth.date.len() != 8 {
+        return Err(AuthError::BadScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{amz_date}'.",
+            auth.date,
+            amz_date.get(..8).unwrap_or(amz_date)
+        )));
+    }
+    check_skew(time, now)?;
+
+    let names: Vec<&str> = auth.signed_headers.split(';').collect();
+    if !names.contains(&"host") || !names.contains(&"x-amz-date") {
+        return Err(AuthError::Incomplete(
+            "The SignedHeaders of the Authorization header must include 'host' and 'x-amz-date'."
+                .to_owned(),
+        ));
+    }
+    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(names.len() + 1);
+    for name in &names {
+        if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(AuthError::Incomplete(format!(
+                "Invalid SignedHeaders entry '{name}': header names must be lowercase."
+            )));
+        }
+        let mut found = false;
+        for value in headers.get_all(*name) {
+            let value = value.to_str().map_err(|_| AuthError::BadSignature)?;
+            signed.push((name, value));
+            found = true;
+        }
+        if !found {
+            return Err(AuthError::BadSignature);
+        }
+    }
+
+    let credential = lookup(auth.access_key_id).ok_or(AuthError::UnknownAccessKey)?;
+    let identity: Identity = Credentials::new(
+        auth.access_key_id,
+        credential.secret(),
+        None,
+        None,
+        "ebsim-kms-server",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    settings.excluded_headers = None;
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region(auth.region)
+        .name(auth.service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|_| AuthError::BadSignature)?
+        .into();
+    let request = SignableRequest::new(
+        method,
+        path_and_query,
+        signed.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|_| AuthError::BadSignature)?;
+    let output = sign(request, &params).map_err(|_| AuthError::BadSignature)?;
+    let expected = output.signature().as_bytes();
+    if expected.ct_eq(auth.signature.as_bytes()).into() {
+        Ok(Verified {
+            credential,
+            access_key_id: auth.access_key_id.to_owned(),
+            region: auth.region.to_owned(),
+            service: auth.service.to_owned(),
+        })
+    } else {
+        Err(AuthError::BadSignature)
+    }
+}
+
+fn check_skew(time: SystemTime, now: SystemTime) -> Result<(), AuthError> {
+    match time.duration_since(now) {
+        Ok(ahead) if ahead > MAX_SKEW => Err(AuthError::Expired(format!(
+            "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+            format_amz_date(time),
+            format_amz_date(now + MAX_SKEW),
+            format_amz_date(now)
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) if e.duration() > MAX_SKEW => Err(AuthError::Expired(format!(
+            "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+            format_amz_date(time),
+            format_amz_date(now - MAX_SKEW),
+            format_amz_date(now)
+        ))),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_date_round_trips() {
+        for s in [
+            "20150830T123600Z",
+            "19700101T000000Z",
+            "20240229T235959Z",
+            "20261126T200000Z",
+        ] {
+            let t = parse_amz_date(s).expect("valid date");
+            assert_eq!(format_amz_date(t), s);
+        }
+        assert_eq!(
+            parse_amz_date("20150830T123600Z").expect("valid"),
+            UNIX_EPOCH + Duration::from_secs(1_440_938_160)
+        );
+        for bad in [
+            "",
+            "2015-08-30T12:36:00Z",
+            "20150830T123600",
+            "20151330T123600Z",
+            "2015083xT123600Z",
+        ] {
+            assert!(
+                matches!(parse_amz_date(bad), Err(AuthError::Incomplete(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn authorization_parsing() {
+        let a = parse_authorization(
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc",
+        )
+        .expect("parses");
+        assert_eq!(a.access_key_id, "AKID");
+        assert_eq!(a.region, "us-east-1");
+        assert_eq!(a.service, "kms");
+        assert_eq!(a.signed_headers, "host;x-amz-date");
+        assert_eq!(a.signature, "abc");
+        for bad in [
+            "Basic dXNlcjpwYXNz",
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/kms/aws4_request, SignedHeaders=host",
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/aws4_request, SignedHeaders=host, Signature=a",
+            "AWS4-HMAC-SHA256 garbage",
+        ] {
+            assert!(
+                matches!(parse_authorization(bad), Err(AuthError::Incomplete(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn skew_is_checked_both_ways() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(check_skew(now - Duration::from_secs(14 * 60), now).is_ok());
+        assert!(check_skew(now + Duration::from_secs(14 * 60), now).is_ok());
+        assert!(
+            matches!(check_skew(now - Duration::from_secs(16 * 60), now), Err(AuthError::Expired(m)) if m.starts_with("Signature expired"))
+        );
+        assert!(
+            matches!(check_skew(now + Duration::from_secs(16 * 60), now), Err(AuthError::Expired(m)) if m.starts_with("Signature not yet current"))
+        );
+    }
+}
