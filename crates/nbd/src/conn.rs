@@ -1,0 +1,470 @@
+//! One client connection: handshake, then the transmission phase with several requests in
+//! flight (a reader thread that parses requests, a few workers that run them against the
+//! device, replies written whole under one lock on the socket).
+
+use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::device::BlockDevice;
+use crate::handshake::{self, Outcome, read_exact_or_eof};
+use crate::proto::{self, Command, ExportGeometry, RequestHeader};
+use crate::server::Shared;
+
+/// A connected client socket.
+#[derive(Debug)]
+pub(crate) enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Sock {
+    pub(crate) fn shutdown(&self, how: Shutdown) {
+        // Errors only mean the socket is already closed.
+        let _ = match self {
+            Sock::Tcp(s) => s.shutdown(how),
+            Sock::Unix(s) => s.shutdown(how),
+        };
+    }
+}
+
+impl Read for &Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match *self {
+            Sock::Tcp(s) => (&*s).read(buf),
+            Sock::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match *self {
+            Sock::Tcp(s) => (&*s).write(buf),
+            Sock::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match *self {
+            Sock::Tcp(s) => (&*s).write_vectored(bufs),
+            Sock::Unix(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Owned read half, for the buffered reader.
+struct SockReader(Arc<Sock>);
+
+impl Read for SockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+/// Reused payload buffers, shared by all connections of a server.
+#[derive(Debug, Default)]
+pub(crate) struct BufPool {
+    bufs: Mutex<(Vec<Vec<u8>>, usize)>,
+}
+
+/// The pool keeps at most this many bytes of idle buffers.
+const POOL_BYTES: usize = 256 << 20;
+
+impl BufPool {
+    /// A buffer of at least `len` bytes (contents unspecified).
+    fn get(&self, len: usize) -> Vec<u8> {
+        let taken = {
+            let mut g = self.bufs.lock();
+            let (bufs, bytes) = &mut *g;
+            let pick = bufs
+                .iter()
+                .rposition(|b| b.len() >= len)
+                .or(bufs.len().checked_sub(1));
+            pick.map(|i| {
+                let b = bufs.swap_remove(i);
+                *bytes -= b.len();
+                b
+            })
+        };
+        let mut b = taken.unwrap_or_default();
+        if b.len() < len {
+            b.resize(len, 0);
+        }
+        b
+    }
+
+    fn put(&self, b: Vec<u8>) {
+        let mut g = self.bufs.lock();
+        let (bufs, bytes) = &mut *g;
+        if *bytes + b.len() <= POOL_BYTES {
+            *bytes += b.len();
+            bufs.push(b);
+        }
+    }
+}
+
+/// Bounds what one connection holds in flight (payload bytes and request count), so a client
+/// cannot make the server buffer without limit.
+struct Budget {
+    state: Mutex<(usize, usize)>,
+    freed: Condvar,
+}
+
+const MAX_INFLIGHT_BYTES: usize = 64 << 20;
+const MAX_INFLIGHT_REQUESTS: usize = 128;
+
+impl Budget {
+    fn acquire(&self, bytes: usize) {
+        let mut g = self.state.lock();
+        while g.1 > 0 && (g.0 + bytes > MAX_INFLIGHT_BYTES || g.1 >= MAX_INFLIGHT_REQUESTS) {
+            self.freed.wait(&mut g);
+        }
+        g.0 += bytes;
+        g.1 += 1;
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut g = self.state.lock();
+        g.0 -= bytes;
+        g.1 -= 1;
+        self.freed.notify_one();
+    }
+}
+
+/// Writes all of `bufs`, coping with partial writes.
+fn write_all_vectored(mut w: &Sock, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// State shared by the reader and the workers of one connection in transmission.
+struct Transmission {
+    sock: Arc<Sock>,
+    device: Arc<dyn BlockDevice>,
+    name: String,
+    peer: String,
+    structured: bool,
+    write_lock: Mutex<()>,
+    dead: AtomicBool,
+    budget: Budget,
+    shared: Arc<Shared>,
+    logged: AtomicU32,
+}
+
+/// One request handed to a worker.
+struct Job {
+    cookie: u64,
+    command: Command,
+    cost: usize,
+    payload: Option<Vec<u8>>,
+}
+
+/// At most this many refused requests are logged per connection.
+const MAX_LOGGED: u32 = 16;
+
+impl Transmission {
+    fn log(&self, what: std::fmt::Arguments<'_>) {
+        if self.shared.config.log && self.logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED {
+            eprintln!("nbd: {} ({}): {what}", self.peer, self.name);
+        }
+    }
+
+    fn send(&self, bufs: &mut [IoSlice<'_>]) {
+        if self.dead.load(Ordering::Relaxed) {
+            return;
+        }
+        let res = {
+            let _g = self.write_lock.lock();
+            write_all_vectored(&self.sock, bufs)
+        };
+        if let Err(e) = res {
+            if !self.dead.swap(true, Ordering::Relaxed) {
+                self.log(format_args!("writing a reply failed: {e}"));
+            }
+            // Wake the reader so that the connection ends.
+            self.sock.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn reply_ok(&self, cookie: u64) {
+        let h = proto::simple_reply(cookie, 0);
+        self.send(&mut [IoSlice::new(&h)]);
+    }
+
+    /// An error reply; `read_offset` is the offset of a failed read (structured replies
+    /// then carry it in an `NBD_REPLY_TYPE_ERROR_OFFSET` chunk).
+    fn reply_err(&self, cookie: u64, errno: u32, message: &str, read_offset: Option<u64>) {
+        if self.structured {
+            let chunk = proto::error_chunk(cookie, errno, message, read_offset);
+            self.send(&mut [IoSlice::new(&chunk)]);
+        } else {
+            let h = proto::simple_reply(cookie, errno);
+            self.send(&mut [IoSlice::new(&h)]);
+        }
+    }
+
+    fn reply_read(&self, cookie: u64, offset: u64, data: &[u8]) {
+        if self.structured {
+            if data.is_empty() {
+                let h =
+                    proto::chunk_header(proto::REPLY_FLAG_DONE, proto::REPLY_TYPE_NONE, cookie, 0);
+                self.send(&mut [IoSlice::new(&h)]);
+            } else {
+                // data.len() <= MAX_PAYLOAD, checked by check_request.
+                let h = proto::offset_data_header(cookie, offset, data.len() as u32);
+                self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+            }
+        } else {
+            let h = proto::simple_reply(cookie, 0);
+            self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+        }
+    }
+
+    fn fail(&self, cookie: u64, what: &str, offset: u64, e: &io::Error, read: bool) {
+        self.log(format_args!("{what} at offset {offset} failed: {e}"));
+        self.reply_err(
+            cookie,
+            proto::errno_of(e),
+            &format!("{what} failed"),
+            read.then_some(offset),
+        );
+    }
+
+    fn flush_after(&self, cookie: u64, fua: bool, what: &str, offset: u64, res: io::Result<()>) {
+        match res.and_then(|()| if fua { self.device.flush() } else { Ok(()) }) {
+            Ok(()) => self.reply_ok(cookie),
+            Err(e) => self.fail(cookie, what, offset, &e, false),
+        }
+    }
+
+    fn run(&self, job: Job) {
+        let Job {
+            cookie,
+            command,
+            cost,
+            payload,
+        } = job;
+        let pool = &self.shared.pool;
+        match command {
+            Command::Read { offset, length } => {
+                let len = length as usize;
+                let mut buf = pool.get(len);
+                match self.device.read_at(offset, &mut buf[..len]) {
+                    Ok(()) => self.reply_read(cookie, offset, &buf[..len]),
+                    Err(e) => self.fail(cookie, "read", offset, &e, true),
+                }
+                pool.put(buf);
+            }
+            Command::Write {
+                offset,
+                length,
+                fua,
+            } => {
+                let buf = payload.unwrap_or_default();
+                let data = buf.get(..length as usize).unwrap_or_default();
+                let res = self.device.write_at(offset, data);
+                self.flush_after(cookie, fua, "write", offset, res);
+                pool.put(buf);
+            }
+            Command::Flush => self.flush_after(cookie, false, "flush", 0, self.device.flush()),
+            Command::Trim {
+                offset,
+                length,
+                fua,
+            } => {
+                let res = self.device.trim(offset, u64::from(length));
+                self.flush_after(cookie, fua, "trim", offset, res);
+            }
+            Command::WriteZeroes {
+                offset,
+                length,
+                fua,
+                no_hole,
+            } => {
+                let res = self.device.write_zeroes(offset, u64::from(length), no_hole);
+                self.flush_after(cookie, fua, "write zeroes", offset, res);
+            }
+            Command::Disconnect => {}
+        }
+        self.budget.release(cost);
+    }
+}
+
+/// Serves one accepted connection until the client leaves, breaks the protocol, or the
+/// server shuts down (the server then shuts the socket's read side, which ends the loop).
+pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
+    let mut reader = BufReader::with_capacity(256 << 10, SockReader(Arc::clone(&sock)));
+    let infos = &shared.infos;
+    let stop = || shared.stop.load(Ordering::Relaxed);
+    let outcome = handshake::negotiate(&mut reader, &mut &*sock, infos, &stop);
+    let (export, structured) = match outcome {
+        Ok(Outcome::Transmission { export, structured }) => (export, structured),
+        Ok(Outcome::Closed) => return,
+        Err(e) => {
+            if shared.config.log {
+                eprintln!("nbd: {peer}: handshake failed: {e}");
+            }
+            return;
+        }
+    };
+    let name = infos[export].name.clone();
+    if shared.config.log {
+        eprintln!(
+            "nbd: {peer}: connected to export {name}{}",
+            if structured {
+                " (structured replies)"
+            } else {
+                ""
+            }
+        );
+    }
+    let geo = infos[export].geometry;
+    let t = Arc::new(Transmission {
+        sock: Arc::clone(&sock),
+        device: Arc::clone(&shared.devices[export]),
+        name,
+        peer,
+        structured,
+        write_lock: Mutex::new(()),
+        dead: AtomicBool::new(false),
+        budget: Budget {
+            state: Mutex::new((0, 0)),
+            freed: Condvar::new(),
+        },
+        shared: Arc::clone(&shared),
+        logged: AtomicU32::new(0),
+    });
+
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    let mut workers = Vec::new();
+    for i in 0..shared.config.workers_per_connection.max(1) {
+        let (tw, rx) = (Arc::clone(&t), Arc::clone(&rx));
+        let spawned = std::thread::Builder::new()
+            .name(format!("nbd-worker-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = rx.lock().recv();
+                    match job {
+                        Ok(job) => tw.run(job),
+                        Err(_) => break,
+                    }
+                }
+            });
+        match spawned {
+            Ok(h) => workers.push(h),
+            Err(e) => t.log(format_args!("could not start a worker: {e}")),
+        }
+    }
+    if workers.is_empty() {
+        return;
+    }
+
+    let reason = read_requests(&mut reader, &t, &geo, &tx);
+    drop(tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    if let Some(reason) = reason {
+        t.log(format_args!("{reason}"));
+    }
+    if t.shared.config.log {
+        eprintln!("nbd: {} ({}): disconnected", t.peer, t.name);
+    }
+    sock.shutdown(Shutdown::Both);
+}
+
+/// The reader loop; returns why it stopped if that is worth logging.
+fn read_requests<R: Read>(
+    reader: &mut R,
+    t: &Transmission,
+    geo: &ExportGeometry,
+    tx: &mpsc::Sender<Job>,
+) -> Option<String> {
+    loop {
+        let mut hb = [0u8; proto::REQUEST_LEN];
+        match read_exact_or_eof(reader, &mut hb) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) if t.dead.load(Ordering::Relaxed) || t.shared.stop.load(Ordering::Relaxed) => {
+                let _ = e;
+                return None;
+            }
+            Err(e) => return Some(format!("reading a request failed: {e}")),
+        }
+        let hdr: RequestHeader = match proto::parse_request_header(&hb) {
+            Ok(h) => h,
+            Err(e) => return Some(format!("closing connection: {e}")),
+        };
+        let is_write = hdr.command == proto::CMD_WRITE;
+        if is_write && hdr.length > proto::MAX_PAYLOAD {
+            return Some(format!(
+                "closing connection: {}",
+                proto::ProtocolError::PayloadTooLarge(hdr.length)
+            ));
+        }
+        let cost = match hdr.command {
+            proto::CMD_READ => hdr.length.min(proto::MAX_PAYLOAD) as usize,
+            proto::CMD_WRITE => hdr.length as usize,
+            _ => 0,
+        };
+        t.budget.acquire(cost);
+        let payload = if is_write {
+            let len = hdr.length as usize;
+            let mut buf = t.shared.pool.get(len);
+            if let Err(e) = reader.read_exact(&mut buf[..len]) {
+                t.budget.release(cost);
+                return Some(format!("reading a write payload failed: {e}"));
+            }
+            Some(buf)
+        } else {
+            None
+        };
+        match proto::check_request(&hdr, geo, t.structured) {
+            Err(refusal) => {
+                t.log(format_args!(
+                    "refused command {} (offset {}, length {}): {}",
+                    hdr.command, hdr.offset, hdr.length, refusal.message
+                ));
+                t.reply_err(hdr.cookie, refusal.errno, refusal.message, None);
+                if let Some(b) = payload {
+                    t.shared.pool.put(b);
+                }
+                t.budget.release(cost);
+            }
+            Ok(Command::Disconnect) => {
+                t.budget.release(cost);
+                return None;
+            }
+            Ok(command) => {
+                if tx
+                    .send(Job {
+                        cookie: hdr.cookie,
+                        command,
+                        cost,
+                        payload,
+                    })
+                    .is_err()
+                {
+                    return Some("workers stopped".into());
+                }
+            }
+        }
+    }
+}

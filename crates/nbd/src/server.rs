@@ -1,0 +1,325 @@
+//! The listening server: accept loops for TCP and Unix sockets, a thread per connection, and
+//! graceful shutdown.
+
+use std::collections::HashMap;
+use std::net::{Shutdown, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::NbdError;
+use crate::conn::{self, BufPool, Sock};
+use crate::device::{BlockDevice, check_geometry};
+use crate::handshake::ExportInfo;
+use crate::proto::{ExportGeometry, MAX_STRING};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Threads per connection that run requests against the device (default: the number of
+    /// CPUs, at least 2).
+    pub workers_per_connection: usize,
+    /// Connections served at once; more are closed at once (default 64).
+    pub max_connections: usize,
+    /// Log connections and errors to stderr (default true). Never logs data.
+    pub log: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            workers_per_connection: cpus.max(2),
+            max_connections: 64,
+            log: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets [`ServerConfig::workers_per_connection`].
+    pub fn workers_per_connection(mut self, n: usize) -> Self {
+        self.workers_per_connection = n.max(1);
+        self
+    }
+
+    /// Sets [`ServerConfig::max_connections`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets [`ServerConfig::log`].
+    pub fn log(mut self, on: bool) -> Self {
+        self.log = on;
+        self
+    }
+}
+
+/// What the accept loops and connections share.
+pub(crate) struct Shared {
+    pub(crate) infos: Vec<ExportInfo>,
+    pub(crate) devices: Vec<Arc<dyn BlockDevice>>,
+    pub(crate) config: ServerConfig,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) pool: BufPool,
+    conns: Mutex<HashMap<u64, Arc<Sock>>>,
+    idle: Condvar,
+    next_id: AtomicU64,
+}
+
+/// An NBD server exporting block devices (fixed newstyle handshake; `NBD_OPT_GO`/`INFO`/
+/// `EXPORT_NAME`/`LIST`/`ABORT`/`STRUCTURED_REPLY`; READ, WRITE with FUA, FLUSH, TRIM,
+/// WRITE_ZEROES, DISC; several requests in flight per connection, several connections).
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use std::sync::Arc;
+/// use ebsim_nbd::{BlockDevice, MemoryDevice, NbdServer};
+///
+/// let disk: Arc<dyn BlockDevice> = Arc::new(MemoryDevice::new(64 << 20, 4096)?);
+/// let server = NbdServer::new(vec![("disk".to_string(), disk)])?;
+/// let stop = server.shutdown_handle();
+/// // Elsewhere (a signal handler, another thread): stop.shutdown();
+/// server.serve_tcp(TcpListener::bind("127.0.0.1:10809")?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct NbdServer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for NbdServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NbdServer")
+            .field("exports", &self.shared.infos)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`NbdServer`]: no new connections, in-flight requests finish, devices are
+/// flushed, then `serve_*` returns.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to shut down (returns at once; `serve_*` returns when done).
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// The flag behind the handle, for `signal_hook::flag::register`: setting it to true
+    /// shuts the server down.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+}
+
+/// How often an idle accept loop checks for shutdown.
+const ACCEPT_POLL: Duration = Duration::from_millis(5);
+
+impl NbdServer {
+    /// A server for `exports`, named (the first is also the default export, reached with an
+    /// empty name), with the default [`ServerConfig`].
+    ///
+    /// # Errors
+    /// [`NbdError::NoExports`], [`NbdError::BadExportName`] (empty, longer than 4096 bytes,
+    /// or containing NUL), [`NbdError::DuplicateExport`], or a device with a bad geometry.
+    pub fn new(exports: Vec<(String, Arc<dyn BlockDevice>)>) -> Result<Self, NbdError> {
+        Self::with_config(exports, ServerConfig::default())
+    }
+
+    /// As [`NbdServer::new`], with settings.
+    ///
+    /// # Errors
+    /// As [`NbdServer::new`].
+    pub fn with_config(
+        exports: Vec<(String, Arc<dyn BlockDevice>)>,
+        config: ServerConfig,
+    ) -> Result<Self, NbdError> {
+        if exports.is_empty() {
+            return Err(NbdError::NoExports);
+        }
+        let mut infos: Vec<ExportInfo> = Vec::with_capacity(exports.len());
+        let mut devices = Vec::with_capacity(exports.len());
+        for (name, dev) in exports {
+            if name.is_empty() || name.len() > MAX_STRING || name.contains('\0') {
+                return Err(NbdError::BadExportName(name));
+            }
+            if infos.iter().any(|i| i.name == name) {
+                return Err(NbdError::DuplicateExport(name));
+            }
+            let (size, block_size) = (dev.size(), dev.block_size());
+            check_geometry(size, block_size)?;
+            let geometry = ExportGeometry {
+                size,
+                block_size,
+                read_only: dev.is_read_only(),
+            };
+            infos.push(ExportInfo { name, geometry });
+            devices.push(dev);
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                infos,
+                devices,
+                config,
+                stop: Arc::new(AtomicBool::new(false)),
+                pool: BufPool::default(),
+                conns: Mutex::new(HashMap::new()),
+                idle: Condvar::new(),
+                next_id: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The export names, in order.
+    pub fn export_names(&self) -> Vec<String> {
+        self.shared.infos.iter().map(|i| i.name.clone()).collect()
+    }
+
+    /// A handle that shuts the server down.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: Arc::clone(&self.shared.stop),
+        }
+    }
+
+    /// Shuts the server down (see [`ShutdownHandle::shutdown`]).
+    pub fn shutdown(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Number of connections being served.
+    pub fn active_connections(&self) -> usize {
+        self.shared.conns.lock().len()
+    }
+
+    /// Accepts TCP connections until shutdown, then waits for the connections to finish their
+    /// in-flight requests and flushes every device.
+    ///
+    /// # Errors
+    /// [`NbdError::Io`] if the listener fails; [`NbdError::Flush`] if a final flush fails.
+    pub fn serve_tcp(&self, listener: TcpListener) -> Result<(), NbdError> {
+        listener.set_nonblocking(true)?;
+        self.accept_loop(|| {
+            listener.accept().map(|(s, addr)| {
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_nodelay(true);
+                (Sock::Tcp(s), addr.to_string())
+            })
+        })
+    }
+
+    /// As [`NbdServer::serve_tcp`], on a Unix socket.
+    ///
+    /// # Errors
+    /// As [`NbdServer::serve_tcp`].
+    pub fn serve_unix(&self, listener: UnixListener) -> Result<(), NbdError> {
+        listener.set_nonblocking(true)?;
+        self.accept_loop(|| {
+            listener.accept().map(|(s, _)| {
+                let _ = s.set_nonblocking(false);
+                let id = self.shared.next_id.load(Ordering::Relaxed);
+                (Sock::Unix(s), format!("unix#{id}"))
+            })
+        })
+    }
+
+    fn accept_loop(
+        &self,
+        mut accept: impl FnMut() -> std::io::Result<(Sock, String)>,
+    ) -> Result<(), NbdError> {
+        let sh = &self.shared;
+        while !sh.stop.load(Ordering::SeqCst) {
+            match accept() {
+                Ok((sock, peer)) => self.spawn(sock, peer),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(ACCEPT_POLL)
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted
+                            | std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    // Out of descriptors or similar: report, back off, keep serving.
+                    if sh.config.log {
+                        eprintln!("nbd: accept failed: {e}");
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        self.finish()
+    }
+
+    fn spawn(&self, sock: Sock, peer: String) {
+        let sh = &self.shared;
+        let sock = Arc::new(sock);
+        let id = sh.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut conns = sh.conns.lock();
+            if conns.len() >= sh.config.max_connections {
+                if sh.config.log {
+                    eprintln!("nbd: {peer}: refused, {} connections already", conns.len());
+                }
+                sock.shutdown(Shutdown::Both);
+                return;
+            }
+            conns.insert(id, Arc::clone(&sock));
+        }
+        if sh.config.log {
+            eprintln!("nbd: {peer}: connection accepted");
+        }
+        let shared = Arc::clone(sh);
+        let sock2 = Arc::clone(&sock);
+        let spawned = std::thread::Builder::new()
+            .name(format!("nbd-conn-{id}"))
+            .spawn(move || {
+                conn::serve(sock2, peer, Arc::clone(&shared));
+                let mut conns = shared.conns.lock();
+                conns.remove(&id);
+                shared.idle.notify_all();
+            });
+        if let Err(e) = spawned {
+            if sh.config.log {
+                eprintln!("nbd: could not start a connection thread: {e}");
+            }
+            sock.shutdown(Shutdown::Both);
+            sh.conns.lock().remove(&id);
+        }
+    }
+
+    /// Ends every connection's reading, waits for in-flight requests, flushes the devices.
+    fn finish(&self) -> Result<(), NbdError> {
+        let sh = &self.shared;
+        {
+            let mut conns = sh.conns.lock();
+            for s in conns.values() {
+                s.shutdown(Shutdown::Read);
+            }
+            while !conns.is_empty() {
+                sh.idle.wait(&mut conns);
+            }
+        }
+        for (info, dev) in sh.infos.iter().zip(&sh.devices) {
+            dev.flush().map_err(|source| NbdError::Flush {
+                export: info.name.clone(),
+                source,
+            })?;
+        }
+        if sh.config.log {
+            eprintln!("nbd: server stopped; devices flushed");
+        }
+        Ok(())
+    }
+}
