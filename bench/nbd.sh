@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# NBD export throughput, side by side on loopback TCP, measured with nbdcopy (libnbd):
+#   nbdkit memory plugin      - the protocol ceiling (no encryption, no storage)
+#   qemu-nbd + LUKS           - qemu serving a LUKS2 aes-xts-plain64 image from tmpfs
+#   ebsim (plain memory)      - this server over an in-memory device, no encryption
+#   ebsim (XTS-AES-256)       - this server over an in-memory device encrypted with ebsim-io
+# Each figure is the median of RUNS copies of SIZE bytes (random data); reads are measured
+# after the export was written, so no server can skip holes.
+#
+# usage: bench/nbd.sh            (SIZE=1GiB RUNS=3 by default; SIZE in MiB via SIZE_MIB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-1024}
+RUNS=${RUNS:-3}
+SIZE=$((SIZE_MIB * 1024 * 1024))
+PORT_BASE=${PORT_BASE:-10950}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need nbdkit || ! need nbdcopy || ! need qemu-nbd; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nbdkit libnbd-bin qemu-utils >/dev/null
+fi
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q --release -p ebsim-nbd --example nbd-mem-server
+SERVER="$CARGO_TARGET_DIR/release/examples/nbd-mem-server"
+
+WORK=$(mktemp -d /dev/shm/ebsim-nbd-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        nbdinfo --size "$1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "server at $1 did not come up" >&2
+    return 1
+}
+
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# prints GB/s of one nbdcopy run: timed SRC DST
+timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    nbdcopy "$1" "$2"
+    t1=$(date +%s.%N)
+    awk -v s="$SIZE" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", s / (b - a) / 1e9}'
+}
+
+declare -A WRITE READ
+measure() { # name uri
+    local w=() r=() i
+    for i in $(seq 1 "$RUNS"); do w+=("$(timed "$WORK/src.bin" "$2")"); done
+    for i in $(seq 1 "$RUNS"); do r+=("$(timed "$2" null:)"); done
+    # The data must have arrived intact.
+    nbdcopy "$2" "$WORK/check.bin"
+    cmp -s "$WORK/src.bin" "$WORK/check.bin" || { echo "$1: data read back differs" >&2; exit 1; }
+    rm -f "$WORK/check.bin"
+    WRITE[$1]=$(median "${w[@]}")
+    READ[$1]=$(median "${r[@]}")
+    printf '%-26s write %6s GB/s   read %6s GB/s\n' "$1" "${WRITE[$1]}" "${READ[$1]}"
+}
+
+stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
+
+echo "nbdcopy $(nbdcopy --version | head -1 | cut -d' ' -f2), ${SIZE_MIB} MiB, median of $RUNS; $(nproc) CPUs"
+
+# nbdkit memory plugin
+P=$((PORT_BASE + 1))
+nbdkit -f -i 127.0.0.1 -p "$P" memory "$SIZE" 2>/dev/null &
+PIDS+=($!)
+wait_port "nbd://127.0.0.1:$P"
+measure "nbdkit memory" "nbd://127.0.0.1:$P"
+stop_last
+
+# qemu-nbd serving a LUKS image (aes-256-xts-plain64) from tmpfs
+P=$((PORT_BASE + 2))
+qemu-img create -q -f luks --object secret,id=sec0,data=benchpass \
+    -o key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64 \
+    "$WORK/luks.img" "$SIZE"
+qemu-nbd -t -b 127.0.0.1 -p "$P" -x disk --shared=8 \
+    --object secret,id=sec0,data=benchpass \
+    --image-opts "driver=luks,key-secret=sec0,file.filename=$WORK/luks.img" 2>/dev/null &
+PIDS+=($!)
+wait_port "nbd://127.0.0.1:$P/disk"
+measure "qemu-nbd + LUKS" "nbd://127.0.0.1:$P/disk"
+stop_last
+rm -f "$WORK/luks.img"
+
+# ebsim, plain memory
+P=$((PORT_BASE + 3))
+"$SERVER" --size "$SIZE" --listen "127.0.0.1:$P" --name disk >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "nbd://127.0.0.1:$P/disk"
+measure "ebsim plain memory" "nbd://127.0.0.1:$P/disk"
+stop_last
+
+# ebsim, XTS-AES-256 over memory
+P=$((PORT_BASE + 4))
+"$SERVER" --size "$SIZE" --encrypt --listen "127.0.0.1:$P" --name disk >/dev/null 2>"$WORK/enc.err" &
+PIDS+=($!)
+wait_port "nbd://127.0.0.1:$P/disk"
+measure "ebsim XTS-AES-256" "nbd://127.0.0.1:$P/disk"
+stop_last
+grep -o 'XTS-AES-256 ([a-z0-9]* backend)' "$WORK/enc.err" || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+E="ebsim XTS-AES-256"
+echo
+echo "ratios (ebsim XTS-AES-256 vs peers; goals: >= 0.8 x nbdkit memory, >= 5 x qemu-nbd + LUKS)"
+echo "  vs nbdkit memory:   write $(ratio "${WRITE[$E]}" "${WRITE[nbdkit memory]}")  read $(ratio "${READ[$E]}" "${READ[nbdkit memory]}")"
+echo "  vs qemu-nbd + LUKS: write $(ratio "${WRITE[$E]}" "${WRITE[qemu-nbd + LUKS]}")  read $(ratio "${READ[$E]}" "${READ[qemu-nbd + LUKS]}")"
