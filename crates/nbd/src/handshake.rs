@@ -506,4 +506,37 @@ mod tests {
         let types: Vec<u32> = replies(&out).iter().map(|r| r.1).collect();
         assert_eq!(types, [proto::REP_ERR_SHUTDOWN, proto::REP_ACK]);
     }
+
+    /// Random mutations of a valid session never panic and never loop: every run ends with
+    /// an outcome or an error.
+    #[test]
+    fn mutated_sessions_end_cleanly() {
+        let mut valid = 3u32.to_be_bytes().to_vec();
+        option(&mut valid, proto::OPT_STRUCTURED_REPLY, &[]);
+        option(&mut valid, proto::OPT_LIST, &[]);
+        option(&mut valid, proto::OPT_INFO, &go_data("vol-a", &[3, 1, 0]));
+        option(&mut valid, proto::OPT_GO, &go_data("vol-b", &[3]));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut input = valid.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() % input.len() as u64) as usize;
+                match next() % 3 {
+                    0 => input[at] = next() as u8,
+                    1 => input.truncate(at),
+                    _ => input.insert(at, next() as u8),
+                }
+                if input.is_empty() {
+                    break;
+                }
+            }
+            let _ = negotiate(&mut input.as_slice(), &mut io::sink(), &exports(), &|| false);
+        }
+    }
 }
