@@ -536,7 +536,9 @@ mod tests {
                     break;
                 }
             }
-            let _ = negotiate(&mut input.as_slice(), &mut io::sink(), &exports(), &|| false);
+            let _ = negotiate(&mut input.as_slice(), &mut io::sink(), &exports(), &|| {
+                false
+            });
         }
     }
 }

@@ -519,3 +519,20 @@ fn shutdown_finishes_in_flight_requests_then_closes() {
         "listener closed after shutdown"
     );
 }
+
+#[test]
+fn a_flushed_write_on_one_connection_is_visible_on_another() {
+    let (srv, _dev) = start(512);
+    let mut a = open(srv.addr, false);
+    let mut b = open(srv.addr, true);
+    request(&mut a, p::CMD_WRITE, 0, 1, 65536, 4096, &[0x3e; 4096]);
+    assert_eq!(simple(&mut a), (0, 1));
+    request(&mut a, p::CMD_FLUSH, 0, 2, 0, 0, &[]);
+    assert_eq!(simple(&mut a), (0, 2));
+    request(&mut b, p::CMD_READ, 0, 3, 65536, 4096, &[]);
+    let (_, ty, cookie, d) = chunk(&mut b);
+    assert_eq!((ty, cookie), (p::REPLY_TYPE_OFFSET_DATA, 3));
+    assert!(d[8..].iter().all(|&x| x == 0x3e));
+    assert_eq!(srv.server.active_connections(), 2);
+    srv.stop().expect("clean shutdown");
+}
