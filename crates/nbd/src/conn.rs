@@ -362,7 +362,16 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
                 loop {
                     let job = rx.lock().recv();
                     match job {
-                        Ok(job) => tw.run(job),
+                        Ok(job) => {
+                            let (cookie, cost) = (job.cookie, job.cost);
+                            let run = std::panic::AssertUnwindSafe(|| tw.run(job));
+                            if std::panic::catch_unwind(run).is_err() {
+                                // A device bug must not leave the client waiting forever.
+                                tw.log(format_args!("a request handler panicked"));
+                                tw.reply_err(cookie, proto::EIO, "internal error", None);
+                                tw.budget.release(cost);
+                            }
+                        }
                         Err(_) => break,
                     }
                 }

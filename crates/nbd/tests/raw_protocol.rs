@@ -536,3 +536,44 @@ fn a_flushed_write_on_one_connection_is_visible_on_another() {
     assert_eq!(srv.server.active_connections(), 2);
     srv.stop().expect("clean shutdown");
 }
+
+/// A device that panics on reads of its second block.
+struct Buggy(Arc<ebsim_nbd::MemoryDevice>);
+
+impl BlockDevice for Buggy {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn block_size(&self) -> u32 {
+        self.0.block_size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        assert!(offset != 512, "simulated device bug");
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_at(offset, data)
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn trim(&self, offset: u64, len: u64) -> std::io::Result<()> {
+        self.0.trim(offset, len)
+    }
+}
+
+#[test]
+fn a_panicking_device_gets_an_eio_reply_and_the_connection_continues() {
+    let srv = Running::start(vec![(
+        NAME.into(),
+        Arc::new(Buggy(mem(SIZE, 512))) as Arc<dyn BlockDevice>,
+    )]);
+    let mut s = open(srv.addr, false);
+    request(&mut s, p::CMD_READ, 0, 1, 512, 512, &[]);
+    assert_eq!(simple(&mut s), (p::EIO, 1));
+    request(&mut s, p::CMD_READ, 0, 2, 0, 512, &[]);
+    assert_eq!(simple(&mut s), (0, 2));
+    let mut d = [0u8; 512];
+    s.read_exact(&mut d).expect("data");
+    srv.stop().expect("clean shutdown");
+}
