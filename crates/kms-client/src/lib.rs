@@ -1,1 +1,22 @@
-//! placeholder
+//! What EBS uses to talk to KMS: encryption contexts, wrap and unwrap of volume data keys,
+//! and any other KMS operation, over one interface with two transports — the KMS in this
+//! process, or an HTTP endpoint (`ebsim kms serve`, real AWS KMS, another emulator) with
+//! SigV4 signing and bounded retries.
+//!
+//! ```
+//! use ebsim_kms_client::EncryptionContext;
+//! let ctx = EncryptionContext::ebs("vol-0123456789abcdef0")?;
+//! assert_eq!(ctx.get("aws:ebs:id"), Some("vol-0123456789abcdef0"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod context;
+mod error;
+mod key;
+
+// The public interface is:
+pub use context::{ContextError, EBS_CONTEXT_KEY, EncryptionContext, WORKSPACES_CONTEXT_KEY};
+pub use error::ClientError;
+pub use key::{DataKey, WrappedKey};
