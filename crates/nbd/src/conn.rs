@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::device::BlockDevice;
 use crate::handshake::{self, Outcome, read_exact_or_eof};
-use crate::proto::{self, Command, ExportGeometry, RequestHeader};
+use crate::proto::{self, Command, ExportGeometry, RequestHeader, Session};
 use crate::server::Shared;
 
 /// A connected client socket.
@@ -160,6 +160,7 @@ struct Transmission {
     name: String,
     peer: String,
     structured: bool,
+    session: Session,
     write_lock: Mutex<()>,
     dead: AtomicBool,
     budget: Budget,
@@ -236,6 +237,46 @@ impl Transmission {
         }
     }
 
+    /// One `NBD_REPLY_TYPE_BLOCK_STATUS` chunk for `base:allocation`, from the device's
+    /// extents clipped to the request (at least one extent; exactly one with `req_one`).
+    fn reply_block_status(
+        &self,
+        cookie: u64,
+        length: u32,
+        req_one: bool,
+        extents: &[crate::Extent],
+    ) {
+        let mut payload = proto::BASE_ALLOCATION_ID.to_be_bytes().to_vec();
+        let mut covered = 0u32;
+        for e in extents.iter().filter(|e| e.length > 0) {
+            let n = e.length.min(length - covered);
+            if n == 0 {
+                break;
+            }
+            let flags = if e.hole { proto::STATE_HOLE } else { 0 }
+                | if e.zero { proto::STATE_ZERO } else { 0 };
+            payload.extend_from_slice(&n.to_be_bytes());
+            payload.extend_from_slice(&flags.to_be_bytes());
+            covered += n;
+            if req_one || covered == length {
+                break;
+            }
+        }
+        if covered == 0 {
+            // The device said nothing useful: the whole range is data.
+            payload.extend_from_slice(&length.to_be_bytes());
+            payload.extend_from_slice(&0u32.to_be_bytes());
+        }
+        // At most one descriptor per block of a 32-bit range: fits in u32.
+        let h = proto::chunk_header(
+            proto::REPLY_FLAG_DONE,
+            proto::REPLY_TYPE_BLOCK_STATUS,
+            cookie,
+            payload.len() as u32,
+        );
+        self.send(&mut [IoSlice::new(&h), IoSlice::new(&payload)]);
+    }
+
     fn fail(&self, cookie: u64, what: &str, offset: u64, e: &io::Error, read: bool) {
         self.log(format_args!("{what} at offset {offset} failed: {e}"));
         self.reply_err(
@@ -300,6 +341,14 @@ impl Transmission {
                 let res = self.device.write_zeroes(offset, u64::from(length), no_hole);
                 self.flush_after(cookie, fua, "write zeroes", offset, res);
             }
+            Command::BlockStatus {
+                offset,
+                length,
+                req_one,
+            } => match self.device.extents(offset, length) {
+                Ok(extents) => self.reply_block_status(cookie, length, req_one, &extents),
+                Err(e) => self.fail(cookie, "block status", offset, &e, false),
+            },
             Command::Disconnect => {}
         }
         self.budget.release(cost);
@@ -313,8 +362,8 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
     let infos = &shared.infos;
     let stop = || shared.stop.load(Ordering::Relaxed);
     let outcome = handshake::negotiate(&mut reader, &mut &*sock, infos, &stop);
-    let (export, structured) = match outcome {
-        Ok(Outcome::Transmission { export, structured }) => (export, structured),
+    let (export, session) = match outcome {
+        Ok(Outcome::Transmission { export, session }) => (export, session),
         Ok(Outcome::Closed) => return,
         Err(e) => {
             if shared.config.log {
@@ -327,10 +376,10 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
     if shared.config.log {
         eprintln!(
             "nbd: {peer}: connected to export {name}{}",
-            if structured {
-                " (structured replies)"
-            } else {
-                ""
+            match (session.structured, session.block_status) {
+                (true, true) => " (structured replies, base:allocation)",
+                (true, false) => " (structured replies)",
+                _ => "",
             }
         );
     }
@@ -340,7 +389,8 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
         device: Arc::clone(&shared.devices[export]),
         name,
         peer,
-        structured,
+        structured: session.structured,
+        session,
         write_lock: Mutex::new(()),
         dead: AtomicBool::new(false),
         budget: Budget {
@@ -445,7 +495,7 @@ fn read_requests<R: Read>(
         } else {
             None
         };
-        match proto::check_request(&hdr, geo, t.structured) {
+        match proto::check_request(&hdr, geo, t.session) {
             Err(refusal) => {
                 t.log(format_args!(
                     "refused command {} (offset {}, length {}): {}",

@@ -68,6 +68,33 @@ pub trait BlockDevice: Send + Sync {
     fn is_read_only(&self) -> bool {
         false
     }
+
+    /// Allocation status of `[offset, offset + len)` for `NBD_CMD_BLOCK_STATUS`
+    /// (`base:allocation`): consecutive extents from `offset`, covering at least a first part
+    /// of the range. The default reports the whole range as allocated data, which is always
+    /// correct; devices that know their holes can let clients skip them.
+    ///
+    /// # Errors
+    /// As [`BlockDevice::read_at`].
+    fn extents(&self, offset: u64, len: u32) -> io::Result<Vec<Extent>> {
+        let _ = offset;
+        Ok(vec![Extent {
+            length: len,
+            hole: false,
+            zero: false,
+        }])
+    }
+}
+
+/// A run of blocks with one allocation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// Length in bytes (a multiple of the block size).
+    pub length: u32,
+    /// Not allocated (`NBD_STATE_HOLE`).
+    pub hole: bool,
+    /// Reads as zeros (`NBD_STATE_ZERO`).
+    pub zero: bool,
 }
 
 /// Size of the zero buffer the default [`BlockDevice::write_zeroes`] writes from.
@@ -169,6 +196,28 @@ impl BlockDevice for MemoryDevice {
         Ok(())
     }
 
+    fn extents(&self, offset: u64, len: u32) -> io::Result<Vec<Extent>> {
+        self.check(offset, u64::from(len))?;
+        // All-zero blocks are reported as holes that read as zeros.
+        let bs = self.block_size as usize;
+        let mut out: Vec<Extent> = Vec::new();
+        Self::pieces(offset, len as usize, |i, at, r| {
+            let s = self.stripes[i].read();
+            for block in s[at..at + r.len()].chunks(bs) {
+                let zero = is_zero(block);
+                match out.last_mut() {
+                    Some(e) if e.zero == zero => e.length += block.len() as u32,
+                    _ => out.push(Extent {
+                        length: block.len() as u32,
+                        hole: zero,
+                        zero,
+                    }),
+                }
+            }
+        });
+        Ok(out)
+    }
+
     fn trim(&self, offset: u64, len: u64) -> io::Result<()> {
         self.check(offset, len)?;
         // In range of an in-memory buffer, so it fits in usize.
@@ -178,6 +227,16 @@ impl BlockDevice for MemoryDevice {
         });
         Ok(())
     }
+}
+
+/// Whether `b` is all zero bytes (stops at the first non-zero 16-byte word).
+fn is_zero(b: &[u8]) -> bool {
+    let words = b.chunks_exact(16);
+    let tail = words.remainder();
+    words
+        .map(|w| u128::from_ne_bytes(w.try_into().unwrap_or([1; 16])))
+        .all(|w| w == 0)
+        && tail.iter().all(|&x| x == 0)
 }
 
 /// Validates a device's geometry.
@@ -212,6 +271,22 @@ mod tests {
         dev.read_at(off, &mut back).expect("read");
         assert!(back[..8192].iter().all(|&b| b == 0));
         assert!(dev.read_at(3 << 20, &mut [0u8; 512]).is_err());
+        let e = dev.extents(off, 4 * 4096).expect("extents");
+        assert_eq!(
+            e,
+            [
+                Extent {
+                    length: 8192,
+                    hole: true,
+                    zero: true
+                },
+                Extent {
+                    length: 8192,
+                    hole: false,
+                    zero: false
+                }
+            ]
+        );
         assert!(dev.write_at(u64::MAX - 511, &[0u8; 512]).is_err());
     }
 

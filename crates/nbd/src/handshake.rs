@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
-use crate::proto::{self, ExportGeometry, ProtocolError};
+use crate::proto::{self, ExportGeometry, ProtocolError, Session};
 
 /// What the handshake needs to know about one export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,8 @@ pub enum Outcome {
     Transmission {
         /// Index into the export list.
         export: usize,
-        /// Structured replies were negotiated.
-        structured: bool,
+        /// What was negotiated (structured replies, block status).
+        session: Session,
     },
     /// The client aborted (`NBD_OPT_ABORT`) or went away between options.
     Closed,
@@ -149,6 +149,12 @@ pub fn negotiate<R: Read, W: Write>(
     }
     let client = proto::parse_client_flags(cf)?;
     let mut structured = false;
+    // The export for which `base:allocation` is selected, if any.
+    let mut meta_export: Option<usize> = None;
+    let session = |structured: bool, meta: Option<usize>, idx: usize| Session {
+        structured,
+        block_status: structured && meta == Some(idx),
+    };
 
     loop {
         let mut hb = [0u8; proto::OPTION_HEADER_LEN];
@@ -206,7 +212,7 @@ pub fn negotiate<R: Read, W: Write>(
                 w.flush()?;
                 return Ok(Outcome::Transmission {
                     export: idx,
-                    structured,
+                    session: session(structured, meta_export, idx),
                 });
             }
             proto::OPT_ABORT => {
@@ -254,7 +260,7 @@ pub fn negotiate<R: Read, W: Write>(
                             w.flush()?;
                             return Ok(Outcome::Transmission {
                                 export: idx,
-                                structured,
+                                session: session(structured, meta_export, idx),
                             });
                         }
                     }
@@ -271,6 +277,54 @@ pub fn negotiate<R: Read, W: Write>(
                         proto::REP_ERR_INVALID,
                         b"NBD_OPT_STRUCTURED_REPLY takes no data",
                     );
+                }
+            }
+            proto::OPT_LIST_META_CONTEXT | proto::OPT_SET_META_CONTEXT => {
+                let set = opt == proto::OPT_SET_META_CONTEXT;
+                if set {
+                    // Replaces the selection, even when the option fails.
+                    meta_export = None;
+                }
+                match proto::parse_meta_request(&data) {
+                    Err(_) => proto::put_option_reply(
+                        &mut out,
+                        opt,
+                        proto::REP_ERR_INVALID,
+                        b"malformed metadata context request",
+                    ),
+                    Ok(_) if set && !structured => proto::put_option_reply(
+                        &mut out,
+                        opt,
+                        proto::REP_ERR_INVALID,
+                        b"negotiate structured replies first",
+                    ),
+                    Ok(req) => match find_export(exports, req.name) {
+                        None => proto::put_option_reply(
+                            &mut out,
+                            opt,
+                            proto::REP_ERR_UNKNOWN,
+                            b"no such export",
+                        ),
+                        Some(idx) => {
+                            let base = proto::BASE_ALLOCATION.as_bytes();
+                            let matches = if set {
+                                req.queries.contains(&base)
+                            } else {
+                                req.queries.is_empty()
+                                    || req.queries.iter().any(|q| *q == base || *q == b"base:")
+                            };
+                            if matches {
+                                let id = if set { proto::BASE_ALLOCATION_ID } else { 0 };
+                                let mut d = id.to_be_bytes().to_vec();
+                                d.extend_from_slice(base);
+                                proto::put_option_reply(&mut out, opt, proto::REP_META_CONTEXT, &d);
+                                if set {
+                                    meta_export = Some(idx);
+                                }
+                            }
+                            proto::put_option_reply(&mut out, opt, proto::REP_ACK, &[]);
+                        }
+                    },
                 }
             }
             _ => proto::put_option_reply(
@@ -360,7 +414,10 @@ mod tests {
             r,
             Outcome::Transmission {
                 export: 1,
-                structured: true
+                session: Session {
+                    structured: true,
+                    block_status: false
+                }
             }
         );
         let reps = replies(&out);
@@ -409,7 +466,7 @@ mod tests {
             r,
             Outcome::Transmission {
                 export: 0,
-                structured: false
+                session: Session::default()
             }
         );
         assert_eq!(out.len(), 18 + 8 + 2 + 124);
@@ -540,5 +597,100 @@ mod tests {
                 false
             });
         }
+    }
+
+    fn meta_data(name: &str, queries: &[&str]) -> Vec<u8> {
+        let mut d = (name.len() as u32).to_be_bytes().to_vec();
+        d.extend_from_slice(name.as_bytes());
+        d.extend_from_slice(&(queries.len() as u32).to_be_bytes());
+        for q in queries {
+            d.extend_from_slice(&(q.len() as u32).to_be_bytes());
+            d.extend_from_slice(q.as_bytes());
+        }
+        d
+    }
+
+    #[test]
+    fn base_allocation_is_listed_and_selected_per_export() {
+        let mut input = 1u32.to_be_bytes().to_vec();
+        // Selecting before structured replies is refused.
+        option(
+            &mut input,
+            proto::OPT_SET_META_CONTEXT,
+            &meta_data("vol-a", &["base:allocation"]),
+        );
+        option(&mut input, proto::OPT_STRUCTURED_REPLY, &[]);
+        option(
+            &mut input,
+            proto::OPT_LIST_META_CONTEXT,
+            &meta_data("vol-a", &[]),
+        );
+        option(
+            &mut input,
+            proto::OPT_LIST_META_CONTEXT,
+            &meta_data("vol-a", &["qemu:x"]),
+        );
+        option(
+            &mut input,
+            proto::OPT_SET_META_CONTEXT,
+            &meta_data("", &["x-y:z", "base:allocation"]),
+        );
+        option(&mut input, proto::OPT_GO, &go_data("vol-a", &[]));
+        let mut out = Vec::new();
+        let r =
+            negotiate(&mut input.as_slice(), &mut out, &exports(), &|| false).expect("handshake");
+        assert_eq!(
+            r,
+            Outcome::Transmission {
+                export: 0,
+                session: Session {
+                    structured: true,
+                    block_status: true
+                }
+            }
+        );
+        let reps = replies(&out);
+        let types: Vec<u32> = reps.iter().map(|r| r.1).collect();
+        assert_eq!(
+            types,
+            [
+                proto::REP_ERR_INVALID,
+                proto::REP_ACK,
+                proto::REP_META_CONTEXT,
+                proto::REP_ACK,
+                proto::REP_ACK,
+                proto::REP_META_CONTEXT,
+                proto::REP_ACK,
+                proto::REP_INFO,
+                proto::REP_INFO,
+                proto::REP_ACK
+            ]
+        );
+        assert_eq!(&reps[5].2[..4], &proto::BASE_ALLOCATION_ID.to_be_bytes());
+        assert_eq!(&reps[5].2[4..], proto::BASE_ALLOCATION.as_bytes());
+
+        // Selected for one export, then GO to another: no block status.
+        let mut input = 1u32.to_be_bytes().to_vec();
+        option(&mut input, proto::OPT_STRUCTURED_REPLY, &[]);
+        option(
+            &mut input,
+            proto::OPT_SET_META_CONTEXT,
+            &meta_data("vol-a", &["base:allocation"]),
+        );
+        option(&mut input, proto::OPT_GO, &go_data("vol-b", &[]));
+        let r = negotiate(&mut input.as_slice(), &mut Vec::new(), &exports(), &|| {
+            false
+        })
+        .expect("handshake");
+        assert_eq!(
+            r,
+            Outcome::Transmission {
+                export: 1,
+                session: Session {
+                    structured: true,
+                    block_status: false
+                }
+            }
+        );
     }
 }

@@ -5,8 +5,10 @@
 //! The protocol is written here from the NBD protocol document: fixed newstyle handshake
 //! (`NBD_FLAG_FIXED_NEWSTYLE`, `NBD_FLAG_NO_ZEROES`); options `NBD_OPT_GO` and `NBD_OPT_INFO`
 //! (with `NBD_INFO_EXPORT`, `NBD_INFO_BLOCK_SIZE`, `NBD_INFO_NAME`), `NBD_OPT_EXPORT_NAME`,
-//! `NBD_OPT_LIST`, `NBD_OPT_ABORT`, `NBD_OPT_STRUCTURED_REPLY`, and `NBD_REP_ERR_UNSUP` for the
-//! rest; commands READ, WRITE (with FUA), FLUSH, TRIM, WRITE_ZEROES (with `NO_HOLE`) and DISC.
+//! `NBD_OPT_LIST`, `NBD_OPT_ABORT`, `NBD_OPT_STRUCTURED_REPLY`, `NBD_OPT_LIST_META_CONTEXT` /
+//! `NBD_OPT_SET_META_CONTEXT` (`base:allocation`), and `NBD_REP_ERR_UNSUP` for the rest;
+//! commands READ, WRITE (with FUA), FLUSH, TRIM, WRITE_ZEROES (with `NO_HOLE`), BLOCK_STATUS
+//! and DISC.
 //! Each connection keeps several requests in flight (a reader thread, a pool of workers, and
 //! replies written whole with one `writev` under a lock on the socket); all connections share
 //! one device object per export, so `NBD_FLAG_CAN_MULTI_CONN` is advertised.
@@ -43,7 +45,7 @@ mod proto;
 mod server;
 
 // The public interface is:
-pub use device::{BlockDevice, MemoryDevice};
+pub use device::{BlockDevice, Extent, MemoryDevice};
 pub use error::NbdError;
 pub use server::{NbdServer, ServerConfig, ShutdownHandle};
 

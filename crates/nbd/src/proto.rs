@@ -63,6 +63,10 @@ pub const OPT_INFO: u32 = 6;
 pub const OPT_GO: u32 = 7;
 /// `NBD_OPT_STRUCTURED_REPLY`.
 pub const OPT_STRUCTURED_REPLY: u32 = 8;
+/// `NBD_OPT_LIST_META_CONTEXT`.
+pub const OPT_LIST_META_CONTEXT: u32 = 9;
+/// `NBD_OPT_SET_META_CONTEXT`.
+pub const OPT_SET_META_CONTEXT: u32 = 10;
 
 // Option replies.
 /// `NBD_REP_ACK`.
@@ -71,6 +75,8 @@ pub const REP_ACK: u32 = 1;
 pub const REP_SERVER: u32 = 2;
 /// `NBD_REP_INFO`.
 pub const REP_INFO: u32 = 3;
+/// `NBD_REP_META_CONTEXT`.
+pub const REP_META_CONTEXT: u32 = 4;
 /// `NBD_REP_ERR_UNSUP`.
 pub const REP_ERR_UNSUP: u32 = (1 << 31) + 1;
 /// `NBD_REP_ERR_INVALID`.
@@ -105,6 +111,8 @@ pub const CMD_FLUSH: u16 = 3;
 pub const CMD_TRIM: u16 = 4;
 /// `NBD_CMD_WRITE_ZEROES`.
 pub const CMD_WRITE_ZEROES: u16 = 6;
+/// `NBD_CMD_BLOCK_STATUS`.
+pub const CMD_BLOCK_STATUS: u16 = 7;
 
 // Command flags.
 /// `NBD_CMD_FLAG_FUA`.
@@ -113,6 +121,8 @@ pub const CMD_FLAG_FUA: u16 = 1 << 0;
 pub const CMD_FLAG_NO_HOLE: u16 = 1 << 1;
 /// `NBD_CMD_FLAG_DF`.
 pub const CMD_FLAG_DF: u16 = 1 << 2;
+/// `NBD_CMD_FLAG_REQ_ONE`.
+pub const CMD_FLAG_REQ_ONE: u16 = 1 << 3;
 
 // Structured reply chunk types and flags.
 /// `NBD_REPLY_FLAG_DONE`.
@@ -121,10 +131,22 @@ pub const REPLY_FLAG_DONE: u16 = 1 << 0;
 pub const REPLY_TYPE_NONE: u16 = 0;
 /// `NBD_REPLY_TYPE_OFFSET_DATA`.
 pub const REPLY_TYPE_OFFSET_DATA: u16 = 1;
+/// `NBD_REPLY_TYPE_BLOCK_STATUS`.
+pub const REPLY_TYPE_BLOCK_STATUS: u16 = 5;
 /// `NBD_REPLY_TYPE_ERROR`.
 pub const REPLY_TYPE_ERROR: u16 = (1 << 15) + 1;
 /// `NBD_REPLY_TYPE_ERROR_OFFSET`.
 pub const REPLY_TYPE_ERROR_OFFSET: u16 = (1 << 15) + 2;
+
+// Metadata contexts.
+/// The one metadata context the server offers.
+pub const BASE_ALLOCATION: &str = "base:allocation";
+/// The id the server gives `base:allocation` when selected.
+pub const BASE_ALLOCATION_ID: u32 = 1;
+/// `NBD_STATE_HOLE` (`base:allocation`).
+pub const STATE_HOLE: u32 = 1 << 0;
+/// `NBD_STATE_ZERO` (`base:allocation`).
+pub const STATE_ZERO: u32 = 1 << 1;
 
 // Error values.
 /// `NBD_EPERM`.
@@ -289,6 +311,64 @@ pub fn parse_info_request(data: &[u8]) -> Result<InfoRequest<'_>, ProtocolError>
     Ok(InfoRequest { name, requests })
 }
 
+/// The data of `NBD_OPT_LIST_META_CONTEXT` / `NBD_OPT_SET_META_CONTEXT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaRequest<'a> {
+    /// The export name (empty = the default export).
+    pub name: &'a [u8],
+    /// The queries (`namespace:leaf`).
+    pub queries: Vec<&'a [u8]>,
+}
+
+fn take<'a>(d: &mut &'a [u8], n: usize) -> Result<&'a [u8], ProtocolError> {
+    if d.len() < n {
+        return Err(ProtocolError::MalformedOption);
+    }
+    let (a, b) = d.split_at(n);
+    *d = b;
+    Ok(a)
+}
+
+fn string<'a>(d: &mut &'a [u8]) -> Result<&'a [u8], ProtocolError> {
+    let len = be32(take(d, 4)?, 0) as usize;
+    if len > MAX_STRING {
+        return Err(ProtocolError::MalformedOption);
+    }
+    take(d, len)
+}
+
+/// Parses the data of `NBD_OPT_LIST_META_CONTEXT` / `NBD_OPT_SET_META_CONTEXT`: name length,
+/// name, query count, then each query's length and bytes.
+///
+/// # Errors
+/// [`ProtocolError::MalformedOption`] if a length points past the data, strings are longer
+/// than the protocol allows, or bytes are left over.
+pub fn parse_meta_request(data: &[u8]) -> Result<MetaRequest<'_>, ProtocolError> {
+    let mut d = data;
+    let name = string(&mut d)?;
+    let count = be32(take(&mut d, 4)?, 0) as usize;
+    // Each query takes at least 4 bytes, which bounds the count by the data.
+    if count > d.len() / 4 {
+        return Err(ProtocolError::MalformedOption);
+    }
+    let queries = (0..count)
+        .map(|_| string(&mut d))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !d.is_empty() {
+        return Err(ProtocolError::MalformedOption);
+    }
+    Ok(MetaRequest { name, queries })
+}
+
+/// What the client negotiated for the transmission phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Session {
+    /// Structured replies (`NBD_OPT_STRUCTURED_REPLY`).
+    pub structured: bool,
+    /// The `base:allocation` context is selected for the export (`NBD_CMD_BLOCK_STATUS`).
+    pub block_status: bool,
+}
+
 /// A transmission-phase request header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestHeader {
@@ -377,6 +457,15 @@ pub enum Command {
         /// The range must stay allocated (no hole).
         no_hole: bool,
     },
+    /// Report allocation status (`base:allocation`) of a range.
+    BlockStatus {
+        /// Byte offset.
+        offset: u64,
+        /// Byte count.
+        length: u32,
+        /// Only one extent wanted.
+        req_one: bool,
+    },
     /// The client disconnects.
     Disconnect,
 }
@@ -403,9 +492,12 @@ const fn refuse(errno: u32, message: &'static str) -> Refusal {
 pub fn check_request(
     req: &RequestHeader,
     geo: &ExportGeometry,
-    structured: bool,
+    session: Session,
 ) -> Result<Command, Refusal> {
+    let structured = session.structured;
     let allowed = match req.command {
+        CMD_BLOCK_STATUS if session.block_status => CMD_FLAG_FUA | CMD_FLAG_REQ_ONE,
+        CMD_BLOCK_STATUS => return Err(refuse(EINVAL, "no metadata context was negotiated")),
         CMD_READ if structured => CMD_FLAG_FUA | CMD_FLAG_DF,
         CMD_WRITE_ZEROES => CMD_FLAG_FUA | CMD_FLAG_NO_HOLE,
         CMD_READ | CMD_WRITE | CMD_FLUSH | CMD_TRIM => CMD_FLAG_FUA,
@@ -471,6 +563,16 @@ pub fn check_request(
             length,
             fua,
         },
+        CMD_BLOCK_STATUS => {
+            if length == 0 {
+                return Err(refuse(EINVAL, "block status of an empty range"));
+            }
+            Command::BlockStatus {
+                offset,
+                length,
+                req_one: req.flags & CMD_FLAG_REQ_ONE != 0,
+            }
+        }
         _ => Command::WriteZeroes {
             offset,
             length,
@@ -576,6 +678,15 @@ mod tests {
         }
     }
 
+    const S0: Session = Session {
+        structured: false,
+        block_status: false,
+    };
+    const S1: Session = Session {
+        structured: true,
+        block_status: false,
+    };
+
     const GEO: ExportGeometry = ExportGeometry {
         size: 1 << 20,
         block_size: 4096,
@@ -650,53 +761,48 @@ mod tests {
     #[test]
     fn request_checks_follow_the_error_rules() {
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 4096, 8192), &GEO, false),
+            check_request(&req(CMD_READ, 0, 4096, 8192), &GEO, S0),
             Ok(Command::Read {
                 offset: 4096,
                 length: 8192
             })
         );
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 512, 4096), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_READ, 0, 512, 4096), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 0, 100), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_READ, 0, 0, 100), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 1 << 20, 4096), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_READ, 0, 1 << 20, 4096), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(CMD_WRITE, 0, 1 << 20, 4096), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_WRITE, 0, 1 << 20, 4096), &GEO, S0).map_err(|r| r.errno),
             Err(ENOSPC)
         );
         assert_eq!(
-            check_request(
-                &req(CMD_WRITE_ZEROES, 0, u64::MAX - 4095, 8192),
-                &GEO,
-                false
-            )
-            .map_err(|r| r.errno),
-            Err(ENOSPC)
-        );
-        assert_eq!(
-            check_request(&req(CMD_TRIM, 0, (1 << 20) - 4096, 8192), &GEO, false)
+            check_request(&req(CMD_WRITE_ZEROES, 0, u64::MAX - 4095, 8192), &GEO, S0)
                 .map_err(|r| r.errno),
+            Err(ENOSPC)
+        );
+        assert_eq!(
+            check_request(&req(CMD_TRIM, 0, (1 << 20) - 4096, 8192), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(99, 0, 0, 0), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(99, 0, 0, 0), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(CMD_READ, CMD_FLAG_DF, 0, 4096), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_READ, CMD_FLAG_DF, 0, 4096), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
-        assert!(check_request(&req(CMD_READ, CMD_FLAG_DF, 0, 4096), &GEO, true).is_ok());
+        assert!(check_request(&req(CMD_READ, CMD_FLAG_DF, 0, 4096), &GEO, S1).is_ok());
         assert_eq!(
-            check_request(&req(CMD_WRITE, CMD_FLAG_NO_HOLE, 0, 4096), &GEO, false)
+            check_request(&req(CMD_WRITE, CMD_FLAG_NO_HOLE, 0, 4096), &GEO, S0)
                 .map_err(|r| r.errno),
             Err(EINVAL)
         );
@@ -704,7 +810,7 @@ mod tests {
             check_request(
                 &req(CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE | CMD_FLAG_FUA, 0, 4096),
                 &GEO,
-                false
+                S0
             ),
             Ok(Command::WriteZeroes {
                 offset: 0,
@@ -714,11 +820,11 @@ mod tests {
             })
         );
         assert_eq!(
-            check_request(&req(CMD_FLUSH, 0, 0, 0), &GEO, false),
+            check_request(&req(CMD_FLUSH, 0, 0, 0), &GEO, S0),
             Ok(Command::Flush)
         );
         assert_eq!(
-            check_request(&req(CMD_FLUSH, 0, 0, 4096), &GEO, false).map_err(|r| r.errno),
+            check_request(&req(CMD_FLUSH, 0, 0, 4096), &GEO, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         let ro = ExportGeometry {
@@ -726,22 +832,20 @@ mod tests {
             ..GEO
         };
         assert_eq!(
-            check_request(&req(CMD_WRITE, 0, 0, 4096), &ro, false).map_err(|r| r.errno),
+            check_request(&req(CMD_WRITE, 0, 0, 4096), &ro, S0).map_err(|r| r.errno),
             Err(EPERM)
         );
-        assert!(check_request(&req(CMD_READ, 0, 0, 4096), &ro, false).is_ok());
+        assert!(check_request(&req(CMD_READ, 0, 0, 4096), &ro, S0).is_ok());
         let big = ExportGeometry {
             size: 1 << 30,
             ..GEO
         };
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 0, MAX_PAYLOAD + 4096), &big, false)
-                .map_err(|r| r.errno),
+            check_request(&req(CMD_READ, 0, 0, MAX_PAYLOAD + 4096), &big, S0).map_err(|r| r.errno),
             Err(EINVAL)
         );
         assert_eq!(
-            check_request(&req(CMD_READ, 0, 0, MAX_PAYLOAD + 4096), &big, true)
-                .map_err(|r| r.errno),
+            check_request(&req(CMD_READ, 0, 0, MAX_PAYLOAD + 4096), &big, S1).map_err(|r| r.errno),
             Err(EOVERFLOW)
         );
     }
@@ -768,5 +872,55 @@ mod tests {
         assert_eq!(errno_of(&Error::from_raw_os_error(libc::ENOSPC)), ENOSPC);
         assert_eq!(errno_of(&Error::from(ErrorKind::PermissionDenied)), EPERM);
         assert_eq!(errno_of(&Error::other("disk on fire")), EIO);
+    }
+
+    #[test]
+    fn meta_requests_and_block_status_checks() {
+        let mut d = Vec::new();
+        d.extend_from_slice(&5u32.to_be_bytes());
+        d.extend_from_slice(b"vol-a");
+        d.extend_from_slice(&2u32.to_be_bytes());
+        for q in [&b"base:allocation"[..], b"qemu:dirty-bitmap:x"] {
+            d.extend_from_slice(&(q.len() as u32).to_be_bytes());
+            d.extend_from_slice(q);
+        }
+        let r = parse_meta_request(&d).expect("valid");
+        assert_eq!(r.name, b"vol-a");
+        assert_eq!(r.queries, [&b"base:allocation"[..], b"qemu:dirty-bitmap:x"]);
+        assert!(parse_meta_request(&d[..d.len() - 1]).is_err());
+        let mut extra = d.clone();
+        extra.push(0);
+        assert!(parse_meta_request(&extra).is_err());
+        let mut many = d[..9].to_vec();
+        many.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(parse_meta_request(&many).is_err());
+
+        let bs = Session {
+            structured: true,
+            block_status: true,
+        };
+        assert_eq!(
+            check_request(
+                &req(CMD_BLOCK_STATUS, CMD_FLAG_REQ_ONE, 4096, 8192),
+                &GEO,
+                bs
+            ),
+            Ok(Command::BlockStatus {
+                offset: 4096,
+                length: 8192,
+                req_one: true
+            })
+        );
+        let refused = |r: RequestHeader, s| check_request(&r, &GEO, s).map_err(|e| e.errno);
+        assert_eq!(refused(req(CMD_BLOCK_STATUS, 0, 0, 4096), S1), Err(EINVAL));
+        assert_eq!(refused(req(CMD_BLOCK_STATUS, 0, 0, 0), bs), Err(EINVAL));
+        assert_eq!(
+            refused(req(CMD_BLOCK_STATUS, 0, 1 << 20, 4096), bs),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            refused(req(CMD_BLOCK_STATUS, CMD_FLAG_DF, 0, 4096), bs),
+            Err(EINVAL)
+        );
     }
 }

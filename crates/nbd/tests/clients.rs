@@ -193,3 +193,67 @@ fn unix_socket_export_serves_qemu_io_and_nbdinfo() {
     server.shutdown();
     t.join().expect("thread").expect("clean shutdown");
 }
+
+#[test]
+fn block_status_reports_holes_to_nbdinfo_qemu_img_and_nbdcopy() {
+    let size = 8u64 << 20;
+    let dev = mem(size, 512);
+    dev.write_at(1 << 20, &[0xab; 4096]).expect("seed");
+    dev.write_at(5 << 20, &[0x01; 512]).expect("seed");
+    let srv = Running::start(vec![(
+        "vol-sparse".into(),
+        dev.clone() as Arc<dyn BlockDevice>,
+    )]);
+    let uri = srv.uri("vol-sparse");
+
+    let map: serde_json::Value = serde_json::from_str(&run_ok(
+        Command::new("nbdinfo").args(["--map", "--json", &uri]),
+    ))
+    .expect("nbdinfo --map json");
+    let extents: Vec<(u64, u64, u64)> = map
+        .as_array()
+        .expect("extent list")
+        .iter()
+        .map(|e| {
+            let f = |k: &str| e[k].as_u64().expect("number");
+            (f("offset"), f("length"), f("type"))
+        })
+        .collect();
+    assert_eq!(
+        extents,
+        [
+            (0, 1 << 20, 3),
+            (1 << 20, 4096, 0),
+            ((1 << 20) + 4096, (4 << 20) - 4096, 3),
+            (5 << 20, 512, 0),
+            ((5 << 20) + 512, (3 << 20) - 512, 3),
+        ]
+    );
+
+    let map: serde_json::Value = serde_json::from_str(&run_ok(Command::new("qemu-img").args([
+        "map",
+        "--output=json",
+        &uri,
+    ])))
+    .expect("qemu-img map json");
+    let data: Vec<(u64, u64)> = map
+        .as_array()
+        .expect("map")
+        .iter()
+        .filter(|e| e["data"] == true)
+        .map(|e| {
+            (
+                e["start"].as_u64().expect("start"),
+                e["length"].as_u64().expect("length"),
+            )
+        })
+        .collect();
+    assert_eq!(data, [(1 << 20, 4096), (5 << 20, 512)]);
+
+    // Copying out skips the holes and still yields identical bytes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.img");
+    run_ok(Command::new("nbdcopy").arg(&uri).arg(&out));
+    assert!(std::fs::read(&out).expect("copy") == contents(&*dev));
+    srv.stop().expect("clean shutdown");
+}

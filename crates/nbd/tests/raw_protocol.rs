@@ -577,3 +577,54 @@ fn a_panicking_device_gets_an_eio_reply_and_the_connection_continues() {
     s.read_exact(&mut d).expect("data");
     srv.stop().expect("clean shutdown");
 }
+
+#[test]
+fn block_status_chunks_follow_the_request() {
+    let (srv, dev) = start(512);
+    dev.write_at(8192, &[7; 1024]).expect("seed");
+    let mut s = connect(srv.addr);
+    greet(&mut s, 1);
+    // Without a selected context, BLOCK_STATUS is refused.
+    let mut plain = open(srv.addr, true);
+    request(&mut plain, p::CMD_BLOCK_STATUS, 0, 1, 0, 4096, &[]);
+    let (_, ty, _, d) = chunk(&mut plain);
+    assert_eq!((ty, be32(&d)), (p::REPLY_TYPE_ERROR, p::EINVAL));
+
+    send_opt(&mut s, p::OPT_STRUCTURED_REPLY, &[]);
+    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    let mut q = (NAME.len() as u32).to_be_bytes().to_vec();
+    q.extend_from_slice(NAME.as_bytes());
+    q.extend_from_slice(&1u32.to_be_bytes());
+    q.extend_from_slice(&(p::BASE_ALLOCATION.len() as u32).to_be_bytes());
+    q.extend_from_slice(p::BASE_ALLOCATION.as_bytes());
+    send_opt(&mut s, p::OPT_SET_META_CONTEXT, &q);
+    let (_, ty, d) = read_rep(&mut s);
+    assert_eq!((ty, be32(&d)), (p::REP_META_CONTEXT, p::BASE_ALLOCATION_ID));
+    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    go(&mut s, NAME);
+
+    let descriptors = |d: &[u8]| -> Vec<(u32, u32)> {
+        assert_eq!(be32(d), p::BASE_ALLOCATION_ID);
+        d[4..].chunks(8).map(|c| (be32(c), be32(&c[4..]))).collect()
+    };
+    request(&mut s, p::CMD_BLOCK_STATUS, 0, 2, 4096, 16384, &[]);
+    let (flags, ty, cookie, d) = chunk(&mut s);
+    assert_eq!(
+        (flags, ty, cookie),
+        (p::REPLY_FLAG_DONE, p::REPLY_TYPE_BLOCK_STATUS, 2)
+    );
+    let hz = p::STATE_HOLE | p::STATE_ZERO;
+    assert_eq!(descriptors(&d), [(4096, hz), (1024, 0), (11264, hz)]);
+    request(
+        &mut s,
+        p::CMD_BLOCK_STATUS,
+        p::CMD_FLAG_REQ_ONE,
+        3,
+        8192,
+        16384,
+        &[],
+    );
+    let (_, _, _, d) = chunk(&mut s);
+    assert_eq!(descriptors(&d), [(1024, 0)]);
+    srv.stop().expect("clean shutdown");
+}
