@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod api;
+pub mod policy;
 
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};

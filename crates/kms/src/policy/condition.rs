@@ -1,0 +1,731 @@
+//! The `Condition` block: operators, compiled values, and the request's condition keys.
+
+use super::glob::Pattern;
+
+/// The condition keys of one request: a multi-valued map whose keys are case-insensitive
+/// (`kms:ViaService`, `kms:CallerAccount`, `kms:EncryptionContext:<k>`,
+/// `kms:EncryptionContextKeys`, `kms:GrantOperations`, …). Values are strings; booleans are
+/// `"true"`/`"false"`, numbers and dates their decimal text.
+///
+/// A key inserted with [`ConditionValues::insert_many`] and no values is present with an empty
+/// set, which the policy treats like a missing key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConditionValues {
+    /// (lowercased key, values)
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl ConditionValues {
+    /// An empty set of condition keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slot(&mut self, key: &str) -> &mut Vec<String> {
+        let lc = key.to_lowercase();
+        let idx = match self.entries.iter().position(|(k, _)| *k == lc) {
+            Some(i) => i,
+            None => {
+                self.entries.push((lc, Vec::new()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[idx].1
+    }
+
+    /// Adds one value to `key` (keeping any values it already has).
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.slot(key).push(value.into());
+        self
+    }
+
+    /// Adds every value to `key`; the key is present afterwards even if `values` is empty.
+    pub fn insert_many<I, V>(&mut self, key: &str, values: I) -> &mut Self
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<String>,
+    {
+        let slot = self.slot(key);
+        slot.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// [`insert`](Self::insert) for building in one expression.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// [`insert_many`](Self::insert_many) for building in one expression.
+    #[must_use]
+    pub fn with_many<I, V>(mut self, key: &str, values: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<String>,
+    {
+        self.insert_many(key, values);
+        self
+    }
+
+    /// The values of `key` (case-insensitive), if present.
+    pub fn get(&self, key: &str) -> Option<&[String]> {
+        if key.chars().any(char::is_uppercase) {
+            self.get_lc(&key.to_lowercase())
+        } else {
+            self.get_lc(key)
+        }
+    }
+
+    /// Lookup with an already lowercased key (no allocation).
+    pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&[String]> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key_lc)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Every (lowercased key, values) pair, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+}
+
+/// The comparison an operator makes (negation and qualifiers are separate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    StringEquals,
+    StringEqualsIgnoreCase,
+    StringLike,
+    NumericEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    Arn,
+    Null,
+}
+
+/// `ForAnyValue:` / `ForAllValues:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetQualifier {
+    None,
+    ForAnyValue,
+    ForAllValues,
+}
+
+const OPERATORS: &[(&str, OpKind, bool)] = &[
+    ("StringEquals", OpKind::StringEquals, false),
+    ("StringNotEquals", OpKind::StringEquals, true),
+    (
+        "StringEqualsIgnoreCase",
+        OpKind::StringEqualsIgnoreCase,
+        false,
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        OpKind::StringEqualsIgnoreCase,
+        true,
+    ),
+    ("StringLike", OpKind::StringLike, false),
+    ("StringNotLike", OpKind::StringLike, true),
+    ("NumericEquals", OpKind::NumericEquals, false),
+    ("NumericNotEquals", OpKind::NumericEquals, true),
+    ("NumericLessThan", OpKind::NumericLessThan, false),
+    (
+        "NumericLessThanEquals",
+        OpKind::NumericLessThanEquals,
+        false,
+    ),
+    ("NumericGreaterThan", OpKind::NumericGreaterThan, false),
+    (
+        "NumericGreaterThanEquals",
+        OpKind::NumericGreaterThanEquals,
+        false,
+    ),
+    ("DateEquals", OpKind::DateEquals, false),
+    ("DateNotEquals", OpKind::DateEquals, true),
+    ("DateLessThan", OpKind::DateLessThan, false),
+    ("DateLessThanEquals", OpKind::DateLessThanEquals, false),
+    ("DateGreaterThan", OpKind::DateGreaterThan, false),
+    (
+        "DateGreaterThanEquals",
+        OpKind::DateGreaterThanEquals,
+        false,
+    ),
+    ("Bool", OpKind::Bool, false),
+    ("ArnEquals", OpKind::Arn, false),
+    ("ArnLike", OpKind::Arn, false),
+    ("ArnNotEquals", OpKind::Arn, true),
+    ("ArnNotLike", OpKind::Arn, true),
+    ("Null", OpKind::Null, false),
+];
+
+/// A parsed operator name such as `ForAnyValue:StringNotLikeIfExists`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Operator {
+    pub kind: OpKind,
+    pub negated: bool,
+    pub if_exists: bool,
+    pub set: SetQualifier,
+    /// Canonical spelling, for `to_json`.
+    pub name: String,
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    let tail = s.get(cut..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &s[..cut])
+}
+
+impl Operator {
+    /// Parses an operator name (case-insensitive); `None` if unknown.
+    pub fn parse(name: &str) -> Option<Self> {
+        let (set, rest, set_name) = if let Some(r) = strip_prefix_ci(name, "ForAnyValue:") {
+            (SetQualifier::ForAnyValue, r, "ForAnyValue:")
+        } else if let Some(r) = strip_prefix_ci(name, "ForAllValues:") {
+            (SetQualifier::ForAllValues, r, "ForAllValues:")
+        } else {
+            (SetQualifier::None, name, "")
+        };
+        let (base, if_exists) = match strip_suffix_ci(rest, "IfExists") {
+            Some(b) => (b, true),
+            None => (rest, false),
+        };
+        let &(canon, kind, negated) = OPERATORS
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(base))?;
+        if kind == OpKind::Null && (if_exists || set != SetQualifier::None) {
+            return None;
+        }
+        let name = format!(
+            "{set_name}{canon}{}",
+            if if_exists { "IfExists" } else { "" }
+        );
+        Some(Self {
+            kind,
+            negated,
+            if_exists,
+            set,
+            name,
+        })
+    }
+}
+
+/// The policy's values for one condition key, compiled for the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Values {
+    Exact(Vec<String>),
+    /// Lowercased.
+    IgnoreCase(Vec<String>),
+    Like(Vec<Pattern>),
+    Number(Vec<f64>),
+    /// Seconds since the epoch.
+    Date(Vec<f64>),
+    Bool(Vec<bool>),
+    Arn(Vec<ArnPattern>),
+    Null(Vec<bool>),
+}
+
+/// Why a condition value does not fit its operator.
+pub(crate) fn compile_values(kind: OpKind, raw: &[String]) -> Result<Values, String> {
+    let bools = |what: &str| -> Result<Vec<bool>, String> {
+        raw.iter()
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(format!("{what} needs `true` or `false`, not `{v}`")),
+            })
+            .collect()
+    };
+    Ok(match kind {
+        OpKind::StringEquals => Values::Exact(raw.to_vec()),
+        OpKind::StringEqualsIgnoreCase => {
+            Values::IgnoreCase(raw.iter().map(|v| v.to_lowercase()).collect())
+        }
+        OpKind::StringLike => Values::Like(raw.iter().map(|v| Pattern::new(v, false)).collect()),
+        OpKind::NumericEquals
+        | OpKind::NumericLessThan
+        | OpKind::NumericLessThanEquals
+        | OpKind::NumericGreaterThan
+        | OpKind::NumericGreaterThanEquals => Values::Number(
+            raw.iter()
+                .map(|v| parse_number(v).ok_or_else(|| format!("`{v}` is not a number")))
+                .collect::<Result<_, _>>()?,
+        ),
+        OpKind::DateEquals
+        | OpKind::DateLessThan
+        | OpKind::DateLessThanEquals
+        | OpKind::DateGreaterThan
+        | OpKind::DateGreaterThanEquals => Values::Date(
+            raw.iter()
+                .map(|v| {
+                    parse_date(v).ok_or_else(|| {
+                        format!(
+                            "`{v}` is not a date (use epoch seconds or ISO 8601 such as \
+                             2026-01-31T12:00:00Z)"
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        OpKind::Bool => Values::Bool(bools("Bool")?),
+        OpKind::Null => Values::Null(bools("Null")?),
+        OpKind::Arn => Values::Arn(raw.iter().map(|v| ArnPattern::new(v)).collect()),
+    })
+}
+
+/// An ARN pattern, matched component by component (`arn:partition:service:region:account:
+/// resource`); each component may hold wildcards. A pattern that is not six components long
+/// is matched against the whole value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ArnPattern {
+    Components(Box<[Pattern; 6]>),
+    Whole(Pattern),
+}
+
+fn arn_parts(s: &str) -> Option<[&str; 6]> {
+    let mut it = s.splitn(6, ':');
+    Some([
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ])
+}
+
+impl ArnPattern {
+    fn new(p: &str) -> Self {
+        match arn_parts(p) {
+            Some(parts) => Self::Components(Box::new(parts.map(|c| Pattern::new(c, false)))),
+            None => Self::Whole(Pattern::new(p, false)),
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Whole(p) => p.matches(value),
+            Self::Components(ps) => arn_parts(value)
+                .is_some_and(|parts| ps.iter().zip(parts).all(|(p, v)| p.matches(v))),
+        }
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Epoch seconds, or ISO 8601: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z`, `±HH:MM`,
+/// `±HHMM` or nothing (UTC).
+pub(crate) fn parse_date(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if !s.get(1..).unwrap_or_default().contains('-')
+        && let Some(n) = parse_number(s)
+    {
+        return Some(n);
+    }
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    if b.len() < 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, mo, d) as f64 * 86_400.0;
+    if b.len() == 10 {
+        return Some(secs);
+    }
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
+        return None;
+    }
+    let (h, mi) = (num(11..13)?, num(14..16)?);
+    let mut i = 16;
+    let mut sec = 0.0;
+    if b.get(i) == Some(&b':') {
+        sec = num(17..19)? as f64;
+        i = 19;
+        if b.get(i) == Some(&b'.') {
+            let start = i;
+            i += 1;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            sec += s.get(start..i)?.parse::<f64>().ok()?;
+        }
+    }
+    if h > 23 || mi > 59 || sec >= 61.0 {
+        return None;
+    }
+    secs += (h * 3600 + mi * 60) as f64 + sec;
+    match s.get(i..)? {
+        "" | "Z" | "z" => Some(secs),
+        tz => {
+            let sign = match tz.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let digits: String = tz[1..].chars().filter(|&c| c != ':').collect();
+            if digits.len() != 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let oh: i64 = digits[..2].parse().ok()?;
+            let om: i64 = digits[2..].parse().ok()?;
+            Some(secs - (sign * (oh * 3600 + om * 60)) as f64)
+        }
+    }
+}
+
+/// One `Operator: { Key: values }` pair.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Condition {
+    pub op: Operator,
+    /// As written (for `to_json`).
+    pub key: String,
+    pub key_lc: String,
+    /// As written, stringified (for `to_json`).
+    pub raw: Vec<String>,
+    pub values: Values,
+}
+
+impl Condition {
+    /// Whether one request value matches any of the policy's values.
+    fn matches_one(&self, v: &str) -> bool {
+        match &self.values {
+            Values::Exact(ps) => ps.iter().any(|p| p == v),
+            Values::IgnoreCase(ps) => {
+                if v.is_ascii() {
+                    ps.iter().any(|p| v.eq_ignore_ascii_case(p))
+                } else {
+                    let lc = v.to_lowercase();
+                    ps.contains(&lc)
+                }
+            }
+            Values::Like(ps) => ps.iter().any(|p| p.matches(v)),
+            Values::Number(ps) => {
+                parse_number(v).is_some_and(|x| ps.iter().any(|&p| cmp(self.op.kind, x, p)))
+            }
+            Values::Date(ps) => {
+                parse_date(v).is_some_and(|x| ps.iter().any(|&p| cmp(self.op.kind, x, p)))
+            }
+            Values::Bool(ps) => {
+                let x = if v.eq_ignore_ascii_case("true") {
+                    true
+                } else if v.eq_ignore_ascii_case("false") {
+                    false
+                } else {
+                    return false;
+                };
+                ps.contains(&x)
+            }
+            Values::Arn(ps) => ps.iter().any(|p| p.matches(v)),
+            Values::Null(_) => false,
+        }
+    }
+
+    /// Evaluates against the request's condition keys.
+    ///
+    /// Semantics (IAM): values of one key are ORed. A missing key (or an empty set) makes the
+    /// condition false, except: `…IfExists` → true; `Null` tests presence; `ForAllValues:` →
+    /// true; and a negated operator without a set qualifier (`StringNotEquals`,
+    /// `ArnNotLike`, …) → true, as the IAM documentation specifies ("if the policy condition
+    /// requires that the key is not matched … and the right key is not present, the
+    /// condition is true").
+    pub fn evaluate(&self, ctx: &ConditionValues) -> bool {
+        let present = ctx.get_lc(&self.key_lc).filter(|v| !v.is_empty());
+        if let Values::Null(want) = &self.values {
+            return want.iter().any(|&is_null| is_null != present.is_some());
+        }
+        let Some(vals) = present else {
+            return self.op.if_exists
+                || match self.op.set {
+                    SetQualifier::ForAllValues => true,
+                    SetQualifier::ForAnyValue => false,
+                    SetQualifier::None => self.op.negated,
+                };
+        };
+        let single = |v: &String| self.matches_one(v) != self.op.negated;
+        match self.op.set {
+            SetQualifier::None => vals.iter().any(|v| self.matches_one(v)) != self.op.negated,
+            SetQualifier::ForAnyValue => vals.iter().any(single),
+            SetQualifier::ForAllValues => vals.iter().all(single),
+        }
+    }
+}
+
+fn cmp(kind: OpKind, x: f64, p: f64) -> bool {
+    match kind {
+        OpKind::NumericEquals | OpKind::DateEquals => x == p,
+        OpKind::NumericLessThan | OpKind::DateLessThan => x < p,
+        OpKind::NumericLessThanEquals | OpKind::DateLessThanEquals => x <= p,
+        OpKind::NumericGreaterThan | OpKind::DateGreaterThan => x > p,
+        OpKind::NumericGreaterThanEquals | OpKind::DateGreaterThanEquals => x >= p,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(op: &str, key: &str, vals: &[&str]) -> Condition {
+        let op = Operator::parse(op).unwrap();
+        let raw: Vec<String> = vals.iter().map(|s| s.to_string()).collect();
+        let values = compile_values(op.kind, &raw).unwrap();
+        Condition {
+            op,
+            key: key.into(),
+            key_lc: key.to_lowercase(),
+            raw,
+            values,
+        }
+    }
+
+    #[test]
+    fn operator_names_parse_with_qualifiers() {
+        let o = Operator::parse("forallvalues:stringnotlikeifexists").unwrap();
+        assert_eq!(o.kind, OpKind::StringLike);
+        assert!(o.negated && o.if_exists);
+        assert_eq!(o.set, SetQualifier::ForAllValues);
+        assert_eq!(o.name, "ForAllValues:StringNotLikeIfExists");
+        assert!(Operator::parse("StringEqual").is_none());
+        assert!(Operator::parse("NullIfExists").is_none());
+        assert!(Operator::parse("IpAddress").is_none());
+    }
+
+    #[test]
+    fn condition_values_are_case_insensitive_and_multi_valued() {
+        let mut cv = ConditionValues::new();
+        cv.insert("kms:EncryptionContext:Dept", "IT")
+            .insert("KMS:ViaService", "a");
+        cv.insert_many("kms:EncryptionContextKeys", ["a", "b"]);
+        cv.insert("kms:encryptioncontextkeys", "c");
+        assert_eq!(
+            cv.get("KMS:ENCRYPTIONCONTEXT:dept"),
+            Some(&["IT".to_string()][..])
+        );
+        assert_eq!(
+            cv.get("kms:EncryptionContextKeys").map(<[String]>::len),
+            Some(3)
+        );
+        assert_eq!(cv.get("kms:Nothing"), None);
+    }
+
+    #[test]
+    fn string_operators() {
+        let cv = ConditionValues::new().with("kms:ViaService", "ec2.us-west-2.amazonaws.com");
+        assert!(
+            cond(
+                "StringEquals",
+                "KMS:VIASERVICE",
+                &["x", "ec2.us-west-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            !cond(
+                "StringEquals",
+                "kms:ViaService",
+                &["EC2.us-west-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            cond(
+                "StringEqualsIgnoreCase",
+                "kms:ViaService",
+                &["EC2.US-WEST-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            !cond(
+                "StringNotEqualsIgnoreCase",
+                "kms:ViaService",
+                &["EC2.US-WEST-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(cond("StringLike", "kms:ViaService", &["ec2.*.amazonaws.com"]).evaluate(&cv));
+        assert!(!cond("StringNotLike", "kms:ViaService", &["ec2.*"]).evaluate(&cv));
+        assert!(
+            cond(
+                "StringNotEquals",
+                "kms:ViaService",
+                &["rds.us-west-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            !cond(
+                "StringNotEquals",
+                "kms:ViaService",
+                &["x", "ec2.us-west-2.amazonaws.com"]
+            )
+            .evaluate(&cv)
+        );
+    }
+
+    #[test]
+    fn missing_keys() {
+        let cv =
+            ConditionValues::new().with_many("kms:EncryptionContextKeys", Vec::<String>::new());
+        assert!(!cond("StringEquals", "kms:ViaService", &["a"]).evaluate(&cv));
+        assert!(cond("StringEqualsIfExists", "kms:ViaService", &["a"]).evaluate(&cv));
+        assert!(cond("StringNotEquals", "kms:ViaService", &["a"]).evaluate(&cv));
+        assert!(cond("Null", "kms:ViaService", &["true"]).evaluate(&cv));
+        assert!(!cond("Null", "kms:ViaService", &["false"]).evaluate(&cv));
+        // present but empty is missing
+        assert!(
+            cond(
+                "ForAllValues:StringEquals",
+                "kms:EncryptionContextKeys",
+                &["a"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            !cond(
+                "ForAnyValue:StringEquals",
+                "kms:EncryptionContextKeys",
+                &["a"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(cond("Null", "kms:EncryptionContextKeys", &["true"]).evaluate(&cv));
+    }
+
+    #[test]
+    fn set_qualifiers() {
+        let cv = ConditionValues::new().with_many("kms:GrantOperations", ["Decrypt", "Encrypt"]);
+        let k = "kms:GrantOperations";
+        assert!(
+            cond(
+                "ForAllValues:StringEquals",
+                k,
+                &["Decrypt", "Encrypt", "RetireGrant"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(!cond("ForAllValues:StringEquals", k, &["Decrypt"]).evaluate(&cv));
+        assert!(cond("ForAnyValue:StringEquals", k, &["Decrypt"]).evaluate(&cv));
+        assert!(!cond("ForAnyValue:StringEquals", k, &["Sign"]).evaluate(&cv));
+        assert!(cond("ForAnyValue:StringNotEquals", k, &["Decrypt"]).evaluate(&cv));
+        assert!(!cond("ForAllValues:StringNotEquals", k, &["Decrypt"]).evaluate(&cv));
+    }
+
+    #[test]
+    fn bool_numeric_date_arn() {
+        let cv = ConditionValues::new()
+            .with("kms:GrantIsForAWSResource", "true")
+            .with("n", "10")
+            .with("aws:CurrentTime", "2026-11-26T20:00:00Z")
+            .with(
+                "aws:SourceArn",
+                "arn:aws:ec2:us-west-2:111122223333:volume/vol-1",
+            );
+        assert!(cond("Bool", "kms:GrantIsForAWSResource", &["True"]).evaluate(&cv));
+        assert!(!cond("Bool", "kms:GrantIsForAWSResource", &["false"]).evaluate(&cv));
+        assert!(cond("NumericLessThan", "n", &["11"]).evaluate(&cv));
+        assert!(!cond("NumericLessThan", "n", &["10"]).evaluate(&cv));
+        assert!(cond("NumericLessThanEquals", "n", &["10.0"]).evaluate(&cv));
+        assert!(cond("NumericGreaterThan", "n", &["9.5"]).evaluate(&cv));
+        assert!(cond("NumericGreaterThanEquals", "n", &["10"]).evaluate(&cv));
+        assert!(cond("NumericNotEquals", "n", &["3"]).evaluate(&cv));
+        assert!(cond("DateLessThan", "aws:CurrentTime", &["2027-01-01"]).evaluate(&cv));
+        assert!(cond("DateGreaterThan", "aws:CurrentTime", &["1764100000"]).evaluate(&cv));
+        assert!(
+            cond(
+                "DateEquals",
+                "aws:CurrentTime",
+                &["2026-11-26T21:00:00+01:00"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            cond(
+                "ArnLike",
+                "aws:SourceArn",
+                &["arn:aws:ec2:*:111122223333:volume/*"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            cond(
+                "ArnEquals",
+                "aws:SourceArn",
+                &["arn:aws:ec2:us-west-2:111122223333:volume/vol-1"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(
+            !cond(
+                "ArnLike",
+                "aws:SourceArn",
+                &["arn:aws:ec2:*:444455556666:*"]
+            )
+            .evaluate(&cv)
+        );
+        assert!(cond("ArnNotLike", "aws:SourceArn", &["arn:aws:s3:::*"]).evaluate(&cv));
+    }
+
+    #[test]
+    fn value_validation() {
+        assert!(compile_values(OpKind::NumericEquals, &["x".into()]).is_err());
+        assert!(compile_values(OpKind::Bool, &["yes".into()]).is_err());
+        assert!(compile_values(OpKind::DateEquals, &["2026-13-01".into()]).is_err());
+        assert!(compile_values(OpKind::DateEquals, &["2026-02-01T10:00:00.5Z".into()]).is_ok());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0.0));
+        assert_eq!(parse_date("1970-01-02T00:00:01Z"), Some(86_401.0));
+        assert_eq!(parse_date("2000-03-01T00:00:00Z"), Some(951_868_800.0));
+        assert_eq!(parse_date("1970-01-01T01:00:00+0100"), Some(0.0));
+        assert_eq!(parse_date("1234"), Some(1234.0));
+        assert_eq!(parse_date("2026-01-01Tx"), None);
+        assert_eq!(parse_date("yesterday"), None);
+    }
+}
