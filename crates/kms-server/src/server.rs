@@ -352,6 +352,24 @@ fn request_id() -> String {
         .to_string()
 }
 
+/// Operations answered directly on the async worker.
+const INLINE_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateRandom",
+    "ReEncrypt",
+    "DescribeKey",
+    "ListKeys",
+    "ListAliases",
+    "ListGrants",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+];
+
 enum Target<'a> {
     Kms(&'a str),
     Admin(&'a str),
@@ -490,7 +508,20 @@ async fn handle<B: Backend>(
     }
 
     let result: Result<Vec<u8>, KmsError> = match target {
-        Target::Kms(op) => backend.call(&caller, op, &body),
+        // The hot cryptographic and read operations run on the worker (a thread hand-off would
+        // cost more than they do); operations that persist state run on the blocking pool.
+        Target::Kms(op) if INLINE_OPERATIONS.contains(&op) => backend.call(&caller, op, &body),
+        Target::Kms(op) => {
+            let backend = backend.clone();
+            let op = op.to_owned();
+            match tokio::task::spawn_blocking(move || backend.call(&caller, &op, &body)).await {
+                Ok(r) => r,
+                Err(_) => Err(KmsError::new(
+                    ErrorType::KMSInternalException,
+                    "operation failed",
+                )),
+            }
+        }
         Target::Admin(op) => {
             if !peer.ip().is_loopback() {
                 let e = WireError::new(
