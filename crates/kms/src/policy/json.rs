@@ -264,8 +264,8 @@ fn diagnose(text: &str, e: &serde_json::Error) -> PolicyError {
     let reason = full
         .rsplit_once(" at line ")
         .map_or(full.as_str(), |(r, _)| r);
-    let err_off = if e.line() == 0 {
-        0
+    let err_off = if e.classify() == serde_json::error::Category::Eof {
+        text.len()
     } else {
         offset_of(text, e.line(), e.column().max(1))
     };
