@@ -270,7 +270,7 @@ fn other_syntax_errors_have_positions() {
 }
 
 fn grammar_err(text: &str) -> ebsim_kms::policy::PolicyError {
-    PolicyDocument::parse_key_policy(text).unwrap_err()
+    PolicyDocument::parse_key_policy(text).expect_err("the document must be rejected")
 }
 
 #[test]
@@ -401,7 +401,7 @@ fn invalid_principals() {
     let p = PolicyDocument::parse_key_policy(&with(
         r#"{"AWS": ["111122223333", "*"], "Service": "ec2.amazonaws.com"}"#,
     ))
-    .unwrap();
+    .expect("a valid key policy");
     let got: Vec<_> = p.principals().cloned().collect();
     assert_eq!(
         got,
@@ -579,7 +579,7 @@ fn key_policy(statements: &str) -> PolicyDocument {
     PolicyDocument::parse_key_policy(&format!(
         r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#
     ))
-    .unwrap()
+    .expect("a valid key policy")
 }
 
 #[test]
