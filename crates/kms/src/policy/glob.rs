@@ -150,3 +150,43 @@ mod tests {
         assert!(!Pattern::new("Abc", false).matches("abc"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The textbook recursive definition, as the reference.
+    fn reference(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => reference(rest, t) || (!t.is_empty() && reference(p, &t[1..])),
+            Some(('?', rest)) => !t.is_empty() && reference(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && reference(rest, &t[1..]),
+        }
+    }
+
+    fn chars(s: &str) -> Vec<char> {
+        s.chars().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn agrees_with_reference(p in "[ab*?]{0,8}", t in "[ab]{0,10}") {
+            prop_assert_eq!(Pattern::new(&p, false).matches(&t), reference(&chars(&p), &chars(&t)));
+        }
+
+        #[test]
+        fn agrees_with_reference_on_latin1(p in "[a\u{e9}*?]{0,6}", t in "[a\u{e9}x]{0,8}") {
+            prop_assert_eq!(Pattern::new(&p, false).matches(&t), reference(&chars(&p), &chars(&t)));
+        }
+
+        #[test]
+        fn folded_agrees_with_reference_on_lowercased(p in "[aAbB:*?]{0,8}", t in "[aAbB:]{0,10}") {
+            let want = reference(&chars(&p.to_lowercase()), &chars(&t.to_lowercase()));
+            prop_assert_eq!(Pattern::new(&p, true).matches(&t), want);
+        }
+    }
+}
