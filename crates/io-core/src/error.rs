@@ -42,6 +42,22 @@ pub enum IoError {
     /// The backend was forced but this CPU does not support it.
     #[error("backend {0} is not supported on this CPU")]
     BackendUnavailable(crate::Backend),
+    /// A store larger than the implementation supports.
+    #[error("a store of {size_bytes} bytes is larger than the supported {max_bytes} bytes")]
+    TooLarge {
+        /// Size asked for.
+        size_bytes: u128,
+        /// Largest size supported.
+        max_bytes: u64,
+    },
+    /// A file that cannot be a volume's data file (not a regular file, wrong size).
+    #[error("{path} is not a volume data file: {reason}")]
+    NotAVolume {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file system is full.
     #[error("no space left on device writing {path}")]
     NoSpace {
