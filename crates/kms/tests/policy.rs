@@ -819,6 +819,26 @@ fn to_json_round_trips_and_is_readable() {
 }
 
 #[test]
+fn escaped_characters_round_trip_and_duplicate_operators_are_rejected() {
+    let p = key_policy(
+        r#"{"Sid": "\u3042\ud83d\ude00\t", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}"#,
+    );
+    assert_eq!(p.sids().next(), Some(Some("\u{3042}\u{1f600}\t")));
+    let j = p.to_json();
+    assert!(j.is_ascii(), "{j}");
+    assert_eq!(
+        PolicyDocument::parse_key_policy(&j).expect("canonical JSON"),
+        p
+    );
+    let e = grammar_err(
+        r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:A": "x"}, "stringequals": {"kms:A": "y"}}}}"#,
+    );
+    assert!(e.message.contains("appears twice"), "{e}");
+    assert_eq!((e.line, e.column), (2, 59));
+}
+
+#[test]
 fn errors_convert_to_kms_errors() {
     let e = PolicyDocument::parse_key_policy("{").unwrap_err();
     let k = ebsim_kms::KmsError::from(&e);

@@ -59,8 +59,12 @@ pub mod internal {
         };
         for kind in [super::PolicyKind::Key, super::PolicyKind::Identity] {
             if let Ok(doc) = super::PolicyDocument::parse(text, kind) {
-                let again = super::PolicyDocument::parse(&doc.to_json(), kind);
-                assert!(again.as_ref() == Ok(&doc), "canonical JSON must round-trip");
+                let json = doc.to_json();
+                // Pretty printing can push a document near the limit over it.
+                if json.len() <= super::MAX_POLICY_BYTES {
+                    let again = super::PolicyDocument::parse(&json, kind);
+                    assert!(again.as_ref() == Ok(&doc), "canonical JSON must round-trip");
+                }
                 let cv = super::ConditionValues::new()
                     .with("kms:CallerAccount", "111122223333")
                     .with("kms:ViaService", "ec2.us-west-2.amazonaws.com");

@@ -488,7 +488,7 @@ impl PolicyDocument {
     /// The policy as canonical, pretty-printed JSON (principals normalized, single values
     /// written as lists, condition values as strings). Parsing it gives an equal document.
     pub fn to_json(&self) -> String {
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let q = quote;
         let list = |v: &mut Vec<String>| format!("[ {} ]", v.join(", "));
         let mut out = String::from("{\n");
         out.push_str(&format!("  \"Version\" : {},\n", q(&self.version)));
@@ -569,6 +569,27 @@ impl PolicyDocument {
         out.push_str(" ]\n}");
         out
     }
+}
+
+/// A JSON string literal that stays within the allowed characters: anything above U+00FF
+/// (possible only through `\u` escapes in the input) is written as an escape again.
+fn quote(s: &str) -> String {
+    let plain = serde_json::to_string(s).unwrap_or_default();
+    if plain.chars().all(|c| c <= '\u{ff}') {
+        return plain;
+    }
+    let mut out = String::with_capacity(plain.len() + 8);
+    for c in plain.chars() {
+        if c <= '\u{ff}' {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
 }
 
 fn parse_statement(cx: &Ctx<'_>, n: &Node) -> Result<Statement, PolicyError> {
@@ -861,6 +882,16 @@ fn parse_conditions(cx: &Ctx<'_>, n: &Node) -> Result<Vec<Condition>, PolicyErro
                 Some("supported: String*, Numeric*, Date*, Bool, Null, Arn*, with optional IfExists suffix and ForAnyValue:/ForAllValues: prefix".into()),
             ));
         };
+        if out.iter().any(|c: &Condition| c.op.name == op.name) {
+            return Err(cx.grammar(
+                op_m.key_pos,
+                format!(
+                    "Condition operator `{}` appears twice (spelled differently).",
+                    op.name
+                ),
+                Some("merge the two blocks into one".into()),
+            ));
+        }
         let Val::Obj(keys) = &op_m.value.val else {
             return Err(cx.grammar(
                 op_m.value.pos,
