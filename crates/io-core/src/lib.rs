@@ -22,9 +22,11 @@ mod engine;
 mod error;
 mod key;
 mod sector;
+mod store;
 
 // The public interface is:
 pub use engine::{Backend, XtsEngine};
 pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;
+pub use store::{BlockStore, FileStore, MemoryStore, is_hole};

@@ -1,0 +1,263 @@
+//! A sparse in-memory block store.
+
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{BlockStore, check_holes_len, check_range, check_request, is_hole};
+use crate::{IoError, SectorSize};
+
+/// Bytes per chunk: the unit of allocation. A chunk is allocated on its first write and
+/// freed when a trim covers it whole.
+const CHUNK_SHIFT: u32 = 18; // 256 KiB
+const CHUNK: usize = 1 << CHUNK_SHIFT;
+/// Chunks per region: the unit of the directory, allocated on the first write into it.
+const REGION_SHIFT: u32 = 12; // 4096 chunks = 1 GiB
+const REGION_CHUNKS: usize = 1 << REGION_SHIFT;
+/// The largest memory store: 256 TiB (its top-level directory is then 2 MiB).
+pub(crate) const MAX_BYTES: u64 = 1 << 48;
+
+type Chunk = RwLock<Option<Box<[u8]>>>;
+
+/// A sparse in-memory block store.
+///
+/// Memory grows with the data written (in 256 KiB chunks allocated on first write), not with
+/// the size of the store: an 8 TiB store costs 64 KiB until it is written. Unwritten sectors
+/// read as zeros; a trim that covers a whole chunk frees it, a partial one zeroes the sectors.
+/// Requests to different chunks run in parallel.
+pub struct MemoryStore {
+    sector_size: SectorSize,
+    num_sectors: u64,
+    regions: Box<[OnceLock<Box<[Chunk]>>]>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("sector_size", &self.sector_size)
+            .field("num_sectors", &self.num_sectors)
+            .field("allocated_bytes", &self.allocated_bytes())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// An empty (all-hole) store of `num_sectors` sectors.
+    ///
+    /// # Errors
+    /// [`IoError::TooLarge`] if the store would exceed 256 TiB.
+    pub fn new(sector_size: SectorSize, num_sectors: u64) -> Result<Self, IoError> {
+        let bytes = u128::from(num_sectors) << sector_size.shift();
+        if bytes > u128::from(MAX_BYTES) {
+            return Err(IoError::TooLarge {
+                size_bytes: bytes,
+                max_bytes: MAX_BYTES,
+            });
+        }
+        let bytes = bytes as u64;
+        let region_bytes = (CHUNK as u64) << REGION_SHIFT;
+        let n_regions = bytes.div_ceil(region_bytes) as usize;
+        let regions = (0..n_regions).map(|_| OnceLock::new()).collect();
+        Ok(Self {
+            sector_size,
+            num_sectors,
+            regions,
+        })
+    }
+
+    /// Bytes of sector data currently held in memory (whole chunks).
+    pub fn allocated_bytes(&self) -> u64 {
+        let mut n = 0u64;
+        for region in self.regions.iter().filter_map(OnceLock::get) {
+            for chunk in region.iter() {
+                if read_lock(chunk).is_some() {
+                    n += CHUNK as u64;
+                }
+            }
+        }
+        n
+    }
+
+    fn chunk(&self, index: u64) -> Option<&Chunk> {
+        let region = self.regions.get((index >> REGION_SHIFT) as usize)?.get()?;
+        region.get((index as usize) & (REGION_CHUNKS - 1))
+    }
+
+    fn chunk_or_alloc(&self, index: u64) -> Option<&Chunk> {
+        let region = self
+            .regions
+            .get((index >> REGION_SHIFT) as usize)?
+            .get_or_init(|| (0..REGION_CHUNKS).map(|_| RwLock::new(None)).collect());
+        region.get((index as usize) & (REGION_CHUNKS - 1))
+    }
+
+    /// Calls `f(chunk_index, offset_in_chunk, range_in_request)` for each chunk piece of the
+    /// byte range `[start, start + len)`.
+    fn for_each_piece<E>(
+        start: u64,
+        len: usize,
+        mut f: impl FnMut(u64, usize, std::ops::Range<usize>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut done = 0usize;
+        while done < len {
+            let pos = start + done as u64;
+            let off = (pos as usize) & (CHUNK - 1);
+            let n = (CHUNK - off).min(len - done);
+            f(pos >> CHUNK_SHIFT, off, done..done + n)?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+fn read_lock(c: &Chunk) -> RwLockReadGuard<'_, Option<Box<[u8]>>> {
+    // A panic while holding the lock cannot leave the bytes inconsistent beyond a torn
+    // write, which a disk can show too; keep serving.
+    c.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_lock(c: &Chunk) -> RwLockWriteGuard<'_, Option<Box<[u8]>>> {
+    c.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl BlockStore for MemoryStore {
+    fn sector_size(&self) -> SectorSize {
+        self.sector_size
+    }
+
+    fn num_sectors(&self) -> u64 {
+        self.num_sectors
+    }
+
+    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let start = first << self.sector_size.shift();
+        Self::for_each_piece(start, buf.len(), |index, off, range| {
+            let dst = &mut buf[range];
+            match self.chunk(index) {
+                Some(chunk) => match read_lock(chunk).as_deref() {
+                    Some(data) => dst.copy_from_slice(&data[off..off + dst.len()]),
+                    None => dst.fill(0),
+                },
+                None => dst.fill(0),
+            }
+            Ok(())
+        })
+    }
+
+    fn read_sectors_with_holes(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        holes: &mut [bool],
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size.bytes();
+        check_holes_len(self.sector_size, buf.len(), holes.len())?;
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let start = first << self.sector_size.shift();
+        // Chunks are multiples of the sector size, so a piece is whole sectors.
+        Self::for_each_piece(start, buf.len(), |index, off, range| {
+            let holes = &mut holes[range.start / ss..range.end / ss];
+            let dst = &mut buf[range];
+            let guard = self.chunk(index).map(read_lock);
+            match guard.as_ref().and_then(|g| g.as_deref()) {
+                Some(data) => {
+                    dst.copy_from_slice(&data[off..off + dst.len()]);
+                    for (s, h) in dst.chunks_exact(ss).zip(holes.iter_mut()) {
+                        *h = is_hole(s);
+                    }
+                }
+                None => {
+                    dst.fill(0);
+                    holes.fill(true);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let start = first << self.sector_size.shift();
+        Self::for_each_piece(start, buf.len(), |index, off, range| {
+            let src = &buf[range];
+            // The request was checked against the store's range, whose chunks all have slots.
+            let chunk = self.chunk_or_alloc(index).ok_or(IoError::OutOfRange {
+                first,
+                end: first + (buf.len() >> self.sector_size.shift()) as u64,
+                num_sectors: self.num_sectors,
+            })?;
+            let mut guard = write_lock(chunk);
+            let data = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
+            data[off..off + src.len()].copy_from_slice(src);
+            Ok(())
+        })
+    }
+
+    fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
+        check_range(self.num_sectors, first, count)?;
+        let start = first << self.sector_size.shift();
+        let len = count << self.sector_size.shift();
+        let mut pos = start;
+        while pos < start + len {
+            let index = pos >> CHUNK_SHIFT;
+            let off = (pos as usize) & (CHUNK - 1);
+            let n = ((CHUNK - off) as u64).min(start + len - pos) as usize;
+            if let Some(chunk) = self.chunk(index) {
+                let mut guard = write_lock(chunk);
+                if off == 0 && n == CHUNK {
+                    *guard = None;
+                } else if let Some(data) = guard.as_mut() {
+                    data[off..off + n].fill(0);
+                    if is_hole(data) {
+                        *guard = None;
+                    }
+                }
+            }
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_split_at_chunk_boundaries() {
+        let mut seen = Vec::new();
+        let r: Result<(), ()> =
+            MemoryStore::for_each_piece(CHUNK as u64 - 512, 1024 + CHUNK, |i, o, r| {
+                seen.push((i, o, r));
+                Ok(())
+            });
+        assert!(r.is_ok());
+        assert_eq!(
+            seen,
+            vec![
+                (0, CHUNK - 512, 0..512),
+                (1, 0, 512..512 + CHUNK),
+                (2, 0, 512 + CHUNK..1024 + CHUNK)
+            ]
+        );
+    }
+
+    #[test]
+    fn trim_frees_whole_chunks_and_zeroes_partial_ones() -> Result<(), IoError> {
+        let s = MemoryStore::new(SectorSize::S4096, 1024)?;
+        s.write_sectors(0, &vec![7u8; 2 * CHUNK])?;
+        assert_eq!(s.allocated_bytes(), 2 * CHUNK as u64);
+        s.trim(0, (CHUNK / 4096) as u64)?;
+        assert_eq!(s.allocated_bytes(), CHUNK as u64);
+        s.trim((CHUNK / 4096) as u64, 1)?;
+        assert_eq!(s.allocated_bytes(), CHUNK as u64);
+        let mut b = vec![1u8; 8192];
+        s.read_sectors((CHUNK / 4096) as u64, &mut b)?;
+        assert!(b[..4096].iter().all(|&x| x == 0));
+        assert!(b[4096..].iter().all(|&x| x == 7));
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Block stores: where the ciphertext sectors of a volume live.
+//!
+//! A [`BlockStore`] holds whole sectors of ciphertext and knows nothing about keys. A sector
+//! that was never written, or was trimmed, reads as zeros; the volume layer treats an all-zero
+//! sector as a hole (see [`is_hole`]) and does not decrypt it.
+//!
+//! Two stores:
+//! - [`MemoryStore`]: sparse, in memory; memory grows with the data written, not the size.
+//! - [`FileStore`]: a sparse file (`data.img`); disk use grows with the data written.
+
+use crate::{IoError, SectorSize};
+
+mod file;
+mod memory;
+#[allow(unsafe_code)]
+mod sys;
+
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+/// A store of fixed-size sectors. All methods take `&self`: a store is shared between threads,
+/// and requests to disjoint ranges may run in parallel.
+///
+/// Every request is checked before anything is touched: a buffer that is not a whole number of
+/// sectors gives [`IoError::Misaligned`], a run past the end gives [`IoError::OutOfRange`].
+pub trait BlockStore: Send + Sync {
+    /// The sector size.
+    fn sector_size(&self) -> SectorSize;
+
+    /// The number of sectors.
+    fn num_sectors(&self) -> u64;
+
+    /// The size in bytes (`num_sectors × sector_size`).
+    fn size_bytes(&self) -> u64 {
+        self.num_sectors() << self.sector_size().shift()
+    }
+
+    /// Reads the sectors starting at `first` into `buf` (whole sectors). Holes read as zeros.
+    ///
+    /// # Errors
+    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], or an I/O error of the store.
+    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError>;
+
+    /// Writes whole sectors starting at `first`.
+    ///
+    /// # Errors
+    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], [`IoError::NoSpace`] when the backing
+    /// storage is full, or another I/O error of the store.
+    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError>;
+
+    /// Makes `count` sectors starting at `first` a hole: they read as zeros and their storage
+    /// is released where the store can release it.
+    ///
+    /// # Errors
+    /// [`IoError::OutOfRange`], or an I/O error of the store.
+    fn trim(&self, first: u64, count: u64) -> Result<(), IoError>;
+
+    /// Makes every completed write durable (a no-op for memory).
+    ///
+    /// # Errors
+    /// An I/O error of the store.
+    fn flush(&self) -> Result<(), IoError>;
+
+    /// Reads like [`BlockStore::read_sectors`] and sets `holes[i]` to whether sector
+    /// `first + i` is a hole (all zero). `holes` must have one entry per sector of `buf`.
+    /// Stores that know where their holes are answer without scanning those sectors.
+    ///
+    /// # Errors
+    /// As [`BlockStore::read_sectors`]; [`IoError::Misaligned`] if `holes` has the wrong length.
+    fn read_sectors_with_holes(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        holes: &mut [bool],
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size();
+        check_holes_len(ss, buf.len(), holes.len())?;
+        self.read_sectors(first, buf)?;
+        for (sector, hole) in buf.chunks_exact(ss.bytes()).zip(holes.iter_mut()) {
+            *hole = is_hole(sector);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a sector's stored bytes are all zero, i.e. the sector is a hole and reads as zeros.
+pub fn is_hole(sector: &[u8]) -> bool {
+    let mut words = sector.chunks_exact(32);
+    // OR 32 bytes at a time; the compiler turns this into vector loads.
+    let mut acc = [0u64; 4];
+    for w in &mut words {
+        for (a, c) in acc.iter_mut().zip(w.chunks_exact(8)) {
+            *a |= u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        }
+    }
+    acc.iter().fold(0, |x, y| x | y) == 0 && words.remainder().iter().all(|&b| b == 0)
+}
+
+pub(crate) fn check_holes_len(
+    ss: SectorSize,
+    buf_len: usize,
+    holes_len: usize,
+) -> Result<(), IoError> {
+    if buf_len / ss.bytes() != holes_len {
+        return Err(IoError::Misaligned {
+            len: holes_len as u64,
+            sector_size: ss.get(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a request of `len` bytes at sector `first` against a store of `num_sectors`
+/// sectors; returns the number of sectors.
+pub(crate) fn check_request(
+    ss: SectorSize,
+    num_sectors: u64,
+    first: u64,
+    len: usize,
+) -> Result<u64, IoError> {
+    let len = len as u64;
+    if !len.is_multiple_of(u64::from(ss.get())) {
+        return Err(IoError::Misaligned {
+            len,
+            sector_size: ss.get(),
+        });
+    }
+    check_range(num_sectors, first, len >> ss.shift())?;
+    Ok(len >> ss.shift())
+}
+
+/// Checks that sectors `first..first + count` lie inside a store of `num_sectors` sectors.
+pub(crate) fn check_range(num_sectors: u64, first: u64, count: u64) -> Result<(), IoError> {
+    match first.checked_add(count) {
+        Some(end) if end <= num_sectors => Ok(()),
+        Some(end) => Err(IoError::OutOfRange {
+            first,
+            end,
+            num_sectors,
+        }),
+        None => Err(IoError::SectorOverflow { first, count }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_hole_sees_any_nonzero_byte() {
+        let mut s = vec![0u8; 4096];
+        assert!(is_hole(&s));
+        for i in [0, 31, 32, 1000, 4095] {
+            s[i] = 1;
+            assert!(!is_hole(&s), "byte {i}");
+            s[i] = 0;
+        }
+        let mut odd = vec![0u8; 45];
+        assert!(is_hole(&odd));
+        odd[44] = 7;
+        assert!(!is_hole(&odd));
+    }
+
+    #[test]
+    fn requests_are_checked() {
+        let ss = SectorSize::S512;
+        assert!(matches!(
+            check_request(ss, 10, 0, 100),
+            Err(IoError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            check_request(ss, 10, 9, 1024),
+            Err(IoError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            check_range(10, u64::MAX, 2),
+            Err(IoError::SectorOverflow { .. })
+        ));
+        assert_eq!(check_request(ss, 10, 8, 1024).ok(), Some(2));
+    }
+}
