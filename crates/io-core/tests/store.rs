@@ -1,0 +1,430 @@
+//! Block stores: round trips, holes, trim, huge sparse volumes, bad input, a full disk,
+//! parallel writers.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use ebsim_io::{BlockStore, FileStore, IoError, MemoryStore, SectorSize, is_hole};
+
+const TIB: u64 = 1 << 40;
+
+/// A fresh directory under the target's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Sector-sized pattern that is never all zero and differs per sector and seed.
+fn pattern(ss: SectorSize, first: u64, count: usize, seed: u8) -> Vec<u8> {
+    let mut v = vec![0u8; count * ss.bytes()];
+    for (i, s) in v.chunks_exact_mut(ss.bytes()).enumerate() {
+        let n = first + i as u64;
+        for (j, b) in s.iter_mut().enumerate() {
+            *b = (n as u8) ^ (j as u8).wrapping_mul(31) ^ seed | 1;
+        }
+    }
+    v
+}
+
+fn read(store: &dyn BlockStore, first: u64, count: usize) -> Vec<u8> {
+    let mut b = vec![0xAAu8; count * store.sector_size().bytes()];
+    store.read_sectors(first, &mut b).expect("read");
+    b
+}
+
+fn stores(dir: &TempDir, ss: SectorSize, size: u64) -> Vec<Box<dyn BlockStore>> {
+    vec![
+        Box::new(MemoryStore::new(ss, size / ss.bytes() as u64).expect("memory store")),
+        Box::new(
+            FileStore::create(dir.path(&format!("data-{ss}.img")), ss, size).expect("file store"),
+        ),
+    ]
+}
+
+#[test]
+fn round_trips_and_unwritten_sectors_read_zeros() {
+    let dir = TempDir::new("roundtrip");
+    for ss in [SectorSize::S512, SectorSize::S4096] {
+        for store in stores(&dir, ss, 8 << 20) {
+            let n = store.num_sectors();
+            assert_eq!(store.size_bytes(), 8 << 20);
+            assert!(is_hole(&read(&*store, 0, 16)), "fresh store reads zeros");
+            // Runs crossing the memory store's 256 KiB chunks, at the start, middle and end.
+            for (first, count, seed) in [(0u64, 3usize, 1u8), (n / 2 - 7, 300, 2), (n - 5, 5, 3)] {
+                let data = pattern(ss, first, count, seed);
+                store.write_sectors(first, &data).expect("write");
+                assert_eq!(read(&*store, first, count), data);
+            }
+            // Neighbours of written runs stay zero.
+            assert!(is_hole(&read(&*store, 3, 1)));
+            assert!(is_hole(&read(&*store, n / 2 - 8, 1)));
+            assert!(is_hole(&read(&*store, n - 6, 1)));
+            // Overwrite part of a run.
+            let data = pattern(ss, n / 2, 2, 9);
+            store.write_sectors(n / 2, &data).expect("overwrite");
+            assert_eq!(read(&*store, n / 2, 2), data);
+            assert_eq!(read(&*store, n / 2 - 7, 1), pattern(ss, n / 2 - 7, 1, 2));
+            store.flush().expect("flush");
+        }
+    }
+}
+
+#[test]
+fn file_store_data_survives_reopen() {
+    let dir = TempDir::new("reopen");
+    let ss = SectorSize::S4096;
+    let path = dir.path("data.img");
+    let data = pattern(ss, 10, 4, 5);
+    {
+        let s = FileStore::create(&path, ss, 1 << 20).expect("create");
+        s.write_sectors(10, &data).expect("write");
+        s.flush().expect("flush");
+    }
+    let s = FileStore::open(&path, ss).expect("open");
+    assert_eq!(s.num_sectors(), 256);
+    assert_eq!(read(&s, 10, 4), data);
+    assert!(is_hole(&read(&s, 0, 10)));
+}
+
+#[test]
+fn holes_are_reported_with_reads() {
+    let dir = TempDir::new("holes");
+    let ss = SectorSize::S512;
+    for store in stores(&dir, ss, 4 << 20) {
+        store
+            .write_sectors(1, &pattern(ss, 1, 1, 1))
+            .expect("write");
+        store
+            .write_sectors(3, &vec![0u8; 512])
+            .expect("write zeros");
+        // A chunk never written (memory: no allocation) at 1 MiB.
+        let mut buf = vec![0u8; 5 * 512];
+        let mut holes = vec![false; 5];
+        store
+            .read_sectors_with_holes(0, &mut buf, &mut holes)
+            .expect("read");
+        assert_eq!(holes, [true, false, true, true, true]);
+        assert_eq!(&buf[512..1024], &pattern(ss, 1, 1, 1)[..]);
+        let mut holes = vec![false; 4];
+        store
+            .read_sectors_with_holes(2048, &mut buf[..2048], &mut holes)
+            .expect("read");
+        assert_eq!(holes, [true; 4]);
+        let mut wrong = vec![false; 3];
+        assert!(matches!(
+            store.read_sectors_with_holes(0, &mut buf, &mut wrong),
+            Err(IoError::Misaligned { .. })
+        ));
+    }
+}
+
+#[test]
+fn trim_makes_zeros_again_and_releases_space() {
+    let dir = TempDir::new("trim");
+    let ss = SectorSize::S4096;
+    let size = 16u64 << 20;
+    let data = pattern(ss, 0, 1024, 4); // 4 MiB
+
+    let file = FileStore::create(dir.path("data.img"), ss, size).expect("create");
+    assert_eq!(file.allocated_bytes().expect("blocks"), 0);
+    file.write_sectors(0, &data).expect("write");
+    file.flush().expect("flush");
+    let before = std::fs::metadata(file.path()).expect("metadata").blocks() * 512;
+    assert!(before >= 4 << 20, "4 MiB written, {before} bytes allocated");
+    file.trim(256, 512).expect("trim"); // the middle 2 MiB
+    let after = std::fs::metadata(file.path()).expect("metadata").blocks() * 512;
+    assert!(
+        before - after >= 2 << 20,
+        "trim released {} bytes",
+        before - after
+    );
+    assert!(is_hole(&read(&file, 256, 512)));
+    assert_eq!(read(&file, 0, 256), data[..256 * 4096]);
+    assert_eq!(read(&file, 768, 256), data[768 * 4096..]);
+
+    let mem = MemoryStore::new(ss, size / 4096).expect("memory");
+    mem.write_sectors(0, &data).expect("write");
+    let before = mem.allocated_bytes();
+    assert_eq!(before, 4 << 20);
+    mem.trim(256, 512).expect("trim");
+    assert_eq!(mem.allocated_bytes(), 2 << 20);
+    assert!(is_hole(&read(&mem, 256, 512)));
+    // A trim of single sectors zeroes them; trimming the rest of the chunk frees it.
+    mem.trim(0, 1).expect("trim");
+    assert!(is_hole(&read(&mem, 0, 1)));
+    assert_eq!(read(&mem, 1, 1), data[4096..8192]);
+    mem.trim(1, 63).expect("trim");
+    assert_eq!(mem.allocated_bytes(), (2 << 20) - (256 << 10));
+    // Trim of nothing, and of the last sector, are fine.
+    mem.trim(mem.num_sectors(), 0).expect("empty trim");
+    file.trim(file.num_sectors() - 1, 1).expect("last sector");
+}
+
+#[test]
+fn eight_tib_stores_stay_small() {
+    let dir = TempDir::new("huge");
+    let ss = SectorSize::S4096;
+    let size = 8 * TIB;
+    let file = FileStore::create(dir.path("data.img"), ss, size).expect("8 TiB sparse file");
+    let mem = MemoryStore::new(ss, size / 4096).expect("8 TiB memory store");
+    let n = size / 4096;
+    for store in [&file as &dyn BlockStore, &mem] {
+        assert_eq!(store.num_sectors(), n);
+        for (i, first) in [0, n / 2, n - 1].into_iter().enumerate() {
+            let data = pattern(ss, first, 1, i as u8);
+            store.write_sectors(first, &data).expect("write");
+            assert_eq!(read(store, first, 1), data);
+        }
+        assert!(is_hole(&read(store, n / 4, 1)));
+        assert!(is_hole(&read(store, n - 2, 1)));
+        store.flush().expect("flush");
+    }
+    assert_eq!(
+        std::fs::metadata(file.path()).expect("metadata").len(),
+        size
+    );
+    let on_disk = file.allocated_bytes().expect("blocks");
+    assert!(
+        on_disk <= 1 << 20,
+        "8 TiB file with 3 sectors written uses {on_disk} bytes"
+    );
+    assert_eq!(mem.allocated_bytes(), 3 * (256 << 10));
+    // And reopen it.
+    drop(file);
+    let file = FileStore::open(dir.path("data.img"), ss).expect("reopen");
+    assert_eq!(read(&file, n - 1, 1), pattern(ss, n - 1, 1, 2));
+}
+
+#[test]
+fn bad_requests_are_typed_and_write_nothing() {
+    let dir = TempDir::new("bad");
+    let ss = SectorSize::S4096;
+    for store in stores(&dir, ss, 1 << 20) {
+        let n = store.num_sectors();
+        let mut buf = vec![0u8; 4096 + 100];
+        assert!(matches!(
+            store.read_sectors(0, &mut buf),
+            Err(IoError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            store.write_sectors(0, &pattern(ss, 0, 1, 1)[..4000]),
+            Err(IoError::Misaligned { .. })
+        ));
+        // A run starting inside and ending past the end: refused whole, nothing written.
+        let err = store
+            .write_sectors(n - 1, &pattern(ss, n - 1, 2, 1))
+            .expect_err("past end");
+        assert!(
+            matches!(err, IoError::OutOfRange { first, end, num_sectors } if first == n - 1 && end == n + 1 && num_sectors == n)
+        );
+        assert!(err.to_string().contains("past the end"), "{err}");
+        assert!(is_hole(&read(&*store, n - 1, 1)), "nothing written");
+        let mut one = vec![0u8; 4096];
+        assert!(matches!(
+            store.read_sectors(n, &mut one),
+            Err(IoError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            store.write_sectors(u64::MAX, &one),
+            Err(IoError::SectorOverflow { .. })
+        ));
+        assert!(matches!(
+            store.trim(n - 1, 2),
+            Err(IoError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            store.trim(1, u64::MAX),
+            Err(IoError::SectorOverflow { .. })
+        ));
+        // Empty requests inside the store are fine.
+        store.write_sectors(n, &[]).expect("empty write at the end");
+    }
+}
+
+#[test]
+fn files_that_are_not_volumes_are_refused() {
+    let dir = TempDir::new("notvol");
+    let ss = SectorSize::S4096;
+    let not_a_volume = |r: Result<FileStore, IoError>| match r {
+        Err(e @ IoError::NotAVolume { .. }) => e.to_string(),
+        other => panic!("expected NotAVolume, got {other:?}"),
+    };
+    let msg = not_a_volume(FileStore::open(&dir.0, ss));
+    assert!(msg.contains("not a regular file"), "{msg}");
+
+    let odd = dir.path("odd.img");
+    std::fs::write(&odd, vec![1u8; 4096 + 512]).expect("write");
+    let msg = not_a_volume(FileStore::open(&odd, ss));
+    assert!(
+        msg.contains("not a multiple of the sector size 4096"),
+        "{msg}"
+    );
+    // The same file is a fine 512-byte-sector volume.
+    assert_eq!(
+        FileStore::open(&odd, SectorSize::S512)
+            .expect("512")
+            .num_sectors(),
+        9
+    );
+    assert_eq!(
+        std::fs::read(&odd).expect("read"),
+        vec![1u8; 4096 + 512],
+        "unchanged"
+    );
+
+    let empty = dir.path("empty.img");
+    std::fs::write(&empty, b"").expect("write");
+    assert!(not_a_volume(FileStore::open(&empty, ss)).contains("empty"));
+
+    assert!(matches!(
+        FileStore::open(dir.path("missing.img"), ss),
+        Err(IoError::Io { .. })
+    ));
+    // Create refuses an existing file, a zero size and a size that is not whole sectors,
+    // and leaves nothing behind.
+    assert!(matches!(
+        FileStore::create(&odd, ss, 8192),
+        Err(IoError::Io { .. })
+    ));
+    assert_eq!(
+        std::fs::read(&odd).expect("read").len(),
+        4096 + 512,
+        "existing file untouched"
+    );
+    for size in [0, 4096 + 512] {
+        let p = dir.path(&format!("bad-{size}.img"));
+        assert!(matches!(
+            FileStore::create(&p, ss, size),
+            Err(IoError::Misaligned { .. })
+        ));
+        assert!(!p.exists());
+    }
+    // Larger than ext4 or any file system allows: an I/O error, and no file left.
+    let p = dir.path("too-big.img");
+    assert!(matches!(
+        FileStore::create(&p, ss, 1 << 62),
+        Err(IoError::Io { .. })
+    ));
+    assert!(!p.exists());
+    // Memory stores have a limit too.
+    assert!(matches!(
+        MemoryStore::new(ss, u64::MAX),
+        Err(IoError::TooLarge { .. })
+    ));
+    // Unsupported sector sizes cannot even be named.
+    assert!(matches!(
+        SectorSize::new(1000),
+        Err(IoError::UnsupportedSectorSize(1000))
+    ));
+}
+
+/// A size-limited tmpfs mounted for the life of the value.
+struct SmallFs(TempDir);
+
+impl SmallFs {
+    fn mount(size: &str) -> Self {
+        let dir = TempDir::new("enospc");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir.0)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test needs to mount a {size} tmpfs (run as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_typed_error() {
+    let fs = SmallFs::mount("1m");
+    let ss = SectorSize::S4096;
+    // A 64 MiB sparse volume on a 1 MiB file system: creating it is fine.
+    let store = FileStore::create(fs.0.path("data.img"), ss, 64 << 20).expect("create");
+    let data = pattern(ss, 0, 64, 1); // 256 KiB
+    let mut written = 0u64;
+    let err = loop {
+        match store.write_sectors(written, &data) {
+            Ok(()) => written += 64,
+            Err(e) => break e,
+        }
+        assert!(written < 1024, "64 MiB written to a 1 MiB file system");
+    };
+    assert!(matches!(err, IoError::NoSpace { .. }), "{err:?}");
+    assert!(err.to_string().contains("no space left"), "{err}");
+    // Reads still work, and what was written is intact.
+    assert!(written > 0);
+    assert_eq!(read(&store, 0, 64), data);
+    // A trim frees space and writes work again.
+    store.trim(0, written).expect("trim");
+    store
+        .write_sectors(written, &data)
+        .expect("write after trim");
+    assert_eq!(read(&store, written, 64), data);
+    drop(store);
+}
+
+#[test]
+fn parallel_writers_to_disjoint_ranges() {
+    let dir = TempDir::new("parallel");
+    let ss = SectorSize::S512;
+    for store in stores(&dir, ss, 8 << 20) {
+        let threads = 4u64;
+        let per = store.num_sectors() / threads;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let store = &*store;
+                s.spawn(move || {
+                    // Interleaved small writes, so threads meet in the same chunks.
+                    for k in 0..per / 8 {
+                        let first = t * per + k * 8;
+                        store
+                            .write_sectors(first, &pattern(ss, first, 8, t as u8))
+                            .expect("write");
+                        if k % 16 == 0 {
+                            store.trim(first + 4, 2).expect("trim");
+                        }
+                    }
+                });
+            }
+        });
+        for t in 0..threads {
+            for k in 0..per / 8 {
+                let first = t * per + k * 8;
+                let mut expect = pattern(ss, first, 8, t as u8);
+                if k % 16 == 0 {
+                    expect[4 * 512..6 * 512].fill(0);
+                }
+                assert_eq!(read(&*store, first, 8), expect, "thread {t} run {k}");
+            }
+        }
+    }
+}
