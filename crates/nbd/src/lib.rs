@@ -40,6 +40,7 @@
 mod conn;
 mod device;
 mod error;
+mod fuzzing;
 mod handshake;
 mod proto;
 mod server;
@@ -55,6 +56,7 @@ pub const DEFAULT_PORT: u16 = 10809;
 /// Parsers and wire constants, exposed for the fuzz targets. Not a stable API.
 #[doc(hidden)]
 pub mod internal {
+    pub use crate::fuzzing::fuzz_parsers;
     pub use crate::handshake::{
         ExportInfo, HandshakeError, Outcome, negotiate, transmission_flags,
     };
