@@ -6,7 +6,6 @@ use zeroize::Zeroizing;
 pub struct DataKey(Zeroizing<Vec<u8>>);
 
 impl DataKey {
-    #[allow(dead_code)] // used by the client transports
     pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
         Self(bytes)
     }

@@ -12,11 +12,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod context;
 mod error;
+mod http;
 mod key;
 
 // The public interface is:
+pub use client::{
+    DEFAULT_ROOT, Identity, KmsClient, LocalKms, VOLUME_KEY_BYTES, endpoint_file, is_kms_error,
+};
 pub use context::{ContextError, EBS_CONTEXT_KEY, EncryptionContext, WORKSPACES_CONTEXT_KEY};
 pub use error::ClientError;
+pub use http::{
+    HttpConfig, PING_PATH, PRINCIPAL_HEADER, RetryPolicy, StaticCredentials, VIA_SERVICE_HEADER,
+    ping,
+};
 pub use key::{DataKey, WrappedKey};

@@ -1,0 +1,408 @@
+//! [`KmsClient`]: one interface over the in-process and the HTTP transport.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ebsim_kms::{Caller, ErrorType, KmsError};
+use zeroize::Zeroizing;
+
+use crate::context::EncryptionContext;
+use crate::error::ClientError;
+use crate::http::{HttpConfig, HttpTransport, Signer, ping};
+use crate::key::{DataKey, WrappedKey};
+
+/// Number of bytes of a volume data key (XTS-AES-256: key1 ‖ key2).
+pub const VOLUME_KEY_BYTES: u32 = 64;
+
+/// Who a call is made as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Identity {
+    /// The client's own principal: the account root, `--as ARN`, or whoever the HTTP
+    /// credential belongs to.
+    Default,
+    /// A service forwarding the caller's request (`kms:ViaService`), e.g. EBS calling
+    /// GenerateDataKeyWithoutPlaintext for the principal that called CreateVolume.
+    OnBehalfOf {
+        /// The principal whose request is forwarded.
+        principal: String,
+        /// The forwarding service, e.g. `ec2.us-west-2.amazonaws.com`.
+        via_service: String,
+    },
+    /// The service acting as a principal of its own, e.g.
+    /// `arn:aws:sts::ACCT:assumed-role/aws:ec2-infrastructure/i-0123`.
+    Principal(String),
+}
+
+/// A KMS living in this process (the `ebsim-kms` service).
+pub trait LocalKms: Send + Sync + std::fmt::Debug + 'static {
+    /// A KMS operation by its AWS name, JSON 1.1 bodies.
+    ///
+    /// # Errors
+    /// The KMS error.
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+    /// An admin operation (account root only).
+    ///
+    /// # Errors
+    /// The KMS error.
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+}
+
+/// The default account's root principal.
+pub const DEFAULT_ROOT: &str = "arn:aws:iam::111122223333:root";
+
+#[derive(Debug)]
+enum Transport {
+    InProcess {
+        kms: Arc<dyn LocalKms>,
+        principal: String,
+    },
+    Http(Box<HttpTransport>),
+}
+
+/// The KMS client EBS uses. Cheap to clone; all clones share the transport (and, for the
+/// embedded KMS, the data dir's lock, released when the last clone is dropped).
+#[derive(Debug, Clone)]
+pub struct KmsClient {
+    transport: Arc<Transport>,
+}
+
+impl KmsClient {
+    /// Calls the KMS directly, as the default account's root.
+    pub fn in_process<K: LocalKms>(kms: Arc<K>) -> Self {
+        Self::in_process_as(kms, DEFAULT_ROOT)
+    }
+
+    /// Calls the KMS directly, with [`Identity::Default`] being `principal`.
+    pub fn in_process_as<K: LocalKms>(kms: Arc<K>, principal: impl Into<String>) -> Self {
+        Self {
+            transport: Arc::new(Transport::InProcess {
+                kms,
+                principal: principal.into(),
+            }),
+        }
+    }
+
+    /// Talks to an HTTP endpoint (`ebsim kms serve`, real AWS KMS, or another emulator).
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidEndpoint`] for a malformed endpoint URL.
+    pub fn http(config: HttpConfig) -> Result<Self, ClientError> {
+        Ok(Self {
+            transport: Arc::new(Transport::Http(Box::new(HttpTransport::new(config)?))),
+        })
+    }
+
+    /// The HTTP client a data dir's commands use when they do not embed the KMS: for an
+    /// explicit `endpoint`, or for the running `ebsim kms serve` named in `DIR/kms/endpoint`
+    /// (when it answers). `None` when neither applies. `principal` (`--as`) becomes the
+    /// default identity, carried with the data dir's service credential.
+    ///
+    /// # Errors
+    /// An invalid endpoint URL or an unreadable service credential.
+    pub fn routed(
+        dir: &Path,
+        principal: Option<String>,
+        endpoint: Option<String>,
+    ) -> Result<Option<Self>, ClientError> {
+        match endpoint.or_else(|| running_server(dir)) {
+            Some(url) => Self::http_for_dir(dir, principal, &url).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn http_for_dir(
+        dir: &Path,
+        principal: Option<String>,
+        endpoint: &str,
+    ) -> Result<Self, ClientError> {
+        let config = HttpConfig::new(endpoint)?
+            .service_credential_from_data_dir(dir)?
+            .default_principal(principal);
+        Self::http(config)
+    }
+
+    /// Whether calls go over HTTP.
+    pub fn is_http(&self) -> bool {
+        matches!(*self.transport, Transport::Http(_))
+    }
+
+    /// The HTTP endpoint, when the client talks HTTP.
+    pub fn endpoint(&self) -> Option<&str> {
+        match &*self.transport {
+            Transport::Http(t) => Some(&t.config().endpoint),
+            Transport::InProcess { .. } => None,
+        }
+    }
+
+    /// Any KMS operation, by its AWS name, with the AWS JSON request and response shapes.
+    ///
+    /// # Errors
+    /// [`ClientError::Kms`] with the KMS error, or a transport error.
+    pub fn call(
+        &self,
+        identity: &Identity,
+        operation: &str,
+        request: serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::to_vec(&request).map_err(|e| protocol(self, e.to_string()))?;
+        let out = self.call_raw(identity, operation, &body)?;
+        parse_json(self, &out)
+    }
+
+    /// Any KMS operation with raw JSON bodies; the response is zeroized on drop.
+    ///
+    /// # Errors
+    /// As [`KmsClient::call`].
+    pub fn call_raw(
+        &self,
+        identity: &Identity,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        match &*self.transport {
+            Transport::InProcess { kms, principal } => {
+                let caller = caller_for(identity, principal);
+                let mut out = Zeroizing::new(kms.call(&caller, operation, body)?);
+                if out.is_empty() {
+                    out.extend_from_slice(b"{}");
+                }
+                Ok(out)
+            }
+            Transport::Http(t) => {
+                let svc;
+                let signer = match identity {
+                    Identity::Default => match &t.config().default_principal {
+                        None => Signer {
+                            credentials: &t.config().credentials,
+                            principal: None,
+                            via_service: None,
+                        },
+                        Some(p) => {
+                            svc = service_credentials(t)?;
+                            Signer {
+                                credentials: svc,
+                                principal: Some(p),
+                                via_service: None,
+                            }
+                        }
+                    },
+                    Identity::OnBehalfOf {
+                        principal,
+                        via_service,
+                    } => {
+                        svc = service_credentials(t)?;
+                        Signer {
+                            credentials: svc,
+                            principal: Some(principal),
+                            via_service: Some(via_service),
+                        }
+                    }
+                    Identity::Principal(p) => {
+                        svc = service_credentials(t)?;
+                        Signer {
+                            credentials: svc,
+                            principal: Some(p),
+                            via_service: None,
+                        }
+                    }
+                };
+                let mut out = t.post(&format!("TrentService.{operation}"), body, &signer)?;
+                if out.is_empty() {
+                    out.extend_from_slice(b"{}");
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// An admin operation (clock, faults, IAM users and roles, audit reads), allowed to the
+    /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`, `CreateUser`,
+    /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `ReadAudit`.
+    ///
+    /// # Errors
+    /// As [`KmsClient::call`].
+    pub fn admin(
+        &self,
+        operation: &str,
+        request: serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::to_vec(&request).map_err(|e| protocol(self, e.to_string()))?;
+        let out = match &*self.transport {
+            Transport::InProcess { kms, principal } => {
+                let mut out =
+                    Zeroizing::new(kms.admin(&Caller::new(principal.clone()), operation, &body)?);
+                if out.is_empty() {
+                    out.extend_from_slice(b"{}");
+                }
+                out
+            }
+            Transport::Http(t) => {
+                let signer = Signer {
+                    credentials: &t.config().credentials,
+                    principal: None,
+                    via_service: None,
+                };
+                let mut out = t.post(&format!("EbsimAdmin.{operation}"), &body, &signer)?;
+                if out.is_empty() {
+                    out.extend_from_slice(b"{}");
+                }
+                out
+            }
+        };
+        parse_json(self, &out)
+    }
+
+    /// GenerateDataKeyWithoutPlaintext with `NumberOfBytes: 64` under `context`: a new volume
+    /// data key, wrapped.
+    ///
+    /// # Errors
+    /// As [`KmsClient::call`]; [`ClientError::Protocol`] for a response without a blob.
+    pub fn generate_wrapped_data_key(
+        &self,
+        identity: &Identity,
+        key_id: &str,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, ClientError> {
+        let out = self.call(
+            identity,
+            "GenerateDataKeyWithoutPlaintext",
+            serde_json::json!({
+                "KeyId": key_id,
+                "NumberOfBytes": VOLUME_KEY_BYTES,
+                "EncryptionContext": context,
+            }),
+        )?;
+        let blob = out
+            .get("CiphertextBlob")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|b| B64.decode(b).ok())
+            .ok_or_else(|| {
+                protocol(
+                    self,
+                    "GenerateDataKeyWithoutPlaintext returned no CiphertextBlob".into(),
+                )
+            })?;
+        let key_arn = out
+            .get("KeyId")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                protocol(
+                    self,
+                    "GenerateDataKeyWithoutPlaintext returned no KeyId".into(),
+                )
+            })?
+            .to_owned();
+        Ok(WrappedKey {
+            ciphertext_blob: blob,
+            key_arn,
+        })
+    }
+
+    /// Decrypt of a wrapped data key under `context`; the plaintext comes back zeroizing.
+    ///
+    /// # Errors
+    /// `InvalidCiphertextException` (as [`ClientError::Kms`]) for a wrong context or a
+    /// corrupt blob; otherwise as [`KmsClient::call`].
+    pub fn decrypt_data_key(
+        &self,
+        identity: &Identity,
+        ciphertext_blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<DataKey, ClientError> {
+        self.decrypt_data_key_with(identity, ciphertext_blob, context, None)
+    }
+
+    /// As [`KmsClient::decrypt_data_key`], also naming the key that must have wrapped it
+    /// (`KeyId`; a different key gives `IncorrectKeyException`).
+    ///
+    /// # Errors
+    /// As [`KmsClient::decrypt_data_key`].
+    pub fn decrypt_data_key_with(
+        &self,
+        identity: &Identity,
+        ciphertext_blob: &[u8],
+        context: &EncryptionContext,
+        key_id: Option<&str>,
+    ) -> Result<DataKey, ClientError> {
+        let mut req = serde_json::json!({
+            "CiphertextBlob": B64.encode(ciphertext_blob),
+            "EncryptionContext": context,
+        });
+        if let (Some(k), Some(obj)) = (key_id, req.as_object_mut()) {
+            obj.insert("KeyId".to_owned(), k.into());
+        }
+        let body = serde_json::to_vec(&req).map_err(|e| protocol(self, e.to_string()))?;
+        let out = self.call_raw(identity, "Decrypt", &body)?;
+        #[derive(serde::Deserialize)]
+        struct DecryptOut {
+            #[serde(rename = "Plaintext")]
+            plaintext: Option<String>,
+        }
+        let parsed: DecryptOut = serde_json::from_slice(&out)
+            .map_err(|_| protocol(self, "Decrypt returned malformed JSON".into()))?;
+        let b64 = Zeroizing::new(
+            parsed
+                .plaintext
+                .ok_or_else(|| protocol(self, "Decrypt returned no Plaintext".into()))?,
+        );
+        let key = Zeroizing::new(B64.decode(b64.as_bytes()).map_err(|_| {
+            protocol(
+                self,
+                "Decrypt returned a Plaintext that is not base64".into(),
+            )
+        })?);
+        Ok(DataKey::new(key))
+    }
+}
+
+fn caller_for(identity: &Identity, default_principal: &str) -> Caller {
+    match identity {
+        Identity::Default => Caller::new(default_principal),
+        Identity::OnBehalfOf {
+            principal,
+            via_service,
+        } => Caller::new(principal.clone()).via(via_service.clone()),
+        Identity::Principal(p) => Caller::new(p.clone()),
+    }
+}
+
+fn service_credentials(t: &HttpTransport) -> Result<&crate::http::StaticCredentials, ClientError> {
+    t.config()
+        .service_credentials
+        .as_ref()
+        .ok_or_else(|| ClientError::NoServiceCredential {
+            path: t.config().service_credential_path.clone(),
+        })
+}
+
+fn protocol(client: &KmsClient, message: String) -> ClientError {
+    ClientError::Protocol {
+        endpoint: client.endpoint().unwrap_or("embedded KMS").to_owned(),
+        message,
+    }
+}
+
+fn parse_json(client: &KmsClient, body: &[u8]) -> Result<serde_json::Value, ClientError> {
+    serde_json::from_slice(body).map_err(|_| protocol(client, "response is not JSON".into()))
+}
+
+/// The URL in `DIR/kms/endpoint`, if a server answers there.
+fn running_server(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(endpoint_file(dir)).ok()?;
+    let url = text.trim();
+    ping(url, Duration::from_millis(500)).then(|| url.to_owned())
+}
+
+/// `DIR/kms/endpoint`: where `ebsim kms serve` publishes its URL while it runs.
+pub fn endpoint_file(dir: &Path) -> PathBuf {
+    dir.join("kms").join("endpoint")
+}
+
+/// Whether an error is `error_type`.
+pub fn is_kms_error(e: &ClientError, error_type: ErrorType) -> bool {
+    matches!(e, ClientError::Kms(KmsError { error_type: t, .. }) if *t == error_type)
+}

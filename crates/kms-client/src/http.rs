@@ -1,0 +1,537 @@
+//! The HTTP transport: AWS KMS JSON 1.1 over HTTP/1.1 (keep-alive, pooled), signed with SigV4
+//! by `aws-sigv4`, with bounded retries.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
+use ebsim_kms::{ErrorType, KmsError};
+use rand::Rng;
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+
+/// Header naming the principal a service credential acts for.
+pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
+/// Header naming the forwarding service (`kms:ViaService`).
+pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
+/// Liveness probe path of `ebsim kms serve`.
+pub const PING_PATH: &str = "/ebsim/ping";
+
+/// An access key and its secret.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    secret: Zeroizing<String>,
+    session_token: Option<Zeroizing<String>>,
+}
+
+impl StaticCredentials {
+    /// An access key and secret.
+    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            secret: Zeroizing::new(secret_access_key.into()),
+            session_token: None,
+        }
+    }
+
+    /// With a session token (`x-amz-security-token`), for temporary AWS credentials.
+    #[must_use]
+    pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
+        self.session_token = Some(Zeroizing::new(token.into()));
+        self
+    }
+
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), default
+    /// `test` / `test`.
+    pub fn from_env() -> Self {
+        let id = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".to_owned());
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".to_owned());
+        let creds = Self::new(id, secret);
+        match std::env::var("AWS_SESSION_TOKEN") {
+            Ok(t) if !t.is_empty() => creds.with_session_token(t),
+            _ => creds,
+        }
+    }
+
+    /// Reads a data dir's service credential file (`{"AccessKeyId","SecretAccessKey"}`).
+    ///
+    /// # Errors
+    /// [`ClientError::ServiceCredential`] when it cannot be read or parsed.
+    pub fn from_service_credential_file(path: &Path) -> Result<Self, ClientError> {
+        let err = |message: String| ClientError::ServiceCredential {
+            path: path.to_owned(),
+            message,
+        };
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| err("not a JSON object".to_owned()))?;
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| err(format!("missing {name}")))
+        };
+        let id = field("AccessKeyId")?;
+        let secret = Zeroizing::new(field("SecretAccessKey")?);
+        Ok(Self::new(id, secret.as_str()))
+    }
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Retry policy: bounded exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts (1 = no retry).
+    pub max_attempts: u32,
+    /// Backoff base.
+    pub base: Duration,
+    /// Backoff cap.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base: Duration::from_millis(20),
+            cap: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The sleep before retry number `retry` (1-based): uniform in `[0, min(cap, base·2^(retry-1))]`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+        let ceiling = exp.min(self.cap);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(rand::rng().random_range(0..=nanos))
+    }
+}
+
+/// How to reach an HTTP KMS endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `http://127.0.0.1:4599`, `https://kms.us-west-2.amazonaws.com`, …
+    pub endpoint: String,
+    /// Region of the SigV4 credential scope.
+    pub region: String,
+    /// The credential requests with [`crate::Identity::Default`] are signed with.
+    pub credentials: StaticCredentials,
+    /// The data dir's service credential, used for `OnBehalfOf` / `Principal` identities.
+    pub service_credentials: Option<StaticCredentials>,
+    /// Where the service credential was looked for (for error messages).
+    pub service_credential_path: Option<PathBuf>,
+    /// When set, [`crate::Identity::Default`] acts as this principal (signed with the service
+    /// credential), as `--as ARN` does.
+    pub default_principal: Option<String>,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Read (and write) timeout per request.
+    pub read_timeout: Duration,
+    /// Idle keep-alive connections kept for reuse.
+    pub max_idle_connections: usize,
+}
+
+impl HttpConfig {
+    /// An endpoint with credentials from the environment (default `test`/`test`) and the region
+    /// from `AWS_REGION`/`AWS_DEFAULT_REGION`, else from a `kms.<region>.amazonaws.com` host,
+    /// else `us-west-2`.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidEndpoint`] unless the URL is `http://…` or `https://…`.
+    pub fn new(endpoint: &str) -> Result<Self, ClientError> {
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let (_, host) = split_endpoint(&endpoint)?;
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .ok()
+            .filter(|r| !r.is_empty())
+            .or_else(|| {
+                let h = host.split(':').next().unwrap_or_default();
+                h.strip_prefix("kms.")
+                    .and_then(|r| r.split('.').next())
+                    .filter(|r| !r.is_empty() && h.ends_with(".amazonaws.com"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "us-west-2".to_owned());
+        Ok(Self {
+            endpoint,
+            region,
+            credentials: StaticCredentials::from_env(),
+            service_credentials: None,
+            service_credential_path: None,
+            default_principal: None,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(30),
+            max_idle_connections: 32,
+        })
+    }
+
+    /// Uses these credentials for the default identity.
+    #[must_use]
+    pub fn credentials(mut self, credentials: StaticCredentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Sets the region.
+    #[must_use]
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the service credential (for `OnBehalfOf` / `Principal` identities).
+    #[must_use]
+    pub fn service_credentials(mut self, credentials: StaticCredentials) -> Self {
+        self.service_credentials = Some(credentials);
+        self
+    }
+
+    /// Loads the data dir's service credential (`DIR/kms/service-credential`) if it exists.
+    ///
+    /// # Errors
+    /// [`ClientError::ServiceCredential`] when the file exists but cannot be read.
+    pub fn service_credential_from_data_dir(
+        mut self,
+        data_dir: &Path,
+    ) -> Result<Self, ClientError> {
+        let path = data_dir.join("kms").join("service-credential");
+        if path.exists() {
+            self.service_credentials =
+                Some(StaticCredentials::from_service_credential_file(&path)?);
+        }
+        self.service_credential_path = Some(path);
+        Ok(self)
+    }
+
+    /// Makes the default identity act as `principal` (signed with the service credential).
+    #[must_use]
+    pub fn default_principal(mut self, principal: Option<String>) -> Self {
+        self.default_principal = principal;
+        self
+    }
+
+    /// Sets connect and read timeouts.
+    #[must_use]
+    pub fn timeouts(mut self, connect: Duration, read: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.read_timeout = read;
+        self
+    }
+}
+
+/// Splits `scheme://authority[/…]` into scheme and authority.
+fn split_endpoint(endpoint: &str) -> Result<(&str, &str), ClientError> {
+    let invalid = || ClientError::InvalidEndpoint(endpoint.to_owned());
+    let (scheme, rest) = endpoint.split_once("://").ok_or_else(invalid)?;
+    if scheme != "http" && scheme != "https" {
+        return Err(invalid());
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return Err(invalid());
+    }
+    Ok((scheme, authority))
+}
+
+/// Whether an endpoint answers the `ebsim kms serve` liveness probe.
+pub fn ping(endpoint: &str, timeout: Duration) -> bool {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(timeout)
+        .redirects(0)
+        .build();
+    match agent
+        .get(&format!("{}{PING_PATH}", endpoint.trim_end_matches('/')))
+        .call()
+    {
+        Ok(resp) => resp.into_string().is_ok_and(|b| b == "ebsim-kms"),
+        Err(_) => false,
+    }
+}
+
+/// Who a request is signed as, and which x-ebsim-* headers it carries.
+pub(crate) struct Signer<'a> {
+    pub credentials: &'a StaticCredentials,
+    pub principal: Option<&'a str>,
+    pub via_service: Option<&'a str>,
+}
+
+pub(crate) struct HttpTransport {
+    config: HttpConfig,
+    agent: ureq::Agent,
+    host: String,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("endpoint", &self.config.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpTransport {
+    pub(crate) fn new(config: HttpConfig) -> Result<Self, ClientError> {
+        let (scheme, authority) = split_endpoint(&config.endpoint)?;
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let host = authority
+            .strip_suffix(default_port)
+            .unwrap_or(authority)
+            .to_owned();
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(config.connect_timeout)
+            .timeout_read(config.read_timeout)
+            .timeout_write(config.read_timeout)
+            .max_idle_connections(config.max_idle_connections)
+            .max_idle_connections_per_host(config.max_idle_connections)
+            .no_delay(true)
+            .redirects(0)
+            .user_agent(concat!("ebsim-kms-client/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            config,
+            agent,
+            host,
+        })
+    }
+
+    pub(crate) fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// One signed POST with retries; returns the response body (zeroized on drop).
+    pub(crate) fn post(
+        &self,
+        target: &str,
+        body: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        let mut attempt = 1;
+        loop {
+            match self.post_once(target, body, signer) {
+                Err(e) if e.is_retryable() && attempt < self.config.retry.max_attempts => {
+                    std::thread::sleep(self.config.retry.backoff(attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn post_once(
+        &self,
+        target: &str,
+        body: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        let endpoint = &self.config.endpoint;
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("host", &self.host),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target),
+        ];
+        if let Some(p) = signer.principal {
+            headers.push((PRINCIPAL_HEADER, p));
+        }
+        if let Some(v) = signer.via_service {
+            headers.push((VIA_SERVICE_HEADER, v));
+        }
+        let creds = signer.credentials;
+        let identity: SigningIdentity = Credentials::new(
+            creds.access_key_id.as_str(),
+            creds.secret.as_str(),
+            creds.session_token.as_ref().map(|t| t.as_str().to_owned()),
+            None,
+            "ebsim-kms-client",
+        )
+        .into();
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region(&self.config.region)
+            .name("kms")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| ClientError::Protocol {
+                endpoint: endpoint.clone(),
+                message: e.to_string(),
+            })?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            "/",
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .and_then(|r| sign(r, &params))
+        .map_err(|e| ClientError::Protocol {
+            endpoint: endpoint.clone(),
+            message: format!("cannot sign the request: {e}"),
+        })?;
+        let (instructions, _signature) = signable.into_parts();
+        let mut req = self.agent.post(&format!("{endpoint}/"));
+        for (name, value) in &headers {
+            req = req.set(name, value);
+        }
+        for (name, value) in instructions.headers() {
+            req = req.set(name, value);
+        }
+        match req.send_bytes(body) {
+            Ok(resp) => read_body(resp, endpoint),
+            Err(ureq::Error::Status(status, resp)) => {
+                let body = read_body(resp, endpoint)?;
+                Err(parse_error(status, &body))
+            }
+            Err(ureq::Error::Transport(t)) => Err(ClientError::Transport {
+                endpoint: endpoint.clone(),
+                message: t.to_string(),
+            }),
+        }
+    }
+}
+
+fn read_body(resp: ureq::Response, endpoint: &str) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(512));
+    resp.into_reader()
+        .take(16 << 20)
+        .read_to_end(&mut buf)
+        .map_err(|e| ClientError::Transport {
+            endpoint: endpoint.to_owned(),
+            message: e.to_string(),
+        })?;
+    Ok(buf)
+}
+
+/// Turns an error response into a [`ClientError`], reading `__type` as botocore does.
+pub(crate) fn parse_error(status: u16, body: &[u8]) -> ClientError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let raw_type = v
+        .get("__type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let name = raw_type.rsplit('#').next().unwrap_or(raw_type);
+    let name = name.split(':').next().unwrap_or(name);
+    let message = v
+        .get("message")
+        .or_else(|| v.get("Message"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    match ErrorType::from_name(name) {
+        Some(t) => ClientError::Kms(KmsError {
+            error_type: t,
+            message,
+        }),
+        None => ClientError::Service {
+            status,
+            type_name: if name.is_empty() {
+                format!("HTTP{status}")
+            } else {
+                name.to_owned()
+            },
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_full_jitter() {
+        let p = RetryPolicy::default();
+        for retry in 1..10 {
+            let ceiling = (p.base * (1 << (retry - 1))).min(p.cap);
+            for _ in 0..50 {
+                assert!(p.backoff(retry) <= ceiling);
+            }
+        }
+        // Jitter: not always the same value.
+        let samples: std::collections::BTreeSet<_> = (0..20).map(|_| p.backoff(3)).collect();
+        assert!(samples.len() > 1);
+    }
+
+    #[test]
+    fn error_parsing_follows_botocore() {
+        let e = parse_error(
+            400,
+            br#"{"__type":"AccessDeniedException","Message":"User: x"}"#,
+        );
+        assert_eq!(e.kms_error_type(), Some(ErrorType::AccessDeniedException));
+        assert!(e.to_string().contains("User: x"));
+        let e = parse_error(
+            400,
+            br#"{"__type":"com.amazonaws.kms#NotFoundException:http://x","message":"m"}"#,
+        );
+        assert_eq!(e.kms_error_type(), Some(ErrorType::NotFoundException));
+        let e = parse_error(400, br#"{"__type":"InvalidCiphertextException"}"#);
+        assert!(matches!(
+            e,
+            ClientError::Kms(KmsError {
+                error_type: ErrorType::InvalidCiphertextException,
+                message: None
+            })
+        ));
+        let e = parse_error(
+            403,
+            br#"{"__type":"MissingAuthenticationTokenException","message":"m"}"#,
+        );
+        assert!(matches!(e, ClientError::Service { status: 403, .. }));
+        let e = parse_error(502, b"<html>bad gateway</html>");
+        assert!(matches!(e, ClientError::Service { status: 502, .. }));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn endpoints_and_regions() {
+        assert!(HttpConfig::new("ftp://x").is_err());
+        assert!(HttpConfig::new("127.0.0.1:4599").is_err());
+        assert!(HttpConfig::new("http://").is_err());
+        let t =
+            HttpTransport::new(HttpConfig::new("http://127.0.0.1:4599/").expect("ok")).expect("ok");
+        assert_eq!(t.host, "127.0.0.1:4599");
+        assert_eq!(t.config.endpoint, "http://127.0.0.1:4599");
+        let t = HttpTransport::new(
+            HttpConfig::new("https://kms.eu-west-1.amazonaws.com:443").expect("ok"),
+        )
+        .expect("ok");
+        assert_eq!(t.host, "kms.eu-west-1.amazonaws.com");
+    }
+}
