@@ -1,0 +1,339 @@
+//! An attached volume: the only thing that can read or write a volume's plaintext.
+
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ebsim_io::{BlockStore, SectorSize, XtsEngine, is_hole};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use rayon::prelude::*;
+
+use crate::VolumeError;
+use crate::metadata::VolumeMetadata;
+
+/// Number of sector-lock stripes (sector *i* is guarded by stripe *i* mod `STRIPES`).
+const STRIPES: u64 = 256;
+/// Requests at least this large are encrypted/decrypted on the rayon pool.
+const PAR_BYTES: usize = 256 * 1024;
+/// Size of one parallel chunk (a whole number of 512- and 4096-byte sectors).
+const PAR_CHUNK: usize = 64 * 1024;
+
+/// What keeps a volume exclusively ours while attached.
+pub(crate) enum LockHolder {
+    /// An flock on `DIR/volumes/<id>/lock` (released when the file closes).
+    File(#[allow(dead_code)] File),
+    /// The in-memory attached flag.
+    Memory(Arc<AtomicBool>),
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        if let Self::Memory(flag) = self {
+            flag.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// A volume attached in this process: it holds the XTS engine (the expanded data key) in
+/// memory, and the volume's exclusive lock, until [`AttachedVolume::detach`] or drop.
+///
+/// Every method takes `&self` and may be called from many threads. Reads and writes accept
+/// any byte offset and length: partial sectors are read, decrypted, patched, re-encrypted and
+/// written under the lock of their sectors, so no reader ever sees a torn sector. A sector
+/// whose plaintext is all zeros is stored as a hole (zeros), never as ciphertext.
+pub struct AttachedVolume {
+    meta: VolumeMetadata,
+    store: Arc<dyn BlockStore>,
+    engine: Option<XtsEngine>,
+    sector_size: SectorSize,
+    stripes: Box<[RwLock<()>]>,
+    flushed_on_detach: bool,
+    _holder: LockHolder,
+}
+
+impl std::fmt::Debug for AttachedVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachedVolume")
+            .field("volume_id", &self.meta.volume_id)
+            .field("size_bytes", &self.meta.size_bytes)
+            .field("sector_size", &self.meta.sector_size)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Guards<'a> {
+    Read(#[allow(dead_code)] Vec<RwLockReadGuard<'a, ()>>),
+    Write(#[allow(dead_code)] Vec<RwLockWriteGuard<'a, ()>>),
+}
+
+impl AttachedVolume {
+    pub(crate) fn new(
+        meta: VolumeMetadata,
+        store: Arc<dyn BlockStore>,
+        engine: XtsEngine,
+        holder: LockHolder,
+    ) -> Self {
+        let sector_size = engine.sector_size();
+        Self {
+            meta,
+            store,
+            engine: Some(engine),
+            sector_size,
+            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            flushed_on_detach: false,
+            _holder: holder,
+        }
+    }
+
+    /// The volume id.
+    pub fn volume_id(&self) -> &str {
+        &self.meta.volume_id
+    }
+
+    /// The volume's metadata as it was when attached.
+    pub fn metadata(&self) -> &VolumeMetadata {
+        &self.meta
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.meta.size_bytes
+    }
+
+    /// Sector size.
+    pub fn sector_size(&self) -> SectorSize {
+        self.sector_size
+    }
+
+    fn engine(&self) -> &XtsEngine {
+        // Only `drop` takes the engine out, after which `self` is gone.
+        self.engine
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("engine present while attached"))
+    }
+
+    fn check(&self, offset: u64, len: u64) -> Result<(), VolumeError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.meta.size_bytes => Ok(()),
+            _ => Err(VolumeError::OutOfRange {
+                volume_id: self.meta.volume_id.clone(),
+                offset,
+                len,
+                size_bytes: self.meta.size_bytes,
+            }),
+        }
+    }
+
+    fn stripe_ids(first: u64, count: u64) -> Vec<usize> {
+        if count >= STRIPES {
+            return (0..STRIPES as usize).collect();
+        }
+        let mut ids: Vec<usize> = (0..count)
+            .map(|k| ((first + k) % STRIPES) as usize)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn lock(&self, first: u64, count: u64, write: bool) -> Guards<'_> {
+        let ids = Self::stripe_ids(first, count);
+        if write {
+            Guards::Write(ids.into_iter().map(|i| self.stripes[i].write()).collect())
+        } else {
+            Guards::Read(ids.into_iter().map(|i| self.stripes[i].read()).collect())
+        }
+    }
+
+    /// Encrypts or decrypts the sectors of `buf` (starting at sector `first`) whose `skip` flag
+    /// is false, in runs; large buffers in parallel chunks.
+    fn crypt(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        skip: &[bool],
+        encrypt: bool,
+    ) -> Result<(), VolumeError> {
+        let ss = self.sector_size.bytes();
+        let engine = self.engine();
+        let run = |chunk_first: u64, chunk: &mut [u8], flags: &[bool]| -> Result<(), VolumeError> {
+            let mut i = 0;
+            while i < flags.len() {
+                if flags[i] {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < flags.len() && !flags[i] {
+                    i += 1;
+                }
+                let part = &mut chunk[start * ss..i * ss];
+                let s = chunk_first + start as u64;
+                if encrypt {
+                    engine.encrypt_sectors(s, part)?;
+                } else {
+                    engine.decrypt_sectors(s, part)?;
+                }
+            }
+            Ok(())
+        };
+        if buf.len() >= PAR_BYTES {
+            let per = PAR_CHUNK / ss;
+            buf.par_chunks_mut(PAR_CHUNK)
+                .zip(skip.par_chunks(per))
+                .enumerate()
+                .try_for_each(|(n, (chunk, flags))| run(first + (n * per) as u64, chunk, flags))
+        } else {
+            run(first, buf, skip)
+        }
+    }
+
+    /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
+    /// The caller holds the sectors' locks.
+    fn read_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let mut holes = vec![false; buf.len() / self.sector_size.bytes()];
+        self.store.read_sectors_with_holes(first, buf, &mut holes)?;
+        self.crypt(first, buf, &holes, false)
+    }
+
+    /// Encrypts plaintext sectors in place and stores them: all-zero plaintext sectors become
+    /// holes. The caller holds the sectors' write locks.
+    fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let ss = self.sector_size.bytes();
+        let zeros: Vec<bool> = buf.chunks_exact(ss).map(is_hole).collect();
+        if zeros.iter().all(|&z| !z) {
+            self.crypt(first, buf, &zeros, true)?;
+            self.store.write_sectors(first, buf)?;
+            return Ok(());
+        }
+        self.crypt(first, buf, &zeros, true)?;
+        let mut i = 0;
+        while i < zeros.len() {
+            let start = i;
+            let z = zeros[i];
+            while i < zeros.len() && zeros[i] == z {
+                i += 1;
+            }
+            let s = first + start as u64;
+            if z {
+                self.store.trim(s, (i - start) as u64)?;
+            } else {
+                self.store.write_sectors(s, &buf[start * ss..i * ss])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `buf.len()` bytes at byte `offset` (any alignment).
+    ///
+    /// # Errors
+    /// [`VolumeError::OutOfRange`], or an error of the store.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let len = buf.len() as u64;
+        self.check(offset, len)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let ss = self.sector_size.bytes() as u64;
+        let first = offset / ss;
+        let end = (offset + len).div_ceil(ss);
+        let count = end - first;
+        let _g = self.lock(first, count, false);
+        if offset.is_multiple_of(ss) && len.is_multiple_of(ss) {
+            return self.read_sectors_locked(first, buf);
+        }
+        let mut tmp = vec![0u8; (count * ss) as usize];
+        self.read_sectors_locked(first, &mut tmp)?;
+        let skip = (offset - first * ss) as usize;
+        buf.copy_from_slice(&tmp[skip..skip + buf.len()]);
+        Ok(())
+    }
+
+    /// Writes `data` at byte `offset` (any alignment; partial sectors are read-modify-written).
+    ///
+    /// # Errors
+    /// [`VolumeError::OutOfRange`], or an error of the store (e.g. no space); on error the
+    /// sectors written so far may hold the new data.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<(), VolumeError> {
+        let len = data.len() as u64;
+        self.check(offset, len)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let ss = self.sector_size.bytes() as u64;
+        let first = offset / ss;
+        let end = (offset + len).div_ceil(ss);
+        let count = end - first;
+        let _g = self.lock(first, count, true);
+        let mut buf = vec![0u8; (count * ss) as usize];
+        let head = (offset - first * ss) as usize;
+        let tail_partial = !(offset + len).is_multiple_of(ss);
+        if head != 0 {
+            self.read_sectors_locked(first, &mut buf[..ss as usize])?;
+        }
+        if tail_partial && (count > 1 || head == 0) {
+            let last = buf.len() - ss as usize;
+            self.read_sectors_locked(end - 1, &mut buf[last..])?;
+        }
+        buf[head..head + data.len()].copy_from_slice(data);
+        self.write_sectors_locked(first, &mut buf)
+    }
+
+    /// Makes `len` bytes at `offset` read as zeros; whole sectors become holes (their storage
+    /// is released), partial sectors at the edges are zeroed by read-modify-write.
+    ///
+    /// # Errors
+    /// [`VolumeError::OutOfRange`], or an error of the store.
+    pub fn trim(&self, offset: u64, len: u64) -> Result<(), VolumeError> {
+        self.check(offset, len)?;
+        let ss = self.sector_size.bytes() as u64;
+        let end = offset + len;
+        let first_whole = offset.div_ceil(ss);
+        let end_whole = end / ss;
+        if first_whole >= end_whole {
+            // No whole sector inside: zero the bytes.
+            return self.write_at(offset, &vec![0u8; len as usize]);
+        }
+        if offset < first_whole * ss {
+            self.write_at(offset, &vec![0u8; (first_whole * ss - offset) as usize])?;
+        }
+        {
+            let count = end_whole - first_whole;
+            let _g = self.lock(first_whole, count, true);
+            self.store.trim(first_whole, count)?;
+        }
+        if end > end_whole * ss {
+            self.write_at(end_whole * ss, &vec![0u8; (end - end_whole * ss) as usize])?;
+        }
+        Ok(())
+    }
+
+    /// Makes every completed write durable.
+    ///
+    /// # Errors
+    /// An error of the store.
+    pub fn flush(&self) -> Result<(), VolumeError> {
+        Ok(self.store.flush()?)
+    }
+
+    /// Detaches: flushes, drops the key schedule (zeroizing what it holds) and releases the
+    /// volume's lock.
+    ///
+    /// # Errors
+    /// The flush failed (the key is dropped and the lock released anyway).
+    pub fn detach(mut self) -> Result<(), VolumeError> {
+        let result = self.flush();
+        self.flushed_on_detach = true;
+        drop(self);
+        result
+    }
+}
+
+impl Drop for AttachedVolume {
+    fn drop(&mut self) {
+        if !self.flushed_on_detach {
+            let _ = self.store.flush();
+        }
+        // Drop the engine (the expanded key) before the lock is released.
+        self.engine = None;
+    }
+}

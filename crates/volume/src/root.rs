@@ -1,0 +1,399 @@
+//! Where volumes live: a data dir (`DIR/volumes/<id>/{metadata.json,data.img,lock}`) or memory.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ebsim_io::{BlockStore, FileStore, MemoryStore, SectorSize, XtsEngine, XtsKey};
+use ebsim_kms_client::{ClientError, EncryptionContext};
+use parking_lot::Mutex;
+
+use crate::VolumeError;
+use crate::attached::{AttachedVolume, LockHolder};
+use crate::error::kms_failure_meaning;
+use crate::metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, now_epoch};
+
+/// Everything needed to record a new volume (the wrapped key was made by KMS beforehand).
+#[derive(Debug, Clone)]
+pub struct NewVolume {
+    /// `vol-` + 17 hex digits (see [`crate::new_volume_id`]).
+    pub volume_id: String,
+    /// Size in bytes, a non-zero multiple of the sector size.
+    pub size_bytes: u64,
+    /// Sector size.
+    pub sector_size: SectorSize,
+    /// ARN of the key that wrapped the data key.
+    pub kms_key_arn: String,
+    /// The KMS `CiphertextBlob` of the data key.
+    pub wrapped_key: Vec<u8>,
+    /// The encryption context the key was wrapped under.
+    pub context: EncryptionContext,
+    /// The EBS grant made for this volume.
+    pub grant_id: Option<String>,
+    /// That grant's grantee.
+    pub grantee_principal: Option<String>,
+    /// The owning WorkSpace user and directory.
+    pub owner: Option<VolumeOwner>,
+}
+
+struct MemVolume {
+    meta: VolumeMetadata,
+    store: Arc<MemoryStore>,
+    attached: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Dir(PathBuf),
+    Memory(Arc<Mutex<BTreeMap<String, MemVolume>>>),
+}
+
+/// The set of volumes of one data dir (or of one in-memory simulator).
+#[derive(Clone)]
+pub struct VolumeRoot(Inner);
+
+impl std::fmt::Debug for VolumeRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Inner::Dir(d) => f.debug_tuple("VolumeRoot").field(d).finish(),
+            Inner::Memory(_) => f.write_str("VolumeRoot(memory)"),
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
+    let tmp = path.with_extension("json.tmp");
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        VolumeError::fs("cannot write", path, e)
+    })
+}
+
+impl VolumeRoot {
+    /// Volumes under `data_dir/volumes/`.
+    pub fn dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self(Inner::Dir(data_dir.into()))
+    }
+
+    /// Volumes in memory (sparse [`MemoryStore`]s), gone with the last clone of this value.
+    pub fn in_memory() -> Self {
+        Self(Inner::Memory(Arc::default()))
+    }
+
+    /// `DIR/volumes/<id>` for a data-dir root.
+    pub fn volume_dir(&self, volume_id: &str) -> Option<PathBuf> {
+        match &self.0 {
+            Inner::Dir(d) => Some(d.join("volumes").join(volume_id)),
+            Inner::Memory(_) => None,
+        }
+    }
+
+    fn check_id(volume_id: &str) -> Result<(), VolumeError> {
+        if is_volume_id(volume_id) {
+            Ok(())
+        } else {
+            Err(VolumeError::InvalidVolumeId(volume_id.to_owned()))
+        }
+    }
+
+    /// Records a new volume: metadata.json and a sparse, all-hole data.img.
+    ///
+    /// # Errors
+    /// [`VolumeError::InvalidVolumeId`], [`VolumeError::InvalidSize`],
+    /// [`VolumeError::AlreadyExists`], or a file-system error (nothing is left behind).
+    pub fn create(&self, new: NewVolume) -> Result<VolumeMetadata, VolumeError> {
+        Self::check_id(&new.volume_id)?;
+        let ss = u64::from(new.sector_size.get());
+        if new.size_bytes == 0 || !new.size_bytes.is_multiple_of(ss) || (ss != 512 && ss != 4096) {
+            return Err(VolumeError::InvalidSize {
+                size_bytes: new.size_bytes,
+                sector_size: ss,
+            });
+        }
+        use base64::Engine as _;
+        let meta = VolumeMetadata {
+            volume_id: new.volume_id.clone(),
+            size_bytes: new.size_bytes,
+            sector_size: new.sector_size.get(),
+            kms_key_arn: new.kms_key_arn,
+            encrypted_data_key: base64::engine::general_purpose::STANDARD.encode(&new.wrapped_key),
+            encryption_context: new.context.into_map(),
+            state: VolumeState::Available,
+            grant_id: new.grant_id,
+            grantee_principal: new.grantee_principal,
+            owner: new.owner,
+            attached_to: None,
+            created_time: now_epoch(),
+        };
+        meta.validate(None)
+            .map_err(|reason| VolumeError::CorruptMetadata {
+                path: PathBuf::from("metadata.json"),
+                reason,
+            })?;
+        match &self.0 {
+            Inner::Memory(m) => {
+                let mut map = m.lock();
+                if map.contains_key(&meta.volume_id) {
+                    return Err(VolumeError::AlreadyExists(meta.volume_id));
+                }
+                let store = MemoryStore::new(new.sector_size, new.size_bytes / ss)?;
+                map.insert(
+                    meta.volume_id.clone(),
+                    MemVolume {
+                        meta: meta.clone(),
+                        store: Arc::new(store),
+                        attached: Arc::default(),
+                    },
+                );
+                Ok(meta)
+            }
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(&meta.volume_id).unwrap_or_default();
+                if let Some(parent) = dir.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| VolumeError::fs("cannot create", parent, e))?;
+                }
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(VolumeError::AlreadyExists(meta.volume_id));
+                    }
+                    Err(e) => return Err(VolumeError::fs("cannot create", &dir, e)),
+                }
+                let result = (|| {
+                    FileStore::create(dir.join("data.img"), new.sector_size, new.size_bytes)?;
+                    File::create(dir.join("lock"))
+                        .map_err(|e| VolumeError::fs("cannot create", dir.join("lock"), e))?;
+                    let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+                    write_atomic(&dir.join("metadata.json"), &json)
+                })();
+                if let Err(e) = result {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+                Ok(meta)
+            }
+        }
+    }
+
+    /// Reads a volume's metadata.
+    ///
+    /// # Errors
+    /// [`VolumeError::InvalidVolumeId`], [`VolumeError::NotFound`],
+    /// [`VolumeError::CorruptMetadata`].
+    pub fn load(&self, volume_id: &str) -> Result<VolumeMetadata, VolumeError> {
+        Self::check_id(volume_id)?;
+        match &self.0 {
+            Inner::Memory(m) => m
+                .lock()
+                .get(volume_id)
+                .map(|v| v.meta.clone())
+                .ok_or_else(|| VolumeError::NotFound(volume_id.to_owned())),
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                let path = dir.join("metadata.json");
+                let bytes = match std::fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(VolumeError::NotFound(volume_id.to_owned()));
+                    }
+                    Err(e) => return Err(VolumeError::fs("cannot read", path, e)),
+                };
+                VolumeMetadata::parse(&bytes, Some(volume_id), &path)
+            }
+        }
+    }
+
+    /// Every volume, sorted by id. Directories that are not volumes are skipped; a volume whose
+    /// metadata is corrupt is an error.
+    ///
+    /// # Errors
+    /// [`VolumeError::CorruptMetadata`] or a file-system error.
+    pub fn list(&self) -> Result<Vec<VolumeMetadata>, VolumeError> {
+        match &self.0 {
+            Inner::Memory(m) => Ok(m.lock().values().map(|v| v.meta.clone()).collect()),
+            Inner::Dir(d) => {
+                let vols = d.join("volumes");
+                let entries = match std::fs::read_dir(&vols) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(VolumeError::fs("cannot list", vols, e)),
+                };
+                let mut ids: Vec<String> = entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| is_volume_id(n))
+                    .collect();
+                ids.sort();
+                ids.iter().map(|id| self.load(id)).collect()
+            }
+        }
+    }
+
+    /// Replaces a volume's metadata (atomically: temp file, fsync, rename).
+    ///
+    /// # Errors
+    /// [`VolumeError::NotFound`], or a file-system error.
+    pub fn update(&self, meta: &VolumeMetadata) -> Result<(), VolumeError> {
+        Self::check_id(&meta.volume_id)?;
+        match &self.0 {
+            Inner::Memory(m) => {
+                let mut map = m.lock();
+                let v = map
+                    .get_mut(&meta.volume_id)
+                    .ok_or_else(|| VolumeError::NotFound(meta.volume_id.clone()))?;
+                v.meta = meta.clone();
+                Ok(())
+            }
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(&meta.volume_id).unwrap_or_default();
+                if !dir.join("metadata.json").is_file() {
+                    return Err(VolumeError::NotFound(meta.volume_id.clone()));
+                }
+                let json = serde_json::to_vec_pretty(meta).unwrap_or_default();
+                write_atomic(&dir.join("metadata.json"), &json)
+            }
+        }
+    }
+
+    /// Removes a volume's files. Refused while it is attached somewhere.
+    ///
+    /// # Errors
+    /// [`VolumeError::NotFound`], [`VolumeError::InUse`], or a file-system error.
+    pub fn delete(&self, volume_id: &str) -> Result<(), VolumeError> {
+        self.load(volume_id)?;
+        match &self.0 {
+            Inner::Memory(m) => {
+                let mut map = m.lock();
+                if map
+                    .get(volume_id)
+                    .is_some_and(|v| v.attached.load(Ordering::Acquire))
+                {
+                    return Err(VolumeError::InUse(volume_id.to_owned()));
+                }
+                map.remove(volume_id);
+                Ok(())
+            }
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                let _lock = lock_dir(&dir, volume_id)?;
+                // Metadata first: a half-removed directory is then no longer a volume.
+                std::fs::remove_file(dir.join("metadata.json"))
+                    .map_err(|e| VolumeError::fs("cannot remove", dir.join("metadata.json"), e))?;
+                std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::fs("cannot remove", &dir, e))
+            }
+        }
+    }
+
+    /// Attaches a volume: takes its exclusive lock, asks `unwrap` for the plaintext data key
+    /// (given the wrapped key and the stored encryption context), builds the XTS engine and
+    /// drops the key. On any error the lock is released and nothing changes.
+    ///
+    /// # Errors
+    /// [`VolumeError::InUse`], [`VolumeError::NotFound`], [`VolumeError::CorruptMetadata`],
+    /// [`VolumeError::Kms`] (naming the KMS error and what it means), [`VolumeError::BadDataKey`].
+    pub fn attach_with<K, F>(
+        &self,
+        volume_id: &str,
+        unwrap: F,
+    ) -> Result<AttachedVolume, VolumeError>
+    where
+        K: AsRef<[u8]>,
+        F: FnOnce(&[u8], &EncryptionContext) -> Result<K, ClientError>,
+    {
+        Self::check_id(volume_id)?;
+        let (meta, store, holder): (VolumeMetadata, Arc<dyn BlockStore>, LockHolder) = match &self.0
+        {
+            Inner::Memory(m) => {
+                let map = m.lock();
+                let v = map
+                    .get(volume_id)
+                    .ok_or_else(|| VolumeError::NotFound(volume_id.to_owned()))?;
+                if v.attached
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return Err(VolumeError::InUse(volume_id.to_owned()));
+                }
+                (
+                    v.meta.clone(),
+                    v.store.clone(),
+                    LockHolder::Memory(v.attached.clone()),
+                )
+            }
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                if !dir.join("metadata.json").is_file() {
+                    return Err(VolumeError::NotFound(volume_id.to_owned()));
+                }
+                let lock = lock_dir(&dir, volume_id)?;
+                let meta = self.load(volume_id)?;
+                let ss = meta.sector_size()?;
+                let store = FileStore::open(dir.join("data.img"), ss)?;
+                if store.size_bytes() != meta.size_bytes {
+                    return Err(VolumeError::CorruptMetadata {
+                        path: dir.join("metadata.json"),
+                        reason: format!(
+                            "size_bytes {} does not match data.img ({} bytes)",
+                            meta.size_bytes,
+                            store.size_bytes()
+                        ),
+                    });
+                }
+                (meta, Arc::new(store), LockHolder::File(lock))
+            }
+        };
+        let blob = meta
+            .wrapped_key()
+            .map_err(|reason| VolumeError::CorruptMetadata {
+                path: PathBuf::from("metadata.json"),
+                reason,
+            })?;
+        let ss = meta.sector_size()?;
+        let key = unwrap(&blob, &meta.context()).map_err(|source| VolumeError::Kms {
+            volume_id: meta.volume_id.clone(),
+            operation: "Decrypt",
+            meaning: kms_failure_meaning("Decrypt", &source),
+            source,
+        })?;
+        let xts = XtsKey::from_slice(key.as_ref()).map_err(|source| VolumeError::BadDataKey {
+            volume_id: meta.volume_id.clone(),
+            source,
+        });
+        drop(key);
+        let xts = xts?;
+        let engine = XtsEngine::new(&xts, ss);
+        drop(xts);
+        Ok(AttachedVolume::new(meta, store, engine, holder))
+    }
+}
+
+/// Opens `dir/lock` and takes an exclusive, non-blocking lock on it.
+fn lock_dir(dir: &Path, volume_id: &str) -> Result<File, VolumeError> {
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| VolumeError::fs("cannot open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(VolumeError::InUse(volume_id.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(VolumeError::fs("cannot lock", path, e)),
+    }
+}
