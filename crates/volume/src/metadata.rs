@@ -59,6 +59,9 @@ pub struct VolumeMetadata {
     /// The grantee of that grant (the EC2 infrastructure role session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grantee_principal: Option<String>,
+    /// Who may retire that grant (the principal that created the volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
     /// The owning WorkSpace user and directory, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<VolumeOwner>,

@@ -35,6 +35,8 @@ pub struct NewVolume {
     pub grant_id: Option<String>,
     /// That grant's grantee.
     pub grantee_principal: Option<String>,
+    /// Who may retire that grant.
+    pub retiring_principal: Option<String>,
     /// The owning WorkSpace user and directory.
     pub owner: Option<VolumeOwner>,
 }
@@ -134,6 +136,7 @@ impl VolumeRoot {
             state: VolumeState::Available,
             grant_id: new.grant_id,
             grantee_principal: new.grantee_principal,
+            retiring_principal: new.retiring_principal,
             owner: new.owner,
             attached_to: None,
             created_time: now_epoch(),
@@ -265,6 +268,28 @@ impl VolumeRoot {
                 }
                 let json = serde_json::to_vec_pretty(meta).unwrap_or_default();
                 write_atomic(&dir.join("metadata.json"), &json)
+            }
+        }
+    }
+
+    /// Whether a process (this one or another) has the volume attached right now.
+    ///
+    /// # Errors
+    /// [`VolumeError::NotFound`], or a file-system error.
+    pub fn is_attached(&self, volume_id: &str) -> Result<bool, VolumeError> {
+        self.load(volume_id)?;
+        match &self.0 {
+            Inner::Memory(m) => Ok(m
+                .lock()
+                .get(volume_id)
+                .is_some_and(|v| v.attached.load(Ordering::Acquire))),
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                match lock_dir(&dir, volume_id) {
+                    Ok(_) => Ok(false),
+                    Err(VolumeError::InUse(_)) => Ok(true),
+                    Err(e) => Err(e),
+                }
             }
         }
     }

@@ -36,6 +36,7 @@ fn create(root: &VolumeRoot, size: u64, ss: SectorSize) -> String {
         context: EncryptionContext::ebs(&id).expect("valid id"),
         grant_id: None,
         grantee_principal: None,
+        retiring_principal: None,
         owner: None,
     })
     .expect("create");
@@ -256,6 +257,7 @@ fn bad_input_is_typed_and_changes_nothing() {
         context: EncryptionContext::default(),
         grant_id: None,
         grantee_principal: None,
+        retiring_principal: None,
         owner: None,
     };
     assert!(matches!(

@@ -1,1 +1,20 @@
-//! placeholder
+//! The control planes over the simulated KMS: EBS (CreateVolume with its grant and wrapped
+//! data key, DeleteVolume, attach/detach) and WorkSpaces (launch, reboot, rebuild, terminate),
+//! as `KEY-FLOW.md` describes them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ebs;
+mod error;
+mod workspace;
+
+// The public interface is:
+pub use ebs::{
+    CreateVolumeRequest, DEFAULT_CALLER, DEFAULT_EBS_KEY, Ebs, KeyInfo, arn_account,
+    ec2_infrastructure_principal,
+};
+pub use error::ControlPlaneError;
+pub use workspace::{
+    DEFAULT_ROOT_SIZE, DEFAULT_USER_SIZE, DEFAULT_WORKSPACES_KEY, LaunchRequest, WorkSpaces,
+    Workspace, WorkspaceState, is_workspace_id,
+};

@@ -1,0 +1,253 @@
+//! A small KMS double with just the semantics the control planes rely on: keys (symmetric or
+//! not, enabled or not), grants (grantee, retiring principal, operations, an
+//! EncryptionContextSubset constraint, child grants only by a grantee holding CreateGrant
+//! with at least the parent's constraints), data keys bound to their exact context. The
+//! account root and the listed admins are allowed everything through the key policy.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ebsim_kms::{Caller, ErrorType, KmsError};
+use ebsim_kms_client::LocalKms;
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "111122223333";
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub key: String,
+    pub grantee: String,
+    pub retiring: String,
+    pub ops: Vec<String>,
+    pub subset: BTreeMap<String, String>,
+    pub created_by: String,
+    pub retired: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub keys: BTreeMap<String, (String, bool)>,
+    pub grants: Vec<Grant>,
+    pub admins: Vec<String>,
+    pub calls: Vec<(String, String, Option<String>)>,
+}
+
+#[derive(Debug, Default)]
+pub struct KmsDouble(pub Mutex<State>);
+
+fn err(t: ErrorType, m: &str) -> KmsError {
+    KmsError::new(t, m)
+}
+
+impl KmsDouble {
+    pub fn create_key(&self, spec: &str) -> String {
+        let mut s = self.0.lock().expect("lock");
+        let arn = format!(
+            "arn:aws:kms:us-west-2:{ACCOUNT}:key/{:08x}-0000-4000-8000-000000000000",
+            s.keys.len() + 1
+        );
+        s.keys.insert(arn.clone(), (spec.to_owned(), true));
+        arn
+    }
+
+    pub fn set_enabled(&self, arn: &str, enabled: bool) {
+        if let Some(k) = self.0.lock().expect("lock").keys.get_mut(arn) {
+            k.1 = enabled;
+        }
+    }
+
+    pub fn grants(&self) -> Vec<Grant> {
+        self.0.lock().expect("lock").grants.clone()
+    }
+
+    fn resolve(s: &mut State, id: &str) -> Result<String, KmsError> {
+        if let Some(alias) = id.strip_prefix("alias/") {
+            let arn = format!(
+                "arn:aws:kms:us-west-2:{ACCOUNT}:key/alias-{}",
+                alias.replace('/', "-")
+            );
+            if alias.starts_with("aws/") {
+                s.keys
+                    .entry(arn.clone())
+                    .or_insert(("SYMMETRIC_DEFAULT".into(), true));
+            }
+            return if s.keys.contains_key(&arn) {
+                Ok(arn)
+            } else {
+                Err(err(ErrorType::NotFoundException, "no such alias"))
+            };
+        }
+        if s.keys.contains_key(id) {
+            Ok(id.to_owned())
+        } else {
+            Err(err(ErrorType::NotFoundException, "no such key"))
+        }
+    }
+
+    fn privileged(s: &State, caller: &Caller) -> bool {
+        caller.principal.ends_with(":root") || s.admins.contains(&caller.principal)
+    }
+
+    fn grant_allows(
+        s: &State,
+        caller: &Caller,
+        key: &str,
+        op: &str,
+        ctx: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        s.grants
+            .iter()
+            .find(|g| {
+                !g.retired
+                    && g.key == key
+                    && g.grantee == caller.principal
+                    && g.ops.iter().any(|o| o == op)
+                    && g.subset.iter().all(|(k, v)| ctx.get(k) == Some(v))
+            })
+            .map(|g| g.id.clone())
+    }
+}
+
+fn ctx_of(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl LocalKms for KmsDouble {
+    fn call(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let req: Value = serde_json::from_slice(body)
+            .map_err(|_| err(ErrorType::SerializationException, "json"))?;
+        let mut s = self.0.lock().expect("lock");
+        s.calls.push((
+            op.to_owned(),
+            caller.principal.clone(),
+            caller.via_service.clone(),
+        ));
+        let denied = || err(ErrorType::AccessDeniedException, "not authorized");
+        let out = match op {
+            "DescribeKey" => {
+                let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
+                if !Self::privileged(&s, caller) {
+                    return Err(denied());
+                }
+                let (spec, enabled) = s.keys[&arn].clone();
+                let usage = if spec == "SYMMETRIC_DEFAULT" {
+                    "ENCRYPT_DECRYPT"
+                } else {
+                    "SIGN_VERIFY"
+                };
+                json!({"KeyMetadata": {"Arn": arn, "KeySpec": spec, "KeyUsage": usage,
+                    "KeyState": if enabled { "Enabled" } else { "Disabled" }}})
+            }
+            "CreateGrant" => {
+                let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
+                let subset = ctx_of(&req["Constraints"]["EncryptionContextSubset"]);
+                let ops: Vec<String> = req["Operations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect();
+                if !Self::privileged(&s, caller) {
+                    // A child grant: the caller holds CreateGrant through a grant whose
+                    // constraints the child keeps, and every operation it passes on.
+                    let ok = s.grants.iter().any(|g| {
+                        !g.retired
+                            && g.key == arn
+                            && g.grantee == caller.principal
+                            && g.ops.iter().any(|o| o == "CreateGrant")
+                            && g.subset.iter().all(|(k, v)| subset.get(k) == Some(v))
+                            && ops.iter().all(|o| g.ops.contains(o))
+                    });
+                    if !ok {
+                        return Err(denied());
+                    }
+                }
+                let id = format!("{:064x}", s.grants.len() + 1);
+                s.grants.push(Grant {
+                    id: id.clone(),
+                    key: arn,
+                    grantee: req["GranteePrincipal"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    retiring: req["RetiringPrincipal"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    ops,
+                    subset,
+                    created_by: caller.principal.clone(),
+                    retired: false,
+                });
+                json!({"GrantId": id, "GrantToken": "token"})
+            }
+            "RetireGrant" => {
+                let id = req["GrantId"].as_str().unwrap_or_default();
+                let p = caller.principal.clone();
+                let g = s
+                    .grants
+                    .iter_mut()
+                    .find(|g| g.id == id && !g.retired)
+                    .ok_or_else(|| err(ErrorType::NotFoundException, "no such grant"))?;
+                if g.retiring != p && g.grantee != p {
+                    return Err(denied());
+                }
+                g.retired = true;
+                json!({})
+            }
+            "GenerateDataKeyWithoutPlaintext" => {
+                let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
+                let ctx = ctx_of(&req["EncryptionContext"]);
+                if !s.keys[&arn].1 {
+                    return Err(err(ErrorType::DisabledException, "disabled"));
+                }
+                if !Self::privileged(&s, caller)
+                    && Self::grant_allows(&s, caller, &arn, op, &ctx).is_none()
+                {
+                    return Err(denied());
+                }
+                let n = req["NumberOfBytes"].as_u64().unwrap_or(32);
+                let pt: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+                let record = json!({"k": arn, "c": ctx, "p": B64.encode(pt)});
+                json!({"CiphertextBlob": B64.encode(record.to_string()), "KeyId": arn})
+            }
+            "Decrypt" => {
+                let blob = B64
+                    .decode(req["CiphertextBlob"].as_str().unwrap_or_default())
+                    .map_err(|_| KmsError::invalid_ciphertext())?;
+                let record: Value =
+                    serde_json::from_slice(&blob).map_err(|_| KmsError::invalid_ciphertext())?;
+                let arn = record["k"].as_str().unwrap_or_default().to_owned();
+                let ctx = ctx_of(&req["EncryptionContext"]);
+                if !s.keys.get(&arn).is_some_and(|k| k.1) {
+                    return Err(err(ErrorType::DisabledException, "disabled"));
+                }
+                if !Self::privileged(&s, caller)
+                    && Self::grant_allows(&s, caller, &arn, op, &ctx).is_none()
+                {
+                    return Err(denied());
+                }
+                if ctx_of(&record["c"]) != ctx {
+                    return Err(KmsError::invalid_ciphertext());
+                }
+                json!({"Plaintext": record["p"], "KeyId": arn})
+            }
+            _ => return Err(KmsError::bare(ErrorType::UnknownOperationException)),
+        };
+        Ok(out.to_string().into_bytes())
+    }
+
+    fn admin(&self, _caller: &Caller, _op: &str, _body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        Err(KmsError::bare(ErrorType::UnknownOperationException))
+    }
+}
