@@ -26,6 +26,7 @@
 //!     context: EncryptionContext::ebs(&id)?,
 //!     grant_id: None,
 //!     grantee_principal: None,
+//!     retiring_principal: None,
 //!     owner: None,
 //! })?;
 //! let vol = root.attach_with(&id, |_blob, _ctx| Ok::<_, ebsim_kms_client::ClientError>((0u8..64).collect::<Vec<u8>>()))?;
