@@ -12,3 +12,11 @@ pub use ebsim_kms_server as kms_server;
 pub use ebsim_nbd as nbd;
 pub use ebsim_volume as volume;
 pub use ebsim_workspaces as workspaces;
+
+// The test-facing API.
+pub use ebsim_kms_client::{EncryptionContext, Identity, KmsClient};
+pub use ebsim_volume::{AttachedVolume, VolumeError, VolumeMetadata, VolumeRoot};
+pub use ebsim_workspaces::{
+    ControlPlaneError, CreateVolumeRequest, Ebs, Fault, LaunchRequest, Simulator, WorkSpaces,
+    Workspace,
+};

@@ -254,3 +254,21 @@ fn admin_without_create_grant_is_refused_and_nothing_is_made() {
         Err(ControlPlaneError::Context(_))
     ));
 }
+
+#[test]
+fn simulator_handle_drives_the_control_planes() {
+    let kms = Arc::new(KmsDouble::default());
+    let sim = ebsim_workspaces::Simulator::with_client(KmsClient::in_process(kms.clone()), None);
+    let w = sim
+        .workspaces()
+        .launch(&LaunchRequest::new(SID, DIR))
+        .expect("launch");
+    assert!(sim.ebs().volumes().load(&w.root_volume_id).is_ok());
+    assert!(sim.data_dir().is_none());
+    // The double has no admin API: the handle reports the KMS error rather than guessing.
+    assert!(sim.audit_records().is_err());
+    sim.workspaces()
+        .terminate(&w.workspace_id)
+        .expect("terminate");
+    assert!(kms.grants().iter().all(|g| g.retired));
+}
