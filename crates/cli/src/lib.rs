@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod error;
 mod info;
 
@@ -65,6 +66,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Show the XTS backend this CPU runs and the settings in force.
     Info(info::InfoArgs),
+    /// Measure XTS engine and block store throughput and latency (GB/s, IOPS, p50/p99).
+    Bench(bench::BenchArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -91,5 +94,6 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
     let Cli { global, command } = cli;
     match command {
         Command::Info(args) => info::run(&global, &args),
+        Command::Bench(args) => bench::run(&global, &args),
     }
 }
