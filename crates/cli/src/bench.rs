@@ -410,11 +410,8 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
         }
     } else {
         let random = args.pattern == Pattern::Random;
-        let io_size = args
-            .io_size
-            .unwrap_or(if random { 4 * KIB } else { MIB })
-            .max(u64::from(ss.get()));
-        if !io_size.is_multiple_of(u64::from(ss.get())) || io_size > 64 * MIB {
+        let io_size = args.io_size.unwrap_or(if random { 4 * KIB } else { MIB });
+        if io_size == 0 || !io_size.is_multiple_of(u64::from(ss.get())) || io_size > 64 * MIB {
             return Err(CliError::Other(format!(
                 "--io-size {io_size}: use a multiple of the sector size {ss} up to 64 MiB"
             )));
