@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod error;
 mod info;
+mod volume;
+mod workspace;
 
 pub use error::CliError;
 
@@ -68,6 +70,10 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Measure XTS engine and block store throughput and latency (GB/s, IOPS, p50/p99).
     Bench(bench::BenchArgs),
+    /// Encrypted volumes: create, list, describe, delete, read, write.
+    Volume(volume::VolumeArgs),
+    /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
+    Workspace(workspace::WorkspaceArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -95,5 +101,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
     match command {
         Command::Info(args) => info::run(&global, &args),
         Command::Bench(args) => bench::run(&global, &args),
+        Command::Volume(args) => volume::run(&global, &args),
+        Command::Workspace(args) => workspace::run(&global, &args),
     }
 }
