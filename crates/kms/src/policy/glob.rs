@@ -44,6 +44,17 @@ impl Pattern {
         Self { kind, fold }
     }
 
+    /// Like [`matches`](Self::matches) for a text the caller already lowercased (a folded
+    /// pattern is lowercase, so plain byte comparison suffices).
+    pub fn matches_lowercased(&self, text: &str) -> bool {
+        match &self.kind {
+            Kind::Any => true,
+            Kind::Exact(p) => text == p,
+            Kind::Prefix(p) => text.as_bytes().starts_with(p.as_bytes()),
+            Kind::Glob(p) => glob_match(p, text, false),
+        }
+    }
+
     pub fn matches(&self, text: &str) -> bool {
         match &self.kind {
             Kind::Any => true,

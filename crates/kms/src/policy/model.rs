@@ -106,6 +106,11 @@ impl Matchers {
     fn matches(&self, s: &str) -> bool {
         self.patterns.iter().any(|p| p.matches(s)) != self.negated
     }
+
+    /// For folded (action) patterns and an already lowercased text.
+    fn matches_lowercased(&self, s: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches_lowercased(s)) != self.negated
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -410,13 +415,27 @@ impl PolicyDocument {
     /// principal is not checked. Statements without Action or Resource never match.
     pub fn evaluate(&self, req: &RequestContext<'_>) -> Decision {
         let caller = CallerInfo::new(req.principal);
+        // Lowercase the action once (on the stack for the usual short ASCII names).
+        let mut buf = [0u8; 96];
+        let owned;
+        let action: &str = match buf.get_mut(..req.action.len()) {
+            Some(dst) if req.action.is_ascii() => {
+                dst.copy_from_slice(req.action.as_bytes());
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst).unwrap_or(req.action)
+            }
+            _ => {
+                owned = req.action.to_lowercase();
+                &owned
+            }
+        };
         let mut allow: Option<&Statement> = None;
         let mut delegated: Option<&Statement> = None;
         for s in &self.statements {
             let (Some(actions), Some(resources)) = (&s.actions, &s.resources) else {
                 continue;
             };
-            if !actions.matches(req.action) || !resources.matches(req.resource) {
+            if !actions.matches_lowercased(action) || !resources.matches(req.resource) {
                 continue;
             }
             let m = match &s.principals {

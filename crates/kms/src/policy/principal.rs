@@ -42,15 +42,30 @@ fn is_account(s: &str) -> bool {
 
 impl<'a> CallerInfo<'a> {
     pub fn new(arn: &'a str) -> Self {
-        let mut it = arn.splitn(6, ':');
-        let parts = (
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-        );
+        // Five colons by a byte scan (faster than `splitn` on this hot path).
+        let mut cuts = [0usize; 5];
+        let mut n = 0;
+        for (i, b) in arn.bytes().enumerate() {
+            if b == b':' {
+                cuts[n] = i;
+                n += 1;
+                if n == 5 {
+                    break;
+                }
+            }
+        }
+        let parts = if n == 5 {
+            (
+                arn.get(..cuts[0]),
+                arn.get(cuts[0] + 1..cuts[1]),
+                arn.get(cuts[1] + 1..cuts[2]),
+                arn.get(cuts[2] + 1..cuts[3]),
+                arn.get(cuts[3] + 1..cuts[4]),
+                arn.get(cuts[4] + 1..),
+            )
+        } else {
+            (None, None, None, None, None, None)
+        };
         match parts {
             (
                 Some("arn"),
