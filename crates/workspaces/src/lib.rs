@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod ebs;
+pub mod ekm;
 mod error;
 mod simulator;
 mod workspace;

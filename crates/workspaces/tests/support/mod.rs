@@ -34,6 +34,9 @@ pub struct State {
     pub grants: Vec<Grant>,
     pub admins: Vec<String>,
     pub calls: Vec<(String, String, Option<String>)>,
+    pub policies: BTreeMap<String, String>,
+    pub rotation: bool,
+    pub outage: bool,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +91,21 @@ impl KmsDouble {
         }
     }
 
+    fn policy_allows(s: &State, caller: &Caller, key: &str, op: &str) -> bool {
+        let Some(text) = s.policies.get(key) else {
+            return false;
+        };
+        let Ok(doc) = ebsim_kms::policy::PolicyDocument::parse_key_policy(text) else {
+            return false;
+        };
+        let account = caller.principal.split(':').nth(4).unwrap_or_default();
+        let cond = ebsim_kms::policy::ConditionValues::new().with("kms:CallerAccount", account);
+        matches!(
+            doc.allows(&caller.principal, &format!("kms:{op}"), key, &cond),
+            ebsim_kms::policy::Decision::Allow { .. }
+        )
+    }
+
     fn privileged(s: &State, caller: &Caller) -> bool {
         caller.principal.ends_with(":root") || s.admins.contains(&caller.principal)
     }
@@ -133,6 +151,9 @@ impl LocalKms for KmsDouble {
             caller.via_service.clone(),
         ));
         let denied = || err(ErrorType::AccessDeniedException, "not authorized");
+        if s.outage {
+            return Err(err(ErrorType::KMSInternalException, "outage"));
+        }
         let out = match op {
             "DescribeKey" => {
                 let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
@@ -221,6 +242,19 @@ impl LocalKms for KmsDouble {
                 let record = json!({"k": arn, "c": ctx, "p": B64.encode(pt)});
                 json!({"CiphertextBlob": B64.encode(record.to_string()), "KeyId": arn})
             }
+            "GetKeyPolicy" => {
+                let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
+                json!({"Policy": s.policies.get(&arn).cloned().unwrap_or_default(), "PolicyName": "default"})
+            }
+            "GetKeyRotationStatus" => json!({"KeyRotationEnabled": s.rotation}),
+            "Encrypt" => {
+                let arn = Self::resolve(&mut s, req["KeyId"].as_str().unwrap_or_default())?;
+                if !Self::privileged(&s, caller) && !Self::policy_allows(&s, caller, &arn, op) {
+                    return Err(denied());
+                }
+                let record = json!({"k": arn, "c": ctx_of(&req["EncryptionContext"]), "p": req["Plaintext"]});
+                json!({"CiphertextBlob": B64.encode(record.to_string()), "KeyId": arn})
+            }
             "Decrypt" => {
                 let blob = B64
                     .decode(req["CiphertextBlob"].as_str().unwrap_or_default())
@@ -234,6 +268,7 @@ impl LocalKms for KmsDouble {
                 }
                 if !Self::privileged(&s, caller)
                     && Self::grant_allows(&s, caller, &arn, op, &ctx).is_none()
+                    && !Self::policy_allows(&s, caller, &arn, op)
                 {
                     return Err(denied());
                 }
