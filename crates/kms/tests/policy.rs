@@ -165,6 +165,20 @@ fn missing_comma_between_statements_gets_a_hint() {
         hint.contains("comma") && hint.contains("line 13, column 1"),
         "{hint}"
     );
+    assert!(hint.contains("every object except the last"), "{hint}");
+}
+
+#[test]
+fn missing_comma_between_members_gets_a_hint() {
+    let text = "{\"Version\": \"2012-10-17\"\n \"Statement\": []}";
+    let e = PolicyDocument::parse_key_policy(text).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 2), "{e}");
+    let hint = e.hint.unwrap_or_default();
+    assert!(
+        hint.contains("add a comma after the value ending at line 1, column 24"),
+        "{hint}"
+    );
+    assert!(!hint.contains("Statement objects"), "{hint}");
 }
 
 #[test]

@@ -290,18 +290,20 @@ fn diagnose(text: &str, e: &serde_json::Error) -> PolicyError {
     let prev = prev_token(text, err_off);
     let msg = format!("The policy is not valid JSON: {reason}.");
     match (cur, prev) {
-        (Some(b'{' | b'"' | b'['), Some((p, b'}' | b']' | b'"')))
+        (Some(c @ (b'{' | b'"' | b'[')), Some((p, prev @ (b'}' | b']' | b'"'))))
             if !reason.contains("trailing char") =>
         {
-            at(
-                err_off,
-                msg,
-                Some(format!(
-                    "a comma is missing after the value ending at {}; every Statement object \
-                     except the last needs a comma after its closing `}}`",
-                    position(text, p)
-                )),
-            )
+            let mut hint = format!(
+                "add a comma after the value ending at {}",
+                position(text, p)
+            );
+            if c == b'{' && prev == b'}' {
+                hint.push_str(
+                    "; with several Statement objects, every object except the last needs a \
+                     comma after its closing `}`",
+                );
+            }
+            at(err_off, msg, Some(hint))
         }
         (Some(b'}' | b']'), Some((p, b','))) => at(
             p,
