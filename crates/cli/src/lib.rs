@@ -14,6 +14,7 @@ mod bench;
 mod error;
 mod info;
 mod volume;
+mod volume_serve;
 mod workspace;
 
 pub use error::CliError;

@@ -37,6 +37,10 @@ pub enum VolumeCommand {
     Write(WriteArgs),
     /// Read bytes from a volume at any offset (attaches, reads, detaches).
     Read(ReadArgs),
+    /// Export attached volumes over NBD (one export per volume, named by its id) until
+    /// SIGINT/SIGTERM; prints `listening on ADDR` first. Example: `qemu-io -f raw
+    /// nbd://127.0.0.1:10809/vol-…`.
+    Serve(crate::volume_serve::ServeArgs),
 }
 
 /// A volume id argument.
@@ -267,6 +271,9 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 );
             }
             Ok(())
+        }
+        VolumeCommand::Serve(a) => {
+            crate::volume_serve::run(global, a, &|id| attach_volume(global, id))
         }
         VolumeCommand::Read(r) => {
             if r.length > 1 << 30 {

@@ -1,0 +1,243 @@
+//! `ebsim volume serve`: exports attached volumes to NBD clients (qemu, nbdcopy, the Linux nbd
+//! client) until SIGINT/SIGTERM, then finishes in-flight requests, flushes and detaches.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use ebsim_io::IoError;
+use ebsim_nbd::{BlockDevice, NbdServer};
+use ebsim_volume::{AttachedVolume, VolumeError};
+
+use crate::{CliError, GlobalArgs};
+
+/// Default NBD listen address.
+const DEFAULT_LISTEN: &str = "127.0.0.1:10809";
+
+/// `ebsim volume serve VOL... [--listen ADDR] [--unix PATH] [--allow-remote]`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Volumes to export: one NBD export each, named by the volume id (the first is also the
+    /// default export, reached with an empty name).
+    #[arg(required = true, value_name = "VOL")]
+    volumes: Vec<String>,
+    /// TCP address to listen on (default 127.0.0.1:10809 unless --unix is given; port 0 picks
+    /// a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Listen on a Unix socket at PATH (instead of TCP, or as well with --listen).
+    #[arg(long, value_name = "PATH")]
+    unix: Option<PathBuf>,
+    /// Allow --listen on a non-loopback address (exposes plaintext volume data to the network).
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+/// An attached volume as an NBD block device.
+struct VolumeDevice {
+    volume: AttachedVolume,
+}
+
+fn io_error(e: VolumeError) -> io::Error {
+    let kind = match &e {
+        VolumeError::OutOfRange { .. } => io::ErrorKind::InvalidInput,
+        VolumeError::Io(IoError::NoSpace { .. }) => io::ErrorKind::StorageFull,
+        VolumeError::Io(IoError::Io { source, .. }) | VolumeError::Fs { source, .. } => {
+            source.kind()
+        }
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
+}
+
+/// Zeros written per call by `write_zeroes` with `NO_HOLE`.
+const ZERO_CHUNK: u64 = 1 << 20;
+
+impl BlockDevice for VolumeDevice {
+    fn size(&self) -> u64 {
+        self.volume.size()
+    }
+
+    fn block_size(&self) -> u32 {
+        self.volume.sector_size().get()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.volume.read_at(offset, buf).map_err(io_error)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.volume.write_at(offset, data).map_err(io_error)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.volume.flush().map_err(io_error)
+    }
+
+    fn trim(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.volume.trim(offset, len).map_err(io_error)
+    }
+
+    fn write_zeroes(&self, offset: u64, len: u64, no_hole: bool) -> io::Result<()> {
+        if !no_hole {
+            return self.trim(offset, len);
+        }
+        // Written as data; the volume itself keeps all-zero plaintext sectors as holes, which
+        // read as zeros (DESIGN: a hole never needs space to be read back).
+        let zeros = vec![0u8; ZERO_CHUNK.min(len) as usize];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(ZERO_CHUNK);
+            self.write_at(offset + done, &zeros[..n as usize])?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+fn other(msg: String) -> CliError {
+    CliError::Other(msg)
+}
+
+/// Runs `ebsim volume serve`, attaching each volume with `attach` (which unwraps its data key
+/// through KMS the way the volume commands do).
+pub(crate) fn run(
+    _global: &GlobalArgs,
+    args: &ServeArgs,
+    attach: &dyn Fn(&str) -> Result<AttachedVolume, CliError>,
+) -> Result<(), CliError> {
+    let listen = match (args.listen, &args.unix) {
+        (Some(a), _) => Some(a),
+        (None, Some(_)) => None,
+        (None, None) => DEFAULT_LISTEN.parse().ok(),
+    };
+    if let Some(a) = listen
+        && !a.ip().is_loopback()
+        && !args.allow_remote
+    {
+        return Err(other(format!(
+            "refusing to serve volumes on non-loopback address {a}; pass --allow-remote to expose them to the network"
+        )));
+    }
+    for (i, v) in args.volumes.iter().enumerate() {
+        if args.volumes[..i].contains(v) {
+            return Err(other(format!("volume {v} is named twice")));
+        }
+    }
+
+    // Attach everything first; on failure the volumes attached so far are detached on drop.
+    let mut devices: Vec<Arc<VolumeDevice>> = Vec::with_capacity(args.volumes.len());
+    for id in &args.volumes {
+        devices.push(Arc::new(VolumeDevice {
+            volume: attach(id)?,
+        }));
+    }
+    let exports = args
+        .volumes
+        .iter()
+        .zip(&devices)
+        .map(|(id, d)| (id.clone(), Arc::clone(d) as Arc<dyn BlockDevice>))
+        .collect();
+    let server = Arc::new(NbdServer::new(exports).map_err(|e| other(e.to_string()))?);
+
+    let tcp = match listen {
+        Some(a) => {
+            Some(TcpListener::bind(a).map_err(|e| other(format!("cannot listen on {a}: {e}")))?)
+        }
+        None => None,
+    };
+    let unix = match &args.unix {
+        Some(p) => {
+            if std::fs::symlink_metadata(p).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_socket()
+            }) {
+                // A stale socket from an earlier run.
+                let _ = std::fs::remove_file(p);
+            }
+            Some(
+                UnixListener::bind(p)
+                    .map_err(|e| other(format!("cannot listen on {}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+
+    let stop = server.shutdown_handle();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.flag())
+            .map_err(|e| other(format!("cannot install signal handler: {e}")))?;
+    }
+
+    let tcp_addr = match &tcp {
+        Some(l) => Some(l.local_addr().map_err(|e| other(e.to_string()))?),
+        None => None,
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Some(a) = tcp_addr {
+            let _ = writeln!(out, "listening on {a}");
+        }
+        if let Some(p) = &args.unix {
+            let _ = writeln!(out, "listening on unix:{}", p.display());
+        }
+        let _ = out.flush();
+    }
+    for (id, d) in args.volumes.iter().zip(&devices) {
+        let v = &d.volume;
+        let at = match (tcp_addr, &args.unix) {
+            (Some(a), _) => format!("nbd://{a}/{id}"),
+            (None, Some(p)) => format!("nbd+unix:///{id}?socket={}", p.display()),
+            (None, None) => String::new(),
+        };
+        eprintln!(
+            "nbd: exporting {id} ({} bytes, {}-byte sectors) at {at}",
+            v.size(),
+            v.sector_size().get()
+        );
+    }
+
+    let unix_thread = unix.map(|l| {
+        let s = Arc::clone(&server);
+        std::thread::spawn(move || s.serve_unix(l))
+    });
+    let mut result = match tcp {
+        Some(l) => server.serve_tcp(l).map_err(|e| other(e.to_string())),
+        None => Ok(()),
+    };
+    if let Some(t) = unix_thread {
+        let r = t
+            .join()
+            .map_err(|_| other("the Unix socket listener failed".into()))
+            .and_then(|r| r.map_err(|e| other(e.to_string())));
+        result = result.and(r);
+    }
+    if let Some(p) = &args.unix {
+        let _ = std::fs::remove_file(p);
+    }
+
+    // The server and its connections are gone: detach (flush, zeroize the key, unlock).
+    drop(server);
+    for d in devices {
+        let id = d.volume.volume_id().to_owned();
+        match Arc::try_unwrap(d) {
+            Ok(d) => {
+                let r = d
+                    .volume
+                    .detach()
+                    .map_err(|e| other(format!("detaching {id}: {e}")));
+                result = result.and(r);
+            }
+            // Still shared (cannot happen once the server returned); dropping detaches.
+            Err(d) => drop(d),
+        }
+    }
+    if result.is_ok() {
+        eprintln!("nbd: stopped; volumes flushed and detached");
+    }
+    result
+}
