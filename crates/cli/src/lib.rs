@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod error;
 mod info;
+mod ekm;
 mod volume;
 mod volume_serve;
 mod workspace;
@@ -75,6 +76,8 @@ pub enum Command {
     Volume(volume::VolumeArgs),
     /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
     Workspace(workspace::WorkspaceArgs),
+    /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
+    Ekm(ekm::EkmArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -104,5 +107,6 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Bench(args) => bench::run(&global, &args),
         Command::Volume(args) => volume::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
+        Command::Ekm(args) => ekm::run(&global, &args),
     }
 }
