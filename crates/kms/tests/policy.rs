@@ -391,6 +391,27 @@ fn grammar_errors() {
 }
 
 #[test]
+fn grammar_errors_point_at_the_offending_item() {
+    let text = r#"{"Version": "2012-10-17", "Statement": [{
+  "Effect": "Allow", "Principal": "*",
+  "Action": ["kms:Decrypt",
+             "Encrypt"],
+  "Resource": "*"}]}"#;
+    let e = grammar_err(text);
+    assert_eq!((e.line, e.column), (4, 14), "{e}");
+    let text = text.replace("\"Encrypt\"", "\"kms:Encrypt\"").replace(
+        "\"Resource\": \"*\"",
+        "\"Resource\": [\"*\", \"arn:aws:kms:us-west-2:111122223333:key/ 1234\", \"key/1234\"]",
+    );
+    let e = grammar_err(&text);
+    assert_eq!((e.line, e.column), (5, 21), "{e}");
+    assert!(e.message.contains("white space"), "{e}");
+    let e = grammar_err(&text.replace("key/ 1234", "key/1234"));
+    assert_eq!((e.line, e.column), (5, 68), "{e}");
+    assert!(e.message.contains("`key/1234`"), "{e}");
+}
+
+#[test]
 fn invalid_principals() {
     let with = |p: &str| {
         format!(

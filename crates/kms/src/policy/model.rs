@@ -675,47 +675,22 @@ fn parse_statement(cx: &Ctx<'_>, n: &Node) -> Result<Statement, PolicyError> {
         }
     };
     let principals = parse_principals(cx, n, get("Principal"), get("NotPrincipal"))?;
-    let actions = matchers(cx, get("Action"), get("NotAction"), "Action", true)?;
-    if let Some(a) = &actions {
-        for raw in &a.raw {
-            let ok = raw == "*"
-                || raw.split_once(':').is_some_and(|(vendor, name)| {
-                    !vendor.is_empty()
-                        && vendor
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        && !name.is_empty()
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
-                });
-            if !ok {
-                let pos = get("Action")
-                    .or(get("NotAction"))
-                    .map_or(n.pos, |m| m.value.pos);
-                return Err(cx.grammar(
-                    pos,
-                    format!("Action `{raw}` is invalid: actions/conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
-                    Some("write actions as `kms:Decrypt`, `kms:GenerateDataKey*` or `kms:*`".into()),
-                ));
-            }
-        }
-    }
-    let resources = matchers(cx, get("Resource"), get("NotResource"), "Resource", false)?;
-    if let Some(r) = &resources {
-        for raw in &r.raw {
-            if raw != "*" && !(raw.starts_with("arn:") && raw.split(':').count() >= 6) {
-                let pos = get("Resource")
-                    .or(get("NotResource"))
-                    .map_or(n.pos, |m| m.value.pos);
-                return Err(cx.grammar(
-                    pos,
-                    format!("Resource `{raw}` must be `*` or an ARN."),
-                    Some("check the ARN for extra spaces or missing parts: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID".into()),
-                ));
-            }
-        }
-    }
+    let actions = matchers(
+        cx,
+        get("Action"),
+        get("NotAction"),
+        "Action",
+        true,
+        check_action,
+    )?;
+    let resources = matchers(
+        cx,
+        get("Resource"),
+        get("NotResource"),
+        "Resource",
+        false,
+        check_resource,
+    )?;
     let conditions = match get("Condition") {
         Some(m) => parse_conditions(cx, &m.value)?,
         None => Vec::new(),
@@ -730,12 +705,58 @@ fn parse_statement(cx: &Ctx<'_>, n: &Node) -> Result<Statement, PolicyError> {
     })
 }
 
+/// (message, hint) for an invalid action.
+fn check_action(raw: &str) -> Result<(), (String, String)> {
+    let ok = raw == "*"
+        || raw.split_once(':').is_some_and(|(vendor, name)| {
+            !vendor.is_empty()
+                && vendor
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            format!(
+                "Action `{raw}` is invalid: actions/conditions must be prefaced by a vendor, \
+                 e.g., iam, sdb, ec2, etc."
+            ),
+            "write actions as `kms:Decrypt`, `kms:GenerateDataKey*` or `kms:*`".into(),
+        ))
+    }
+}
+
+/// (message, hint) for an invalid resource.
+fn check_resource(raw: &str) -> Result<(), (String, String)> {
+    if raw.chars().any(char::is_whitespace) {
+        Err((
+            format!("Resource `{raw}` contains white space."),
+            "remove the spaces: ARNs copied from a console often pick up extra ones".into(),
+        ))
+    } else if raw == "*" || (raw.starts_with("arn:") && raw.split(':').count() >= 6) {
+        Ok(())
+    } else {
+        Err((
+            format!("Resource `{raw}` must be `*` or an ARN."),
+            "check the ARN for extra spaces or missing parts: \
+             arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"
+                .into(),
+        ))
+    }
+}
+
 fn matchers(
     cx: &Ctx<'_>,
     pos: Option<&Member>,
     neg: Option<&Member>,
     what: &str,
     fold: bool,
+    check: fn(&str) -> Result<(), (String, String)>,
 ) -> Result<Option<Matchers>, PolicyError> {
     let (m, negated) = match (pos, neg) {
         (Some(_), Some(n)) => {
@@ -749,11 +770,11 @@ fn matchers(
         (None, Some(m)) => (m, true),
         (None, None) => return Ok(None),
     };
-    let raw: Vec<String> = cx
-        .strings(&m.value, what)?
-        .into_iter()
-        .map(|(s, _)| s.to_owned())
-        .collect();
+    let items = cx.strings(&m.value, what)?;
+    for &(item, pos) in &items {
+        check(item).map_err(|(msg, hint)| cx.grammar(pos, msg, Some(hint)))?;
+    }
+    let raw: Vec<String> = items.into_iter().map(|(s, _)| s.to_owned()).collect();
     let patterns = raw.iter().map(|s| Pattern::new(s, fold)).collect();
     Ok(Some(Matchers {
         negated,
