@@ -72,7 +72,7 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Measure XTS engine and block store throughput and latency (GB/s, IOPS, p50/p99).
     Bench(bench::BenchArgs),
-    /// Encrypted volumes: create, list, describe, delete, read, write.
+    /// Encrypted volumes: create, list, describe, delete, read, write, serve (NBD).
     Volume(volume::VolumeArgs),
     /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
     Workspace(workspace::WorkspaceArgs),
