@@ -496,6 +496,40 @@ fn seed_admin_identity_policy() {
 }
 
 #[test]
+fn identity_policy_deny_and_conditions() {
+    let p = PolicyDocument::parse_identity_policy(
+        r#"{"Version": "2012-10-17", "Statement": [
+          {"Sid": "UseKeys", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "arn:aws:kms:us-west-2:111122223333:key/*"},
+          {"Sid": "OnlyThroughEc2", "Effect": "Deny", "Action": "kms:*", "Resource": "*",
+           "Condition": {"StringNotEquals": {"kms:ViaService": "ec2.us-west-2.amazonaws.com"}}}]}"#,
+    )
+    .unwrap();
+    let via = ConditionValues::new().with("kms:ViaService", "ec2.us-west-2.amazonaws.com");
+    let d = p.allows(ALICE, "kms:Decrypt", KEY_ARN, &via);
+    assert_eq!(
+        d,
+        Decision::Allow {
+            sid: sid("UseKeys")
+        }
+    );
+    assert_eq!(d.sid(), Some("UseKeys"));
+    // No kms:ViaService at all: the negated operator is true on a missing key, so the Deny applies.
+    let d = p.allows(ALICE, "kms:Decrypt", KEY_ARN, &none());
+    assert_eq!(
+        d,
+        Decision::ExplicitDeny {
+            sid: sid("OnlyThroughEc2")
+        }
+    );
+    let other = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    assert_eq!(
+        p.allows(ALICE, "kms:Decrypt", other, &via),
+        Decision::NotApplicable
+    );
+    assert_eq!(Decision::NotApplicable.sid(), None);
+}
+
+#[test]
 fn default_key_policy_is_verbatim_and_delegates() {
     let text = default_key_policy(ACCT);
     let expected = "{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \"Statement\" : [ {\n    \"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \"AWS\" : \"arn:aws:iam::111122223333:root\"\n    },\n    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  } ]\n}";

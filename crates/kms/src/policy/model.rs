@@ -55,6 +55,18 @@ pub enum Decision {
     NotApplicable,
 }
 
+impl Decision {
+    /// The `Sid` of the deciding statement, if it has one (for the audit trail).
+    pub fn sid(&self) -> Option<&str> {
+        match self {
+            Self::ExplicitDeny { sid } | Self::Allow { sid } | Self::DelegatedToIam { sid } => {
+                sid.as_deref()
+            }
+            Self::NotApplicable => None,
+        }
+    }
+}
+
 /// One request as a policy sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
