@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod error;
 mod info;
 mod ekm;
@@ -78,6 +79,8 @@ pub enum Command {
     Workspace(workspace::WorkspaceArgs),
     /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
     Ekm(ekm::EkmArgs),
+    /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
+    Demo(demo::DemoArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -108,5 +111,6 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Volume(args) => volume::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
+        Command::Demo(args) => demo::run(&global, &args),
     }
 }

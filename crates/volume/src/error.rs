@@ -63,7 +63,7 @@ pub enum VolumeError {
         operation: &'static str,
         /// What KMS (or the transport) answered.
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
         /// What this means for the volume.
         meaning: String,
     },

@@ -392,7 +392,7 @@ impl VolumeRoot {
             volume_id: meta.volume_id.clone(),
             operation: "Decrypt",
             meaning: kms_failure_meaning("Decrypt", &source),
-            source,
+            source: Box::new(source),
         })?;
         let xts = XtsKey::from_slice(key.as_ref()).map_err(|source| VolumeError::BadDataKey {
             volume_id: meta.volume_id.clone(),
