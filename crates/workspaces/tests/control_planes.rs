@@ -9,23 +9,43 @@ use ebsim_volume::{VolumeError, VolumeRoot, VolumeState};
 use ebsim_workspaces::{
     ControlPlaneError, CreateVolumeRequest, Ebs, LaunchRequest, WorkSpaces, WorkspaceState,
 };
-use support::KmsDouble;
+use support::{KmsDouble, Transport};
 
 const SID: &str = "S-1-5-21-277731876-1789304096-451871588-1107";
 const DIR: &str = "d-1234abcd01";
 
-fn setup(dir: Option<&std::path::Path>) -> (Arc<KmsDouble>, WorkSpaces) {
+type Server = Option<ebsim_kms_server::ServerHandle>;
+
+fn setup(dir: Option<&std::path::Path>, t: Transport) -> (Arc<KmsDouble>, WorkSpaces, Server) {
     let kms = Arc::new(KmsDouble::default());
-    let client = KmsClient::in_process(kms.clone());
+    let (client, server) = support::client(&kms, t);
     let volumes = dir.map_or_else(VolumeRoot::in_memory, VolumeRoot::dir);
     let ebs = Ebs::new(client, volumes, "us-west-2");
-    (kms, WorkSpaces::new(ebs, "us-west-2", dir))
+    (kms, WorkSpaces::new(ebs, "us-west-2", dir), server)
 }
 
-#[test]
-fn ebs_create_attach_reattach_delete() {
+macro_rules! both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $( #[test] fn $name() { super::$name(super::Transport::InProcess); } )*
+        }
+        mod over_http {
+            $( #[test] fn $name() { super::$name(super::Transport::Http); } )*
+        }
+    };
+}
+
+both_transports!(
+    ebs_create_attach_reattach_delete,
+    asymmetric_keys_are_refused_by_spec,
+    disabled_key_keeps_attached_volume_working_but_blocks_next_attach,
+    workspace_launch_reboot_rebuild_terminate,
+    admin_without_create_grant_is_refused_and_nothing_is_made,
+);
+
+fn ebs_create_attach_reattach_delete(t: Transport) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (kms, ws) = setup(Some(dir.path()));
+    let (kms, ws, _server) = setup(Some(dir.path()), t);
     let ebs = ws.ebs();
     let meta = ebs
         .create_volume(&CreateVolumeRequest::new(1 << 20))
@@ -77,9 +97,8 @@ fn ebs_create_attach_reattach_delete() {
     assert!(!dir.path().join("volumes").join(&meta.volume_id).exists());
 }
 
-#[test]
-fn asymmetric_keys_are_refused_by_spec() {
-    let (kms, ws) = setup(None);
+fn asymmetric_keys_are_refused_by_spec(t: Transport) {
+    let (kms, ws, _server) = setup(None, t);
     let rsa = kms.create_key("RSA_2048");
     let mut req = CreateVolumeRequest::new(1 << 20);
     req.key_id = Some(rsa.clone());
@@ -92,10 +111,9 @@ fn asymmetric_keys_are_refused_by_spec() {
     assert!(ws.ebs().volumes().list().expect("list").is_empty());
 }
 
-#[test]
-fn disabled_key_keeps_attached_volume_working_but_blocks_next_attach() {
+fn disabled_key_keeps_attached_volume_working_but_blocks_next_attach(t: Transport) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (kms, ws) = setup(Some(dir.path()));
+    let (kms, ws, _server) = setup(Some(dir.path()), t);
     let key = kms.create_key("SYMMETRIC_DEFAULT");
     let mut req = CreateVolumeRequest::new(1 << 20);
     req.key_id = Some(key.clone());
@@ -128,10 +146,9 @@ fn disabled_key_keeps_attached_volume_working_but_blocks_next_attach() {
     assert_eq!(&b, b"still works");
 }
 
-#[test]
-fn workspace_launch_reboot_rebuild_terminate() {
+fn workspace_launch_reboot_rebuild_terminate(t: Transport) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (kms, ws) = setup(Some(dir.path()));
+    let (kms, ws, _server) = setup(Some(dir.path()), t);
     let w = ws.launch(&LaunchRequest::new(SID, DIR)).expect("launch");
     assert!(ebsim_workspaces::is_workspace_id(&w.workspace_id));
     let grants = kms.grants();
@@ -228,9 +245,8 @@ fn workspace_launch_reboot_rebuild_terminate() {
     );
 }
 
-#[test]
-fn admin_without_create_grant_is_refused_and_nothing_is_made() {
-    let (kms, ws) = setup(None);
+fn admin_without_create_grant_is_refused_and_nothing_is_made(t: Transport) {
+    let (kms, ws, _server) = setup(None, t);
     let key = kms.create_key("SYMMETRIC_DEFAULT");
     kms.0
         .lock()

@@ -286,3 +286,72 @@ impl LocalKms for KmsDouble {
         Err(KmsError::bare(ErrorType::UnknownOperationException))
     }
 }
+
+/// How the control planes reach the double.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport {
+    InProcess,
+    Http,
+}
+
+#[derive(Debug)]
+struct Served(std::sync::Arc<KmsDouble>);
+
+impl ebsim_kms_server::Backend for Served {
+    fn call(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        LocalKms::call(&*self.0, caller, op, body)
+    }
+    fn admin(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        LocalKms::admin(&*self.0, caller, op, body)
+    }
+    fn lookup_access_key(&self, id: &str) -> Option<ebsim_kms_server::ServerCredential> {
+        let (principal, secret, is_service) = match id {
+            "test" => ("arn:aws:iam::111122223333:root", "test", false),
+            "svc" => (
+                "arn:aws:iam::111122223333:role/ebsim-service",
+                "svc-secret",
+                true,
+            ),
+            _ => return None,
+        };
+        Some(ebsim_kms_server::ServerCredential {
+            principal: principal.into(),
+            secret: zeroize::Zeroizing::new(secret.into()),
+            is_service,
+        })
+    }
+}
+
+/// A client for `kms` over `transport` (HTTP: an ebsim-kms-server on 127.0.0.1:0, kept
+/// alive by the returned handle).
+pub fn client(
+    kms: &std::sync::Arc<KmsDouble>,
+    transport: Transport,
+) -> (
+    ebsim_kms_client::KmsClient,
+    Option<ebsim_kms_server::ServerHandle>,
+) {
+    use ebsim_kms_client::{HttpConfig, KmsClient, RetryPolicy, StaticCredentials};
+    match transport {
+        Transport::InProcess => (KmsClient::in_process(kms.clone()), None),
+        Transport::Http => {
+            let server = ebsim_kms_server::KmsServer::bind(
+                std::sync::Arc::new(Served(kms.clone())),
+                ebsim_kms_server::ServerConfig::new("127.0.0.1:0".parse().expect("addr")),
+            )
+            .expect("bind");
+            let handle = server.spawn().expect("spawn");
+            let config = HttpConfig::new(&handle.url())
+                .expect("url")
+                .credentials(StaticCredentials::new("test", "test"))
+                .service_credentials(StaticCredentials::new("svc", "svc-secret"))
+                .region("us-west-2")
+                .retry(RetryPolicy {
+                    max_attempts: 2,
+                    base: std::time::Duration::from_millis(1),
+                    cap: std::time::Duration::from_millis(5),
+                });
+            (KmsClient::http(config).expect("client"), Some(handle))
+        }
+    }
+}
