@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::error::{ControlPlaneError, kms_err};
 
+/// Attempts of the attach-time Decrypt over the in-process transport.
+const ATTACH_ATTEMPTS: u32 = 3;
+
 /// The key EBS uses when none is named.
 pub const DEFAULT_EBS_KEY: &str = "alias/aws/ebs";
 /// The default account root (the principal calling EC2 when none is named).
@@ -316,9 +319,21 @@ impl Ebs {
         );
         let key_arn = meta.kms_key_arn.clone();
         let client = &self.client;
+        // The HTTP transport retries by itself; the in-process one gets the same bounded
+        // retries here (throttling, internal errors).
+        let attempts = if client.is_http() { 1 } else { ATTACH_ATTEMPTS };
         Ok(self.volumes.attach_with(volume_id, |blob, ctx| {
             debug_assert_eq!(ctx.get(EBS_CONTEXT_KEY), Some(volume_id));
-            client.decrypt_data_key_with(&who, blob, ctx, Some(&key_arn))
+            let mut attempt = 1;
+            loop {
+                match client.decrypt_data_key_with(&who, blob, ctx, Some(&key_arn)) {
+                    Err(e) if e.is_retryable() && attempt < attempts => {
+                        std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+                        attempt += 1;
+                    }
+                    other => return other,
+                }
+            }
         })?)
     }
 

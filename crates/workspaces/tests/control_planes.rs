@@ -288,3 +288,32 @@ fn simulator_handle_drives_the_control_planes() {
         .expect("terminate");
     assert!(kms.grants().iter().all(|g| g.retired));
 }
+
+#[test]
+fn outage_at_attach_is_retried_then_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (kms, ws, _server) = setup(Some(dir.path()), Transport::InProcess);
+    let meta = ws
+        .ebs()
+        .create_volume(&CreateVolumeRequest::new(1 << 20))
+        .expect("create");
+    kms.0.lock().expect("lock").outage = true;
+    let before = kms.0.lock().expect("lock").calls.len();
+    let err = ws.ebs().attach(&meta.volume_id).expect_err("outage");
+    assert_eq!(
+        err.kms_error_type().map(|t| t.name()),
+        Some("KMSInternalException")
+    );
+    assert!(err.to_string().contains("outage"), "{err}");
+    assert_eq!(
+        kms.0.lock().expect("lock").calls.len() - before,
+        3,
+        "bounded retries"
+    );
+    kms.0.lock().expect("lock").outage = false;
+    ws.ebs()
+        .attach(&meta.volume_id)
+        .expect("attach after the outage")
+        .detach()
+        .expect("detach");
+}
