@@ -454,8 +454,9 @@ fn fua_flush_trim_and_write_zeroes_reach_the_device() {
     assert_closed(&mut s);
 }
 
-/// Delays every write, so that requests are still running when shutdown starts.
-struct Slow(Arc<ebsim_nbd::MemoryDevice>);
+/// Delays every write, so that requests are still running when shutdown starts; counts the
+/// writes that have started.
+struct Slow(Arc<ebsim_nbd::MemoryDevice>, std::sync::atomic::AtomicUsize);
 
 impl BlockDevice for Slow {
     fn size(&self) -> u64 {
@@ -468,6 +469,7 @@ impl BlockDevice for Slow {
         self.0.read_at(offset, buf)
     }
     fn write_at(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(300));
         self.0.write_at(offset, data)
     }
@@ -482,10 +484,8 @@ impl BlockDevice for Slow {
 #[test]
 fn shutdown_finishes_in_flight_requests_then_closes() {
     let inner = mem(SIZE, 4096);
-    let srv = Running::start(vec![(
-        NAME.into(),
-        Arc::new(Slow(inner.clone())) as Arc<dyn BlockDevice>,
-    )]);
+    let slow = Arc::new(Slow(inner.clone(), Default::default()));
+    let srv = Running::start(vec![(NAME.into(), slow.clone() as Arc<dyn BlockDevice>)]);
     let mut s = open(srv.addr, false);
     let mut batch = Vec::new();
     for i in 0..3u64 {
@@ -498,8 +498,15 @@ fn shutdown_finishes_in_flight_requests_then_closes() {
         batch.extend_from_slice(&[0x61; 65536]);
     }
     s.write_all(&batch).expect("writes");
-    // Let the server pick the requests up; they are now sleeping in the device.
-    std::thread::sleep(Duration::from_millis(100));
+    // Wait until the three writes are running in the device.
+    let t0 = std::time::Instant::now();
+    while slow.1.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "writes never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let addr = srv.addr;
     srv.stop().expect("clean shutdown");
     // Every in-flight write was answered, then the connection closed.
