@@ -9,18 +9,20 @@ use crate::{IoError, SectorSize};
 /// freed when a trim covers it whole.
 const CHUNK_SHIFT: u32 = 18; // 256 KiB
 const CHUNK: usize = 1 << CHUNK_SHIFT;
-/// Chunks per region: the unit of the directory, allocated on the first write into it.
-const REGION_SHIFT: u32 = 12; // 4096 chunks = 1 GiB
+/// Chunks per region: the unit of the directory (8 KiB), allocated on the first write into it.
+/// Small, so that scattered small writes into a huge store cost little beyond their chunk.
+const REGION_SHIFT: u32 = 8; // 256 chunks = 64 MiB
 const REGION_CHUNKS: usize = 1 << REGION_SHIFT;
-/// The largest memory store: 256 TiB (its top-level directory is then 2 MiB).
-pub(crate) const MAX_BYTES: u64 = 1 << 48;
+/// The largest memory store: 64 TiB (its top-level directory is then 24 MiB).
+pub(crate) const MAX_BYTES: u64 = 1 << 46;
 
 type Chunk = RwLock<Option<Box<[u8]>>>;
 
 /// A sparse in-memory block store.
 ///
-/// Memory grows with the data written (in 256 KiB chunks allocated on first write), not with
-/// the size of the store: an 8 TiB store costs 64 KiB until it is written. Unwritten sectors
+/// Memory grows with the data written (in 256 KiB chunks allocated on first write, plus 8 KiB
+/// of directory per 64 MiB region written), not with the size of the store: an empty 8 TiB
+/// store costs 3 MiB of directory. The largest store is 64 TiB. Unwritten sectors
 /// read as zeros; a trim that covers a whole chunk frees it, a partial one zeroes the sectors.
 /// Requests to different chunks run in parallel.
 pub struct MemoryStore {
@@ -43,7 +45,7 @@ impl MemoryStore {
     /// An empty (all-hole) store of `num_sectors` sectors.
     ///
     /// # Errors
-    /// [`IoError::TooLarge`] if the store would exceed 256 TiB.
+    /// [`IoError::TooLarge`] if the store would exceed 64 TiB.
     pub fn new(sector_size: SectorSize, num_sectors: u64) -> Result<Self, IoError> {
         let bytes = u128::from(num_sectors) << sector_size.shift();
         if bytes > u128::from(MAX_BYTES) {
@@ -207,7 +209,8 @@ impl BlockStore for MemoryStore {
                     *guard = None;
                 } else if let Some(data) = guard.as_mut() {
                     data[off..off + n].fill(0);
-                    if is_hole(data) {
+                    // Free the chunk once nothing in it is left (stops at the first data).
+                    if data.chunks(4096).all(is_hole) {
                         *guard = None;
                     }
                 }
