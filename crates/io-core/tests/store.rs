@@ -428,3 +428,59 @@ fn parallel_writers_to_disjoint_ranges() {
         }
     }
 }
+
+#[test]
+fn random_operations_match_a_plain_buffer() {
+    let dir = TempDir::new("model");
+    let ss = SectorSize::S512;
+    let size = 2u64 << 20; // 8 memory-store chunks, 4096 sectors
+    let n = size / 512;
+    for store in stores(&dir, ss, size) {
+        let mut model = vec![0u8; size as usize];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for step in 0..2000u64 {
+            let first = next(n);
+            let count = 1 + next((n - first).min(1200));
+            let (a, b) = ((first * 512) as usize, ((first + count) * 512) as usize);
+            match next(3) {
+                0 => {
+                    let data = pattern(ss, first, count as usize, step as u8);
+                    store.write_sectors(first, &data).expect("write");
+                    model[a..b].copy_from_slice(&data);
+                }
+                1 => {
+                    store.trim(first, count).expect("trim");
+                    model[a..b].fill(0);
+                }
+                _ => {
+                    let mut holes = vec![false; count as usize];
+                    let mut buf = vec![0xEEu8; b - a];
+                    store
+                        .read_sectors_with_holes(first, &mut buf, &mut holes)
+                        .expect("read");
+                    assert!(
+                        buf == model[a..b],
+                        "step {step}: sectors {first}+{count} differ"
+                    );
+                    for (i, h) in holes.iter().enumerate() {
+                        assert_eq!(
+                            *h,
+                            is_hole(&model[a + i * 512..a + (i + 1) * 512]),
+                            "step {step}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            read(&*store, 0, n as usize) == model,
+            "final contents differ"
+        );
+    }
+}
