@@ -23,6 +23,21 @@ pub use memory::MemoryStore;
 ///
 /// Every request is checked before anything is touched: a buffer that is not a whole number of
 /// sectors gives [`IoError::Misaligned`], a run past the end gives [`IoError::OutOfRange`].
+///
+/// ```
+/// use ebsim_io::{BlockStore, MemoryStore, SectorSize, is_hole};
+///
+/// // 8 TiB, sparse: memory grows with what is written.
+/// let store = MemoryStore::new(SectorSize::S4096, 2u64 << 30)?;
+/// store.write_sectors(1 << 30, &[0xAB; 4096])?;
+/// let mut buf = vec![0u8; 2 * 4096];
+/// store.read_sectors(1 << 30, &mut buf)?;
+/// assert!(!is_hole(&buf[..4096]) && is_hole(&buf[4096..]));
+/// store.trim(1 << 30, 1)?;
+/// store.read_sectors(1 << 30, &mut buf)?;
+/// assert!(is_hole(&buf));
+/// # Ok::<(), ebsim_io::IoError>(())
+/// ```
 pub trait BlockStore: Send + Sync {
     /// The sector size.
     fn sector_size(&self) -> SectorSize;
