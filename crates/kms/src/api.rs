@@ -16,7 +16,10 @@ pub struct Caller {
 impl Caller {
     /// A caller acting directly (no forwarding service).
     pub fn new(principal: impl Into<String>) -> Self {
-        Self { principal: principal.into(), via_service: None }
+        Self {
+            principal: principal.into(),
+            via_service: None,
+        }
     }
 
     /// The same principal, forwarded by `service` (`kms:ViaService`).
@@ -29,7 +32,13 @@ impl Caller {
     /// The 12-digit account of the principal, if its ARN has one.
     pub fn account(&self) -> Option<&str> {
         let mut parts = self.principal.splitn(6, ':');
-        let (_, _, _, _, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (_, _, _, _, account) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
         (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
     }
 }
@@ -154,7 +163,9 @@ impl ErrorType {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            Self::ThrottlingException | Self::KMSInternalException | Self::DependencyTimeoutException
+            Self::ThrottlingException
+                | Self::KMSInternalException
+                | Self::DependencyTimeoutException
         )
     }
 }
@@ -181,12 +192,18 @@ pub struct KmsError {
 impl KmsError {
     /// An error with a message.
     pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
-        Self { error_type, message: Some(message.into()) }
+        Self {
+            error_type,
+            message: Some(message.into()),
+        }
     }
 
     /// An error without a message.
     pub fn bare(error_type: ErrorType) -> Self {
-        Self { error_type, message: None }
+        Self {
+            error_type,
+            message: None,
+        }
     }
 
     /// The opaque crypto failure.

@@ -5,11 +5,49 @@
 //! Every operation goes through one entry point that takes the AWS KMS JSON 1.1 request body
 //! and returns the response body, so the HTTP front end is a thin mapping:
 //! [`Kms::call`]`(&Caller, "Decrypt", body)`.
+//!
+//! ```
+//! use ebsim_kms::{Caller, Kms, KmsConfig};
+//! use serde_json::json;
+//!
+//! let kms = Kms::in_memory(KmsConfig::default());
+//! let root = Caller::new("arn:aws:iam::111122223333:root");
+//! let key = kms.call_json(&root, "CreateKey", json!({}))?;
+//! let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap_or_default();
+//! let ctx = json!({"aws:ebs:id": "vol-0123456789abcdef0"});
+//! let wrapped = kms.call_json(&root, "GenerateDataKeyWithoutPlaintext",
+//!     json!({"KeyId": key_id, "NumberOfBytes": 64, "EncryptionContext": ctx}))?;
+//! let plain = kms.call_json(&root, "Decrypt",
+//!     json!({"CiphertextBlob": wrapped["CiphertextBlob"], "EncryptionContext": ctx}))?;
+//! assert!(plain["Plaintext"].is_string());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod api;
+mod audit;
+mod blob;
+mod clock;
+mod fault;
 pub mod policy;
+mod service;
+mod state;
+mod store;
 
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};
+pub use clock::{Clock, ManualClock, SystemClock, iso8601};
+pub use service::{Credential, GRANT_OPERATIONS, Kms, KmsConfig, SecretString};
+pub use store::KmsOpenError;
+
+/// Entry points for the fuzz targets.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::blob::{HEADER_LEN, MAGIC, VERSION, encode_context, parse as parse_blob};
+
+    /// Feeds arbitrary bytes to the ciphertext blob parser.
+    pub fn fuzz_blob_parser(data: &[u8]) {
+        crate::service::fuzz_blob(data);
+    }
+}

@@ -1,0 +1,143 @@
+//! The audit trail: CloudTrail-shaped JSON records of every call, allowed or refused. Kept in
+//! a bounded in-memory ring, and for a data dir appended (buffered) to
+//! `DIR/audit/kms-audit.jsonl`, rotated by size.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+/// Records kept in memory.
+pub const RING_CAPACITY: usize = 10_000;
+/// Rotate the file when it grows past this size.
+pub const ROTATE_BYTES: u64 = 16 * 1024 * 1024;
+/// Rotated files kept (`kms-audit.jsonl.1` … `.4`).
+pub const ROTATE_KEEP: u32 = 4;
+const FLUSH_EVERY: u32 = 64;
+
+#[derive(Debug)]
+struct FileSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+    size: u64,
+    unflushed: u32,
+}
+
+impl FileSink {
+    fn open(path: PathBuf) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path,
+            out: BufWriter::with_capacity(256 * 1024, file),
+            size,
+            unflushed: 0,
+        })
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        for i in (1..ROTATE_KEEP).rev() {
+            let from = self.path.with_extension(format!("jsonl.{i}"));
+            if from.exists() {
+                std::fs::rename(&from, self.path.with_extension(format!("jsonl.{}", i + 1)))?;
+            }
+        }
+        std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;
+        *self = Self::open(self.path.clone())?;
+        Ok(())
+    }
+
+    fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if self.size + line.len() as u64 > ROTATE_BYTES && self.size > 0 {
+            self.rotate()?;
+        }
+        self.out.write_all(line)?;
+        self.size += line.len() as u64;
+        self.unflushed += 1;
+        if self.unflushed >= FLUSH_EVERY {
+            self.out.flush()?;
+            self.unflushed = 0;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    ring: VecDeque<Value>,
+    file: Option<FileSink>,
+}
+
+/// The audit trail.
+#[derive(Debug, Default)]
+pub struct AuditLog {
+    inner: Mutex<Inner>,
+}
+
+impl AuditLog {
+    /// A trail in memory only.
+    pub fn in_memory() -> Self {
+        Self::default()
+    }
+
+    /// A trail also appended to `path`.
+    pub fn with_file(path: PathBuf) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let sink = FileSink::open(path)?;
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                ring: VecDeque::new(),
+                file: Some(sink),
+            }),
+        })
+    }
+
+    /// Appends one record.
+    pub fn record(&self, record: Value) {
+        let mut inner = self.inner.lock();
+        if let Some(sink) = inner.file.as_mut()
+            && let Ok(mut line) = serde_json::to_vec(&record)
+        {
+            line.push(b'\n');
+            // An audit write failure must not fail the call; the ring still has the record.
+            let _ = sink.write(&line);
+        }
+        if inner.ring.len() == RING_CAPACITY {
+            inner.ring.pop_front();
+        }
+        inner.ring.push_back(record);
+    }
+
+    /// The newest `limit` records (all kept ones when `None`), oldest first.
+    pub fn records(&self, limit: Option<usize>) -> Vec<Value> {
+        let inner = self.inner.lock();
+        let n = limit.unwrap_or(inner.ring.len()).min(inner.ring.len());
+        inner
+            .ring
+            .iter()
+            .skip(inner.ring.len() - n)
+            .cloned()
+            .collect()
+    }
+
+    /// Writes buffered records to the file.
+    pub fn flush(&self) {
+        let mut inner = self.inner.lock();
+        if let Some(sink) = inner.file.as_mut() {
+            let _ = sink.out.flush();
+            sink.unflushed = 0;
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}

@@ -1,0 +1,346 @@
+//! The KMS state: keys with their material versions, aliases, grants, IAM principals. It is
+//! serialized whole to `DIR/kms/state.json` (mode 0600; key material and IAM secrets are in
+//! it, base64, protected only by the file's permissions).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::blob::KeyMaterial;
+use crate::policy::PolicyDocument;
+
+/// Key state (KMS-REFERENCE §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    /// Usable.
+    Enabled,
+    /// Disabled by the owner.
+    Disabled,
+    /// Scheduled for deletion.
+    PendingDeletion,
+}
+
+impl KeyState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
+
+/// One version of key material.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Material {
+    /// 64 lowercase hex.
+    pub id: String,
+    #[serde(skip)]
+    pub id_bytes: [u8; 32],
+    pub created: f64,
+    /// `None` for the original material, else `AUTOMATIC` / `ON_DEMAND`.
+    pub rotation_type: Option<String>,
+    #[serde(with = "material_b64")]
+    pub secret: KeyMaterial,
+}
+
+mod material_b64 {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(m: &KeyMaterial, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(B64.encode(m.expose()));
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyMaterial, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = Zeroizing::new(
+            B64.decode(text.as_bytes())
+                .map_err(|_| serde::de::Error::custom("key material is not base64"))?,
+        );
+        KeyMaterial::from_slice(&bytes)
+            .ok_or_else(|| serde::de::Error::custom("key material is not 32 bytes"))
+    }
+}
+
+impl Material {
+    pub fn generate(now: f64, rotation_type: Option<&str>) -> Self {
+        let mut id_bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut id_bytes);
+        Self {
+            id: hex::encode(id_bytes),
+            id_bytes,
+            created: now,
+            rotation_type: rotation_type.map(str::to_string),
+            secret: KeyMaterial::generate(),
+        }
+    }
+}
+
+/// Grant constraints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraints {
+    pub subset: Option<BTreeMap<String, String>>,
+    pub equals: Option<BTreeMap<String, String>>,
+}
+
+fn ci_get<'a>(ctx: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
+    ctx.get(key).or_else(|| {
+        ctx.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+impl Constraints {
+    pub fn is_empty(&self) -> bool {
+        self.subset.is_none() && self.equals.is_none()
+    }
+
+    /// Whether a request context meets the constraints (keys case-insensitive, values exact).
+    pub fn allows(&self, ctx: &BTreeMap<String, String>) -> bool {
+        if let Some(sub) = &self.subset
+            && !sub.iter().all(|(k, v)| ci_get(ctx, k) == Some(v))
+        {
+            return false;
+        }
+        if let Some(eq) = &self.equals
+            && (eq.len() != ctx.len() || !eq.iter().all(|(k, v)| ci_get(ctx, k) == Some(v)))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Whether `self` (a child's constraints) is equal to or stricter than `parent`.
+    pub fn at_least_as_strict_as(&self, parent: &Constraints) -> bool {
+        if let Some(peq) = &parent.equals {
+            let Some(ceq) = &self.equals else {
+                return false;
+            };
+            if !Constraints::same_map(ceq, peq) {
+                return false;
+            }
+        }
+        if let Some(psub) = &parent.subset {
+            // The child's required pairs must include the parent's.
+            let covered =
+                |m: &BTreeMap<String, String>| psub.iter().all(|(k, v)| ci_get(m, k) == Some(v));
+            let ok = self.subset.as_ref().is_some_and(covered)
+                || self.equals.as_ref().is_some_and(covered);
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn same_map(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+        a.len() == b.len() && a.iter().all(|(k, v)| ci_get(b, k) == Some(v))
+    }
+}
+
+/// A grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub grant_id: String,
+    pub name: Option<String>,
+    pub created: f64,
+    pub grantee: String,
+    pub retiring: Option<String>,
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    pub constraints: Constraints,
+    /// The grant this one was created through (child grants).
+    pub parent: Option<String>,
+}
+
+/// Rotation settings of a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rotation {
+    pub period_days: u32,
+    pub next: f64,
+}
+
+/// A KMS key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Key {
+    pub id: String,
+    #[serde(skip)]
+    pub id_bytes: [u8; 16],
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub created: f64,
+    pub description: String,
+    pub key_usage: String,
+    pub key_spec: String,
+    pub origin: String,
+    pub aws_managed: bool,
+    pub state: KeyState,
+    pub deletion_date: Option<f64>,
+    pub pending_window_days: Option<u32>,
+    pub policy_text: String,
+    #[serde(skip)]
+    pub policy: Option<Arc<PolicyDocument>>,
+    pub materials: Vec<Material>,
+    pub rotation: Option<Rotation>,
+    pub on_demand_rotations: u32,
+    pub grants: Vec<Grant>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Key {
+    pub fn is_symmetric(&self) -> bool {
+        self.key_spec == "SYMMETRIC_DEFAULT"
+    }
+
+    pub fn current_material(&self) -> Option<&Material> {
+        self.materials.last()
+    }
+}
+
+/// An alias.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    pub arn: String,
+    pub target_key_id: String,
+    pub created: f64,
+    pub updated: f64,
+}
+
+/// An IAM user or role known to the simulator.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Principal {
+    pub arn: String,
+    pub kind: String,
+    pub account: String,
+    pub access_key_id: String,
+    #[serde(with = "secret_string")]
+    pub secret: Zeroizing<String>,
+    pub policies: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub compiled: Vec<Arc<PolicyDocument>>,
+}
+
+mod secret_string {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(m: &Zeroizing<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Zeroizing<String>, D::Error> {
+        Ok(Zeroizing::new(String::deserialize(d)?))
+    }
+}
+
+/// The whole state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    /// Key ARN → key.
+    pub keys: BTreeMap<String, Key>,
+    /// Alias ARN → alias.
+    pub aliases: BTreeMap<String, Alias>,
+    /// IAM principal ARN → principal.
+    pub principals: BTreeMap<String, Principal>,
+    /// Simulated time offset, seconds.
+    pub clock_offset: f64,
+}
+
+impl State {
+    /// Rebuilds what is not serialized (compiled policies, id bytes). Errors name what is
+    /// wrong.
+    pub fn rehydrate(&mut self) -> Result<(), String> {
+        for key in self.keys.values_mut() {
+            let uuid =
+                uuid::Uuid::parse_str(&key.id).map_err(|_| format!("bad key id {}", key.id))?;
+            key.id_bytes = *uuid.as_bytes();
+            let doc = PolicyDocument::parse_key_policy(&key.policy_text)
+                .map_err(|e| format!("key policy of {}: {e}", key.arn))?;
+            key.policy = Some(Arc::new(doc));
+            for m in &mut key.materials {
+                let bytes = hex::decode(&m.id).map_err(|_| format!("bad material id {}", m.id))?;
+                m.id_bytes = bytes
+                    .try_into()
+                    .map_err(|_| format!("bad material id {}", m.id))?;
+            }
+        }
+        for p in self.principals.values_mut() {
+            p.compiled = p
+                .policies
+                .values()
+                .map(|t| PolicyDocument::parse_identity_policy(t).map(Arc::new))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("identity policy of {}: {e}", p.arn))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn subset_and_equals() {
+        let sub = Constraints {
+            subset: Some(m(&[("aws:ebs:id", "vol-1")])),
+            equals: None,
+        };
+        assert!(sub.allows(&m(&[("aws:ebs:id", "vol-1"), ("x", "y")])));
+        assert!(
+            sub.allows(&m(&[("AWS:EBS:ID", "vol-1")])),
+            "keys are case-insensitive"
+        );
+        assert!(
+            !sub.allows(&m(&[("aws:ebs:id", "VOL-1")])),
+            "values are exact"
+        );
+        assert!(!sub.allows(&m(&[])));
+        let eq = Constraints {
+            subset: None,
+            equals: Some(m(&[("a", "1")])),
+        };
+        assert!(eq.allows(&m(&[("a", "1")])));
+        assert!(!eq.allows(&m(&[("a", "1"), ("b", "2")])));
+    }
+
+    #[test]
+    fn child_strictness() {
+        let parent = Constraints {
+            subset: Some(m(&[("w", "1")])),
+            equals: None,
+        };
+        let child = Constraints {
+            subset: Some(m(&[("w", "1"), ("v", "2")])),
+            equals: None,
+        };
+        assert!(child.at_least_as_strict_as(&parent));
+        let eq_child = Constraints {
+            subset: None,
+            equals: Some(m(&[("w", "1")])),
+        };
+        assert!(eq_child.at_least_as_strict_as(&parent));
+        assert!(!Constraints::default().at_least_as_strict_as(&parent));
+        assert!(
+            !parent.at_least_as_strict_as(&eq_child),
+            "Equals cannot become Subset"
+        );
+    }
+}
