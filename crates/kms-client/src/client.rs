@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ebsim_kms::{Caller, ErrorType, KmsError};
+use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError, KmsOpenError};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
@@ -49,6 +49,16 @@ pub trait LocalKms: Send + Sync + std::fmt::Debug + 'static {
     /// # Errors
     /// The KMS error.
     fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+}
+
+impl LocalKms for Kms {
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        Kms::call(self, caller, operation, body)
+    }
+
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        Kms::admin(self, caller, operation, body)
+    }
 }
 
 /// The default account's root principal.
@@ -94,6 +104,45 @@ impl KmsClient {
         Ok(Self {
             transport: Arc::new(Transport::Http(Box::new(HttpTransport::new(config)?))),
         })
+    }
+
+    /// The client for a data dir, as every `ebsim` command gets it: an explicit `endpoint`
+    /// (`--kms-endpoint`, `EBSIM_KMS_ENDPOINT`) → HTTP; else, when `DIR/kms/endpoint` names a
+    /// running `ebsim kms serve` → HTTP to it; else the embedded KMS, opened with its lock
+    /// held while the client (or any clone) lives. `principal` (`--as`) is the default
+    /// identity (the account root when `None`); over HTTP it is carried with the data dir's
+    /// service credential.
+    ///
+    /// # Errors
+    /// [`ClientError::Open`] when the embedded KMS cannot be opened (e.g. another process
+    /// holds it and no server answers), or an HTTP configuration error.
+    pub fn for_data_dir(
+        dir: &Path,
+        principal: Option<String>,
+        endpoint: Option<String>,
+    ) -> Result<Self, ClientError> {
+        // A server that is starting holds the lock before it publishes its endpoint.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Some(client) = Self::routed(dir, principal.clone(), endpoint.clone())? {
+                return Ok(client);
+            }
+            match Kms::open(dir, KmsConfig::default()) {
+                Ok(kms) => {
+                    let principal = principal.unwrap_or_else(|| kms.root_arn());
+                    return Ok(Self::in_process_as(Arc::new(kms), principal));
+                }
+                Err(KmsOpenError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(ClientError::Open {
+                        dir: dir.to_owned(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     /// The HTTP client a data dir's commands use when they do not embed the KMS: for an

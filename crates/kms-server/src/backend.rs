@@ -45,3 +45,21 @@ pub trait Backend: Send + Sync + 'static {
     /// The credential for an access key id.
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential>;
 }
+
+impl Backend for ebsim_kms::Kms {
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        ebsim_kms::Kms::call(self, caller, operation, body)
+    }
+
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        ebsim_kms::Kms::admin(self, caller, operation, body)
+    }
+
+    fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential> {
+        ebsim_kms::Kms::lookup_access_key(self, access_key_id).map(|c| ServerCredential {
+            principal: c.principal.clone(),
+            secret: Zeroizing::new(c.secret.expose().to_owned()),
+            is_service: c.is_service,
+        })
+    }
+}

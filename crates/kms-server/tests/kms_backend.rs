@@ -1,0 +1,247 @@
+//! The endpoint in front of the real KMS: bad input (not JSON, wrong types, missing members,
+//! unknown operations, oversized bodies) gets an AWS-shaped error and changes nothing; the
+//! admin API is for the account root only.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity;
+use ebsim_kms::{Kms, KmsConfig};
+use ebsim_kms_server::{KmsServer, ServerConfig, ServerHandle};
+use serde_json::{Value, json};
+
+fn start() -> (tempfile::TempDir, ServerHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Arc::new(Kms::open(dir.path(), KmsConfig::default()).unwrap());
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap()).max_body_bytes(64 * 1024);
+    let handle = KmsServer::bind(kms, config).unwrap().spawn().unwrap();
+    (dir, handle)
+}
+
+fn post(addr: SocketAddr, target: &str, body: &[u8], key: &str, secret: &str) -> (u16, Value) {
+    try_post(addr, target, body, key, secret).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As `post`, but a transport failure (e.g. the server closing an oversized upload) is an
+/// `Err` instead of a panic.
+fn try_post(
+    addr: SocketAddr,
+    target: &str,
+    body: &[u8],
+    key: &str,
+    secret: &str,
+) -> Result<(u16, Value), Box<ureq::Error>> {
+    let host = addr.to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", target),
+    ];
+    let identity: Identity = Credentials::new(key, secret, None, None, "t").into();
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region("us-west-2")
+        .name("kms")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        "/",
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = ureq::post(&format!("http://{addr}/"));
+    for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        req = req.set(k, v);
+    }
+    let (status, resp) = match req.send_bytes(body) {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(s, r)) => (s, r),
+        Err(e) => return Err(Box::new(e)),
+    };
+    let text = resp.into_string().unwrap();
+    Ok((
+        status,
+        if text.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    ))
+}
+
+fn root(addr: SocketAddr, op: &str, body: &[u8]) -> (u16, Value) {
+    post(addr, &format!("TrentService.{op}"), body, "test", "test")
+}
+
+fn state(addr: SocketAddr) -> (Value, Value) {
+    let (_, keys) = root(addr, "ListKeys", b"{}");
+    let (_, aliases) = root(addr, "ListAliases", b"{}");
+    (keys, aliases)
+}
+
+#[test]
+fn bad_input_gets_aws_errors_and_changes_nothing() {
+    let (_dir, server) = start();
+    let addr = server.addr();
+    let (status, created) = root(addr, "CreateKey", b"{}");
+    assert_eq!(status, 200, "{created}");
+    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let before = state(addr);
+
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "CreateKey",
+            b"not json".to_vec(),
+            &["SerializationException"],
+        ),
+        (
+            "CreateKey",
+            b"[1,2]".to_vec(),
+            &["SerializationException", "ValidationException"],
+        ),
+        (
+            "CreateKey",
+            br#"{"Description": 5}"#.to_vec(),
+            &["SerializationException", "ValidationException"],
+        ),
+        (
+            "CreateKey",
+            br#"{"KeySpec": "NOT_A_SPEC"}"#.to_vec(),
+            &["ValidationException"],
+        ),
+        (
+            "CreateAlias",
+            br#"{"AliasName": "alias/x"}"#.to_vec(),
+            &["ValidationException"],
+        ),
+        (
+            "CreateAlias",
+            format!(r#"{{"AliasName": "no-prefix", "TargetKeyId": "{key_id}"}}"#).into_bytes(),
+            &["ValidationException"],
+        ),
+        (
+            "CreateAlias",
+            format!(r#"{{"AliasName": "alias/bad name!", "TargetKeyId": "{key_id}"}}"#)
+                .into_bytes(),
+            &["ValidationException"],
+        ),
+        (
+            "ScheduleKeyDeletion",
+            format!(r#"{{"KeyId": "{key_id}", "PendingWindowInDays": 3}}"#).into_bytes(),
+            &["ValidationException"],
+        ),
+        (
+            "ScheduleKeyDeletion",
+            format!(r#"{{"KeyId": "{key_id}", "PendingWindowInDays": "7"}}"#).into_bytes(),
+            &["SerializationException", "ValidationException"],
+        ),
+        (
+            "GenerateDataKey",
+            format!(r#"{{"KeyId": "{key_id}", "NumberOfBytes": 1025}}"#).into_bytes(),
+            &["ValidationException"],
+        ),
+        (
+            "GenerateDataKey",
+            format!(r#"{{"KeyId": "{key_id}", "NumberOfBytes": 32, "KeySpec": "AES_256"}}"#)
+                .into_bytes(),
+            &["ValidationException"],
+        ),
+        (
+            "Encrypt",
+            format!(r#"{{"KeyId": "{key_id}", "Plaintext": "not base64!"}}"#).into_bytes(),
+            &["SerializationException", "ValidationException"],
+        ),
+        (
+            "Decrypt",
+            br#"{"CiphertextBlob": "AAAA"}"#.to_vec(),
+            &["InvalidCiphertextException"],
+        ),
+        ("DisableKey", b"{}".to_vec(), &["ValidationException"]),
+        (
+            "TotallyUnknown",
+            b"{}".to_vec(),
+            &["UnknownOperationException"],
+        ),
+    ];
+    for (op, body, expected) in &cases {
+        let (status, err) = root(addr, op, body);
+        assert_eq!(status, 400, "{op} {}: {err}", String::from_utf8_lossy(body));
+        let t = err["__type"].as_str().unwrap_or_default();
+        assert!(
+            expected.contains(&t),
+            "{op} {}: got {err}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let big = format!(r#"{{"Description": "{}"}}"#, "x".repeat(100 * 1024));
+    // Refused before it is read: a 413, or the connection closed under the upload.
+    match try_post(
+        addr,
+        "TrentService.CreateKey",
+        big.as_bytes(),
+        "test",
+        "test",
+    ) {
+        Ok((status, err)) => assert_eq!(status, 413, "{err}"),
+        Err(e) if matches!(*e, ureq::Error::Transport(_)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(
+        state(addr),
+        before,
+        "no bad request changed the key or alias lists"
+    );
+    let (_, d) = root(
+        addr,
+        "DescribeKey",
+        format!(r#"{{"KeyId": "{key_id}"}}"#).as_bytes(),
+    );
+    assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
+}
+
+#[test]
+fn admin_is_root_only() {
+    let (_dir, server) = start();
+    let addr = server.addr();
+    let (status, user) = post(
+        addr,
+        "EbsimAdmin.CreateUser",
+        br#"{"UserName": "eve"}"#,
+        "test",
+        "test",
+    );
+    assert_eq!(status, 200, "{user}");
+    let (key, secret) = (
+        user["AccessKeyId"].as_str().unwrap(),
+        user["SecretAccessKey"].as_str().unwrap(),
+    );
+    let (status, err) = post(
+        addr,
+        "EbsimAdmin.CreateUser",
+        br#"{"UserName": "mallory"}"#,
+        key,
+        secret,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "AccessDeniedException", "{err}");
+    assert!(
+        err.get("Message").is_some(),
+        "AccessDenied uses Message: {err}"
+    );
+    let (_, listed) = post(addr, "EbsimAdmin.ListPrincipals", b"{}", "test", "test");
+    assert!(!listed.to_string().contains("mallory"), "{listed}");
+    let (status, err) = post(addr, "EbsimAdmin.NoSuchAdminOp", b"{}", "test", "test");
+    assert_eq!(status, 400);
+    assert_eq!(err["__type"], "UnknownOperationException", "{err}");
+}
