@@ -13,7 +13,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod error;
+mod iam;
 mod info;
+mod kms_serve;
 mod ekm;
 mod volume;
 mod volume_serve;
@@ -81,6 +83,10 @@ pub enum Command {
     Ekm(ekm::EkmArgs),
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
+    /// The KMS endpoint: `ebsim kms serve` speaks the AWS KMS JSON 1.1 protocol (SigV4).
+    Kms(kms_serve::KmsArgs),
+    /// IAM users, roles and identity policies of the data dir's KMS.
+    Iam(iam::IamArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -112,5 +118,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
+        Command::Kms(args) => kms_serve::run(&global, &args),
+        Command::Iam(args) => iam::run(&global, &args),
     }
 }

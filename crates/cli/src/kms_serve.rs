@@ -1,0 +1,141 @@
+//! `ebsim kms serve`: the AWS KMS JSON 1.1 endpoint for the data dir's KMS.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use ebsim_kms::{Kms, KmsConfig};
+use ebsim_kms_client::{ClientError, endpoint_file};
+use ebsim_kms_server::{KmsServer, ServerConfig};
+
+use crate::{CliError, GlobalArgs};
+
+/// `ebsim kms …`
+#[derive(Debug, Args)]
+pub struct KmsArgs {
+    #[command(subcommand)]
+    command: KmsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KmsCommand {
+    /// Serve the data dir's KMS over the AWS KMS JSON 1.1 protocol (SigV4-verified), for
+    /// aws-cli, boto3, the AWS SDKs and other `ebsim` commands.
+    ///
+    /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
+    /// (other ebsim commands on the data dir route to it), and stops cleanly on
+    /// SIGINT/SIGTERM. Example: `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws kms
+    /// list-keys --endpoint-url http://127.0.0.1:4599 --region us-west-2`.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Allow listening on a non-loopback address (exposes the endpoint to the network).
+    #[arg(long)]
+    allow_remote: bool,
+}
+
+/// Runs `ebsim kms …`.
+pub(crate) fn run(global: &GlobalArgs, args: &KmsArgs) -> Result<(), CliError> {
+    match &args.command {
+        KmsCommand::Serve(a) => serve(global, a),
+    }
+}
+
+/// Maps a KMS client error to the CLI's error (keeping the KMS error type).
+pub(crate) fn client_error(e: ClientError) -> CliError {
+    match e {
+        ClientError::Kms(k) => CliError::Kms(k),
+        other => CliError::Other(other.to_string()),
+    }
+}
+
+fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
+    let dir = global.data_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Other(format!("cannot create data dir {}: {e}", dir.display())))?;
+    let kms = Kms::open(&dir, KmsConfig::default()).map_err(|e| {
+        CliError::Other(format!(
+            "cannot open the KMS state of {} ({e}); is another `ebsim kms serve` or ebsim command using it?",
+            dir.display()
+        ))
+    })?;
+    let kms = Arc::new(kms);
+    let config = ServerConfig::new(args.listen).allow_remote(args.allow_remote);
+    let server =
+        KmsServer::bind(kms.clone(), config).map_err(|e| CliError::Other(e.to_string()))?;
+    let addr = server
+        .local_addr()
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let url = endpoint_url(addr);
+    let endpoint = endpoint_file(&dir);
+    write_endpoint(&endpoint, &url)?;
+    let result = run_until_signal(server, addr);
+    remove_endpoint(&endpoint, &url);
+    drop(kms);
+    result
+}
+
+fn run_until_signal(server: KmsServer<Kms>, addr: SocketAddr) -> Result<(), CliError> {
+    let runtime = ebsim_kms_server::runtime().map_err(|e| CliError::Other(e.to_string()))?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let sig = |k| {
+            signal(k).map_err(|e| CliError::Other(format!("cannot install signal handler: {e}")))
+        };
+        let mut int = sig(SignalKind::interrupt())?;
+        let mut term = sig(SignalKind::terminate())?;
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {addr}");
+            let _ = out.flush();
+        }
+        server
+            .run(async move {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            })
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))
+    })
+}
+
+/// The URL clients use; a wildcard bind is reached through loopback.
+fn endpoint_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        if addr.is_ipv4() {
+            "127.0.0.1".to_owned()
+        } else {
+            "[::1]".to_owned()
+        }
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{ip}:{}", addr.port())
+}
+
+fn write_endpoint(path: &Path, url: &str) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{url}\n")).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+fn remove_endpoint(path: &Path, url: &str) {
+    if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == url) {
+        let _ = std::fs::remove_file(path);
+    }
+}
