@@ -77,15 +77,26 @@ impl Out {
             None => self.paint("32", "→ ok"),
         };
         println!("    {} {status}", self.paint("1", &c.operation));
-        for l in wrap(&format!("as {}", c.principal), WIDTH - 8) {
+        for l in wrap(&format!("as {}", short_principal(&c.principal)), WIDTH - 8) {
             println!("      {l}");
         }
         if let Some(v) = &c.via {
             println!("      via {v}");
         }
         if let Some(ctx) = &c.context {
-            for l in wrap(&format!("context {ctx}"), WIDTH - 8) {
-                println!("      {l}");
+            let pairs: Vec<(String, String)> =
+                serde_json::from_str::<serde_json::Map<String, Value>>(ctx)
+                    .map(|m| {
+                        m.into_iter()
+                            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                let head = if i == 0 { "context" } else { "       " };
+                for (j, l) in wrap(&format!("{k} = {v}"), WIDTH - 14).iter().enumerate() {
+                    println!("      {} {l}", if j == 0 { head } else { "       " });
+                }
             }
         }
         if let Some(a) = &c.allowed_by {
@@ -94,6 +105,13 @@ impl Out {
             }
         }
     }
+}
+
+/// A principal ARN without the `arn:aws:iam::` / `arn:aws:sts::` prefix (the account stays).
+fn short_principal(p: &str) -> &str {
+    p.strip_prefix("arn:aws:iam::")
+        .or_else(|| p.strip_prefix("arn:aws:sts::"))
+        .unwrap_or(p)
 }
 
 /// Splits `text` into lines of at most `width` characters, at spaces where possible.
@@ -163,18 +181,10 @@ impl Call {
                 .iter()
                 .find_map(|k| a.get(*k).and_then(Value::as_str))
                 .map(|g| format!("grant {}…", g.chars().take(16).collect::<String>()));
-            let stmt = [
-                "policyStatement",
-                "statementSid",
-                "authorizedBy",
-                "authorization",
-            ]
-            .iter()
-            .find_map(|k| a.get(*k))
-            .map(|s| match s {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+            let stmt = a
+                .get("policyStatementSid")
+                .and_then(Value::as_str)
+                .map(|s| format!("key policy statement \"{s}\""));
             grant.or(stmt)
         });
         let error = str_at(r, &["errorCode"]).map(str::to_owned);
@@ -379,7 +389,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     let launch = trail.take()?;
     let grants: Vec<&Value> = named(&launch, "CreateGrant").collect();
     out.step(1, &format!("the admin launches {} for user {SID} in {DIRECTORY}; WorkSpaces creates a grant on the key usable only for this user and directory.", ws.workspace_id));
-    for r in grants.iter().take(1) {
+    for r in named(&launch, "DescribeKey").chain(grants.iter().take(1).copied()) {
         out.call(r);
     }
     out.step(2, "WorkSpaces asks EBS for a root and a user volume; EBS creates one grant per volume, a child of the WorkSpace's grant.");
@@ -459,7 +469,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     }
     println!();
 
-    out.title("Lesson 2 — a disabled key does not stop an attached volume; the next attach fails");
+    out.title("Lesson 2 — a disabled key: attached volumes keep working, the next attach fails");
     client
         .call(&Identity::Default, "DisableKey", json!({"KeyId": key_arn}))
         .map_err(other)?;

@@ -114,23 +114,18 @@ fn other(e: impl std::fmt::Display) -> CliError {
     CliError::Other(e.to_string())
 }
 
-/// The KMS client of a command: a running server or `--kms-endpoint` (over HTTP), with
-/// `--as` as the default principal.
+/// The KMS client of a command: `--kms-endpoint`, else a running `ebsim kms serve` on the
+/// data dir, else the embedded KMS; `--as` is the default principal.
 pub(crate) fn kms_client(global: &GlobalArgs) -> Result<KmsClient, CliError> {
     let dir = global.data_dir();
-    KmsClient::routed(
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| other(format!("cannot create the data dir {}: {e}", dir.display())))?;
+    KmsClient::for_data_dir(
         &dir,
         global.as_principal.clone(),
         global.kms_endpoint.clone(),
     )
-    .map_err(other)?
-    .ok_or_else(|| {
-        other(format!(
-            "no KMS for data dir {}: start `ebsim kms serve --data-dir {}` or pass --kms-endpoint",
-            dir.display(),
-            dir.display()
-        ))
-    })
+    .map_err(other)
 }
 
 /// The simulator over the data dir.

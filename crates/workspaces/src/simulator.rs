@@ -32,6 +32,27 @@ pub struct Simulator {
 }
 
 impl Simulator {
+    /// Everything in memory: a fresh KMS (account 111122223333, us-west-2), volumes and
+    /// WorkSpace records; the client calls as the account root.
+    pub fn in_memory() -> Self {
+        let kms = ebsim_kms::Kms::in_memory(ebsim_kms::KmsConfig::default());
+        Self::with_client(KmsClient::in_process(std::sync::Arc::new(kms)), None)
+    }
+
+    /// A data dir (created if missing): its KMS (a running `ebsim kms serve` on it, else the
+    /// embedded KMS, locked while this simulator lives), volumes and WorkSpace records.
+    ///
+    /// # Errors
+    /// The KMS could not be opened (e.g. another process holds it and no server answers).
+    pub fn open(data_dir: &Path) -> Result<Self, ClientError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ClientError::Open {
+            dir: data_dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let client = KmsClient::for_data_dir(data_dir, None, None)?;
+        Ok(Self::with_client(client, Some(data_dir)))
+    }
+
     /// A simulator calling KMS through `client`; volumes and WorkSpace records live under
     /// `data_dir` (`volumes/`, `workspaces/`), or in memory when `None`.
     pub fn with_client(client: KmsClient, data_dir: Option<&Path>) -> Self {
