@@ -1,7 +1,12 @@
 //! Load generator: Decrypt requests/s and latency percentiles against any AWS KMS endpoint
-//! (`ebsim kms serve`, moto, …), through the ebsim HTTP client (SigV4-signed, keep-alive).
+//! (`ebsim kms serve`, moto, …). Each request is SigV4-signed (aws-sigv4) and sent over a
+//! keep-alive connection per client thread by a minimal HTTP/1.1 writer, so that the load
+//! generator takes as little of the shared CPU as it can; `--via-client` sends the same
+//! requests through the ebsim HTTP client (`KmsClient`) instead.
 //!
-//! Bounded in count and time; loopback only.
+//! Bounded in count and time; loopback only. `--endpoint embedded` measures the KMS in this
+//! process instead (the same calls without HTTP), which tells the KMS's own cost apart from
+//! the wire's.
 //!
 //! ```text
 //! cargo run --release -p ebsim-kms-client --example kms_load -- \
@@ -9,8 +14,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
+use base64::Engine as _;
 
 use ebsim_kms_client::{
     EncryptionContext, HttpConfig, Identity, KmsClient, RetryPolicy, StaticCredentials,
@@ -22,6 +35,7 @@ struct Args {
     clients: Vec<usize>,
     requests: usize,
     seconds: f64,
+    via_client: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         clients: vec![1, 8],
         requests: 20_000,
         seconds: 10.0,
+        via_client: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--requests" => a.requests = val()?.parse().map_err(|_| "bad --requests")?,
             "--seconds" => a.seconds = val()?.parse().map_err(|_| "bad --seconds")?,
+            "--via-client" => a.via_client = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -53,13 +69,124 @@ fn parse_args() -> Result<Args, String> {
         return Err("--endpoint URL is required".into());
     }
     let host = a.endpoint.trim_start_matches("http://");
-    if !(host.starts_with("127.") || host.starts_with("[::1]") || host.starts_with("localhost")) {
+    let loopback =
+        host.starts_with("127.") || host.starts_with("[::1]") || host.starts_with("localhost");
+    if !(loopback || a.endpoint == "embedded") {
         return Err("the load generator only targets loopback endpoints".into());
     }
     if a.requests == 0 || a.requests > 1_000_000 || !(0.1..=120.0).contains(&a.seconds) {
         return Err("--requests must be 1..=1000000 and --seconds 0.1..=120".into());
     }
     Ok(a)
+}
+
+/// One keep-alive HTTP/1.1 connection sending signed Decrypt requests.
+struct RawConn {
+    addr: String,
+    reader: Option<BufReader<TcpStream>>,
+    identity: SigningIdentity,
+    body: Vec<u8>,
+}
+
+impl RawConn {
+    fn new(endpoint: &str, blob: &[u8], ctx: &EncryptionContext) -> Self {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "CiphertextBlob": base64::engine::general_purpose::STANDARD.encode(blob),
+            "EncryptionContext": ctx,
+        }))
+        .unwrap_or_default();
+        let identity = Credentials::new("test", "test", None, None, "kms_load").into();
+        let addr = endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            addr,
+            reader: None,
+            identity,
+            body,
+        }
+    }
+
+    /// Sends one Decrypt and reads the answer; `Ok(true)` for a 200 with a plaintext.
+    fn decrypt(&mut self) -> std::io::Result<bool> {
+        let headers = [
+            ("host", self.addr.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "TrentService.Decrypt"),
+        ];
+        let params = SigningParams::builder()
+            .identity(&self.identity)
+            .region("us-west-2")
+            .name("kms")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(std::io::Error::other)?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            "/",
+            headers.iter().copied(),
+            SignableBody::Bytes(&self.body),
+        )
+        .map_err(std::io::Error::other)?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(std::io::Error::other)?
+            .into_parts();
+        let mut req = Vec::with_capacity(1024 + self.body.len());
+        req.extend_from_slice(b"POST / HTTP/1.1\r\n");
+        for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+            req.extend_from_slice(k.as_bytes());
+            req.extend_from_slice(b": ");
+            req.extend_from_slice(v.as_bytes());
+            req.extend_from_slice(b"\r\n");
+        }
+        req.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
+        req.extend_from_slice(&self.body);
+        if self.reader.is_none() {
+            let s = TcpStream::connect(&self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            self.reader = Some(BufReader::new(s));
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(false);
+        };
+        reader.get_mut().write_all(&req)?;
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let ok = line.split(' ').nth(1) == Some("200");
+        let keep_alive = line.starts_with("HTTP/1.1");
+        let (mut len, mut close) = (None, !keep_alive);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                len = v.trim().parse::<usize>().ok();
+            } else if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
+            }
+        }
+        let mut body = Vec::new();
+        match len {
+            Some(n) => {
+                body.resize(n, 0);
+                reader.read_exact(&mut body)?;
+            }
+            None => {
+                reader.read_to_end(&mut body)?;
+                close = true;
+            }
+        }
+        if close {
+            self.reader = None;
+        }
+        Ok(ok && body.windows(11).any(|w| w == b"\"Plaintext\""))
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -72,12 +199,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let config = HttpConfig::new(&args.endpoint)
-        .map_err(|e| e.to_string())?
-        .credentials(StaticCredentials::new("test", "test"))
-        .region("us-west-2")
-        .retry(RetryPolicy::none());
-    let client = KmsClient::http(config).map_err(|e| e.to_string())?;
+    let client = if args.endpoint == "embedded" {
+        KmsClient::in_process(std::sync::Arc::new(ebsim_kms::Kms::in_memory(
+            ebsim_kms::KmsConfig::default(),
+        )))
+    } else {
+        let config = HttpConfig::new(&args.endpoint)
+            .map_err(|e| e.to_string())?
+            .credentials(StaticCredentials::new("test", "test"))
+            .region("us-west-2")
+            .retry(RetryPolicy::none());
+        KmsClient::http(config).map_err(|e| e.to_string())?
+    };
     let key = client
         .call(
             &Identity::Default,
@@ -108,14 +241,27 @@ fn run() -> Result<(), String> {
                 .map(|_| {
                     let client = client.clone();
                     let (blob, ctx) = (&wrapped.ciphertext_blob, &ctx);
+                    let (via_client, endpoint) = (args.via_client, args.endpoint.as_str());
                     s.spawn(move || {
                         let mut lat = Vec::with_capacity(per_client);
                         let mut errors = 0usize;
+                        let mut raw = (!via_client && endpoint != "embedded")
+                            .then(|| RawConn::new(endpoint, blob, ctx));
                         while lat.len() + errors < per_client && Instant::now() < deadline {
                             let t = Instant::now();
-                            match client.decrypt_data_key(&Identity::Default, blob, ctx) {
-                                Ok(k) if k.len() == 64 => lat.push(t.elapsed()),
-                                _ => errors += 1,
+                            let ok = match raw.as_mut() {
+                                Some(conn) => conn.decrypt().unwrap_or_else(|_| {
+                                    conn.reader = None;
+                                    false
+                                }),
+                                None => client
+                                    .decrypt_data_key(&Identity::Default, blob, ctx)
+                                    .is_ok_and(|k| k.len() == 64),
+                            };
+                            if ok {
+                                lat.push(t.elapsed());
+                            } else {
+                                errors += 1;
                             }
                         }
                         (lat, errors)
