@@ -1,0 +1,145 @@
+//! The EKM check against the real KMS: the app's role lives in the vendor's account
+//! (222233334444) and gets the key through the pasted statement; each failure is named as one
+//! of the source's three causes.
+
+use ebsim::Simulator;
+use ebsim::kms_client::Identity;
+use ebsim::workspaces::ekm::{self, EXAMPLE_ROLE_ARN, EkmCause, EkmError};
+use serde_json::{Value, json};
+
+fn setup() -> (Simulator, String) {
+    let sim = Simulator::in_memory();
+    sim.kms()
+        .admin(
+            "CreateRole",
+            json!({"RoleName": "Workato_EKM", "AccountId": "222233334444"}),
+        )
+        .expect("CreateRole");
+    let key = sim
+        .kms()
+        .call(&Identity::Default, "CreateKey", json!({}))
+        .expect("CreateKey");
+    let arn = key["KeyMetadata"]["Arn"].as_str().expect("arn").to_owned();
+    // The vendor's own IAM policy for its role (cross-account use needs both sides).
+    let iam = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": arn}]});
+    sim.kms()
+        .admin(
+            "PutPrincipalPolicy",
+            json!({"PrincipalArn": EXAMPLE_ROLE_ARN, "PolicyName": "ekm", "PolicyDocument": iam.to_string()}),
+        )
+        .expect("PutPrincipalPolicy");
+    (sim, arn)
+}
+
+fn put_policy(sim: &Simulator, key: &str, policy: &str) {
+    sim.kms()
+        .call(
+            &Identity::Default,
+            "PutKeyPolicy",
+            json!({"KeyId": key, "PolicyName": "default", "Policy": policy}),
+        )
+        .expect("PutKeyPolicy");
+}
+
+fn default_policy(sim: &Simulator, key: &str) -> Value {
+    let p = sim
+        .kms()
+        .call(
+            &Identity::Default,
+            "GetKeyPolicy",
+            json!({"KeyId": key, "PolicyName": "default"}),
+        )
+        .expect("GetKeyPolicy");
+    serde_json::from_str(p["Policy"].as_str().expect("policy")).expect("json")
+}
+
+#[test]
+fn pasted_statement_passes_and_missing_statement_is_cause_one() {
+    let (sim, key) = setup();
+    let err = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect_err("not yet allowed");
+    assert_eq!(err.cause(), EkmCause::PolicyInvalid, "{err}");
+
+    let mut policy = default_policy(&sim, &key);
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    put_policy(&sim, &key, &policy.to_string());
+    let report = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect("valid");
+    assert_eq!(
+        report.encrypt_allowed_by.as_deref(),
+        Some("Allow use of the key by the EKM app")
+    );
+    assert_eq!(report.rotation_enabled, Some(false));
+    assert!(
+        report
+            .recommendations
+            .iter()
+            .any(|r| r.contains("rotation"))
+    );
+    // The round trip really ran as the role.
+    let trail = sim.audit_records().expect("audit");
+    assert!(trail.iter().any(|r| {
+        r["eventName"] == "Encrypt"
+            && r["userIdentity"]["arn"]
+                .as_str()
+                .is_some_and(|a| a.contains("222233334444:assumed-role/Workato_EKM"))
+    }));
+
+    sim.kms()
+        .call(
+            &Identity::Default,
+            "EnableKeyRotation",
+            json!({"KeyId": key}),
+        )
+        .expect("rotation");
+    let report = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect("valid");
+    assert!(report.recommendations.is_empty());
+}
+
+#[test]
+fn typos_wrong_keys_and_outages_are_told_apart() {
+    let (sim, key) = setup();
+    let mut policy = default_policy(&sim, &key);
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    put_policy(&sim, &key, &policy.to_string());
+
+    let err =
+        ekm::validate(sim.kms(), &format!("{key} "), EXAMPLE_ROLE_ARN).expect_err("trailing space");
+    assert!(
+        matches!(err, EkmError::ArnSyntax { position, .. } if position == key.len() + 1),
+        "{err}"
+    );
+    assert_eq!(err.cause(), EkmCause::WrongArn);
+    let missing = format!(
+        "{}00000000-0000-4000-8000-000000000000",
+        &key[..key.len() - 36]
+    );
+    let err = ekm::validate(sim.kms(), &missing, EXAMPLE_ROLE_ARN).expect_err("no such key");
+    assert!(matches!(err, EkmError::KeyNotFound { .. }), "{err}");
+    let rsa = sim
+        .kms()
+        .call(
+            &Identity::Default,
+            "CreateKey",
+            json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .expect("rsa");
+    let err = ekm::validate(
+        sim.kms(),
+        rsa["KeyMetadata"]["Arn"].as_str().expect("arn"),
+        EXAMPLE_ROLE_ARN,
+    )
+    .expect_err("asymmetric");
+    assert!(err.to_string().contains("RSA_2048"), "{err}");
+
+    sim.inject_fault("*", ebsim::Fault::Outage).expect("fault");
+    let err = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect_err("outage");
+    assert_eq!(err.cause(), EkmCause::KmsOutage, "{err}");
+    sim.clear_faults().expect("clear");
+    ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect("valid again");
+}
