@@ -1,10 +1,23 @@
 //! The sector engine: XTS-AES-256 over runs of whole sectors.
+//!
+//! The backend is chosen once, when the engine is created; each call dispatches once and then
+//! runs one kernel over the whole run. Every backend computes the tweaks of a sector in bulk,
+//! keeps many blocks in flight and applies the tweak before and after the AES rounds in the
+//! same pass over the data.
 
 use aes::Aes256;
-use aes::cipher::KeyInit;
-use xts_mode::{Xts128, get_tweak_default};
+use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use rayon::prelude::*;
 
 use crate::{IoError, SectorSize, XtsKey};
+
+/// Environment variable that forces the backend chosen by [`XtsEngine::new`].
+pub const BACKEND_ENV: &str = "EBSIM_XTS_BACKEND";
+
+/// Runs at least this long go to the rayon pool in [`XtsEngine::encrypt_sectors_par`].
+const PAR_MIN_BYTES: usize = 128 * 1024;
+/// Smallest piece of a run one rayon task works on.
+const PAR_CHUNK_BYTES: usize = 64 * 1024;
 
 /// An AES implementation the engine can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,7 +35,12 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, fastest first.
-    pub const ALL: [Backend; 4] = [Backend::Vaes512, Backend::Vaes256, Backend::AesNi, Backend::Soft];
+    pub const ALL: [Backend; 4] = [
+        Backend::Vaes512,
+        Backend::Vaes256,
+        Backend::AesNi,
+        Backend::Soft,
+    ];
 
     /// The backend's name as used on the command line.
     pub const fn name(self) -> &'static str {
@@ -34,9 +52,19 @@ impl Backend {
         }
     }
 
+    /// The backend with this name (`vaes512`, `vaes256`, `aesni`, `soft`), if any.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+    }
+
     /// Whether this CPU can run the backend.
     pub fn is_available(self) -> bool {
-        matches!(self, Backend::Soft)
+        match self {
+            Backend::Soft => true,
+            other => crate::arch::is_available(other),
+        }
     }
 
     /// The fastest backend this CPU supports.
@@ -54,9 +82,20 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// Expanded key material of one engine (zeroized on drop by the types inside).
+enum Keys {
+    /// The `aes` crate's key schedules (built with its `zeroize` feature).
+    Soft {
+        data: Box<Aes256>,
+        tweak: Box<Aes256>,
+    },
+    /// Round keys for the hand-written x86-64 kernels.
+    Arch(Box<crate::arch::RoundKeys>),
+}
+
 /// XTS-AES-256 over whole sectors, tweak = sector number (little-endian, `plain64`).
 pub struct XtsEngine {
-    xts: Xts128<Aes256>,
+    keys: Keys,
     sector_size: SectorSize,
     backend: Backend,
 }
@@ -71,26 +110,52 @@ impl std::fmt::Debug for XtsEngine {
 }
 
 impl XtsEngine {
-    /// An engine on the fastest backend this CPU supports.
+    /// An engine on the fastest backend this CPU supports, or on the one named by the
+    /// environment variable `EBSIM_XTS_BACKEND` (`vaes512`, `vaes256`, `aesni`, `soft`) when
+    /// that names a backend this CPU can run.
     pub fn new(key: &XtsKey, sector_size: SectorSize) -> Self {
-        let xts = Xts128::new(
-            Aes256::new(key.key1().into()),
-            Aes256::new(key.key2().into()),
-        );
-        Self { xts, sector_size, backend: Backend::detect() }
+        let backend = std::env::var(BACKEND_ENV)
+            .ok()
+            .and_then(|v| Backend::from_name(&v))
+            .filter(|b| b.is_available())
+            .unwrap_or_else(Backend::detect);
+        Self::build(key, sector_size, backend)
     }
 
     /// An engine forced onto one backend.
     ///
     /// # Errors
     /// [`IoError::BackendUnavailable`] if this CPU cannot run it.
-    pub fn with_backend(key: &XtsKey, sector_size: SectorSize, backend: Backend) -> Result<Self, IoError> {
+    pub fn with_backend(
+        key: &XtsKey,
+        sector_size: SectorSize,
+        backend: Backend,
+    ) -> Result<Self, IoError> {
         if !backend.is_available() {
             return Err(IoError::BackendUnavailable(backend));
         }
-        let mut e = Self::new(key, sector_size);
-        e.backend = backend;
-        Ok(e)
+        Ok(Self::build(key, sector_size, backend))
+    }
+
+    fn build(key: &XtsKey, sector_size: SectorSize, backend: Backend) -> Self {
+        let keys = match backend {
+            Backend::Soft => Keys::Soft {
+                data: Box::new(Aes256::new(key.key1().into())),
+                tweak: Box::new(Aes256::new(key.key2().into())),
+            },
+            other => match crate::arch::RoundKeys::new(other, key.key1(), key.key2()) {
+                Some(rk) => Keys::Arch(rk),
+                // Unreachable on a CPU that reported the backend available; stay correct anyway.
+                None => {
+                    return Self::build(key, sector_size, Backend::Soft);
+                }
+            },
+        };
+        Self {
+            keys,
+            sector_size,
+            backend,
+        }
     }
 
     /// The backend in use.
@@ -105,14 +170,29 @@ impl XtsEngine {
 
     fn check(&self, first_sector: u64, len: usize) -> Result<(), IoError> {
         let ss = self.sector_size.bytes();
-        if len % ss != 0 {
-            return Err(IoError::Misaligned { len: len as u64, sector_size: self.sector_size.get() });
+        if !len.is_multiple_of(ss) {
+            return Err(IoError::Misaligned {
+                len: len as u64,
+                sector_size: self.sector_size.get(),
+            });
         }
         let count = (len / ss) as u64;
         if count > 0 && first_sector.checked_add(count - 1).is_none() {
-            return Err(IoError::SectorOverflow { first: first_sector, count });
+            return Err(IoError::SectorOverflow {
+                first: first_sector,
+                count,
+            });
         }
         Ok(())
+    }
+
+    /// Runs the kernel over a checked run.
+    fn run(&self, encrypt: bool, first_sector: u64, buf: &mut [u8]) {
+        let ss = self.sector_size.bytes();
+        match &self.keys {
+            Keys::Soft { data, tweak } => soft_run(data, tweak, encrypt, first_sector, buf, ss),
+            Keys::Arch(rk) => crate::arch::run(rk, encrypt, first_sector, buf, ss),
+        }
     }
 
     /// Encrypts a run of whole sectors in place, on the calling thread.
@@ -122,7 +202,7 @@ impl XtsEngine {
     /// the run would pass sector 2^64 − 1. Nothing is changed on error.
     pub fn encrypt_sectors(&self, first_sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         self.check(first_sector, buf.len())?;
-        self.xts.encrypt_area(buf, self.sector_size.bytes(), u128::from(first_sector), get_tweak_default);
+        self.run(true, first_sector, buf);
         Ok(())
     }
 
@@ -132,7 +212,106 @@ impl XtsEngine {
     /// As [`XtsEngine::encrypt_sectors`].
     pub fn decrypt_sectors(&self, first_sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         self.check(first_sector, buf.len())?;
-        self.xts.decrypt_area(buf, self.sector_size.bytes(), u128::from(first_sector), get_tweak_default);
+        self.run(false, first_sector, buf);
         Ok(())
     }
+
+    /// Encrypts a run of whole sectors in place, spread over the rayon pool when the run is
+    /// long (at least 128 KiB, in pieces of at least 64 KiB); a short run stays on the calling
+    /// thread. The output is the same as [`XtsEngine::encrypt_sectors`].
+    ///
+    /// # Errors
+    /// As [`XtsEngine::encrypt_sectors`].
+    pub fn encrypt_sectors_par(&self, first_sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.check(first_sector, buf.len())?;
+        self.run_par(true, first_sector, buf);
+        Ok(())
+    }
+
+    /// Decrypts a run of whole sectors in place, spread over the rayon pool when the run is
+    /// long; see [`XtsEngine::encrypt_sectors_par`].
+    ///
+    /// # Errors
+    /// As [`XtsEngine::encrypt_sectors`].
+    pub fn decrypt_sectors_par(&self, first_sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.check(first_sector, buf.len())?;
+        self.run_par(false, first_sector, buf);
+        Ok(())
+    }
+
+    fn run_par(&self, encrypt: bool, first_sector: u64, buf: &mut [u8]) {
+        let ss = self.sector_size.bytes();
+        let threads = rayon::current_num_threads();
+        if buf.len() < PAR_MIN_BYTES || threads < 2 {
+            self.run(encrypt, first_sector, buf);
+            return;
+        }
+        // About four pieces per thread, each a whole number of sectors and at least 64 KiB.
+        let per_task = (buf.len() / (threads * 4)).max(PAR_CHUNK_BYTES).max(ss);
+        let chunk = per_task / ss * ss;
+        let sectors_per_chunk = (chunk / ss) as u64;
+        buf.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, piece)| {
+                // The whole run was checked, so this cannot pass 2^64 - 1.
+                let first = first_sector.wrapping_add(i as u64 * sectors_per_chunk);
+                self.run(encrypt, first, piece);
+            });
+    }
+}
+
+/// Blocks processed per batch by the software backend (one 512-byte piece of a sector).
+const SOFT_BATCH: usize = 32;
+
+/// Multiplies a tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
+#[inline(always)]
+fn mul_x(t: u128) -> u128 {
+    (t << 1) ^ ((t >> 127) * 0x87)
+}
+
+/// The software backend: `aes` crate block functions over 32 blocks at a time, tweaks computed
+/// for the batch first.
+fn soft_run(
+    data: &Aes256,
+    tweak: &Aes256,
+    encrypt: bool,
+    first_sector: u64,
+    buf: &mut [u8],
+    ss: usize,
+) {
+    let mut blocks = [aes::Block::default(); SOFT_BATCH];
+    let mut tweaks = [0u128; SOFT_BATCH];
+    for (i, sector) in buf.chunks_exact_mut(ss).enumerate() {
+        let n = first_sector.wrapping_add(i as u64);
+        let mut t0 = aes::Block::from(u128::from(n).to_le_bytes());
+        tweak.encrypt_block(&mut t0);
+        let mut t = u128::from_le_bytes(t0.into());
+        for piece in sector.chunks_exact_mut(16 * SOFT_BATCH) {
+            for ((blk, tw), bytes) in blocks
+                .iter_mut()
+                .zip(tweaks.iter_mut())
+                .zip(piece.chunks_exact(16))
+            {
+                *tw = t;
+                t = mul_x(t);
+                let mut b = [0u8; 16];
+                b.copy_from_slice(bytes);
+                *blk = aes::Block::from((u128::from_le_bytes(b) ^ *tw).to_le_bytes());
+            }
+            if encrypt {
+                data.encrypt_blocks(&mut blocks);
+            } else {
+                data.decrypt_blocks(&mut blocks);
+            }
+            for ((blk, tw), bytes) in blocks
+                .iter()
+                .zip(tweaks.iter())
+                .zip(piece.chunks_exact_mut(16))
+            {
+                let v = u128::from_le_bytes((*blk).into()) ^ *tw;
+                bytes.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    blocks.iter_mut().for_each(|b| *b = aes::Block::default());
 }

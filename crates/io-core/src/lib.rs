@@ -18,6 +18,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[allow(unsafe_code)]
+mod arch;
 mod engine;
 mod error;
 mod key;
@@ -25,7 +27,7 @@ mod sector;
 mod store;
 
 // The public interface is:
-pub use engine::{Backend, XtsEngine};
+pub use engine::{BACKEND_ENV, Backend, XtsEngine};
 pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;

@@ -1,0 +1,43 @@
+//! Hand-written XTS-AES-256 kernels (the only module of the crate with `unsafe` code).
+//!
+//! On x86-64 there are three kernels, picked once when an engine is created:
+//! - `Vaes512`: AVX-512 VAES, 8 × 512-bit vectors = 32 blocks per iteration, tweaks in vector
+//!   form advanced with VPCLMULQDQ;
+//! - `Vaes256`: AVX2 VAES, 8 × 256-bit vectors = 16 blocks per iteration, the same tweak scheme;
+//! - `AesNi`: AES-NI, 8 × 128-bit blocks per iteration, tweaks by shift/XOR doubling.
+//!
+//! Each kernel XORs the tweak and round key 0 into the data in one operation, runs the rounds
+//! and folds the outgoing tweak XOR into the last round key (`aesenclast(x, k ^ t)` equals
+//! `aesenclast(x, k) ^ t`), so the data is read and written once. Other targets have no
+//! kernels here and use the software backend.
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{RoundKeys, is_available, run};
+
+#[cfg(not(target_arch = "x86_64"))]
+mod portable {
+    use crate::Backend;
+
+    /// No hand-written kernels on this target.
+    pub(crate) enum RoundKeys {}
+
+    impl RoundKeys {
+        pub(crate) fn new(_: Backend, _: &[u8; 32], _: &[u8; 32]) -> Option<Box<Self>> {
+            None
+        }
+    }
+
+    pub(crate) fn is_available(_: Backend) -> bool {
+        false
+    }
+
+    pub(crate) fn run(rk: &RoundKeys, _: bool, _: u64, _: &mut [u8], _: usize) {
+        match *rk {}
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) use portable::{RoundKeys, is_available, run};
