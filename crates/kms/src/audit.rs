@@ -52,11 +52,12 @@ impl FileSink {
     }
 
     fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
-        if self.size + line.len() as u64 > ROTATE_BYTES && self.size > 0 {
+        if self.size + line.len() as u64 + 1 > ROTATE_BYTES && self.size > 0 {
             self.rotate()?;
         }
         self.out.write_all(line)?;
-        self.size += line.len() as u64;
+        self.out.write_all(b"\n")?;
+        self.size += line.len() as u64 + 1;
         self.unflushed += 1;
         if self.unflushed >= FLUSH_EVERY {
             self.out.flush()?;
@@ -68,7 +69,8 @@ impl FileSink {
 
 #[derive(Debug, Default)]
 struct Inner {
-    ring: VecDeque<Value>,
+    /// Serialized records (one allocation each).
+    ring: VecDeque<Box<str>>,
     file: Option<FileSink>,
 }
 
@@ -98,20 +100,17 @@ impl AuditLog {
         })
     }
 
-    /// Appends one record.
-    pub fn record(&self, record: Value) {
+    /// Appends one record (a serialized JSON object).
+    pub fn record(&self, record: String) {
         let mut inner = self.inner.lock();
-        if let Some(sink) = inner.file.as_mut()
-            && let Ok(mut line) = serde_json::to_vec(&record)
-        {
-            line.push(b'\n');
+        if let Some(sink) = inner.file.as_mut() {
             // An audit write failure must not fail the call; the ring still has the record.
-            let _ = sink.write(&line);
+            let _ = sink.write(record.as_bytes());
         }
         if inner.ring.len() == RING_CAPACITY {
             inner.ring.pop_front();
         }
-        inner.ring.push_back(record);
+        inner.ring.push_back(record.into_boxed_str());
     }
 
     /// The newest `limit` records (all kept ones when `None`), oldest first.
@@ -122,7 +121,7 @@ impl AuditLog {
             .ring
             .iter()
             .skip(inner.ring.len() - n)
-            .cloned()
+            .filter_map(|r| serde_json::from_str(r).ok())
             .collect()
     }
 

@@ -2589,140 +2589,84 @@ impl Kms {
         error: Option<&KmsError>,
     ) {
         let p = caller.principal.as_str();
-        let (kind, account) = if is_root(p) {
-            ("Root", principal_account(p))
+        let kind = if is_root(p) {
+            "Root"
         } else if p.contains(":assumed-role/") {
-            ("AssumedRole", principal_account(p))
+            "AssumedRole"
         } else if p.starts_with("arn:aws:iam::") {
-            ("IAMUser", principal_account(p))
+            "IAMUser"
         } else {
-            ("AWSService", None)
+            "AWSService"
         };
-        let mut identity = Map::new();
-        identity.insert("type".into(), json!(kind));
-        if kind == "AWSService" {
-            identity.insert("invokedBy".into(), json!(p));
-        } else {
-            identity.insert("arn".into(), json!(p));
-            identity.insert("accountId".into(), json!(account));
-        }
-        if let Some(v) = &caller.via_service {
-            let mut parts = v.split('.');
-            let svc = parts.next().unwrap_or(v);
-            identity.insert("invokedBy".into(), json!(format!("{svc}.amazonaws.com")));
-        }
-        let mut params = Map::new();
-        for name in [
-            "KeyId",
-            "EncryptionContext",
-            "NumberOfBytes",
-            "KeySpec",
-            "KeyUsage",
-            "Description",
-            "GranteePrincipal",
-            "RetiringPrincipal",
-            "Operations",
-            "Constraints",
-            "Name",
-            "AliasName",
-            "TargetKeyId",
-            "GrantId",
-            "PendingWindowInDays",
-            "RotationPeriodInDays",
-            "SourceKeyId",
-            "DestinationKeyId",
-            "SourceEncryptionContext",
-            "DestinationEncryptionContext",
-            "EncryptionAlgorithm",
-            "PolicyName",
-            "Limit",
-            "IncludeKeyMaterial",
-            "BypassPolicyLockoutSafetyCheck",
-            "Origin",
-            "CustomerMasterKeySpec",
-            "DryRun",
-        ] {
-            if let Some(v) = req.get(name) {
-                let v = if name == "Constraints" {
-                    camel_keys(v)
+        let service = caller
+            .via_service
+            .as_deref()
+            .map(|v| format!("{}.amazonaws.com", v.split('.').next().unwrap_or(v)));
+        let service_principal = kind == "AWSService";
+        let mut ids = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut ids);
+        let uuid = |b: &[u8]| {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            uuid::Builder::from_random_bytes(a)
+                .into_uuid()
+                .hyphenated()
+                .to_string()
+        };
+        let resources = ev.key_arn.as_deref().map(|arn| {
+            [AuditResource {
+                arn,
+                account_id: ev.key_account.as_deref(),
+                kind: "AWS::KMS::Key",
+            }]
+        });
+        let additional = (ev.grant_id.is_some() || ev.sid.is_some()).then_some(AuditAdditional {
+            grant_id: ev.grant_id.as_deref(),
+            policy_statement_sid: ev.sid.as_deref(),
+        });
+        let record = AuditRecord {
+            event_version: "1.08",
+            user_identity: AuditIdentity {
+                kind,
+                arn: (!service_principal).then_some(p),
+                account_id: if service_principal {
+                    None
                 } else {
-                    v.clone()
-                };
-                params.insert(camel(name), v);
-            }
-        }
-        let mut additional = Map::new();
-        if let Some(g) = &ev.grant_id {
-            additional.insert("grantId".into(), json!(g));
-        }
-        if let Some(s) = &ev.sid {
-            additional.insert("policyStatementSid".into(), json!(s));
-        }
-        let now = self.now();
-        let mut rec = Map::new();
-        rec.insert("eventVersion".into(), json!("1.08"));
-        rec.insert("userIdentity".into(), Value::Object(identity));
-        rec.insert("eventTime".into(), json!(iso8601(now)));
-        rec.insert("eventSource".into(), json!("kms.amazonaws.com"));
-        rec.insert("eventName".into(), json!(op));
-        rec.insert("awsRegion".into(), json!(self.config.region));
-        if let Some(v) = &caller.via_service {
-            let svc = v.split('.').next().unwrap_or(v);
-            rec.insert(
-                "sourceIPAddress".into(),
-                json!(format!("{svc}.amazonaws.com")),
-            );
-            rec.insert("userAgent".into(), json!(format!("{svc}.amazonaws.com")));
-        } else {
-            rec.insert("sourceIPAddress".into(), json!("127.0.0.1"));
-        }
-        rec.insert(
-            "requestParameters".into(),
-            if params.is_empty() {
-                Value::Null
-            } else {
-                Value::Object(params)
+                    principal_account(p)
+                },
+                invoked_by: if service_principal {
+                    Some(p)
+                } else {
+                    service.as_deref()
+                },
             },
-        );
-        rec.insert(
-            "responseElements".into(),
-            if error.is_some() {
-                Value::Null
+            event_time: iso8601(self.now()),
+            event_source: "kms.amazonaws.com",
+            event_name: op,
+            aws_region: &self.config.region,
+            source_ip_address: service.as_deref().unwrap_or("127.0.0.1"),
+            user_agent: service.as_deref().unwrap_or("ebsim"),
+            request_parameters: AuditParams(req),
+            response_elements: if error.is_some() {
+                None
             } else {
-                ev.response.clone().unwrap_or(Value::Null)
+                ev.response.as_ref()
             },
-        );
-        if !additional.is_empty() {
-            rec.insert("additionalEventData".into(), Value::Object(additional));
+            additional_event_data: additional,
+            error_code: error.map(|e| e.error_type.name()),
+            error_message: error.map(|e| e.message.as_deref().unwrap_or("")),
+            request_id: uuid(&ids[..16]),
+            event_id: uuid(&ids[16..]),
+            read_only: read_only(op),
+            resources,
+            event_type: "AwsApiCall",
+            management_event: true,
+            recipient_account_id: ev.key_account.as_deref().unwrap_or(&self.config.account),
+            event_category: "Management",
+        };
+        if let Ok(line) = serde_json::to_string(&record) {
+            self.audit.record(line);
         }
-        if let Some(e) = error {
-            rec.insert("errorCode".into(), json!(e.error_type.name()));
-            rec.insert(
-                "errorMessage".into(),
-                json!(e.message.clone().unwrap_or_default()),
-            );
-        }
-        rec.insert("requestID".into(), json!(uuid::Uuid::new_v4().to_string()));
-        rec.insert("eventID".into(), json!(uuid::Uuid::new_v4().to_string()));
-        rec.insert("readOnly".into(), json!(read_only(op)));
-        if let Some(arn) = &ev.key_arn {
-            rec.insert(
-                "resources".into(),
-                json!([{"ARN": arn, "accountId": ev.key_account, "type": "AWS::KMS::Key"}]),
-            );
-        }
-        rec.insert("eventType".into(), json!("AwsApiCall"));
-        rec.insert("managementEvent".into(), json!(true));
-        rec.insert(
-            "recipientAccountId".into(),
-            json!(
-                ev.key_account
-                    .clone()
-                    .unwrap_or_else(|| self.config.account.clone())
-            ),
-        );
-        rec.insert("eventCategory".into(), json!("Management"));
-        self.audit.record(Value::Object(rec));
     }
 
     // -----------------------------------------------------------------------------------
@@ -3100,4 +3044,127 @@ pub(crate) fn fuzz_blob(data: &[u8]) {
             "a random key must not open a blob"
         );
     }
+}
+
+/// Request members copied into audit records (never plaintext, blobs, tokens or policies).
+const AUDITED_PARAMS: [&str; 28] = [
+    "KeyId",
+    "EncryptionContext",
+    "NumberOfBytes",
+    "KeySpec",
+    "KeyUsage",
+    "Description",
+    "GranteePrincipal",
+    "RetiringPrincipal",
+    "Operations",
+    "Constraints",
+    "Name",
+    "AliasName",
+    "TargetKeyId",
+    "GrantId",
+    "PendingWindowInDays",
+    "RotationPeriodInDays",
+    "SourceKeyId",
+    "DestinationKeyId",
+    "SourceEncryptionContext",
+    "DestinationEncryptionContext",
+    "EncryptionAlgorithm",
+    "PolicyName",
+    "Limit",
+    "IncludeKeyMaterial",
+    "BypassPolicyLockoutSafetyCheck",
+    "Origin",
+    "CustomerMasterKeySpec",
+    "DryRun",
+];
+
+struct AuditParams<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for AuditParams<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let present = AUDITED_PARAMS
+            .iter()
+            .filter(|n| self.0.contains_key(**n))
+            .count();
+        if present == 0 {
+            return s.serialize_none();
+        }
+        let mut m = s.serialize_map(Some(present))?;
+        for name in AUDITED_PARAMS {
+            if let Some(v) = self.0.get(name) {
+                if name == "Constraints" {
+                    m.serialize_entry(&camel(name), &camel_keys(v))?;
+                } else {
+                    m.serialize_entry(&camel(name), v)?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditIdentity<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct AuditResource<'a> {
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+    #[serde(rename = "accountId")]
+    account_id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditAdditional<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_statement_sid: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditRecord<'a> {
+    event_version: &'a str,
+    user_identity: AuditIdentity<'a>,
+    event_time: String,
+    event_source: &'a str,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    user_agent: &'a str,
+    request_parameters: AuditParams<'a>,
+    response_elements: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_event_data: Option<AuditAdditional<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    #[serde(rename = "requestID")]
+    request_id: String,
+    #[serde(rename = "eventID")]
+    event_id: String,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<[AuditResource<'a>; 1]>,
+    event_type: &'a str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+    event_category: &'a str,
 }
