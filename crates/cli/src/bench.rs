@@ -223,7 +223,7 @@ where
                 k % plan.per_thread
             };
             let first = (base + idx) * plan.sectors_per_io;
-            let timed = k % SAMPLE_EVERY == 0;
+            let timed = k.is_multiple_of(SAMPLE_EVERY);
             let r = if timed {
                 let t0 = Instant::now();
                 let r = op(first, &mut buf);
@@ -231,7 +231,7 @@ where
                 if w.samples.len() < MAX_SAMPLES {
                     w.samples.push((now - t0).as_nanos() as u64);
                 }
-                if k % 64 == 0 {
+                if k.is_multiple_of(64) {
                     pb.inc(64 * plan.io_size as u64);
                     if now >= deadline || stop.load(Ordering::Relaxed) {
                         k += 1;
