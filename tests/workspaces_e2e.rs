@@ -75,6 +75,7 @@ macro_rules! both {
 }
 
 both!(
+    retired_grant_and_wrong_principal,
     launch_io_reboot_rebuild_terminate,
     key_disabled_while_attached,
     changed_context_and_bad_keys
@@ -248,6 +249,60 @@ fn changed_context_and_bad_keys(t: T) {
         .ebs()
         .attach(&meta.volume_id)
         .expect("attach")
+        .detach()
+        .expect("detach");
+}
+
+fn retired_grant_and_wrong_principal(t: T) {
+    let e = env(t);
+    let a = e
+        .sim
+        .ebs()
+        .create_volume(&CreateVolumeRequest::new(1 << 20))
+        .expect("create a");
+    let b = e
+        .sim
+        .ebs()
+        .create_volume(&CreateVolumeRequest::new(1 << 20))
+        .expect("create b");
+    // Volume b's EC2 session cannot unwrap volume a's key: a's grant names another grantee.
+    let err = e
+        .sim
+        .kms()
+        .decrypt_data_key(
+            &Identity::Principal(b.grantee_principal.clone().expect("grantee")),
+            &a.wrapped_key().expect("blob"),
+            &a.context(),
+        )
+        .expect_err("wrong principal");
+    assert_eq!(
+        err.kms_error_type().map(|t| t.name()),
+        Some("AccessDeniedException")
+    );
+    // Retire a's grant behind EBS's back: the next attach fails, typed, nothing changes.
+    e.sim
+        .kms()
+        .call(
+            &Identity::OnBehalfOf {
+                principal: "arn:aws:iam::111122223333:root".into(),
+                via_service: "ec2.us-west-2.amazonaws.com".into(),
+            },
+            "RetireGrant",
+            json!({"KeyId": a.kms_key_arn, "GrantId": a.grant_id}),
+        )
+        .expect("retire");
+    let err = e.sim.ebs().attach(&a.volume_id).expect_err("grant retired");
+    assert_eq!(
+        err.kms_error_type().map(|t| t.name()),
+        Some("AccessDeniedException"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cannot be attached"), "{err}");
+    assert_eq!(e.sim.ebs().volumes().load(&a.volume_id).expect("meta"), a);
+    e.sim
+        .ebs()
+        .attach(&b.volume_id)
+        .expect("b unaffected")
         .detach()
         .expect("detach");
 }
