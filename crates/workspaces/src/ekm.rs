@@ -159,7 +159,7 @@ impl EkmError {
             Self::ArnSyntax { .. } => "copy the ARN again from the KMS console, without spaces or other characters around it".into(),
             Self::KeyNotFound { .. } => "check the region, account and key id: the ARN must name an existing key".into(),
             Self::NotSymmetric { .. } => "create a symmetric encryption key (KMS-generated material) and use its ARN".into(),
-            Self::KeyNotEnabled { .. } => "enable the key (ebsim kms enable-key) and validate again".into(),
+            Self::KeyNotEnabled { .. } => "enable the key (ebsim key enable KEY) and validate again".into(),
             Self::PolicyNotValid { error, .. } => error.hint.clone().unwrap_or_else(|| {
                 "fix the JSON at that position (no comments; a comma between statements, none after the last)".into()
             }),
@@ -441,7 +441,7 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
     let mut recommendations = Vec::new();
     if rotation == Some(false) {
         recommendations.push(format!(
-            "automatic key rotation is off; switch it on (yearly): ebsim kms enable-key-rotation --key-id {key_arn}"
+            "automatic key rotation is off; switch it on (yearly): ebsim key enable-rotation {key_arn}"
         ));
     }
     let mut sids = allowed_by.into_iter();
