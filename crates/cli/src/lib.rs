@@ -16,6 +16,7 @@ mod error;
 mod iam;
 mod info;
 mod kms_serve;
+mod kms_cmds;
 mod ekm;
 mod volume;
 mod volume_serve;
@@ -87,6 +88,16 @@ pub enum Command {
     Kms(kms_serve::KmsArgs),
     /// IAM users, roles and identity policies of the data dir's KMS.
     Iam(iam::IamArgs),
+    /// KMS keys: create, list, describe, enable/disable, deletion, rotation, key policy.
+    Key(kms_cmds::KeyArgs),
+    /// KMS aliases: create, list, update, delete.
+    Alias(kms_cmds::AliasArgs),
+    /// KMS grants: create, list, retire, revoke.
+    Grant(kms_cmds::GrantArgs),
+    /// The KMS audit trail (CloudTrail-shaped records; --json prints JSON Lines).
+    Audit(kms_cmds::AuditArgs),
+    /// Simulated time: advance by days, show.
+    Clock(kms_cmds::ClockArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -120,5 +131,10 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo::run(&global, &args),
         Command::Kms(args) => kms_serve::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
+        Command::Key(args) => kms_cmds::run_key(&global, &args),
+        Command::Alias(args) => kms_cmds::run_alias(&global, &args),
+        Command::Grant(args) => kms_cmds::run_grant(&global, &args),
+        Command::Audit(args) => kms_cmds::run_audit(&global, &args),
+        Command::Clock(args) => kms_cmds::run_clock(&global, &args),
     }
 }
