@@ -4,8 +4,8 @@
 #   qemu-nbd + LUKS           - qemu serving a LUKS2 aes-xts-plain64 image from tmpfs
 #   ebsim (plain memory)      - this server over an in-memory device, no encryption
 #   ebsim (XTS-AES-256)       - this server over an in-memory device encrypted with ebsim-io
-#   ebsim volume serve        - `ebsim volume serve`: an encrypted volume (data.img on tmpfs,
-#                               key unwrapped through `ebsim kms serve`)
+#   ebsim volume serve        - `ebsim volume serve`: an encrypted volume (data dir on tmpfs,
+#                               key unwrapped by the embedded KMS)
 # Each figure is the median of RUNS copies of SIZE bytes (random data); reads are measured
 # after the export was written, so no server can skip holes.
 #
@@ -117,31 +117,22 @@ wait_port "nbd://127.0.0.1:$P/disk"
 measure "ebsim XTS-AES-256" "nbd://127.0.0.1:$P/disk"
 stop_last
 grep -o 'XTS-AES-256 ([a-z0-9]* backend)' "$WORK/enc.err" || true
-E="ebsim XTS-AES-256"
 
-# ebsim volume serve: a real encrypted volume, data dir on tmpfs
-if "$EBSIM" kms serve --help >/dev/null 2>&1; then
-    D="$WORK/data"
-    mkdir -p "$D"
-    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-    "$EBSIM" --data-dir "$D" kms serve --listen 127.0.0.1:0 >"$WORK/kms.out" 2>/dev/null &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/kms.out" && break; sleep 0.1; done
-    VOL=$("$EBSIM" --data-dir "$D" volume create --size "${SIZE_MIB}MiB")
-    P=$((PORT_BASE + 5))
-    "$EBSIM" --data-dir "$D" volume serve "$VOL" --listen "127.0.0.1:$P" >/dev/null 2>&1 &
-    PIDS+=($!)
-    wait_port "nbd://127.0.0.1:$P/$VOL"
-    measure "ebsim volume serve" "nbd://127.0.0.1:$P/$VOL"
-    stop_last
-    stop_last
-    E="ebsim volume serve"
-else
-    echo "ebsim volume serve: not measured (this build has no 'ebsim kms serve' to unwrap volume keys)"
-fi
+# ebsim volume serve: a real encrypted volume, data dir on tmpfs (embedded KMS)
+D="$WORK/data"
+VOL=$("$EBSIM" --data-dir "$D" volume create --size "${SIZE_MIB}MiB")
+P=$((PORT_BASE + 5))
+"$EBSIM" --data-dir "$D" volume serve "$VOL" --listen "127.0.0.1:$P" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "nbd://127.0.0.1:$P/$VOL"
+measure "ebsim volume serve" "nbd://127.0.0.1:$P/$VOL"
+stop_last
+"$EBSIM" info 2>/dev/null | grep -i backend || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo
-echo "ratios ($E vs peers; goals: >= 0.8 x nbdkit memory, >= 5 x qemu-nbd + LUKS)"
-echo "  vs nbdkit memory:   write $(ratio "${WRITE[$E]}" "${WRITE[nbdkit memory]}")  read $(ratio "${READ[$E]}" "${READ[nbdkit memory]}")"
-echo "  vs qemu-nbd + LUKS: write $(ratio "${WRITE[$E]}" "${WRITE[qemu-nbd + LUKS]}")  read $(ratio "${READ[$E]}" "${READ[qemu-nbd + LUKS]}")"
+echo "ratios (goals: >= 0.8 x nbdkit memory, >= 5 x qemu-nbd + LUKS)"
+for E in "ebsim XTS-AES-256" "ebsim volume serve"; do
+    echo "  $E vs nbdkit memory:   write $(ratio "${WRITE[$E]}" "${WRITE[nbdkit memory]}")  read $(ratio "${READ[$E]}" "${READ[nbdkit memory]}")"
+    echo "  $E vs qemu-nbd + LUKS: write $(ratio "${WRITE[$E]}" "${WRITE[qemu-nbd + LUKS]}")  read $(ratio "${READ[$E]}" "${READ[qemu-nbd + LUKS]}")"
+done
