@@ -3083,21 +3083,17 @@ struct AuditParams<'a>(&'a Map<String, Value>);
 impl serde::Serialize for AuditParams<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let present = AUDITED_PARAMS
-            .iter()
-            .filter(|n| self.0.contains_key(**n))
-            .count();
+        let audited = |name: &str| AUDITED_PARAMS.contains(&name);
+        let present = self.0.keys().filter(|k| audited(k)).count();
         if present == 0 {
             return s.serialize_none();
         }
         let mut m = s.serialize_map(Some(present))?;
-        for name in AUDITED_PARAMS {
-            if let Some(v) = self.0.get(name) {
-                if name == "Constraints" {
-                    m.serialize_entry(&camel(name), &camel_keys(v))?;
-                } else {
-                    m.serialize_entry(&camel(name), v)?;
-                }
+        for (name, v) in self.0.iter().filter(|(k, _)| audited(k)) {
+            if name == "Constraints" {
+                m.serialize_entry(&camel(name), &camel_keys(v))?;
+            } else {
+                m.serialize_entry(&camel(name), v)?;
             }
         }
         m.end()
