@@ -21,17 +21,19 @@ const FLUSH_EVERY: u32 = 64;
 #[derive(Debug)]
 struct FileSink {
     path: PathBuf,
+    limit: u64,
     out: BufWriter<File>,
     size: u64,
     unflushed: u32,
 }
 
 impl FileSink {
-    fn open(path: PathBuf) -> std::io::Result<Self> {
+    fn open(path: PathBuf, limit: u64) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path,
+            limit,
             out: BufWriter::with_capacity(256 * 1024, file),
             size,
             unflushed: 0,
@@ -47,12 +49,12 @@ impl FileSink {
             }
         }
         std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;
-        *self = Self::open(self.path.clone())?;
+        *self = Self::open(self.path.clone(), self.limit)?;
         Ok(())
     }
 
     fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
-        if self.size + line.len() as u64 + 1 > ROTATE_BYTES && self.size > 0 {
+        if self.size + line.len() as u64 + 1 > self.limit && self.size > 0 {
             self.rotate()?;
         }
         self.out.write_all(line)?;
@@ -88,10 +90,15 @@ impl AuditLog {
 
     /// A trail also appended to `path`.
     pub fn with_file(path: PathBuf) -> std::io::Result<Self> {
+        Self::with_file_limit(path, ROTATE_BYTES)
+    }
+
+    /// A trail appended to `path`, rotated when it would grow past `limit` bytes.
+    pub fn with_file_limit(path: PathBuf, limit: u64) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let sink = FileSink::open(path)?;
+        let sink = FileSink::open(path, limit)?;
         Ok(Self {
             inner: Mutex::new(Inner {
                 ring: VecDeque::new(),
@@ -138,5 +145,40 @@ impl AuditLog {
 impl Drop for AuditLog {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_by_size_and_keeps_four() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("audit").join("kms-audit.jsonl");
+        let log = AuditLog::with_file_limit(path.clone(), 1000).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..200 {
+            log.record(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(80)));
+        }
+        log.flush();
+        for i in 1..=ROTATE_KEEP {
+            let rotated = path.with_extension(format!("jsonl.{i}"));
+            let len = std::fs::metadata(&rotated).map(|m| m.len()).unwrap_or(0);
+            assert!(
+                len > 0 && len <= 1000,
+                "{} has {len} bytes",
+                rotated.display()
+            );
+        }
+        assert!(
+            !path
+                .with_extension(format!("jsonl.{}", ROTATE_KEEP + 1))
+                .exists()
+        );
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        let last = current.lines().last().unwrap_or_default();
+        assert!(last.starts_with("{\"n\":199,"), "{last}");
+        assert_eq!(log.records(Some(2)).len(), 2);
+        assert_eq!(log.records(None).len(), 200);
     }
 }

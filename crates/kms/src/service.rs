@@ -141,6 +141,8 @@ pub struct Kms {
     faults: Faults,
     store: Option<Store>,
     service_key: Option<(String, Zeroizing<String>)>,
+    /// The last audit timestamp formatted (whole second, text).
+    time_text: parking_lot::Mutex<(i64, String)>,
 }
 
 type R<T> = Result<T, KmsError>;
@@ -509,6 +511,7 @@ impl Kms {
             faults: Faults::default(),
             store: None,
             service_key: None,
+            time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         }
     }
 
@@ -554,6 +557,7 @@ impl Kms {
             faults: Faults::default(),
             store: Some(store),
             service_key: Some(service_key),
+            time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         };
         Ok(kms)
     }
@@ -1123,7 +1127,7 @@ impl Kms {
                 {
                     return Ok(Authz {
                         grant_id: Some(g.grant_id.clone()),
-                        via_grant: Some(g.clone()),
+                        via_grant: (action == "CreateGrant").then(|| g.clone()),
                         ..Authz::default()
                     });
                 }
@@ -2580,6 +2584,16 @@ impl Kms {
     // -----------------------------------------------------------------------------------
     // audit
 
+    fn event_time(&self) -> String {
+        let now = self.now();
+        let secs = now.floor() as i64;
+        let mut cache = self.time_text.lock();
+        if cache.0 != secs {
+            *cache = (secs, iso8601(now));
+        }
+        cache.1.clone()
+    }
+
     fn record(
         &self,
         caller: &Caller,
@@ -2640,7 +2654,7 @@ impl Kms {
                     service.as_deref()
                 },
             },
-            event_time: iso8601(self.now()),
+            event_time: self.event_time(),
             event_source: "kms.amazonaws.com",
             event_name: op,
             aws_region: &self.config.region,
