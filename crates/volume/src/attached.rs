@@ -6,17 +6,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ebsim_io::{BlockStore, SectorSize, XtsEngine, is_hole};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use rayon::prelude::*;
 
 use crate::VolumeError;
 use crate::metadata::VolumeMetadata;
 
 /// Number of sector-lock stripes (sector *i* is guarded by stripe *i* mod `STRIPES`).
 const STRIPES: u64 = 256;
-/// Requests at least this large are encrypted/decrypted on the rayon pool.
-const PAR_BYTES: usize = 256 * 1024;
-/// Size of one parallel chunk (a whole number of 512- and 4096-byte sectors).
-const PAR_CHUNK: usize = 64 * 1024;
+
+/// Whether a plaintext sector is all zeros; a data sector usually answers at its first bytes.
+fn is_zero_sector(sector: &[u8]) -> bool {
+    sector
+        .first_chunk::<16>()
+        .is_none_or(|head| *head == [0u8; 16])
+        && is_hole(sector)
+}
 
 /// What keeps a volume exclusively ours while attached.
 pub(crate) enum LockHolder {
@@ -145,7 +148,8 @@ impl AttachedVolume {
     }
 
     /// Encrypts or decrypts the sectors of `buf` (starting at sector `first`) whose `skip` flag
-    /// is false, in runs; large buffers in parallel chunks.
+    /// is false, one call per run of such sectors; the engine spreads long runs over the rayon
+    /// pool and keeps short ones on this thread.
     fn crypt(
         &self,
         first: u64,
@@ -155,36 +159,25 @@ impl AttachedVolume {
     ) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
         let engine = self.engine();
-        let run = |chunk_first: u64, chunk: &mut [u8], flags: &[bool]| -> Result<(), VolumeError> {
-            let mut i = 0;
-            while i < flags.len() {
-                if flags[i] {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                while i < flags.len() && !flags[i] {
-                    i += 1;
-                }
-                let part = &mut chunk[start * ss..i * ss];
-                let s = chunk_first + start as u64;
-                if encrypt {
-                    engine.encrypt_sectors(s, part)?;
-                } else {
-                    engine.decrypt_sectors(s, part)?;
-                }
+        let mut i = 0;
+        while i < skip.len() {
+            if skip[i] {
+                i += 1;
+                continue;
             }
-            Ok(())
-        };
-        if buf.len() >= PAR_BYTES {
-            let per = PAR_CHUNK / ss;
-            buf.par_chunks_mut(PAR_CHUNK)
-                .zip(skip.par_chunks(per))
-                .enumerate()
-                .try_for_each(|(n, (chunk, flags))| run(first + (n * per) as u64, chunk, flags))
-        } else {
-            run(first, buf, skip)
+            let start = i;
+            while i < skip.len() && !skip[i] {
+                i += 1;
+            }
+            let part = &mut buf[start * ss..i * ss];
+            let s = first + start as u64;
+            if encrypt {
+                engine.encrypt_sectors_par(s, part)?;
+            } else {
+                engine.decrypt_sectors_par(s, part)?;
+            }
         }
+        Ok(())
     }
 
     /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
@@ -199,7 +192,7 @@ impl AttachedVolume {
     /// holes. The caller holds the sectors' write locks.
     fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
-        let zeros: Vec<bool> = buf.chunks_exact(ss).map(is_hole).collect();
+        let zeros: Vec<bool> = buf.chunks_exact(ss).map(is_zero_sector).collect();
         if zeros.iter().all(|&z| !z) {
             self.crypt(first, buf, &zeros, true)?;
             self.store.write_sectors(first, buf)?;
