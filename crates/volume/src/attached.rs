@@ -65,6 +65,8 @@ impl std::fmt::Debug for AttachedVolume {
 }
 
 enum Guards<'a> {
+    ReadOne(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    WriteOne(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
     Read(#[allow(dead_code)] Vec<RwLockReadGuard<'a, ()>>),
     Write(#[allow(dead_code)] Vec<RwLockWriteGuard<'a, ()>>),
 }
@@ -139,6 +141,14 @@ impl AttachedVolume {
     }
 
     fn lock(&self, first: u64, count: u64, write: bool) -> Guards<'_> {
+        if count == 1 {
+            let stripe = &self.stripes[(first % STRIPES) as usize];
+            return if write {
+                Guards::WriteOne(stripe.write())
+            } else {
+                Guards::ReadOne(stripe.read())
+            };
+        }
         let ids = Self::stripe_ids(first, count);
         if write {
             Guards::Write(ids.into_iter().map(|i| self.stripes[i].write()).collect())
@@ -183,9 +193,18 @@ impl AttachedVolume {
     /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
     /// The caller holds the sectors' locks.
     fn read_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
-        let mut holes = vec![false; buf.len() / self.sector_size.bytes()];
-        self.store.read_sectors_with_holes(first, buf, &mut holes)?;
-        self.crypt(first, buf, &holes, false)
+        let n = buf.len() / self.sector_size.bytes();
+        // Small requests keep their hole map on the stack.
+        let mut small = [false; 64];
+        let mut large = Vec::new();
+        let holes: &mut [bool] = if n <= small.len() {
+            &mut small[..n]
+        } else {
+            large.resize(n, false);
+            &mut large
+        };
+        self.store.read_sectors_with_holes(first, buf, holes)?;
+        self.crypt(first, buf, holes, false)
     }
 
     /// Encrypts plaintext sectors in place and stores them: all-zero plaintext sectors become
