@@ -1,7 +1,7 @@
 //! Hand-written XTS-AES-256 kernels (the only module of the crate with `unsafe` code).
 //!
 //! On x86-64 there are three kernels, picked once when an engine is created:
-//! - `Vaes512`: AVX-512 VAES, 8 × 512-bit vectors = 32 blocks per iteration, tweaks in vector
+//! - `Vaes512`: AVX-512 VAES, 4 × 512-bit vectors = 16 blocks per iteration, tweaks in vector
 //!   form advanced with VPCLMULQDQ;
 //! - `Vaes256`: AVX2 VAES, 8 × 256-bit vectors = 16 blocks per iteration, the same tweak scheme;
 //! - `AesNi`: AES-NI, 8 × 128-bit blocks per iteration, tweaks by shift/XOR doubling.

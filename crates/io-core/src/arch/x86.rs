@@ -271,10 +271,11 @@ fn mul_xk_512(t: __m512i, k: i32) -> __m512i {
     _mm512_ternarylogic_epi64::<0x96>(shifted, _mm512_bslli_epi128::<8>(carries), reduced)
 }
 
-/// VAES-512: 8 vectors × 4 blocks = 32 blocks (512 bytes) per iteration.
+/// VAES-512: 4 vectors × 4 blocks = 16 blocks (256 bytes) per iteration, all round keys in
+/// registers.
 #[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,sse2,sse4.1")]
 fn vaes512(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], ss: usize) {
-    const W: usize = 8;
+    const W: usize = 4;
     let keys128 = load_keys(if encrypt { &rk.enc } else { &rk.dec });
     let tk = load_keys(&rk.tweak);
     let keys: [__m512i; 15] = core::array::from_fn(|i| _mm512_broadcast_i32x4(keys128[i]));
