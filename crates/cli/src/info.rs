@@ -7,8 +7,10 @@ use crate::{CliError, GlobalArgs};
 pub struct InfoArgs {}
 
 pub(crate) fn run(global: &GlobalArgs, _args: &InfoArgs) -> Result<(), CliError> {
-    let backends: Vec<(&str, bool)> =
-        Backend::ALL.iter().map(|b| (b.name(), b.is_available())).collect();
+    let backends: Vec<(&str, bool)> = Backend::ALL
+        .iter()
+        .map(|b| (b.name(), b.is_available()))
+        .collect();
     let data_dir = global.data_dir();
     if global.json {
         let obj = serde_json::json!({
@@ -23,12 +25,22 @@ pub(crate) fn run(global: &GlobalArgs, _args: &InfoArgs) -> Result<(), CliError>
         println!("ebsim {}", env!("CARGO_PKG_VERSION"));
         println!("xts backend:  {}", Backend::detect());
         for (name, available) in backends {
-            println!("  {name:<8} {}", if available { "available" } else { "not supported on this CPU" });
+            println!(
+                "  {name:<8} {}",
+                if available {
+                    "available"
+                } else {
+                    "not supported on this CPU"
+                }
+            );
         }
         println!("data dir:     {}", data_dir.display());
         println!(
             "kms:          {}",
-            global.kms_endpoint.as_deref().unwrap_or("embedded (state in the data dir)")
+            global
+                .kms_endpoint
+                .as_deref()
+                .unwrap_or("embedded (state in the data dir)")
         );
     }
     Ok(())

@@ -12,12 +12,12 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod ekm;
 mod error;
 mod iam;
 mod info;
-mod kms_serve;
 mod kms_cmds;
-mod ekm;
+mod kms_serve;
 mod volume;
 mod volume_serve;
 mod workspace;
@@ -54,7 +54,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "EBSIM_KMS_ENDPOINT", value_name = "URL")]
     pub kms_endpoint: Option<String>,
     /// Call KMS as this principal (an ARN known to the data dir) instead of the account root.
-    #[arg(long = "as", global = true, env = "EBSIM_PRINCIPAL", value_name = "ARN")]
+    #[arg(
+        long = "as",
+        global = true,
+        env = "EBSIM_PRINCIPAL",
+        value_name = "ARN"
+    )]
     pub as_principal: Option<String>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -64,7 +69,9 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// The data directory in force: `--data-dir`, else `$EBSIM_DATA_DIR`, else `./ebsim-data`.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
 }
 
