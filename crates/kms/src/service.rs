@@ -1184,6 +1184,37 @@ impl Kms {
         }
     }
 
+    /// Resolves and checks the `TargetKeyId` of CreateAlias/UpdateAlias: authorized for `op`,
+    /// not pending deletion, and customer managed. Returns the key id.
+    fn alias_target(
+        &self,
+        st: &State,
+        caller: &Caller,
+        req: &Map<String, Value>,
+        op: &str,
+        ev: &mut Ev,
+    ) -> R<String> {
+        let (key, _) = self.key_access(
+            st,
+            caller,
+            req,
+            "TargetKeyId",
+            Forms::IdOrArn,
+            op,
+            None,
+            false,
+            ev,
+        )?;
+        Self::check_not_pending(key)?;
+        if key.aws_managed {
+            return Err(err(
+                ErrorType::UnsupportedOperationException,
+                "Aliases cannot point to AWS managed keys.",
+            ));
+        }
+        Ok(key.id.clone())
+    }
+
     fn check_not_pending(key: &Key) -> R<()> {
         if key.state == KeyState::PendingDeletion {
             return Err(err(
@@ -2228,39 +2259,20 @@ impl Kms {
                         format!("An alias with the name {alias_arn} already exists"),
                     ));
                 }
-                let target = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "TargetKeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
-                    Self::check_not_pending(key)?;
-                    if key.aws_managed {
-                        return Err(err(
-                            ErrorType::UnsupportedOperationException,
-                            "Aliases cannot point to AWS managed keys.",
-                        ));
-                    }
-                    if st
-                        .aliases
-                        .values()
-                        .filter(|a| a.target_key_id == key.id)
-                        .count()
-                        >= 50
-                    {
-                        return Err(err(
-                            ErrorType::LimitExceededException,
-                            format!("The key {} already has 50 aliases.", key.arn),
-                        ));
-                    }
-                    key.id.clone()
-                };
+                let target = self.alias_target(st, caller, req, op, ev)?;
+                if st
+                    .aliases
+                    .values()
+                    .filter(|a| a.target_key_id == target)
+                    .count()
+                    >= 50
+                {
+                    let key_arn = st.keys.get(&target).map(|k| k.arn.as_str()).unwrap_or("");
+                    return Err(err(
+                        ErrorType::LimitExceededException,
+                        format!("The key {key_arn} already has 50 aliases."),
+                    ));
+                }
                 st.aliases.insert(
                     alias_arn.clone(),
                     Alias {
@@ -2279,27 +2291,7 @@ impl Kms {
                         format!("Alias {alias_arn} is not found."),
                     )
                 })?;
-                let target = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "TargetKeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
-                    Self::check_not_pending(key)?;
-                    if key.aws_managed {
-                        return Err(err(
-                            ErrorType::UnsupportedOperationException,
-                            "Aliases cannot point to AWS managed keys.",
-                        ));
-                    }
-                    key.id.clone()
-                };
+                let target = self.alias_target(st, caller, req, op, ev)?;
                 if let Some(old_key) = st.keys.get(&old.target_key_id) {
                     self.authorize(st, caller, op, old_key, &cv, None, false)?;
                 }
