@@ -1,6 +1,6 @@
-//! Block store throughput: sequential 1 MiB and random 4 KiB requests on the memory and file
-//! stores, alone and with XTS encryption through the engine, each group with a memcpy peer
-//! doing the same copies into plain memory.
+//! Block store throughput: sequential 1 MiB and random 4 KiB requests on the memory, file
+//! (pread/pwrite) and mmap stores, alone and with XTS encryption through the engine, each
+//! group with a memcpy peer doing the same copies into plain memory.
 //!
 //! `cargo bench --bench store` measures 1 GiB sequential runs; under `cargo test` (no
 //! `--bench`) every function runs once on small sizes.
@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ebsim_io::{BlockStore, FileStore, MemoryStore, SectorSize, XtsEngine, XtsKey};
+use ebsim_io::{BlockStore, FileStore, MemoryStore, MmapStore, SectorSize, XtsEngine, XtsKey};
 use rayon::prelude::*;
 
 const MIB: usize = 1 << 20;
@@ -108,8 +108,13 @@ fn seq_engine_store(c: &mut Criterion) {
     });
     let dir = bench_dir();
     let file = FileStore::create(dir.join("seq.img"), SS, size as u64).expect("file store");
+    let mapped = MmapStore::create(dir.join("seq-mapped.img"), SS, size as u64).expect("mmap");
     let mem = MemoryStore::new(SS, (size / SS.bytes()) as u64).expect("memory store");
-    for (name, store) in [("memory", &mem as &dyn BlockStore), ("file", &file)] {
+    for (name, store) in [
+        ("memory", &mem as &dyn BlockStore),
+        ("file", &file),
+        ("mmap", &mapped),
+    ] {
         g.bench_function(BenchmarkId::new("encrypt_write", name), |b| {
             b.iter(|| {
                 buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
@@ -128,7 +133,7 @@ fn seq_engine_store(c: &mut Criterion) {
         });
     }
     g.finish();
-    drop(file);
+    drop((file, mapped));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -156,7 +161,9 @@ fn random_4k(c: &mut Criterion) {
     let fill = pattern(MIB);
     let mem = MemoryStore::new(SS, (size / 4096) as u64).expect("memory store");
     let file = FileStore::create(dir.join("random.img"), SS, size as u64).expect("file store");
-    for store in [&mem as &dyn BlockStore, &file] {
+    let mapped =
+        MmapStore::create(dir.join("random-mapped.img"), SS, size as u64).expect("mmap store");
+    for store in [&mem as &dyn BlockStore, &file, &mapped] {
         for i in 0..size / MIB {
             store
                 .write_sectors((i * MIB / 4096) as u64, &fill)
@@ -164,7 +171,11 @@ fn random_4k(c: &mut Criterion) {
         }
     }
     let engine = engine();
-    for (name, store) in [("memory", &mem as &dyn BlockStore), ("file", &file)] {
+    for (name, store) in [
+        ("memory", &mem as &dyn BlockStore),
+        ("file", &file),
+        ("mmap", &mapped),
+    ] {
         g.bench_function(BenchmarkId::new("write", name), |b| {
             b.iter(|| offs.iter().try_for_each(|&o| store.write_sectors(o, &buf)));
         });
@@ -192,7 +203,7 @@ fn random_4k(c: &mut Criterion) {
         });
     }
     g.finish();
-    drop(file);
+    drop((file, mapped));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -89,36 +89,38 @@ fn store_run_prints_one_json_object_with_every_operation() {
 }
 
 #[test]
-fn file_store_run_cleans_up_its_file() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("bench-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let dir_s = dir.to_string_lossy().into_owned();
-    let v = json_run(&[
-        "bench",
-        "--json",
-        "--store",
-        "file",
-        "--dir",
-        &dir_s,
-        "--size",
-        "4MiB",
-        "--threads",
-        "1",
-        "--seconds",
-        "0.05",
-    ]);
-    for e in results(&v) {
-        check_entry(e, 4096, 1);
-        assert_eq!(e["store"], "file");
-        assert_eq!(e["pattern"], "seq");
+fn file_store_runs_clean_up_their_files() {
+    for kind in ["file", "mmap"] {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("bench-cli-{kind}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_s = dir.to_string_lossy().into_owned();
+        let v = json_run(&[
+            "bench",
+            "--json",
+            "--store",
+            kind,
+            "--dir",
+            &dir_s,
+            "--size",
+            "4MiB",
+            "--threads",
+            "1",
+            "--seconds",
+            "0.05",
+        ]);
+        for e in results(&v) {
+            check_entry(e, 4096, 1);
+            assert_eq!(e["store"], kind);
+            assert_eq!(e["pattern"], "seq");
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("bench dir exists").collect();
+        assert!(
+            left.is_empty(),
+            "temporary store file left behind: {left:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let left: Vec<_> = std::fs::read_dir(&dir).expect("bench dir exists").collect();
-    assert!(
-        left.is_empty(),
-        "temporary store file left behind: {left:?}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ebsim_io::{
-    Backend, BlockStore, FileStore, IoError, MemoryStore, SectorSize, XtsEngine, XtsKey,
+    Backend, BlockStore, FileStore, IoError, MemoryStore, MmapStore, SectorSize, XtsEngine, XtsKey,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::RngCore;
@@ -49,7 +49,10 @@ pub enum Pattern {
 pub enum StoreKind {
     /// Sparse in-memory store.
     Memory,
-    /// Sparse file in a temporary directory (under the data dir, or `--dir`).
+    /// Sparse file in a temporary directory (under the data dir, or `--dir`), read and
+    /// written through a shared memory map, as attached volumes do.
+    Mmap,
+    /// The same sparse file, read and written with pread/pwrite (one system call per request).
     File,
 }
 
@@ -427,7 +430,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
         let mut temp = None;
         let store: Box<dyn BlockStore> = match args.store {
             StoreKind::Memory => Box::new(MemoryStore::new(ss, size >> ss.shift())?),
-            StoreKind::File => {
+            StoreKind::File | StoreKind::Mmap => {
                 let dir = args
                     .dir
                     .clone()
@@ -440,13 +443,19 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
                 })?;
                 let path = temp_path(&dir);
                 let s = FileStore::create(&path, ss, size)?;
-                temp = Some(TempFile(path));
-                Box::new(s)
+                temp = Some(TempFile(path.clone()));
+                if args.store == StoreKind::Mmap {
+                    drop(s);
+                    Box::new(MmapStore::open(&path, ss)?)
+                } else {
+                    Box::new(s)
+                }
             }
         };
         ctx.store = Some(match args.store {
             StoreKind::Memory => "memory",
             StoreKind::File => "file",
+            StoreKind::Mmap => "mmap",
         });
         ctx.pattern = Some(if random { "random" } else { "seq" });
         let plan = |name| Plan {

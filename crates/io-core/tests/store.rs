@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use ebsim_io::{BlockStore, FileStore, IoError, MemoryStore, SectorSize, is_hole};
+use ebsim_io::{BlockStore, FileStore, IoError, MemoryStore, MmapStore, SectorSize, is_hole};
 
 const TIB: u64 = 1 << 40;
 
@@ -53,6 +53,9 @@ fn stores(dir: &TempDir, ss: SectorSize, size: u64) -> Vec<Box<dyn BlockStore>> 
         Box::new(MemoryStore::new(ss, size / ss.bytes() as u64).expect("memory store")),
         Box::new(
             FileStore::create(dir.path(&format!("data-{ss}.img")), ss, size).expect("file store"),
+        ),
+        Box::new(
+            MmapStore::create(dir.path(&format!("mapped-{ss}.img")), ss, size).expect("mmap store"),
         ),
     ]
 }
@@ -209,6 +212,17 @@ fn eight_tib_stores_stay_small() {
     drop(file);
     let file = FileStore::open(dir.path("data.img"), ss).expect("reopen");
     assert_eq!(read(&file, n - 1, 1), pattern(ss, n - 1, 1, 2));
+    drop(file);
+    // The same file through an 8 TiB map: address space, not memory or disk.
+    let mapped = MmapStore::open(dir.path("data.img"), ss).expect("map 8 TiB");
+    assert_eq!(read(&mapped, n - 1, 1), pattern(ss, n - 1, 1, 2));
+    let data = pattern(ss, n / 3, 1, 9);
+    mapped.write_sectors(n / 3, &data).expect("write");
+    mapped.flush().expect("flush");
+    assert_eq!(read(&mapped, n / 3, 1), data);
+    assert!(is_hole(&read(&mapped, n / 4, 1)));
+    let on_disk = mapped.allocated_bytes().expect("blocks");
+    assert!(on_disk <= 1 << 20, "{on_disk} bytes on disk");
 }
 
 #[test]
@@ -368,7 +382,17 @@ fn a_full_disk_is_a_typed_error() {
     let fs = SmallFs::mount("1m");
     let ss = SectorSize::S4096;
     // A 64 MiB sparse volume on a 1 MiB file system: creating it is fine.
-    let store = FileStore::create(fs.0.path("data.img"), ss, 64 << 20).expect("create");
+    let file = FileStore::create(fs.0.path("data.img"), ss, 64 << 20).expect("create");
+    fills_up_cleanly(&file, ss);
+    drop(file);
+    std::fs::remove_file(fs.0.path("data.img")).expect("remove");
+    // Through a memory map, a write into a hole of a full file system would be a SIGBUS
+    // without the allocation the store does first.
+    let mapped = MmapStore::create(fs.0.path("mapped.img"), ss, 64 << 20).expect("create");
+    fills_up_cleanly(&mapped, ss);
+}
+
+fn fills_up_cleanly(store: &dyn BlockStore, ss: SectorSize) {
     let data = pattern(ss, 0, 64, 1); // 256 KiB
     let mut written = 0u64;
     let err = loop {
@@ -382,14 +406,13 @@ fn a_full_disk_is_a_typed_error() {
     assert!(err.to_string().contains("no space left"), "{err}");
     // Reads still work, and what was written is intact.
     assert!(written > 0);
-    assert_eq!(read(&store, 0, 64), data);
+    assert_eq!(read(store, 0, 64), data);
     // A trim frees space and writes work again.
     store.trim(0, written).expect("trim");
     store
         .write_sectors(written, &data)
         .expect("write after trim");
-    assert_eq!(read(&store, written, 64), data);
-    drop(store);
+    assert_eq!(read(store, written, 64), data);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ebsim_io::{BlockStore, FileStore, MemoryStore, SectorSize, XtsEngine, XtsKey};
+use ebsim_io::{BlockStore, FileStore, MemoryStore, MmapStore, SectorSize, XtsEngine, XtsKey};
 use ebsim_kms_client::{ClientError, EncryptionContext};
 use parking_lot::Mutex;
 
@@ -367,7 +367,7 @@ impl VolumeRoot {
                 let lock = lock_dir(&dir, volume_id)?;
                 let meta = self.load(volume_id)?;
                 let ss = meta.sector_size()?;
-                let store = FileStore::open(dir.join("data.img"), ss)?;
+                let store = MmapStore::open(dir.join("data.img"), ss)?;
                 if store.size_bytes() != meta.size_bytes {
                     return Err(VolumeError::CorruptMetadata {
                         path: dir.join("metadata.json"),

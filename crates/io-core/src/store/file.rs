@@ -1,15 +1,11 @@
-//! A block store on a sparse file.
+//! A block store on a sparse file, through positional reads and writes (`pread`/`pwrite`).
 //!
-//! I/O goes through positional reads and writes (`pread`/`pwrite`), not a memory map:
-//! - a write into a hole of a full file system returns `ENOSPC`, which becomes
-//!   [`IoError::NoSpace`]; through a shared map the same write would fault with `SIGBUS`
-//!   (avoiding that needs an `fallocate` before every write into a possible hole, i.e. a
-//!   system call per write anyway, plus tracking of what is allocated);
-//! - an 8 TiB volume needs no 8 TiB mapping (and no `MAP_NORESERVE` or address-space limits);
-//! - no `unsafe` aliasing of a map that other writes change underneath a `&[u8]`.
-//!
-//! The price is one system call per request; the page cache still serves repeated I/O from
-//! memory (figures in README.md, "Benchmarking").
+//! Attached volumes use [`MmapStore`](super::MmapStore) on the same file, which avoids a
+//! system call per request. This store is the simpler peer: no map, no allocation tracking,
+//! one system call per request (a write into a hole of a full file system returns `ENOSPC`,
+//! i.e. [`IoError::NoSpace`], directly). It creates the data files of new volumes, and
+//! `ebsim bench --store file` measures it next to the map (figures in README.md,
+//! "Benchmarking").
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -4,19 +4,24 @@
 //! that was never written, or was trimmed, reads as zeros; the volume layer treats an all-zero
 //! sector as a hole (see [`is_hole`]) and does not decrypt it.
 //!
-//! Two stores:
+//! Three stores:
 //! - [`MemoryStore`]: sparse, in memory; memory grows with the data written, not the size.
-//! - [`FileStore`]: a sparse file (`data.img`); disk use grows with the data written.
+//! - [`MmapStore`]: a sparse file (`data.img`) accessed through a shared memory map; disk
+//!   use grows with the data written, and a full disk is an error, never a `SIGBUS`.
+//! - [`FileStore`]: the same file accessed with positional reads and writes (one system call
+//!   per request, no map).
 
 use crate::{IoError, SectorSize};
 
 mod file;
 mod memory;
+mod mmap;
 #[allow(unsafe_code)]
 mod sys;
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
+pub use mmap::MmapStore;
 
 /// A store of fixed-size sectors. All methods take `&self`: a store is shared between threads,
 /// and requests to disjoint ranges may run in parallel.

@@ -1,5 +1,5 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching a hole in a file.
+//! punching holes and allocating blocks in a file, and copies to and from a shared file map.
 
 use std::fs::File;
 use std::io;
@@ -27,4 +27,76 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Allocates disk blocks for `len` bytes at `offset` of `file` without changing its size
+/// (`fallocate(FALLOC_FL_KEEP_SIZE)`). Already allocated blocks are left as they are; a full
+/// file system gives `ENOSPC` here instead of a `SIGBUS` on a later write through a map.
+pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    // SAFETY: as in `punch_hole`: integers and a descriptor borrowed from `file`, no memory.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether `len` bytes at `offset` lie inside `map`.
+fn in_map(map: &memmap2::MmapRaw, offset: usize, len: usize) -> bool {
+    offset.checked_add(len).is_some_and(|end| end <= map.len())
+}
+
+/// Copies `dst.len()` bytes at `offset` of `map` into `dst`. Returns `false`, copying nothing,
+/// if the range does not lie inside the map.
+///
+/// The caller must hold the store's range lock for the range (shared), so that no write of
+/// this process changes those bytes during the copy.
+pub(super) fn copy_from_map(map: &memmap2::MmapRaw, offset: usize, dst: &mut [u8]) -> bool {
+    if !in_map(map, offset, dst.len()) {
+        return false;
+    }
+    // SAFETY: `offset..offset + dst.len()` lies inside the live mapping (checked above; the
+    // map outlives this borrow), so the source is valid for reads. `dst` is a distinct
+    // exclusive Rust slice, so the two ranges cannot overlap. Concurrent writers of this
+    // process are excluded by the caller's range lock. Pages of the range that are holes of
+    // the file read as zeros; the file is never shortened while mapped (the store owns it).
+    unsafe {
+        std::ptr::copy_nonoverlapping(map.as_ptr().add(offset), dst.as_mut_ptr(), dst.len());
+    }
+    true
+}
+
+/// Copies `src` to `offset` of `map`. Returns `false`, copying nothing, if the range does not
+/// lie inside the map.
+///
+/// The caller must hold the store's range lock for the range (exclusive), and must have
+/// allocated disk blocks for the range (see [`allocate`]), so that the page faults of the copy
+/// cannot fail for lack of space (which would raise `SIGBUS`).
+pub(super) fn copy_to_map(map: &memmap2::MmapRaw, offset: usize, src: &[u8]) -> bool {
+    if !in_map(map, offset, src.len()) {
+        return false;
+    }
+    // SAFETY: `offset..offset + src.len()` lies inside the live, writable shared mapping
+    // (checked above; `map_raw` maps read-write), so the destination is valid for writes.
+    // `src` is a Rust slice of other memory, so the ranges cannot overlap. No other access
+    // of this process touches the range during the copy (exclusive range lock held by the
+    // caller), and the blocks behind it are allocated, so the write faults cannot SIGBUS.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(offset), src.len());
+    }
+    true
+}
+
+/// The size of a memory page.
+pub(super) fn page_size() -> u64 {
+    // SAFETY: sysconf reads a configuration value and touches no memory of this process.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size)
+        .ok()
+        .filter(|s| s.is_power_of_two())
+        .unwrap_or(4096)
 }

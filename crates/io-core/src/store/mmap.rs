@@ -1,0 +1,533 @@
+//! A block store on a sparse file, accessed through a shared memory map (memmap2).
+//!
+//! Reads and writes are copies to and from the map: no system call per request once the pages
+//! are resident. Two hazards of writing through a map are handled here:
+//!
+//! - **No `SIGBUS` on a full disk.** Writing through a map into a hole of the file makes the
+//!   kernel allocate a block at fault time; if the file system is full, the process gets
+//!   `SIGBUS`. So before the first write to a page, the store allocates its blocks with
+//!   `fallocate(FALLOC_FL_KEEP_SIZE)`, which fails cleanly with `ENOSPC`
+//!   ([`IoError::NoSpace`]) and changes nothing. A bitmap (pages known to be allocated,
+//!   memory proportional to the regions written, not to the volume size) keeps that system
+//!   call off the common path; a trim clears the bits of the pages it touches.
+//! - **No data races.** Requests lock the 1 MiB chunks they touch (striped reader-writer
+//!   locks): overlapping requests of this process never copy the same bytes at once. The file
+//!   itself must not be shortened or written by another process while mapped; the volume
+//!   layer guarantees one owner per volume.
+//!
+//! The map reserves address space for the whole file (an 8 TiB volume maps 8 TiB of the
+//! 128 TiB user address space) but no memory or disk: both grow with the data written.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+use parking_lot::RwLock;
+
+use super::{BlockStore, check_range, check_request, sys};
+use crate::{IoError, SectorSize};
+
+/// Requests lock the chunks of this size that they touch.
+const CHUNK_SHIFT: u32 = 20;
+/// Number of striped locks; chunk *c* is guarded by stripe *c mod STRIPES*.
+const STRIPES: usize = 64;
+/// Pages per bitmap region (one lazily allocated array of bits each).
+const REGION_PAGES: u64 = 1 << 18;
+
+/// A block store on a sparse file accessed through a shared memory map: sector *i* at byte
+/// offset *i × sector_size*, the same layout as [`FileStore`](super::FileStore), so either
+/// store opens the other's files.
+///
+/// Disk use grows with the data written; never-written and trimmed sectors are holes and read
+/// as zeros. A full file system is [`IoError::NoSpace`], never a signal. Requests may run in
+/// parallel from several threads.
+pub struct MmapStore {
+    file: File,
+    map: MmapRaw,
+    path: PathBuf,
+    sector_size: SectorSize,
+    num_sectors: u64,
+    page_shift: u32,
+    allocated: PageBits,
+    stripes: Box<[RwLock<()>]>,
+}
+
+impl std::fmt::Debug for MmapStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmapStore")
+            .field("path", &self.path)
+            .field("sector_size", &self.sector_size)
+            .field("num_sectors", &self.num_sectors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MmapStore {
+    /// Creates a new sparse file of `size_bytes` (a whole number of sectors, not zero) at
+    /// `path` and maps it. Fails if the file exists; on failure no file is left behind.
+    ///
+    /// # Errors
+    /// [`IoError::Misaligned`] for a size that is zero or not whole sectors; [`IoError::Io`]
+    /// if the file exists or cannot be created at that size or mapped.
+    pub fn create(
+        path: impl AsRef<Path>,
+        sector_size: SectorSize,
+        size_bytes: u64,
+    ) -> Result<Self, IoError> {
+        let path = path.as_ref();
+        if size_bytes == 0 || !size_bytes.is_multiple_of(u64::from(sector_size.get())) {
+            return Err(IoError::Misaligned {
+                len: size_bytes,
+                sector_size: sector_size.get(),
+            });
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        let made = file
+            .set_len(size_bytes)
+            .map_err(|e| io_error(path, e))
+            .and_then(|()| Self::map(file, path, sector_size, size_bytes));
+        if made.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        made
+    }
+
+    /// Opens and maps an existing volume data file.
+    ///
+    /// # Errors
+    /// [`IoError::NotAVolume`] if `path` is not a regular file or its size is zero or not a
+    /// whole number of sectors; [`IoError::Io`] if it cannot be opened for reading and writing
+    /// or mapped.
+    pub fn open(path: impl AsRef<Path>, sector_size: SectorSize) -> Result<Self, IoError> {
+        let path = path.as_ref();
+        // Refuse before opening what could block or have side effects (FIFOs, devices).
+        let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+        if !meta.is_file() {
+            return Err(not_a_volume(path, "not a regular file"));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        // Check what was actually opened, in case the path changed in between.
+        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        if !meta.is_file() {
+            return Err(not_a_volume(path, "not a regular file"));
+        }
+        let len = meta.len();
+        if len == 0 {
+            return Err(not_a_volume(path, "the file is empty"));
+        }
+        if !len.is_multiple_of(u64::from(sector_size.get())) {
+            return Err(not_a_volume(
+                path,
+                &format!("its size {len} is not a multiple of the sector size {sector_size}"),
+            ));
+        }
+        Self::map(file, path, sector_size, len)
+    }
+
+    fn map(file: File, path: &Path, sector_size: SectorSize, len: u64) -> Result<Self, IoError> {
+        let map_len = usize::try_from(len)
+            .map_err(|_| io_error(path, io::Error::from_raw_os_error(libc::EFBIG)))?;
+        let map = MmapOptions::new()
+            .len(map_len)
+            .no_reserve_swap()
+            .map_raw(&file)
+            .map_err(|e| io_error(path, e))?;
+        let page_shift = sys::page_size().trailing_zeros();
+        Ok(Self {
+            allocated: PageBits::new(len.div_ceil(1 << page_shift)),
+            file,
+            map,
+            path: path.to_path_buf(),
+            sector_size,
+            num_sectors: len >> sector_size.shift(),
+            page_shift,
+            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+        })
+    }
+
+    /// The path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of disk the file occupies (allocated blocks), as `st_blocks × 512`.
+    ///
+    /// # Errors
+    /// [`IoError::Io`] if the file's metadata cannot be read.
+    pub fn allocated_bytes(&self) -> Result<u64, IoError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.metadata().map_err(|e| io_error(&self.path, e))?;
+        Ok(meta.blocks() * 512)
+    }
+
+    /// The stripes guarding bytes `offset..offset + len`, as a bit set (bit *s* = stripe *s*).
+    fn stripes_of(offset: u64, len: u64) -> u64 {
+        let first = offset >> CHUNK_SHIFT;
+        let last = (offset + len.max(1) - 1) >> CHUNK_SHIFT;
+        if last - first >= STRIPES as u64 - 1 {
+            return u64::MAX;
+        }
+        (first..=last).fold(0, |set, c| set | 1 << (c % STRIPES as u64))
+    }
+
+    /// Runs `f` holding the stripes of a byte range, shared or exclusive; stripes are always
+    /// taken in ascending order, so two requests can never deadlock.
+    fn locked<T>(&self, offset: u64, len: u64, exclusive: bool, f: impl FnOnce() -> T) -> T {
+        let set = Self::stripes_of(offset, len);
+        let stripes = self
+            .stripes
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| set & (1 << s) != 0)
+            .map(|(_, lock)| lock);
+        if exclusive {
+            let _guards: Vec<_> = stripes.map(RwLock::write).collect();
+            f()
+        } else {
+            let _guards: Vec<_> = stripes.map(RwLock::read).collect();
+            f()
+        }
+    }
+
+    /// The pages covering bytes `offset..offset + len`.
+    fn pages(&self, offset: u64, len: u64) -> Range<u64> {
+        let mask = (1u64 << self.page_shift) - 1;
+        (offset >> self.page_shift)..((offset + len + mask) >> self.page_shift)
+    }
+
+    /// Makes sure the disk blocks behind bytes `offset..offset + len` are allocated.
+    fn ensure_allocated(&self, offset: u64, len: u64) -> Result<(), IoError> {
+        let pages = self.pages(offset, len);
+        if self.allocated.all_set(pages.clone()) {
+            return Ok(());
+        }
+        let start = pages.start << self.page_shift;
+        let end = (pages.end << self.page_shift).min(self.size_bytes());
+        sys::allocate(&self.file, start, end - start).map_err(|e| io_error(&self.path, e))?;
+        self.allocated.set(pages);
+        Ok(())
+    }
+}
+
+/// Which pages of the file are known to have disk blocks, in lazily allocated 1 GiB regions
+/// (32 KiB of bits per region touched, at 4 KiB pages).
+struct PageBits {
+    regions: Box<[OnceLock<Box<[AtomicU64]>>]>,
+}
+
+impl PageBits {
+    fn new(pages: u64) -> Self {
+        let regions = usize::try_from(pages.div_ceil(REGION_PAGES)).unwrap_or(usize::MAX);
+        Self {
+            regions: (0..regions).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn word(&self, page: u64, create: bool) -> Option<(&AtomicU64, u64)> {
+        let region = self
+            .regions
+            .get(usize::try_from(page / REGION_PAGES).ok()?)?;
+        let words = if create {
+            region.get_or_init(|| (0..REGION_PAGES / 64).map(|_| AtomicU64::new(0)).collect())
+        } else {
+            region.get()?
+        };
+        let index = page % REGION_PAGES;
+        Some((
+            words.get(usize::try_from(index / 64).ok()?)?,
+            1 << (index % 64),
+        ))
+    }
+
+    fn all_set(&self, pages: Range<u64>) -> bool {
+        pages.into_iter().all(|p| {
+            self.word(p, false)
+                .is_some_and(|(w, bit)| w.load(Ordering::Acquire) & bit != 0)
+        })
+    }
+
+    fn set(&self, pages: Range<u64>) {
+        for p in pages {
+            if let Some((w, bit)) = self.word(p, true) {
+                w.fetch_or(bit, Ordering::Release);
+            }
+        }
+    }
+
+    fn clear(&self, pages: Range<u64>) {
+        for p in pages {
+            if let Some((w, bit)) = self.word(p, false) {
+                w.fetch_and(!bit, Ordering::Release);
+            }
+        }
+    }
+}
+
+fn not_a_volume(path: &Path, reason: &str) -> IoError {
+    IoError::NotAVolume {
+        path: path.to_path_buf(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn io_error(path: &Path, e: io::Error) -> IoError {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT) => IoError::NoSpace {
+            path: path.to_path_buf(),
+        },
+        _ => IoError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    }
+}
+
+/// The error for a checked range that still does not fit the map (cannot happen: the map
+/// covers the whole file and requests are checked against it).
+fn outside_map(path: &Path) -> IoError {
+    io_error(path, io::Error::from_raw_os_error(libc::EFAULT))
+}
+
+impl BlockStore for MmapStore {
+    fn sector_size(&self) -> SectorSize {
+        self.sector_size
+    }
+
+    fn num_sectors(&self) -> u64 {
+        self.num_sectors
+    }
+
+    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let offset = first << self.sector_size.shift();
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        let len = buf.len() as u64;
+        if self.locked(offset, len, false, || {
+            sys::copy_from_map(&self.map, at, buf)
+        }) {
+            Ok(())
+        } else {
+            Err(outside_map(&self.path))
+        }
+    }
+
+    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let offset = first << self.sector_size.shift();
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        let len = buf.len() as u64;
+        self.locked(offset, len, true, || {
+            self.ensure_allocated(offset, len)?;
+            if sys::copy_to_map(&self.map, at, buf) {
+                Ok(())
+            } else {
+                Err(outside_map(&self.path))
+            }
+        })
+    }
+
+    fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
+        check_range(self.num_sectors, first, count)?;
+        if count == 0 {
+            return Ok(());
+        }
+        let shift = self.sector_size.shift();
+        let (offset, len) = (first << shift, count << shift);
+        self.locked(offset, len, true, || {
+            // Every page the hole touches may have lost blocks (file-system blocks can be
+            // smaller than a page): the next write to it allocates again.
+            self.allocated.clear(self.pages(offset, len));
+            sys::punch_hole(&self.file, offset, len).map_err(|e| io_error(&self.path, e))
+        })
+    }
+
+    fn flush(&self) -> Result<(), IoError> {
+        self.map.flush().map_err(|e| io_error(&self.path, e))?;
+        self.file.sync_data().map_err(|e| io_error(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::is_hole;
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn writes_read_back_and_survive_reopen() {
+        let dir = tmp();
+        let path = dir.path().join("data.img");
+        let ss = SectorSize::S4096;
+        let store = MmapStore::create(&path, ss, 64 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let data: Vec<u8> = (0..3 * 4096).map(|i| (i % 251) as u8 | 1).collect();
+        // Across a 1 MiB chunk boundary (stripe locks of two chunks).
+        let first = (1 << 20) / 4096 - 1;
+        store
+            .write_sectors(first, &data)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut back = vec![0u8; data.len()];
+        store
+            .read_sectors(first, &mut back)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, data);
+        store.flush().unwrap_or_else(|e| panic!("{e}"));
+        drop(store);
+
+        // The same layout as the pread/pwrite store.
+        let file = super::super::FileStore::open(&path, ss).unwrap_or_else(|e| panic!("{e}"));
+        let mut via_file = vec![0u8; data.len()];
+        file.read_sectors(first, &mut via_file)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(via_file, data);
+        drop(file);
+
+        let store = MmapStore::open(&path, ss).unwrap_or_else(|e| panic!("{e}"));
+        let mut again = vec![0u8; data.len() + 4096];
+        store
+            .read_sectors(first, &mut again)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&again[..data.len()], &data[..]);
+        assert!(is_hole(&again[data.len()..]));
+    }
+
+    #[test]
+    fn trim_makes_holes_and_releases_disk() {
+        let dir = tmp();
+        let path = dir.path().join("data.img");
+        let store =
+            MmapStore::create(&path, SectorSize::S512, 8 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let before = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
+        store
+            .write_sectors(0, &vec![7u8; 1 << 20])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let written = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
+        assert!(written >= before + (1 << 20), "{before} -> {written}");
+        store.trim(0, 2048).unwrap_or_else(|e| panic!("{e}"));
+        let trimmed = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
+        assert!(trimmed < written, "{written} -> {trimmed}");
+        let mut buf = vec![1u8; 1 << 20];
+        store
+            .read_sectors(0, &mut buf)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_hole(&buf));
+        // Writing after a trim allocates again and reads back.
+        store
+            .write_sectors(3, &[9u8; 512])
+            .unwrap_or_else(|e| panic!("{e}"));
+        store
+            .read_sectors(3, &mut buf[..512])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(buf[..512].iter().all(|&b| b == 9));
+    }
+
+    #[test]
+    fn bad_requests_change_nothing() {
+        let dir = tmp();
+        let store = MmapStore::create(dir.path().join("d.img"), SectorSize::S512, 4096)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            store.write_sectors(7, &[1u8; 1024]),
+            Err(IoError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            store.write_sectors(0, &[1u8; 100]),
+            Err(IoError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            store.trim(u64::MAX, 2),
+            Err(IoError::SectorOverflow { .. })
+        ));
+        let mut buf = [1u8; 4096];
+        store
+            .read_sectors(0, &mut buf)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_hole(&buf));
+        assert!(matches!(
+            MmapStore::create(dir.path().join("e.img"), SectorSize::S512, 1000),
+            Err(IoError::Misaligned { .. })
+        ));
+        assert!(!dir.path().join("e.img").exists());
+        assert!(matches!(
+            MmapStore::open(dir.path(), SectorSize::S512),
+            Err(IoError::NotAVolume { .. })
+        ));
+    }
+
+    #[test]
+    fn eight_tib_is_sparse() {
+        let dir = tmp();
+        let store = MmapStore::create(dir.path().join("big.img"), SectorSize::S4096, 8 << 40)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let last = store.num_sectors() - 1;
+        store
+            .write_sectors(last, &[0x5Au8; 4096])
+            .unwrap_or_else(|e| panic!("{e}"));
+        store
+            .write_sectors(1 << 20, &[0xA5u8; 4096])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = [0u8; 4096];
+        store
+            .read_sectors(last, &mut buf)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(buf.iter().all(|&b| b == 0x5A));
+        assert!(store.allocated_bytes().unwrap_or_else(|e| panic!("{e}")) < 1 << 20);
+    }
+
+    #[test]
+    fn parallel_writers_to_disjoint_and_overlapping_ranges() {
+        let dir = tmp();
+        let store = MmapStore::create(dir.path().join("p.img"), SectorSize::S4096, 16 << 20)
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::thread::scope(|s| {
+            for t in 0u8..4 {
+                let store = &store;
+                s.spawn(move || {
+                    for i in 0..256u64 {
+                        // Every thread writes its own sectors, and all fight over sector 0.
+                        let sector = if i % 8 == 0 {
+                            0
+                        } else {
+                            1 + i * 4 + u64::from(t)
+                        };
+                        store
+                            .write_sectors(sector, &[t + 1; 4096])
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    }
+                });
+            }
+        });
+        let mut buf = [0u8; 4096];
+        for i in (1..256u64).filter(|i| i % 8 != 0) {
+            for t in 0u8..4 {
+                store
+                    .read_sectors(1 + i * 4 + u64::from(t), &mut buf)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(buf.iter().all(|&b| b == t + 1));
+            }
+        }
+        store
+            .read_sectors(0, &mut buf)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // One whole write won; writes of a sector never interleave.
+        assert!(buf.iter().all(|&b| b == buf[0]) && (1..=4).contains(&buf[0]));
+    }
+}
