@@ -545,6 +545,12 @@ impl Kms {
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
         let audit_path = data_dir.join("audit").join("kms-audit.jsonl");
+        if let Err(source) = store::end_torn_line(&audit_path) {
+            return Err(KmsOpenError::Io {
+                path: audit_path,
+                source,
+            });
+        }
         let audit = AuditLog::with_file(audit_path.clone()).map_err(|source| KmsOpenError::Io {
             path: audit_path,
             source,
