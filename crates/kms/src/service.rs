@@ -26,8 +26,14 @@ use crate::state::{
 };
 use crate::store::{self, KmsOpenError, Store};
 
+mod dry_run;
+mod tags;
+
 const DAY: f64 = 86_400.0;
 const STATE_FORMAT: u32 = 1;
+/// RotateKeyOnDemand answers ConflictException when an automatic rotation is due this soon
+/// (seconds).
+const ROTATION_CONFLICT_WINDOW: f64 = 20.0 * 60.0;
 /// Operations a grant may allow (KMS-REFERENCE §6.1).
 pub const GRANT_OPERATIONS: [&str; 17] = [
     "Decrypt",
@@ -694,8 +700,7 @@ impl Kms {
         let now = self.now();
         self.maintain(now)?;
         let dry_run = opt_bool(req, "DryRun")?;
-        if dry_run && !read_only(op) && !matches!(op, "CreateGrant" | "RetireGrant" | "RevokeGrant")
-        {
+        if dry_run && !dry_run::accepts_dry_run(op) {
             return Err(validation("DryRun is not supported for this operation."));
         }
         for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
@@ -1221,6 +1226,23 @@ impl Kms {
         Ok(key.id.clone())
     }
 
+    /// LimitExceededException when `target` already has 50 aliases other than `alias_arn`.
+    fn check_alias_quota(st: &State, target: &str, alias_arn: &str) -> R<()> {
+        let n = st
+            .aliases
+            .values()
+            .filter(|a| a.target_key_id == target && a.arn != alias_arn)
+            .count();
+        if n >= 50 {
+            let key_arn = st.keys.get(target).map(|k| k.arn.as_str()).unwrap_or("");
+            return Err(err(
+                ErrorType::LimitExceededException,
+                format!("The key {key_arn} already has 50 aliases."),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_not_pending(key: &Key) -> R<()> {
         if key.state == KeyState::PendingDeletion {
             return Err(err(
@@ -1282,6 +1304,9 @@ impl Kms {
         now: f64,
     ) -> R<Value> {
         match op {
+            "Decrypt" | "ReEncrypt" if dry_run::ignores_ciphertext(req)? => {
+                self.dry_run_without_ciphertext(st, caller, op, req, ev)
+            }
             "DescribeKey" => {
                 check_grant_tokens(req)?;
                 let (key, _) = self.key_access(
@@ -1508,25 +1533,7 @@ impl Kms {
                 body.insert("Rotations".into(), Value::Array(items));
                 Ok(paged(body, next))
             }
-            "ListResourceTags" => {
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "ListResourceTags",
-                    None,
-                    false,
-                    ev,
-                )?;
-                let tags: Vec<Value> = key
-                    .tags
-                    .iter()
-                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                    .collect();
-                Ok(json!({"Tags": tags, "Truncated": false}))
-            }
+            "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
             _ => {
                 let _ = now;
                 Err(err(
@@ -2034,6 +2041,17 @@ impl Kms {
                         ));
                     }
                     Self::check_usable(key)?;
+                    if let Some(r) = &key.rotation
+                        && r.next - now <= ROTATION_CONFLICT_WINDOW
+                    {
+                        return Err(err(
+                            ErrorType::ConflictException,
+                            format!(
+                                "An automatic rotation of {} is due within 20 minutes; try the on-demand rotation later.",
+                                key.arn
+                            ),
+                        ));
+                    }
                     if key.on_demand_rotations >= 25 {
                         return Err(err(
                             ErrorType::LimitExceededException,
@@ -2053,6 +2071,7 @@ impl Kms {
                 k.on_demand_rotations += 1;
                 Ok(json!({"KeyId": k.arn}))
             }
+            "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
             "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
             "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),
             "CreateGrant" => self.create_grant(st, caller, req, ev, now, dry),
@@ -2162,24 +2181,7 @@ impl Kms {
                 "Multi-Region keys are not supported by this KMS.",
             ));
         }
-        let mut tags = Vec::new();
-        if let Some(Value::Array(list)) = req.get("Tags") {
-            for t in list {
-                let (Some(k), Some(v)) = (
-                    t.get("TagKey").and_then(Value::as_str),
-                    t.get("TagValue").and_then(Value::as_str),
-                ) else {
-                    return Err(ser("Tags must be objects with TagKey and TagValue"));
-                };
-                if k.is_empty() || k.len() > 128 || v.len() > 256 {
-                    return Err(err(
-                        ErrorType::ValidationException,
-                        "Tag keys are 1..128 characters and values at most 256.",
-                    ));
-                }
-                tags.push((k.to_string(), v.to_string()));
-            }
-        }
+        let tags = self.create_key_tags(st, caller, req)?;
         let account = self.caller_account(caller).to_string();
         let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
         let uuid_probe = format!("arn:aws:kms:{}:{account}:key/*", self.config.region);
@@ -2266,19 +2268,7 @@ impl Kms {
                     ));
                 }
                 let target = self.alias_target(st, caller, req, op, ev)?;
-                if st
-                    .aliases
-                    .values()
-                    .filter(|a| a.target_key_id == target)
-                    .count()
-                    >= 50
-                {
-                    let key_arn = st.keys.get(&target).map(|k| k.arn.as_str()).unwrap_or("");
-                    return Err(err(
-                        ErrorType::LimitExceededException,
-                        format!("The key {key_arn} already has 50 aliases."),
-                    ));
-                }
+                Self::check_alias_quota(st, &target, &alias_arn)?;
                 st.aliases.insert(
                     alias_arn.clone(),
                     Alias {
@@ -2298,6 +2288,7 @@ impl Kms {
                     )
                 })?;
                 let target = self.alias_target(st, caller, req, op, ev)?;
+                Self::check_alias_quota(st, &target, &alias_arn)?;
                 if let Some(old_key) = st.keys.get(&old.target_key_id) {
                     self.authorize(st, caller, op, old_key, &cv, None, false)?;
                 }
