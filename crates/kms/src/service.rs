@@ -27,6 +27,7 @@ use crate::state::{
 use crate::store::{self, KmsOpenError, Store};
 
 mod dry_run;
+mod grant_principals;
 mod tags;
 
 const DAY: f64 = 86_400.0;
@@ -1399,7 +1400,13 @@ impl Kms {
                 {
                     return Err(err(ErrorType::InvalidGrantIdException, "Invalid grant ID."));
                 }
-                let grantee = opt_str(req, "GranteePrincipal")?.map(normalize_grantee);
+                let grantee = grant_principals::one_of(
+                    req,
+                    "GranteePrincipal",
+                    "GranteeServicePrincipal",
+                    false,
+                )?
+                .map(normalize_grantee);
                 let items: Vec<Value> = key
                     .grants
                     .iter()
@@ -1413,7 +1420,13 @@ impl Kms {
                 Ok(paged(body, next))
             }
             "ListRetirableGrants" => {
-                let rp = req_str(req, "RetiringPrincipal")?;
+                let rp = grant_principals::one_of(
+                    req,
+                    "RetiringPrincipal",
+                    "RetiringServicePrincipal",
+                    true,
+                )?
+                .unwrap_or_default();
                 self.authorize_iam_only(st, caller, "ListRetirableGrants", "*")?;
                 let rp = normalize_grantee(rp);
                 let items: Vec<Value> = st
@@ -2324,13 +2337,16 @@ impl Kms {
         dry: bool,
     ) -> R<Value> {
         check_grant_tokens(req)?;
-        let grantee = req_str(req, "GranteePrincipal")?;
+        let grantee =
+            grant_principals::one_of(req, "GranteePrincipal", "GranteeServicePrincipal", true)?
+                .unwrap_or_default();
         if !valid_principal_id(grantee) {
             return Err(validation(format!(
                 "1 validation error detected: Value '{grantee}' at 'granteePrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$"
             )));
         }
-        let retiring = opt_str(req, "RetiringPrincipal")?;
+        let retiring =
+            grant_principals::one_of(req, "RetiringPrincipal", "RetiringServicePrincipal", false)?;
         if let Some(r) = retiring
             && !valid_principal_id(r)
         {
@@ -3034,6 +3050,7 @@ fn grant_entry(key: &Key, g: &Grant) -> Value {
         }
         e.insert("Constraints".into(), Value::Object(c));
     }
+    grant_principals::add_service_members(&mut e);
     Value::Object(e)
 }
 

@@ -930,3 +930,117 @@ fn tags_on_create_tag_untag_and_list() {
         ErrorType::AccessDeniedException
     );
 }
+
+#[test]
+fn grants_to_service_principals() {
+    let (kms, _) = kms();
+    let (id, arn) = create_key(&kms);
+    let svc = "dynamodb.us-west-2.amazonaws.com";
+    let ctx = json!({"aws:dynamodb:tableName": "t1"});
+    let blob = ok(
+        &kms,
+        &root(),
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "aGk=", "EncryptionContext": ctx}),
+    )["CiphertextBlob"]
+        .clone();
+    let service = Caller::new(svc);
+    assert_eq!(
+        kind(
+            &kms,
+            &service,
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "EncryptionContext": ctx})
+        ),
+        ErrorType::AccessDeniedException
+    );
+    let g = ok(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({"KeyId": id, "GranteeServicePrincipal": svc, "RetiringServicePrincipal": svc,
+               "Operations": ["Decrypt"], "Constraints": {"EncryptionContextSubset": ctx}}),
+    );
+    let gid = g["GrantId"].clone();
+    let d = ok(
+        &kms,
+        &service,
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "EncryptionContext": ctx}),
+    );
+    assert_eq!(d["Plaintext"], json!("aGk="));
+    let listed = ok(
+        &kms,
+        &root(),
+        "ListGrants",
+        json!({"KeyId": id, "GranteeServicePrincipal": svc}),
+    );
+    let entry = &listed["Grants"][0];
+    assert_eq!(entry["GrantId"], gid);
+    assert_eq!(entry["GranteePrincipal"], json!(svc));
+    assert_eq!(entry["GranteeServicePrincipal"], json!(svc));
+    assert_eq!(entry["RetiringServicePrincipal"], json!(svc));
+    let none = ok(
+        &kms,
+        &root(),
+        "ListGrants",
+        json!({"KeyId": id, "GranteeServicePrincipal": "ec2.amazonaws.com"}),
+    );
+    assert_eq!(none["Grants"].as_array().map(Vec::len), Some(0));
+    let retirable = ok(
+        &kms,
+        &root(),
+        "ListRetirableGrants",
+        json!({"RetiringServicePrincipal": svc}),
+    );
+    assert_eq!(retirable["Grants"][0]["GrantId"], gid);
+    // A user grant does not list a service entry.
+    grant(&kms, &id);
+    let all = ok(&kms, &root(), "ListGrants", json!({"KeyId": id}));
+    let users: Vec<&Value> = all["Grants"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|g| g["GranteePrincipal"] == json!(BOB))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(users.len() == 1 && users[0].get("GranteeServicePrincipal").is_none());
+    for req in [
+        json!({"KeyId": id, "GranteePrincipal": BOB, "GranteeServicePrincipal": svc, "Operations": ["Decrypt"]}),
+        json!({"KeyId": id, "Operations": ["Decrypt"]}),
+        json!({"KeyId": id, "GranteeServicePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Decrypt"]}),
+        json!({"KeyId": id, "GranteePrincipal": BOB, "RetiringPrincipal": BOB, "RetiringServicePrincipal": svc, "Operations": ["Decrypt"]}),
+    ] {
+        assert_eq!(
+            kind(&kms, &root(), "CreateGrant", req.clone()),
+            ErrorType::ValidationException,
+            "{req}"
+        );
+    }
+    assert_eq!(
+        kind(
+            &kms,
+            &root(),
+            "ListRetirableGrants",
+            json!({"RetiringPrincipal": BOB, "RetiringServicePrincipal": svc})
+        ),
+        ErrorType::ValidationException
+    );
+    // The retiring service retires it; the grant no longer allows Decrypt.
+    ok(
+        &kms,
+        &service,
+        "RetireGrant",
+        json!({"KeyId": arn, "GrantId": gid}),
+    );
+    assert_eq!(
+        kind(
+            &kms,
+            &service,
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "EncryptionContext": ctx})
+        ),
+        ErrorType::AccessDeniedException
+    );
+}
