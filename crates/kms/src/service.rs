@@ -974,13 +974,19 @@ impl Kms {
                     )
                 });
         }
-        let id = resource.strip_prefix("key/").unwrap_or(&resource);
-        if key_ref.starts_with("arn:") && !resource.starts_with("key/") {
+        let is_arn = key_ref.starts_with("arn:");
+        if is_arn && !resource.starts_with("key/") {
             return Err(err(
                 ErrorType::NotFoundException,
                 format!("Invalid arn {key_ref}"),
             ));
         }
+        // `key/<id>` is a form only inside an ARN.
+        let id = if is_arn {
+            resource.strip_prefix("key/").unwrap_or(&resource)
+        } else {
+            resource.as_str()
+        };
         if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
             return Err(err(
                 ErrorType::NotFoundException,

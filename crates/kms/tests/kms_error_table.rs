@@ -284,6 +284,11 @@ fn not_found_cases() {
             "DescribeKey",
             json!({"KeyId": "arn:aws:kms:us-west-2:111122223333:alias/none"}),
         ),
+        // Only the four documented forms: not `key/<id>` outside an ARN, not an upper-case
+        // id, not a braced one.
+        ("DescribeKey", json!({"KeyId": format!("key/{id}")})),
+        ("DescribeKey", json!({"KeyId": id.to_uppercase()})),
+        ("DescribeKey", json!({"KeyId": format!("{{{id}}}")})),
     ] {
         assert_eq!(
             kind(&kms, &root(), op, req.clone()),
@@ -1043,4 +1048,56 @@ fn grants_to_service_principals() {
         ),
         ErrorType::AccessDeniedException
     );
+}
+
+#[test]
+fn faults_are_per_operation_switchable_and_latency_delays() {
+    let (kms, _) = kms();
+    let (id, _) = create_key(&kms);
+    let admin = |req: Value| {
+        kms.admin_json(&root(), "SetFault", req)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    admin(json!({"Operation": "Decrypt", "Kind": "outage"}));
+    let blob = ok(
+        &kms,
+        &root(),
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "aGk="}),
+    )["CiphertextBlob"]
+        .clone();
+    assert_eq!(
+        kind(&kms, &root(), "Decrypt", json!({"CiphertextBlob": blob})),
+        ErrorType::KMSInternalException
+    );
+    admin(
+        json!({"Operation": "GenerateDataKeyWithoutPlaintext", "Kind": "latency", "LatencyMs": 80}),
+    );
+    let t = std::time::Instant::now();
+    ok(
+        &kms,
+        &root(),
+        "GenerateDataKeyWithoutPlaintext",
+        json!({"KeyId": id, "NumberOfBytes": 64}),
+    );
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(80),
+        "latency fault not applied: {:?}",
+        t.elapsed()
+    );
+    kms.admin_json(&root(), "ClearFaults", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    ok(&kms, &root(), "Decrypt", json!({"CiphertextBlob": blob}));
+    for bad in [
+        json!({"Operation": "Decrypt", "Kind": "latency"}),
+        json!({"Operation": "Decrypt", "Kind": "latency", "LatencyMs": 600_000}),
+        json!({"Operation": "Decrypt", "Kind": "outage", "ErrorType": "NotFoundException"}),
+    ] {
+        let e = kms.admin_json(&root(), "SetFault", bad.clone()).err();
+        assert_eq!(
+            e.map(|e| e.error_type),
+            Some(ErrorType::ValidationException),
+            "{bad}"
+        );
+    }
 }
