@@ -68,13 +68,20 @@ const MANAGED: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// Configuration of a KMS: account, region, clock.
+/// Configuration of a KMS: account, region, clock, quotas.
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
     account: String,
     region: String,
     clock: Arc<dyn Clock>,
+    key_quota: usize,
+    grant_quota: usize,
 }
+
+/// Customer managed keys per account and region (KMS-REFERENCE §3).
+pub const KEY_QUOTA: usize = 100_000;
+/// Grants per key (KMS-REFERENCE §3).
+pub const GRANT_QUOTA: usize = 50_000;
 
 impl Default for KmsConfig {
     fn default() -> Self {
@@ -82,6 +89,8 @@ impl Default for KmsConfig {
             account: "111122223333".into(),
             region: "us-west-2".into(),
             clock: Arc::new(SystemClock),
+            key_quota: KEY_QUOTA,
+            grant_quota: GRANT_QUOTA,
         }
     }
 }
@@ -105,6 +114,22 @@ impl KmsConfig {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Customer managed keys an account may have (default [`KEY_QUOTA`]); CreateKey beyond
+    /// it answers LimitExceededException.
+    #[must_use]
+    pub fn key_quota(mut self, keys: usize) -> Self {
+        self.key_quota = keys;
+        self
+    }
+
+    /// Grants a key may have (default [`GRANT_QUOTA`]); CreateGrant beyond it answers
+    /// LimitExceededException.
+    #[must_use]
+    pub fn grant_quota(mut self, grants: usize) -> Self {
+        self.grant_quota = grants;
         self
     }
 }
@@ -2202,6 +2227,20 @@ impl Kms {
         }
         let tags = self.create_key_tags(st, caller, req)?;
         let account = self.caller_account(caller).to_string();
+        let owned = st
+            .keys
+            .values()
+            .filter(|k| k.account == account && !k.aws_managed)
+            .count();
+        if owned >= self.config.key_quota {
+            return Err(err(
+                ErrorType::LimitExceededException,
+                format!(
+                    "The account {account} already has {} customer managed keys in {}.",
+                    self.config.key_quota, self.config.region
+                ),
+            ));
+        }
         let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
         let uuid_probe = format!("arn:aws:kms:{}:{account}:key/*", self.config.region);
         let (text, doc) = match opt_str(req, "Policy")? {
@@ -2456,12 +2495,6 @@ impl Kms {
             }
         }
         let (key_id, key_arn) = (key.id.clone(), key.arn.clone());
-        if key.grants.len() >= 50_000 {
-            return Err(err(
-                ErrorType::LimitExceededException,
-                format!("The key {key_arn} already has 50000 grants."),
-            ));
-        }
         let mut ops_sorted = ops.clone();
         ops_sorted.sort();
         ops_sorted.dedup();
@@ -2475,6 +2508,16 @@ impl Kms {
         });
         let grant_id = match same {
             Some(g) => g.grant_id.clone(),
+            // A retry of an existing named grant adds nothing, so only new grants count.
+            None if key.grants.len() >= self.config.grant_quota => {
+                return Err(err(
+                    ErrorType::LimitExceededException,
+                    format!(
+                        "The key {key_arn} already has {} grants.",
+                        self.config.grant_quota
+                    ),
+                ));
+            }
             None => {
                 let mut raw = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);

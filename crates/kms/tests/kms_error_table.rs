@@ -1101,3 +1101,121 @@ fn faults_are_per_operation_switchable_and_latency_delays() {
         );
     }
 }
+
+#[test]
+fn key_and_grant_quotas() {
+    assert_eq!(
+        (ebsim_kms::KEY_QUOTA, ebsim_kms::GRANT_QUOTA),
+        (100_000, 50_000)
+    );
+    let kms = Kms::in_memory(KmsConfig::default().key_quota(2).grant_quota(2));
+    let (id, _) = create_key(&kms);
+    create_key(&kms);
+    let e = fails(&kms, &root(), "CreateKey", json!({}));
+    assert_eq!(e.error_type, ErrorType::LimitExceededException);
+    // AWS managed keys do not count, and other accounts have their own quota.
+    ok(
+        &kms,
+        &root(),
+        "DescribeKey",
+        json!({"KeyId": "alias/aws/ebs"}),
+    );
+    ok(
+        &kms,
+        &Caller::new("arn:aws:iam::444455556666:root"),
+        "CreateKey",
+        json!({}),
+    );
+    let named =
+        json!({"KeyId": id, "GranteePrincipal": BOB, "Operations": ["Decrypt"], "Name": "n"});
+    let first = ok(&kms, &root(), "CreateGrant", named.clone());
+    grant(&kms, &id);
+    let e = fails(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({"KeyId": id, "GranteePrincipal": BOB, "Operations": ["Encrypt"]}),
+    );
+    assert_eq!(e.error_type, ErrorType::LimitExceededException);
+    // A retry of an existing named grant is not a new grant.
+    let retry = ok(&kms, &root(), "CreateGrant", named);
+    assert_eq!(retry["GrantId"], first["GrantId"]);
+    assert_ne!(retry["GrantToken"], first["GrantToken"]);
+}
+
+#[test]
+fn grant_constraint_and_token_limits() {
+    let (kms, _) = kms();
+    let (id, _) = create_key(&kms);
+    let pairs = |n: usize, len: usize| -> Value {
+        (0..n)
+            .map(|i| (format!("k{i}"), Value::String("v".repeat(len))))
+            .collect::<serde_json::Map<String, Value>>()
+            .into()
+    };
+    for (constraint, good) in [
+        (json!({"EncryptionContextSubset": pairs(8, 384)}), true),
+        (json!({"EncryptionContextEquals": pairs(8, 1)}), true),
+        (json!({"EncryptionContextSubset": pairs(9, 1)}), false),
+        (json!({"EncryptionContextEquals": pairs(1, 385)}), false),
+    ] {
+        let req = json!({"KeyId": id, "GranteePrincipal": BOB, "Operations": ["Decrypt"], "Constraints": constraint});
+        if good {
+            ok(&kms, &root(), "CreateGrant", req);
+        } else {
+            assert_eq!(
+                kind(&kms, &root(), "CreateGrant", req.clone()),
+                ErrorType::ValidationException,
+                "{req}"
+            );
+        }
+    }
+    let token = ok(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({"KeyId": id, "GranteePrincipal": BOB, "Operations": ["Decrypt"]}),
+    )["GrantToken"]
+        .clone();
+    let ten: Vec<Value> = (0..10).map(|_| token.clone()).collect();
+    ok(
+        &kms,
+        &root(),
+        "DescribeKey",
+        json!({"KeyId": id, "GrantTokens": ten}),
+    );
+    let eleven: Vec<Value> = (0..11).map(|_| token.clone()).collect();
+    assert_eq!(
+        kind(
+            &kms,
+            &root(),
+            "DescribeKey",
+            json!({"KeyId": id, "GrantTokens": eleven})
+        ),
+        ErrorType::ValidationException
+    );
+    // EnableKeyRotation again changes the period.
+    ok(
+        &kms,
+        &root(),
+        "EnableKeyRotation",
+        json!({"KeyId": id, "RotationPeriodInDays": 90}),
+    );
+    ok(
+        &kms,
+        &root(),
+        "EnableKeyRotation",
+        json!({"KeyId": id, "RotationPeriodInDays": 2560}),
+    );
+    let s = ok(&kms, &root(), "GetKeyRotationStatus", json!({"KeyId": id}));
+    assert_eq!(s["RotationPeriodInDays"], json!(2560));
+    assert_eq!(
+        kind(
+            &kms,
+            &root(),
+            "EnableKeyRotation",
+            json!({"KeyId": id, "RotationPeriodInDays": 2561})
+        ),
+        ErrorType::ValidationException
+    );
+}
