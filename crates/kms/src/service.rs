@@ -1886,6 +1886,15 @@ impl Kms {
                     key.id.clone()
                 };
                 if let Some(k) = st.keys.get_mut(&id) {
+                    // Automatic rotations that fell due while the key was disabled happen
+                    // once, now (KMS-REFERENCE §7), not once per missed period.
+                    if op == "EnableKey"
+                        && k.state == KeyState::Disabled
+                        && let Some(r) = k.rotation.as_mut()
+                        && r.next < now
+                    {
+                        r.next = now;
+                    }
                     k.state = if op == "EnableKey" {
                         KeyState::Enabled
                     } else {

@@ -1219,3 +1219,47 @@ fn grant_constraint_and_token_limits() {
         ErrorType::ValidationException
     );
 }
+
+#[test]
+fn a_disabled_key_is_not_rotated_and_rotates_once_when_enabled_again() {
+    let (kms, clock) = kms();
+    let (id, _) = create_key(&kms);
+    ok(
+        &kms,
+        &root(),
+        "EnableKeyRotation",
+        json!({"KeyId": id, "RotationPeriodInDays": 90}),
+    );
+    let materials = |kms: &Kms| {
+        ok(
+            kms,
+            &root(),
+            "ListKeyRotations",
+            json!({"KeyId": id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}),
+        )["Rotations"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default()
+    };
+    assert_eq!(materials(&kms), 1);
+    ok(&kms, &root(), "DisableKey", json!({"KeyId": id}));
+    clock.advance(400.0 * DAY);
+    assert_eq!(materials(&kms), 1, "no rotation while disabled");
+    let s = ok(&kms, &root(), "GetKeyRotationStatus", json!({"KeyId": id}));
+    assert_eq!(s["KeyRotationEnabled"], json!(true), "status unchanged");
+    ok(&kms, &root(), "EnableKey", json!({"KeyId": id}));
+    assert_eq!(materials(&kms), 2, "one rotation at once on re-enable");
+    let s = ok(&kms, &root(), "GetKeyRotationStatus", json!({"KeyId": id}));
+    let next = s["NextRotationDate"].as_f64().unwrap_or_default();
+    let created =
+        ok(&kms, &root(), "DescribeKey", json!({"KeyId": id}))["KeyMetadata"]["CreationDate"]
+            .as_f64()
+            .unwrap_or_default();
+    assert!(
+        (next - (created + 490.0 * DAY)).abs() < 1.0,
+        "the next rotation is one period after the re-enable: {next}"
+    );
+    // While enabled, every period that passes rotates.
+    clock.advance(180.0 * DAY + 1.0);
+    assert_eq!(materials(&kms), 4);
+}
