@@ -85,7 +85,7 @@ fn crash_child() {
         let choice = if keys.is_empty() {
             0
         } else {
-            rng.random_range(0..7)
+            rng.random_range(0..10)
         };
         let key = if keys.is_empty() {
             String::new()
@@ -116,7 +116,12 @@ fn crash_child() {
                         s(&d["KeyMetadata"]["CurrentKeyMaterialId"])
                     ));
                 }
-                Err(e) if e.error_type == ErrorType::LimitExceededException => {}
+                // 25 rotations done, or an automatic one due within 20 minutes.
+                Err(e)
+                    if matches!(
+                        e.error_type,
+                        ErrorType::LimitExceededException | ErrorType::ConflictException
+                    ) => {}
                 Err(e) => panic!("RotateKeyOnDemand: {e}"),
             },
             3 => {
@@ -152,6 +157,30 @@ fn crash_child() {
                     log(format!("retired {key} {gid}"));
                 }
             }
+            7 => {
+                log(format!("try-tag {key} {tag}"));
+                call(
+                    "TagResource",
+                    json!({"KeyId": key, "Tags": [{"TagKey": "t", "TagValue": tag}]}),
+                )
+                .unwrap_or_else(|e| panic!("TagResource: {e}"));
+                log(format!("tag {key} {tag}"));
+            }
+            8 => {
+                call(
+                    "EnableKeyRotation",
+                    json!({"KeyId": key, "RotationPeriodInDays": 90}),
+                )
+                .unwrap_or_else(|e| panic!("EnableKeyRotation: {e}"));
+                log(format!("rotation-on {key}"));
+            }
+            9 if n % 4 == 0 => {
+                // Automatic rotations fall due and are persisted by the next call.
+                let c = kms
+                    .admin_json(&root, "AdvanceClock", json!({"Days": 30}))
+                    .unwrap_or_else(|e| panic!("AdvanceClock: {e}"));
+                log(format!("clock {}", c["OffsetSeconds"]));
+            }
             _ => {
                 let name = format!("alias/c{tag}");
                 call(
@@ -176,6 +205,11 @@ struct Expected {
     /// grant → Some(true) present, Some(false) retired, None unknown (retire in flight)
     grants: BTreeMap<String, (String, Option<bool>)>,
     aliases: Vec<(String, String)>,
+    /// key → (last completed tag value, value of a TagResource in flight at a kill)
+    tags: BTreeMap<String, (Option<String>, Option<String>)>,
+    rotation_on: BTreeSet<String>,
+    /// The largest clock offset a completed AdvanceClock returned.
+    clock: f64,
     ops: usize,
 }
 
@@ -205,6 +239,12 @@ fn read_journal(path: &Path) -> Expected {
                 x.grants.insert(own(2), (own(1), Some(false)));
             }
             Some("alias") => x.aliases.push((own(1), own(2))),
+            Some("try-tag") => x.tags.entry(own(1)).or_default().1 = Some(own(2)),
+            Some("tag") => *x.tags.entry(own(1)).or_default() = (Some(own(2)), None),
+            Some("rotation-on") => {
+                x.rotation_on.insert(own(1));
+            }
+            Some("clock") => x.clock = x.clock.max(own(1).parse().unwrap_or(0.0)),
             _ => continue,
         }
         x.ops += 1;
@@ -277,6 +317,33 @@ fn verify(dir: &Path, journal: &Path) {
             assert_eq!(ids.contains(gid), *p, "grant {gid} of {key}");
         }
     }
+    for (key, (done, in_flight)) in &x.tags {
+        let tags = ok("ListResourceTags", json!({"KeyId": key}));
+        let value = tags["Tags"]
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["TagKey"] == json!("t")))
+            .map(|t| s(&t["TagValue"]));
+        let allowed: Vec<Option<String>> = [done.clone(), in_flight.clone()]
+            .into_iter()
+            .filter(|t| t.is_some() || done.is_none())
+            .collect();
+        assert!(
+            allowed.contains(&value),
+            "tag of {key} is {value:?}, expected one of {allowed:?}"
+        );
+    }
+    for key in &x.rotation_on {
+        let r = ok("GetKeyRotationStatus", json!({"KeyId": key}));
+        assert_eq!(r["KeyRotationEnabled"], json!(true), "{key}");
+    }
+    let clock = kms
+        .admin_json(&root, "GetClock", json!({}))
+        .unwrap_or_else(|e| panic!("GetClock: {e}"));
+    assert!(
+        clock["OffsetSeconds"].as_f64().unwrap_or(-1.0) >= x.clock,
+        "the clock went back: {clock} < {}",
+        x.clock
+    );
     for (key, alias) in &x.aliases {
         let d = ok("DescribeKey", json!({"KeyId": alias}));
         assert_eq!(d["KeyMetadata"]["KeyId"], json!(key), "{alias}");
@@ -356,11 +423,12 @@ fn kill_9_at_random_moments_keeps_state_consistent() {
         x.ops
     );
     eprintln!(
-        "{} operations journaled over {ROUNDS} kills: {} keys, {} blobs, {} rotations, {} grants",
+        "{} operations journaled over {ROUNDS} kills: {} keys, {} blobs, {} rotations, {} grants, clock +{} days",
         x.ops,
         x.keys.len(),
         x.blobs.len(),
         x.rotations.len(),
-        x.grants.len()
+        x.grants.len(),
+        x.clock / 86_400.0
     );
 }
