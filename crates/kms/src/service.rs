@@ -2221,11 +2221,16 @@ impl Kms {
         }
         match opt_str(req, "Origin")? {
             None | Some("AWS_KMS") => {}
-            Some(o) => {
+            Some(o @ ("EXTERNAL" | "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")) => {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
                     format!("Origin {o} is not supported by this KMS."),
                 ));
+            }
+            Some(o) => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{o}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                )));
             }
         }
         if opt_bool(req, "MultiRegion")? {

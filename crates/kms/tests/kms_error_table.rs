@@ -1263,3 +1263,59 @@ fn a_disabled_key_is_not_rotated_and_rotates_once_when_enabled_again() {
     clock.advance(180.0 * DAY + 1.0);
     assert_eq!(materials(&kms), 4);
 }
+
+#[test]
+fn create_key_enums_and_unsupported_origins() {
+    let (kms, _) = kms();
+    for (req, want) in [
+        (
+            json!({"Origin": "SOMEWHERE"}),
+            ErrorType::ValidationException,
+        ),
+        (
+            json!({"Origin": "EXTERNAL"}),
+            ErrorType::UnsupportedOperationException,
+        ),
+        (
+            json!({"MultiRegion": true}),
+            ErrorType::UnsupportedOperationException,
+        ),
+        (
+            json!({"KeySpec": "AES_999"}),
+            ErrorType::ValidationException,
+        ),
+        (
+            json!({"KeySpec": "HMAC_256", "KeyUsage": "ENCRYPT_DECRYPT"}),
+            ErrorType::ValidationException,
+        ),
+        (
+            json!({"KeySpec": "RSA_2048", "CustomerMasterKeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY"}),
+            ErrorType::ValidationException,
+        ),
+        (
+            json!({"Description": "d".repeat(8193)}),
+            ErrorType::ValidationException,
+        ),
+    ] {
+        assert_eq!(kind(&kms, &root(), "CreateKey", req.clone()), want, "{req}");
+    }
+    let k = ok(
+        &kms,
+        &root(),
+        "CreateKey",
+        json!({"CustomerMasterKeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}),
+    );
+    assert_eq!(
+        (
+            k["KeyMetadata"]["KeySpec"].clone(),
+            k["KeyMetadata"]["CustomerMasterKeySpec"].clone()
+        ),
+        (json!("RSA_2048"), json!("RSA_2048"))
+    );
+    assert_eq!(
+        ok(&kms, &root(), "ListKeys", json!({}))["Keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
