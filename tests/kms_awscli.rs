@@ -408,10 +408,69 @@ fn aws_cli_session_against_ebsim_kms_serve() {
         "--encryption-context",
         ctx,
     ]);
+    // An automatic rotation due within 20 minutes blocks on-demand rotation (simulated time
+    // moved by `ebsim clock advance`, routed to the running server).
+    let advanced = ebsim(&data, &["clock", "advance", "364.99"]);
+    assert!(
+        advanced.status.success(),
+        "clock advance: {}",
+        String::from_utf8_lossy(&advanced.stderr)
+    );
+    root.fails(
+        &["kms", "rotate-key-on-demand", "--key-id", &key_id],
+        "ConflictException",
+    );
     root.ok(&["kms", "disable-key-rotation", "--key-id", &key_id]);
     assert_eq!(
         root.ok(&["kms", "get-key-rotation-status", "--key-id", &key_id])["KeyRotationEnabled"],
         false
+    );
+
+    // Tags.
+    root.ok(&[
+        "kms",
+        "tag-resource",
+        "--key-id",
+        &key_id,
+        "--tags",
+        "TagKey=team,TagValue=storage",
+        "TagKey=env,TagValue=test",
+    ]);
+    root.ok(&[
+        "kms",
+        "untag-resource",
+        "--key-id",
+        &key_id,
+        "--tag-keys",
+        "env",
+    ]);
+    let tags = root.ok(&["kms", "list-resource-tags", "--key-id", &key_id]);
+    assert_eq!(
+        tags["Tags"],
+        serde_json::json!([{"TagKey": "team", "TagValue": "storage"}])
+    );
+    root.fails(
+        &[
+            "kms",
+            "tag-resource",
+            "--key-id",
+            &key_id,
+            "--tags",
+            "TagKey=aws:reserved,TagValue=x",
+        ],
+        "TagException",
+    );
+    root.fails(
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &key_id,
+            "--plaintext",
+            &pt,
+            "--dry-run",
+        ],
+        "DryRunOperationException",
     );
 
     // Disable / enable.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """boto3 against an AWS KMS endpoint (`ebsim kms serve`): keys, aliases, data keys under an
 encryption context, Decrypt with a right and a wrong context, grants with constraints, key
-policies (including a malformed one), rotation, disable/enable, deletion scheduling, and
-authentication failures. Usage: kms_boto3.py ENDPOINT_URL GRANTEE_ACCESS_KEY GRANTEE_SECRET
+policies (including a malformed one), rotation, disable/enable, tags, DryRun, deletion
+scheduling, and authentication failures. Usage: kms_boto3.py ENDPOINT_URL GRANTEE_ACCESS_KEY GRANTEE_SECRET
 GRANTEE_ARN. Exits non-zero (with the failing step) on the first unexpected result."""
 
 import sys
@@ -97,6 +97,25 @@ kms.disable_key(KeyId=key_id)
 expect_error("DisabledException", kms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx)
 kms.enable_key(KeyId=key_id)
 kms.encrypt(KeyId=key_id, Plaintext=b"x")
+
+kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "team", "TagValue": "storage"}, {"TagKey": "env", "TagValue": "test"}])
+assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [
+    {"TagKey": "team", "TagValue": "storage"},
+    {"TagKey": "env", "TagValue": "test"},
+]
+expect_error("TagException", kms.tag_resource, KeyId=key_id, Tags=[{"TagKey": "aws:x", "TagValue": "1"}])
+kms.untag_resource(KeyId=key_id, TagKeys=["team"])
+assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "env", "TagValue": "test"}]
+tagged = kms.create_key(Tags=[{"TagKey": "made-by", "TagValue": "boto3"}])["KeyMetadata"]["KeyId"]
+assert kms.list_resource_tags(KeyId=tagged)["Tags"] == [{"TagKey": "made-by", "TagValue": "boto3"}]
+
+err = expect_error("DryRunOperationException", kms.encrypt, KeyId=key_id, Plaintext=b"x", DryRun=True)
+assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+expect_error("DryRunOperationException", kms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx, DryRun=True)
+expect_error("DryRunOperationException", kms.decrypt, KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+expect_error("AccessDeniedException", grantee.decrypt, KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+expect_error("DryRunOperationException", kms.create_grant, KeyId=key_id, GranteePrincipal=g_arn, Operations=["Decrypt"], DryRun=True)
+assert not kms.list_grants(KeyId=key_id)["Grants"], "a dry run creates no grant"
 
 expect_error("ValidationException", kms.schedule_key_deletion, KeyId=key_id, PendingWindowInDays=31)
 sched = kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)

@@ -88,6 +88,9 @@ enum KeyCmd {
         /// Skip the check that the policy still lets you change it.
         #[arg(long)]
         bypass_policy_lockout_safety_check: bool,
+        /// A tag for the new key (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
     },
     /// List the account's keys.
     List,
@@ -119,6 +122,22 @@ enum KeyCmd {
     DisableRotation { key: String },
     /// Show the rotation status.
     RotationStatus { key: String },
+    /// Add tags to a key, or change their values.
+    Tag {
+        key: String,
+        /// Tags to set.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a key (tags it does not have are ignored).
+    Untag {
+        key: String,
+        /// Tag keys to remove.
+        #[arg(required = true, value_name = "TAG_KEY")]
+        tag_keys: Vec<String>,
+    },
+    /// List the tags of a key.
+    Tags { key: String },
     /// Get or put the key policy.
     Policy {
         #[command(subcommand)]
@@ -147,6 +166,18 @@ fn read_policy(path: &PathBuf) -> Result<String, CliError> {
         .map_err(|e| other(format!("cannot read policy file {}: {e}", path.display())))
 }
 
+/// `KEY=VALUE` arguments as a KMS `Tags` list.
+fn tag_list(tags: &[String]) -> Result<Value, CliError> {
+    tags.iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                .ok_or_else(|| other(format!("the tag '{t}' is not KEY=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
 fn print_key(m: &Value) {
     println!("KeyId:       {}", s(&m["KeyId"]));
     println!("Arn:         {}", s(&m["Arn"]));
@@ -173,8 +204,12 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
             key_usage,
             policy_file,
             bypass_policy_lockout_safety_check,
+            tags,
         } => {
             let mut req = json!({"Description": description});
+            if !tags.is_empty() {
+                req["Tags"] = tag_list(tags)?;
+            }
             if let Some(s) = key_spec {
                 req["KeySpec"] = json!(s);
             }
@@ -228,6 +263,41 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
         ),
         KeyCmd::DisableRotation { key } => ("DisableKeyRotation", json!({"KeyId": key})),
         KeyCmd::RotationStatus { key } => ("GetKeyRotationStatus", json!({"KeyId": key})),
+        KeyCmd::Tag { key, tags } => (
+            "TagResource",
+            json!({"KeyId": key, "Tags": tag_list(tags)?}),
+        ),
+        KeyCmd::Untag { key, tag_keys } => {
+            ("UntagResource", json!({"KeyId": key, "TagKeys": tag_keys}))
+        }
+        KeyCmd::Tags { key } => {
+            let mut tags = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let mut req = json!({"KeyId": key});
+                if let Some(m) = &marker {
+                    req["Marker"] = json!(m);
+                }
+                let out = kms.call("ListResourceTags", req)?;
+                tags.extend(out["Tags"].as_array().cloned().unwrap_or_default());
+                match out["NextMarker"].as_str() {
+                    Some(m) if out["Truncated"] == json!(true) => marker = Some(m.to_string()),
+                    _ => break,
+                }
+            }
+            if global.json {
+                print_json(&json!({"Tags": tags, "Truncated": false}));
+            } else {
+                for t in &tags {
+                    println!(
+                        "{}={}",
+                        s(&t["TagKey"]),
+                        t["TagValue"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            return Ok(());
+        }
         KeyCmd::Policy {
             cmd: PolicyCmd::Get { key },
         } => {

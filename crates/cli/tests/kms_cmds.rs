@@ -139,3 +139,57 @@ fn key_alias_grant_clock_and_audit_commands() {
         Some(ErrorType::AccessDeniedException)
     );
 }
+
+#[test]
+fn key_tag_untag_and_tags_commands() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    run(
+        d,
+        &["key", "create", "--tag", "team=storage", "--tag", "env="],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let tags = |d: &std::path::Path| {
+        let kms = Kms::open(d, KmsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let root = Caller::new(kms.root_arn());
+        let keys = kms
+            .call_json(&root, "ListKeys", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = keys["Keys"][0]["KeyId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let t = kms
+            .call_json(&root, "ListResourceTags", json!({"KeyId": id}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (id, t["Tags"].clone())
+    };
+    let (id, t) = tags(d);
+    assert_eq!(
+        t,
+        json!([{"TagKey": "team", "TagValue": "storage"}, {"TagKey": "env", "TagValue": ""}])
+    );
+    run(d, &["key", "tag", &id, "env=prod", "cost=42"]).unwrap_or_else(|e| panic!("{e}"));
+    run(d, &["key", "untag", &id, "team"]).unwrap_or_else(|e| panic!("{e}"));
+    run(d, &["key", "tags", &id]).unwrap_or_else(|e| panic!("{e}"));
+    run(d, &["--json", "key", "tags", &id]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        tags(d).1,
+        json!([{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "cost", "TagValue": "42"}])
+    );
+    let e = run(d, &["key", "tag", &id, "no-value"])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("KEY=VALUE"), "{e}");
+    let e = run(d, &["key", "tag", &id, "aws:x=1"])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("TagException"), "{e}");
+    assert!(
+        run(d, &["key", "untag", &id]).is_err(),
+        "tag keys are required"
+    );
+    assert_eq!(tags(d).1.as_array().map(Vec::len), Some(2));
+}

@@ -75,6 +75,7 @@ pub enum ErrorType {
     UnrecognizedClientException,
     InvalidSignatureException,
     IncompleteSignatureException,
+    TagException,
 }
 
 impl ErrorType {
@@ -108,6 +109,7 @@ impl ErrorType {
             Self::UnrecognizedClientException => "UnrecognizedClientException",
             Self::InvalidSignatureException => "InvalidSignatureException",
             Self::IncompleteSignatureException => "IncompleteSignatureException",
+            Self::TagException => "TagException",
         }
     }
 
@@ -119,7 +121,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 27] = [
+    pub const ALL: [ErrorType; 28] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -147,6 +149,7 @@ impl ErrorType {
         Self::UnrecognizedClientException,
         Self::InvalidSignatureException,
         Self::IncompleteSignatureException,
+        Self::TagException,
     ];
 
     /// The HTTP status the real service sends (KMS-REFERENCE §1.4): 500 for internal errors,

@@ -38,7 +38,9 @@ mod store;
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};
 pub use clock::{Clock, ManualClock, SystemClock, iso8601};
-pub use service::{Credential, GRANT_OPERATIONS, Kms, KmsConfig, SecretString};
+pub use service::{
+    Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig, SecretString,
+};
 pub use store::KmsOpenError;
 
 /// Entry points for the fuzz targets.

@@ -26,8 +26,15 @@ use crate::state::{
 };
 use crate::store::{self, KmsOpenError, Store};
 
+mod dry_run;
+mod grant_principals;
+mod tags;
+
 const DAY: f64 = 86_400.0;
 const STATE_FORMAT: u32 = 1;
+/// RotateKeyOnDemand answers ConflictException when an automatic rotation is due this soon
+/// (seconds).
+const ROTATION_CONFLICT_WINDOW: f64 = 20.0 * 60.0;
 /// Operations a grant may allow (KMS-REFERENCE §6.1).
 pub const GRANT_OPERATIONS: [&str; 17] = [
     "Decrypt",
@@ -61,13 +68,20 @@ const MANAGED: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// Configuration of a KMS: account, region, clock.
+/// Configuration of a KMS: account, region, clock, quotas.
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
     account: String,
     region: String,
     clock: Arc<dyn Clock>,
+    key_quota: usize,
+    grant_quota: usize,
 }
+
+/// Customer managed keys per account and region (KMS-REFERENCE §3).
+pub const KEY_QUOTA: usize = 100_000;
+/// Grants per key (KMS-REFERENCE §3).
+pub const GRANT_QUOTA: usize = 50_000;
 
 impl Default for KmsConfig {
     fn default() -> Self {
@@ -75,6 +89,8 @@ impl Default for KmsConfig {
             account: "111122223333".into(),
             region: "us-west-2".into(),
             clock: Arc::new(SystemClock),
+            key_quota: KEY_QUOTA,
+            grant_quota: GRANT_QUOTA,
         }
     }
 }
@@ -98,6 +114,22 @@ impl KmsConfig {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Customer managed keys an account may have (default [`KEY_QUOTA`]); CreateKey beyond
+    /// it answers LimitExceededException.
+    #[must_use]
+    pub fn key_quota(mut self, keys: usize) -> Self {
+        self.key_quota = keys;
+        self
+    }
+
+    /// Grants a key may have (default [`GRANT_QUOTA`]); CreateGrant beyond it answers
+    /// LimitExceededException.
+    #[must_use]
+    pub fn grant_quota(mut self, grants: usize) -> Self {
+        self.grant_quota = grants;
         self
     }
 }
@@ -545,6 +577,12 @@ impl Kms {
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
         let audit_path = data_dir.join("audit").join("kms-audit.jsonl");
+        if let Err(source) = store::end_torn_line(&audit_path) {
+            return Err(KmsOpenError::Io {
+                path: audit_path,
+                source,
+            });
+        }
         let audit = AuditLog::with_file(audit_path.clone()).map_err(|source| KmsOpenError::Io {
             path: audit_path,
             source,
@@ -688,8 +726,7 @@ impl Kms {
         let now = self.now();
         self.maintain(now)?;
         let dry_run = opt_bool(req, "DryRun")?;
-        if dry_run && !read_only(op) && !matches!(op, "CreateGrant" | "RetireGrant" | "RevokeGrant")
-        {
+        if dry_run && !dry_run::accepts_dry_run(op) {
             return Err(validation("DryRun is not supported for this operation."));
         }
         for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
@@ -962,13 +999,19 @@ impl Kms {
                     )
                 });
         }
-        let id = resource.strip_prefix("key/").unwrap_or(&resource);
-        if key_ref.starts_with("arn:") && !resource.starts_with("key/") {
+        let is_arn = key_ref.starts_with("arn:");
+        if is_arn && !resource.starts_with("key/") {
             return Err(err(
                 ErrorType::NotFoundException,
                 format!("Invalid arn {key_ref}"),
             ));
         }
+        // `key/<id>` is a form only inside an ARN.
+        let id = if is_arn {
+            resource.strip_prefix("key/").unwrap_or(&resource)
+        } else {
+            resource.as_str()
+        };
         if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
             return Err(err(
                 ErrorType::NotFoundException,
@@ -1215,6 +1258,23 @@ impl Kms {
         Ok(key.id.clone())
     }
 
+    /// LimitExceededException when `target` already has 50 aliases other than `alias_arn`.
+    fn check_alias_quota(st: &State, target: &str, alias_arn: &str) -> R<()> {
+        let n = st
+            .aliases
+            .values()
+            .filter(|a| a.target_key_id == target && a.arn != alias_arn)
+            .count();
+        if n >= 50 {
+            let key_arn = st.keys.get(target).map(|k| k.arn.as_str()).unwrap_or("");
+            return Err(err(
+                ErrorType::LimitExceededException,
+                format!("The key {key_arn} already has 50 aliases."),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_not_pending(key: &Key) -> R<()> {
         if key.state == KeyState::PendingDeletion {
             return Err(err(
@@ -1276,6 +1336,9 @@ impl Kms {
         now: f64,
     ) -> R<Value> {
         match op {
+            "Decrypt" | "ReEncrypt" if dry_run::ignores_ciphertext(req)? => {
+                self.dry_run_without_ciphertext(st, caller, op, req, ev)
+            }
             "DescribeKey" => {
                 check_grant_tokens(req)?;
                 let (key, _) = self.key_access(
@@ -1368,7 +1431,13 @@ impl Kms {
                 {
                     return Err(err(ErrorType::InvalidGrantIdException, "Invalid grant ID."));
                 }
-                let grantee = opt_str(req, "GranteePrincipal")?.map(normalize_grantee);
+                let grantee = grant_principals::one_of(
+                    req,
+                    "GranteePrincipal",
+                    "GranteeServicePrincipal",
+                    false,
+                )?
+                .map(normalize_grantee);
                 let items: Vec<Value> = key
                     .grants
                     .iter()
@@ -1382,7 +1451,13 @@ impl Kms {
                 Ok(paged(body, next))
             }
             "ListRetirableGrants" => {
-                let rp = req_str(req, "RetiringPrincipal")?;
+                let rp = grant_principals::one_of(
+                    req,
+                    "RetiringPrincipal",
+                    "RetiringServicePrincipal",
+                    true,
+                )?
+                .unwrap_or_default();
                 self.authorize_iam_only(st, caller, "ListRetirableGrants", "*")?;
                 let rp = normalize_grantee(rp);
                 let items: Vec<Value> = st
@@ -1502,25 +1577,7 @@ impl Kms {
                 body.insert("Rotations".into(), Value::Array(items));
                 Ok(paged(body, next))
             }
-            "ListResourceTags" => {
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "ListResourceTags",
-                    None,
-                    false,
-                    ev,
-                )?;
-                let tags: Vec<Value> = key
-                    .tags
-                    .iter()
-                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                    .collect();
-                Ok(json!({"Tags": tags, "Truncated": false}))
-            }
+            "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
             _ => {
                 let _ = now;
                 Err(err(
@@ -1829,6 +1886,15 @@ impl Kms {
                     key.id.clone()
                 };
                 if let Some(k) = st.keys.get_mut(&id) {
+                    // Automatic rotations that fell due while the key was disabled happen
+                    // once, now (KMS-REFERENCE §7), not once per missed period.
+                    if op == "EnableKey"
+                        && k.state == KeyState::Disabled
+                        && let Some(r) = k.rotation.as_mut()
+                        && r.next < now
+                    {
+                        r.next = now;
+                    }
                     k.state = if op == "EnableKey" {
                         KeyState::Enabled
                     } else {
@@ -2028,6 +2094,17 @@ impl Kms {
                         ));
                     }
                     Self::check_usable(key)?;
+                    if let Some(r) = &key.rotation
+                        && r.next - now <= ROTATION_CONFLICT_WINDOW
+                    {
+                        return Err(err(
+                            ErrorType::ConflictException,
+                            format!(
+                                "An automatic rotation of {} is due within 20 minutes; try the on-demand rotation later.",
+                                key.arn
+                            ),
+                        ));
+                    }
                     if key.on_demand_rotations >= 25 {
                         return Err(err(
                             ErrorType::LimitExceededException,
@@ -2047,6 +2124,7 @@ impl Kms {
                 k.on_demand_rotations += 1;
                 Ok(json!({"KeyId": k.arn}))
             }
+            "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
             "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
             "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),
             "CreateGrant" => self.create_grant(st, caller, req, ev, now, dry),
@@ -2143,11 +2221,16 @@ impl Kms {
         }
         match opt_str(req, "Origin")? {
             None | Some("AWS_KMS") => {}
-            Some(o) => {
+            Some(o @ ("EXTERNAL" | "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")) => {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
                     format!("Origin {o} is not supported by this KMS."),
                 ));
+            }
+            Some(o) => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{o}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                )));
             }
         }
         if opt_bool(req, "MultiRegion")? {
@@ -2156,25 +2239,22 @@ impl Kms {
                 "Multi-Region keys are not supported by this KMS.",
             ));
         }
-        let mut tags = Vec::new();
-        if let Some(Value::Array(list)) = req.get("Tags") {
-            for t in list {
-                let (Some(k), Some(v)) = (
-                    t.get("TagKey").and_then(Value::as_str),
-                    t.get("TagValue").and_then(Value::as_str),
-                ) else {
-                    return Err(ser("Tags must be objects with TagKey and TagValue"));
-                };
-                if k.is_empty() || k.len() > 128 || v.len() > 256 {
-                    return Err(err(
-                        ErrorType::ValidationException,
-                        "Tag keys are 1..128 characters and values at most 256.",
-                    ));
-                }
-                tags.push((k.to_string(), v.to_string()));
-            }
-        }
+        let tags = self.create_key_tags(st, caller, req)?;
         let account = self.caller_account(caller).to_string();
+        let owned = st
+            .keys
+            .values()
+            .filter(|k| k.account == account && !k.aws_managed)
+            .count();
+        if owned >= self.config.key_quota {
+            return Err(err(
+                ErrorType::LimitExceededException,
+                format!(
+                    "The account {account} already has {} customer managed keys in {}.",
+                    self.config.key_quota, self.config.region
+                ),
+            ));
+        }
         let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
         let uuid_probe = format!("arn:aws:kms:{}:{account}:key/*", self.config.region);
         let (text, doc) = match opt_str(req, "Policy")? {
@@ -2260,19 +2340,7 @@ impl Kms {
                     ));
                 }
                 let target = self.alias_target(st, caller, req, op, ev)?;
-                if st
-                    .aliases
-                    .values()
-                    .filter(|a| a.target_key_id == target)
-                    .count()
-                    >= 50
-                {
-                    let key_arn = st.keys.get(&target).map(|k| k.arn.as_str()).unwrap_or("");
-                    return Err(err(
-                        ErrorType::LimitExceededException,
-                        format!("The key {key_arn} already has 50 aliases."),
-                    ));
-                }
+                Self::check_alias_quota(st, &target, &alias_arn)?;
                 st.aliases.insert(
                     alias_arn.clone(),
                     Alias {
@@ -2292,6 +2360,7 @@ impl Kms {
                     )
                 })?;
                 let target = self.alias_target(st, caller, req, op, ev)?;
+                Self::check_alias_quota(st, &target, &alias_arn)?;
                 if let Some(old_key) = st.keys.get(&old.target_key_id) {
                     self.authorize(st, caller, op, old_key, &cv, None, false)?;
                 }
@@ -2327,13 +2396,16 @@ impl Kms {
         dry: bool,
     ) -> R<Value> {
         check_grant_tokens(req)?;
-        let grantee = req_str(req, "GranteePrincipal")?;
+        let grantee =
+            grant_principals::one_of(req, "GranteePrincipal", "GranteeServicePrincipal", true)?
+                .unwrap_or_default();
         if !valid_principal_id(grantee) {
             return Err(validation(format!(
                 "1 validation error detected: Value '{grantee}' at 'granteePrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$"
             )));
         }
-        let retiring = opt_str(req, "RetiringPrincipal")?;
+        let retiring =
+            grant_principals::one_of(req, "RetiringPrincipal", "RetiringServicePrincipal", false)?;
         if let Some(r) = retiring
             && !valid_principal_id(r)
         {
@@ -2437,12 +2509,6 @@ impl Kms {
             }
         }
         let (key_id, key_arn) = (key.id.clone(), key.arn.clone());
-        if key.grants.len() >= 50_000 {
-            return Err(err(
-                ErrorType::LimitExceededException,
-                format!("The key {key_arn} already has 50000 grants."),
-            ));
-        }
         let mut ops_sorted = ops.clone();
         ops_sorted.sort();
         ops_sorted.dedup();
@@ -2456,6 +2522,16 @@ impl Kms {
         });
         let grant_id = match same {
             Some(g) => g.grant_id.clone(),
+            // A retry of an existing named grant adds nothing, so only new grants count.
+            None if key.grants.len() >= self.config.grant_quota => {
+                return Err(err(
+                    ErrorType::LimitExceededException,
+                    format!(
+                        "The key {key_arn} already has {} grants.",
+                        self.config.grant_quota
+                    ),
+                ));
+            }
             None => {
                 let mut raw = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
@@ -3037,6 +3113,7 @@ fn grant_entry(key: &Key, g: &Grant) -> Value {
         }
         e.insert("Constraints".into(), Value::Object(c));
     }
+    grant_principals::add_service_members(&mut e);
     Value::Object(e)
 }
 

@@ -113,6 +113,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Ends a line torn by a crash (a JSON Lines file whose last byte is not a newline) so that
+/// the records appended next start on a line of their own.
+pub fn end_torn_line(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if f.metadata()?.len() == 0 {
+        return Ok(());
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ServiceCredentialFile {
@@ -171,4 +192,24 @@ pub fn new_access_key(prefix: &str) -> (String, Zeroizing<String>) {
     );
     buf.iter_mut().for_each(|b| *b = 0);
     (id, secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_line_is_ended_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join("a.jsonl");
+        end_torn_line(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!p.exists(), "a missing file stays missing");
+        std::fs::write(&p, b"{\"a\":1}\n{\"b\"").unwrap_or_else(|e| panic!("{e}"));
+        end_torn_line(&p).unwrap_or_else(|e| panic!("{e}"));
+        end_torn_line(&p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            std::fs::read(&p).unwrap_or_default(),
+            b"{\"a\":1}\n{\"b\"\n".to_vec()
+        );
+    }
 }

@@ -105,3 +105,30 @@ fn corrupt_state_is_a_clear_error() {
     assert!(matches!(e, Some(KmsOpenError::Corrupt { .. })), "{e:?}");
     let _ = ErrorType::NotFoundException;
 }
+
+#[test]
+fn audit_line_torn_by_a_crash_does_not_swallow_the_next_record() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("audit")).unwrap_or_else(|e| panic!("{e}"));
+    let trail = dir.path().join("audit/kms-audit.jsonl");
+    std::fs::write(
+        &trail,
+        b"{\"eventVersion\":\"1.08\"}\n{\"eventVersion\":\"1.0",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    {
+        let kms = Kms::open(dir.path(), KmsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        kms.call_json(&Caller::new(ROOT), "CreateKey", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let text = std::fs::read_to_string(&trail).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.get(1), Some(&"{\"eventVersion\":\"1.0"), "{text}");
+    let created = lines
+        .iter()
+        .skip(2)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["eventName"] == json!("CreateKey"))
+        .count();
+    assert_eq!(created, 1, "{text}");
+}
