@@ -5,15 +5,20 @@
 //!
 //! - **No `SIGBUS` on a full disk.** Writing through a map into a hole of the file makes the
 //!   kernel allocate a block at fault time; if the file system is full, the process gets
-//!   `SIGBUS`. So before the first write to a page, the store allocates its blocks with
-//!   `fallocate(FALLOC_FL_KEEP_SIZE)`, which fails cleanly with `ENOSPC`
-//!   ([`IoError::NoSpace`]) and changes nothing. A bitmap (pages known to be allocated,
-//!   memory proportional to the regions written, not to the volume size) keeps that system
-//!   call off the common path; a trim clears the bits of the pages it touches.
+//!   `SIGBUS`. So the map is written only where the store knows the file has blocks: a write
+//!   that touches any page not known to be allocated is a positional write (`pwrite`), which
+//!   allocates (or reserves) the blocks itself and fails cleanly with `ENOSPC`
+//!   ([`IoError::NoSpace`]); the pages it covered whole are then known to be allocated, and
+//!   later writes to them are plain copies into the map. The knowledge is a bitmap, allocated
+//!   per GiB region written (memory proportional to the data, not to the volume size); a
+//!   trim clears the bits of every page it touches. After a restart the bitmap is empty:
+//!   the first write to each page is a `pwrite` again.
 //! - **No data races.** Requests lock the 1 MiB chunks they touch (striped reader-writer
-//!   locks): overlapping requests of this process never copy the same bytes at once. The file
-//!   itself must not be shortened or written by another process while mapped; the volume
-//!   layer guarantees one owner per volume.
+//!   locks, chunks hashed onto stripes): overlapping requests of this process never copy the
+//!   same bytes at once. The file itself must not be shortened or written by another process
+//!   while mapped; the volume layer guarantees one owner per volume.
+//!
+//! Reads always copy from the map: pages of holes read as zeros without allocating disk.
 //!
 //! The map reserves address space for the whole file (an 8 TiB volume maps 8 TiB of the
 //! 128 TiB user address space) but no memory or disk: both grow with the data written.
@@ -21,6 +26,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,8 +39,14 @@ use crate::{IoError, SectorSize};
 
 /// Requests lock the chunks of this size that they touch.
 const CHUNK_SHIFT: u32 = 20;
-/// Number of striped locks; chunk *c* is guarded by stripe *c mod STRIPES*.
+/// Number of striped locks; chunk *c* is guarded by stripe [`stripe_of`]`(c)`.
 const STRIPES: usize = 64;
+
+/// The stripe of chunk `c` (Fibonacci hashing: the top bits of a multiplicative hash), so
+/// that requests at regular distances (parallel sequential copies) rarely share a stripe.
+fn stripe_of(chunk: u64) -> u64 {
+    chunk.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())
+}
 /// Pages per bitmap region (one lazily allocated array of bits each).
 const REGION_PAGES: u64 = 1 << 18;
 
@@ -180,7 +192,7 @@ impl MmapStore {
         if last - first >= STRIPES as u64 - 1 {
             return u64::MAX;
         }
-        (first..=last).fold(0, |set, c| set | 1 << (c % STRIPES as u64))
+        (first..=last).fold(0, |set, c| set | 1 << stripe_of(c))
     }
 
     /// Runs `f` holding the stripes of a byte range, shared or exclusive; stripes are always
@@ -208,17 +220,12 @@ impl MmapStore {
         (offset >> self.page_shift)..((offset + len + mask) >> self.page_shift)
     }
 
-    /// Makes sure the disk blocks behind bytes `offset..offset + len` are allocated.
-    fn ensure_allocated(&self, offset: u64, len: u64) -> Result<(), IoError> {
-        let pages = self.pages(offset, len);
-        if self.allocated.all_set(pages.clone()) {
-            return Ok(());
-        }
-        let start = pages.start << self.page_shift;
-        let end = (pages.end << self.page_shift).min(self.size_bytes());
-        sys::allocate(&self.file, start, end - start).map_err(|e| io_error(&self.path, e))?;
-        self.allocated.set(pages);
-        Ok(())
+    /// The pages lying whole inside bytes `offset..offset + len`.
+    fn whole_pages(&self, offset: u64, len: u64) -> Range<u64> {
+        let mask = (1u64 << self.page_shift) - 1;
+        let start = (offset + mask) >> self.page_shift;
+        let end = (offset + len) >> self.page_shift;
+        start..end.max(start)
     }
 }
 
@@ -333,12 +340,19 @@ impl BlockStore for MmapStore {
         let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
         let len = buf.len() as u64;
         self.locked(offset, len, true, || {
-            self.ensure_allocated(offset, len)?;
-            if sys::copy_to_map(&self.map, at, buf) {
-                Ok(())
-            } else {
-                Err(outside_map(&self.path))
+            if self.allocated.all_set(self.pages(offset, len)) {
+                return if sys::copy_to_map(&self.map, at, buf) {
+                    Ok(())
+                } else {
+                    Err(outside_map(&self.path))
+                };
             }
+            // Some page may be a hole: let the kernel allocate (or refuse with ENOSPC).
+            self.file
+                .write_all_at(buf, offset)
+                .map_err(|e| io_error(&self.path, e))?;
+            self.allocated.set(self.whole_pages(offset, len));
+            Ok(())
         })
     }
 

@@ -1,5 +1,5 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching holes and allocating blocks in a file, and copies to and from a shared file map.
+//! punching holes in a file, and copies to and from a shared file map.
 
 use std::fs::File;
 use std::io;
@@ -22,22 +22,6 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
             len,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Allocates disk blocks for `len` bytes at `offset` of `file` without changing its size
-/// (`fallocate(FALLOC_FL_KEEP_SIZE)`). Already allocated blocks are left as they are; a full
-/// file system gives `ENOSPC` here instead of a `SIGBUS` on a later write through a map.
-pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
-    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
-        return Err(io::Error::from_raw_os_error(libc::EFBIG));
-    };
-    // SAFETY: as in `punch_hole`: integers and a descriptor borrowed from `file`, no memory.
-    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
     if rc == 0 {
         Ok(())
     } else {
@@ -73,9 +57,9 @@ pub(super) fn copy_from_map(map: &memmap2::MmapRaw, offset: usize, dst: &mut [u8
 /// Copies `src` to `offset` of `map`. Returns `false`, copying nothing, if the range does not
 /// lie inside the map.
 ///
-/// The caller must hold the store's range lock for the range (exclusive), and must have
-/// allocated disk blocks for the range (see [`allocate`]), so that the page faults of the copy
-/// cannot fail for lack of space (which would raise `SIGBUS`).
+/// The caller must hold the store's range lock for the range (exclusive), and the file must
+/// have blocks behind the whole range (written before with `pwrite`), so that the page faults
+/// of the copy cannot fail for lack of space (which would raise `SIGBUS`).
 pub(super) fn copy_to_map(map: &memmap2::MmapRaw, offset: usize, src: &[u8]) -> bool {
     if !in_map(map, offset, src.len()) {
         return false;
