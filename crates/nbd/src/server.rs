@@ -20,8 +20,10 @@ use crate::proto::{ExportGeometry, MAX_STRING};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Threads per connection that run requests against the device (default: the number of
-    /// CPUs, at least 2).
+    /// Threads per connection (default: the number of CPUs, at least 2). They take turns
+    /// reading a request from the socket and each runs the request it read, so this is also
+    /// how many requests of one connection are run at once (and, with the 32 MiB payload
+    /// limit, bounds the memory a connection holds).
     pub workers_per_connection: usize,
     /// Connections served at once; more are closed at once (default 64).
     pub max_connections: usize,

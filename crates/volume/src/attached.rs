@@ -50,6 +50,8 @@ pub struct AttachedVolume {
     engine: Option<XtsEngine>,
     sector_size: SectorSize,
     stripes: Box<[RwLock<()>]>,
+    /// Whether long runs are encrypted/decrypted over the rayon pool.
+    fan_out: AtomicBool,
     flushed_on_detach: bool,
     _holder: LockHolder,
 }
@@ -85,6 +87,7 @@ impl AttachedVolume {
             engine: Some(engine),
             sector_size,
             stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            fan_out: AtomicBool::new(true),
             flushed_on_detach: false,
             _holder: holder,
         }
@@ -108,6 +111,15 @@ impl AttachedVolume {
     /// Sector size.
     pub fn sector_size(&self) -> SectorSize {
         self.sector_size
+    }
+
+    /// Chooses whether a request's long runs of sectors are encrypted and decrypted over the
+    /// rayon pool (`true`, the default: one large request uses every core) or on the calling
+    /// thread (`false`: for callers such as a block server that already run many requests in
+    /// parallel, where handing each request to the pool only adds thread hand-offs and idle
+    /// spinning). The data written and read is the same either way.
+    pub fn set_parallel_crypto(&self, on: bool) {
+        self.fan_out.store(on, Ordering::Relaxed);
     }
 
     fn engine(&self) -> &XtsEngine {
@@ -169,6 +181,7 @@ impl AttachedVolume {
     ) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
         let engine = self.engine();
+        let fan_out = self.fan_out.load(Ordering::Relaxed);
         let mut i = 0;
         while i < skip.len() {
             if skip[i] {
@@ -181,10 +194,11 @@ impl AttachedVolume {
             }
             let part = &mut buf[start * ss..i * ss];
             let s = first + start as u64;
-            if encrypt {
-                engine.encrypt_sectors_par(s, part)?;
-            } else {
-                engine.decrypt_sectors_par(s, part)?;
+            match (encrypt, fan_out) {
+                (true, true) => engine.encrypt_sectors_par(s, part)?,
+                (true, false) => engine.encrypt_sectors(s, part)?,
+                (false, true) => engine.decrypt_sectors_par(s, part)?,
+                (false, false) => engine.decrypt_sectors(s, part)?,
             }
         }
         Ok(())
@@ -211,13 +225,27 @@ impl AttachedVolume {
     /// holes. The caller holds the sectors' write locks.
     fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
-        let zeros: Vec<bool> = buf.chunks_exact(ss).map(is_zero_sector).collect();
-        if zeros.iter().all(|&z| !z) {
-            self.crypt(first, buf, &zeros, true)?;
+        let n = buf.len() / ss;
+        // Small requests keep their zero map on the stack. Random data answers at the first
+        // bytes of each sector.
+        let mut small = [false; 64];
+        let mut large = Vec::new();
+        let zeros: &mut [bool] = if n <= small.len() {
+            &mut small[..n]
+        } else {
+            large.resize(n, false);
+            &mut large
+        };
+        let mut any_zero = false;
+        for (z, sector) in zeros.iter_mut().zip(buf.chunks_exact(ss)) {
+            *z = is_zero_sector(sector);
+            any_zero |= *z;
+        }
+        self.crypt(first, buf, zeros, true)?;
+        if !any_zero {
             self.store.write_sectors(first, buf)?;
             return Ok(());
         }
-        self.crypt(first, buf, &zeros, true)?;
         let mut i = 0;
         while i < zeros.len() {
             let start = i;
@@ -288,6 +316,30 @@ impl AttachedVolume {
         }
         buf[head..head + data.len()].copy_from_slice(data);
         self.write_sectors_locked(first, &mut buf)
+    }
+
+    /// Writes `buf` at byte `offset` like [`AttachedVolume::write_at`], but encrypts the
+    /// caller's buffer in place instead of a copy of it: **afterwards `buf` holds unspecified
+    /// bytes** (ciphertext, or the original data). A request of whole sectors at a sector
+    /// boundary is encrypted and stored without allocating or copying; any other request goes
+    /// through [`AttachedVolume::write_at`] (leaving `buf` unchanged).
+    ///
+    /// # Errors
+    /// As [`AttachedVolume::write_at`]; an out-of-range request changes nothing, neither the
+    /// volume nor `buf`.
+    pub fn write_at_in_place(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let len = buf.len() as u64;
+        self.check(offset, len)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let ss = self.sector_size.bytes() as u64;
+        if !offset.is_multiple_of(ss) || !len.is_multiple_of(ss) {
+            return self.write_at(offset, buf);
+        }
+        let first = offset / ss;
+        let _g = self.lock(first, len / ss, true);
+        self.write_sectors_locked(first, buf)
     }
 
     /// Makes `len` bytes at `offset` read as zeros; whole sectors become holes (their storage

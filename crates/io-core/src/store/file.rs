@@ -1,21 +1,21 @@
 //! A block store on a sparse file.
 //!
-//! I/O goes through positional reads and writes (`pread`/`pwrite`), not a memory map:
-//! - a write into a hole of a full file system returns `ENOSPC`, which becomes
-//!   [`IoError::NoSpace`]; through a shared map the same write would fault with `SIGBUS`
-//!   (avoiding that needs an `fallocate` before every write into a possible hole, i.e. a
-//!   system call per write anyway, plus tracking of what is allocated);
-//! - an 8 TiB volume needs no 8 TiB mapping (and no `MAP_NORESERVE` or address-space limits);
-//! - no `unsafe` aliasing of a map that other writes change underneath a `&[u8]`.
-//!
-//! The price is one system call per request; the page cache still serves repeated I/O from
-//! memory (figures in README.md, "Benchmarking").
+//! I/O goes through positional reads and writes (`pread`/`pwrite`), and through a shared
+//! memory map for the 64 KiB chunks this process has allocated whole with `fallocate` (see
+//! `mapped.rs`): a copy into a mapped page skips the per-page work of `pwrite` (lookup, lock,
+//! dirty marking), which is most of a write's cost on a page-cache file. The map never
+//! touches a page that is not allocated, so a full disk is still `ENOSPC`
+//! ([`IoError::NoSpace`]) and never `SIGBUS`; writes to parts of chunks that are not allocated
+//! yet stay `pwrite`s, so scattered small writes keep the file sparse. An 8 TiB volume maps
+//! 8 TiB of address space (no memory); where a map cannot be made, everything is
+//! `pread`/`pwrite`.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::mapped::FileMap;
 use super::{BlockStore, check_range, check_request, sys};
 use crate::{IoError, SectorSize};
 
@@ -29,6 +29,7 @@ pub struct FileStore {
     path: PathBuf,
     sector_size: SectorSize,
     num_sectors: u64,
+    map: Option<FileMap>,
 }
 
 impl FileStore {
@@ -62,6 +63,7 @@ impl FileStore {
             return Err(io_error(path, e));
         }
         Ok(Self {
+            map: FileMap::new(&file, size_bytes),
             file,
             path: path.to_path_buf(),
             sector_size,
@@ -102,6 +104,7 @@ impl FileStore {
             ));
         }
         Ok(Self {
+            map: FileMap::new(&file, len),
             file,
             path: path.to_path_buf(),
             sector_size,
@@ -155,16 +158,22 @@ impl BlockStore for FileStore {
 
     fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
         check_request(self.sector_size, self.num_sectors, first, buf.len())?;
-        self.file
-            .read_exact_at(buf, first << self.sector_size.shift())
-            .map_err(|e| io_error(&self.path, e))
+        let at = first << self.sector_size.shift();
+        match &self.map {
+            Some(m) => m.read(at, buf),
+            None => self.file.read_exact_at(buf, at),
+        }
+        .map_err(|e| io_error(&self.path, e))
     }
 
     fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
         check_request(self.sector_size, self.num_sectors, first, buf.len())?;
-        self.file
-            .write_all_at(buf, first << self.sector_size.shift())
-            .map_err(|e| io_error(&self.path, e))
+        let at = first << self.sector_size.shift();
+        match &self.map {
+            Some(m) => m.write(at, buf),
+            None => self.file.write_all_at(buf, at),
+        }
+        .map_err(|e| io_error(&self.path, e))
     }
 
     fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
@@ -173,8 +182,11 @@ impl BlockStore for FileStore {
             return Ok(());
         }
         let shift = self.sector_size.shift();
-        sys::punch_hole(&self.file, first << shift, count << shift)
-            .map_err(|e| io_error(&self.path, e))
+        match &self.map {
+            Some(m) => m.trim(first << shift, count << shift),
+            None => sys::punch_hole(&self.file, first << shift, count << shift),
+        }
+        .map_err(|e| io_error(&self.path, e))
     }
 
     fn flush(&self) -> Result<(), IoError> {

@@ -11,6 +11,8 @@
 use crate::{IoError, SectorSize};
 
 mod file;
+#[allow(unsafe_code)]
+mod mapped;
 mod memory;
 #[allow(unsafe_code)]
 mod sys;
