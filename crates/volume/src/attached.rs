@@ -10,8 +10,18 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::VolumeError;
 use crate::metadata::VolumeMetadata;
 
-/// Number of sector-lock stripes (sector *i* is guarded by stripe *i* mod `STRIPES`).
-const STRIPES: u64 = 256;
+/// Number of lock stripes. Sectors are locked in blocks of 64 KiB; block *b* is guarded by
+/// stripe `stripe_of(b)`, a hash, so that requests at distant offsets (say, exactly 1 MiB
+/// apart, as parallel sequential copies often are) rarely share a stripe.
+const STRIPES: u64 = 1024;
+/// log2 of the bytes per lock block.
+const LOCK_BLOCK_SHIFT: u32 = 16;
+
+/// The stripe guarding lock block `block` (Fibonacci hashing: the top bits of a
+/// multiplicative hash).
+fn stripe_of(block: u64) -> usize {
+    (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())) as usize
+}
 
 /// Whether a plaintext sector is all zeros; a data sector usually answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
@@ -141,27 +151,32 @@ impl AttachedVolume {
         }
     }
 
-    fn stripe_ids(first: u64, count: u64) -> Vec<usize> {
-        if count >= STRIPES {
+    /// The stripes guarding sectors `first..first + count` (`count` ≥ 1), ascending and
+    /// without repeats (locks are always taken in this order).
+    fn stripe_ids(&self, first: u64, count: u64) -> Vec<usize> {
+        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
+        let (b0, b1) = (first >> shift, (first + count - 1) >> shift);
+        if b1 - b0 >= STRIPES {
             return (0..STRIPES as usize).collect();
         }
-        let mut ids: Vec<usize> = (0..count)
-            .map(|k| ((first + k) % STRIPES) as usize)
-            .collect();
+        let mut ids: Vec<usize> = (b0..=b1).map(stripe_of).collect();
         ids.sort_unstable();
+        ids.dedup();
         ids
     }
 
+    /// Locks sectors `first..first + count` (`count` ≥ 1) for reading or writing.
     fn lock(&self, first: u64, count: u64, write: bool) -> Guards<'_> {
-        if count == 1 {
-            let stripe = &self.stripes[(first % STRIPES) as usize];
+        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
+        if first >> shift == (first + count - 1) >> shift {
+            let stripe = &self.stripes[stripe_of(first >> shift)];
             return if write {
                 Guards::WriteOne(stripe.write())
             } else {
                 Guards::ReadOne(stripe.read())
             };
         }
-        let ids = Self::stripe_ids(first, count);
+        let ids = self.stripe_ids(first, count);
         if write {
             Guards::Write(ids.into_iter().map(|i| self.stripes[i].write()).collect())
         } else {

@@ -26,7 +26,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 /// Bytes per chunk: the unit of allocation and of the ready bitmap.
 const CHUNK_SHIFT: u32 = 16; // 64 KiB
@@ -165,7 +165,16 @@ impl FileMap {
             let _s = write_lock(self.stripe(chunk));
             if !self.is_ready(chunk) {
                 match allocate(&self.file, start, end - start) {
-                    Ok(()) => self.set_ready(chunk),
+                    Ok(()) => {
+                        // Map the chunk's pages in one call rather than one fault per page
+                        // (best effort: older kernels fault them in as they are written).
+                        let _ = self.map.advise_range(
+                            Advice::PopulateWrite,
+                            start as usize,
+                            (end - start) as usize,
+                        );
+                        self.set_ready(chunk);
+                    }
                     // A file system without fallocate: positional writes only.
                     Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
                         return self.file.write_all_at(piece, at);
