@@ -23,12 +23,9 @@ fn stripe_of(block: u64) -> usize {
     (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())) as usize
 }
 
-/// Whether a plaintext sector is all zeros; a data sector usually answers at its first bytes.
+/// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
-    sector
-        .first_chunk::<16>()
-        .is_none_or(|head| *head == [0u8; 16])
-        && is_hole(sector)
+    is_hole(sector)
 }
 
 /// What keeps a volume exclusively ours while attached.

@@ -1,14 +1,13 @@
 //! A block store on a sparse file.
 //!
 //! I/O goes through positional reads and writes (`pread`/`pwrite`), and through a shared
-//! memory map for the 64 KiB chunks this process has allocated whole with `fallocate` (see
-//! `mapped.rs`): a copy into a mapped page skips the per-page work of `pwrite` (lookup, lock,
-//! dirty marking), which is most of a write's cost on a page-cache file. The map never
-//! touches a page that is not allocated, so a full disk is still `ENOSPC`
-//! ([`IoError::NoSpace`]) and never `SIGBUS`; writes to parts of chunks that are not allocated
-//! yet stay `pwrite`s, so scattered small writes keep the file sparse. An 8 TiB volume maps
-//! 8 TiB of address space (no memory); where a map cannot be made, everything is
-//! `pread`/`pwrite`.
+//! memory map for the 64 KiB chunks this process has written whole (see `mapped.rs`): a copy
+//! into a mapped page skips the per-page work of `pwrite` (lookup, lock, dirty marking), which
+//! is most of a write's cost on a page-cache file. The map never touches a page that is not
+//! allocated, so a full disk is still `ENOSPC` ([`IoError::NoSpace`]) and never `SIGBUS`;
+//! writes to parts of chunks that were not written whole stay `pwrite`s, so scattered small
+//! writes keep the file sparse. An 8 TiB volume maps 8 TiB of address space (no memory);
+//! where a map cannot be made, everything is `pread`/`pwrite`.
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -6,14 +6,15 @@
 //! one way that matters here: a store into a page the file system has not allocated yet
 //! faults, and if the file system is full the process gets `SIGBUS` instead of `ENOSPC`.
 //!
-//! So the map is used only for *ready* chunks (64 KiB): chunks this process allocated whole
-//! with `fallocate` (which reports `ENOSPC` as an error) and has not trimmed since. A write
-//! that covers a chunk whole makes it ready and goes through the map; a write to part of a
-//! chunk that is not ready goes through `pwrite`, exactly as before (no chunk is allocated
-//! beyond what is written, so small scattered writes keep the file sparse). Reads of ready
-//! chunks come from the map; every other read is a `pread` (a read through the map of a hole
-//! would allocate a page on some file systems). A trim takes the gate exclusively, so no
-//! chunk it punches is ever touched through the map while it is not ready.
+//! So the map is used only for *ready* chunks (64 KiB): chunks this process has written whole
+//! with `pwrite` (which allocates them, or reports `ENOSPC` as an error) and has not trimmed
+//! since. The first write of a whole chunk is a `pwrite` that makes it ready; later writes
+//! that touch it, whole or in part, go through the map. A write to part of a chunk that is not
+//! ready stays a `pwrite` (nothing beyond what is written gets allocated, so small scattered
+//! writes keep the file sparse). Reads of ready chunks come from the map; every other read is
+//! a `pread` (a read through the map of a hole would allocate a page on some file systems). A
+//! trim takes the gate exclusively, so no chunk it punches is ever touched through the map
+//! while it is not ready.
 //!
 //! The file must not be shrunk by another process while it is open (the volume's exclusive
 //! lock keeps other ebsim processes away); a shrunk file would fault here as it would under
@@ -21,7 +22,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -164,27 +164,22 @@ impl FileMap {
             }
             let _s = write_lock(self.stripe(chunk));
             if !self.is_ready(chunk) {
-                match allocate(&self.file, start, end - start) {
-                    Ok(()) => {
-                        // Map the chunk's pages in one call rather than one fault per page
-                        // (best effort: older kernels fault them in as they are written).
-                        let _ = self.map.advise_range(
-                            Advice::PopulateWrite,
-                            start as usize,
-                            (end - start) as usize,
-                        );
-                        self.set_ready(chunk);
-                    }
-                    // A file system without fallocate: positional writes only.
-                    Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                        return self.file.write_all_at(piece, at);
-                    }
-                    Err(e) => return Err(e),
-                }
+                // A whole chunk that is not ready: a positional write allocates all of it (a
+                // full file system is ENOSPC here), after which it is ready. Its pages are then
+                // mapped in one call rather than one fault each on the next write (best
+                // effort: older kernels fault them in as they are written).
+                self.file.write_all_at(piece, at)?;
+                let _ = self.map.advise_range(
+                    Advice::PopulateWrite,
+                    start as usize,
+                    (end - start) as usize,
+                );
+                self.set_ready(chunk);
+                return Ok(());
             }
             // SAFETY: `at..at + piece.len()` lies inside the mapping (checked above; pieces
-            // stay inside `0..self.len`, the mapping's length). The chunk is ready: allocated
-            // by `fallocate` in this file, and not punched since (trims clear the bit under
+            // stay inside `0..self.len`, the mapping's length). The chunk is ready: all of it
+            // was written (so allocated) in this file, and not punched since (trims clear the bit under
             // the exclusive gate, and we hold the gate shared), so the store cannot fault for
             // lack of space. No other access of this process touches these bytes through the
             // map meanwhile: all of them hold the chunk's stripe, which we hold exclusively.
@@ -238,22 +233,6 @@ impl FileMap {
             self.clear_ready(chunk);
         }
         super::sys::punch_hole(&self.file, offset, len)
-    }
-}
-
-/// Allocates `len` bytes at `offset` inside `file` (`fallocate` with `FALLOC_FL_KEEP_SIZE`):
-/// afterwards writes there cannot fail for lack of space; a full file system is `ENOSPC` here.
-fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
-    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
-        return Err(io::Error::from_raw_os_error(libc::EFBIG));
-    };
-    // SAFETY: fallocate takes a file descriptor and three integers and touches no memory of
-    // this process; the descriptor is valid for as long as `file` is borrowed.
-    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
