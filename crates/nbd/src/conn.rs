@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::device::BlockDevice;
 use crate::handshake::{self, Outcome, read_exact_or_eof};
@@ -115,6 +115,32 @@ impl BufPool {
     }
 }
 
+/// Bounds the payload bytes one connection holds at once (write payloads received, read
+/// buffers being filled), so a client cannot make the server buffer without limit.
+struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// At most this many payload bytes per connection (a single larger request still runs, alone).
+const MAX_INFLIGHT_BYTES: usize = 64 << 20;
+
+impl Budget {
+    fn acquire(&self, bytes: usize) {
+        let mut used = self.used.lock();
+        while *used > 0 && *used + bytes > MAX_INFLIGHT_BYTES {
+            self.freed.wait(&mut used);
+        }
+        *used += bytes;
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut used = self.used.lock();
+        *used -= bytes;
+        self.freed.notify_all();
+    }
+}
+
 /// Writes all of `bufs`, coping with partial writes.
 fn write_all_vectored(mut w: &Sock, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
     while !bufs.is_empty() {
@@ -139,6 +165,7 @@ struct Transmission {
     write_lock: Mutex<()>,
     dead: AtomicBool,
     reader: Mutex<Reader>,
+    budget: Budget,
     shared: Arc<Shared>,
     logged: AtomicU32,
 }
@@ -155,6 +182,8 @@ struct Reader {
 struct Job {
     cookie: u64,
     command: Command,
+    /// Payload bytes taken from the budget (released when the request is done).
+    cost: usize,
     payload: Option<Vec<u8>>,
 }
 
@@ -280,6 +309,7 @@ impl Transmission {
         let Job {
             cookie,
             command,
+            cost: _,
             payload,
         } = job;
         let pool = &self.shared.pool;
@@ -357,13 +387,14 @@ impl Transmission {
     /// A connection thread: reads a request, runs it, and again, until reading stops.
     fn work(&self) {
         while let Some(job) = self.next_job() {
-            let cookie = job.cookie;
+            let (cookie, cost) = (job.cookie, job.cost);
             let run = std::panic::AssertUnwindSafe(|| self.run(job));
             if std::panic::catch_unwind(run).is_err() {
                 // A device bug must not leave the client waiting forever.
                 self.log(format_args!("a request handler panicked"));
                 self.reply_err(cookie, proto::EIO, "internal error", None);
             }
+            self.budget.release(cost);
         }
     }
 }
@@ -413,6 +444,10 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
             geometry,
             closed: false,
         }),
+        budget: Budget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        },
         shared: Arc::clone(&shared),
         logged: AtomicU32::new(0),
     });
@@ -482,11 +517,19 @@ fn read_request<R: Read>(
                 proto::ProtocolError::PayloadTooLarge(hdr.length)
             )));
         }
+        let cost = match hdr.command {
+            proto::CMD_READ => hdr.length.min(proto::MAX_PAYLOAD) as usize,
+            proto::CMD_WRITE => hdr.length as usize,
+            _ => 0,
+        };
+        // Waits (holding the read lock) until requests in flight have given back enough.
+        t.budget.acquire(cost);
         let payload = if is_write {
             let len = hdr.length as usize;
             let mut buf = t.shared.pool.get(len);
             if let Err(e) = read_payload(reader, &mut buf[..len]) {
                 t.shared.pool.put(buf);
+                t.budget.release(cost);
                 return Err(Some(format!("reading a write payload failed: {e}")));
             }
             Some(buf)
@@ -503,12 +546,17 @@ fn read_request<R: Read>(
                 if let Some(b) = payload {
                     t.shared.pool.put(b);
                 }
+                t.budget.release(cost);
             }
-            Ok(Command::Disconnect) => return Err(None),
+            Ok(Command::Disconnect) => {
+                t.budget.release(cost);
+                return Err(None);
+            }
             Ok(command) => {
                 return Ok(Job {
                     cookie: hdr.cookie,
                     command,
+                    cost,
                     payload,
                 });
             }
