@@ -16,9 +16,10 @@
 //! trim takes the gate exclusively, so no chunk it punches is ever touched through the map
 //! while it is not ready.
 //!
-//! The file must not be shrunk by another process while it is open (the volume's exclusive
-//! lock keeps other ebsim processes away); a shrunk file would fault here as it would under
-//! any mapped database.
+//! While it is open, nothing else may shrink the file or punch holes in it (the volume's
+//! exclusive lock keeps other ebsim processes and attachments away): a chunk shrunk away
+//! would fault here as it would under any mapped database, and one punched behind our back
+//! could fault if the file system were also full.
 
 use std::fs::File;
 use std::io;
