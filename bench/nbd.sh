@@ -6,8 +6,16 @@
 #   ebsim (XTS-AES-256)       - this server over an in-memory device encrypted with ebsim-io
 #   ebsim volume serve        - `ebsim volume serve`: an encrypted volume (data dir on tmpfs,
 #                               key unwrapped by the embedded KMS)
-# Each figure is the median of RUNS copies of SIZE bytes (random data); reads are measured
-# after the export was written, so no server can skip holes.
+# All servers run at once and are measured in turns (round 1: a copy to each server, round 2:
+# again, ...; then the reads the same way), so that load from elsewhere on the machine falls
+# on every server alike. Each figure is the median of RUNS copies of SIZE bytes (random
+# data); reads are measured after the export was written, so no server can skip holes. Every
+# server gets the same nbdcopy command (defaults: 256 KiB requests, 64 in flight, 4
+# connections - all of them advertise multi-conn), the same export size, and keeps its data
+# on the same tmpfs. The first write to each export allocates its storage, later ones
+# overwrite. Printed per server: the medians, every run, and the server's own CPU time per
+# GiB moved (user + system, from /proc; nbdcopy's share is the same for every server), which
+# a busy machine disturbs much less than throughput.
 #
 # usage: bench/nbd.sh            (SIZE=1GiB RUNS=3 by default; SIZE in MiB via SIZE_MIB)
 set -euo pipefail
@@ -52,6 +60,9 @@ wait_port() {
 # median of the arguments
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# CPU time (user + system, in clock ticks) of process $1 and its threads
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # prints GB/s of one nbdcopy run: timed SRC DST
 timed() {
     local t0 t1
@@ -61,31 +72,19 @@ timed() {
     awk -v s="$SIZE" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", s / (b - a) / 1e9}'
 }
 
-declare -A WRITE READ
-measure() { # name uri
-    local w=() r=() i
-    for i in $(seq 1 "$RUNS"); do w+=("$(timed "$WORK/src.bin" "$2")"); done
-    for i in $(seq 1 "$RUNS"); do r+=("$(timed "$2" null:)"); done
-    # The data must have arrived intact.
-    nbdcopy "$2" "$WORK/check.bin"
-    cmp -s "$WORK/src.bin" "$WORK/check.bin" || { echo "$1: data read back differs" >&2; exit 1; }
-    rm -f "$WORK/check.bin"
-    WRITE[$1]=$(median "${w[@]}")
-    READ[$1]=$(median "${r[@]}")
-    printf '%-26s write %6s GB/s   read %6s GB/s\n' "$1" "${WRITE[$1]}" "${READ[$1]}"
-}
-
-stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
-
 echo "nbdcopy $(nbdcopy --version | head -1 | cut -d' ' -f2), ${SIZE_MIB} MiB, median of $RUNS; $(nproc) CPUs"
+
+NAMES=() URIS=() SPIDS=()
+add() { # name uri pid
+    NAMES+=("$1") URIS+=("$2") SPIDS+=("$3")
+    wait_port "$2"
+}
 
 # nbdkit memory plugin
 P=$((PORT_BASE + 1))
 nbdkit -f -i 127.0.0.1 -p "$P" memory "$SIZE" 2>/dev/null &
 PIDS+=($!)
-wait_port "nbd://127.0.0.1:$P"
-measure "nbdkit memory" "nbd://127.0.0.1:$P"
-stop_last
+add "nbdkit memory" "nbd://127.0.0.1:$P" "$!"
 
 # qemu-nbd serving a LUKS image (aes-256-xts-plain64) from tmpfs
 P=$((PORT_BASE + 2))
@@ -96,27 +95,19 @@ qemu-nbd -t -b 127.0.0.1 -p "$P" -x disk --shared=8 \
     --object secret,id=sec0,data=benchpass \
     --image-opts "driver=luks,key-secret=sec0,file.filename=$WORK/luks.img" 2>/dev/null &
 PIDS+=($!)
-wait_port "nbd://127.0.0.1:$P/disk"
-measure "qemu-nbd + LUKS" "nbd://127.0.0.1:$P/disk"
-stop_last
-rm -f "$WORK/luks.img"
+add "qemu-nbd + LUKS" "nbd://127.0.0.1:$P/disk" "$!"
 
 # ebsim, plain memory
 P=$((PORT_BASE + 3))
 "$SERVER" --size "$SIZE" --listen "127.0.0.1:$P" --name disk >/dev/null 2>&1 &
 PIDS+=($!)
-wait_port "nbd://127.0.0.1:$P/disk"
-measure "ebsim plain memory" "nbd://127.0.0.1:$P/disk"
-stop_last
+add "ebsim plain memory" "nbd://127.0.0.1:$P/disk" "$!"
 
 # ebsim, XTS-AES-256 over memory
 P=$((PORT_BASE + 4))
 "$SERVER" --size "$SIZE" --encrypt --listen "127.0.0.1:$P" --name disk >/dev/null 2>"$WORK/enc.err" &
 PIDS+=($!)
-wait_port "nbd://127.0.0.1:$P/disk"
-measure "ebsim XTS-AES-256" "nbd://127.0.0.1:$P/disk"
-stop_last
-grep -o 'XTS-AES-256 ([a-z0-9]* backend)' "$WORK/enc.err" || true
+add "ebsim XTS-AES-256" "nbd://127.0.0.1:$P/disk" "$!"
 
 # ebsim volume serve: a real encrypted volume, data dir on tmpfs (embedded KMS)
 D="$WORK/data"
@@ -124,9 +115,42 @@ VOL=$("$EBSIM" --data-dir "$D" volume create --size "${SIZE_MIB}MiB")
 P=$((PORT_BASE + 5))
 "$EBSIM" --data-dir "$D" volume serve "$VOL" --listen "127.0.0.1:$P" >/dev/null 2>&1 &
 PIDS+=($!)
-wait_port "nbd://127.0.0.1:$P/$VOL"
-measure "ebsim volume serve" "nbd://127.0.0.1:$P/$VOL"
-stop_last
+add "ebsim volume serve" "nbd://127.0.0.1:$P/$VOL" "$!"
+
+declare -A W R WT RT
+for dir in write read; do
+    for i in $(seq 1 "$RUNS"); do
+        for k in "${!NAMES[@]}"; do
+            n=${NAMES[$k]}
+            t0=$(ticks "${SPIDS[$k]}")
+            if [[ $dir == write ]]; then
+                W[$n]+="$(timed "$WORK/src.bin" "${URIS[$k]}") "
+                WT[$n]=$((${WT[$n]:-0} + $(ticks "${SPIDS[$k]}") - t0))
+            else
+                R[$n]+="$(timed "${URIS[$k]}" null:) "
+                RT[$n]=$((${RT[$n]:-0} + $(ticks "${SPIDS[$k]}") - t0))
+            fi
+        done
+    done
+done
+
+HZ=$(getconf CLK_TCK)
+declare -A WRITE READ
+for k in "${!NAMES[@]}"; do
+    n=${NAMES[$k]}
+    # The data must have arrived intact.
+    nbdcopy "${URIS[$k]}" "$WORK/check.bin"
+    cmp -s "$WORK/src.bin" "$WORK/check.bin" || { echo "$n: data read back differs" >&2; exit 1; }
+    rm -f "$WORK/check.bin"
+    # shellcheck disable=SC2086
+    WRITE[$n]=$(median ${W[$n]})
+    # shellcheck disable=SC2086
+    READ[$n]=$(median ${R[$n]})
+    cpu() { awk -v t="$1" -v hz="$HZ" -v r="$RUNS" -v m="$SIZE_MIB" 'BEGIN {printf "%.2f", t / hz / (r * m / 1024)}'; }
+    printf '%-20s write %5s GB/s  read %5s GB/s | server CPU s/GiB: write %s read %s | runs: write %s; read %s\n' \
+        "$n" "${WRITE[$n]}" "${READ[$n]}" "$(cpu "${WT[$n]}")" "$(cpu "${RT[$n]}")" "${W[$n]% }" "${R[$n]% }"
+done
+grep -o 'XTS-AES-256 ([a-z0-9]* backend)' "$WORK/enc.err" || true
 "$EBSIM" info 2>/dev/null | grep -i backend || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }

@@ -73,6 +73,12 @@ impl BlockDevice for VolumeDevice {
         self.volume.write_at(offset, data).map_err(io_error)
     }
 
+    fn write_at_mut(&self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        self.volume
+            .write_at_in_place(offset, data)
+            .map_err(io_error)
+    }
+
     fn flush(&self) -> io::Result<()> {
         self.volume.flush().map_err(io_error)
     }
@@ -131,9 +137,11 @@ pub(crate) fn run(
     // Attach everything first; on failure the volumes attached so far are detached on drop.
     let mut devices: Vec<Arc<VolumeDevice>> = Vec::with_capacity(args.volumes.len());
     for id in &args.volumes {
-        devices.push(Arc::new(VolumeDevice {
-            volume: attach(id)?,
-        }));
+        let volume = attach(id)?;
+        // The server runs many requests at once on its own threads; each request's crypto
+        // stays on the thread that runs it.
+        volume.set_parallel_crypto(false);
+        devices.push(Arc::new(VolumeDevice { volume }));
     }
     let exports = args
         .volumes

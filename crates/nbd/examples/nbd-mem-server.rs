@@ -61,6 +61,13 @@ impl BlockDevice for Encrypted {
             self.store.write_at(offset, buf)
         })
     }
+    fn write_at_mut(&self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        // The server's receive buffer: encrypt it in place, no scratch copy.
+        self.engine
+            .encrypt_sectors(offset >> self.shift, data)
+            .map_err(io_err)?;
+        self.store.write_at(offset, data)
+    }
     fn flush(&self) -> io::Result<()> {
         self.store.flush()
     }

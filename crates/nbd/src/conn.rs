@@ -1,12 +1,15 @@
 //! One client connection: handshake, then the transmission phase with several requests in
-//! flight (a reader thread that parses requests, a few workers that run them against the
-//! device, replies written whole under one lock on the socket).
+//! flight: a few threads take turns at the socket (whichever holds the read lock reads one
+//! request and its payload, lets go, and runs that request against the device itself), and
+//! replies are written whole under one lock on the socket. A request is received, encrypted
+//! and stored by one thread, with no hand-off between threads and while its payload is still
+//! in that core's cache.
 
-use std::io::{self, BufReader, IoSlice, Read, Write};
+use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, mpsc};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -112,31 +115,29 @@ impl BufPool {
     }
 }
 
-/// Bounds what one connection holds in flight (payload bytes and request count), so a client
-/// cannot make the server buffer without limit.
+/// Bounds the payload bytes one connection holds at once (write payloads received, read
+/// buffers being filled), so a client cannot make the server buffer without limit.
 struct Budget {
-    state: Mutex<(usize, usize)>,
+    used: Mutex<usize>,
     freed: Condvar,
 }
 
+/// At most this many payload bytes per connection (a single larger request still runs, alone).
 const MAX_INFLIGHT_BYTES: usize = 64 << 20;
-const MAX_INFLIGHT_REQUESTS: usize = 128;
 
 impl Budget {
     fn acquire(&self, bytes: usize) {
-        let mut g = self.state.lock();
-        while g.1 > 0 && (g.0 + bytes > MAX_INFLIGHT_BYTES || g.1 >= MAX_INFLIGHT_REQUESTS) {
-            self.freed.wait(&mut g);
+        let mut used = self.used.lock();
+        while *used > 0 && *used + bytes > MAX_INFLIGHT_BYTES {
+            self.freed.wait(&mut used);
         }
-        g.0 += bytes;
-        g.1 += 1;
+        *used += bytes;
     }
 
     fn release(&self, bytes: usize) {
-        let mut g = self.state.lock();
-        g.0 -= bytes;
-        g.1 -= 1;
-        self.freed.notify_one();
+        let mut used = self.used.lock();
+        *used -= bytes;
+        self.freed.notify_all();
     }
 }
 
@@ -163,15 +164,25 @@ struct Transmission {
     session: Session,
     write_lock: Mutex<()>,
     dead: AtomicBool,
+    reader: Mutex<Reader>,
     budget: Budget,
     shared: Arc<Shared>,
     logged: AtomicU32,
 }
 
-/// One request handed to a worker.
+/// The read side of a connection, shared by its threads.
+struct Reader {
+    inner: BufReader<SockReader>,
+    geometry: ExportGeometry,
+    /// No more requests are read: the client left or disconnected, or broke the protocol.
+    closed: bool,
+}
+
+/// One request, read whole.
 struct Job {
     cookie: u64,
     command: Command,
+    /// Payload bytes taken from the budget (released when the request is done).
     cost: usize,
     payload: Option<Vec<u8>>,
 }
@@ -298,7 +309,7 @@ impl Transmission {
         let Job {
             cookie,
             command,
-            cost,
+            cost: _,
             payload,
         } = job;
         let pool = &self.shared.pool;
@@ -317,9 +328,9 @@ impl Transmission {
                 length,
                 fua,
             } => {
-                let buf = payload.unwrap_or_default();
-                let data = buf.get(..length as usize).unwrap_or_default();
-                let res = self.device.write_at(offset, data);
+                let mut buf = payload.unwrap_or_default();
+                let data = buf.get_mut(..length as usize).unwrap_or_default();
+                let res = self.device.write_at_mut(offset, data);
                 self.flush_after(cookie, fua, "write", offset, res);
                 pool.put(buf);
             }
@@ -351,14 +362,49 @@ impl Transmission {
             },
             Command::Disconnect => {}
         }
-        self.budget.release(cost);
+    }
+
+    /// Reads the next request under the read lock; `None` once no more are to be read (the
+    /// reason, if worth logging, is logged here).
+    fn next_job(&self) -> Option<Job> {
+        let mut r = self.reader.lock();
+        if r.closed {
+            return None;
+        }
+        let r = &mut *r;
+        match read_request(&mut r.inner, self, &r.geometry) {
+            Ok(job) => Some(job),
+            Err(reason) => {
+                r.closed = true;
+                if let Some(reason) = reason {
+                    self.log(format_args!("{reason}"));
+                }
+                None
+            }
+        }
+    }
+
+    /// A connection thread: reads a request, runs it, and again, until reading stops.
+    fn work(&self) {
+        while let Some(job) = self.next_job() {
+            let (cookie, cost) = (job.cookie, job.cost);
+            let run = std::panic::AssertUnwindSafe(|| self.run(job));
+            if std::panic::catch_unwind(run).is_err() {
+                // A device bug must not leave the client waiting forever.
+                self.log(format_args!("a request handler panicked"));
+                self.reply_err(cookie, proto::EIO, "internal error", None);
+            }
+            self.budget.release(cost);
+        }
     }
 }
 
 /// Serves one accepted connection until the client leaves, breaks the protocol, or the
 /// server shuts down (the server then shuts the socket's read side, which ends the loop).
 pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
-    let mut reader = BufReader::with_capacity(256 << 10, SockReader(Arc::clone(&sock)));
+    // Small: it holds request headers and small payloads; large payloads are read from the
+    // socket straight into their own buffers (see `read_payload`).
+    let mut reader = BufReader::with_capacity(READER_CAPACITY, SockReader(Arc::clone(&sock)));
     let infos = &shared.infos;
     let stop = || shared.stop.load(Ordering::Relaxed);
     let outcome = handshake::negotiate(&mut reader, &mut &*sock, infos, &stop);
@@ -383,7 +429,7 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
             }
         );
     }
-    let geo = infos[export].geometry;
+    let geometry = infos[export].geometry;
     let t = Arc::new(Transmission {
         sock: Arc::clone(&sock),
         device: Arc::clone(&shared.devices[export]),
@@ -393,55 +439,34 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
         session,
         write_lock: Mutex::new(()),
         dead: AtomicBool::new(false),
+        reader: Mutex::new(Reader {
+            inner: reader,
+            geometry,
+            closed: false,
+        }),
         budget: Budget {
-            state: Mutex::new((0, 0)),
+            used: Mutex::new(0),
             freed: Condvar::new(),
         },
         shared: Arc::clone(&shared),
         logged: AtomicU32::new(0),
     });
 
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
-    let mut workers = Vec::new();
-    for i in 0..shared.config.workers_per_connection.max(1) {
-        let (tw, rx) = (Arc::clone(&t), Arc::clone(&rx));
-        let spawned = std::thread::Builder::new()
+    // This thread is one of the connection's threads; the others are started here.
+    let mut others = Vec::new();
+    for i in 1..shared.config.workers_per_connection.max(1) {
+        let tw = Arc::clone(&t);
+        match std::thread::Builder::new()
             .name(format!("nbd-worker-{i}"))
-            .spawn(move || {
-                loop {
-                    let job = rx.lock().recv();
-                    match job {
-                        Ok(job) => {
-                            let (cookie, cost) = (job.cookie, job.cost);
-                            let run = std::panic::AssertUnwindSafe(|| tw.run(job));
-                            if std::panic::catch_unwind(run).is_err() {
-                                // A device bug must not leave the client waiting forever.
-                                tw.log(format_args!("a request handler panicked"));
-                                tw.reply_err(cookie, proto::EIO, "internal error", None);
-                                tw.budget.release(cost);
-                            }
-                        }
-                        Err(_) => break,
-                    }
-                }
-            });
-        match spawned {
-            Ok(h) => workers.push(h),
+            .spawn(move || tw.work())
+        {
+            Ok(h) => others.push(h),
             Err(e) => t.log(format_args!("could not start a worker: {e}")),
         }
     }
-    if workers.is_empty() {
-        return;
-    }
-
-    let reason = read_requests(&mut reader, &t, &geo, &tx);
-    drop(tx);
-    for w in workers {
-        let _ = w.join();
-    }
-    if let Some(reason) = reason {
-        t.log(format_args!("{reason}"));
+    t.work();
+    for h in others {
+        let _ = h.join();
     }
     if t.shared.config.log {
         eprintln!("nbd: {} ({}): disconnected", t.peer, t.name);
@@ -449,47 +474,63 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
     sock.shutdown(Shutdown::Both);
 }
 
-/// The reader loop; returns why it stopped if that is worth logging.
-fn read_requests<R: Read>(
-    reader: &mut R,
+/// Capacity of a connection's buffered reader.
+const READER_CAPACITY: usize = 16 << 10;
+
+/// Reads a write payload: what the buffered reader already holds, then the rest straight
+/// from the socket into `buf` (no second copy through the reader's buffer).
+fn read_payload<R: Read>(reader: &mut BufReader<R>, buf: &mut [u8]) -> io::Result<()> {
+    let have = reader.buffer();
+    let n = have.len().min(buf.len());
+    buf[..n].copy_from_slice(&have[..n]);
+    reader.consume(n);
+    reader.get_mut().read_exact(&mut buf[n..])
+}
+
+/// Reads one request (and its payload) to hand to the caller. Requests that are refused
+/// (misaligned, out of range, not allowed) are answered here and the next one is read.
+/// `Err(None)` means the client is gone, disconnected, or the server is stopping;
+/// `Err(Some(reason))` that reading failed or the client broke the protocol.
+fn read_request<R: Read>(
+    reader: &mut BufReader<R>,
     t: &Transmission,
     geo: &ExportGeometry,
-    tx: &mpsc::Sender<Job>,
-) -> Option<String> {
+) -> Result<Job, Option<String>> {
     loop {
         let mut hb = [0u8; proto::REQUEST_LEN];
         match read_exact_or_eof(reader, &mut hb) {
             Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) if t.dead.load(Ordering::Relaxed) || t.shared.stop.load(Ordering::Relaxed) => {
-                let _ = e;
-                return None;
+            Ok(false) => return Err(None),
+            Err(_) if t.dead.load(Ordering::Relaxed) || t.shared.stop.load(Ordering::Relaxed) => {
+                return Err(None);
             }
-            Err(e) => return Some(format!("reading a request failed: {e}")),
+            Err(e) => return Err(Some(format!("reading a request failed: {e}"))),
         }
         let hdr: RequestHeader = match proto::parse_request_header(&hb) {
             Ok(h) => h,
-            Err(e) => return Some(format!("closing connection: {e}")),
+            Err(e) => return Err(Some(format!("closing connection: {e}"))),
         };
         let is_write = hdr.command == proto::CMD_WRITE;
         if is_write && hdr.length > proto::MAX_PAYLOAD {
-            return Some(format!(
+            return Err(Some(format!(
                 "closing connection: {}",
                 proto::ProtocolError::PayloadTooLarge(hdr.length)
-            ));
+            )));
         }
         let cost = match hdr.command {
             proto::CMD_READ => hdr.length.min(proto::MAX_PAYLOAD) as usize,
             proto::CMD_WRITE => hdr.length as usize,
             _ => 0,
         };
+        // Waits (holding the read lock) until requests in flight have given back enough.
         t.budget.acquire(cost);
         let payload = if is_write {
             let len = hdr.length as usize;
             let mut buf = t.shared.pool.get(len);
-            if let Err(e) = reader.read_exact(&mut buf[..len]) {
+            if let Err(e) = read_payload(reader, &mut buf[..len]) {
+                t.shared.pool.put(buf);
                 t.budget.release(cost);
-                return Some(format!("reading a write payload failed: {e}"));
+                return Err(Some(format!("reading a write payload failed: {e}")));
             }
             Some(buf)
         } else {
@@ -509,20 +550,15 @@ fn read_requests<R: Read>(
             }
             Ok(Command::Disconnect) => {
                 t.budget.release(cost);
-                return None;
+                return Err(None);
             }
             Ok(command) => {
-                if tx
-                    .send(Job {
-                        cookie: hdr.cookie,
-                        command,
-                        cost,
-                        payload,
-                    })
-                    .is_err()
-                {
-                    return Some("workers stopped".into());
-                }
+                return Ok(Job {
+                    cookie: hdr.cookie,
+                    command,
+                    cost,
+                    payload,
+                });
             }
         }
     }

@@ -32,6 +32,17 @@ pub trait BlockDevice: Send + Sync {
     /// As [`BlockDevice::read_at`].
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
 
+    /// Writes `data` at `offset`, free to use `data` as scratch space: afterwards its contents
+    /// are unspecified. The server calls this for `NBD_CMD_WRITE` with the buffer it received
+    /// the payload into, so a device that transforms data on the way (an encrypting volume)
+    /// can do it in place instead of in a copy. The default calls [`BlockDevice::write_at`].
+    ///
+    /// # Errors
+    /// As [`BlockDevice::read_at`].
+    fn write_at_mut(&self, offset: u64, data: &mut [u8]) -> io::Result<()> {
+        self.write_at(offset, data)
+    }
+
     /// Makes every completed write durable.
     ///
     /// # Errors

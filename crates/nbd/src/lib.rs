@@ -9,9 +9,12 @@
 //! `NBD_OPT_SET_META_CONTEXT` (`base:allocation`), and `NBD_REP_ERR_UNSUP` for the rest;
 //! commands READ, WRITE (with FUA), FLUSH, TRIM, WRITE_ZEROES (with `NO_HOLE`), BLOCK_STATUS
 //! and DISC.
-//! Each connection keeps several requests in flight (a reader thread, a pool of workers, and
-//! replies written whole with one `writev` under a lock on the socket); all connections share
-//! one device object per export, so `NBD_FLAG_CAN_MULTI_CONN` is advertised.
+//! Each connection keeps several requests in flight (a few threads take turns reading a
+//! request from the socket, each runs the request it read, and replies are written whole with
+//! one `writev` under a lock on the socket); all connections share one device object per
+//! export, so `NBD_FLAG_CAN_MULTI_CONN` is advertised. Write payloads reach the device as the
+//! buffer they were received into ([`BlockDevice::write_at_mut`]), so an encrypting device can
+//! work in place.
 //!
 //! The minimum block size advertised is the device's sector size (preferred 4096, maximum
 //! payload 32 MiB). Misaligned or out-of-range requests are refused with `EINVAL` (writes past

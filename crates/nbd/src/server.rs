@@ -20,8 +20,10 @@ use crate::proto::{ExportGeometry, MAX_STRING};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Threads per connection that run requests against the device (default: the number of
-    /// CPUs, at least 2).
+    /// Threads per connection (default: twice the number of CPUs, from 4 to 16). They take
+    /// turns reading a request from the socket and each runs the request it read, so this is
+    /// also how many requests of one connection run at once. (Payload memory is bounded
+    /// separately: 64 MiB per connection.)
     pub workers_per_connection: usize,
     /// Connections served at once; more are closed at once (default 64).
     pub max_connections: usize,
@@ -33,7 +35,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            workers_per_connection: cpus.max(2),
+            // More threads than CPUs: while some wait on the socket, others have work.
+            workers_per_connection: (2 * cpus).clamp(4, 16),
             max_connections: 64,
             log: true,
         }

@@ -10,15 +10,22 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::VolumeError;
 use crate::metadata::VolumeMetadata;
 
-/// Number of sector-lock stripes (sector *i* is guarded by stripe *i* mod `STRIPES`).
-const STRIPES: u64 = 256;
+/// Number of lock stripes. Sectors are locked in blocks of 64 KiB; block *b* is guarded by
+/// stripe `stripe_of(b)`, a hash, so that requests at distant offsets (say, exactly 1 MiB
+/// apart, as parallel sequential copies often are) rarely share a stripe.
+const STRIPES: u64 = 1024;
+/// log2 of the bytes per lock block.
+const LOCK_BLOCK_SHIFT: u32 = 16;
 
-/// Whether a plaintext sector is all zeros; a data sector usually answers at its first bytes.
+/// The stripe guarding lock block `block` (Fibonacci hashing: the top bits of a
+/// multiplicative hash).
+fn stripe_of(block: u64) -> usize {
+    (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())) as usize
+}
+
+/// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
-    sector
-        .first_chunk::<16>()
-        .is_none_or(|head| *head == [0u8; 16])
-        && is_hole(sector)
+    is_hole(sector)
 }
 
 /// What keeps a volume exclusively ours while attached.
@@ -50,6 +57,8 @@ pub struct AttachedVolume {
     engine: Option<XtsEngine>,
     sector_size: SectorSize,
     stripes: Box<[RwLock<()>]>,
+    /// Whether long runs are encrypted/decrypted over the rayon pool.
+    fan_out: AtomicBool,
     flushed_on_detach: bool,
     _holder: LockHolder,
 }
@@ -85,6 +94,7 @@ impl AttachedVolume {
             engine: Some(engine),
             sector_size,
             stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            fan_out: AtomicBool::new(true),
             flushed_on_detach: false,
             _holder: holder,
         }
@@ -110,6 +120,15 @@ impl AttachedVolume {
         self.sector_size
     }
 
+    /// Chooses whether a request's long runs of sectors are encrypted and decrypted over the
+    /// rayon pool (`true`, the default: one large request uses every core) or on the calling
+    /// thread (`false`: for callers such as a block server that already run many requests in
+    /// parallel, where handing each request to the pool only adds thread hand-offs and idle
+    /// spinning). The data written and read is the same either way.
+    pub fn set_parallel_crypto(&self, on: bool) {
+        self.fan_out.store(on, Ordering::Relaxed);
+    }
+
     fn engine(&self) -> &XtsEngine {
         // Only `drop` takes the engine out, after which `self` is gone.
         self.engine
@@ -129,27 +148,32 @@ impl AttachedVolume {
         }
     }
 
-    fn stripe_ids(first: u64, count: u64) -> Vec<usize> {
-        if count >= STRIPES {
+    /// The stripes guarding sectors `first..first + count` (`count` ≥ 1), ascending and
+    /// without repeats (locks are always taken in this order).
+    fn stripe_ids(&self, first: u64, count: u64) -> Vec<usize> {
+        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
+        let (b0, b1) = (first >> shift, (first + count - 1) >> shift);
+        if b1 - b0 >= STRIPES {
             return (0..STRIPES as usize).collect();
         }
-        let mut ids: Vec<usize> = (0..count)
-            .map(|k| ((first + k) % STRIPES) as usize)
-            .collect();
+        let mut ids: Vec<usize> = (b0..=b1).map(stripe_of).collect();
         ids.sort_unstable();
+        ids.dedup();
         ids
     }
 
+    /// Locks sectors `first..first + count` (`count` ≥ 1) for reading or writing.
     fn lock(&self, first: u64, count: u64, write: bool) -> Guards<'_> {
-        if count == 1 {
-            let stripe = &self.stripes[(first % STRIPES) as usize];
+        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
+        if first >> shift == (first + count - 1) >> shift {
+            let stripe = &self.stripes[stripe_of(first >> shift)];
             return if write {
                 Guards::WriteOne(stripe.write())
             } else {
                 Guards::ReadOne(stripe.read())
             };
         }
-        let ids = Self::stripe_ids(first, count);
+        let ids = self.stripe_ids(first, count);
         if write {
             Guards::Write(ids.into_iter().map(|i| self.stripes[i].write()).collect())
         } else {
@@ -169,6 +193,7 @@ impl AttachedVolume {
     ) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
         let engine = self.engine();
+        let fan_out = self.fan_out.load(Ordering::Relaxed);
         let mut i = 0;
         while i < skip.len() {
             if skip[i] {
@@ -181,10 +206,11 @@ impl AttachedVolume {
             }
             let part = &mut buf[start * ss..i * ss];
             let s = first + start as u64;
-            if encrypt {
-                engine.encrypt_sectors_par(s, part)?;
-            } else {
-                engine.decrypt_sectors_par(s, part)?;
+            match (encrypt, fan_out) {
+                (true, true) => engine.encrypt_sectors_par(s, part)?,
+                (true, false) => engine.encrypt_sectors(s, part)?,
+                (false, true) => engine.decrypt_sectors_par(s, part)?,
+                (false, false) => engine.decrypt_sectors(s, part)?,
             }
         }
         Ok(())
@@ -211,13 +237,27 @@ impl AttachedVolume {
     /// holes. The caller holds the sectors' write locks.
     fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
-        let zeros: Vec<bool> = buf.chunks_exact(ss).map(is_zero_sector).collect();
-        if zeros.iter().all(|&z| !z) {
-            self.crypt(first, buf, &zeros, true)?;
+        let n = buf.len() / ss;
+        // Small requests keep their zero map on the stack. Random data answers at the first
+        // bytes of each sector.
+        let mut small = [false; 64];
+        let mut large = Vec::new();
+        let zeros: &mut [bool] = if n <= small.len() {
+            &mut small[..n]
+        } else {
+            large.resize(n, false);
+            &mut large
+        };
+        let mut any_zero = false;
+        for (z, sector) in zeros.iter_mut().zip(buf.chunks_exact(ss)) {
+            *z = is_zero_sector(sector);
+            any_zero |= *z;
+        }
+        self.crypt(first, buf, zeros, true)?;
+        if !any_zero {
             self.store.write_sectors(first, buf)?;
             return Ok(());
         }
-        self.crypt(first, buf, &zeros, true)?;
         let mut i = 0;
         while i < zeros.len() {
             let start = i;
@@ -288,6 +328,30 @@ impl AttachedVolume {
         }
         buf[head..head + data.len()].copy_from_slice(data);
         self.write_sectors_locked(first, &mut buf)
+    }
+
+    /// Writes `buf` at byte `offset` like [`AttachedVolume::write_at`], but encrypts the
+    /// caller's buffer in place instead of a copy of it: **afterwards `buf` holds unspecified
+    /// bytes** (ciphertext, or the original data). A request of whole sectors at a sector
+    /// boundary is encrypted and stored without allocating or copying; any other request goes
+    /// through [`AttachedVolume::write_at`] (leaving `buf` unchanged).
+    ///
+    /// # Errors
+    /// As [`AttachedVolume::write_at`]; an out-of-range request changes nothing, neither the
+    /// volume nor `buf`.
+    pub fn write_at_in_place(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let len = buf.len() as u64;
+        self.check(offset, len)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let ss = self.sector_size.bytes() as u64;
+        if !offset.is_multiple_of(ss) || !len.is_multiple_of(ss) {
+            return self.write_at(offset, buf);
+        }
+        let first = offset / ss;
+        let _g = self.lock(first, len / ss, true);
+        self.write_sectors_locked(first, buf)
     }
 
     /// Makes `len` bytes at `offset` read as zeros; whole sectors become holes (their storage
