@@ -81,7 +81,9 @@ pub(crate) fn run(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], shi
         // SAFETY: as above.
         (Backend::Vaes512, false) => unsafe { vaes512::<false>(rk, first, buf, shift) },
         // SAFETY: as above.
-        (Backend::Vaes256, _) => unsafe { vaes256(rk, encrypt, first, buf, ss) },
+        (Backend::Vaes256, true) => unsafe { vaes256::<true>(rk, first, buf, shift) },
+        // SAFETY: as above.
+        (Backend::Vaes256, false) => unsafe { vaes256::<false>(rk, first, buf, shift) },
         // SAFETY: as above.
         (Backend::AesNi, _) => unsafe { aesni(rk, encrypt, first, buf, ss) },
         (Backend::Soft, _) => {}
@@ -405,16 +407,36 @@ fn mul_xk_256(t: __m256i, k: i32) -> __m256i {
     )
 }
 
-/// VAES-256: 8 vectors × 2 blocks = 16 blocks (256 bytes) per iteration.
+/// Multiplies each 128-bit lane by x^16 with byte shifts and a carry-less multiply, as
+/// [`mul_x8b_512`].
+#[inline]
+#[target_feature(enable = "avx2,vpclmulqdq")]
+fn mul_x16_256(t: __m256i, poly: __m256i) -> __m256i {
+    let out = _mm256_bsrli_epi128::<14>(t);
+    let reduced = _mm256_clmulepi64_epi128::<0x00>(out, poly);
+    _mm256_xor_si256(_mm256_bslli_epi128::<2>(t), reduced)
+}
+
+/// VAES-256: 8 vectors × 2 blocks = 16 blocks (256 bytes) per iteration; tweaks advanced by
+/// x^16 per vector and iteration with byte shifts and VPCLMULQDQ, the next sector's tweak
+/// encrypted ahead (see [`vaes512`]). `ENC` selects encryption or decryption at compile time.
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,sse2,sse4.1")]
-fn vaes256(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], ss: usize) {
+fn vaes256<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u32) {
     const W: usize = 8;
-    let keys128 = load_keys(if encrypt { &rk.enc } else { &rk.dec });
+    let keys128 = load_keys(if ENC { &rk.enc } else { &rk.dec });
     let keys: [__m256i; 15] = core::array::from_fn(|i| _mm256_broadcastsi128_si256(keys128[i]));
     let k0 = keys[0];
     let k14 = keys[14];
-    for (i, sector) in buf.chunks_exact_mut(ss).enumerate() {
-        let t0 = sector_tweak(&rk.tweak, first.wrapping_add(i as u64));
+    let poly = _mm256_set1_epi64x(0x87);
+    let ss = 1usize << shift;
+    let sectors = buf.len() >> shift;
+    let mut next = sector_tweak(&rk.tweak, first);
+    for i in 0..sectors {
+        let sector = &mut buf[i << shift..(i << shift) + ss];
+        let t0 = next;
+        if i + 1 < sectors {
+            next = sector_tweak(&rk.tweak, first.wrapping_add(i as u64 + 1));
+        }
         let t = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(t0), mul_x(t0));
         let mut tw: [__m256i; W] = core::array::from_fn(|j| {
             if j == 0 {
@@ -423,41 +445,36 @@ fn vaes256(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], ss: usize)
                 mul_xk_256(t, 2 * j as i32)
             }
         });
-        let mut pieces = sector.chunks_exact_mut(32 * W).peekable();
-        while let Some(piece) = pieces.next() {
+        for piece in sector.chunks_exact_mut(32 * W) {
             let p = piece.as_mut_ptr().cast::<__m256i>();
             let mut d: [__m256i; W] = core::array::from_fn(|j| {
                 // SAFETY: `piece` is 32 * W bytes, so vector j (bytes 32j..32j+32) is inside it.
                 let x = unsafe { _mm256_loadu_si256(p.add(j)) };
                 _mm256_xor_si256(x, _mm256_xor_si256(tw[j], k0))
             });
-            if encrypt {
-                for k in &keys[1..14] {
-                    for x in d.iter_mut() {
-                        *x = _mm256_aesenc_epi128(*x, *k);
-                    }
+            for k in &keys[1..14] {
+                for x in d.iter_mut() {
+                    *x = if ENC {
+                        _mm256_aesenc_epi128(*x, *k)
+                    } else {
+                        _mm256_aesdec_epi128(*x, *k)
+                    };
                 }
-                for j in 0..W {
-                    d[j] = _mm256_aesenclast_epi128(d[j], _mm256_xor_si256(k14, tw[j]));
-                }
-            } else {
-                for k in &keys[1..14] {
-                    for x in d.iter_mut() {
-                        *x = _mm256_aesdec_epi128(*x, *k);
-                    }
-                }
-                for j in 0..W {
-                    d[j] = _mm256_aesdeclast_epi128(d[j], _mm256_xor_si256(k14, tw[j]));
-                }
+            }
+            for j in 0..W {
+                let last = _mm256_xor_si256(k14, tw[j]);
+                d[j] = if ENC {
+                    _mm256_aesenclast_epi128(d[j], last)
+                } else {
+                    _mm256_aesdeclast_epi128(d[j], last)
+                };
             }
             for (j, x) in d.iter().enumerate() {
                 // SAFETY: as for the load above.
                 unsafe { _mm256_storeu_si256(p.add(j), *x) };
             }
-            if pieces.peek().is_some() {
-                for x in tw.iter_mut() {
-                    *x = mul_xk_256(*x, 2 * W as i32);
-                }
+            for x in tw.iter_mut() {
+                *x = mul_x16_256(*x, poly);
             }
         }
     }
