@@ -168,15 +168,17 @@ impl XtsEngine {
         self.sector_size
     }
 
+    #[inline]
     fn check(&self, first_sector: u64, len: usize) -> Result<(), IoError> {
-        let ss = self.sector_size.bytes();
-        if !len.is_multiple_of(ss) {
+        // The sector size is a power of two: mask and shift instead of dividing.
+        let shift = self.sector_size.shift();
+        if len & ((1usize << shift) - 1) != 0 {
             return Err(IoError::Misaligned {
                 len: len as u64,
                 sector_size: self.sector_size.get(),
             });
         }
-        let count = (len / ss) as u64;
+        let count = (len >> shift) as u64;
         if count > 0 && first_sector.checked_add(count - 1).is_none() {
             return Err(IoError::SectorOverflow {
                 first: first_sector,
@@ -187,11 +189,16 @@ impl XtsEngine {
     }
 
     /// Runs the kernel over a checked run.
+    #[inline]
     fn run(&self, encrypt: bool, first_sector: u64, buf: &mut [u8]) {
-        let ss = self.sector_size.bytes();
         match &self.keys {
-            Keys::Soft { data, tweak } => soft_run(data, tweak, encrypt, first_sector, buf, ss),
-            Keys::Arch(rk) => crate::arch::run(rk, encrypt, first_sector, buf, ss),
+            Keys::Soft { data, tweak } => {
+                let ss = self.sector_size.bytes();
+                soft_run(data, tweak, encrypt, first_sector, buf, ss);
+            }
+            Keys::Arch(rk) => {
+                crate::arch::run(rk, encrypt, first_sector, buf, self.sector_size.shift());
+            }
         }
     }
 
@@ -271,6 +278,7 @@ fn mul_x(t: u128) -> u128 {
 
 /// The software backend: `aes` crate block functions over 32 blocks at a time, tweaks computed
 /// for the batch first.
+#[inline(never)]
 fn soft_run(
     data: &Aes256,
     tweak: &Aes256,

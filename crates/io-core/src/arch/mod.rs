@@ -34,7 +34,7 @@ mod portable {
         false
     }
 
-    pub(crate) fn run(rk: &RoundKeys, _: bool, _: u64, _: &mut [u8], _: usize) {
+    pub(crate) fn run(rk: &RoundKeys, _: bool, _: u64, _: &mut [u8], _: u32) {
         match *rk {}
     }
 }
