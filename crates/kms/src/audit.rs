@@ -71,8 +71,8 @@ impl FileSink {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Serialized records (one allocation each).
-    ring: VecDeque<Box<str>>,
+    /// Serialized records (one allocation each, moved in as written).
+    ring: VecDeque<String>,
     file: Option<FileSink>,
 }
 
@@ -114,10 +114,15 @@ impl AuditLog {
             // An audit write failure must not fail the call; the ring still has the record.
             let _ = sink.write(record.as_bytes());
         }
-        if inner.ring.len() == RING_CAPACITY {
-            inner.ring.pop_front();
-        }
-        inner.ring.push_back(record.into_boxed_str());
+        let oldest = if inner.ring.len() == RING_CAPACITY {
+            inner.ring.pop_front()
+        } else {
+            None
+        };
+        inner.ring.push_back(record);
+        drop(inner);
+        // The evicted record is freed after the lock is released.
+        drop(oldest);
     }
 
     /// The newest `limit` records (all kept ones when `None`), oldest first.
