@@ -2650,7 +2650,7 @@ impl Kms {
                     .encode_lower(&mut text),
             );
         };
-        let mut out = String::with_capacity(1024);
+        let mut out = self.audit.buffer();
         let o = &mut out;
         o.push_str("{\"eventVersion\":\"1.08\",\"userIdentity\":{");
         jsonw::str_member(o, "type", kind);
