@@ -62,9 +62,6 @@ const MANAGED: [(&str, &str, &str); 2] = [
     ),
 ];
 
-mod hot;
-use hot::Req;
-
 /// Configuration of a KMS: account, region, clock.
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
@@ -150,6 +147,9 @@ pub struct Kms {
 }
 
 type R<T> = Result<T, KmsError>;
+
+mod hot;
+use hot::Req;
 
 fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
     KmsError::new(t, msg)
