@@ -344,14 +344,19 @@ fn is_root(principal: &str) -> bool {
 /// The 12-digit account of an ARN (its fifth `:`-separated field), as [`Caller::account`].
 fn principal_account(principal: &str) -> Option<&str> {
     let b = principal.as_bytes();
-    let mut colons = b
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c == b':')
-        .map(|(i, _)| i);
-    let start = colons.nth(3)? + 1;
-    let end = colons.next().unwrap_or(b.len());
-    let account = principal.get(start..end)?;
+    let (mut colons, mut start, mut end) = (0, None, b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b':' {
+            colons += 1;
+            if colons == 4 {
+                start = Some(i + 1);
+            } else if colons == 5 {
+                end = i;
+                break;
+            }
+        }
+    }
+    let account = principal.get(start?..end)?;
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
