@@ -8,14 +8,9 @@
 //! Peer in the same run: `aes_gcm_open_only`, the bare AES-256-GCM open of the same blob size
 //! (the floor). Target: >= 200,000 Decrypt/s on one core (`decrypt/grant` <= 5 µs).
 //!
-//! The group `kms` measures wall-clock time; `kms_cpu` measures the CPU time of the
-//! benchmarking thread (from `/proc/thread-self/schedstat`, in equal samples of ~0.1 s),
-//! which is what one core spends per call even when other processes share the cores.
-//!
 //! `cargo bench --bench kms`
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, SamplingMode, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use ebsim_kms::{Caller, Kms, KmsConfig};
 use serde_json::json;
 
@@ -143,71 +138,5 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-/// CPU time of the calling thread, in nanoseconds (`se.sum_exec_runtime`).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("/proc/thread-self/schedstat is not readable"))
-}
-
-/// Criterion measurement: CPU time of the benchmarking thread.
-struct ThreadCpu;
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
-
-fn bench_cpu(c: &mut Criterion<ThreadCpu>) {
-    let kms = Kms::in_memory(KmsConfig::default());
-    let (dec_req, gdk_req) = setup(&kms);
-    let via = via();
-    let session = Caller::new(SESSION);
-    let mut g = c.benchmark_group("kms_cpu");
-    g.throughput(Throughput::Elements(1));
-    // The counter advances at scheduler events and ticks: equal, long samples.
-    g.sampling_mode(SamplingMode::Flat).sample_size(40);
-    g.bench_function("decrypt/grant", |b| {
-        b.iter(|| kms.call(black_box(&session), "Decrypt", black_box(&dec_req)))
-    });
-    g.bench_function("generate_data_key_without_plaintext/via_ec2", |b| {
-        b.iter(|| {
-            kms.call(
-                black_box(&via),
-                "GenerateDataKeyWithoutPlaintext",
-                black_box(&gdk_req),
-            )
-        })
-    });
-    g.finish();
-}
-
 criterion_group!(benches, bench);
-criterion_group! {
-    name = cpu;
-    config = Criterion::default().with_measurement(ThreadCpu);
-    targets = bench_cpu
-}
-criterion_main!(benches, cpu);
+criterion_main!(benches);
