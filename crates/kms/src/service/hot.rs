@@ -117,8 +117,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Opt<T> {
     }
 }
 
-/// The members of the data-plane operations, borrowed from the request body.
-#[derive(Debug, Default, Deserialize)]
+/// The members of the data-plane operations, borrowed from the request body (no `Debug`: a
+/// request may carry a plaintext).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HotReq<'a> {
     #[serde(rename = "KeyId", default, borrow)]
