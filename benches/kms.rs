@@ -2,6 +2,9 @@
 //! realistic five-statement policy, the caller allowed through a grant with an
 //! EncryptionContextSubset constraint (the EBS attach pattern), the audit trail on.
 //!
+//! `decrypt/grant/audit_file` is the same call on a KMS opened on a data dir, whose audit
+//! trail is also appended (buffered) to its file, as under `ebsim kms serve`.
+//!
 //! Peer in the same run: `aes_gcm_open_only`, the bare AES-256-GCM open of the same blob size
 //! (the floor). Target: >= 200,000 Decrypt/s on one core (`decrypt/grant` <= 5 µs).
 //!
@@ -40,16 +43,15 @@ const POLICY: &str = r#"{
   ]
 }"#;
 
-fn bench(c: &mut Criterion) {
-    let kms = Kms::in_memory(KmsConfig::default());
+/// Creates the key (with [`POLICY`]) and the grant on `kms`; returns the Decrypt and the
+/// GenerateDataKeyWithoutPlaintext request bodies.
+fn setup(kms: &Kms) -> (Vec<u8>, Vec<u8>) {
     let root = Caller::new(ROOT);
     let key = kms
         .call_json(&root, "CreateKey", json!({"Policy": POLICY}))
         .unwrap_or_else(|e| panic!("{e}"));
     let arn = key["KeyMetadata"]["Arn"].clone();
     let ctx = json!({"aws:ebs:id": "vol-0123456789abcdef0"});
-    let via =
-        Caller::new("arn:aws:iam::111122223333:user/alice").via("ec2.us-west-2.amazonaws.com");
     kms.call_json(
         &root,
         "CreateGrant",
@@ -61,22 +63,41 @@ fn bench(c: &mut Criterion) {
         serde_json::to_vec(&json!({"KeyId": arn, "NumberOfBytes": 64, "EncryptionContext": ctx}))
             .unwrap_or_default();
     let wrapped = kms
-        .call(&via, "GenerateDataKeyWithoutPlaintext", &gdk_req)
+        .call(&via(), "GenerateDataKeyWithoutPlaintext", &gdk_req)
         .unwrap_or_else(|e| panic!("{e}"));
     let wrapped: serde_json::Value = serde_json::from_slice(&wrapped).unwrap_or_default();
     let dec_req = serde_json::to_vec(
         &json!({"CiphertextBlob": wrapped["CiphertextBlob"], "EncryptionContext": ctx}),
     )
     .unwrap_or_default();
-    let session = Caller::new(SESSION);
     // Check once that the path really succeeds through the grant.
-    kms.call(&session, "Decrypt", &dec_req)
+    kms.call(&Caller::new(SESSION), "Decrypt", &dec_req)
         .unwrap_or_else(|e| panic!("{e}"));
+    (dec_req, gdk_req)
+}
+
+fn via() -> Caller {
+    Caller::new("arn:aws:iam::111122223333:user/alice").via("ec2.us-west-2.amazonaws.com")
+}
+
+fn bench(c: &mut Criterion) {
+    let kms = Kms::in_memory(KmsConfig::default());
+    let (dec_req, gdk_req) = setup(&kms);
+    let via = via();
+    let session = Caller::new(SESSION);
+    // The same KMS on a data dir: every record is also appended (buffered) to
+    // DIR/audit/kms-audit.jsonl, as under `ebsim kms serve`.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let kms_dir = Kms::open(dir.path(), KmsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let (dir_dec_req, _) = setup(&kms_dir);
 
     let mut g = c.benchmark_group("kms");
     g.throughput(Throughput::Elements(1));
     g.bench_function("decrypt/grant", |b| {
         b.iter(|| kms.call(black_box(&session), "Decrypt", black_box(&dec_req)))
+    });
+    g.bench_function("decrypt/grant/audit_file", |b| {
+        b.iter(|| kms_dir.call(black_box(&session), "Decrypt", black_box(&dir_dec_req)))
     });
     g.bench_function("decrypt/key_policy_via_ec2", |b| {
         b.iter(|| kms.call(black_box(&via), "Decrypt", black_box(&dec_req)))

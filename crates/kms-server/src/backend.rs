@@ -57,7 +57,7 @@ impl Backend for ebsim_kms::Kms {
 
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential> {
         ebsim_kms::Kms::lookup_access_key(self, access_key_id).map(|c| ServerCredential {
-            principal: c.principal.clone(),
+            principal: c.principal,
             secret: Zeroizing::new(c.secret.expose().to_owned()),
             is_service: c.is_service,
         })

@@ -347,9 +347,12 @@ fn error_response(e: &WireError, request_id: &str, close: bool) -> Response<Full
 }
 
 fn request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
-        .to_string()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// Operations answered directly on the async worker.

@@ -71,8 +71,8 @@ impl FileSink {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Serialized records (one allocation each).
-    ring: VecDeque<Box<str>>,
+    /// Serialized records (one allocation each, moved in as written).
+    ring: VecDeque<String>,
     file: Option<FileSink>,
 }
 
@@ -107,6 +107,26 @@ impl AuditLog {
         })
     }
 
+    /// An empty buffer to write the next record into: the allocation of the oldest record
+    /// when the ring is full (so that a full ring recycles its buffers), else a new one.
+    pub fn buffer(&self) -> String {
+        let recycled = {
+            let mut inner = self.inner.lock();
+            if inner.ring.len() >= RING_CAPACITY {
+                inner.ring.pop_front()
+            } else {
+                None
+            }
+        };
+        match recycled {
+            Some(mut b) => {
+                b.clear();
+                b
+            }
+            None => String::with_capacity(1024),
+        }
+    }
+
     /// Appends one record (a serialized JSON object).
     pub fn record(&self, record: String) {
         let mut inner = self.inner.lock();
@@ -114,10 +134,15 @@ impl AuditLog {
             // An audit write failure must not fail the call; the ring still has the record.
             let _ = sink.write(record.as_bytes());
         }
-        if inner.ring.len() == RING_CAPACITY {
-            inner.ring.pop_front();
-        }
-        inner.ring.push_back(record.into_boxed_str());
+        let oldest = if inner.ring.len() >= RING_CAPACITY {
+            inner.ring.pop_front()
+        } else {
+            None
+        };
+        inner.ring.push_back(record);
+        drop(inner);
+        // The evicted record is freed after the lock is released.
+        drop(oldest);
     }
 
     /// The newest `limit` records (all kept ones when `None`), oldest first.
@@ -180,5 +205,23 @@ mod tests {
         assert!(last.starts_with("{\"n\":199,"), "{last}");
         assert_eq!(log.records(Some(2)).len(), 2);
         assert_eq!(log.records(None).len(), 200);
+    }
+
+    #[test]
+    fn a_full_ring_recycles_buffers_and_keeps_the_newest() {
+        let log = AuditLog::in_memory();
+        for i in 0..RING_CAPACITY + 5 {
+            let mut b = log.buffer();
+            assert!(b.is_empty());
+            b.push_str(&format!("{{\"n\":{i}}}"));
+            log.record(b);
+        }
+        let r = log.records(None);
+        assert_eq!(r.len(), RING_CAPACITY);
+        assert_eq!(r[0]["n"], serde_json::json!(5));
+        assert_eq!(
+            r[RING_CAPACITY - 1]["n"],
+            serde_json::json!(RING_CAPACITY + 4)
+        );
     }
 }

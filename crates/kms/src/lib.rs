@@ -30,6 +30,7 @@ mod audit;
 mod blob;
 mod clock;
 mod fault;
+mod jsonw;
 pub mod policy;
 mod service;
 mod state;

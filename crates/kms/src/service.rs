@@ -17,6 +17,7 @@ use crate::audit::AuditLog;
 use crate::blob;
 use crate::clock::{Clock, SystemClock, iso8601};
 use crate::fault::{FaultKind, Faults};
+use crate::jsonw;
 use crate::policy::{
     ConditionValues, Decision, MAX_POLICY_BYTES, PolicyDocument, aws_managed_key_policy,
     default_key_policy,
@@ -179,6 +180,9 @@ pub struct Kms {
 
 type R<T> = Result<T, KmsError>;
 
+mod hot;
+use hot::Req;
+
 fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
     KmsError::new(t, msg)
 }
@@ -242,15 +246,11 @@ fn camel(name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn opt_str<'a>(req: &'a Map<String, Value>, name: &str) -> R<Option<&'a str>> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ser(format!("STRING_VALUE can not be converted to {name}"))),
-    }
+fn opt_str<'a, Q: Req + ?Sized>(req: &'a Q, name: &str) -> R<Option<&'a str>> {
+    req.opt_str(name)
 }
 
-fn req_str<'a>(req: &'a Map<String, Value>, name: &str) -> R<&'a str> {
+fn req_str<'a, Q: Req + ?Sized>(req: &'a Q, name: &str) -> R<&'a str> {
     opt_str(req, name)?.ok_or_else(|| {
         validation(format!(
             "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
@@ -259,22 +259,12 @@ fn req_str<'a>(req: &'a Map<String, Value>, name: &str) -> R<&'a str> {
     })
 }
 
-fn opt_int(req: &Map<String, Value>, name: &str) -> R<Option<i64>> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| ser(format!("Value for {name} is not an integer"))),
-    }
+fn opt_int<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<i64>> {
+    req.opt_int(name)
 }
 
-fn opt_bool(req: &Map<String, Value>, name: &str) -> R<bool> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ser(format!("Value for {name} is not a boolean"))),
-    }
+fn opt_bool<Q: Req + ?Sized>(req: &Q, name: &str) -> R<bool> {
+    req.opt_bool(name)
 }
 
 fn range(name: &str, v: i64, lo: i64, hi: i64) -> R<()> {
@@ -293,7 +283,7 @@ fn range(name: &str, v: i64, lo: i64, hi: i64) -> R<()> {
     Ok(())
 }
 
-fn blob_param(req: &Map<String, Value>, name: &str) -> R<Option<Zeroizing<Vec<u8>>>> {
+fn blob_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<Zeroizing<Vec<u8>>>> {
     match opt_str(req, name)? {
         None => Ok(None),
         Some(s) => B64
@@ -303,34 +293,12 @@ fn blob_param(req: &Map<String, Value>, name: &str) -> R<Option<Zeroizing<Vec<u8
     }
 }
 
-fn context_param(req: &Map<String, Value>, name: &str) -> R<BTreeMap<String, String>> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(ser(format!("{name} values must be strings"))),
-            })
-            .collect(),
-        Some(_) => Err(ser(format!("{name} must be a map of strings"))),
-    }
+fn context_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<BTreeMap<String, String>> {
+    req.context(name)
 }
 
-fn string_list(req: &Map<String, Value>, name: &str) -> R<Option<Vec<String>>> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| ser(format!("{name} must be a list of strings")))
-            })
-            .collect::<R<Vec<_>>>()
-            .map(Some),
-        Some(_) => Err(ser(format!("{name} must be a list"))),
-    }
+fn string_list<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<Vec<String>>> {
+    req.string_list(name)
 }
 
 /// Grant token: base64url (no padding) of `0x01 ‖ grant id (32 bytes) ‖ 16 random bytes`.
@@ -362,7 +330,7 @@ fn parse_grant_token(token: &str) -> R<String> {
     Ok(hex::encode(&raw[1..33]))
 }
 
-fn check_grant_tokens(req: &Map<String, Value>) -> R<()> {
+fn check_grant_tokens<Q: Req + ?Sized>(req: &Q) -> R<()> {
     if let Some(tokens) = string_list(req, "GrantTokens")? {
         if tokens.len() > 10 {
             return Err(validation(
@@ -393,17 +361,49 @@ fn identity_arn(principal: &str) -> Option<String> {
     let rest = principal.strip_prefix("arn:aws:sts::")?;
     let (account, res) = rest.split_once(':')?;
     let role = res.strip_prefix("assumed-role/")?.split('/').next()?;
-    Some(format!("arn:aws:iam::{account}:role/{role}"))
+    let mut arn = String::with_capacity(24 + account.len() + role.len());
+    arn.push_str("arn:aws:iam::");
+    arn.push_str(account);
+    arn.push_str(":role/");
+    arn.push_str(role);
+    Some(arn)
 }
 
 fn is_root(principal: &str) -> bool {
     principal.starts_with("arn:aws:iam::") && principal.ends_with(":root")
 }
 
+/// The 12-digit account of an ARN (its fifth `:`-separated field), as [`Caller::account`].
 fn principal_account(principal: &str) -> Option<&str> {
-    let mut parts = principal.splitn(6, ':');
-    let account = parts.nth(4)?;
+    let b = principal.as_bytes();
+    let (mut colons, mut start, mut end) = (0, None, b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b':' {
+            colons += 1;
+            if colons == 4 {
+                start = Some(i + 1);
+            } else if colons == 5 {
+                end = i;
+                break;
+            }
+        }
+    }
+    let account = principal.get(start?..end)?;
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
+/// `kms:ACTION` (without formatting for the data-plane actions).
+fn kms_action(action: &str) -> std::borrow::Cow<'static, str> {
+    std::borrow::Cow::Borrowed(match action {
+        "Decrypt" => "kms:Decrypt",
+        "Encrypt" => "kms:Encrypt",
+        "GenerateDataKey" => "kms:GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext" => "kms:GenerateDataKeyWithoutPlaintext",
+        "ReEncryptFrom" => "kms:ReEncryptFrom",
+        "ReEncryptTo" => "kms:ReEncryptTo",
+        "DescribeKey" => "kms:DescribeKey",
+        _ => return std::borrow::Cow::Owned(format!("kms:{action}")),
+    })
 }
 
 /// `<acct>:aws:ec2-infrastructure:<id>` (the form EC2 sends) → the session ARN.
@@ -677,6 +677,9 @@ impl Kms {
         operation: &str,
         request_json: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
+        if let Some(answer) = self.call_hot(caller, operation, request_json) {
+            return answer;
+        }
         let body: &[u8] = if request_json.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -696,7 +699,13 @@ impl Kms {
                 .call_json(caller, operation, v)
                 .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())),
             Err(e) => {
-                self.record(caller, operation, &Map::new(), &Ev::default(), Some(&e));
+                self.record(
+                    caller,
+                    operation,
+                    AuditParams::Map(&Map::new()),
+                    &Ev::default(),
+                    Some(&e),
+                );
                 Err(e)
             }
         }
@@ -717,7 +726,13 @@ impl Kms {
         };
         let mut ev = Ev::default();
         let result = self.run(caller, operation, &req, &mut ev);
-        self.record(caller, operation, &req, &ev, result.as_ref().err());
+        self.record(
+            caller,
+            operation,
+            AuditParams::Map(&req),
+            &ev,
+            result.as_ref().err(),
+        );
         result
     }
 
@@ -832,7 +847,7 @@ impl Kms {
     }
 
     fn caller_account<'a>(&'a self, caller: &'a Caller) -> &'a str {
-        caller.account().unwrap_or(&self.config.account)
+        principal_account(&caller.principal).unwrap_or(&self.config.account)
     }
 
     /// Creates the AWS managed key an `alias/aws/ebs` or `alias/aws/workspaces` reference
@@ -1044,7 +1059,7 @@ impl Kms {
 
     fn base_conditions(&self, caller: &Caller) -> ConditionValues {
         let mut cv = ConditionValues::new();
-        if let Some(a) = caller.account() {
+        if let Some(a) = principal_account(&caller.principal) {
             cv.insert("kms:CallerAccount", a);
         }
         cv.insert(
@@ -1058,8 +1073,12 @@ impl Kms {
     }
 
     fn context_conditions(cv: &mut ConditionValues, ctx: &BTreeMap<String, String>) {
+        let mut name = String::with_capacity(64);
         for (k, v) in ctx {
-            cv.insert(&format!("kms:EncryptionContext:{k}"), v.clone());
+            name.clear();
+            name.push_str("kms:EncryptionContext:");
+            name.push_str(k);
+            cv.insert(&name, v.clone());
         }
         cv.insert_many("kms:EncryptionContextKeys", ctx.keys().cloned());
     }
@@ -1072,6 +1091,9 @@ impl Kms {
         resource: &str,
         cv: &ConditionValues,
     ) -> Iam {
+        if st.principals.is_empty() {
+            return Iam::None;
+        }
         let arn = identity_arn(principal);
         let Some(p) = st.principals.get(arn.as_deref().unwrap_or(principal)) else {
             return Iam::None;
@@ -1109,7 +1131,7 @@ impl Kms {
         grant_op: bool,
     ) -> R<Authz> {
         let p = caller.principal.as_str();
-        let full = format!("kms:{action}");
+        let full = kms_action(action);
         let policy = key
             .policy
             .as_ref()
@@ -1132,7 +1154,7 @@ impl Kms {
                 "with an explicit deny in an identity-based policy",
             ));
         }
-        let same_account = caller.account() == Some(key.account.as_str());
+        let same_account = principal_account(p) == Some(key.account.as_str());
         let root = is_root(p);
         let mut missing_identity = false;
         match &decision {
@@ -1304,7 +1326,7 @@ impl Kms {
         &self,
         st: &'a State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &(impl Req + ?Sized),
         param: &str,
         forms: Forms,
         action: &str,
@@ -1354,11 +1376,15 @@ impl Kms {
                 )?;
                 Ok(json!({ "KeyMetadata": key_metadata(key) }))
             }
-            "Encrypt" => self.encrypt(st, caller, req, ev),
-            "Decrypt" => self.decrypt(st, caller, req, ev),
-            "GenerateDataKey" => self.generate_data_key(st, caller, req, ev, true),
-            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(st, caller, req, ev, false),
-            "ReEncrypt" => self.re_encrypt(st, caller, req, ev),
+            "Encrypt" => self.encrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "Decrypt" => self.decrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "GenerateDataKey" => self
+                .generate_data_key(st, caller, req, ev, true)
+                .map(|o| o.to_value()),
+            "GenerateDataKeyWithoutPlaintext" => self
+                .generate_data_key(st, caller, req, ev, false)
+                .map(|o| o.to_value()),
+            "ReEncrypt" => self.re_encrypt(st, caller, req, ev).map(|o| o.to_value()),
             "GenerateRandom" => {
                 self.authorize_iam_only(st, caller, "GenerateRandom", "*")?;
                 let n = opt_int(req, "NumberOfBytes")?
@@ -1588,13 +1614,13 @@ impl Kms {
         }
     }
 
-    fn encrypt(
+    fn encrypt<'s>(
         &self,
-        st: &State,
+        st: &'s State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &(impl Req + ?Sized),
         ev: &mut Ev,
-    ) -> R<Value> {
+    ) -> R<hot::EncryptOut<'s>> {
         check_grant_tokens(req)?;
         let ctx = context_param(req, "EncryptionContext")?;
         let plaintext = blob_param(req, "Plaintext")?.ok_or_else(|| {
@@ -1624,20 +1650,22 @@ impl Kms {
         )?;
         Self::check_usable(key)?;
         Self::check_symmetric(key, "Encrypt")?;
-        let (blob, m) = seal(key, &plaintext, &ctx)?;
-        Ok(
-            json!({"CiphertextBlob": B64.encode(blob), "KeyId": key.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "KeyMaterialId": m}),
-        )
+        let (blob, material_id) = seal(key, &plaintext, &ctx)?;
+        Ok(hot::EncryptOut {
+            blob,
+            key,
+            material_id,
+        })
     }
 
-    fn generate_data_key(
+    fn generate_data_key<'s>(
         &self,
-        st: &State,
+        st: &'s State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &(impl Req + ?Sized),
         ev: &mut Ev,
         with_plaintext: bool,
-    ) -> R<Value> {
+    ) -> R<hot::DataKeyOut<'s>> {
         check_grant_tokens(req)?;
         let ctx = context_param(req, "EncryptionContext")?;
         let spec = opt_str(req, "KeySpec")?;
@@ -1680,14 +1708,13 @@ impl Kms {
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut data_key);
-        let (blob, m) = seal(key, &data_key, &ctx)?;
-        let mut out =
-            json!({"CiphertextBlob": B64.encode(blob), "KeyId": key.arn, "KeyMaterialId": m});
-        if with_plaintext && let Value::Object(o) = &mut out {
-            let text = Zeroizing::new(B64.encode(&*data_key));
-            o.insert("Plaintext".into(), Value::String(text.to_string()));
-        }
-        Ok(out)
+        let (blob, material_id) = seal(key, &data_key, &ctx)?;
+        Ok(hot::DataKeyOut {
+            blob,
+            key,
+            material_id,
+            plaintext: with_plaintext.then_some(data_key),
+        })
     }
 
     /// Opens a blob for `action` (`Decrypt` / `ReEncryptFrom`): returns the key, the
@@ -1702,7 +1729,7 @@ impl Kms {
         ctx: &BTreeMap<String, String>,
         action: &str,
         ev: &mut Ev,
-    ) -> R<(&'a Key, Zeroizing<Vec<u8>>, String)> {
+    ) -> R<(&'a Key, Zeroizing<Vec<u8>>, &'a str)> {
         let parsed = blob::parse(blob_bytes).ok_or_else(KmsError::invalid_ciphertext)?;
         let id = parsed.key_id_string();
         let asked = match key_param {
@@ -1735,16 +1762,16 @@ impl Kms {
             .secret
             .open(&parsed, ctx)
             .ok_or_else(KmsError::invalid_ciphertext)?;
-        Ok((key, plaintext, m.id.clone()))
+        Ok((key, plaintext, m.id.as_str()))
     }
 
-    fn decrypt(
+    fn decrypt<'s>(
         &self,
-        st: &State,
+        st: &'s State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &(impl Req + ?Sized),
         ev: &mut Ev,
-    ) -> R<Value> {
+    ) -> R<hot::DecryptOut<'s>> {
         check_grant_tokens(req)?;
         let ctx = context_param(req, "EncryptionContext")?;
         check_algorithm(req, "EncryptionAlgorithm")?;
@@ -1756,7 +1783,7 @@ impl Kms {
                 "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144",
             ));
         }
-        let (key, plaintext, m) = self.open_blob(
+        let (key, plaintext, material_id) = self.open_blob(
             st,
             caller,
             &blob_bytes,
@@ -1765,19 +1792,20 @@ impl Kms {
             "Decrypt",
             ev,
         )?;
-        let text = Zeroizing::new(B64.encode(&*plaintext));
-        Ok(
-            json!({"KeyId": key.arn, "Plaintext": text.as_str(), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "KeyMaterialId": m}),
-        )
+        Ok(hot::DecryptOut {
+            key,
+            plaintext,
+            material_id,
+        })
     }
 
-    fn re_encrypt(
+    fn re_encrypt<'s>(
         &self,
-        st: &State,
+        st: &'s State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &(impl Req + ?Sized),
         ev: &mut Ev,
-    ) -> R<Value> {
+    ) -> R<hot::ReEncryptOut<'s>> {
         check_grant_tokens(req)?;
         let src_ctx = context_param(req, "SourceEncryptionContext")?;
         let dst_ctx = context_param(req, "DestinationEncryptionContext")?;
@@ -1804,11 +1832,13 @@ impl Kms {
         Self::check_usable(dst)?;
         Self::check_symmetric(dst, "ReEncrypt")?;
         let (blob, dst_m) = seal(dst, &plaintext, &dst_ctx)?;
-        Ok(
-            json!({"CiphertextBlob": B64.encode(blob), "SourceKeyId": src.arn, "KeyId": dst.arn,
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-            "SourceKeyMaterialId": src_m, "DestinationKeyMaterialId": dst_m}),
-        )
+        Ok(hot::ReEncryptOut {
+            blob,
+            src,
+            dst,
+            src_material_id: src_m,
+            dst_material_id: dst_m,
+        })
     }
 
     /// Checks a policy for CreateKey/PutKeyPolicy: size, grammar, lockout safety.
@@ -2652,21 +2682,23 @@ impl Kms {
     // -----------------------------------------------------------------------------------
     // audit
 
-    fn event_time(&self) -> String {
+    /// Appends the simulated time as a JSON string (formatted once per second).
+    fn push_event_time(&self, out: &mut String) {
         let now = self.now();
         let secs = now.floor() as i64;
         let mut cache = self.time_text.lock();
         if cache.0 != secs {
             *cache = (secs, iso8601(now));
         }
-        cache.1.clone()
+        jsonw::str(out, &cache.1);
     }
 
+    /// Appends the CloudTrail-shaped record of a call to the audit trail.
     fn record(
         &self,
         caller: &Caller,
         op: &str,
-        req: &Map<String, Value>,
+        params: AuditParams<'_>,
         ev: &Ev,
         error: Option<&KmsError>,
     ) {
@@ -2687,68 +2719,103 @@ impl Kms {
         let service_principal = kind == "AWSService";
         let mut ids = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut ids);
-        let uuid = |b: &[u8]| {
+        let uuid = |out: &mut String, b: &[u8]| {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);
-            uuid::Builder::from_random_bytes(a)
-                .into_uuid()
-                .hyphenated()
-                .to_string()
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            jsonw::str(
+                out,
+                uuid::Builder::from_random_bytes(a)
+                    .into_uuid()
+                    .hyphenated()
+                    .encode_lower(&mut text),
+            );
         };
-        let resources = ev.key_arn.as_deref().map(|arn| {
-            [AuditResource {
-                arn,
-                account_id: ev.key_account.as_deref(),
-                kind: "AWS::KMS::Key",
-            }]
-        });
-        let additional = (ev.grant_id.is_some() || ev.sid.is_some()).then_some(AuditAdditional {
-            grant_id: ev.grant_id.as_deref(),
-            policy_statement_sid: ev.sid.as_deref(),
-        });
-        let record = AuditRecord {
-            event_version: "1.08",
-            user_identity: AuditIdentity {
-                kind,
-                arn: (!service_principal).then_some(p),
-                account_id: if service_principal {
-                    None
-                } else {
-                    principal_account(p)
-                },
-                invoked_by: if service_principal {
-                    Some(p)
-                } else {
-                    service.as_deref()
-                },
-            },
-            event_time: self.event_time(),
-            event_source: "kms.amazonaws.com",
-            event_name: op,
-            aws_region: &self.config.region,
-            source_ip_address: service.as_deref().unwrap_or("127.0.0.1"),
-            user_agent: service.as_deref().unwrap_or("ebsim"),
-            request_parameters: AuditParams(req),
-            response_elements: if error.is_some() {
-                None
-            } else {
-                ev.response.as_ref()
-            },
-            additional_event_data: additional,
-            error_code: error.map(|e| e.error_type.name()),
-            error_message: error.map(|e| e.message.as_deref().unwrap_or("")),
-            request_id: uuid(&ids[..16]),
-            event_id: uuid(&ids[16..]),
-            read_only: read_only(op),
-            resources,
-            event_type: "AwsApiCall",
-            management_event: true,
-            recipient_account_id: ev.key_account.as_deref().unwrap_or(&self.config.account),
-            event_category: "Management",
-        };
-        if let Ok(line) = serde_json::to_string(&record) {
-            self.audit.record(line);
+        let mut out = self.audit.buffer();
+        let o = &mut out;
+        o.push_str("{\"eventVersion\":\"1.08\",\"userIdentity\":{");
+        jsonw::str_member(o, "type", kind);
+        if !service_principal {
+            o.push(',');
+            jsonw::str_member(o, "arn", p);
+            if let Some(account) = principal_account(p) {
+                o.push(',');
+                jsonw::str_member(o, "accountId", account);
+            }
         }
+        let invoked_by = if service_principal {
+            Some(p)
+        } else {
+            service.as_deref()
+        };
+        if let Some(by) = invoked_by {
+            o.push(',');
+            jsonw::str_member(o, "invokedBy", by);
+        }
+        o.push_str("},\"eventTime\":");
+        self.push_event_time(o);
+        o.push_str(",\"eventSource\":\"kms.amazonaws.com\",");
+        jsonw::str_member(o, "eventName", op);
+        o.push(',');
+        jsonw::str_member(o, "awsRegion", &self.config.region);
+        o.push(',');
+        jsonw::str_member(
+            o,
+            "sourceIPAddress",
+            service.as_deref().unwrap_or("127.0.0.1"),
+        );
+        o.push(',');
+        jsonw::str_member(o, "userAgent", service.as_deref().unwrap_or("ebsim"));
+        o.push_str(",\"requestParameters\":");
+        params.write(o);
+        o.push_str(",\"responseElements\":");
+        match (&ev.response, error) {
+            (Some(v), None) => jsonw::value(o, v),
+            _ => o.push_str("null"),
+        }
+        if ev.grant_id.is_some() || ev.sid.is_some() {
+            o.push_str(",\"additionalEventData\":{");
+            if let Some(g) = &ev.grant_id {
+                jsonw::str_member(o, "grantId", g);
+            }
+            if let Some(sid) = &ev.sid {
+                if ev.grant_id.is_some() {
+                    o.push(',');
+                }
+                jsonw::str_member(o, "policyStatementSid", sid);
+            }
+            o.push('}');
+        }
+        if let Some(e) = error {
+            o.push(',');
+            jsonw::str_member(o, "errorCode", e.error_type.name());
+            o.push(',');
+            jsonw::str_member(o, "errorMessage", e.message.as_deref().unwrap_or(""));
+        }
+        o.push_str(",\"requestID\":");
+        uuid(o, &ids[..16]);
+        o.push_str(",\"eventID\":");
+        uuid(o, &ids[16..]);
+        o.push_str(",\"readOnly\":");
+        jsonw::bool(o, read_only(op));
+        if let Some(arn) = &ev.key_arn {
+            o.push_str(",\"resources\":[{");
+            jsonw::str_member(o, "ARN", arn);
+            o.push_str(",\"accountId\":");
+            match &ev.key_account {
+                Some(a) => jsonw::str(o, a),
+                None => o.push_str("null"),
+            }
+            o.push_str(",\"type\":\"AWS::KMS::Key\"}]");
+        }
+        o.push_str(",\"eventType\":\"AwsApiCall\",\"managementEvent\":true,");
+        jsonw::str_member(
+            o,
+            "recipientAccountId",
+            ev.key_account.as_deref().unwrap_or(&self.config.account),
+        );
+        o.push_str(",\"eventCategory\":\"Management\"}");
+        self.audit.record(out);
     }
 
     // -----------------------------------------------------------------------------------
@@ -2985,7 +3052,7 @@ fn camel_keys(v: &Value) -> Value {
     }
 }
 
-fn check_algorithm(req: &Map<String, Value>, name: &str) -> R<()> {
+fn check_algorithm<Q: Req + ?Sized>(req: &Q, name: &str) -> R<()> {
     match opt_str(req, name)? {
         None | Some("SYMMETRIC_DEFAULT") => Ok(()),
         Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(err(
@@ -3006,7 +3073,11 @@ fn rotation_eligible(key: &Key) -> R<()> {
     Ok(())
 }
 
-fn seal(key: &Key, plaintext: &[u8], ctx: &BTreeMap<String, String>) -> R<(Vec<u8>, String)> {
+fn seal<'k>(
+    key: &'k Key,
+    plaintext: &[u8],
+    ctx: &BTreeMap<String, String>,
+) -> R<(Vec<u8>, &'k str)> {
     let m = key
         .current_material()
         .ok_or_else(|| internal("The key has no key material."))?;
@@ -3014,7 +3085,7 @@ fn seal(key: &Key, plaintext: &[u8], ctx: &BTreeMap<String, String>) -> R<(Vec<u
         .secret
         .seal(&key.id_bytes, &m.id_bytes, plaintext, ctx)
         .ok_or_else(|| internal("Encryption failed."))?;
-    Ok((blob, m.id.clone()))
+    Ok((blob, m.id.as_str()))
 }
 
 fn key_metadata(k: &Key) -> Value {
@@ -3161,89 +3232,41 @@ const AUDITED_PARAMS: [&str; 28] = [
     "DryRun",
 ];
 
-struct AuditParams<'a>(&'a Map<String, Value>);
+/// The request members an audit record copies.
+enum AuditParams<'a> {
+    /// A general request: the members named in [`AUDITED_PARAMS`].
+    Map(&'a Map<String, Value>),
+    /// A typed data-plane request.
+    Hot(&'a hot::HotReq<'a>),
+}
 
-impl serde::Serialize for AuditParams<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let audited = |name: &str| AUDITED_PARAMS.contains(&name);
-        let present = self.0.keys().filter(|k| audited(k)).count();
-        if present == 0 {
-            return s.serialize_none();
-        }
-        let mut m = s.serialize_map(Some(present))?;
-        for (name, v) in self.0.iter().filter(|(k, _)| audited(k)) {
+impl AuditParams<'_> {
+    /// Writes `requestParameters`: the audited members in name order, names in camelCase;
+    /// `null` when there are none.
+    fn write(&self, out: &mut String) {
+        let req = match self {
+            Self::Hot(h) => return h.write_audit_params(out),
+            Self::Map(m) => m,
+        };
+        let mut first = true;
+        for (name, v) in req
+            .iter()
+            .filter(|(k, _)| AUDITED_PARAMS.contains(&k.as_str()))
+        {
+            out.push(if first { '{' } else { ',' });
+            first = false;
+            jsonw::str(out, &camel(name));
+            out.push(':');
             if name == "Constraints" {
-                m.serialize_entry(&camel(name), &camel_keys(v))?;
+                jsonw::value(out, &camel_keys(v));
             } else {
-                m.serialize_entry(&camel(name), v)?;
+                jsonw::value(out, v);
             }
         }
-        m.end()
+        if first {
+            out.push_str("null");
+        } else {
+            out.push('}');
+        }
     }
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditIdentity<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invoked_by: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct AuditResource<'a> {
-    #[serde(rename = "ARN")]
-    arn: &'a str,
-    #[serde(rename = "accountId")]
-    account_id: Option<&'a str>,
-    #[serde(rename = "type")]
-    kind: &'a str,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditAdditional<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grant_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policy_statement_sid: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditRecord<'a> {
-    event_version: &'a str,
-    user_identity: AuditIdentity<'a>,
-    event_time: String,
-    event_source: &'a str,
-    event_name: &'a str,
-    aws_region: &'a str,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: &'a str,
-    user_agent: &'a str,
-    request_parameters: AuditParams<'a>,
-    response_elements: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    additional_event_data: Option<AuditAdditional<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<&'a str>,
-    #[serde(rename = "requestID")]
-    request_id: String,
-    #[serde(rename = "eventID")]
-    event_id: String,
-    read_only: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resources: Option<[AuditResource<'a>; 1]>,
-    event_type: &'a str,
-    management_event: bool,
-    recipient_account_id: &'a str,
-    event_category: &'a str,
 }
