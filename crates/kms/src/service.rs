@@ -1814,6 +1814,11 @@ impl Kms {
         let blob_bytes = blob_param(req, "CiphertextBlob")?.ok_or_else(|| {
             validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
         })?;
+        if blob_bytes.is_empty() || blob_bytes.len() > 6144 {
+            return Err(validation(
+                "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144",
+            ));
+        }
         let dst_ref = req_str(req, "DestinationKeyId")?;
         let (src, plaintext, src_m) = self.open_blob(
             st,
@@ -3201,7 +3206,7 @@ pub(crate) fn fuzz_blob(data: &[u8]) {
 }
 
 /// Request members copied into audit records (never plaintext, blobs, tokens or policies).
-const AUDITED_PARAMS: [&str; 28] = [
+const AUDITED_PARAMS: [&str; 32] = [
     "KeyId",
     "EncryptionContext",
     "NumberOfBytes",
@@ -3230,6 +3235,10 @@ const AUDITED_PARAMS: [&str; 28] = [
     "Origin",
     "CustomerMasterKeySpec",
     "DryRun",
+    "Tags",
+    "TagKeys",
+    "GranteeServicePrincipal",
+    "RetiringServicePrincipal",
 ];
 
 /// The request members an audit record copies.

@@ -1319,3 +1319,65 @@ fn create_key_enums_and_unsupported_origins() {
         Some(1)
     );
 }
+
+#[test]
+fn re_encrypt_checks_the_blob_length_before_opening_it() {
+    let (kms, _) = kms();
+    let (key, _) = create_key(&kms);
+    for blob in [String::new(), "A".repeat(8200)] {
+        let e = fails(
+            &kms,
+            &root(),
+            "ReEncrypt",
+            json!({"CiphertextBlob": blob, "DestinationKeyId": key}),
+        );
+        assert_eq!(e.error_type, ErrorType::ValidationException, "{e}");
+        assert!(e.to_string().contains("between 1 and 6144"), "{e}");
+    }
+}
+
+#[test]
+fn tag_and_service_principal_members_are_audited() {
+    let (kms, _) = kms();
+    let (key, _) = create_key(&kms);
+    ok(
+        &kms,
+        &root(),
+        "TagResource",
+        json!({"KeyId": key, "Tags": [{"TagKey": "team", "TagValue": "storage"}]}),
+    );
+    ok(
+        &kms,
+        &root(),
+        "UntagResource",
+        json!({"KeyId": key, "TagKeys": ["team"]}),
+    );
+    ok(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({
+            "KeyId": key,
+            "GranteeServicePrincipal": "ebs.amazonaws.com",
+            "Operations": ["Decrypt"],
+        }),
+    );
+    let records = kms.audit_records();
+    let params = |event: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r["eventName"] == event)
+            .map(|r| r["requestParameters"].clone())
+            .unwrap_or_else(|| panic!("no {event} record"))
+    };
+    assert_eq!(
+        params("TagResource")["tags"],
+        json!([{"TagKey": "team", "TagValue": "storage"}])
+    );
+    assert_eq!(params("UntagResource")["tagKeys"], json!(["team"]));
+    assert_eq!(
+        params("CreateGrant")["granteeServicePrincipal"],
+        "ebs.amazonaws.com"
+    );
+}
