@@ -40,25 +40,8 @@ impl FileStore {
         size_bytes: u64,
     ) -> Result<Self, IoError> {
         let path = path.as_ref();
-        if size_bytes == 0 || !size_bytes.is_multiple_of(u64::from(sector_size.get())) {
-            return Err(IoError::Misaligned {
-                len: size_bytes,
-                sector_size: sector_size.get(),
-            });
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
-        if let Err(e) = file.set_len(size_bytes) {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-            return Err(io_error(path, e));
-        }
         Ok(Self {
-            file,
+            file: create_file(path, sector_size, size_bytes)?,
             path: path.to_path_buf(),
             sector_size,
             num_sectors: size_bytes >> sector_size.shift(),
@@ -72,31 +55,7 @@ impl FileStore {
     /// whole number of sectors; [`IoError::Io`] if it cannot be opened for reading and writing.
     pub fn open(path: impl AsRef<Path>, sector_size: SectorSize) -> Result<Self, IoError> {
         let path = path.as_ref();
-        // Refuse before opening what could block or have side effects (FIFOs, devices).
-        let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-        if !meta.is_file() {
-            return Err(not_a_volume(path, "not a regular file"));
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
-        // Check what was actually opened, in case the path changed in between.
-        let meta = file.metadata().map_err(|e| io_error(path, e))?;
-        if !meta.is_file() {
-            return Err(not_a_volume(path, "not a regular file"));
-        }
-        let len = meta.len();
-        if len == 0 {
-            return Err(not_a_volume(path, "the file is empty"));
-        }
-        if !len.is_multiple_of(u64::from(sector_size.get())) {
-            return Err(not_a_volume(
-                path,
-                &format!("its size {len} is not a multiple of the sector size {sector_size}"),
-            ));
-        }
+        let (file, len) = open_file(path, sector_size)?;
         Ok(Self {
             file,
             path: path.to_path_buf(),
@@ -115,10 +74,74 @@ impl FileStore {
     /// # Errors
     /// [`IoError::Io`] if the file's metadata cannot be read.
     pub fn allocated_bytes(&self) -> Result<u64, IoError> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = self.file.metadata().map_err(|e| io_error(&self.path, e))?;
-        Ok(meta.blocks() * 512)
+        allocated_bytes(&self.file, &self.path)
     }
+}
+
+/// Creates a sparse volume data file of `size_bytes` (a whole number of sectors, not zero) at
+/// `path`; fails if it exists, and leaves no file behind on failure. Shared by both file
+/// stores: they use the same layout.
+pub(super) fn create_file(
+    path: &Path,
+    sector_size: SectorSize,
+    size_bytes: u64,
+) -> Result<File, IoError> {
+    if size_bytes == 0 || !size_bytes.is_multiple_of(u64::from(sector_size.get())) {
+        return Err(IoError::Misaligned {
+            len: size_bytes,
+            sector_size: sector_size.get(),
+        });
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))?;
+    if let Err(e) = file.set_len(size_bytes) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(io_error(path, e));
+    }
+    Ok(file)
+}
+
+/// Opens an existing volume data file for reading and writing; returns it and its size.
+/// Refuses what is not a regular file of a whole, non-zero number of sectors.
+pub(super) fn open_file(path: &Path, sector_size: SectorSize) -> Result<(File, u64), IoError> {
+    // Refuse before opening what could block or have side effects (FIFOs, devices).
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    if !meta.is_file() {
+        return Err(not_a_volume(path, "not a regular file"));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))?;
+    // Check what was actually opened, in case the path changed in between.
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    if !meta.is_file() {
+        return Err(not_a_volume(path, "not a regular file"));
+    }
+    let len = meta.len();
+    if len == 0 {
+        return Err(not_a_volume(path, "the file is empty"));
+    }
+    if !len.is_multiple_of(u64::from(sector_size.get())) {
+        return Err(not_a_volume(
+            path,
+            &format!("its size {len} is not a multiple of the sector size {sector_size}"),
+        ));
+    }
+    Ok((file, len))
+}
+
+/// Bytes of disk `file` occupies (allocated blocks), as `st_blocks × 512`.
+pub(super) fn allocated_bytes(file: &File, path: &Path) -> Result<u64, IoError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    Ok(meta.blocks() * 512)
 }
 
 fn not_a_volume(path: &Path, reason: &str) -> IoError {
@@ -128,7 +151,7 @@ fn not_a_volume(path: &Path, reason: &str) -> IoError {
     }
 }
 
-fn io_error(path: &Path, e: io::Error) -> IoError {
+pub(super) fn io_error(path: &Path, e: io::Error) -> IoError {
     match e.raw_os_error() {
         Some(libc::ENOSPC | libc::EDQUOT) => IoError::NoSpace {
             path: path.to_path_buf(),

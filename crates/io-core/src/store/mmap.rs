@@ -23,7 +23,7 @@
 //! The map reserves address space for the whole file (an 8 TiB volume maps 8 TiB of the
 //! 128 TiB user address space) but no memory or disk: both grow with the data written.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::{MmapOptions, MmapRaw};
 use parking_lot::RwLock;
 
+use super::file::{self, io_error};
 use super::{BlockStore, check_range, check_request, sys};
 use crate::{IoError, SectorSize};
 
@@ -91,22 +92,8 @@ impl MmapStore {
         size_bytes: u64,
     ) -> Result<Self, IoError> {
         let path = path.as_ref();
-        if size_bytes == 0 || !size_bytes.is_multiple_of(u64::from(sector_size.get())) {
-            return Err(IoError::Misaligned {
-                len: size_bytes,
-                sector_size: sector_size.get(),
-            });
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
-        let made = file
-            .set_len(size_bytes)
-            .map_err(|e| io_error(path, e))
-            .and_then(|()| Self::map(file, path, sector_size, size_bytes));
+        let file = file::create_file(path, sector_size, size_bytes)?;
+        let made = Self::map(file, path, sector_size, size_bytes);
         if made.is_err() {
             let _ = std::fs::remove_file(path);
         }
@@ -121,31 +108,7 @@ impl MmapStore {
     /// or mapped.
     pub fn open(path: impl AsRef<Path>, sector_size: SectorSize) -> Result<Self, IoError> {
         let path = path.as_ref();
-        // Refuse before opening what could block or have side effects (FIFOs, devices).
-        let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-        if !meta.is_file() {
-            return Err(not_a_volume(path, "not a regular file"));
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
-        // Check what was actually opened, in case the path changed in between.
-        let meta = file.metadata().map_err(|e| io_error(path, e))?;
-        if !meta.is_file() {
-            return Err(not_a_volume(path, "not a regular file"));
-        }
-        let len = meta.len();
-        if len == 0 {
-            return Err(not_a_volume(path, "the file is empty"));
-        }
-        if !len.is_multiple_of(u64::from(sector_size.get())) {
-            return Err(not_a_volume(
-                path,
-                &format!("its size {len} is not a multiple of the sector size {sector_size}"),
-            ));
-        }
+        let (file, len) = file::open_file(path, sector_size)?;
         Self::map(file, path, sector_size, len)
     }
 
@@ -180,9 +143,7 @@ impl MmapStore {
     /// # Errors
     /// [`IoError::Io`] if the file's metadata cannot be read.
     pub fn allocated_bytes(&self) -> Result<u64, IoError> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = self.file.metadata().map_err(|e| io_error(&self.path, e))?;
-        Ok(meta.blocks() * 512)
+        file::allocated_bytes(&self.file, &self.path)
     }
 
     /// The stripes guarding bytes `offset..offset + len`, as a bit set (bit *s* = stripe *s*).
@@ -199,6 +160,17 @@ impl MmapStore {
     /// taken in ascending order, so two requests can never deadlock.
     fn locked<T>(&self, offset: u64, len: u64, exclusive: bool, f: impl FnOnce() -> T) -> T {
         let set = Self::stripes_of(offset, len);
+        if set.is_power_of_two() {
+            // One stripe, the common case: no guard list to allocate.
+            let lock = &self.stripes[set.trailing_zeros() as usize];
+            return if exclusive {
+                let _guard = lock.write();
+                f()
+            } else {
+                let _guard = lock.read();
+                f()
+            };
+        }
         let stripes = self
             .stripes
             .iter()
@@ -280,25 +252,6 @@ impl PageBits {
                 w.fetch_and(!bit, Ordering::Release);
             }
         }
-    }
-}
-
-fn not_a_volume(path: &Path, reason: &str) -> IoError {
-    IoError::NotAVolume {
-        path: path.to_path_buf(),
-        reason: reason.to_owned(),
-    }
-}
-
-fn io_error(path: &Path, e: io::Error) -> IoError {
-    match e.raw_os_error() {
-        Some(libc::ENOSPC | libc::EDQUOT) => IoError::NoSpace {
-            path: path.to_path_buf(),
-        },
-        _ => IoError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        },
     }
 }
 
