@@ -21,6 +21,14 @@ pub enum IoError {
         /// Sector size in bytes.
         sector_size: u32,
     },
+    /// A source and a destination buffer of different lengths.
+    #[error("source of {src_len} bytes and destination of {dst_len} bytes differ in length")]
+    LengthMismatch {
+        /// Length of the source.
+        src_len: u64,
+        /// Length of the destination.
+        dst_len: u64,
+    },
     /// A run of sectors that would pass sector 2^64 − 1.
     #[error("run of {count} sectors starting at sector {first} passes sector 2^64-1")]
     SectorOverflow {

@@ -31,4 +31,4 @@ pub use engine::{BACKEND_ENV, Backend, XtsEngine};
 pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;
-pub use store::{BlockStore, FileStore, MemoryStore, MmapStore, is_hole};
+pub use store::{BlockStore, FileStore, MemoryStore, MmapStore, SectorTransform, is_hole};

@@ -167,6 +167,85 @@ fn parallel_equals_serial() {
 }
 
 #[test]
+fn out_of_place_equals_in_place() {
+    let key = key(4);
+    for backend in backends() {
+        for ss in [
+            SectorSize::S512,
+            SectorSize::S4096,
+            SectorSize::new(65536).unwrap(),
+        ] {
+            let engine = XtsEngine::with_backend(&key, ss, backend).unwrap();
+            // Long enough for the parallel variants to split the run, and a misaligned source
+            // (one byte into its allocation) so no kernel relies on alignment.
+            let len = (1 << 20) + 2 * ss.bytes();
+            let pt = data(len, 77);
+            let mut src_store = vec![0u8; len + 1];
+            src_store[1..].copy_from_slice(&pt);
+            let src = &src_store[1..];
+            let start = 1u64 << 40;
+            let mut want = pt.clone();
+            engine.encrypt_sectors(start, &mut want).unwrap();
+            // Destinations at every alignment the kernels tell apart: 64 bytes (non-temporal
+            // stores on every backend), 32, 16, and none.
+            let mut dst_store = vec![0xEEu8; len + 128];
+            let aligned = dst_store.as_ptr().align_offset(64);
+            for skew in [0, 32, 16, 1] {
+                let got = &mut dst_store[aligned + skew..aligned + skew + len];
+                engine.encrypt_sectors_to(start, src, got).unwrap();
+                assert!(*got == want[..], "{backend} ss={ss} skew={skew}");
+            }
+            let mut got_par = vec![0u8; len];
+            engine
+                .encrypt_sectors_to_par(start, src, &mut got_par)
+                .unwrap();
+            assert!(got_par == want, "{backend} ss={ss} par");
+            let mut back = vec![0u8; len];
+            engine.decrypt_sectors_to(start, &want, &mut back).unwrap();
+            assert!(back == pt, "{backend} ss={ss} decrypt");
+            back.fill(0);
+            engine
+                .decrypt_sectors_to_par(start, &want, &mut back)
+                .unwrap();
+            assert!(back == pt, "{backend} ss={ss} decrypt par");
+        }
+    }
+}
+
+#[test]
+fn out_of_place_errors_write_nothing() {
+    let key = key(6);
+    for backend in backends() {
+        let engine = XtsEngine::with_backend(&key, SectorSize::S512, backend).unwrap();
+        let src = data(1024, 3);
+        let mut dst = vec![0x11u8; 1536];
+        for r in [
+            engine.encrypt_sectors_to(0, &src, &mut dst),
+            engine.decrypt_sectors_to_par(0, &src, &mut dst),
+        ] {
+            assert!(matches!(
+                r,
+                Err(IoError::LengthMismatch {
+                    src_len: 1024,
+                    dst_len: 1536
+                })
+            ));
+        }
+        let mut dst = vec![0x11u8; 1000];
+        assert!(matches!(
+            engine.encrypt_sectors_to(0, &src[..1000], &mut dst),
+            Err(IoError::Misaligned { len: 1000, .. })
+        ));
+        let mut dst = vec![0x11u8; 1024];
+        assert!(matches!(
+            engine.decrypt_sectors_to(u64::MAX, &src, &mut dst),
+            Err(IoError::SectorOverflow { count: 2, .. })
+        ));
+        assert!(dst.iter().all(|&b| b == 0x11), "{backend}");
+    }
+}
+
+#[test]
 fn backends_agree_with_each_other() {
     let key = key(5);
     let pt = data(64 * 4096, 5);
@@ -295,6 +374,9 @@ proptest! {
             prop_assert!(got == want, "{} start={} count={}", backend, start, count);
             engine.decrypt_sectors(start, &mut got).unwrap();
             prop_assert!(got == pt);
+            let mut out = vec![0u8; pt.len()];
+            engine.encrypt_sectors_to(start, &pt, &mut out).unwrap();
+            prop_assert!(out == want, "{} out of place", backend);
         }
     }
 }

@@ -4,7 +4,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use ebsim_io::{BlockStore, FileStore, IoError, MemoryStore, MmapStore, SectorSize, is_hole};
+use ebsim_io::{
+    BlockStore, FileStore, IoError, MemoryStore, MmapStore, SectorSize, SectorTransform, XtsEngine,
+    XtsKey, is_hole,
+};
 
 const TIB: u64 = 1 << 40;
 
@@ -84,6 +87,115 @@ fn round_trips_and_unwritten_sectors_read_zeros() {
             assert_eq!(read(&*store, n / 2, 2), data);
             assert_eq!(read(&*store, n / 2 - 7, 1), pattern(ss, n / 2 - 7, 1, 2));
             store.flush().expect("flush");
+        }
+    }
+}
+
+/// XTS encryption (or decryption) as a store transform.
+struct Xts<'a>(&'a XtsEngine, bool);
+
+impl SectorTransform for Xts<'_> {
+    fn apply(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        if self.1 {
+            self.0.encrypt_sectors(first, buf)
+        } else {
+            self.0.decrypt_sectors(first, buf)
+        }
+    }
+    fn apply_to(&self, first: u64, src: &[u8], dst: &mut [u8]) -> Result<(), IoError> {
+        if self.1 {
+            self.0.encrypt_sectors_to(first, src, dst)
+        } else {
+            self.0.decrypt_sectors_to(first, src, dst)
+        }
+    }
+}
+
+/// A transform that refuses everything, touching nothing.
+struct Refuse;
+
+impl SectorTransform for Refuse {
+    fn apply(&self, first: u64, _: &mut [u8]) -> Result<(), IoError> {
+        Err(IoError::SectorOverflow { first, count: 0 })
+    }
+    fn apply_to(&self, first: u64, _: &[u8], _: &mut [u8]) -> Result<(), IoError> {
+        Err(IoError::SectorOverflow { first, count: 0 })
+    }
+}
+
+#[test]
+fn transforms_run_between_buffers_and_storage() {
+    let dir = TempDir::new("via");
+    let key_bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(13) ^ 0x5C).collect();
+    let key = XtsKey::from_slice(&key_bytes).expect("key");
+    for ss in [SectorSize::S512, SectorSize::S4096] {
+        let engine = XtsEngine::new(&key, ss);
+        let (enc, dec) = (Xts(&engine, true), Xts(&engine, false));
+        let ciphertext = |first: u64, pt: &[u8]| {
+            let mut c = pt.to_vec();
+            engine.encrypt_sectors(first, &mut c).expect("encrypt");
+            c
+        };
+        for store in stores(&dir, ss, 8 << 20) {
+            let n = store.num_sectors();
+            // A run crossing the memory store's chunks and the mmap store's lock chunks.
+            let (first, count) = (n / 2 - 7, 300usize);
+            for seed in [1u8, 2] {
+                // The first write allocates (the mmap store writes with pwrite), the second
+                // overwrites (the mmap store encrypts straight into its map).
+                let pt = pattern(ss, first, count, seed);
+                let mut scratch = pt.clone();
+                store
+                    .write_sectors_via(first, &mut scratch, &enc)
+                    .expect("write via");
+                assert!(
+                    read(&*store, first, count) == ciphertext(first, &pt),
+                    "{ss} {seed}"
+                );
+                let mut back = vec![0xAAu8; pt.len()];
+                let mut holes = vec![true; count];
+                store
+                    .read_sectors_via(first, &mut back, &mut holes, &dec)
+                    .expect("read via");
+                assert!(back == pt, "{ss} {seed}");
+                assert!(holes.iter().all(|h| !h));
+            }
+            // Holes read as zeros without being decrypted, around a data sector.
+            let mut one = pattern(ss, 5, 1, 7);
+            store.write_sectors_via(5, &mut one, &enc).expect("write");
+            let mut buf = vec![0xAAu8; 4 * ss.bytes()];
+            let mut holes = vec![false; 4];
+            store
+                .read_sectors_via(3, &mut buf, &mut holes, &dec)
+                .expect("read");
+            assert_eq!(holes, [true, true, false, true]);
+            assert!(is_hole(&buf[..2 * ss.bytes()]) && is_hole(&buf[3 * ss.bytes()..]));
+            assert!(buf[2 * ss.bytes()..3 * ss.bytes()] == pattern(ss, 5, 1, 7)[..]);
+
+            // Bad requests and a refusing transform change nothing.
+            let before = read(&*store, first, count);
+            let mut junk = vec![9u8; 2 * ss.bytes()];
+            assert!(matches!(
+                store.write_sectors_via(n - 1, &mut junk, &enc),
+                Err(IoError::OutOfRange { .. })
+            ));
+            assert!(matches!(
+                store.write_sectors_via(first, &mut junk[..100], &enc),
+                Err(IoError::Misaligned { .. })
+            ));
+            assert!(matches!(
+                store.write_sectors_via(first, &mut junk, &Refuse),
+                Err(IoError::SectorOverflow { .. })
+            ));
+            assert!(matches!(
+                store.read_sectors_via(first, &mut junk, &mut [false; 2], &Refuse),
+                Err(IoError::SectorOverflow { .. })
+            ));
+            assert!(matches!(
+                store.read_sectors_via(first, &mut junk, &mut [false; 3], &dec),
+                Err(IoError::Misaligned { .. })
+            ));
+            assert!(read(&*store, first, count) == before);
         }
     }
 }

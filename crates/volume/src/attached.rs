@@ -4,7 +4,7 @@ use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ebsim_io::{BlockStore, SectorSize, XtsEngine, is_hole};
+use ebsim_io::{BlockStore, IoError, SectorSize, SectorTransform, XtsEngine, is_hole};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::VolumeError;
@@ -26,6 +26,35 @@ fn stripe_of(block: u64) -> usize {
 /// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
     is_hole(sector)
+}
+
+/// A volume's XTS engine as a [`SectorTransform`]: the stores run it between the caller's
+/// buffer and their storage.
+struct Crypt<'a> {
+    engine: &'a XtsEngine,
+    encrypt: bool,
+    /// Long runs over the rayon pool.
+    fan_out: bool,
+}
+
+impl SectorTransform for Crypt<'_> {
+    fn apply(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        match (self.encrypt, self.fan_out) {
+            (true, true) => self.engine.encrypt_sectors_par(first, buf),
+            (true, false) => self.engine.encrypt_sectors(first, buf),
+            (false, true) => self.engine.decrypt_sectors_par(first, buf),
+            (false, false) => self.engine.decrypt_sectors(first, buf),
+        }
+    }
+
+    fn apply_to(&self, first: u64, src: &[u8], dst: &mut [u8]) -> Result<(), IoError> {
+        match (self.encrypt, self.fan_out) {
+            (true, true) => self.engine.encrypt_sectors_to_par(first, src, dst),
+            (true, false) => self.engine.encrypt_sectors_to(first, src, dst),
+            (false, true) => self.engine.decrypt_sectors_to_par(first, src, dst),
+            (false, false) => self.engine.decrypt_sectors_to(first, src, dst),
+        }
+    }
 }
 
 /// What keeps a volume exclusively ours while attached.
@@ -181,39 +210,14 @@ impl AttachedVolume {
         }
     }
 
-    /// Encrypts or decrypts the sectors of `buf` (starting at sector `first`) whose `skip` flag
-    /// is false, one call per run of such sectors; the engine spreads long runs over the rayon
-    /// pool and keeps short ones on this thread.
-    fn crypt(
-        &self,
-        first: u64,
-        buf: &mut [u8],
-        skip: &[bool],
-        encrypt: bool,
-    ) -> Result<(), VolumeError> {
-        let ss = self.sector_size.bytes();
-        let engine = self.engine();
-        let fan_out = self.fan_out.load(Ordering::Relaxed);
-        let mut i = 0;
-        while i < skip.len() {
-            if skip[i] {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < skip.len() && !skip[i] {
-                i += 1;
-            }
-            let part = &mut buf[start * ss..i * ss];
-            let s = first + start as u64;
-            match (encrypt, fan_out) {
-                (true, true) => engine.encrypt_sectors_par(s, part)?,
-                (true, false) => engine.encrypt_sectors(s, part)?,
-                (false, true) => engine.decrypt_sectors_par(s, part)?,
-                (false, false) => engine.decrypt_sectors(s, part)?,
-            }
+    /// The engine as a store transform: encrypting or decrypting, long runs over the rayon pool
+    /// when fan-out is on.
+    fn crypt(&self, encrypt: bool) -> Crypt<'_> {
+        Crypt {
+            engine: self.engine(),
+            encrypt,
+            fan_out: self.fan_out.load(Ordering::Relaxed),
         }
-        Ok(())
     }
 
     /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
@@ -229,12 +233,16 @@ impl AttachedVolume {
             large.resize(n, false);
             &mut large
         };
-        self.store.read_sectors_with_holes(first, buf, holes)?;
-        self.crypt(first, buf, holes, false)
+        // The store decrypts straight from its storage into `buf` where it can.
+        Ok(self
+            .store
+            .read_sectors_via(first, buf, holes, &self.crypt(false))?)
     }
 
-    /// Encrypts plaintext sectors in place and stores them: all-zero plaintext sectors become
-    /// holes. The caller holds the sectors' write locks.
+    /// Encrypts plaintext sectors and stores them: all-zero plaintext sectors become holes.
+    /// The store encrypts from `buf` straight into its storage where it can, otherwise `buf`
+    /// is encrypted in place; either way `buf` is scratch afterwards. The caller holds the
+    /// sectors' write locks.
     fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
         let n = buf.len() / ss;
@@ -253,9 +261,10 @@ impl AttachedVolume {
             *z = is_zero_sector(sector);
             any_zero |= *z;
         }
-        self.crypt(first, buf, zeros, true)?;
+        // The store encrypts straight from `buf` into its storage where it can.
+        let encrypt = self.crypt(true);
         if !any_zero {
-            self.store.write_sectors(first, buf)?;
+            self.store.write_sectors_via(first, buf, &encrypt)?;
             return Ok(());
         }
         let mut i = 0;
@@ -269,7 +278,8 @@ impl AttachedVolume {
             if z {
                 self.store.trim(s, (i - start) as u64)?;
             } else {
-                self.store.write_sectors(s, &buf[start * ss..i * ss])?;
+                self.store
+                    .write_sectors_via(s, &mut buf[start * ss..i * ss], &encrypt)?;
             }
         }
         Ok(())

@@ -8,14 +8,15 @@
 //!
 //! Each kernel XORs the tweak and round key 0 into the data in one operation, runs the rounds
 //! and folds the outgoing tweak XOR into the last round key (`aesenclast(x, k ^ t)` equals
-//! `aesenclast(x, k) ^ t`), so the data is read and written once. Other targets have no
-//! kernels here and use the software backend.
+//! `aesenclast(x, k) ^ t`), so the data is read and written once. Each kernel works in place or
+//! from one buffer into another (say, from a network receive buffer straight into a mapped
+//! file), which saves a copy. Other targets have no kernels here and use the software backend.
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{RoundKeys, is_available, run};
+pub(crate) use x86::{RoundKeys, is_available, run, run_to};
 
 #[cfg(not(target_arch = "x86_64"))]
 mod portable {
@@ -37,7 +38,11 @@ mod portable {
     pub(crate) fn run(rk: &RoundKeys, _: bool, _: u64, _: &mut [u8], _: u32) {
         match *rk {}
     }
+
+    pub(crate) fn run_to(rk: &RoundKeys, _: bool, _: u64, _: &[u8], _: &mut [u8], _: u32, _: bool) {
+        match *rk {}
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) use portable::{RoundKeys, is_available, run};
+pub(crate) use portable::{RoundKeys, is_available, run, run_to};

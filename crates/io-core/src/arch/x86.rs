@@ -69,24 +69,96 @@ impl RoundKeys {
     }
 }
 
-/// Runs the kernel of `rk.backend` over `buf` (whole sectors of `1 << shift` bytes, at least
-/// 512; sector numbers `first..first + (buf.len() >> shift)` do not pass 2^64 - 1).
+/// Where a kernel reads and writes: `len` bytes at `src` in, the same number at `dst` out.
+/// `src == dst` is in place; otherwise the two ranges do not overlap. Built only by [`run`] and
+/// [`run_to`] from Rust slices, which guarantee both.
+#[derive(Clone, Copy)]
+struct Span {
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+}
+
+/// Runs the kernel of `rk.backend` over `buf` in place (whole sectors of `1 << shift` bytes,
+/// at least 512; sector numbers `first..first + (buf.len() >> shift)` do not pass 2^64 - 1).
 pub(crate) fn run(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], shift: u32) {
-    debug_assert!(shift >= 9 && buf.len().is_multiple_of(1 << shift));
+    let dst = buf.as_mut_ptr();
+    let span = Span {
+        src: dst,
+        dst,
+        len: buf.len(),
+    };
+    // SAFETY: `buf` is valid for reads and writes of `buf.len()` bytes, in place.
+    unsafe { run_span(rk, encrypt, first, span, shift, false) }
+}
+
+/// Runs the kernel of `rk.backend` from `src` into `dst` (as [`run`]; only the first
+/// `min(src.len(), dst.len())` bytes are used, the engine passes equal lengths). With
+/// `stream`, the output is written with non-temporal stores, which bypass the cache (for
+/// output nothing reads again soon, such as pages of storage), where `dst` is aligned for them.
+pub(crate) fn run_to(
+    rk: &RoundKeys,
+    encrypt: bool,
+    first: u64,
+    src: &[u8],
+    dst: &mut [u8],
+    shift: u32,
+    stream: bool,
+) {
+    let span = Span {
+        src: src.as_ptr(),
+        dst: dst.as_mut_ptr(),
+        len: src.len().min(dst.len()),
+    };
+    // SAFETY: `src` is a shared slice and `dst` an exclusive one, so they cannot overlap; both
+    // are valid for `span.len` bytes.
+    unsafe { run_span(rk, encrypt, first, span, shift, stream) }
+}
+
+/// # Safety
+/// `span.src` must be valid for reads and `span.dst` for writes of `span.len` bytes, and the
+/// two ranges must be the same or disjoint.
+unsafe fn run_span(
+    rk: &RoundKeys,
+    encrypt: bool,
+    first: u64,
+    span: Span,
+    shift: u32,
+    stream: bool,
+) {
+    debug_assert!(shift >= 9 && span.len.is_multiple_of(1 << shift));
+    let span = Span {
+        // Whole sectors only, whatever the caller passed.
+        len: span.len & !((1usize << shift) - 1),
+        ..span
+    };
     let ss = 1usize << shift;
-    match (rk.backend, encrypt) {
-        // SAFETY: `RoundKeys` for this backend exist only if `is_available` said the CPU has
-        // the features the kernel is compiled for (checked once in `RoundKeys::new`).
-        (Backend::Vaes512, true) => unsafe { vaes512::<true>(rk, first, buf, shift) },
-        // SAFETY: as above.
-        (Backend::Vaes512, false) => unsafe { vaes512::<false>(rk, first, buf, shift) },
-        // SAFETY: as above.
-        (Backend::Vaes256, true) => unsafe { vaes256::<true>(rk, first, buf, shift) },
-        // SAFETY: as above.
-        (Backend::Vaes256, false) => unsafe { vaes256::<false>(rk, first, buf, shift) },
-        // SAFETY: as above.
-        (Backend::AesNi, _) => unsafe { aesni(rk, encrypt, first, buf, ss) },
-        (Backend::Soft, _) => {}
+    // Non-temporal stores need the destination aligned to the vector width (sectors are
+    // multiples of 512 bytes, so every later vector is aligned too).
+    let width = match rk.backend {
+        Backend::Vaes512 => 64,
+        Backend::Vaes256 => 32,
+        _ => 16,
+    };
+    let stream = stream && (span.dst as usize).is_multiple_of(width);
+    // SAFETY: (every arm) `RoundKeys` for this backend exist only if `is_available` said the
+    // CPU has the features the kernel is compiled for (checked once in `RoundKeys::new`); the
+    // span is valid as this function's caller guarantees, and with `stream` its destination is
+    // aligned as the streaming kernels need.
+    unsafe {
+        match (rk.backend, encrypt, stream) {
+            (Backend::Vaes512, true, false) => vaes512::<true, false>(rk, first, span, shift),
+            (Backend::Vaes512, false, false) => vaes512::<false, false>(rk, first, span, shift),
+            (Backend::Vaes512, true, true) => vaes512::<true, true>(rk, first, span, shift),
+            (Backend::Vaes512, false, true) => vaes512::<false, true>(rk, first, span, shift),
+            (Backend::Vaes256, true, false) => vaes256::<true, false>(rk, first, span, shift),
+            (Backend::Vaes256, false, false) => vaes256::<false, false>(rk, first, span, shift),
+            (Backend::Vaes256, true, true) => vaes256::<true, true>(rk, first, span, shift),
+            (Backend::Vaes256, false, true) => vaes256::<false, true>(rk, first, span, shift),
+            (Backend::AesNi, _, false) => aesni::<false>(rk, encrypt, first, span, ss),
+            (Backend::AesNi, _, true) => aesni::<true>(rk, encrypt, first, span, ss),
+            (Backend::Soft, _, _) => {}
+        }
     }
 }
 
@@ -206,23 +278,33 @@ fn mul_x(t: __m128i) -> __m128i {
     _mm_xor_si128(_mm_slli_epi64::<1>(t), carries)
 }
 
-/// AES-NI: 8 blocks in flight.
+/// AES-NI: 8 blocks in flight. `NT` writes the output with non-temporal stores.
+///
+/// # Safety
+/// As [`run_span`]; the CPU must support the enabled features.
 #[target_feature(enable = "aes,sse2,sse4.1")]
-fn aesni(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], ss: usize) {
+unsafe fn aesni<const NT: bool>(rk: &RoundKeys, encrypt: bool, first: u64, span: Span, ss: usize) {
     let keys = load_keys(if encrypt { &rk.enc } else { &rk.dec });
     let k0 = keys[0];
     let k14 = keys[14];
-    for (i, sector) in buf.chunks_exact_mut(ss).enumerate() {
+    for i in 0..span.len / ss {
         let mut t = sector_tweak(&rk.tweak, first.wrapping_add(i as u64));
-        for piece in sector.chunks_exact_mut(128) {
-            let p = piece.as_mut_ptr().cast::<__m128i>();
+        for piece in 0..ss / 128 {
+            let at = i * ss + piece * 128;
+            // SAFETY: `at + 128 <= span.len`: the 128 bytes are inside both ranges.
+            let (src, dst) = unsafe {
+                (
+                    span.src.add(at).cast::<__m128i>(),
+                    span.dst.add(at).cast::<__m128i>(),
+                )
+            };
             let mut tw = [_mm_setzero_si128(); 8];
             let mut d = [_mm_setzero_si128(); 8];
             for j in 0..8 {
                 tw[j] = t;
                 t = mul_x(t);
-                // SAFETY: `piece` is 128 bytes, so block j (bytes 16j..16j+16) is inside it.
-                let x = unsafe { _mm_loadu_si128(p.add(j)) };
+                // SAFETY: block j (bytes 16j..16j+16) is inside the 128 bytes at `src`.
+                let x = unsafe { _mm_loadu_si128(src.add(j)) };
                 d[j] = _mm_xor_si128(x, _mm_xor_si128(tw[j], k0));
             }
             if encrypt {
@@ -245,10 +327,23 @@ fn aesni(rk: &RoundKeys, encrypt: bool, first: u64, buf: &mut [u8], ss: usize) {
                 }
             }
             for (j, x) in d.iter().enumerate() {
-                // SAFETY: as for the load above.
-                unsafe { _mm_storeu_si128(p.add(j), *x) };
+                // SAFETY: block j is inside the 128 bytes at `dst` (16-byte aligned with `NT`);
+                // all 8 blocks were loaded above, so writing in place cannot clobber unread
+                // input.
+                unsafe {
+                    if NT {
+                        _mm_stream_si128(dst.add(j), *x);
+                    } else {
+                        _mm_storeu_si128(dst.add(j), *x);
+                    }
+                }
             }
         }
+    }
+    if NT {
+        // Non-temporal stores are weakly ordered: fence them before anything that follows
+        // (such as the release of the lock under which another thread will read the data).
+        _mm_sfence();
     }
 }
 
@@ -286,23 +381,24 @@ fn mul_x8b_512<const B: i32, const R: i32>(t: __m512i, poly: __m512i) -> __m512i
     _mm512_xor_si512(_mm512_bslli_epi128::<B>(t), reduced)
 }
 
-/// XTS over the `N` 512-bit vectors at `p` with tweaks `tw`: load, XOR tweak and round key 0,
-/// 13 rounds interleaved over the vectors, last round with the tweak folded into its key, store.
-/// Returns the last vector written.
+/// XTS over the `N` 512-bit vectors at `src` with tweaks `tw`: load, XOR tweak and round key
+/// 0, 13 rounds interleaved over the vectors, last round with the tweak folded into its key,
+/// store at `dst` (with non-temporal stores if `NT`). Returns the last vector written.
 ///
 /// # Safety
-/// `p` must be valid for reads and writes of `N * 64` bytes; the CPU must support the enabled
-/// features.
+/// `src` must be valid for reads and `dst` for writes of `N * 64` bytes, the same or disjoint;
+/// with `NT`, `dst` must be 64-byte aligned; the CPU must support the enabled features.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,vaes")]
-unsafe fn xts_vectors_512<const ENC: bool, const N: usize>(
+unsafe fn xts_vectors_512<const ENC: bool, const N: usize, const NT: bool>(
     keys: &[__m512i; 15],
-    p: *mut __m512i,
+    src: *const __m512i,
+    dst: *mut __m512i,
     tw: &[__m512i; N],
 ) -> __m512i {
     let mut d: [__m512i; N] = core::array::from_fn(|j| {
-        // SAFETY: the caller guarantees `N * 64` readable bytes at `p`; vector j is inside.
-        let x = unsafe { _mm512_loadu_si512(p.add(j)) };
+        // SAFETY: the caller guarantees `N * 64` readable bytes at `src`; vector j is inside.
+        let x = unsafe { _mm512_loadu_si512(src.add(j)) };
         _mm512_ternarylogic_epi64::<0x96>(x, tw[j], keys[0])
     });
     for k in &keys[1..14] {
@@ -321,8 +417,16 @@ unsafe fn xts_vectors_512<const ENC: bool, const N: usize>(
         } else {
             _mm512_aesdeclast_epi128(d[j], last)
         };
-        // SAFETY: as for the load above (writable too).
-        unsafe { _mm512_storeu_si512(p.add(j), x) };
+        // SAFETY: the caller guarantees `N * 64` writable bytes at `dst` (64-byte aligned with
+        // `NT`); all N vectors were loaded above, so writing in place cannot clobber unread
+        // input.
+        unsafe {
+            if NT {
+                _mm512_stream_si512(dst.add(j).cast(), x);
+            } else {
+                _mm512_storeu_si512(dst.add(j), x);
+            }
+        }
         d[j] = x;
     }
     d[N - 1]
@@ -330,7 +434,7 @@ unsafe fn xts_vectors_512<const ENC: bool, const N: usize>(
 
 /// VAES-512: 4 vectors × 4 blocks = 16 blocks (256 bytes) per iteration, all round keys in
 /// registers, tweaks advanced by x^16 per vector and iteration with port-5 operations only.
-/// `ENC` selects encryption or decryption at compile time.
+/// `ENC` selects encryption or decryption at compile time, `NT` non-temporal stores.
 ///
 /// The encrypted sector number (14 dependent AES rounds, ~45 cycles) gates all of a sector's
 /// work, and the out-of-order core runs the oldest ready instruction first, so that chain would
@@ -342,8 +446,16 @@ unsafe fn xts_vectors_512<const ENC: bool, const N: usize>(
 ///   two dependent chains that use two of every three VAES slots, and the third slot goes to
 ///   the next call's tweak encryption instead of a bubble (one call per sector: ~960 -> ~915
 ///   cycles per 4 KiB, the VAES bound being 910).
+///
+/// # Safety
+/// As [`run_span`]; the CPU must support the enabled features.
 #[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,sse2,sse4.1")]
-fn vaes512<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u32) {
+unsafe fn vaes512<const ENC: bool, const NT: bool>(
+    rk: &RoundKeys,
+    first: u64,
+    span: Span,
+    shift: u32,
+) {
     const W: usize = 4;
     let keys128 = load_keys(if ENC { &rk.enc } else { &rk.dec });
     let keys: [__m512i; 15] = core::array::from_fn(|i| _mm512_broadcast_i32x4(keys128[i]));
@@ -351,10 +463,16 @@ fn vaes512<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u
     let s0 = lane_shifts(0);
     let s1 = lane_shifts(1);
     let ss = 1usize << shift;
-    let sectors = buf.len() >> shift;
+    let sectors = span.len >> shift;
     let mut next = sector_tweak(&rk.tweak, first);
     for i in 0..sectors {
-        let sector = &mut buf[i << shift..(i << shift) + ss];
+        // SAFETY: sector i (bytes `i << shift` to `(i + 1) << shift`) is inside both ranges.
+        let (src, dst) = unsafe {
+            (
+                span.src.add(i << shift).cast::<__m512i>(),
+                span.dst.add(i << shift).cast::<__m512i>(),
+            )
+        };
         let t = _mm512_broadcast_i32x4(next);
         if i + 1 < sectors {
             next = sector_tweak(&rk.tweak, first.wrapping_add(i as u64 + 1));
@@ -368,26 +486,37 @@ fn vaes512<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u
             mul_x8b_512::<1, 15>(t0, poly),
             mul_x8b_512::<1, 15>(t1, poly),
         ];
-        let (body, tail) = sector.split_at_mut(ss - 64 * W);
-        for piece in body.chunks_exact_mut(64 * W) {
-            // SAFETY: `piece` is 64 * W bytes; the features are enabled on this function.
-            unsafe { xts_vectors_512::<ENC, W>(&keys, piece.as_mut_ptr().cast(), &tw) };
+        // The sector's 64-byte vectors, all but the last W of them W at a time.
+        let body = ss / 64 - W;
+        let mut v = 0;
+        while v < body {
+            // SAFETY: vectors v..v + W are inside the sector; the features are enabled on
+            // this function.
+            unsafe { xts_vectors_512::<ENC, W, NT>(&keys, src.add(v), dst.add(v), &tw) };
             for x in tw.iter_mut() {
                 *x = mul_x8b_512::<2, 14>(*x, poly);
             }
+            v += W;
         }
-        let p = tail.as_mut_ptr().cast::<__m512i>();
         let [a, b, c, d] = tw;
-        // SAFETY: `tail` is the last 64 * W = 256 bytes of the sector (a sector is at least
-        // 512 bytes): vectors 0-1 and 2-3 are inside it.
-        let out = unsafe { xts_vectors_512::<ENC, 2>(&keys, p, &[a, b]) };
+        // SAFETY: vectors `body..body + 2` are inside the sector (a sector is at least
+        // 512 bytes = 8 vectors).
+        let out =
+            unsafe { xts_vectors_512::<ENC, 2, NT>(&keys, src.add(body), dst.add(body), &[a, b]) };
         // An all-zero mask the compiler cannot see through: the XORs leave `c` and `d` as they
         // are but make them wait for `out`.
         let zero: __mmask8 = core::hint::black_box(0);
         let c = _mm512_mask_xor_epi64(c, zero, c, out);
         let d = _mm512_mask_xor_epi64(d, zero, d, out);
-        // SAFETY: as above.
-        unsafe { xts_vectors_512::<ENC, 2>(&keys, p.add(2), &[c, d]) };
+        // SAFETY: vectors `body + 2..body + 4`, the last two of the sector.
+        unsafe {
+            xts_vectors_512::<ENC, 2, NT>(&keys, src.add(body + 2), dst.add(body + 2), &[c, d])
+        };
+    }
+    if NT {
+        // Non-temporal stores are weakly ordered: fence them before anything that follows
+        // (such as the release of the lock under which another thread will read the data).
+        _mm_sfence();
     }
 }
 
@@ -419,9 +548,18 @@ fn mul_x16_256(t: __m256i, poly: __m256i) -> __m256i {
 
 /// VAES-256: 8 vectors × 2 blocks = 16 blocks (256 bytes) per iteration; tweaks advanced by
 /// x^16 per vector and iteration with byte shifts and VPCLMULQDQ, the next sector's tweak
-/// encrypted ahead (see [`vaes512`]). `ENC` selects encryption or decryption at compile time.
+/// encrypted ahead (see [`vaes512`]). `ENC` selects encryption or decryption at compile time,
+/// `NT` non-temporal stores.
+///
+/// # Safety
+/// As [`run_span`]; the CPU must support the enabled features.
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,sse2,sse4.1")]
-fn vaes256<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u32) {
+unsafe fn vaes256<const ENC: bool, const NT: bool>(
+    rk: &RoundKeys,
+    first: u64,
+    span: Span,
+    shift: u32,
+) {
     const W: usize = 8;
     let keys128 = load_keys(if ENC { &rk.enc } else { &rk.dec });
     let keys: [__m256i; 15] = core::array::from_fn(|i| _mm256_broadcastsi128_si256(keys128[i]));
@@ -429,10 +567,9 @@ fn vaes256<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u
     let k14 = keys[14];
     let poly = _mm256_set1_epi64x(0x87);
     let ss = 1usize << shift;
-    let sectors = buf.len() >> shift;
+    let sectors = span.len >> shift;
     let mut next = sector_tweak(&rk.tweak, first);
     for i in 0..sectors {
-        let sector = &mut buf[i << shift..(i << shift) + ss];
         let t0 = next;
         if i + 1 < sectors {
             next = sector_tweak(&rk.tweak, first.wrapping_add(i as u64 + 1));
@@ -445,11 +582,18 @@ fn vaes256<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u
                 mul_xk_256(t, 2 * j as i32)
             }
         });
-        for piece in sector.chunks_exact_mut(32 * W) {
-            let p = piece.as_mut_ptr().cast::<__m256i>();
+        for piece in 0..ss / (32 * W) {
+            let at = (i << shift) + piece * 32 * W;
+            // SAFETY: `at + 32 * W <= span.len`: the piece is inside both ranges.
+            let (src, dst) = unsafe {
+                (
+                    span.src.add(at).cast::<__m256i>(),
+                    span.dst.add(at).cast::<__m256i>(),
+                )
+            };
             let mut d: [__m256i; W] = core::array::from_fn(|j| {
-                // SAFETY: `piece` is 32 * W bytes, so vector j (bytes 32j..32j+32) is inside it.
-                let x = unsafe { _mm256_loadu_si256(p.add(j)) };
+                // SAFETY: vector j (bytes 32j..32j+32) is inside the piece at `src`.
+                let x = unsafe { _mm256_loadu_si256(src.add(j)) };
                 _mm256_xor_si256(x, _mm256_xor_si256(tw[j], k0))
             });
             for k in &keys[1..14] {
@@ -470,12 +614,25 @@ fn vaes256<const ENC: bool>(rk: &RoundKeys, first: u64, buf: &mut [u8], shift: u
                 };
             }
             for (j, x) in d.iter().enumerate() {
-                // SAFETY: as for the load above.
-                unsafe { _mm256_storeu_si256(p.add(j), *x) };
+                // SAFETY: vector j is inside the piece at `dst` (32-byte aligned with `NT`);
+                // the whole piece was loaded above, so writing in place cannot clobber unread
+                // input.
+                unsafe {
+                    if NT {
+                        _mm256_stream_si256(dst.add(j), *x);
+                    } else {
+                        _mm256_storeu_si256(dst.add(j), *x);
+                    }
+                }
             }
             for x in tw.iter_mut() {
                 *x = mul_x16_256(*x, poly);
             }
         }
+    }
+    if NT {
+        // Non-temporal stores are weakly ordered: fence them before anything that follows
+        // (such as the release of the lock under which another thread will read the data).
+        _mm_sfence();
     }
 }

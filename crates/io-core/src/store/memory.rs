@@ -2,7 +2,9 @@
 
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{BlockStore, check_holes_len, check_range, check_request, is_hole};
+use super::{
+    BlockStore, SectorTransform, check_holes_len, check_range, check_request, for_each_run, is_hole,
+};
 use crate::{IoError, SectorSize};
 
 /// Bytes per chunk: the unit of allocation. A chunk is allocated on its first write and
@@ -191,6 +193,68 @@ impl BlockStore for MemoryStore {
             let data = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
             data[off..off + src.len()].copy_from_slice(src);
             Ok(())
+        })
+    }
+
+    fn write_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let shift = self.sector_size.shift();
+        let start = first << shift;
+        Self::for_each_piece(start, buf.len(), |index, off, range| {
+            let chunk = self.chunk_or_alloc(index).ok_or(IoError::OutOfRange {
+                first,
+                end: first + (buf.len() >> shift) as u64,
+                num_sectors: self.num_sectors,
+            })?;
+            let mut guard = write_lock(chunk);
+            let data = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
+            let n = range.len();
+            // Chunks are whole sectors, so each piece is too: transform it straight into the
+            // chunk.
+            let s = first + (range.start >> shift) as u64;
+            transform.apply_to(s, &buf[range], &mut data[off..off + n])
+        })
+    }
+
+    fn read_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        holes: &mut [bool],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size.bytes();
+        check_holes_len(self.sector_size, buf.len(), holes.len())?;
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let shift = self.sector_size.shift();
+        let start = first << shift;
+        Self::for_each_piece(start, buf.len(), |index, off, range| {
+            let s = first + (range.start >> shift) as u64;
+            let holes = &mut holes[range.start / ss..range.end / ss];
+            let dst = &mut buf[range];
+            let guard = self.chunk(index).map(read_lock);
+            let Some(data) = guard.as_ref().and_then(|g| g.as_deref()) else {
+                dst.fill(0);
+                holes.fill(true);
+                return Ok(());
+            };
+            let src = &data[off..off + dst.len()];
+            for (h, sector) in holes.iter_mut().zip(src.chunks_exact(ss)) {
+                *h = is_hole(sector);
+            }
+            for (i, hole) in holes.iter().enumerate() {
+                if *hole {
+                    dst[i * ss..(i + 1) * ss].fill(0);
+                }
+            }
+            for_each_run(holes, |i, j| {
+                transform.apply_to(s + i as u64, &src[i * ss..j * ss], &mut dst[i * ss..j * ss])
+            })
         })
     }
 

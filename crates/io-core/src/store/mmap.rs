@@ -35,7 +35,9 @@ use memmap2::{MmapOptions, MmapRaw};
 use parking_lot::RwLock;
 
 use super::file::{self, io_error};
-use super::{BlockStore, check_range, check_request, sys};
+use super::{
+    BlockStore, SectorTransform, check_holes_len, check_range, check_request, is_hole, sys,
+};
 use crate::{IoError, SectorSize};
 
 /// Requests lock the chunks of this size that they touch.
@@ -306,6 +308,83 @@ impl BlockStore for MmapStore {
                 .map_err(|e| io_error(&self.path, e))?;
             self.allocated.set(self.whole_pages(offset, len));
             Ok(())
+        })
+    }
+
+    fn write_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let offset = first << self.sector_size.shift();
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        let len = buf.len() as u64;
+        self.locked(offset, len, true, || {
+            if self.allocated.all_set(self.pages(offset, len)) {
+                // The transform writes straight into the map: one pass over the data.
+                return sys::with_map_mut(&self.map, at, buf.len(), |dst| {
+                    transform.apply_to(first, buf, dst)
+                })
+                .unwrap_or_else(|| Err(outside_map(&self.path)));
+            }
+            // Some page may be a hole: transform in place, let the kernel allocate.
+            transform.apply(first, buf)?;
+            self.file
+                .write_all_at(buf, offset)
+                .map_err(|e| io_error(&self.path, e))?;
+            self.allocated.set(self.whole_pages(offset, len));
+            Ok(())
+        })
+    }
+
+    fn read_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        holes: &mut [bool],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size.bytes();
+        check_holes_len(self.sector_size, buf.len(), holes.len())?;
+        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let offset = first << self.sector_size.shift();
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        self.locked(offset, buf.len() as u64, false, || {
+            sys::with_map(&self.map, at, buf.len(), |src| {
+                for (h, sector) in holes.iter_mut().zip(src.chunks_exact(ss)) {
+                    *h = is_hole(sector);
+                }
+                // Data sectors go from the map through the transform into `buf`, holes are
+                // zeros: one pass over the data.
+                let mut i = 0;
+                while i < holes.len() {
+                    let start = i;
+                    let hole = holes[i];
+                    while i < holes.len() && holes[i] == hole {
+                        i += 1;
+                    }
+                    let range = start * ss..i * ss;
+                    if hole {
+                        buf[range].fill(0);
+                    } else {
+                        transform.apply_to(
+                            first + start as u64,
+                            &src[range.clone()],
+                            &mut buf[range],
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|| Err(outside_map(&self.path)))
         })
     }
 

@@ -101,6 +101,84 @@ pub trait BlockStore: Send + Sync {
         }
         Ok(())
     }
+
+    /// Stores the transform of `buf` at sector `first`: the same as
+    /// `transform.apply(first, buf)` followed by [`BlockStore::write_sectors`] (which is what
+    /// this default does), but a store that can write the transform's output straight into its
+    /// storage does that and saves a copy. Afterwards `buf` holds unspecified bytes.
+    ///
+    /// # Errors
+    /// As [`BlockStore::write_sectors`], or an error of the transform; a request that fails
+    /// its checks changes nothing.
+    fn write_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        check_request(self.sector_size(), self.num_sectors(), first, buf.len())?;
+        transform.apply(first, buf)?;
+        self.write_sectors(first, buf)
+    }
+
+    /// Reads like [`BlockStore::read_sectors_with_holes`] and transforms every sector that is
+    /// not a hole; holes read as zeros and are not transformed. A store that can run the
+    /// transform straight from its storage into `buf` does that and saves a copy.
+    ///
+    /// # Errors
+    /// As [`BlockStore::read_sectors_with_holes`], or an error of the transform.
+    fn read_sectors_via(
+        &self,
+        first: u64,
+        buf: &mut [u8],
+        holes: &mut [bool],
+        transform: &dyn SectorTransform,
+    ) -> Result<(), IoError> {
+        self.read_sectors_with_holes(first, buf, holes)?;
+        let ss = self.sector_size().bytes();
+        for_each_run(holes, |i, j| {
+            transform.apply(first + i as u64, &mut buf[i * ss..j * ss])
+        })
+    }
+}
+
+/// A transformation of whole sectors that a store applies on the way in or out: the volume
+/// layer's encryption (writes) and decryption (reads). It gives the same bytes in place or
+/// from one buffer into another, so a store can run it straight between the caller's buffer
+/// and its own storage instead of copying as well.
+pub trait SectorTransform: Sync {
+    /// Transforms the whole sectors of `buf` in place; the first of them is sector `first`.
+    ///
+    /// # Errors
+    /// Whatever the transformation refuses (for the XTS engine: a run past sector 2^64 − 1).
+    fn apply(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError>;
+
+    /// Writes the transform of the whole sectors of `src` into `dst` (the same length); the
+    /// first of them is sector `first`.
+    ///
+    /// # Errors
+    /// As [`SectorTransform::apply`], and for buffers of different lengths.
+    fn apply_to(&self, first: u64, src: &[u8], dst: &mut [u8]) -> Result<(), IoError>;
+}
+
+/// Calls `f(i, j)` for each maximal run `i..j` of sectors whose `skip` flag is false.
+pub(crate) fn for_each_run<E>(
+    skip: &[bool],
+    mut f: impl FnMut(usize, usize) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut i = 0;
+    while i < skip.len() {
+        if skip[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < skip.len() && !skip[i] {
+            i += 1;
+        }
+        f(start, i)?;
+    }
+    Ok(())
 }
 
 /// Whether a sector's stored bytes are all zero, i.e. the sector is a hole and reads as zeros.

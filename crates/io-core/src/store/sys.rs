@@ -1,5 +1,6 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching holes in a file, and copies to and from a shared file map.
+//! punching holes in a file, and access to a shared file map (copies to and from it, and
+//! views of it for the duration of a call).
 
 use std::fs::File;
 use std::io;
@@ -73,6 +74,52 @@ pub(super) fn copy_to_map(map: &memmap2::MmapRaw, offset: usize, src: &[u8]) -> 
         std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(offset), src.len());
     }
     true
+}
+
+/// Calls `f` with a view of `len` bytes at `offset` of `map`; returns `None`, calling nothing,
+/// if the range does not lie inside the map.
+///
+/// The caller must hold the store's range lock for the range (shared), so that no write of
+/// this process changes those bytes while `f` runs.
+pub(super) fn with_map<R>(
+    map: &memmap2::MmapRaw,
+    offset: usize,
+    len: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    if !in_map(map, offset, len) {
+        return None;
+    }
+    // SAFETY: `offset..offset + len` lies inside the live mapping (checked above; the map
+    // outlives this call), so it is valid for reads for `len` bytes. Writers of this process
+    // are excluded by the caller's range lock for as long as the slice lives (it cannot
+    // escape `f`). Pages of holes read as zeros; the file is never shortened while mapped.
+    let view = unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset), len) };
+    Some(f(view))
+}
+
+/// Calls `f` with a writable view of `len` bytes at `offset` of `map`; returns `None`, calling
+/// nothing, if the range does not lie inside the map.
+///
+/// The caller must hold the store's range lock for the range (exclusive), and the file must
+/// have blocks behind the whole range (written before with `pwrite`), so that the page faults
+/// of writes through the view cannot fail for lack of space (which would raise `SIGBUS`).
+pub(super) fn with_map_mut<R>(
+    map: &memmap2::MmapRaw,
+    offset: usize,
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Option<R> {
+    if !in_map(map, offset, len) {
+        return None;
+    }
+    // SAFETY: `offset..offset + len` lies inside the live, writable shared mapping (checked
+    // above; `map_raw` maps read-write), so it is valid for reads and writes of `len` bytes.
+    // No other access of this process touches the range while the slice lives (exclusive
+    // range lock held by the caller; the slice cannot escape `f`), so it is unique. The blocks
+    // behind it are allocated, so write faults cannot SIGBUS.
+    let view = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(offset), len) };
+    Some(f(view))
 }
 
 /// The size of a memory page.
