@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 use parking_lot::RwLock;
 
 use super::file::{self, io_error};
@@ -203,6 +203,28 @@ impl MmapStore {
     }
 }
 
+impl MmapStore {
+    /// Records that bytes `offset..offset + len` were written with `pwrite`: the pages inside
+    /// them have blocks now. They are also mapped into the process in one call, so that the
+    /// next write to them through the map does not take a page fault per page
+    /// (`MADV_POPULATE_WRITE`: the blocks exist, so it cannot fail for lack of space; if it
+    /// fails anyway, or the kernel lacks it, the faults simply happen later).
+    fn written_through_file(&self, offset: u64, len: u64) {
+        let pages = self.whole_pages(offset, len);
+        if pages.is_empty() {
+            return;
+        }
+        self.allocated.set(pages.clone());
+        let (Ok(at), Ok(bytes)) = (
+            usize::try_from(pages.start << self.page_shift),
+            usize::try_from((pages.end - pages.start) << self.page_shift),
+        ) else {
+            return;
+        };
+        let _ = self.map.advise_range(Advice::PopulateWrite, at, bytes);
+    }
+}
+
 /// Which pages of the file are known to have disk blocks, in lazily allocated 1 GiB regions
 /// (32 KiB of bits per region touched, at 4 KiB pages).
 struct PageBits {
@@ -306,7 +328,7 @@ impl BlockStore for MmapStore {
             self.file
                 .write_all_at(buf, offset)
                 .map_err(|e| io_error(&self.path, e))?;
-            self.allocated.set(self.whole_pages(offset, len));
+            self.written_through_file(offset, len);
             Ok(())
         })
     }
@@ -337,7 +359,7 @@ impl BlockStore for MmapStore {
             self.file
                 .write_all_at(buf, offset)
                 .map_err(|e| io_error(&self.path, e))?;
-            self.allocated.set(self.whole_pages(offset, len));
+            self.written_through_file(offset, len);
             Ok(())
         })
     }
