@@ -27,7 +27,7 @@ mod sector;
 mod store;
 
 // The public interface is:
-pub use engine::{BACKEND_ENV, Backend, XtsEngine};
+pub use engine::{BACKEND_ENV, Backend, XtsEngine, XtsTransform};
 pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;

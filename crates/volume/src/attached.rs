@@ -4,7 +4,7 @@ use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ebsim_io::{BlockStore, IoError, SectorSize, SectorTransform, XtsEngine, is_hole};
+use ebsim_io::{BlockStore, SectorSize, XtsEngine, XtsTransform, is_hole};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::VolumeError;
@@ -26,35 +26,6 @@ fn stripe_of(block: u64) -> usize {
 /// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
     is_hole(sector)
-}
-
-/// A volume's XTS engine as a [`SectorTransform`]: the stores run it between the caller's
-/// buffer and their storage.
-struct Crypt<'a> {
-    engine: &'a XtsEngine,
-    encrypt: bool,
-    /// Long runs over the rayon pool.
-    fan_out: bool,
-}
-
-impl SectorTransform for Crypt<'_> {
-    fn apply(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        match (self.encrypt, self.fan_out) {
-            (true, true) => self.engine.encrypt_sectors_par(first, buf),
-            (true, false) => self.engine.encrypt_sectors(first, buf),
-            (false, true) => self.engine.decrypt_sectors_par(first, buf),
-            (false, false) => self.engine.decrypt_sectors(first, buf),
-        }
-    }
-
-    fn apply_to(&self, first: u64, src: &[u8], dst: &mut [u8]) -> Result<(), IoError> {
-        match (self.encrypt, self.fan_out) {
-            (true, true) => self.engine.encrypt_sectors_to_par(first, src, dst),
-            (true, false) => self.engine.encrypt_sectors_to(first, src, dst),
-            (false, true) => self.engine.decrypt_sectors_to_par(first, src, dst),
-            (false, false) => self.engine.decrypt_sectors_to(first, src, dst),
-        }
-    }
 }
 
 /// What keeps a volume exclusively ours while attached.
@@ -212,12 +183,14 @@ impl AttachedVolume {
 
     /// The engine as a store transform: encrypting or decrypting, long runs over the rayon pool
     /// when fan-out is on.
-    fn crypt(&self, encrypt: bool) -> Crypt<'_> {
-        Crypt {
-            engine: self.engine(),
-            encrypt,
-            fan_out: self.fan_out.load(Ordering::Relaxed),
-        }
+    fn crypt(&self, encrypt: bool) -> XtsTransform<'_> {
+        let engine = self.engine();
+        let t = if encrypt {
+            engine.encryptor()
+        } else {
+            engine.decryptor()
+        };
+        t.parallel(self.fan_out.load(Ordering::Relaxed))
     }
 
     /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
