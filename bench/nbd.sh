@@ -14,14 +14,14 @@
 # connections - all of them advertise multi-conn), the same export size, and keeps its data
 # on the same tmpfs. The first write to each export allocates its storage, later ones
 # overwrite. Printed per server: the medians, every run, and the server's own CPU time per
-# GiB moved (user + system, from /proc; nbdcopy's share is the same for every server), which
-# a busy machine disturbs much less than throughput.
+# GiB moved (user + system, from /proc; nbdcopy's share is the same for every server), the
+# median over the runs, which a busy machine disturbs much less than throughput.
 #
-# usage: bench/nbd.sh            (SIZE=1GiB RUNS=3 by default; SIZE in MiB via SIZE_MIB)
+# usage: bench/nbd.sh            (SIZE=1GiB RUNS=5 by default; SIZE in MiB via SIZE_MIB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SIZE=$((SIZE_MIB * 1024 * 1024))
 PORT_BASE=${PORT_BASE:-10950}
 
@@ -125,10 +125,10 @@ for dir in write read; do
             t0=$(ticks "${SPIDS[$k]}")
             if [[ $dir == write ]]; then
                 W[$n]+="$(timed "$WORK/src.bin" "${URIS[$k]}") "
-                WT[$n]=$((${WT[$n]:-0} + $(ticks "${SPIDS[$k]}") - t0))
+                WT[$n]+="$(($(ticks "${SPIDS[$k]}") - t0)) "
             else
                 R[$n]+="$(timed "${URIS[$k]}" null:) "
-                RT[$n]=$((${RT[$n]:-0} + $(ticks "${SPIDS[$k]}") - t0))
+                RT[$n]+="$(($(ticks "${SPIDS[$k]}") - t0)) "
             fi
         done
     done
@@ -146,7 +146,9 @@ for k in "${!NAMES[@]}"; do
     WRITE[$n]=$(median ${W[$n]})
     # shellcheck disable=SC2086
     READ[$n]=$(median ${R[$n]})
-    cpu() { awk -v t="$1" -v hz="$HZ" -v r="$RUNS" -v m="$SIZE_MIB" 'BEGIN {printf "%.2f", t / hz / (r * m / 1024)}'; }
+    # median CPU ticks of the runs, as seconds per GiB
+    # shellcheck disable=SC2086
+    cpu() { awk -v t="$(median $1)" -v hz="$HZ" -v m="$SIZE_MIB" 'BEGIN {printf "%.2f", t / hz / (m / 1024)}'; }
     printf '%-20s write %5s GB/s  read %5s GB/s | server CPU s/GiB: write %s read %s | runs: write %s; read %s\n' \
         "$n" "${WRITE[$n]}" "${READ[$n]}" "$(cpu "${WT[$n]}")" "$(cpu "${RT[$n]}")" "${W[$n]% }" "${R[$n]% }"
 done

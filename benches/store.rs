@@ -131,6 +131,23 @@ fn seq_engine_store(c: &mut Criterion) {
                 })
             });
         });
+        // As volumes do it: the store runs the engine between the buffer and its storage.
+        let (enc, dec) = (engine.encryptor(), engine.decryptor());
+        g.bench_function(BenchmarkId::new("write_via", name), |b| {
+            b.iter(|| {
+                buf.par_chunks_mut(MIB)
+                    .enumerate()
+                    .try_for_each(|(i, s)| store.write_sectors_via(i as u64 * sectors, s, &enc))
+            });
+        });
+        g.bench_function(BenchmarkId::new("read_via", name), |b| {
+            b.iter(|| {
+                buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
+                    let mut holes = [false; MIB / 4096];
+                    store.read_sectors_via(i as u64 * sectors, s, &mut holes, &dec)
+                })
+            });
+        });
     }
     g.finish();
     drop((file, mapped));
@@ -199,6 +216,19 @@ fn random_4k(c: &mut Criterion) {
                     store.read_sectors(o, &mut buf)?;
                     engine.decrypt_sectors(o, &mut buf)
                 })
+            });
+        });
+        let (enc, dec) = (engine.encryptor(), engine.decryptor());
+        g.bench_function(BenchmarkId::new("write_via", name), |b| {
+            b.iter(|| {
+                offs.iter()
+                    .try_for_each(|&o| store.write_sectors_via(o, &mut buf, &enc))
+            });
+        });
+        g.bench_function(BenchmarkId::new("read_via", name), |b| {
+            b.iter(|| {
+                offs.iter()
+                    .try_for_each(|&o| store.read_sectors_via(o, &mut buf, &mut [false], &dec))
             });
         });
     }
