@@ -1,7 +1,10 @@
 //! A block store on a sparse file, accessed through a shared memory map (memmap2).
 //!
-//! Reads and writes are copies to and from the map: no system call per request once the pages
-//! are resident. Two hazards of writing through a map are handled here:
+//! Reads and writes are copies to and from the map, or, through
+//! [`BlockStore::write_sectors_via`] and [`BlockStore::read_sectors_via`], the caller's
+//! transform (the volume's XTS engine) running straight between its buffer and the map: no
+//! system call per request once the pages are resident, and no copy besides the transform's
+//! own pass. Two hazards of writing through a map are handled here:
 //!
 //! - **No `SIGBUS` on a full disk.** Writing through a map into a hole of the file makes the
 //!   kernel allocate a block at fault time; if the file system is full, the process gets
@@ -12,7 +15,8 @@
 //!   later writes to them are plain copies into the map. The knowledge is a bitmap, allocated
 //!   per GiB region written (memory proportional to the data, not to the volume size); a
 //!   trim clears the bits of every page it touches. After a restart the bitmap is empty:
-//!   the first write to each page is a `pwrite` again.
+//!   the first write to each page is a `pwrite` again. The pages a `pwrite` allocated are
+//!   mapped right away in one `madvise(MADV_POPULATE_WRITE)`, not one fault at a time.
 //! - **No data races.** Requests lock the 1 MiB chunks they touch (striped reader-writer
 //!   locks, chunks hashed onto stripes): overlapping requests of this process never copy the
 //!   same bytes at once. The file itself must not be shortened or written by another process
@@ -36,7 +40,8 @@ use parking_lot::RwLock;
 
 use super::file::{self, io_error};
 use super::{
-    BlockStore, SectorTransform, check_holes_len, check_range, check_request, is_hole, sys,
+    BlockStore, SectorTransform, check_holes_len, check_range, check_request, for_each_run,
+    is_hole, sys,
 };
 use crate::{IoError, SectorSize};
 
@@ -201,9 +206,7 @@ impl MmapStore {
         let end = (offset + len) >> self.page_shift;
         start..end.max(start)
     }
-}
 
-impl MmapStore {
     /// Records that bytes `offset..offset + len` were written with `pwrite`: the pages inside
     /// them have blocks now. They are also mapped into the process in one call, so that the
     /// next write to them through the map does not take a page fault per page
@@ -222,6 +225,47 @@ impl MmapStore {
             return;
         };
         let _ = self.map.advise_range(Advice::PopulateWrite, at, bytes);
+    }
+
+    /// Calls `f` with a view of the mapped bytes `offset..offset + len`. The caller holds the
+    /// range's lock (shared).
+    fn view<T>(
+        &self,
+        offset: u64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> Result<T, IoError>,
+    ) -> Result<T, IoError> {
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        sys::with_map(&self.map, at, len, f).unwrap_or_else(|| Err(outside_map(&self.path)))
+    }
+
+    /// Calls `f` with a writable view of the mapped bytes `offset..offset + len`. The caller
+    /// holds the range's lock (exclusive) and has checked that every page of it has blocks.
+    fn view_mut<T>(
+        &self,
+        offset: u64,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> Result<T, IoError>,
+    ) -> Result<T, IoError> {
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        sys::with_map_mut(&self.map, at, len, f).unwrap_or_else(|| Err(outside_map(&self.path)))
+    }
+
+    /// Whether every page of bytes `offset..offset + len` is known to have blocks, so that
+    /// the range may be written through the map.
+    fn writable_in_map(&self, offset: u64, len: usize) -> bool {
+        self.allocated.all_set(self.pages(offset, len as u64))
+    }
+
+    /// Writes `buf` at `offset` with `pwrite` (allocating blocks, or failing with
+    /// [`IoError::NoSpace`]) and records the pages it allocated. The caller holds the range's
+    /// lock (exclusive).
+    fn write_through_file(&self, offset: u64, buf: &[u8]) -> Result<(), IoError> {
+        self.file
+            .write_all_at(buf, offset)
+            .map_err(|e| io_error(&self.path, e))?;
+        self.written_through_file(offset, buf.len() as u64);
+        Ok(())
     }
 }
 
@@ -297,15 +341,12 @@ impl BlockStore for MmapStore {
     fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
         check_request(self.sector_size, self.num_sectors, first, buf.len())?;
         let offset = first << self.sector_size.shift();
-        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
-        let len = buf.len() as u64;
-        if self.locked(offset, len, false, || {
-            sys::copy_from_map(&self.map, at, buf)
-        }) {
-            Ok(())
-        } else {
-            Err(outside_map(&self.path))
-        }
+        self.locked(offset, buf.len() as u64, false, || {
+            self.view(offset, buf.len(), |src| {
+                buf.copy_from_slice(src);
+                Ok(())
+            })
+        })
     }
 
     fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
@@ -314,22 +355,15 @@ impl BlockStore for MmapStore {
             return Ok(());
         }
         let offset = first << self.sector_size.shift();
-        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
-        let len = buf.len() as u64;
-        self.locked(offset, len, true, || {
-            if self.allocated.all_set(self.pages(offset, len)) {
-                return if sys::copy_to_map(&self.map, at, buf) {
+        self.locked(offset, buf.len() as u64, true, || {
+            if self.writable_in_map(offset, buf.len()) {
+                return self.view_mut(offset, buf.len(), |dst| {
+                    dst.copy_from_slice(buf);
                     Ok(())
-                } else {
-                    Err(outside_map(&self.path))
-                };
+                });
             }
             // Some page may be a hole: let the kernel allocate (or refuse with ENOSPC).
-            self.file
-                .write_all_at(buf, offset)
-                .map_err(|e| io_error(&self.path, e))?;
-            self.written_through_file(offset, len);
-            Ok(())
+            self.write_through_file(offset, buf)
         })
     }
 
@@ -344,23 +378,14 @@ impl BlockStore for MmapStore {
             return Ok(());
         }
         let offset = first << self.sector_size.shift();
-        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
-        let len = buf.len() as u64;
-        self.locked(offset, len, true, || {
-            if self.allocated.all_set(self.pages(offset, len)) {
+        self.locked(offset, buf.len() as u64, true, || {
+            if self.writable_in_map(offset, buf.len()) {
                 // The transform writes straight into the map: one pass over the data.
-                return sys::with_map_mut(&self.map, at, buf.len(), |dst| {
-                    transform.apply_to(first, buf, dst)
-                })
-                .unwrap_or_else(|| Err(outside_map(&self.path)));
+                return self.view_mut(offset, buf.len(), |dst| transform.apply_to(first, buf, dst));
             }
             // Some page may be a hole: transform in place, let the kernel allocate.
             transform.apply(first, buf)?;
-            self.file
-                .write_all_at(buf, offset)
-                .map_err(|e| io_error(&self.path, e))?;
-            self.written_through_file(offset, len);
-            Ok(())
+            self.write_through_file(offset, buf)
         })
     }
 
@@ -374,39 +399,25 @@ impl BlockStore for MmapStore {
         let ss = self.sector_size.bytes();
         check_holes_len(self.sector_size, buf.len(), holes.len())?;
         check_request(self.sector_size, self.num_sectors, first, buf.len())?;
-        if buf.is_empty() {
-            return Ok(());
-        }
         let offset = first << self.sector_size.shift();
-        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
         self.locked(offset, buf.len() as u64, false, || {
-            sys::with_map(&self.map, at, buf.len(), |src| {
-                for (h, sector) in holes.iter_mut().zip(src.chunks_exact(ss)) {
+            self.view(offset, buf.len(), |src| {
+                for ((h, sector), out) in holes
+                    .iter_mut()
+                    .zip(src.chunks_exact(ss))
+                    .zip(buf.chunks_exact_mut(ss))
+                {
                     *h = is_hole(sector);
-                }
-                // Data sectors go from the map through the transform into `buf`, holes are
-                // zeros: one pass over the data.
-                let mut i = 0;
-                while i < holes.len() {
-                    let start = i;
-                    let hole = holes[i];
-                    while i < holes.len() && holes[i] == hole {
-                        i += 1;
-                    }
-                    let range = start * ss..i * ss;
-                    if hole {
-                        buf[range].fill(0);
-                    } else {
-                        transform.apply_to(
-                            first + start as u64,
-                            &src[range.clone()],
-                            &mut buf[range],
-                        )?;
+                    if *h {
+                        out.fill(0);
                     }
                 }
-                Ok(())
+                // Data sectors go from the map through the transform into `buf`: one pass.
+                for_each_run(holes, |i, j| {
+                    let range = i * ss..j * ss;
+                    transform.apply_to(first + i as u64, &src[range.clone()], &mut buf[range])
+                })
             })
-            .unwrap_or_else(|| Err(outside_map(&self.path)))
         })
     }
 

@@ -1,6 +1,5 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching holes in a file, and access to a shared file map (copies to and from it, and
-//! views of it for the duration of a call).
+//! punching holes in a file, and views of a shared file map for the duration of a call.
 
 use std::fs::File;
 use std::io;
@@ -33,47 +32,6 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
 /// Whether `len` bytes at `offset` lie inside `map`.
 fn in_map(map: &memmap2::MmapRaw, offset: usize, len: usize) -> bool {
     offset.checked_add(len).is_some_and(|end| end <= map.len())
-}
-
-/// Copies `dst.len()` bytes at `offset` of `map` into `dst`. Returns `false`, copying nothing,
-/// if the range does not lie inside the map.
-///
-/// The caller must hold the store's range lock for the range (shared), so that no write of
-/// this process changes those bytes during the copy.
-pub(super) fn copy_from_map(map: &memmap2::MmapRaw, offset: usize, dst: &mut [u8]) -> bool {
-    if !in_map(map, offset, dst.len()) {
-        return false;
-    }
-    // SAFETY: `offset..offset + dst.len()` lies inside the live mapping (checked above; the
-    // map outlives this borrow), so the source is valid for reads. `dst` is a distinct
-    // exclusive Rust slice, so the two ranges cannot overlap. Concurrent writers of this
-    // process are excluded by the caller's range lock. Pages of the range that are holes of
-    // the file read as zeros; the file is never shortened while mapped (the store owns it).
-    unsafe {
-        std::ptr::copy_nonoverlapping(map.as_ptr().add(offset), dst.as_mut_ptr(), dst.len());
-    }
-    true
-}
-
-/// Copies `src` to `offset` of `map`. Returns `false`, copying nothing, if the range does not
-/// lie inside the map.
-///
-/// The caller must hold the store's range lock for the range (exclusive), and the file must
-/// have blocks behind the whole range (written before with `pwrite`), so that the page faults
-/// of the copy cannot fail for lack of space (which would raise `SIGBUS`).
-pub(super) fn copy_to_map(map: &memmap2::MmapRaw, offset: usize, src: &[u8]) -> bool {
-    if !in_map(map, offset, src.len()) {
-        return false;
-    }
-    // SAFETY: `offset..offset + src.len()` lies inside the live, writable shared mapping
-    // (checked above; `map_raw` maps read-write), so the destination is valid for writes.
-    // `src` is a Rust slice of other memory, so the ranges cannot overlap. No other access
-    // of this process touches the range during the copy (exclusive range lock held by the
-    // caller), and the blocks behind it are allocated, so the write faults cannot SIGBUS.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src.as_ptr(), map.as_mut_ptr().add(offset), src.len());
-    }
-    true
 }
 
 /// Calls `f` with a view of `len` bytes at `offset` of `map`; returns `None`, calling nothing,
