@@ -24,7 +24,10 @@ pub use memory::MemoryStore;
 pub use mmap::MmapStore;
 
 /// A store of fixed-size sectors. All methods take `&self`: a store is shared between threads,
-/// and requests to disjoint ranges may run in parallel.
+/// and requests to disjoint ranges may run in parallel. Overlapping requests from different
+/// threads may interleave at a store's own granularity (the memory store's 256 KiB chunks;
+/// only [`MmapStore`] keeps every request whole): callers that need whole requests, like the
+/// volume layer, lock the ranges they touch.
 ///
 /// Every request is checked before anything is touched: a buffer that is not a whole number of
 /// sectors gives [`IoError::Misaligned`], a run past the end gives [`IoError::OutOfRange`].
