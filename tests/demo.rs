@@ -74,3 +74,45 @@ fn demo_tells_the_nine_steps_and_writes_trail_and_diagrams() {
     let mmd = std::fs::read_to_string(&mmd).expect("mermaid");
     assert!(mmd.starts_with("sequenceDiagram") && mmd.contains("EBS->>KMS: Decrypt"));
 }
+
+/// Output into a pipe nobody reads (`ebsim demo | head -0`) ends the program the way SIGPIPE
+/// would, status 141, without a panic report; output into a full device is a plain error.
+#[test]
+fn closed_or_full_stdout_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [&["info"][..], &["demo"][..]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_ebsim"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path().join("closed"))
+            .env_remove("EBSIM_DATA_DIR")
+            .env_remove("EBSIM_KMS_ENDPOINT")
+            .stdout(writer)
+            .output()
+            .expect("run ebsim");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_ebsim"))
+        .args(["info", "--data-dir"])
+        .arg(dir.path().join("full"))
+        .env_remove("EBSIM_DATA_DIR")
+        .env_remove("EBSIM_KMS_ENDPOINT")
+        .stdout(full)
+        .output()
+        .expect("run ebsim");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: writing to standard output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -559,11 +559,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
                 "ratio": m.bytes_per_sec / o,
             });
         }
-        println!("{obj}");
+        outln!("{obj}")?;
     } else {
-        print_table(&results, &ctx, args.engine_only);
+        print_table(&results, &ctx, args.engine_only)?;
         if let (Some(o), Some(m)) = (openssl, ours) {
-            println!(
+            outln!(
                 "openssl speed (1 thread, {ss}-byte calls): {:.2} GB/s; ours ({} thread{}, {}-byte calls): {:.2} GB/s = {:.2}x",
                 o / 1e9,
                 m.threads,
@@ -571,7 +571,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
                 m.io_size,
                 m.bytes_per_sec / 1e9,
                 m.bytes_per_sec / o
-            );
+            )?;
         }
     }
     Ok(())
@@ -636,8 +636,8 @@ fn human_ns(ns: u64) -> String {
     }
 }
 
-fn print_table(results: &[Measured], ctx: &Context, engine_only: bool) {
-    println!(
+fn print_table(results: &[Measured], ctx: &Context, engine_only: bool) -> Result<(), CliError> {
+    outln!(
         "ebsim bench: {} sector {}, {} thread{}, backend {}",
         if engine_only {
             "engine only,"
@@ -648,16 +648,21 @@ fn print_table(results: &[Measured], ctx: &Context, engine_only: bool) {
         ctx.threads,
         if ctx.threads == 1 { "" } else { "s" },
         ctx.backend
-    );
+    )?;
     if let (Some(store), Some(pattern)) = (ctx.store, ctx.pattern) {
-        println!("store {store}, pattern {pattern}");
+        outln!("store {store}, pattern {pattern}")?;
     }
-    println!(
+    outln!(
         "{:<11} {:>8} {:>9} {:>12} {:>10} {:>10}",
-        "op", "io size", "GB/s", "IOPS", "p50", "p99"
-    );
+        "op",
+        "io size",
+        "GB/s",
+        "IOPS",
+        "p50",
+        "p99"
+    )?;
     for m in results {
-        println!(
+        outln!(
             "{:<11} {:>8} {:>9.2} {:>12.0} {:>10} {:>10}",
             m.op,
             human_bytes(m.io_size),
@@ -665,8 +670,9 @@ fn print_table(results: &[Measured], ctx: &Context, engine_only: bool) {
             m.ops_per_sec,
             human_ns(m.p50_ns),
             human_ns(m.p99_ns)
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn openssl_args(ss: SectorSize) -> Vec<String> {

@@ -48,40 +48,43 @@ impl Out {
         }
     }
 
-    fn step(&self, n: u32, text: &str) {
+    fn step(&self, n: u32, text: &str) -> Result<(), CliError> {
         let head = format!("Step {n}/9 — ");
         let lines = wrap(text, WIDTH - head.chars().count());
         for (i, l) in lines.iter().enumerate() {
             if i == 0 {
-                println!("{}{l}", self.paint("1;36", &head));
+                outln!("{}{l}", self.paint("1;36", &head))?;
             } else {
-                println!("{:width$}{l}", "", width = head.chars().count());
+                outln!("{:width$}{l}", "", width = head.chars().count())?;
             }
         }
+        Ok(())
     }
 
-    fn title(&self, text: &str) {
-        println!("{}", self.paint("1", text));
+    fn title(&self, text: &str) -> Result<(), CliError> {
+        outln!("{}", self.paint("1", text))?;
+        Ok(())
     }
 
-    fn note(&self, text: &str) {
+    fn note(&self, text: &str) -> Result<(), CliError> {
         for l in wrap(text, WIDTH - 4) {
-            println!("    {l}");
+            outln!("    {l}")?;
         }
+        Ok(())
     }
 
-    fn call(&self, r: &Value) {
+    fn call(&self, r: &Value) -> Result<(), CliError> {
         let c = Call::from_record(r);
         let status = match &c.error {
             Some(e) => self.paint("31", &format!("→ {e}")),
             None => self.paint("32", "→ ok"),
         };
-        println!("    {} {status}", self.paint("1", &c.operation));
+        outln!("    {} {status}", self.paint("1", &c.operation))?;
         for l in wrap(&format!("as {}", short_principal(&c.principal)), WIDTH - 8) {
-            println!("      {l}");
+            outln!("      {l}")?;
         }
         if let Some(v) = &c.via {
-            println!("      via {v}");
+            outln!("      via {v}")?;
         }
         if let Some(ctx) = &c.context {
             let pairs: Vec<(String, String)> =
@@ -95,15 +98,16 @@ impl Out {
             for (i, (k, v)) in pairs.iter().enumerate() {
                 let head = if i == 0 { "context" } else { "       " };
                 for (j, l) in wrap(&format!("{k} = {v}"), WIDTH - 14).iter().enumerate() {
-                    println!("      {} {l}", if j == 0 { head } else { "       " });
+                    outln!("      {} {l}", if j == 0 { head } else { "       " })?;
                 }
             }
         }
         if let Some(a) = &c.allowed_by {
             for l in wrap(&format!("allowed by {a}"), WIDTH - 8) {
-                println!("      {l}");
+                outln!("      {l}")?;
             }
         }
+        Ok(())
     }
 }
 
@@ -353,8 +357,8 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result?;
-    println!();
-    println!("done in {:.2} s", started.elapsed().as_secs_f64());
+    outln!()?;
+    outln!("done in {:.2} s", started.elapsed().as_secs_f64())?;
     Ok(())
 }
 
@@ -362,9 +366,9 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     let client = demo_client(global, dir)?;
     let sim = Simulator::with_client(client.clone(), Some(dir));
     let mut trail = Trail::new(&sim)?;
-    out.title("ebsim demo — how an encrypted WorkSpace uses AWS KMS (KEY-FLOW.md)");
-    println!("data dir {}", dir.display());
-    println!();
+    out.title("ebsim demo — how an encrypted WorkSpace uses AWS KMS (KEY-FLOW.md)")?;
+    outln!("data dir {}", dir.display())?;
+    outln!()?;
 
     // A customer managed key, so that the lesson can disable it.
     let created = client
@@ -377,41 +381,41 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     let key_arn = str_at(&created, &["KeyMetadata", "Arn"])
         .unwrap_or_default()
         .to_owned();
-    out.title("Setup — a symmetric customer managed key (CreateKey)");
+    out.title("Setup — a symmetric customer managed key (CreateKey)")?;
     for r in trail.take()? {
-        out.call(&r);
+        out.call(&r)?;
     }
-    println!();
+    outln!()?;
 
     let mut req = LaunchRequest::new(SID, DIRECTORY);
     req.key_id = Some(key_arn.clone());
     let ws = sim.workspaces().launch(&req).map_err(other)?;
     let launch = trail.take()?;
     let grants: Vec<&Value> = named(&launch, "CreateGrant").collect();
-    out.step(1, &format!("the admin launches {} for user {SID} in {DIRECTORY}; WorkSpaces creates a grant on the key usable only for this user and directory.", ws.workspace_id));
+    out.step(1, &format!("the admin launches {} for user {SID} in {DIRECTORY}; WorkSpaces creates a grant on the key usable only for this user and directory.", ws.workspace_id))?;
     for r in named(&launch, "DescribeKey").chain(grants.iter().take(1).copied()) {
-        out.call(r);
+        out.call(r)?;
     }
-    out.step(2, "WorkSpaces asks EBS for a root and a user volume; EBS creates one grant per volume, a child of the WorkSpace's grant.");
+    out.step(2, "WorkSpaces asks EBS for a root and a user volume; EBS creates one grant per volume, a child of the WorkSpace's grant.")?;
     for r in grants.iter().skip(1) {
-        out.call(r);
+        out.call(r)?;
     }
-    out.step(3, "EBS asks KMS for a new data key for each volume, wrapped under the key, bound to the encryption context.");
+    out.step(3, "EBS asks KMS for a new data key for each volume, wrapped under the key, bound to the encryption context.")?;
     for r in named(&launch, "GenerateDataKeyWithoutPlaintext") {
-        out.call(r);
+        out.call(r)?;
     }
     let meta_path = dir
         .join("volumes")
         .join(&ws.user_volume_id)
         .join("metadata.json");
-    out.step(4, "KMS made a fresh 512-bit key (two AES-256 keys for XTS), returned only its wrapped copy; EBS stored it in the volume's metadata:");
-    out.note(&meta_path.display().to_string());
-    out.step(5, "the volumes are attached: EBS sends each wrapped key back in a Decrypt, with the same encryption context.");
+    out.step(4, "KMS made a fresh 512-bit key (two AES-256 keys for XTS), returned only its wrapped copy; EBS stored it in the volume's metadata:")?;
+    out.note(&meta_path.display().to_string())?;
+    out.step(5, "the volumes are attached: EBS sends each wrapped key back in a Decrypt, with the same encryption context.")?;
     for r in named(&launch, "Decrypt") {
-        out.call(r);
+        out.call(r)?;
     }
-    out.step(6, "KMS checked the caller against key policy and grants (with their constraints), decrypted, and returned the data key to EBS only.");
-    out.note("(see the \"allowed by\" lines above: the per-volume grant)");
+    out.step(6, "KMS checked the caller against key policy and grants (with their constraints), decrypted, and returned the data key to EBS only.")?;
+    out.note("(see the \"allowed by\" lines above: the per-volume grant)")?;
 
     let payload = b"Quarterly report: this text is encrypted in data.img";
     let offset = 1_000_000;
@@ -427,8 +431,8 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
         .join("data.img");
     let on_disk = std::fs::read(&img).unwrap_or_default();
     let plaintext_on_disk = on_disk.windows(payload.len()).any(|w| w == payload);
-    out.step(7, &format!("EBS encrypts every sector with XTS-AES-256 under the data key, which lives only in this process's memory. {} bytes written at offset {offset}; data.img holds {}.", payload.len(), if plaintext_on_disk { "PLAINTEXT (unexpected!)" } else { "only ciphertext" }));
-    out.note(&img.display().to_string());
+    out.step(7, &format!("EBS encrypts every sector with XTS-AES-256 under the data key, which lives only in this process's memory. {} bytes written at offset {offset}; data.img holds {}.", payload.len(), if plaintext_on_disk { "PLAINTEXT (unexpected!)" } else { "only ciphertext" }))?;
+    out.note(&img.display().to_string())?;
 
     sim.workspaces().reboot(&ws.workspace_id).map_err(other)?;
     let reboot = trail.take()?;
@@ -439,13 +443,13 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
         })
         .map_err(other)?
         .map_err(other)?;
-    out.step(8, &format!("reboot: the keys left memory; EBS re-read the wrapped keys from the metadata and went back to step 5. Read back: {}.", if back == payload { "the same bytes" } else { "DIFFERENT bytes" }));
+    out.step(8, &format!("reboot: the keys left memory; EBS re-read the wrapped keys from the metadata and went back to step 5. Read back: {}.", if back == payload { "the same bytes" } else { "DIFFERENT bytes" }))?;
     for r in &reboot {
-        out.call(r);
+        out.call(r)?;
     }
-    println!();
+    outln!()?;
 
-    out.title("Lesson 1 — the encryption context is part of the ciphertext");
+    out.title("Lesson 1 — the encryption context is part of the ciphertext")?;
     let user_meta = sim
         .ebs()
         .volumes()
@@ -462,14 +466,14 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     out.note(&format!("the account root (whom the key policy allows everything) asks for the user volume's key with another aws:ebs:id: {}", match &attempt {
         Ok(_) => "it was returned (unexpected!)".to_owned(),
         Err(e) => e.kms_error_type().map_or_else(|| e.to_string(), |t| t.name().to_owned()),
-    }));
+    }))?;
     drop(attempt);
     for r in trail.take()? {
-        out.call(&r);
+        out.call(&r)?;
     }
-    println!();
+    outln!()?;
 
-    out.title("Lesson 2 — a disabled key: attached volumes keep working, the next attach fails");
+    out.title("Lesson 2 — a disabled key: attached volumes keep working, the next attach fails")?;
     client
         .call(&Identity::Default, "DisableKey", json!({"KeyId": key_arn}))
         .map_err(other)?;
@@ -483,7 +487,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     out.note(&format!(
         "key disabled; I/O on the attached volume: {}",
         if io.is_ok() { "still works" } else { "failed" }
-    ));
+    ))?;
     let failed = sim.workspaces().reboot(&ws.workspace_id);
     out.note(&format!(
         "reboot: {}",
@@ -491,16 +495,16 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
             Ok(_) => "succeeded (unexpected!)".to_owned(),
             Err(e) => e.to_string(),
         }
-    ));
+    ))?;
     client
         .call(&Identity::Default, "EnableKey", json!({"KeyId": key_arn}))
         .map_err(other)?;
     sim.workspaces().start(&ws.workspace_id).map_err(other)?;
-    out.note("key enabled again; the WorkSpace starts (attach succeeds).");
+    out.note("key enabled again; the WorkSpace starts (attach succeeds).")?;
     for r in trail.take()? {
-        out.call(&r);
+        out.call(&r)?;
     }
-    println!();
+    outln!()?;
 
     let root_meta = sim
         .ebs()
@@ -513,9 +517,9 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     out.step(
         9,
         "terminate: the volumes are deleted and WorkSpaces and EBS retire their grants.",
-    );
+    )?;
     for r in trail.take()? {
-        out.call(&r);
+        out.call(&r)?;
     }
     let useless = client.decrypt_data_key(
         &Identity::Principal(root_meta.grantee_principal.clone().unwrap_or_default()),
@@ -530,7 +534,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
                 .kms_error_type()
                 .map_or_else(|| e.to_string(), |t| t.name().to_owned()),
         }
-    ));
+    ))?;
     drop(useless);
     let _ = trail.take()?;
 
@@ -541,17 +545,17 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
             let _ = writeln!(text, "{r}");
         }
         std::fs::write(p, text).map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
-        println!("trail written to {}", p.display());
+        outln!("trail written to {}", p.display())?;
     }
     if let Some(p) = &args.diagram {
         std::fs::write(p, svg(&calls))
             .map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
-        println!("diagram written to {}", p.display());
+        outln!("diagram written to {}", p.display())?;
     }
     if let Some(p) = &args.mermaid {
         std::fs::write(p, mermaid(&calls))
             .map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
-        println!("Mermaid diagram written to {}", p.display());
+        outln!("Mermaid diagram written to {}", p.display())?;
     }
     Ok(())
 }

@@ -42,10 +42,10 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
         EkmCommand::PolicyStatement { role_arn } => {
             ekm::check_role_arn(role_arn).map_err(|e| CliError::Other(e.to_string()))?;
             let stmt = ekm::policy_statement(role_arn);
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&stmt).unwrap_or_default()
-            );
+            )?;
             Ok(())
         }
         EkmCommand::Connect { key_arn, role_arn } => {
@@ -55,26 +55,26 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
                     if global.json {
                         let mut v = serde_json::to_value(&report).unwrap_or_default();
                         v["valid"] = true.into();
-                        println!("{v}");
+                        outln!("{v}")?;
                     } else {
-                        println!("key {key_arn} is valid for {role_arn}");
-                        println!(
+                        outln!("key {key_arn} is valid for {role_arn}")?;
+                        outln!(
                             "  Encrypt allowed by statement {:?}, Decrypt by {:?}; round trip as the role succeeded",
                             report.encrypt_allowed_by.unwrap_or_default(),
                             report.decrypt_allowed_by.unwrap_or_default()
-                        );
+                        )?;
                         for r in &report.recommendations {
-                            println!("  recommendation: {r}");
+                            outln!("  recommendation: {r}")?;
                         }
                     }
                     Ok(())
                 }
                 Err(e) => {
                     if global.json {
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::json!({"valid": false, "error": e.to_string(), "cause": e.cause(), "fix": e.fix()})
-                        );
+                        )?;
                     }
                     Err(CliError::Other(format!(
                         "{e} — {} — fix: {}",

@@ -14,6 +14,9 @@ pub enum CliError {
     /// Anything else, already worded for the user.
     #[error("{0}")]
     Other(String),
+    /// Standard output could not be written (closed early, as by `| head`, or failing).
+    #[error("writing to standard output: {0}")]
+    Stdout(std::io::Error),
 }
 
 impl CliError {
@@ -21,6 +24,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(e) => e.exit_code(),
+            // As a process killed by SIGPIPE reports itself to the shell (128 + 13).
+            CliError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
             _ => 1,
         }
     }
@@ -31,6 +36,8 @@ impl CliError {
             CliError::Usage(e) => {
                 let _ = e.print();
             }
+            // The reader went away (`ebsim audit --json | head`): nothing to report.
+            CliError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             other => eprintln!("error: {other}"),
         }
     }

@@ -86,14 +86,14 @@ fn create(
     };
     let (arn, id, secret) = (field("Arn"), field("AccessKeyId"), field("SecretAccessKey"));
     if global.json {
-        println!(
+        outln!(
             "{}",
             json!({ "arn": arn, "access_key_id": id, "secret_access_key": secret })
-        );
+        )?;
     } else {
-        println!("arn:               {arn}");
-        println!("access_key_id:     {id}");
-        println!("secret_access_key: {secret}");
+        outln!("arn:               {arn}")?;
+        outln!("access_key_id:     {id}")?;
+        outln!("secret_access_key: {secret}")?;
     }
     Ok(())
 }
@@ -155,12 +155,12 @@ fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Res
         )
         .map_err(client_error)?;
     if global.json {
-        println!(
+        outln!(
             "{}",
             json!({ "principal_arn": arn, "policy_name": policy_name })
-        );
+        )?;
     } else {
-        println!("policy {policy_name} attached to {arn}");
+        outln!("policy {policy_name} attached to {arn}")?;
     }
     Ok(())
 }
@@ -199,10 +199,10 @@ fn snake_case_keys(v: &Value) -> Value {
 fn list(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliError> {
     let principals = principals(client)?;
     if global.json {
-        println!(
+        outln!(
             "{}",
             json!({ "principals": snake_case_keys(&Value::Array(principals)) })
-        );
+        )?;
     } else {
         for p in &principals {
             let arn = p.get("Arn").and_then(Value::as_str).unwrap_or_default();
@@ -210,7 +210,7 @@ fn list(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliError> {
                 .get("AccessKeyId")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            println!("{arn}\t{key}");
+            outln!("{arn}\t{key}")?;
         }
     }
     Ok(())

@@ -20,28 +20,28 @@ pub(crate) fn run(global: &GlobalArgs, _args: &InfoArgs) -> Result<(), CliError>
             "data_dir": data_dir,
             "kms_endpoint": global.kms_endpoint,
         });
-        println!("{obj}");
+        outln!("{obj}")?;
     } else {
-        println!("ebsim {}", env!("CARGO_PKG_VERSION"));
-        println!("xts backend:  {}", Backend::detect());
+        outln!("ebsim {}", env!("CARGO_PKG_VERSION"))?;
+        outln!("xts backend:  {}", Backend::detect())?;
         for (name, available) in backends {
-            println!(
+            outln!(
                 "  {name:<8} {}",
                 if available {
                     "available"
                 } else {
                     "not supported on this CPU"
                 }
-            );
+            )?;
         }
-        println!("data dir:     {}", data_dir.display());
-        println!(
+        outln!("data dir:     {}", data_dir.display())?;
+        outln!(
             "kms:          {}",
             global
                 .kms_endpoint
                 .as_deref()
                 .unwrap_or("embedded (state in the data dir)")
-        );
+        )?;
     }
     Ok(())
 }

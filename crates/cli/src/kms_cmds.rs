@@ -46,8 +46,9 @@ impl Backend {
     }
 }
 
-fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+fn print_json(v: &Value) -> Result<(), CliError> {
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default())?;
+    Ok(())
 }
 
 fn s(v: &Value) -> &str {
@@ -178,20 +179,21 @@ fn tag_list(tags: &[String]) -> Result<Value, CliError> {
         .map(Value::Array)
 }
 
-fn print_key(m: &Value) {
-    println!("KeyId:       {}", s(&m["KeyId"]));
-    println!("Arn:         {}", s(&m["Arn"]));
-    println!("KeyState:    {}", s(&m["KeyState"]));
-    println!("KeySpec:     {} ({})", s(&m["KeySpec"]), s(&m["KeyUsage"]));
-    println!("KeyManager:  {}", s(&m["KeyManager"]));
-    println!("Description: {}", m["Description"].as_str().unwrap_or(""));
-    println!("Created:     {}", date(&m["CreationDate"]));
+fn print_key(m: &Value) -> Result<(), CliError> {
+    outln!("KeyId:       {}", s(&m["KeyId"]))?;
+    outln!("Arn:         {}", s(&m["Arn"]))?;
+    outln!("KeyState:    {}", s(&m["KeyState"]))?;
+    outln!("KeySpec:     {} ({})", s(&m["KeySpec"]), s(&m["KeyUsage"]))?;
+    outln!("KeyManager:  {}", s(&m["KeyManager"]))?;
+    outln!("Description: {}", m["Description"].as_str().unwrap_or(""))?;
+    outln!("Created:     {}", date(&m["CreationDate"]))?;
     if m.get("DeletionDate").is_some() {
-        println!("DeletionDate: {}", date(&m["DeletionDate"]));
+        outln!("DeletionDate: {}", date(&m["DeletionDate"]))?;
     }
     if let Some(id) = m["CurrentKeyMaterialId"].as_str() {
-        println!("KeyMaterial: {id}");
+        outln!("KeyMaterial: {id}")?;
     }
+    Ok(())
 }
 
 /// Runs `ebsim key`.
@@ -240,10 +242,10 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
                 }
             }
             if global.json {
-                print_json(&json!({"Keys": keys, "Truncated": false}));
+                print_json(&json!({"Keys": keys, "Truncated": false}))?;
             } else {
                 for k in &keys {
-                    println!("{}", s(&k["KeyArn"]));
+                    outln!("{}", s(&k["KeyArn"]))?;
                 }
             }
             return Ok(());
@@ -286,14 +288,14 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
                 }
             }
             if global.json {
-                print_json(&json!({"Tags": tags, "Truncated": false}));
+                print_json(&json!({"Tags": tags, "Truncated": false}))?;
             } else {
                 for t in &tags {
-                    println!(
+                    outln!(
                         "{}={}",
                         s(&t["TagKey"]),
                         t["TagValue"].as_str().unwrap_or("")
-                    );
+                    )?;
                 }
             }
             return Ok(());
@@ -303,9 +305,9 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
         } => {
             let out = kms.call("GetKeyPolicy", json!({"KeyId": key}))?;
             if global.json {
-                print_json(&out);
+                print_json(&out)?;
             } else {
-                println!("{}", s(&out["Policy"]));
+                outln!("{}", s(&out["Policy"]))?;
             }
             return Ok(());
         }
@@ -324,33 +326,33 @@ pub fn run_key(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
     };
     let out = kms.call(op, req)?;
     if global.json {
-        print_json(&out);
+        print_json(&out)?;
         return Ok(());
     }
     match op {
-        "CreateKey" | "DescribeKey" => print_key(&out["KeyMetadata"]),
-        "ScheduleKeyDeletion" => println!(
+        "CreateKey" | "DescribeKey" => print_key(&out["KeyMetadata"])?,
+        "ScheduleKeyDeletion" => outln!(
             "{} is pending deletion; it will be deleted on {}",
             s(&out["KeyId"]),
             date(&out["DeletionDate"])
-        ),
-        "CancelKeyDeletion" => println!(
+        )?,
+        "CancelKeyDeletion" => outln!(
             "{}: deletion cancelled; the key is Disabled",
             s(&out["KeyId"])
-        ),
-        "RotateKeyOnDemand" => println!("{}: rotated to new key material", s(&out["KeyId"])),
+        )?,
+        "RotateKeyOnDemand" => outln!("{}: rotated to new key material", s(&out["KeyId"]))?,
         "GetKeyRotationStatus" => {
             if out["KeyRotationEnabled"] == json!(true) {
-                println!(
+                outln!(
                     "rotation enabled, every {} days, next on {}",
                     out["RotationPeriodInDays"],
                     date(&out["NextRotationDate"])
-                );
+                )?;
             } else {
-                println!("rotation disabled");
+                outln!("rotation disabled")?;
             }
         }
-        _ => println!("ok"),
+        _ => outln!("ok")?,
     }
     Ok(())
 }
@@ -401,14 +403,14 @@ pub fn run_alias(global: &GlobalArgs, args: &AliasArgs) -> Result<(), CliError> 
             }
             let out = kms.call("ListAliases", req)?;
             if global.json {
-                print_json(&out);
+                print_json(&out)?;
             } else {
                 for a in out["Aliases"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{:<40} {}",
                         s(&a["AliasName"]),
                         a["TargetKeyId"].as_str().unwrap_or("(not created yet)")
-                    );
+                    )?;
                 }
             }
             return Ok(());
@@ -416,9 +418,9 @@ pub fn run_alias(global: &GlobalArgs, args: &AliasArgs) -> Result<(), CliError> 
     };
     let out = kms.call(op, req)?;
     if global.json {
-        print_json(&out);
+        print_json(&out)?;
     } else {
-        println!("ok");
+        outln!("ok")?;
     }
     Ok(())
 }
@@ -521,17 +523,17 @@ pub fn run_grant(global: &GlobalArgs, args: &GrantArgs) -> Result<(), CliError> 
         GrantCmd::List { key } => {
             let out = kms.call("ListGrants", json!({"KeyId": key, "Limit": 100}))?;
             if global.json {
-                print_json(&out);
+                print_json(&out)?;
             } else {
                 for g in out["Grants"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{}  grantee {}  operations {}  constraints {}",
                         s(&g["GrantId"]),
                         s(&g["GranteePrincipal"]),
                         g["Operations"],
                         g.get("Constraints")
                             .map_or_else(|| "none".to_string(), Value::to_string)
-                    );
+                    )?;
                 }
             }
             return Ok(());
@@ -555,12 +557,12 @@ pub fn run_grant(global: &GlobalArgs, args: &GrantArgs) -> Result<(), CliError> 
     };
     let out = kms.call(op, req)?;
     if global.json {
-        print_json(&out);
+        print_json(&out)?;
     } else if op == "CreateGrant" {
-        println!("GrantId:    {}", s(&out["GrantId"]));
-        println!("GrantToken: {}", s(&out["GrantToken"]));
+        outln!("GrantId:    {}", s(&out["GrantId"]))?;
+        outln!("GrantToken: {}", s(&out["GrantToken"]))?;
     } else {
-        println!("ok");
+        outln!("ok")?;
     }
     Ok(())
 }
@@ -601,7 +603,7 @@ pub fn run_audit(global: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> 
         .map_or(0, |n| records.len().saturating_sub(n as usize));
     for r in records.iter().skip(skip) {
         if global.json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            outln!("{}", serde_json::to_string(r).unwrap_or_default())?;
         } else {
             let who = r["userIdentity"]["arn"]
                 .as_str()
@@ -619,7 +621,7 @@ pub fn run_audit(global: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> 
                 (None, Some(sid)) => format!(" (policy {sid:?})"),
                 _ => String::new(),
             };
-            println!(
+            outln!(
                 "{} {:<32} {}{} key={} -> {}{}",
                 s(&r["eventTime"]),
                 s(&r["eventName"]),
@@ -628,7 +630,7 @@ pub fn run_audit(global: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> 
                 r["resources"][0]["ARN"].as_str().unwrap_or("-"),
                 outcome,
                 by
-            );
+            )?;
         }
     }
     Ok(())
@@ -672,13 +674,13 @@ pub fn run_clock(global: &GlobalArgs, args: &ClockArgs) -> Result<(), CliError> 
     if global.json {
         print_json(
             &json!({"now": date(&out["Now"]), "now_epoch_seconds": out["Now"], "offset_seconds": offset, "offset_days": offset / 86_400.0}),
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "simulated time {} (wall clock + {:.3} days)",
             date(&out["Now"]),
             offset / 86_400.0
-        );
+        )?;
     }
     Ok(())
 }

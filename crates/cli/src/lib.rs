@@ -10,6 +10,15 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that returns a [`CliError::Stdout`] instead of panicking when standard output
+/// cannot be written (a closed pipe, a full disk).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::CliError::Stdout)
+    }};
+}
+
 mod bench;
 mod demo;
 mod ekm;

@@ -145,26 +145,27 @@ pub(crate) fn attach_volume(
 
 fn print_meta(global: &GlobalArgs, meta: &VolumeMetadata) -> Result<(), CliError> {
     if global.json {
-        println!("{}", serde_json::to_string_pretty(meta).map_err(other)?);
+        outln!("{}", serde_json::to_string_pretty(meta).map_err(other)?)?;
     } else {
-        println!("volume_id      {}", meta.volume_id);
-        println!(
+        outln!("volume_id      {}", meta.volume_id)?;
+        outln!(
             "size           {} bytes ({}-byte sectors)",
-            meta.size_bytes, meta.sector_size
-        );
-        println!("kms_key_arn    {}", meta.kms_key_arn);
-        println!("state          {}", meta.state);
+            meta.size_bytes,
+            meta.sector_size
+        )?;
+        outln!("kms_key_arn    {}", meta.kms_key_arn)?;
+        outln!("state          {}", meta.state)?;
         for (k, v) in &meta.encryption_context {
-            println!("context        {k} = {v}");
+            outln!("context        {k} = {v}")?;
         }
         if let Some(g) = &meta.grant_id {
-            println!("grant_id       {g}");
+            outln!("grant_id       {g}")?;
         }
         if let Some(g) = &meta.grantee_principal {
-            println!("grantee        {g}");
+            outln!("grantee        {g}")?;
         }
         if let Some(a) = &meta.attached_to {
-            println!("attached_to    {a}");
+            outln!("attached_to    {a}")?;
         }
     }
     Ok(())
@@ -178,19 +179,26 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
         VolumeCommand::List => {
             let list = volumes.list().map_err(other)?;
             if global.json {
-                println!("{}", serde_json::to_string_pretty(&list).map_err(other)?);
+                outln!("{}", serde_json::to_string_pretty(&list).map_err(other)?)?;
             } else if list.is_empty() {
-                println!("no volumes in {}", dir.display());
+                outln!("no volumes in {}", dir.display())?;
             } else {
-                println!(
+                outln!(
                     "{:<22} {:>14} {:>6}  {:<9} KMS key",
-                    "VOLUME", "SIZE", "SECTOR", "STATE"
-                );
+                    "VOLUME",
+                    "SIZE",
+                    "SECTOR",
+                    "STATE"
+                )?;
                 for m in &list {
-                    println!(
+                    outln!(
                         "{:<22} {:>14} {:>6}  {:<9} {}",
-                        m.volume_id, m.size_bytes, m.sector_size, m.state, m.kms_key_arn
-                    );
+                        m.volume_id,
+                        m.size_bytes,
+                        m.sector_size,
+                        m.state,
+                        m.kms_key_arn
+                    )?;
                 }
             }
             Ok(())
@@ -222,7 +230,7 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             if global.json {
                 print_meta(global, &meta)
             } else {
-                println!("{}", meta.volume_id);
+                outln!("{}", meta.volume_id)?;
                 Ok(())
             }
         }
@@ -232,12 +240,12 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 .delete_volume(&v.volume_id, global.as_principal.as_deref())
                 .map_err(other)?;
             if global.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"volume_id": v.volume_id, "deleted": true})
-                );
+                )?;
             } else {
-                println!("deleted {}", v.volume_id);
+                outln!("deleted {}", v.volume_id)?;
             }
             Ok(())
         }
@@ -253,17 +261,17 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             vol.write_at(w.offset, &data).map_err(other)?;
             vol.detach().map_err(other)?;
             if global.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"volume_id": w.volume_id, "offset": w.offset, "bytes_written": data.len()})
-                );
+                )?;
             } else {
-                println!(
+                outln!(
                     "wrote {} bytes to {} at offset {}",
                     data.len(),
                     w.volume_id,
                     w.offset
-                );
+                )?;
             }
             Ok(())
         }

@@ -67,15 +67,15 @@ fn other(e: impl std::fmt::Display) -> CliError {
 
 fn print(global: &GlobalArgs, ws: &Workspace) -> Result<(), CliError> {
     if global.json {
-        println!("{}", serde_json::to_string_pretty(ws).map_err(other)?);
+        outln!("{}", serde_json::to_string_pretty(ws).map_err(other)?)?;
     } else {
-        println!("workspace_id   {}", ws.workspace_id);
-        println!("state          {:?}", ws.state);
-        println!("user           [{}]@[{}]", ws.user_sid, ws.directory_id);
-        println!("kms_key_arn    {}", ws.kms_key_arn);
-        println!("grant_id       {}", ws.grant_id);
-        println!("root_volume    {}", ws.root_volume_id);
-        println!("user_volume    {}", ws.user_volume_id);
+        outln!("workspace_id   {}", ws.workspace_id)?;
+        outln!("state          {:?}", ws.state)?;
+        outln!("user           [{}]@[{}]", ws.user_sid, ws.directory_id)?;
+        outln!("kms_key_arn    {}", ws.kms_key_arn)?;
+        outln!("grant_id       {}", ws.grant_id)?;
+        outln!("root_volume    {}", ws.root_volume_id)?;
+        outln!("user_volume    {}", ws.user_volume_id)?;
     }
     Ok(())
 }
@@ -101,13 +101,16 @@ pub fn run(global: &GlobalArgs, args: &WorkspaceArgs) -> Result<(), CliError> {
         WorkspaceCommand::List => {
             let list = ws.list().map_err(other)?;
             if global.json {
-                println!("{}", serde_json::to_string_pretty(&list).map_err(other)?);
+                outln!("{}", serde_json::to_string_pretty(&list).map_err(other)?)?;
             } else {
                 for w in &list {
-                    println!(
+                    outln!(
                         "{:<16} {:<11?} [{}]@[{}]",
-                        w.workspace_id, w.state, w.user_sid, w.directory_id
-                    );
+                        w.workspace_id,
+                        w.state,
+                        w.user_sid,
+                        w.directory_id
+                    )?;
                 }
             }
             Ok(())
