@@ -1259,7 +1259,7 @@ impl Kms {
         op: &str,
         ev: &mut Ev,
     ) -> R<String> {
-        let (key, _) = self.key_access(
+        let key = self.key_access(
             st,
             caller,
             req,
@@ -1333,7 +1333,7 @@ impl Kms {
         ctx: Option<&BTreeMap<String, String>>,
         grant_op: bool,
         ev: &mut Ev,
-    ) -> R<(&'a Key, Authz)> {
+    ) -> R<&'a Key> {
         let key = self.key(st, caller, req_str(req, param)?, forms, ev)?;
         let mut cv = self.base_conditions(caller);
         if let Some(c) = ctx {
@@ -1342,7 +1342,46 @@ impl Kms {
         let a = self.authorize(st, caller, action, key, &cv, ctx, grant_op)?;
         ev.grant_id.clone_from(&a.grant_id);
         ev.sid.clone_from(&a.sid);
-        Ok((key, a))
+        Ok(key)
+    }
+
+    /// The key a key-management operation names in `KeyId` (key id or ARN, no alias),
+    /// authorized for `action` by the key policy and IAM policies (grants never allow
+    /// management operations).
+    fn managed_key<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        req: &(impl Req + ?Sized),
+        action: &str,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        self.key_access(
+            st,
+            caller,
+            req,
+            "KeyId",
+            Forms::IdOrArn,
+            action,
+            None,
+            false,
+            ev,
+        )
+    }
+
+    /// The key a cryptographic or describing operation names in `KeyId` (any form, aliases
+    /// included), authorized for `action` by policy or by a grant, with the encryption context
+    /// (if the operation takes one) as condition keys.
+    fn used_key<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        req: &(impl Req + ?Sized),
+        action: &str,
+        ctx: Option<&BTreeMap<String, String>>,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        self.key_access(st, caller, req, "KeyId", Forms::All, action, ctx, true, ev)
     }
 
     // -----------------------------------------------------------------------------------
@@ -1363,17 +1402,7 @@ impl Kms {
             }
             "DescribeKey" => {
                 check_grant_tokens(req)?;
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::All,
-                    "DescribeKey",
-                    None,
-                    true,
-                    ev,
-                )?;
+                let key = self.used_key(st, caller, req, "DescribeKey", None, ev)?;
                 Ok(json!({ "KeyMetadata": key_metadata(key) }))
             }
             "Encrypt" => self.encrypt(st, caller, req, ev).map(|o| o.to_value()),
@@ -1440,17 +1469,7 @@ impl Kms {
                 Ok(paged(body, next))
             }
             "ListGrants" => {
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "ListGrants",
-                    None,
-                    false,
-                    ev,
-                )?;
+                let key = self.managed_key(st, caller, req, "ListGrants", ev)?;
                 let gid = opt_str(req, "GrantId")?;
                 if let Some(g) = gid
                     && !is_grant_id(g)
@@ -1500,17 +1519,7 @@ impl Kms {
             }
             "GetKeyPolicy" => {
                 let name = opt_str(req, "PolicyName")?.unwrap_or("default");
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "GetKeyPolicy",
-                    None,
-                    false,
-                    ev,
-                )?;
+                let key = self.managed_key(st, caller, req, "GetKeyPolicy", ev)?;
                 if name != "default" {
                     return Err(err(
                         ErrorType::NotFoundException,
@@ -1520,31 +1529,11 @@ impl Kms {
                 Ok(json!({"Policy": key.policy_text, "PolicyName": "default"}))
             }
             "ListKeyPolicies" => {
-                self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "ListKeyPolicies",
-                    None,
-                    false,
-                    ev,
-                )?;
+                self.managed_key(st, caller, req, "ListKeyPolicies", ev)?;
                 Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
             }
             "GetKeyRotationStatus" => {
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "GetKeyRotationStatus",
-                    None,
-                    false,
-                    ev,
-                )?;
+                let key = self.managed_key(st, caller, req, "GetKeyRotationStatus", ev)?;
                 rotation_eligible(key)?;
                 let mut out = Map::new();
                 out.insert("KeyId".into(), json!(key.arn));
@@ -1561,17 +1550,7 @@ impl Kms {
                 Ok(Value::Object(out))
             }
             "ListKeyRotations" => {
-                let (key, _) = self.key_access(
-                    st,
-                    caller,
-                    req,
-                    "KeyId",
-                    Forms::IdOrArn,
-                    "ListKeyRotations",
-                    None,
-                    false,
-                    ev,
-                )?;
+                let key = self.managed_key(st, caller, req, "ListKeyRotations", ev)?;
                 rotation_eligible(key)?;
                 let all = match opt_str(req, "IncludeKeyMaterial")? {
                     None | Some("ROTATIONS_ONLY") => false,
@@ -1637,17 +1616,7 @@ impl Kms {
             )));
         }
         check_algorithm(req, "EncryptionAlgorithm")?;
-        let (key, _) = self.key_access(
-            st,
-            caller,
-            req,
-            "KeyId",
-            Forms::All,
-            "Encrypt",
-            Some(&ctx),
-            true,
-            ev,
-        )?;
+        let key = self.used_key(st, caller, req, "Encrypt", Some(&ctx), ev)?;
         Self::check_usable(key)?;
         Self::check_symmetric(key, "Encrypt")?;
         let (blob, material_id) = seal(key, &plaintext, &ctx)?;
@@ -1693,17 +1662,7 @@ impl Kms {
         } else {
             "GenerateDataKeyWithoutPlaintext"
         };
-        let (key, _) = self.key_access(
-            st,
-            caller,
-            req,
-            "KeyId",
-            Forms::All,
-            action,
-            Some(&ctx),
-            true,
-            ev,
-        )?;
+        let key = self.used_key(st, caller, req, action, Some(&ctx), ev)?;
         Self::check_usable(key)?;
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
@@ -1906,17 +1865,7 @@ impl Kms {
             "CreateKey" => self.create_key(st, caller, req, ev, now),
             "EnableKey" | "DisableKey" => {
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     Self::check_not_pending(key)?;
                     key.id.clone()
                 };
@@ -1946,17 +1895,7 @@ impl Kms {
                     ));
                 }
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     Self::check_not_pending(key)?;
                     key.id.clone()
                 };
@@ -1968,17 +1907,7 @@ impl Kms {
             "ScheduleKeyDeletion" => {
                 let days = opt_int(req, "PendingWindowInDays")?.unwrap_or(30);
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     if key.aws_managed {
                         return Err(err(
                             ErrorType::UnsupportedOperationException,
@@ -2007,17 +1936,7 @@ impl Kms {
             }
             "CancelKeyDeletion" => {
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     if key.state != KeyState::PendingDeletion {
                         return Err(err(
                             ErrorType::KMSInvalidStateException,
@@ -2040,17 +1959,7 @@ impl Kms {
                 let text = req_str(req, "Policy")?;
                 let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
                 let (id, arn) = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     (key.id.clone(), key.arn.clone())
                 };
                 if name != "default" {
@@ -2070,17 +1979,7 @@ impl Kms {
             "EnableKeyRotation" | "DisableKeyRotation" => {
                 let period = opt_int(req, "RotationPeriodInDays")?;
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     rotation_eligible(key)?;
                     Self::check_usable(key)?;
                     if key.aws_managed {
@@ -2110,17 +2009,7 @@ impl Kms {
             }
             "RotateKeyOnDemand" => {
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     rotation_eligible(key)?;
                     if key.aws_managed {
                         return Err(err(
@@ -2167,17 +2056,7 @@ impl Kms {
             "RevokeGrant" => {
                 let gid = req_str(req, "GrantId")?;
                 let id = {
-                    let (key, _) = self.key_access(
-                        st,
-                        caller,
-                        req,
-                        "KeyId",
-                        Forms::IdOrArn,
-                        op,
-                        None,
-                        false,
-                        ev,
-                    )?;
+                    let key = self.managed_key(st, caller, req, op, ev)?;
                     key.id.clone()
                 };
                 if !is_grant_id(gid) {

@@ -82,7 +82,7 @@ impl Kms {
             }
             let ctx = context_param(req, ctx_param)?;
             let mut leg_ev = Ev::default();
-            let (key, _) = self.key_access(
+            let key = self.key_access(
                 st,
                 caller,
                 req,

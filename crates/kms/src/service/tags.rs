@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{Ev, Forms, Kms, R, err, page, paged, ser, string_list, validation};
+use super::{Ev, Kms, R, err, page, paged, ser, string_list, validation};
 use crate::api::{Caller, ErrorType};
 use crate::state::{Key, State};
 
@@ -117,17 +117,7 @@ impl Kms {
         ev: &mut Ev,
     ) -> R<Value> {
         let (id, tags) = {
-            let (key, _) = self.key_access(
-                st,
-                caller,
-                req,
-                "KeyId",
-                Forms::IdOrArn,
-                op,
-                None,
-                false,
-                ev,
-            )?;
+            let key = self.managed_key(st, caller, req, op, ev)?;
             Self::check_not_pending(key)?;
             let tags = if op == "TagResource" {
                 if req.get("Tags").is_none_or(Value::is_null) {
@@ -171,17 +161,7 @@ impl Kms {
         req: &Map<String, Value>,
         ev: &mut Ev,
     ) -> R<Value> {
-        let (key, _) = self.key_access(
-            st,
-            caller,
-            req,
-            "KeyId",
-            Forms::IdOrArn,
-            "ListResourceTags",
-            None,
-            false,
-            ev,
-        )?;
+        let key = self.managed_key(st, caller, req, "ListResourceTags", ev)?;
         let tags: Vec<Value> = key
             .tags
             .iter()
