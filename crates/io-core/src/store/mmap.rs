@@ -8,15 +8,17 @@
 //!
 //! - **No `SIGBUS` on a full disk.** Writing through a map into a hole of the file makes the
 //!   kernel allocate a block at fault time; if the file system is full, the process gets
-//!   `SIGBUS`. So the map is written only where the store knows the file has blocks: a write
-//!   that touches any page not known to be allocated is a positional write (`pwrite`), which
-//!   allocates (or reserves) the blocks itself and fails cleanly with `ENOSPC`
-//!   ([`IoError::NoSpace`]); the pages it covered whole are then known to be allocated, and
-//!   later writes to them are plain copies into the map. The knowledge is a bitmap, allocated
-//!   per GiB region written (memory proportional to the data, not to the volume size); a
-//!   trim clears the bits of every page it touches. After a restart the bitmap is empty:
-//!   the first write to each page is a `pwrite` again. The pages a `pwrite` allocated are
-//!   mapped right away in one `madvise(MADV_POPULATE_WRITE)`, not one fault at a time.
+//!   `SIGBUS`. So the map is written only where the store knows the file has blocks. Before
+//!   a write that touches any page not known to have them, the store allocates the blocks of
+//!   those pages with `fallocate` (which leaves data as it is and fails cleanly with `ENOSPC`,
+//!   [`IoError::NoSpace`]) and maps them in one `madvise(MADV_POPULATE_WRITE)` rather than
+//!   one fault at a time; the write then goes through the map like any other. On a file
+//!   system without `fallocate` the write is a positional write (`pwrite`) instead, which
+//!   allocates as it writes and fails just as cleanly; the pages it covered whole are then
+//!   known to be allocated. The knowledge is a bitmap, allocated per GiB region written
+//!   (memory proportional to the data, not to the volume size); a trim clears the bits of
+//!   every page it touches. After a restart the bitmap is empty, so each page's first write
+//!   allocates again (a no-op for blocks that exist).
 //! - **No data races.** Requests lock the 1 MiB chunks they touch (striped reader-writer
 //!   locks, chunks hashed onto stripes): overlapping requests of this process never copy the
 //!   same bytes at once. The file itself must not be shortened or written by another process
@@ -33,7 +35,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use memmap2::{Advice, MmapOptions, MmapRaw};
 use parking_lot::RwLock;
@@ -74,6 +76,8 @@ pub struct MmapStore {
     page_shift: u32,
     allocated: PageBits,
     stripes: Box<[RwLock<()>]>,
+    /// Whether the file system allocates with `fallocate` (cleared on its first refusal).
+    can_allocate: AtomicBool,
 }
 
 impl std::fmt::Debug for MmapStore {
@@ -137,6 +141,7 @@ impl MmapStore {
             num_sectors: len >> sector_size.shift(),
             page_shift,
             stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            can_allocate: AtomicBool::new(true),
         })
     }
 
@@ -208,23 +213,17 @@ impl MmapStore {
     }
 
     /// Records that bytes `offset..offset + len` were written with `pwrite`: the pages inside
-    /// them have blocks now. They are also mapped into the process in one call, so that the
-    /// next write to them through the map does not take a page fault per page
-    /// (`MADV_POPULATE_WRITE`: the blocks exist, so it cannot fail for lack of space; if it
-    /// fails anyway, or the kernel lacks it, the faults simply happen later).
+    /// them have blocks now, and are mapped right away.
     fn written_through_file(&self, offset: u64, len: u64) {
         let pages = self.whole_pages(offset, len);
         if pages.is_empty() {
             return;
         }
         self.allocated.set(pages.clone());
-        let (Ok(at), Ok(bytes)) = (
-            usize::try_from(pages.start << self.page_shift),
-            usize::try_from((pages.end - pages.start) << self.page_shift),
-        ) else {
-            return;
-        };
-        let _ = self.map.advise_range(Advice::PopulateWrite, at, bytes);
+        self.populate(
+            pages.start << self.page_shift,
+            (pages.end - pages.start) << self.page_shift,
+        );
     }
 
     /// Calls `f` with a view of the mapped bytes `offset..offset + len`. The caller holds the
@@ -255,6 +254,41 @@ impl MmapStore {
     /// the range may be written through the map.
     fn writable_in_map(&self, offset: u64, len: usize) -> bool {
         self.allocated.all_set(self.pages(offset, len as u64))
+    }
+
+    /// Gives every page of bytes `offset..offset + len` blocks with `fallocate` (data stays as
+    /// it is), records them and maps them in one `madvise(MADV_POPULATE_WRITE)`. `Ok(false)`
+    /// if the file system has no `fallocate` (the caller then writes with `pwrite`, which
+    /// allocates as it writes); [`IoError::NoSpace`] if it is full. The caller holds the
+    /// range's lock (exclusive).
+    fn allocate(&self, offset: u64, len: usize) -> Result<bool, IoError> {
+        if !self.can_allocate.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let pages = self.pages(offset, len as u64);
+        let start = pages.start << self.page_shift;
+        // The file ends on a sector, not necessarily on a page.
+        let end = (pages.end << self.page_shift).min(self.num_sectors << self.sector_size.shift());
+        match sys::allocate(&self.file, start, end - start) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => {
+                self.can_allocate.store(false, Ordering::Relaxed);
+                return Ok(false);
+            }
+            Err(e) => return Err(io_error(&self.path, e)),
+        }
+        self.allocated.set(pages);
+        self.populate(start, end - start);
+        Ok(true)
+    }
+
+    /// Maps bytes `offset..offset + len` (which have blocks) into the process in one call
+    /// rather than one page fault at a time on the next writes. An optimisation only: if it
+    /// fails, or the kernel lacks `MADV_POPULATE_WRITE`, the faults happen later.
+    fn populate(&self, offset: u64, len: u64) {
+        if let (Ok(at), Ok(bytes)) = (usize::try_from(offset), usize::try_from(len)) {
+            let _ = self.map.advise_range(Advice::PopulateWrite, at, bytes);
+        }
     }
 
     /// Writes `buf` at `offset` with `pwrite` (allocating blocks, or failing with
@@ -356,13 +390,13 @@ impl BlockStore for MmapStore {
         }
         let offset = first << self.sector_size.shift();
         self.locked(offset, buf.len() as u64, true, || {
-            if self.writable_in_map(offset, buf.len()) {
+            if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
                 return self.view_mut(offset, buf.len(), |dst| {
                     dst.copy_from_slice(buf);
                     Ok(())
                 });
             }
-            // Some page may be a hole: let the kernel allocate (or refuse with ENOSPC).
+            // No fallocate here: let pwrite allocate (or refuse with ENOSPC).
             self.write_through_file(offset, buf)
         })
     }
@@ -379,11 +413,11 @@ impl BlockStore for MmapStore {
         }
         let offset = first << self.sector_size.shift();
         self.locked(offset, buf.len() as u64, true, || {
-            if self.writable_in_map(offset, buf.len()) {
+            if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
                 // The transform writes straight into the map: one pass over the data.
                 return self.view_mut(offset, buf.len(), |dst| transform.apply_to(first, buf, dst));
             }
-            // Some page may be a hole: transform in place, let the kernel allocate.
+            // No fallocate here: transform in place, let pwrite allocate.
             transform.apply(first, buf)?;
             self.write_through_file(offset, buf)
         })
@@ -486,6 +520,54 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&again[..data.len()], &data[..]);
         assert!(is_hole(&again[data.len()..]));
+    }
+
+    /// Both ways of giving pages blocks before the map is written: `fallocate`, and `pwrite`
+    /// where the file system has no `fallocate` (forced here); plain and transformed writes,
+    /// first writes and overwrites, read back the same.
+    #[test]
+    fn first_writes_allocate_with_fallocate_or_pwrite() {
+        let dir = tmp();
+        let key = crate::XtsKey::from_slice(&(1u8..=64).collect::<Vec<u8>>())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ss = SectorSize::S4096;
+        let engine = crate::XtsEngine::new(&key, ss);
+        for fallocate in [true, false] {
+            let path = dir.path().join(format!("alloc-{fallocate}.img"));
+            let store = MmapStore::create(&path, ss, 4 << 20).unwrap_or_else(|e| panic!("{e}"));
+            store.can_allocate.store(fallocate, Ordering::Relaxed);
+            let plain: Vec<u8> = (0..8 * 4096).map(|i| (i % 253) as u8 | 1).collect();
+            for round in 0..2 {
+                // Plain, then transformed, each at two places, first writes then overwrites.
+                store
+                    .write_sectors(3, &plain)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut scratch = plain.clone();
+                store
+                    .write_sectors_via(300, &mut scratch, &engine.encryptor())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut back = vec![0u8; plain.len()];
+                store
+                    .read_sectors(3, &mut back)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(back == plain, "fallocate={fallocate} round {round}");
+                let mut holes = [true; 8];
+                store
+                    .read_sectors_via(300, &mut back, &mut holes, &engine.decryptor())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    back == plain && holes == [false; 8],
+                    "fallocate={fallocate}"
+                );
+                // After the first round every page written is known to have blocks.
+                assert!(store.writable_in_map(3 * 4096, plain.len()));
+                assert!(store.writable_in_map(300 * 4096, plain.len()));
+            }
+            assert_eq!(store.can_allocate.load(Ordering::Relaxed), fallocate);
+            // Neither way allocates beyond what was written.
+            let used = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
+            assert!(used < 1 << 20, "{used}");
+        }
     }
 
     #[test]

@@ -34,6 +34,23 @@ fn in_map(map: &memmap2::MmapRaw, offset: usize, len: usize) -> bool {
     offset.checked_add(len).is_some_and(|end| end <= map.len())
 }
 
+/// Allocates blocks for `len` bytes at `offset` of `file` without changing its size or any
+/// data (`fallocate(FALLOC_FL_KEEP_SIZE)`): afterwards writes to the range cannot fail for lack
+/// of space.
+pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    // SAFETY: fallocate takes a file descriptor and three integers and touches no memory of
+    // this process; the descriptor is valid for as long as `file` is borrowed.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Calls `f` with a view of `len` bytes at `offset` of `map`; returns `None`, calling nothing,
 /// if the range does not lie inside the map.
 ///
