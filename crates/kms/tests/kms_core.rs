@@ -1,56 +1,12 @@
 //! End-to-end tests of the KMS service through its JSON entry point.
 
-use std::sync::Arc;
+mod common;
 
-use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError, ManualClock};
+use common::{ROOT, create_key, fails, kms, ok, root};
+use ebsim_kms::{Caller, ErrorType, KmsError};
 use serde_json::{Value, json};
 
-const ROOT: &str = "arn:aws:iam::111122223333:root";
 const EC2: &str = "ec2.us-west-2.amazonaws.com";
-
-fn root() -> Caller {
-    Caller::new(ROOT)
-}
-
-fn kms() -> (Kms, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(1_800_000_000.0));
-    (
-        Kms::in_memory(KmsConfig::default().clock(clock.clone())),
-        clock,
-    )
-}
-
-fn call(kms: &Kms, caller: &Caller, op: &str, req: Value) -> Result<Value, KmsError> {
-    kms.call_json(caller, op, req)
-}
-
-fn ok(kms: &Kms, caller: &Caller, op: &str, req: Value) -> Value {
-    match call(kms, caller, op, req) {
-        Ok(v) => v,
-        Err(e) => panic!("{op} failed: {e}"),
-    }
-}
-
-fn fails(kms: &Kms, caller: &Caller, op: &str, req: Value) -> KmsError {
-    match call(kms, caller, op, req) {
-        Ok(v) => panic!("{op} should fail, got {v}"),
-        Err(e) => e,
-    }
-}
-
-fn create_key(kms: &Kms) -> (String, String) {
-    let k = ok(kms, &root(), "CreateKey", json!({}));
-    (
-        k["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        k["KeyMetadata"]["Arn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
-}
 
 fn ebs_ctx(vol: &str) -> Value {
     json!({"aws:ebs:id": vol})

@@ -1,58 +1,14 @@
 //! KMS-REFERENCE §3 (error table) and §8 (key states), operation by operation: the cases the
 //! other test files do not cover, plus ConflictException, DryRun, and the tag operations.
 
-use std::sync::Arc;
+mod common;
 
-use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError, ManualClock};
+use common::{ROOT, create_key, fails, kind, kms, ok, root};
+use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError};
 use serde_json::{Value, json};
 
-const ROOT: &str = "arn:aws:iam::111122223333:root";
 const BOB: &str = "arn:aws:iam::111122223333:user/bob";
 const DAY: f64 = 86_400.0;
-
-fn root() -> Caller {
-    Caller::new(ROOT)
-}
-
-fn kms() -> (Kms, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(1_800_000_000.0));
-    (
-        Kms::in_memory(KmsConfig::default().clock(clock.clone())),
-        clock,
-    )
-}
-
-fn ok(kms: &Kms, caller: &Caller, op: &str, req: Value) -> Value {
-    match kms.call_json(caller, op, req.clone()) {
-        Ok(v) => v,
-        Err(e) => panic!("{op} {req} failed: {e}"),
-    }
-}
-
-fn fails(kms: &Kms, caller: &Caller, op: &str, req: Value) -> KmsError {
-    match kms.call_json(caller, op, req.clone()) {
-        Ok(v) => panic!("{op} {req} should fail, got {v}"),
-        Err(e) => e,
-    }
-}
-
-fn kind(kms: &Kms, caller: &Caller, op: &str, req: Value) -> ErrorType {
-    fails(kms, caller, op, req).error_type
-}
-
-fn create_key(kms: &Kms) -> (String, String) {
-    let k = ok(kms, &root(), "CreateKey", json!({}));
-    (
-        k["KeyMetadata"]["KeyId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        k["KeyMetadata"]["Arn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
-}
 
 fn grant(kms: &Kms, key: &str) -> String {
     let g = ok(
