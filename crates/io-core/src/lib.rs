@@ -1,7 +1,9 @@
 //! XTS-AES-256 sector engine and block stores.
 //!
-//! The engine encrypts runs of whole sectors in place, with the tweak of sector *i* being *i*
-//! as a 16-byte little-endian integer (dm-crypt's `aes-xts-plain64`).
+//! The engine encrypts runs of whole sectors, in place or from one buffer into another, with
+//! the tweak of sector *i* being *i* as a 16-byte little-endian integer (dm-crypt's
+//! `aes-xts-plain64`). The block stores hold ciphertext sectors; given the engine as a
+//! [`SectorTransform`], they run it straight between the caller's buffer and their storage.
 //!
 //! ```
 //! use ebsim_io::{SectorSize, XtsEngine, XtsKey};

@@ -14,7 +14,8 @@
 //! one `writev` under a lock on the socket); all connections share one device object per
 //! export, so `NBD_FLAG_CAN_MULTI_CONN` is advertised. Write payloads reach the device as the
 //! buffer they were received into ([`BlockDevice::write_at_mut`]), so an encrypting device can
-//! work in place.
+//! use it as scratch (encrypt in place, or straight from it into its storage) instead of
+//! copying it.
 //!
 //! The minimum block size advertised is the device's sector size (preferred 4096, maximum
 //! payload 32 MiB). Misaligned or out-of-range requests are refused with `EINVAL` (writes past

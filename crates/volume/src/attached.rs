@@ -313,11 +313,12 @@ impl AttachedVolume {
         self.write_sectors_locked(first, &mut buf)
     }
 
-    /// Writes `buf` at byte `offset` like [`AttachedVolume::write_at`], but encrypts the
-    /// caller's buffer in place instead of a copy of it: **afterwards `buf` holds unspecified
-    /// bytes** (ciphertext, or the original data). A request of whole sectors at a sector
-    /// boundary is encrypted and stored without allocating or copying; any other request goes
-    /// through [`AttachedVolume::write_at`] (leaving `buf` unchanged).
+    /// Writes `buf` at byte `offset` like [`AttachedVolume::write_at`], but uses the caller's
+    /// buffer as scratch instead of a copy of it: **afterwards `buf` holds unspecified bytes**
+    /// (ciphertext, or the original data). A request of whole sectors at a sector boundary is
+    /// encrypted from `buf` straight into the store (or in place, then stored, where the store
+    /// cannot take it directly) without allocating or copying; any other request goes through
+    /// [`AttachedVolume::write_at`] (leaving `buf` unchanged).
     ///
     /// # Errors
     /// As [`AttachedVolume::write_at`]; an out-of-range request changes nothing, neither the
