@@ -19,6 +19,11 @@ const PAR_MIN_BYTES: usize = 128 * 1024;
 /// Smallest piece of a run one rayon task works on.
 const PAR_CHUNK_BYTES: usize = 64 * 1024;
 
+/// Out-of-place encryption of runs at least this long writes the ciphertext with
+/// non-temporal stores. Shorter runs use normal stores: the fence that must follow
+/// non-temporal stores costs more than they save on a few KiB.
+const STREAM_MIN_BYTES: usize = 64 * 1024;
+
 /// An AES implementation the engine can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -214,10 +219,11 @@ impl XtsEngine {
             Keys::Arch(rk) => {
                 let shift = self.sector_size.shift();
                 match src {
-                    // Ciphertext written out of place is headed for storage: write it past
-                    // the cache. Plaintext is headed for a reader: keep it in the cache.
+                    // Ciphertext written out of place is headed for storage: a long run goes
+                    // past the cache. Plaintext is headed for a reader: it stays in the cache.
                     Some(src) => {
-                        crate::arch::run_to(rk, encrypt, first_sector, src, dst, shift, encrypt)
+                        let stream = encrypt && dst.len() >= STREAM_MIN_BYTES;
+                        crate::arch::run_to(rk, encrypt, first_sector, src, dst, shift, stream)
                     }
                     None => crate::arch::run(rk, encrypt, first_sector, dst, shift),
                 }
@@ -250,9 +256,10 @@ impl XtsEngine {
     /// output as copying `src` to `dst` and calling [`XtsEngine::encrypt_sectors`] on it, in
     /// one pass over the data (for example straight from a receive buffer into a mapped file).
     ///
-    /// The ciphertext is taken to be headed for storage: where `dst` is aligned for it (64
-    /// bytes on the VAES-512 backend), it is written with non-temporal stores that bypass the
-    /// cache, which saves the memory reads a normal store into uncached memory costs.
+    /// The ciphertext is taken to be headed for storage: for runs of 64 KiB or more, where
+    /// `dst` is aligned for it (64 bytes on the VAES-512 backend), it is written with
+    /// non-temporal stores that bypass the cache, which saves the memory reads a normal store
+    /// into uncached memory costs.
     ///
     /// # Errors
     /// [`IoError::LengthMismatch`] if the buffers differ in length; otherwise as

@@ -18,7 +18,37 @@ const REGION_CHUNKS: usize = 1 << REGION_SHIFT;
 /// The largest memory store: 64 TiB (its top-level directory is then 24 MiB).
 pub(crate) const MAX_BYTES: u64 = 1 << 46;
 
-type Chunk = RwLock<Option<Box<[u8]>>>;
+type Chunk = RwLock<Option<ChunkBytes>>;
+
+/// The bytes of one chunk, starting on a 64-byte boundary so that the XTS kernels can write
+/// them with non-temporal stores (the allocator only promises 16): an allocation 63 bytes
+/// larger, used from its first aligned byte. Zeroed when made.
+struct ChunkBytes {
+    bytes: Box<[u8]>,
+    start: usize,
+}
+
+impl ChunkBytes {
+    fn zeroed() -> Self {
+        let bytes = vec![0u8; CHUNK + 63].into_boxed_slice();
+        // Never more than 63 for a byte pointer; bounded anyway (then merely unaligned).
+        let start = bytes.as_ptr().align_offset(64).min(63);
+        Self { bytes, start }
+    }
+}
+
+impl std::ops::Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..self.start + CHUNK]
+    }
+}
+
+impl std::ops::DerefMut for ChunkBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.start + CHUNK]
+    }
+}
 
 /// A sparse in-memory block store.
 ///
@@ -112,13 +142,13 @@ impl MemoryStore {
     }
 }
 
-fn read_lock(c: &Chunk) -> RwLockReadGuard<'_, Option<Box<[u8]>>> {
+fn read_lock(c: &Chunk) -> RwLockReadGuard<'_, Option<ChunkBytes>> {
     // A panic while holding the lock cannot leave the bytes inconsistent beyond a torn
     // write, which a disk can show too; keep serving.
     c.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn write_lock(c: &Chunk) -> RwLockWriteGuard<'_, Option<Box<[u8]>>> {
+fn write_lock(c: &Chunk) -> RwLockWriteGuard<'_, Option<ChunkBytes>> {
     c.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -190,7 +220,7 @@ impl BlockStore for MemoryStore {
                 num_sectors: self.num_sectors,
             })?;
             let mut guard = write_lock(chunk);
-            let data = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
+            let data = guard.get_or_insert_with(ChunkBytes::zeroed);
             data[off..off + src.len()].copy_from_slice(src);
             Ok(())
         })
@@ -212,7 +242,7 @@ impl BlockStore for MemoryStore {
                 num_sectors: self.num_sectors,
             })?;
             let mut guard = write_lock(chunk);
-            let data = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
+            let data = guard.get_or_insert_with(ChunkBytes::zeroed);
             let n = range.len();
             // Chunks are whole sectors, so each piece is too: transform it straight into the
             // chunk.
@@ -292,6 +322,18 @@ impl BlockStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_whole_zeroed_and_64_byte_aligned() {
+        for _ in 0..8 {
+            let mut c = ChunkBytes::zeroed();
+            assert_eq!(c.len(), CHUNK);
+            assert_eq!(c.as_ptr().addr() % 64, 0);
+            assert!(c.iter().all(|&b| b == 0));
+            c[CHUNK - 1] = 7;
+            assert_eq!(c.last(), Some(&7));
+        }
+    }
 
     #[test]
     fn pieces_split_at_chunk_boundaries() {
