@@ -1,5 +1,6 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching holes in a file, and views of a shared file map for the duration of a call.
+//! allocating and punching holes in a file (`fallocate`), and views of a shared file map for
+//! the duration of a call.
 
 use std::fs::File;
 use std::io;
@@ -9,19 +10,28 @@ use std::os::fd::AsRawFd;
 /// (`fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`): the range reads as zeros and
 /// whole file-system blocks inside it are released.
 pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    fallocate(
+        file,
+        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+        offset,
+        len,
+    )
+}
+
+/// Allocates blocks for `len` bytes at `offset` of `file` without changing its size or any
+/// data (`fallocate(FALLOC_FL_KEEP_SIZE)`): afterwards writes to the range cannot fail for lack
+/// of space.
+pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    fallocate(file, libc::FALLOC_FL_KEEP_SIZE, offset, len)
+}
+
+fn fallocate(file: &File, mode: libc::c_int, offset: u64, len: u64) -> io::Result<()> {
     let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
         return Err(io::Error::from_raw_os_error(libc::EFBIG));
     };
     // SAFETY: fallocate takes a file descriptor and three integers and touches no memory of
     // this process; the descriptor is valid for as long as `file` is borrowed.
-    let rc = unsafe {
-        libc::fallocate(
-            file.as_raw_fd(),
-            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-            offset,
-            len,
-        )
-    };
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) };
     if rc == 0 {
         Ok(())
     } else {
@@ -32,23 +42,6 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
 /// Whether `len` bytes at `offset` lie inside `map`.
 fn in_map(map: &memmap2::MmapRaw, offset: usize, len: usize) -> bool {
     offset.checked_add(len).is_some_and(|end| end <= map.len())
-}
-
-/// Allocates blocks for `len` bytes at `offset` of `file` without changing its size or any
-/// data (`fallocate(FALLOC_FL_KEEP_SIZE)`): afterwards writes to the range cannot fail for lack
-/// of space.
-pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
-    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
-        return Err(io::Error::from_raw_os_error(libc::EFBIG));
-    };
-    // SAFETY: fallocate takes a file descriptor and three integers and touches no memory of
-    // this process; the descriptor is valid for as long as `file` is borrowed.
-    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Calls `f` with a view of `len` bytes at `offset` of `map`; returns `None`, calling nothing,
