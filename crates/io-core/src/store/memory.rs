@@ -3,7 +3,8 @@
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    BlockStore, SectorTransform, check_holes_len, check_range, check_request, for_each_run, is_hole,
+    BlockStore, SectorTransform, check_holes_len, check_range, check_request, is_hole,
+    transform_out,
 };
 use crate::{IoError, SectorSize};
 
@@ -273,18 +274,7 @@ impl BlockStore for MemoryStore {
                 holes.fill(true);
                 return Ok(());
             };
-            let src = &data[off..off + dst.len()];
-            for (h, sector) in holes.iter_mut().zip(src.chunks_exact(ss)) {
-                *h = is_hole(sector);
-            }
-            for (i, hole) in holes.iter().enumerate() {
-                if *hole {
-                    dst[i * ss..(i + 1) * ss].fill(0);
-                }
-            }
-            for_each_run(holes, |i, j| {
-                transform.apply_to(s + i as u64, &src[i * ss..j * ss], &mut dst[i * ss..j * ss])
-            })
+            transform_out(s, &data[off..off + dst.len()], dst, holes, ss, transform)
         })
     }
 

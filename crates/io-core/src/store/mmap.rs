@@ -42,8 +42,7 @@ use parking_lot::RwLock;
 
 use super::file::{self, io_error};
 use super::{
-    BlockStore, SectorTransform, check_holes_len, check_range, check_request, for_each_run,
-    is_hole, sys,
+    BlockStore, SectorTransform, check_holes_len, check_range, check_request, sys, transform_out,
 };
 use crate::{IoError, SectorSize};
 
@@ -435,22 +434,9 @@ impl BlockStore for MmapStore {
         check_request(self.sector_size, self.num_sectors, first, buf.len())?;
         let offset = first << self.sector_size.shift();
         self.locked(offset, buf.len() as u64, false, || {
+            // Data sectors go from the map through the transform into `buf`: one pass.
             self.view(offset, buf.len(), |src| {
-                for ((h, sector), out) in holes
-                    .iter_mut()
-                    .zip(src.chunks_exact(ss))
-                    .zip(buf.chunks_exact_mut(ss))
-                {
-                    *h = is_hole(sector);
-                    if *h {
-                        out.fill(0);
-                    }
-                }
-                // Data sectors go from the map through the transform into `buf`: one pass.
-                for_each_run(holes, |i, j| {
-                    let range = i * ss..j * ss;
-                    transform.apply_to(first + i as u64, &src[range.clone()], &mut buf[range])
-                })
+                transform_out(first, src, buf, holes, ss, transform)
             })
         })
     }

@@ -184,6 +184,33 @@ pub(crate) fn for_each_run<E>(
     Ok(())
 }
 
+/// Reads stored sectors `src` (the first is sector `first`) into `dst` through `transform`,
+/// in one pass: hole sectors (all zero) become zeros and are flagged in `holes`, each run of
+/// data sectors is transformed straight from `src` in one call.
+pub(crate) fn transform_out(
+    first: u64,
+    src: &[u8],
+    dst: &mut [u8],
+    holes: &mut [bool],
+    ss: usize,
+    transform: &dyn SectorTransform,
+) -> Result<(), IoError> {
+    for ((h, sector), out) in holes
+        .iter_mut()
+        .zip(src.chunks_exact(ss))
+        .zip(dst.chunks_exact_mut(ss))
+    {
+        *h = is_hole(sector);
+        if *h {
+            out.fill(0);
+        }
+    }
+    for_each_run(holes, |i, j| {
+        let range = i * ss..j * ss;
+        transform.apply_to(first + i as u64, &src[range.clone()], &mut dst[range])
+    })
+}
+
 /// Whether a sector's stored bytes are all zero, i.e. the sector is a hole and reads as zeros.
 pub fn is_hole(sector: &[u8]) -> bool {
     // Ciphertext answers at its first bytes; only a hole (or rare data) is scanned further,
