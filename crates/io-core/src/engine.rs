@@ -436,22 +436,25 @@ impl XtsEngine {
 
 impl SectorTransform for XtsTransform<'_> {
     fn apply(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        let e = self.engine;
-        match (self.encrypt, self.parallel) {
-            (true, false) => e.encrypt_sectors(first, buf),
-            (true, true) => e.encrypt_sectors_par(first, buf),
-            (false, false) => e.decrypt_sectors(first, buf),
-            (false, true) => e.decrypt_sectors_par(first, buf),
-        }
+        self.engine.check(first, buf.len())?;
+        self.run(first, None, buf);
+        Ok(())
     }
 
     fn apply_to(&self, first: u64, src: &[u8], dst: &mut [u8]) -> Result<(), IoError> {
-        let e = self.engine;
-        match (self.encrypt, self.parallel) {
-            (true, false) => e.encrypt_sectors_to(first, src, dst),
-            (true, true) => e.encrypt_sectors_to_par(first, src, dst),
-            (false, false) => e.decrypt_sectors_to(first, src, dst),
-            (false, true) => e.decrypt_sectors_to_par(first, src, dst),
+        self.engine.check_to(first, src, dst)?;
+        self.run(first, Some(src), dst);
+        Ok(())
+    }
+}
+
+impl XtsTransform<'_> {
+    /// Runs a checked run on the calling thread or over the pool.
+    fn run(&self, first: u64, src: Option<&[u8]>, dst: &mut [u8]) {
+        if self.parallel {
+            self.engine.run_par(self.encrypt, first, src, dst);
+        } else {
+            self.engine.run(self.encrypt, first, src, dst);
         }
     }
 }
