@@ -2,12 +2,11 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use ebsim_kms::{Kms, KmsConfig};
-use ebsim_kms_client::{ClientError, endpoint_file};
+use ebsim_kms_client::{ClientError, EndpointRecord, publish_endpoint, withdraw_endpoint};
 use ebsim_kms_server::{KmsServer, ServerConfig};
 
 use crate::{CliError, GlobalArgs};
@@ -74,10 +73,18 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::Other(e.to_string()))?;
     let url = endpoint_url(addr);
-    let endpoint = endpoint_file(&dir);
-    write_endpoint(&endpoint, &url)?;
+    // The record names this process, which holds the data dir's lock: clients check both,
+    // then have the server prove that it holds the service credential.
+    let record = EndpointRecord::for_this_process(&url)
+        .and_then(|r| publish_endpoint(&dir, &r).map(|()| r))
+        .map_err(|e| {
+            CliError::Other(format!(
+                "cannot publish {}: {e}",
+                ebsim_kms_client::endpoint_file(&dir).display()
+            ))
+        })?;
     let result = run_until_signal(server, addr);
-    remove_endpoint(&endpoint, &url);
+    withdraw_endpoint(&dir, &record);
     drop(kms);
     result
 }
@@ -122,20 +129,4 @@ fn endpoint_url(addr: SocketAddr) -> String {
         addr.ip().to_string()
     };
     format!("http://{ip}:{}", addr.port())
-}
-
-fn write_endpoint(path: &Path, url: &str) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{url}\n")).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
-}
-
-fn remove_endpoint(path: &Path, url: &str) {
-    if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == url) {
-        let _ = std::fs::remove_file(path);
-    }
 }

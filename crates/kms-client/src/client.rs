@@ -1,6 +1,6 @@
 //! [`KmsClient`]: one interface over the in-process and the HTTP transport.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,9 @@ use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError, KmsOpenError};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
+use crate::discovery::{remove_stale_endpoint, running_server};
 use crate::error::ClientError;
-use crate::http::{HttpConfig, HttpTransport, Signer, ping};
+use crate::http::{HttpConfig, HttpTransport, Signer};
 use crate::key::{DataKey, WrappedKey};
 
 /// Number of bytes of a volume data key (XTS-AES-256: key1 ‖ key2).
@@ -129,6 +130,8 @@ impl KmsClient {
             }
             match Kms::open(dir, KmsConfig::default()) {
                 Ok(kms) => {
+                    // The lock is ours: whatever endpoint file is left names no server.
+                    remove_stale_endpoint(dir);
                     let principal = principal.unwrap_or_else(|| kms.root_arn());
                     return Ok(Self::in_process_as(Arc::new(kms), principal));
                 }
@@ -229,6 +232,7 @@ impl KmsClient {
                             credentials: &t.config().credentials,
                             principal: None,
                             via_service: None,
+                            service: false,
                         },
                         Some(p) => {
                             svc = service_credentials(t)?;
@@ -236,6 +240,7 @@ impl KmsClient {
                                 credentials: svc,
                                 principal: Some(p),
                                 via_service: None,
+                                service: true,
                             }
                         }
                     },
@@ -248,6 +253,7 @@ impl KmsClient {
                             credentials: svc,
                             principal: Some(principal),
                             via_service: Some(via_service),
+                            service: true,
                         }
                     }
                     Identity::Principal(p) => {
@@ -256,6 +262,7 @@ impl KmsClient {
                             credentials: svc,
                             principal: Some(p),
                             via_service: None,
+                            service: true,
                         }
                     }
                 };
@@ -294,6 +301,7 @@ impl KmsClient {
                     credentials: &t.config().credentials,
                     principal: None,
                     via_service: None,
+                    service: false,
                 };
                 let mut out = t.post(&format!("EbsimAdmin.{operation}"), &body, &signer)?;
                 if out.is_empty() {
@@ -437,18 +445,6 @@ fn protocol(client: &KmsClient, message: String) -> ClientError {
 
 fn parse_json(client: &KmsClient, body: &[u8]) -> Result<serde_json::Value, ClientError> {
     serde_json::from_slice(body).map_err(|_| protocol(client, "response is not JSON".into()))
-}
-
-/// The URL in `DIR/kms/endpoint`, if a server answers there.
-fn running_server(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(endpoint_file(dir)).ok()?;
-    let url = text.trim();
-    ping(url, Duration::from_millis(500)).then(|| url.to_owned())
-}
-
-/// `DIR/kms/endpoint`: where `ebsim kms serve` publishes its URL while it runs.
-pub fn endpoint_file(dir: &Path) -> PathBuf {
-    dir.join("kms").join("endpoint")
 }
 
 /// Whether an error is `error_type`.

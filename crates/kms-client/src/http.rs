@@ -19,8 +19,8 @@ use crate::error::ClientError;
 pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
 /// Header naming the forwarding service (`kms:ViaService`).
 pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
-/// Liveness probe path of `ebsim kms serve`.
-pub const PING_PATH: &str = "/ebsim/ping";
+pub use ebsim_kms::trust::PING_PATH;
+use ebsim_kms::trust::{NONCE_HEADER, PING_BODY, new_nonce};
 
 /// An access key and its secret.
 #[derive(Clone)]
@@ -46,6 +46,10 @@ impl StaticCredentials {
     pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
         self.session_token = Some(Zeroizing::new(token.into()));
         self
+    }
+
+    pub(crate) fn secret_bytes(&self) -> &[u8] {
+        self.secret.as_bytes()
     }
 
     /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), default
@@ -231,7 +235,7 @@ impl HttpConfig {
         mut self,
         data_dir: &Path,
     ) -> Result<Self, ClientError> {
-        let path = data_dir.join("kms").join("service-credential");
+        let path = crate::discovery::service_credential_file(data_dir);
         if path.exists() {
             self.service_credentials =
                 Some(StaticCredentials::from_service_credential_file(&path)?);
@@ -280,9 +284,22 @@ pub fn ping(endpoint: &str, timeout: Duration) -> bool {
         .get(&format!("{}{PING_PATH}", endpoint.trim_end_matches('/')))
         .call()
     {
-        Ok(resp) => resp.into_string().is_ok_and(|b| b == "ebsim-kms"),
+        Ok(resp) => resp.into_string().is_ok_and(|b| b == PING_BODY),
         Err(_) => false,
     }
+}
+
+/// The `Host` a request to `endpoint` carries: its authority without a default port.
+///
+/// # Errors
+/// [`ClientError::InvalidEndpoint`] for a malformed endpoint URL.
+pub(crate) fn host_of(endpoint: &str) -> Result<String, ClientError> {
+    let (scheme, authority) = split_endpoint(endpoint.trim_end_matches('/'))?;
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    Ok(authority
+        .strip_suffix(default_port)
+        .unwrap_or(authority)
+        .to_owned())
 }
 
 /// Who a request is signed as, and which x-ebsim-* headers it carries.
@@ -290,6 +307,8 @@ pub(crate) struct Signer<'a> {
     pub credentials: &'a StaticCredentials,
     pub principal: Option<&'a str>,
     pub via_service: Option<&'a str>,
+    /// Signed with the data dir's service credential: carries a fresh signed nonce.
+    pub service: bool,
 }
 
 pub(crate) struct HttpTransport {
@@ -308,12 +327,7 @@ impl std::fmt::Debug for HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(config: HttpConfig) -> Result<Self, ClientError> {
-        let (scheme, authority) = split_endpoint(&config.endpoint)?;
-        let default_port = if scheme == "https" { ":443" } else { ":80" };
-        let host = authority
-            .strip_suffix(default_port)
-            .unwrap_or(authority)
-            .to_owned();
+        let host = host_of(&config.endpoint)?;
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(config.connect_timeout)
             .timeout_read(config.read_timeout)
@@ -372,6 +386,12 @@ impl HttpTransport {
         if let Some(v) = signer.via_service {
             headers.push((VIA_SERVICE_HEADER, v));
         }
+        let now = SystemTime::now();
+        let nonce;
+        if signer.service {
+            nonce = new_nonce(now);
+            headers.push((NONCE_HEADER, &nonce));
+        }
         let creds = signer.credentials;
         let identity: SigningIdentity = Credentials::new(
             creds.access_key_id.as_str(),
@@ -385,7 +405,7 @@ impl HttpTransport {
             .identity(&identity)
             .region(&self.config.region)
             .name("kms")
-            .time(SystemTime::now())
+            .time(now)
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| ClientError::Protocol {

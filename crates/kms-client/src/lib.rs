@@ -14,15 +14,18 @@
 
 mod client;
 mod context;
+mod discovery;
 mod error;
 mod http;
 mod key;
 
 // The public interface is:
-pub use client::{
-    DEFAULT_ROOT, Identity, KmsClient, LocalKms, VOLUME_KEY_BYTES, endpoint_file, is_kms_error,
-};
+pub use client::{DEFAULT_ROOT, Identity, KmsClient, LocalKms, VOLUME_KEY_BYTES, is_kms_error};
 pub use context::{ContextError, EBS_CONTEXT_KEY, EncryptionContext, WORKSPACES_CONTEXT_KEY};
+pub use discovery::{
+    EndpointRecord, Untrusted, endpoint_file, lock_file, process_start_time, publish_endpoint,
+    running_server, service_credential_file, verify_endpoint, withdraw_endpoint,
+};
 pub use error::ClientError;
 pub use http::{
     HttpConfig, PING_PATH, PRINCIPAL_HEADER, RetryPolicy, StaticCredentials, VIA_SERVICE_HEADER,

@@ -15,8 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use ebsim_kms_client::{
-    ClientError, EncryptionContext, HttpConfig, Identity, KmsClient, LocalKms, RetryPolicy,
-    StaticCredentials, endpoint_file,
+    ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient, LocalKms,
+    RetryPolicy, StaticCredentials, Untrusted, endpoint_file, lock_file, publish_endpoint,
+    verify_endpoint,
 };
 use ebsim_kms_server::{Backend, KmsServer, ServerConfig, ServerCredential, ServerHandle};
 use serde_json::{Value, json};
@@ -136,6 +137,9 @@ impl Backend for Served {
             secret: Zeroizing::new(secret.into()),
             is_service,
         })
+    }
+    fn service_access_key_id(&self) -> Option<String> {
+        Some("svc".into())
     }
 }
 
@@ -515,10 +519,14 @@ fn routed_follows_explicit_endpoint_then_running_server() {
         KmsClient::routed(dir.path(), None, Some("kms.example".into())),
         Err(ClientError::InvalidEndpoint(_))
     ));
-    // Published endpoint of a live server; the service credential comes from the data dir.
+    // Published endpoint of a live server that holds the data dir's lock and proves that it
+    // holds the service credential; the credential comes from the data dir.
     std::fs::create_dir_all(dir.path().join("kms")).unwrap();
-    std::fs::write(endpoint_file(dir.path()), format!("{}\n", server.url())).unwrap();
-    write_service_credential(dir.path());
+    let lock = std::fs::File::create(lock_file(dir.path())).unwrap();
+    lock.lock().unwrap();
+    let record = EndpointRecord::for_this_process(&server.url()).unwrap();
+    publish_endpoint(dir.path(), &record).unwrap();
+    write_service_credential(dir.path(), "svc-secret");
     let c = KmsClient::routed(dir.path(), Some(INFRA.into()), None)
         .unwrap()
         .unwrap();
@@ -527,6 +535,39 @@ fn routed_follows_explicit_endpoint_then_running_server() {
         c.call(&Identity::Default, "WhoAmI", json!({})).unwrap()["Principal"],
         INFRA
     );
+    // A server that cannot prove it holds this data dir's service secret is not used.
+    write_service_credential(dir.path(), "another-secret");
+    assert_eq!(
+        verify_endpoint(dir.path(), Duration::from_secs(2)),
+        Err(Untrusted::NoProof(server.url()))
+    );
+    assert!(KmsClient::routed(dir.path(), None, None).unwrap().is_none());
+    write_service_credential(dir.path(), "svc-secret");
+    // Nor when the named process does not hold the lock.
+    lock.unlock().unwrap();
+    assert_eq!(
+        verify_endpoint(dir.path(), Duration::from_secs(2)),
+        Err(Untrusted::NotLockHolder(std::process::id()))
+    );
+    lock.lock().unwrap();
+    // Nor when the process is gone (another start time: a reused pid).
+    let stale = EndpointRecord {
+        start_time: record.start_time + 1,
+        ..record.clone()
+    };
+    publish_endpoint(dir.path(), &stale).unwrap();
+    assert_eq!(
+        verify_endpoint(dir.path(), Duration::from_secs(2)),
+        Err(Untrusted::Gone(std::process::id()))
+    );
+    // Nor a bare URL (the format before the proof).
+    std::fs::write(endpoint_file(dir.path()), format!("{}\n", server.url())).unwrap();
+    assert_eq!(
+        verify_endpoint(dir.path(), Duration::from_secs(2)),
+        Err(Untrusted::Malformed)
+    );
+    publish_endpoint(dir.path(), &record).unwrap();
+    assert!(verify_endpoint(dir.path(), Duration::from_secs(2)).is_ok());
     // A stale endpoint file is ignored.
     let url = server.url();
     server.shutdown().unwrap();
@@ -538,10 +579,10 @@ fn routed_follows_explicit_endpoint_then_running_server() {
     assert!(start.elapsed() < Duration::from_secs(2));
 }
 
-fn write_service_credential(dir: &Path) {
+fn write_service_credential(dir: &Path, secret: &str) {
     std::fs::write(
         dir.join("kms").join("service-credential"),
-        json!({"AccessKeyId": "svc", "SecretAccessKey": "svc-secret"}).to_string(),
+        json!({"AccessKeyId": "svc", "SecretAccessKey": secret}).to_string(),
     )
     .unwrap();
 }

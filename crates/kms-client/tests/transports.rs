@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError};
 use ebsim_kms_client::{
-    ClientError, EncryptionContext, HttpConfig, Identity, KmsClient, RetryPolicy,
-    StaticCredentials, endpoint_file,
+    ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient, RetryPolicy,
+    StaticCredentials, endpoint_file, publish_endpoint,
 };
 use ebsim_kms_server::{Backend, KmsServer, ServerConfig, ServerCredential, ServerHandle};
 use serde_json::json;
@@ -564,7 +564,8 @@ fn for_data_dir_routes_to_a_running_server_else_embeds() {
         .unwrap()
         .spawn()
         .unwrap();
-    std::fs::write(endpoint_file(dir.path()), format!("{}\n", server.url())).unwrap();
+    let record = EndpointRecord::for_this_process(&server.url()).unwrap();
+    publish_endpoint(dir.path(), &record).unwrap();
     let routed = KmsClient::for_data_dir(dir.path(), None, None).unwrap();
     assert_eq!(routed.endpoint(), Some(server.url().as_str()));
     routed
@@ -586,9 +587,10 @@ fn for_data_dir_routes_to_a_running_server_else_embeds() {
     );
     server.shutdown().unwrap();
 
-    // A stale endpoint file (server gone): embedded again.
+    // A stale endpoint file (server gone): embedded again, and the stale file is removed.
     let embedded = KmsClient::for_data_dir(dir.path(), None, None).unwrap();
     assert!(!embedded.is_http());
+    assert!(!endpoint_file(dir.path()).exists());
     embedded
         .call(&Identity::Default, "DescribeKey", json!({"KeyId": key_id}))
         .unwrap();

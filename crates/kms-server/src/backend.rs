@@ -44,6 +44,21 @@ pub trait Backend: Send + Sync + 'static {
     fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
     /// The credential for an access key id.
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential>;
+    /// The access key id of the data dir's service credential, if the backend has one.
+    fn service_access_key_id(&self) -> Option<String> {
+        None
+    }
+    /// The proof that this server holds the service credential
+    /// ([`ebsim_kms::trust::endpoint_proof`] of `challenge` for `host`), if it has one.
+    fn endpoint_proof(&self, host: &str, challenge: &[u8]) -> Option<[u8; 32]> {
+        let id = self.service_access_key_id()?;
+        let credential = self.lookup_access_key(&id).filter(|c| c.is_service)?;
+        Some(ebsim_kms::trust::endpoint_proof(
+            credential.secret.as_bytes(),
+            host,
+            challenge,
+        ))
+    }
 }
 
 impl Backend for ebsim_kms::Kms {
@@ -53,6 +68,10 @@ impl Backend for ebsim_kms::Kms {
 
     fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
         ebsim_kms::Kms::admin(self, caller, operation, body)
+    }
+
+    fn service_access_key_id(&self) -> Option<String> {
+        ebsim_kms::Kms::service_access_key_id(self).map(str::to_owned)
     }
 
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential> {

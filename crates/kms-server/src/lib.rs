@@ -22,6 +22,7 @@
 mod backend;
 mod server;
 pub mod sigv4;
+pub mod trust;
 mod wire;
 
 // The public interface is:

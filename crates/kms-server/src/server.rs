@@ -18,18 +18,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use ebsim_kms::trust::{CHALLENGE_BYTES, CHALLENGE_PARAM, NONCE_HEADER, PROOF_HEADER};
+
 use crate::backend::Backend;
 use crate::sigv4::{self, AuthError};
+use crate::trust::{ReplayGuard, host_names_server};
 use crate::wire::{CONTENT_TYPE, WireError};
 
 /// Header a service credential uses to act for another principal.
 pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
 /// Header a service credential uses to claim a forwarding service (`kms:ViaService`).
 pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
-/// Path answering `GET` with `ebsim-kms` (liveness probe for clients routing to a server).
-pub const PING_PATH: &str = "/ebsim/ping";
-/// Body of a successful ping.
-pub const PING_BODY: &str = "ebsim-kms";
+pub use ebsim_kms::trust::{PING_BODY, PING_PATH};
 
 /// How the server listens and how long it waits for slow clients.
 #[derive(Debug, Clone)]
@@ -120,6 +120,8 @@ pub enum ServerError {
 struct State<B> {
     backend: Arc<B>,
     config: ServerConfig,
+    /// Nonces of service-credential requests (refused when replayed or made before start).
+    replay: ReplayGuard,
 }
 
 /// A bound, not yet running KMS endpoint.
@@ -128,6 +130,8 @@ pub struct KmsServer<B> {
     listener: StdTcpListener,
     backend: Arc<B>,
     config: ServerConfig,
+    /// When the server bound its port: service-credential requests made earlier are refused.
+    started: SystemTime,
 }
 
 impl<B: Backend> KmsServer<B> {
@@ -148,6 +152,7 @@ impl<B: Backend> KmsServer<B> {
             listener,
             backend,
             config,
+            started: SystemTime::now(),
         })
     }
 
@@ -177,6 +182,7 @@ impl<B: Backend> KmsServer<B> {
         let state = Arc::new(State {
             backend: self.backend,
             config: self.config,
+            replay: ReplayGuard::new(self.started),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
@@ -192,7 +198,9 @@ impl<B: Backend> KmsServer<B> {
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(serve_connection(stream, peer, state.clone(), stop_rx.clone()));
+                    let Ok(local) = stream.local_addr() else { continue };
+                    let addrs = Addrs { peer, local };
+                    conns.spawn(serve_connection(stream, addrs, state.clone(), stop_rx.clone()));
                 }
             }
         }
@@ -294,16 +302,25 @@ impl Drop for ServerHandle {
     }
 }
 
+/// The two ends of a connection.
+#[derive(Debug, Clone, Copy)]
+struct Addrs {
+    /// The client.
+    peer: SocketAddr,
+    /// The local address the client reached (what its `Host` header must name).
+    local: SocketAddr,
+}
+
 async fn serve_connection<B: Backend>(
     stream: tokio::net::TcpStream,
-    peer: SocketAddr,
+    addrs: Addrs,
     state: Arc<State<B>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let svc_state = state.clone();
     let service = service_fn(move |req| {
         let state = svc_state.clone();
-        async move { Ok::<_, Infallible>(handle(req, peer, &state).await) }
+        async move { Ok::<_, Infallible>(handle(req, addrs, &state).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -380,13 +397,34 @@ enum Target<'a> {
 
 async fn handle<B: Backend>(
     req: Request<Incoming>,
-    peer: SocketAddr,
+    addrs: Addrs,
     state: &State<B>,
 ) -> Response<Full<Bytes>> {
     let rid = request_id();
     let (parts, body) = req.into_parts();
+    // The Host must name this server: a request addressed elsewhere (DNS rebinding, a
+    // captured request replayed at another port) is refused before anything else.
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .map(HeaderValue::to_str);
+    let host = match host {
+        Some(Ok(h)) if host_names_server(h, addrs.local) => h,
+        _ => {
+            let e = WireError::other(
+                421,
+                "MisdirectedRequestException",
+                format!(
+                    "The Host header must name this endpoint ({}, localhost or a loopback address with port {}).",
+                    addrs.local,
+                    addrs.local.port()
+                ),
+            );
+            return error_response(&e, &rid, true);
+        }
+    };
     if parts.method == Method::GET && parts.uri.path() == PING_PATH {
-        return response(200, Bytes::from_static(PING_BODY.as_bytes()), &rid, false);
+        return ping(parts.uri.query(), host, state, &rid);
     }
     if parts.method != Method::POST {
         let e = WireError::new(
@@ -481,6 +519,8 @@ async fn handle<B: Backend>(
         )));
         return error_response(&e, &rid, false);
     }
+    let signs_nonce = verified.signs(NONCE_HEADER);
+    let signed_at = verified.time;
     let credential = verified.credential;
     let header = |name: &str| -> Result<Option<String>, ()> {
         match parts.headers.get(name) {
@@ -505,6 +545,20 @@ async fn handle<B: Backend>(
         );
         return error_response(&e, &rid, false);
     }
+    if credential.is_service {
+        let nonce = if signs_nonce {
+            parts
+                .headers
+                .get(NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+        } else {
+            None
+        };
+        if let Err(e) = state.replay.check(nonce, signed_at, SystemTime::now()) {
+            let e = WireError::from(&AuthError::Replay(e.message()));
+            return error_response(&e, &rid, false);
+        }
+    }
     let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()));
     if let Some(via) = via {
         caller = caller.via(via);
@@ -526,7 +580,7 @@ async fn handle<B: Backend>(
             }
         }
         Target::Admin(op) => {
-            if !peer.ip().is_loopback() {
+            if !addrs.peer.ip().is_loopback() {
                 let e = WireError::new(
                     ErrorType::AccessDeniedException,
                     "The ebsim admin API answers loopback clients only.",
@@ -548,6 +602,38 @@ async fn handle<B: Backend>(
         Ok(out) => response(200, Bytes::from(out), &rid, false),
         Err(e) => error_response(&WireError::from(&e), &rid, false),
     }
+}
+
+/// `GET /ebsim/ping[?challenge=HEX]`: `ebsim-kms`, with the endpoint proof of the challenge
+/// for the `Host` the client addressed when the backend has a service credential.
+fn ping<B: Backend>(
+    query: Option<&str>,
+    host: &str,
+    state: &State<B>,
+    rid: &str,
+) -> Response<Full<Bytes>> {
+    let challenge = query.into_iter().flat_map(|q| q.split('&')).find_map(|kv| {
+        kv.strip_prefix(CHALLENGE_PARAM)
+            .and_then(|v| v.strip_prefix('='))
+    });
+    let mut resp = response(200, Bytes::from_static(PING_BODY.as_bytes()), rid, false);
+    let mut bytes = [0u8; CHALLENGE_BYTES];
+    let Some(challenge) = challenge else {
+        return resp;
+    };
+    if hex::decode_to_slice(challenge, &mut bytes).is_err() {
+        let e = WireError::new(
+            ErrorType::ValidationException,
+            format!("The challenge must be {CHALLENGE_BYTES} bytes in hex."),
+        );
+        return error_response(&e, rid, false);
+    }
+    if let Some(proof) = state.backend.endpoint_proof(host, &bytes)
+        && let Ok(v) = HeaderValue::from_str(&hex::encode(proof))
+    {
+        resp.headers_mut().insert(PROOF_HEADER, v);
+    }
+    resp
 }
 
 impl WireError {

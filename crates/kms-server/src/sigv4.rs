@@ -40,6 +40,10 @@ pub enum AuthError {
     /// The request's `x-amz-date` is more than 15 minutes from the wall clock.
     #[error("{0}")]
     Expired(String),
+    /// A service-credential request without a fresh nonce (a replay, or one made before the
+    /// server started).
+    #[error("{0}")]
+    Replay(&'static str),
 }
 
 /// A credential that can verify signatures: the secret for an access key.
@@ -221,6 +225,17 @@ pub struct Verified<C> {
     pub region: String,
     /// The service of the credential scope.
     pub service: String,
+    /// The `SignedHeaders` of the request (`host;x-amz-date;…`).
+    pub signed_headers: String,
+    /// The request's `x-amz-date`.
+    pub time: SystemTime,
+}
+
+impl<C> Verified<C> {
+    /// Whether the signature covers the header `name` (lowercase).
+    pub fn signs(&self, name: &str) -> bool {
+        self.signed_headers.split(';').any(|h| h == name)
+    }
 }
 
 /// Verifies the SigV4 signature of a received request.
@@ -325,6 +340,8 @@ pub fn verify<C: SigningSecret>(
             access_key_id: auth.access_key_id.to_owned(),
             region: auth.region.to_owned(),
             service: auth.service.to_owned(),
+            signed_headers: auth.signed_headers.to_owned(),
+            time,
         })
     } else {
         Err(AuthError::BadSignature)

@@ -73,9 +73,10 @@ impl From<&AuthError> for WireError {
                 ErrorType::IncompleteSignatureException
             }
             AuthError::UnknownAccessKey => ErrorType::UnrecognizedClientException,
-            AuthError::BadSignature | AuthError::BadScope(_) | AuthError::Expired(_) => {
-                ErrorType::InvalidSignatureException
-            }
+            AuthError::BadSignature
+            | AuthError::BadScope(_)
+            | AuthError::Expired(_)
+            | AuthError::Replay(_) => ErrorType::InvalidSignatureException,
         };
         Self::new(t, e.to_string())
     }

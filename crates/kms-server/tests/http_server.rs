@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
+use ebsim_kms::trust::{endpoint_proof, new_challenge, new_nonce};
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use ebsim_kms_server::{
     Backend, KmsServer, ServerConfig, ServerCredential, ServerError, ServerHandle,
@@ -80,6 +81,10 @@ impl Backend for Recorder {
             is_service,
         })
     }
+
+    fn service_access_key_id(&self) -> Option<String> {
+        Some("svc".to_owned())
+    }
 }
 
 fn start(config: ServerConfig) -> (Arc<Recorder>, ServerHandle) {
@@ -100,6 +105,8 @@ struct Req<'a> {
     time: SystemTime,
     service: &'a str,
     extra: Vec<(&'a str, &'a str)>,
+    /// The Host header (default: the server's address).
+    host: Option<&'a str>,
 }
 
 impl<'a> Req<'a> {
@@ -112,23 +119,57 @@ impl<'a> Req<'a> {
             time: SystemTime::now(),
             service: "kms",
             extra: vec![],
+            host: None,
         }
+    }
+
+    /// Signed with the service credential, with a fresh nonce in `nonce`.
+    fn service(target: &'a str, body: &'a [u8], nonce: &'a mut String) -> Self {
+        *nonce = new_nonce(SystemTime::now());
+        let mut r = Self::new(target, body);
+        r.key = "svc";
+        r.secret = "svc-secret";
+        r.extra = vec![("x-ebsim-nonce", nonce.as_str())];
+        r
     }
 }
 
-/// Sends a request signed like an AWS SDK does; returns (status, headers, JSON body).
+/// Sends a request signed like an AWS SDK does; returns (status, response).
 fn send(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> (u16, ureq::Response) {
-    let host = addr.to_string();
+    let headers = request_headers(addr, r, sign_it);
+    send_headers(addr, &headers, r.body)
+}
+
+/// Sends a POST with exactly these headers (e.g. a captured request, replayed).
+fn send_headers(
+    addr: SocketAddr,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, ureq::Response) {
+    let mut req = ureq::post(&format!("http://{addr}/"));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.send_bytes(body) {
+        Ok(resp) => (resp.status(), resp),
+        Err(ureq::Error::Status(code, resp)) => (code, resp),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// The headers of a request, signed (over every header it carries) when `sign_it`.
+fn request_headers(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> Vec<(String, String)> {
+    let host = r.host.map_or_else(|| addr.to_string(), str::to_owned);
     let mut headers: Vec<(&str, &str)> = vec![
         ("host", &host),
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", r.target),
     ];
     headers.extend(r.extra.iter().copied());
-    let mut req = ureq::post(&format!("http://{addr}/"));
-    for (k, v) in &headers {
-        req = req.set(k, v);
-    }
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     if sign_it {
         let identity: Identity = Credentials::new(r.key, r.secret, None, None, "test").into();
         let params = SigningParams::builder()
@@ -149,14 +190,10 @@ fn send(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> (u16, ureq::Response) {
         .unwrap();
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
         for (k, v) in instructions.headers() {
-            req = req.set(k, v);
+            out.push((k.to_owned(), v.to_owned()));
         }
     }
-    match req.send_bytes(r.body) {
-        Ok(resp) => (resp.status(), resp),
-        Err(ureq::Error::Status(code, resp)) => (code, resp),
-        Err(e) => panic!("transport error: {e}"),
-    }
+    out
 }
 
 fn json(resp: ureq::Response) -> serde_json::Value {
@@ -331,25 +368,27 @@ fn acting_for_others_needs_the_service_credential() {
     assert_eq!(json(resp)["__type"], "AccessDeniedException");
     assert_eq!(rec.count(), 0);
 
-    let mut r = Req::new("TrentService.GenerateDataKeyWithoutPlaintext", b"{}");
-    r.key = "svc";
-    r.secret = "svc-secret";
-    r.extra = vec![
+    let mut nonce = String::new();
+    let mut r = Req::service(
+        "TrentService.GenerateDataKeyWithoutPlaintext",
+        b"{}",
+        &mut nonce,
+    );
+    r.extra.extend([
         ("x-ebsim-principal", "arn:aws:iam::111122223333:user/alice"),
         ("x-ebsim-via-service", "ec2.us-west-2.amazonaws.com"),
-    ];
+    ]);
     let (status, resp) = send(addr, &r, true);
     assert_eq!(status, 200);
     let body = json(resp);
     assert_eq!(body["Principal"], "arn:aws:iam::111122223333:user/alice");
     assert_eq!(body["ViaService"], "ec2.us-west-2.amazonaws.com");
-    let mut r = Req::new("TrentService.Decrypt", b"{}");
-    r.key = "svc";
-    r.secret = "svc-secret";
-    r.extra = vec![(
+    let mut nonce = String::new();
+    let mut r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    r.extra.push((
         "x-ebsim-principal",
         "arn:aws:sts::111122223333:assumed-role/aws:ec2-infrastructure/i-0123",
-    )];
+    ));
     let body = json(send(addr, &r, true).1);
     assert_eq!(
         body["Principal"],
@@ -402,7 +441,10 @@ fn oversized_body_is_refused_unread() {
     let mut s = TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let chunk = format!("{:x}\r\n{}\r\n", 2048, " ".repeat(2048));
-    let head = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.ListKeys\r\nTransfer-Encoding: chunked\r\n\r\n",
+        server.addr()
+    );
     s.write_all(head.as_bytes()).unwrap();
     let _ = s.write_all(chunk.as_bytes());
     let mut buf = String::new();
@@ -432,11 +474,11 @@ fn slow_and_half_open_connections_are_closed() {
     // Half a request head.
     let mut partial = TcpStream::connect(addr).unwrap();
     partial
-        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Ta")
+        .write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Ta").as_bytes())
         .unwrap();
     // A complete head and a body that never arrives.
     let mut body = TcpStream::connect(addr).unwrap();
-    body.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 100\r\n\r\n{\"a\"").unwrap();
+    body.write_all(format!("POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Length: 100\r\n\r\n{{\"a\"").as_bytes()).unwrap();
     let (closed, _) = closed_within(idle, Duration::from_secs(5));
     assert!(closed, "idle connection closed");
     let (closed, _) = closed_within(partial, Duration::from_secs(5));
@@ -512,4 +554,127 @@ fn non_loopback_needs_allow_remote() {
         ServerConfig::new("0.0.0.0:0".parse().unwrap()).allow_remote(true),
     );
     assert!(ok.is_ok());
+}
+
+#[test]
+fn a_host_naming_another_endpoint_is_refused() {
+    let (rec, server) = start(default_config());
+    let addr = server.addr();
+    let other_port = format!("127.0.0.1:{}", addr.port().wrapping_add(1).max(1));
+    for host in [
+        "evil.example",
+        "evil.example:4599",
+        other_port.as_str(),
+        "kms.us-west-2.amazonaws.com",
+    ] {
+        let mut r = Req::new("TrentService.ListKeys", b"{}");
+        r.host = Some(host);
+        let (status, resp) = send(addr, &r, true);
+        assert_eq!(status, 421, "{host}");
+        assert_eq!(json(resp)["__type"], "MisdirectedRequestException");
+        // The ping too: a proof is never given for a name that is not this server's.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(format!("GET /ebsim/ping HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        assert!(buf.starts_with("HTTP/1.1 421"), "{buf}");
+    }
+    assert_eq!(rec.count(), 0);
+    // What aws-cli sends for --endpoint-url http://localhost:PORT is accepted.
+    let localhost = format!("localhost:{}", addr.port());
+    let mut r = Req::new("TrentService.ListKeys", b"{}");
+    r.host = Some(&localhost);
+    assert_eq!(send(addr, &r, true).0, 200);
+}
+
+#[test]
+fn the_ping_proves_the_service_credential_for_the_host_asked() {
+    let (_rec, server) = start(default_config());
+    let addr = server.addr();
+    let c = new_challenge();
+    let resp = ureq::get(&format!(
+        "http://{addr}/ebsim/ping?challenge={}",
+        hex::encode(c)
+    ))
+    .call()
+    .unwrap();
+    let proof = resp.header("x-ebsim-proof").unwrap().to_owned();
+    assert_eq!(resp.into_string().unwrap(), "ebsim-kms");
+    assert_eq!(
+        proof,
+        hex::encode(endpoint_proof(b"svc-secret", &addr.to_string(), &c))
+    );
+    // Without a challenge: the plain liveness answer, no proof.
+    let resp = ureq::get(&format!("http://{addr}/ebsim/ping"))
+        .call()
+        .unwrap();
+    assert!(resp.header("x-ebsim-proof").is_none());
+    match ureq::get(&format!("http://{addr}/ebsim/ping?challenge=zz")).call() {
+        Err(ureq::Error::Status(400, resp)) => {
+            assert_eq!(json(resp)["__type"], "ValidationException")
+        }
+        other => panic!("expected 400, got {:?}", other.map(|r| r.status())),
+    }
+}
+
+#[test]
+fn service_requests_need_a_fresh_signed_nonce() {
+    let (rec, server) = start(default_config());
+    let addr = server.addr();
+    let refused = |(status, resp): (u16, ureq::Response), why: &str| {
+        assert_eq!(status, 400, "{why}");
+        let body = json(resp);
+        assert_eq!(body["__type"], "InvalidSignatureException", "{why}");
+        body["message"].as_str().unwrap().to_owned()
+    };
+    // No nonce.
+    let mut r = Req::new("TrentService.Decrypt", b"{}");
+    r.key = "svc";
+    r.secret = "svc-secret";
+    let m = refused(send(addr, &r, true), "no nonce");
+    assert!(m.contains("x-ebsim-nonce"), "{m}");
+    // A nonce outside the signature.
+    let mut headers = request_headers(addr, &r, true);
+    headers.push(("x-ebsim-nonce".into(), new_nonce(SystemTime::now())));
+    refused(send_headers(addr, &headers, b"{}"), "unsigned nonce");
+    assert_eq!(rec.count(), 0);
+    // A signed fresh nonce passes once; the same request again is a replay.
+    let mut nonce = String::new();
+    let r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    let captured = request_headers(addr, &r, true);
+    assert_eq!(send_headers(addr, &captured, b"{}").0, 200);
+    let m = refused(send_headers(addr, &captured, b"{}"), "replay");
+    assert!(m.contains("already used"), "{m}");
+    assert_eq!(rec.count(), 1);
+    // Other credentials carry no nonce and are unaffected.
+    let plain = request_headers(addr, &Req::new("TrentService.Decrypt", b"{}"), true);
+    assert_eq!(send_headers(addr, &plain, b"{}").0, 200);
+    assert_eq!(send_headers(addr, &plain, b"{}").0, 200);
+    assert_eq!(rec.count(), 3);
+}
+
+#[test]
+fn a_restarted_server_refuses_requests_captured_before_it_started() {
+    let (rec, server) = start(default_config());
+    let addr = server.addr();
+    let mut nonce = String::new();
+    let r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    let captured = request_headers(addr, &r, true);
+    server.shutdown().unwrap();
+    // The same port, a new server: the captured request was made before it started.
+    let (rec2, _server2) = start(ServerConfig::new(addr));
+    let (status, resp) = send_headers(addr, &captured, b"{}");
+    assert_eq!(status, 400);
+    let body = json(resp);
+    assert_eq!(body["__type"], "InvalidSignatureException");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("before this server started"),
+        "{body}"
+    );
+    assert_eq!(rec.count() + rec2.count(), 0);
 }

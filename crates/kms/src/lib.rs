@@ -35,6 +35,7 @@ pub mod policy;
 mod service;
 mod state;
 mod store;
+pub mod trust;
 
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};

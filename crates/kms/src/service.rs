@@ -637,6 +637,11 @@ impl Kms {
             || identity_arn(principal).is_some()
     }
 
+    /// The access key id of the data dir's service credential (`None` in memory).
+    pub fn service_access_key_id(&self) -> Option<&str> {
+        self.service_key.as_ref().map(|(id, _)| id.as_str())
+    }
+
     /// The credential of an access key: `test` (the default account's root), IAM users and
     /// roles created through the admin operations, and the data dir's service credential.
     pub fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
