@@ -44,6 +44,12 @@ pub trait Backend: Send + Sync + 'static {
     fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
     /// The credential for an access key id.
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential>;
+    /// Whether a call of `operation` may block its thread (persistence, an injected latency):
+    /// the server then runs it on the blocking pool instead of an async worker. By default,
+    /// what the operation table says.
+    fn may_block(&self, operation: &str) -> bool {
+        ebsim_kms::ops::operation(operation).is_none_or(|o| o.blocking)
+    }
     /// The access key id of the data dir's service credential, if the backend has one.
     fn service_access_key_id(&self) -> Option<String> {
         None
@@ -72,6 +78,10 @@ impl Backend for ebsim_kms::Kms {
 
     fn service_access_key_id(&self) -> Option<String> {
         ebsim_kms::Kms::service_access_key_id(self).map(str::to_owned)
+    }
+
+    fn may_block(&self, operation: &str) -> bool {
+        ebsim_kms::Kms::may_block(self, operation)
     }
 
     fn lookup_access_key(&self, access_key_id: &str) -> Option<ServerCredential> {

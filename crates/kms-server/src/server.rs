@@ -372,24 +372,6 @@ fn request_id() -> String {
         .to_owned()
 }
 
-/// Operations answered directly on the async worker.
-const INLINE_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateRandom",
-    "ReEncrypt",
-    "DescribeKey",
-    "ListKeys",
-    "ListAliases",
-    "ListGrants",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
-];
-
 enum Target<'a> {
     Kms(&'a str),
     Admin(&'a str),
@@ -565,9 +547,10 @@ async fn handle<B: Backend>(
     }
 
     let result: Result<Vec<u8>, KmsError> = match target {
-        // The hot cryptographic and read operations run on the worker (a thread hand-off would
-        // cost more than they do); operations that persist state run on the blocking pool.
-        Target::Kms(op) if INLINE_OPERATIONS.contains(&op) => backend.call(&caller, op, &body),
+        // Operations that cannot block run on the worker (a thread hand-off would cost more
+        // than they do); those that persist state or wait for an injected latency run on the
+        // blocking pool, so that they never hold up another request.
+        Target::Kms(op) if !backend.may_block(op) => backend.call(&caller, op, &body),
         Target::Kms(op) => {
             let backend = backend.clone();
             let op = op.to_owned();

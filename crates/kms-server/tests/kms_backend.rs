@@ -245,3 +245,52 @@ fn admin_is_root_only() {
     assert_eq!(status, 400);
     assert_eq!(err["__type"], "UnknownOperationException", "{err}");
 }
+
+/// A latency fault holds its calls on the blocking pool: with more delayed calls in flight
+/// than the runtime has workers, an undelayed call still completes first.
+#[test]
+fn a_delayed_call_never_stalls_another() {
+    let (_dir, server) = start();
+    let addr = server.addr();
+    let (status, key) = post(addr, "TrentService.CreateKey", b"{}", "test", "test");
+    assert_eq!(status, 200);
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let fault = json!({"Operation": "DescribeKey", "Kind": "latency", "LatencyMs": 1500});
+    let (status, body) = post(
+        addr,
+        "EbsimAdmin.SetFault",
+        fault.to_string().as_bytes(),
+        "test",
+        "test",
+    );
+    assert_eq!(status, 200, "{body}");
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let delayed: Vec<_> = (0..workers + 2)
+        .map(|_| {
+            let order = order.clone();
+            let body = json!({"KeyId": key_id}).to_string();
+            std::thread::spawn(move || {
+                let (status, _) = post(
+                    addr,
+                    "TrentService.DescribeKey",
+                    body.as_bytes(),
+                    "test",
+                    "test",
+                );
+                order.lock().unwrap().push(("DescribeKey", status));
+            })
+        })
+        .collect();
+    // Let the delayed calls reach the server first.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (status, _) = post(addr, "TrentService.ListKeys", b"{}", "test", "test");
+    order.lock().unwrap().push(("ListKeys", status));
+    for t in delayed {
+        t.join().unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.first(), Some(&("ListKeys", 200)), "{order:?}");
+    assert_eq!(order.len(), workers + 3);
+    assert!(order.iter().all(|(_, s)| *s == 200), "{order:?}");
+}

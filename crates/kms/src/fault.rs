@@ -67,6 +67,17 @@ impl Faults {
             .store(false, std::sync::atomic::Ordering::Release);
     }
 
+    /// Whether a call of `operation` would wait for an injected latency.
+    pub fn delays(&self, operation: &str) -> bool {
+        if !self.active.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
+        let map = self.map.lock();
+        ["*", operation]
+            .iter()
+            .any(|name| map.get(*name).is_some_and(|f| f.latency_ms.is_some()))
+    }
+
     /// Applies the faults for one call (`now`: wall-clock seconds).
     pub fn apply(&self, operation: &str, now: f64) -> Result<(), KmsError> {
         if !self.active.load(std::sync::atomic::Ordering::Acquire) {
@@ -133,6 +144,19 @@ mod tests {
         for _ in 0..10 {
             assert!(f.apply("Decrypt", 1.0).is_ok());
         }
+    }
+
+    #[test]
+    fn latency_is_known_before_the_call() {
+        let f = Faults::default();
+        assert!(!f.delays("Decrypt"));
+        f.set("Decrypt", FaultKind::Latency(5), 0.0);
+        assert!(f.delays("Decrypt"));
+        assert!(!f.delays("Encrypt"));
+        f.set("*", FaultKind::Latency(5), 0.0);
+        assert!(f.delays("Encrypt"));
+        f.clear();
+        assert!(!f.delays("Decrypt"));
     }
 
     #[test]

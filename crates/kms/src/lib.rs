@@ -31,6 +31,7 @@ mod blob;
 mod clock;
 mod fault;
 mod jsonw;
+pub mod ops;
 pub mod policy;
 mod service;
 mod state;

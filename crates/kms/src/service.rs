@@ -392,18 +392,19 @@ fn principal_account(principal: &str) -> Option<&str> {
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
-/// `kms:ACTION` (without formatting for the data-plane actions).
+/// `kms:ACTION` for an action named by an operation or a grant operation (`ReEncryptFrom`).
 fn kms_action(action: &str) -> std::borrow::Cow<'static, str> {
-    std::borrow::Cow::Borrowed(match action {
-        "Decrypt" => "kms:Decrypt",
-        "Encrypt" => "kms:Encrypt",
-        "GenerateDataKey" => "kms:GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext" => "kms:GenerateDataKeyWithoutPlaintext",
-        "ReEncryptFrom" => "kms:ReEncryptFrom",
-        "ReEncryptTo" => "kms:ReEncryptTo",
-        "DescribeKey" => "kms:DescribeKey",
-        _ => return std::borrow::Cow::Owned(format!("kms:{action}")),
-    })
+    let from_table = crate::ops::operation(action).and_then(|o| {
+        o.actions
+            .iter()
+            .find(|a| a.strip_prefix("kms:") == Some(action))
+    });
+    match (from_table, action) {
+        (Some(a), _) => std::borrow::Cow::Borrowed(a),
+        (None, "ReEncryptFrom") => std::borrow::Cow::Borrowed("kms:ReEncryptFrom"),
+        (None, "ReEncryptTo") => std::borrow::Cow::Borrowed("kms:ReEncryptTo"),
+        (None, _) => std::borrow::Cow::Owned(format!("kms:{action}")),
+    }
 }
 
 /// `<acct>:aws:ec2-infrastructure:<id>` (the form EC2 sends) → the session ARN.
@@ -473,26 +474,9 @@ fn grant_op_fits(op: &str, key: &Key) -> bool {
     allowed.contains(&op)
 }
 
+/// Whether `op` only reads the state (unknown operations are treated as writes).
 fn read_only(op: &str) -> bool {
-    matches!(
-        op,
-        "Decrypt"
-            | "Encrypt"
-            | "GenerateDataKey"
-            | "GenerateDataKeyWithoutPlaintext"
-            | "ReEncrypt"
-            | "GenerateRandom"
-            | "DescribeKey"
-            | "ListKeys"
-            | "ListAliases"
-            | "ListGrants"
-            | "ListRetirableGrants"
-            | "GetKeyPolicy"
-            | "GetKeyRotationStatus"
-            | "ListKeyRotations"
-            | "ListResourceTags"
-            | "ListKeyPolicies"
-    )
+    crate::ops::operation(op).is_some_and(crate::ops::Operation::read_only)
 }
 
 fn page<T>(
@@ -637,6 +621,12 @@ impl Kms {
             || identity_arn(principal).is_some()
     }
 
+    /// Whether a call of `operation` may block its thread: it persists state (the operation
+    /// table), or an injected latency holds it. Servers run such calls off their async workers.
+    pub fn may_block(&self, operation: &str) -> bool {
+        crate::ops::operation(operation).is_none_or(|o| o.blocking) || self.faults.delays(operation)
+    }
+
     /// The access key id of the data dir's service credential (`None` in memory).
     pub fn service_access_key_id(&self) -> Option<&str> {
         self.service_key.as_ref().map(|(id, _)| id.as_str())
@@ -746,7 +736,7 @@ impl Kms {
         let now = self.now();
         self.maintain(now)?;
         let dry_run = opt_bool(req, "DryRun")?;
-        if dry_run && !dry_run::accepts_dry_run(op) {
+        if dry_run && !crate::ops::operation(op).is_some_and(|o| o.dry_run && o.implemented) {
             return Err(validation("DryRun is not supported for this operation."));
         }
         for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
@@ -1240,17 +1230,11 @@ impl Kms {
         }
     }
 
-    fn check_usable(key: &Key) -> R<()> {
-        match key.state {
-            KeyState::Enabled => Ok(()),
-            KeyState::Disabled => Err(err(
-                ErrorType::DisabledException,
-                format!("{} is disabled.", key.arn),
-            )),
-            KeyState::PendingDeletion => Err(err(
-                ErrorType::KMSInvalidStateException,
-                format!("{} is pending deletion.", key.arn),
-            )),
+    /// The key-state rule of `op` (the operation table) for `key`.
+    fn check_state(op: &str, key: &Key) -> R<()> {
+        match crate::ops::operation(op).and_then(|o| o.state_error(&key.arn, key.state)) {
+            Some((t, message)) => Err(err(t, message)),
+            None => Ok(()),
         }
     }
 
@@ -1275,7 +1259,7 @@ impl Kms {
             false,
             ev,
         )?;
-        Self::check_not_pending(key)?;
+        Self::check_state(op, key)?;
         if key.aws_managed {
             return Err(err(
                 ErrorType::UnsupportedOperationException,
@@ -1297,16 +1281,6 @@ impl Kms {
             return Err(err(
                 ErrorType::LimitExceededException,
                 format!("The key {key_arn} already has 50 aliases."),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_not_pending(key: &Key) -> R<()> {
-        if key.state == KeyState::PendingDeletion {
-            return Err(err(
-                ErrorType::KMSInvalidStateException,
-                format!("{} is pending deletion.", key.arn),
             ));
         }
         Ok(())
@@ -1622,7 +1596,7 @@ impl Kms {
         }
         check_algorithm(req, "EncryptionAlgorithm")?;
         let key = self.used_key(st, caller, req, "Encrypt", Some(&ctx), ev)?;
-        Self::check_usable(key)?;
+        Self::check_state("Encrypt", key)?;
         Self::check_symmetric(key, "Encrypt")?;
         let (blob, material_id) = seal(key, &plaintext, &ctx)?;
         Ok(hot::EncryptOut {
@@ -1668,7 +1642,7 @@ impl Kms {
             "GenerateDataKeyWithoutPlaintext"
         };
         let key = self.used_key(st, caller, req, action, Some(&ctx), ev)?;
-        Self::check_usable(key)?;
+        Self::check_state("GenerateDataKey", key)?;
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut data_key);
@@ -1709,7 +1683,7 @@ impl Kms {
         let a = self.authorize(st, caller, action, key, &cv, Some(ctx), true)?;
         ev.grant_id = a.grant_id;
         ev.sid = a.sid;
-        Self::check_usable(key)?;
+        Self::check_state("Decrypt", key)?;
         Self::check_symmetric(key, "Decrypt")?;
         if asked.is_some_and(|a| a != key.id) {
             return Err(err(
@@ -1798,7 +1772,7 @@ impl Kms {
         let mut cv = self.base_conditions(caller);
         Self::context_conditions(&mut cv, &dst_ctx);
         self.authorize(st, caller, "ReEncryptTo", dst, &cv, Some(&dst_ctx), true)?;
-        Self::check_usable(dst)?;
+        Self::check_state("ReEncrypt", dst)?;
         Self::check_symmetric(dst, "ReEncrypt")?;
         let (blob, dst_m) = seal(dst, &plaintext, &dst_ctx)?;
         Ok(hot::ReEncryptOut {
@@ -1871,7 +1845,7 @@ impl Kms {
             "EnableKey" | "DisableKey" => {
                 let id = {
                     let key = self.managed_key(st, caller, req, op, ev)?;
-                    Self::check_not_pending(key)?;
+                    Self::check_state(op, key)?;
                     key.id.clone()
                 };
                 if let Some(k) = st.keys.get_mut(&id) {
@@ -1901,7 +1875,7 @@ impl Kms {
                 }
                 let id = {
                     let key = self.managed_key(st, caller, req, op, ev)?;
-                    Self::check_not_pending(key)?;
+                    Self::check_state(op, key)?;
                     key.id.clone()
                 };
                 if let Some(k) = st.keys.get_mut(&id) {
@@ -1919,7 +1893,7 @@ impl Kms {
                             format!("{} is an AWS managed key.", key.arn),
                         ));
                     }
-                    Self::check_not_pending(key)?;
+                    Self::check_state(op, key)?;
                     key.id.clone()
                 };
                 if !(7..=30).contains(&days) {
@@ -1942,12 +1916,7 @@ impl Kms {
             "CancelKeyDeletion" => {
                 let id = {
                     let key = self.managed_key(st, caller, req, op, ev)?;
-                    if key.state != KeyState::PendingDeletion {
-                        return Err(err(
-                            ErrorType::KMSInvalidStateException,
-                            format!("{} is not pending deletion.", key.arn),
-                        ));
-                    }
+                    Self::check_state(op, key)?;
                     key.id.clone()
                 };
                 let k = st
@@ -1986,7 +1955,7 @@ impl Kms {
                 let id = {
                     let key = self.managed_key(st, caller, req, op, ev)?;
                     rotation_eligible(key)?;
-                    Self::check_usable(key)?;
+                    Self::check_state(op, key)?;
                     if key.aws_managed {
                         return Err(err(
                             ErrorType::UnsupportedOperationException,
@@ -2022,7 +1991,7 @@ impl Kms {
                             format!("{} is an AWS managed key.", key.arn),
                         ));
                     }
-                    Self::check_usable(key)?;
+                    Self::check_state(op, key)?;
                     if let Some(r) = &key.rotation
                         && r.next - now <= ROTATION_CONFLICT_WINDOW
                     {
@@ -2418,7 +2387,7 @@ impl Kms {
                 "because a grant can only create child grants with a subset of its operations and equal or stricter constraints",
             ));
         }
-        Self::check_usable(key)?;
+        Self::check_state("CreateGrant", key)?;
         for o in &ops {
             if !grant_op_fits(o, key) {
                 return Err(validation(format!(
@@ -2656,7 +2625,7 @@ impl Kms {
         o.push(',');
         jsonw::str_member(o, "userAgent", service.as_deref().unwrap_or("ebsim"));
         o.push_str(",\"requestParameters\":");
-        params.write(o);
+        params.write(op, o);
         o.push_str(",\"responseElements\":");
         match (&ev.response, error) {
             (Some(v), None) => jsonw::value(o, v),
@@ -3090,44 +3059,9 @@ pub(crate) fn fuzz_blob(data: &[u8]) {
 }
 
 /// Request members copied into audit records (never plaintext, blobs, tokens or policies).
-const AUDITED_PARAMS: [&str; 32] = [
-    "KeyId",
-    "EncryptionContext",
-    "NumberOfBytes",
-    "KeySpec",
-    "KeyUsage",
-    "Description",
-    "GranteePrincipal",
-    "RetiringPrincipal",
-    "Operations",
-    "Constraints",
-    "Name",
-    "AliasName",
-    "TargetKeyId",
-    "GrantId",
-    "PendingWindowInDays",
-    "RotationPeriodInDays",
-    "SourceKeyId",
-    "DestinationKeyId",
-    "SourceEncryptionContext",
-    "DestinationEncryptionContext",
-    "EncryptionAlgorithm",
-    "PolicyName",
-    "Limit",
-    "IncludeKeyMaterial",
-    "BypassPolicyLockoutSafetyCheck",
-    "Origin",
-    "CustomerMasterKeySpec",
-    "DryRun",
-    "Tags",
-    "TagKeys",
-    "GranteeServicePrincipal",
-    "RetiringServicePrincipal",
-];
-
 /// The request members an audit record copies.
 enum AuditParams<'a> {
-    /// A general request: the members named in [`AUDITED_PARAMS`].
+    /// A general request: the members the operation table says its operation records.
     Map(&'a Map<String, Value>),
     /// A typed data-plane request.
     Hot(&'a hot::HotReq<'a>),
@@ -3136,16 +3070,14 @@ enum AuditParams<'a> {
 impl AuditParams<'_> {
     /// Writes `requestParameters`: the audited members in name order, names in camelCase;
     /// `null` when there are none.
-    fn write(&self, out: &mut String) {
+    fn write(&self, op: &str, out: &mut String) {
+        let audited = crate::ops::operation(op).map_or(&[][..], |o| o.audited);
         let req = match self {
-            Self::Hot(h) => return h.write_audit_params(out),
+            Self::Hot(h) => return h.write_audit_params(audited, out),
             Self::Map(m) => m,
         };
         let mut first = true;
-        for (name, v) in req
-            .iter()
-            .filter(|(k, _)| AUDITED_PARAMS.contains(&k.as_str()))
-        {
+        for (name, v) in req.iter().filter(|(k, _)| audited.contains(&k.as_str())) {
             out.push(if first { '{' } else { ',' });
             first = false;
             jsonw::str(out, &camel(name));

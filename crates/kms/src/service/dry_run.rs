@@ -11,21 +11,6 @@ use super::{Ev, Forms, Kms, R, context_param, opt_bool, opt_str, ser, validation
 use crate::api::Caller;
 use crate::state::State;
 
-/// The operations whose request has a `DryRun` member.
-pub(super) fn accepts_dry_run(op: &str) -> bool {
-    matches!(
-        op,
-        "Encrypt"
-            | "Decrypt"
-            | "ReEncrypt"
-            | "GenerateDataKey"
-            | "GenerateDataKeyWithoutPlaintext"
-            | "CreateGrant"
-            | "RetireGrant"
-            | "RevokeGrant"
-    )
-}
-
 /// Whether a Decrypt/ReEncrypt request is a dry run that ignores its ciphertext.
 pub(super) fn ignores_ciphertext(req: &Map<String, Value>) -> R<bool> {
     let ignore = match req.get("DryRunModifiers") {
@@ -93,7 +78,7 @@ impl Kms {
                 true,
                 if i == 0 { &mut *ev } else { &mut leg_ev },
             )?;
-            Self::check_usable(key)?;
+            Self::check_state(op, key)?;
             Self::check_symmetric(key, op)?;
         }
         Ok(json!({}))

@@ -180,51 +180,67 @@ impl HotReq<'_> {
 
     /// Writes the audited members as the general path does (`requestParameters`: the
     /// members in the order of their names, names in camelCase; `null` when none).
-    pub(super) fn write_audit_params(&self, out: &mut String) {
+    /// Writes `requestParameters`: the members `audited` names (the operation table's list),
+    /// in name order, names in camelCase; `null` when there are none.
+    pub(super) fn write_audit_params(&self, audited: &[&str], out: &mut String) {
         let mut first = true;
         let mut sep = |out: &mut String, name: &str| {
             out.push(if first { '{' } else { ',' });
             first = false;
             jsonw::key(out, name);
         };
+        let on = |member: &str| audited.contains(&member);
         let ctx = |out: &mut String, m: &Opt<BTreeMap<String, String>>| {
             if let Opt::Set(m) = m {
                 jsonw::string_map(out, m);
             }
         };
-        if self.destination_encryption_context.get().is_some() {
+        if on("DestinationEncryptionContext") && self.destination_encryption_context.get().is_some()
+        {
             sep(out, "destinationEncryptionContext");
             ctx(out, &self.destination_encryption_context);
         }
-        if let Opt::Set(v) = self.destination_key_id {
+        if on("DestinationKeyId")
+            && let Opt::Set(v) = self.destination_key_id
+        {
             sep(out, "destinationKeyId");
             jsonw::str(out, v);
         }
-        if let Opt::Set(v) = self.encryption_algorithm {
+        if on("EncryptionAlgorithm")
+            && let Opt::Set(v) = self.encryption_algorithm
+        {
             sep(out, "encryptionAlgorithm");
             jsonw::str(out, v);
         }
-        if self.encryption_context.get().is_some() {
+        if on("EncryptionContext") && self.encryption_context.get().is_some() {
             sep(out, "encryptionContext");
             ctx(out, &self.encryption_context);
         }
-        if let Opt::Set(v) = self.key_id {
+        if on("KeyId")
+            && let Opt::Set(v) = self.key_id
+        {
             sep(out, "keyId");
             jsonw::str(out, v);
         }
-        if let Opt::Set(v) = self.key_spec {
+        if on("KeySpec")
+            && let Opt::Set(v) = self.key_spec
+        {
             sep(out, "keySpec");
             jsonw::str(out, v);
         }
-        if let Opt::Set(n) = self.number_of_bytes {
+        if on("NumberOfBytes")
+            && let Opt::Set(n) = self.number_of_bytes
+        {
             sep(out, "numberOfBytes");
             jsonw::int(out, n);
         }
-        if self.source_encryption_context.get().is_some() {
+        if on("SourceEncryptionContext") && self.source_encryption_context.get().is_some() {
             sep(out, "sourceEncryptionContext");
             ctx(out, &self.source_encryption_context);
         }
-        if let Opt::Set(v) = self.source_key_id {
+        if on("SourceKeyId")
+            && let Opt::Set(v) = self.source_key_id
+        {
             sep(out, "sourceKeyId");
             jsonw::str(out, v);
         }

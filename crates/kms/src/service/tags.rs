@@ -118,7 +118,7 @@ impl Kms {
     ) -> R<Value> {
         let (id, tags) = {
             let key = self.managed_key(st, caller, req, op, ev)?;
-            Self::check_not_pending(key)?;
+            Self::check_state(op, key)?;
             let tags = if op == "TagResource" {
                 if req.get("Tags").is_none_or(Value::is_null) {
                     return Err(validation(
