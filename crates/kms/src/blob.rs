@@ -180,6 +180,18 @@ impl KeyMaterial {
     }
 }
 
+/// The fuzz hook: parses arbitrary bytes; a blob that parses must not open under a random key.
+pub(crate) fn fuzz(data: &[u8]) {
+    if let Some(p) = parse(data) {
+        let _ = (p.key_id_string(), p.material_id_string());
+        let m = KeyMaterial::generate();
+        assert!(
+            m.open(&p, &std::collections::BTreeMap::new()).is_none(),
+            "a random key must not open a blob"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,6 @@ pub mod internal {
 
     /// Feeds arbitrary bytes to the ciphertext blob parser.
     pub fn fuzz_blob_parser(data: &[u8]) {
-        crate::service::fuzz_blob(data);
+        crate::blob::fuzz(data);
     }
 }

@@ -163,99 +163,113 @@ const DATA_KEY: &[&str] = &[
 const KEY_DRY: &[&str] = &["KeyId", "DryRun"];
 const NONE: &[&str] = &[];
 
-/// Shorthand for the table rows.
-#[allow(clippy::too_many_arguments)]
-const fn op(
-    name: &'static str,
-    actions: &'static [&'static str],
-    access: Access,
-    grant: bool,
-    dry_run: bool,
-    audited: &'static [&'static str],
-    key_states: Option<KeyStates>,
-    implemented: bool,
-) -> Operation {
+/// A row: a write operation that is implemented, names no key, takes no grant or `DryRun`
+/// and audits nothing, until its builder calls say otherwise.
+const fn op(name: &'static str, actions: &'static [&'static str]) -> Operation {
     Operation {
         name,
         actions,
-        access,
-        grant,
-        dry_run,
-        audited,
+        access: Access::Write,
+        grant: false,
+        dry_run: false,
+        audited: NONE,
         // Writes persist; reads never wait on the disk.
-        blocking: matches!(access, Access::Write),
-        key_states,
-        implemented,
+        blocking: true,
+        key_states: None,
+        implemented: true,
     }
 }
 
-use Access::{Read, Write};
+impl Operation {
+    const fn read(mut self) -> Self {
+        self.access = Access::Read;
+        self.blocking = false;
+        self
+    }
+    const fn grant(mut self) -> Self {
+        self.grant = true;
+        self
+    }
+    const fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+    const fn audits(mut self, members: &'static [&'static str]) -> Self {
+        self.audited = members;
+        self
+    }
+    const fn states(mut self, rules: KeyStates) -> Self {
+        self.key_states = Some(rules);
+        self
+    }
+    /// Runs as any unknown name does (under the write lock, answering
+    /// UnknownOperationException).
+    const fn unimplemented(mut self) -> Self {
+        self.implemented = false;
+        self
+    }
+}
 
-const USABLE: Option<KeyStates> = Some(KeyStates::USABLE);
-const NOT_PENDING: Option<KeyStates> = Some(KeyStates::NOT_PENDING);
-const ANY: Option<KeyStates> = Some(KeyStates::ANY);
-const NO_KEY: Option<KeyStates> = None;
-const YES: bool = true;
-const NO: bool = false;
+const USABLE: KeyStates = KeyStates::USABLE;
+const NOT_PENDING: KeyStates = KeyStates::NOT_PENDING;
+const ANY: KeyStates = KeyStates::ANY;
 
-// Unimplemented operations run as any unknown name does (under the write lock, answering
-// UnknownOperationException), so their rows say Write and implemented: NO.
 #[rustfmt::skip]
 static OPERATIONS: [Operation; 54] = [
-    op("CancelKeyDeletion", &["kms:CancelKeyDeletion"], Write, NO, NO, KEY, Some(KeyStates::PENDING_ONLY), YES),
-    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"], Write, NO, NO, NONE, NO_KEY, NO),
-    op("CreateAlias", &["kms:CreateAlias"], Write, NO, NO, &["AliasName", "TargetKeyId"], NOT_PENDING, YES),
-    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"], Write, NO, NO, NONE, NO_KEY, NO),
-    op("CreateGrant", &["kms:CreateGrant"], Write, YES, YES, &["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"], USABLE, YES),
-    op("CreateKey", &["kms:CreateKey"], Write, NO, NO, &["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags"], NO_KEY, YES),
-    op("Decrypt", &["kms:Decrypt"], Read, YES, YES, CRYPTO, USABLE, YES),
-    op("DeleteAlias", &["kms:DeleteAlias"], Write, NO, NO, &["AliasName"], ANY, YES),
-    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"], Write, NO, NO, NONE, NO_KEY, NO),
-    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"], Write, NO, NO, KEY, NO_KEY, NO),
-    op("DeriveSharedSecret", &["kms:DeriveSharedSecret"], Write, YES, YES, KEY_DRY, NO_KEY, NO),
-    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"], Write, NO, NO, &["Limit"], NO_KEY, NO),
-    op("DescribeKey", &["kms:DescribeKey"], Read, YES, NO, KEY, ANY, YES),
-    op("DisableKey", &["kms:DisableKey"], Write, NO, NO, KEY, NOT_PENDING, YES),
-    op("DisableKeyRotation", &["kms:DisableKeyRotation"], Write, NO, NO, KEY, USABLE, YES),
-    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"], Write, NO, NO, NONE, NO_KEY, NO),
-    op("EnableKey", &["kms:EnableKey"], Write, NO, NO, KEY, NOT_PENDING, YES),
-    op("EnableKeyRotation", &["kms:EnableKeyRotation"], Write, NO, NO, &["KeyId", "RotationPeriodInDays"], USABLE, YES),
-    op("Encrypt", &["kms:Encrypt"], Read, YES, YES, CRYPTO, USABLE, YES),
-    op("GenerateDataKey", &["kms:GenerateDataKey"], Read, YES, YES, DATA_KEY, USABLE, YES),
-    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"], Write, YES, YES, &["KeyId", "EncryptionContext", "DryRun"], NO_KEY, NO),
-    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"], Write, YES, YES, &["KeyId", "EncryptionContext", "DryRun"], NO_KEY, NO),
-    op("GenerateDataKeyWithoutPlaintext", &["kms:GenerateDataKeyWithoutPlaintext"], Read, YES, YES, DATA_KEY, USABLE, YES),
-    op("GenerateMac", &["kms:GenerateMac"], Write, YES, YES, KEY_DRY, NO_KEY, NO),
-    op("GenerateRandom", &["kms:GenerateRandom"], Read, NO, NO, &["NumberOfBytes"], NO_KEY, YES),
-    op("GetKeyLastUsage", &["kms:GetKeyLastUsage"], Write, NO, NO, KEY, NO_KEY, NO),
-    op("GetKeyPolicy", &["kms:GetKeyPolicy"], Read, NO, NO, &["KeyId", "PolicyName"], ANY, YES),
-    op("GetKeyRotationStatus", &["kms:GetKeyRotationStatus"], Read, NO, NO, KEY, ANY, YES),
-    op("GetParametersForImport", &["kms:GetParametersForImport"], Write, NO, NO, KEY, NO_KEY, NO),
-    op("GetPublicKey", &["kms:GetPublicKey"], Write, YES, NO, KEY, NO_KEY, NO),
-    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"], Write, NO, NO, KEY, NO_KEY, NO),
-    op("ListAliases", &["kms:ListAliases"], Read, NO, NO, KEY_LIMIT, NO_KEY, YES),
-    op("ListGrants", &["kms:ListGrants"], Read, NO, NO, &["KeyId", "GranteePrincipal", "GrantId", "Limit", "GranteeServicePrincipal"], ANY, YES),
-    op("ListKeyPolicies", &["kms:ListKeyPolicies"], Read, NO, NO, KEY_LIMIT, ANY, YES),
-    op("ListKeyRotations", &["kms:ListKeyRotations"], Read, NO, NO, &["KeyId", "Limit", "IncludeKeyMaterial"], ANY, YES),
-    op("ListKeys", &["kms:ListKeys"], Read, NO, NO, &["Limit"], NO_KEY, YES),
-    op("ListResourceTags", &["kms:ListResourceTags"], Read, NO, NO, KEY_LIMIT, ANY, YES),
-    op("ListRetirableGrants", &["kms:ListRetirableGrants"], Read, NO, NO, &["RetiringPrincipal", "Limit"], NO_KEY, YES),
-    op("PutKeyPolicy", &["kms:PutKeyPolicy"], Write, NO, NO, &["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"], ANY, YES),
-    op("ReEncrypt", &["kms:ReEncryptFrom", "kms:ReEncryptTo"], Read, YES, YES, &["SourceKeyId", "DestinationKeyId", "SourceEncryptionContext", "DestinationEncryptionContext", "DryRun"], USABLE, YES),
-    op("ReplicateKey", &["kms:ReplicateKey"], Write, NO, NO, &["KeyId", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"], NO_KEY, NO),
-    op("RetireGrant", &["kms:RetireGrant"], Write, YES, YES, &["KeyId", "GrantId", "DryRun"], ANY, YES),
-    op("RevokeGrant", &["kms:RevokeGrant"], Write, NO, YES, &["KeyId", "GrantId", "DryRun"], ANY, YES),
-    op("RotateKeyOnDemand", &["kms:RotateKeyOnDemand"], Write, NO, NO, KEY, USABLE, YES),
-    op("ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"], Write, NO, NO, &["KeyId", "PendingWindowInDays"], NOT_PENDING, YES),
-    op("Sign", &["kms:Sign"], Write, YES, YES, KEY_DRY, NO_KEY, NO),
-    op("TagResource", &["kms:TagResource"], Write, NO, NO, &["KeyId", "Tags"], NOT_PENDING, YES),
-    op("UntagResource", &["kms:UntagResource"], Write, NO, NO, &["KeyId", "TagKeys"], NOT_PENDING, YES),
-    op("UpdateAlias", &["kms:UpdateAlias"], Write, NO, NO, &["AliasName", "TargetKeyId"], NOT_PENDING, YES),
-    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"], Write, NO, NO, NONE, NO_KEY, NO),
-    op("UpdateKeyDescription", &["kms:UpdateKeyDescription"], Write, NO, NO, &["KeyId", "Description"], NOT_PENDING, YES),
-    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"], Write, NO, NO, KEY, NO_KEY, NO),
-    op("Verify", &["kms:Verify"], Write, YES, YES, KEY_DRY, NO_KEY, NO),
-    op("VerifyMac", &["kms:VerifyMac"], Write, YES, YES, KEY_DRY, NO_KEY, NO),
+    op("CancelKeyDeletion", &["kms:CancelKeyDeletion"]).audits(KEY).states(KeyStates::PENDING_ONLY),
+    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).unimplemented(),
+    op("CreateAlias", &["kms:CreateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
+    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).unimplemented(),
+    op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(USABLE),
+    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags"]),
+    op("Decrypt", &["kms:Decrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
+    op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),
+    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).unimplemented(),
+    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(KEY).unimplemented(),
+    op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).audits(&["Limit"]).unimplemented(),
+    op("DescribeKey", &["kms:DescribeKey"]).read().grant().audits(KEY).states(ANY),
+    op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(NOT_PENDING),
+    op("DisableKeyRotation", &["kms:DisableKeyRotation"]).audits(KEY).states(USABLE),
+    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).unimplemented(),
+    op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(NOT_PENDING),
+    op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
+    op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
+    op("GenerateDataKey", &["kms:GenerateDataKey"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
+    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"]).grant().dry_run().audits(&["KeyId", "EncryptionContext", "DryRun"]).unimplemented(),
+    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"]).grant().dry_run().audits(&["KeyId", "EncryptionContext", "DryRun"]).unimplemented(),
+    op("GenerateDataKeyWithoutPlaintext", &["kms:GenerateDataKeyWithoutPlaintext"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
+    op("GenerateMac", &["kms:GenerateMac"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("GenerateRandom", &["kms:GenerateRandom"]).read().audits(&["NumberOfBytes"]),
+    op("GetKeyLastUsage", &["kms:GetKeyLastUsage"]).audits(KEY).unimplemented(),
+    op("GetKeyPolicy", &["kms:GetKeyPolicy"]).read().audits(&["KeyId", "PolicyName"]).states(ANY),
+    op("GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]).read().audits(KEY).states(ANY),
+    op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(KEY).unimplemented(),
+    op("GetPublicKey", &["kms:GetPublicKey"]).grant().audits(KEY).unimplemented(),
+    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(KEY).unimplemented(),
+    op("ListAliases", &["kms:ListAliases"]).read().audits(KEY_LIMIT),
+    op("ListGrants", &["kms:ListGrants"]).read().audits(&["KeyId", "GranteePrincipal", "GrantId", "Limit", "GranteeServicePrincipal"]).states(ANY),
+    op("ListKeyPolicies", &["kms:ListKeyPolicies"]).read().audits(KEY_LIMIT).states(ANY),
+    op("ListKeyRotations", &["kms:ListKeyRotations"]).read().audits(&["KeyId", "Limit", "IncludeKeyMaterial"]).states(ANY),
+    op("ListKeys", &["kms:ListKeys"]).read().audits(&["Limit"]),
+    op("ListResourceTags", &["kms:ListResourceTags"]).read().audits(KEY_LIMIT).states(ANY),
+    op("ListRetirableGrants", &["kms:ListRetirableGrants"]).read().audits(&["RetiringPrincipal", "Limit"]),
+    op("PutKeyPolicy", &["kms:PutKeyPolicy"]).audits(&["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"]).states(ANY),
+    op("ReEncrypt", &["kms:ReEncryptFrom", "kms:ReEncryptTo"]).read().grant().dry_run().audits(&["SourceKeyId", "DestinationKeyId", "SourceEncryptionContext", "DestinationEncryptionContext", "DryRun"]).states(USABLE),
+    op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).unimplemented(),
+    op("RetireGrant", &["kms:RetireGrant"]).grant().dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
+    op("RevokeGrant", &["kms:RevokeGrant"]).dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
+    op("RotateKeyOnDemand", &["kms:RotateKeyOnDemand"]).audits(KEY).states(USABLE),
+    op("ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]).audits(&["KeyId", "PendingWindowInDays"]).states(NOT_PENDING),
+    op("Sign", &["kms:Sign"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("TagResource", &["kms:TagResource"]).audits(&["KeyId", "Tags"]).states(NOT_PENDING),
+    op("UntagResource", &["kms:UntagResource"]).audits(&["KeyId", "TagKeys"]).states(NOT_PENDING),
+    op("UpdateAlias", &["kms:UpdateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
+    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).unimplemented(),
+    op("UpdateKeyDescription", &["kms:UpdateKeyDescription"]).audits(&["KeyId", "Description"]).states(NOT_PENDING),
+    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(KEY).unimplemented(),
+    op("Verify", &["kms:Verify"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("VerifyMac", &["kms:VerifyMac"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
 ];
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `DryRun` (KMS-REFERENCE §1.6, §3): which operations accept it, and Decrypt/ReEncrypt with
+//! `DryRun` (which operations accept it is in the operation table), and Decrypt/ReEncrypt with
 //! `DryRunModifiers: ["IGNORE_CIPHERTEXT"]`, which checks authorization and key state on the
 //! named key without a ciphertext.
 //!
@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Ev, Forms, Kms, R, context_param, opt_bool, opt_str, ser, validation};
+use super::{
+    Ev, Forms, KeyUse, Kms, R, context_param, opt_bool, opt_str, req_str, ser, validation,
+};
 use crate::api::Caller;
 use crate::state::State;
 
@@ -67,15 +69,13 @@ impl Kms {
             }
             let ctx = context_param(req, ctx_param)?;
             let mut leg_ev = Ev::default();
+            let key_ref = req_str(req, param)?;
             let key = self.key_access(
                 st,
                 caller,
-                req,
-                param,
+                key_ref,
                 Forms::All,
-                action,
-                Some(&ctx),
-                true,
+                KeyUse::grantable(action, Some(&ctx)),
                 if i == 0 { &mut *ev } else { &mut leg_ev },
             )?;
             Self::check_state(op, key)?;

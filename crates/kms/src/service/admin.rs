@@ -1,0 +1,228 @@
+//! The admin operations: clock, faults, IAM principals, audit reads (account root only).
+
+use super::*;
+
+impl Kms {
+    /// Operations KMS has no wire operation for (clock, faults, IAM, audit), allowed to an
+    /// account root only.
+    ///
+    /// # Errors
+    /// AccessDeniedException for anyone but a root; ValidationException for bad input.
+    pub fn admin(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        request_json: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        let body: &[u8] = if request_json.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            request_json
+        };
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ser(format!("Malformed request body: {e}")))?;
+        self.admin_json(caller, operation, v)
+            .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec()))
+    }
+
+    /// [`Kms::admin`] with parsed JSON.
+    ///
+    /// # Errors
+    /// As [`Kms::admin`].
+    pub fn admin_json(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, KmsError> {
+        if !is_root(&caller.principal) || caller.via_service.is_some() {
+            return Err(err(
+                ErrorType::AccessDeniedException,
+                format!(
+                    "User: {} is not authorized to perform: ebsim:{operation} (admin operations are for an account root)",
+                    caller.principal
+                ),
+            ));
+        }
+        let Value::Object(req) = request else {
+            return Err(ser("The request body must be a JSON object"));
+        };
+        match operation {
+            "AdvanceClock" => {
+                let days = req
+                    .get("Days")
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| validation("Days (a number) is required."))?;
+                if !days.is_finite() || days < 0.0 {
+                    return Err(validation("Days must be a non-negative number."));
+                }
+                {
+                    let mut st = self.state.write();
+                    st.clock_offset += days * DAY;
+                    self.persist(&st)?;
+                }
+                self.maintain(self.now())?;
+                Ok(self.clock_json())
+            }
+            "GetClock" => Ok(self.clock_json()),
+            "SetFault" => {
+                let op = req
+                    .get("Operation")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        validation("Operation is required (\"*\" or an operation name).")
+                    })?;
+                let kind = match req.get("Kind").and_then(Value::as_str) {
+                    Some("outage") => {
+                        let t = match req.get("ErrorType").and_then(Value::as_str) {
+                            None => ErrorType::KMSInternalException,
+                            Some(n) => match ErrorType::from_name(n) {
+                                Some(
+                                    t @ (ErrorType::KMSInternalException
+                                    | ErrorType::DependencyTimeoutException),
+                                ) => t,
+                                _ => {
+                                    return Err(validation(
+                                        "ErrorType must be KMSInternalException or DependencyTimeoutException.",
+                                    ));
+                                }
+                            },
+                        };
+                        FaultKind::Outage(t)
+                    }
+                    Some("throttle") => {
+                        let r = req
+                            .get("RatePerSecond")
+                            .and_then(Value::as_f64)
+                            .ok_or_else(|| validation("RatePerSecond is required for throttle."))?;
+                        if !(r.is_finite() && r > 0.0) {
+                            return Err(validation("RatePerSecond must be positive."));
+                        }
+                        FaultKind::Throttle(r)
+                    }
+                    Some("latency") => {
+                        let ms = req
+                            .get("LatencyMs")
+                            .and_then(Value::as_u64)
+                            .ok_or_else(|| validation("LatencyMs is required for latency."))?;
+                        if ms > 60_000 {
+                            return Err(validation("LatencyMs must be at most 60000."));
+                        }
+                        FaultKind::Latency(ms)
+                    }
+                    _ => return Err(validation("Kind must be outage, throttle or latency.")),
+                };
+                self.faults.set(op, kind, SystemClock.now());
+                Ok(json!({}))
+            }
+            "ClearFaults" => {
+                self.faults.clear();
+                Ok(json!({}))
+            }
+            "CreateUser" | "CreateRole" => {
+                let (field, kind) = if operation == "CreateUser" {
+                    ("UserName", "user")
+                } else {
+                    ("RoleName", "role")
+                };
+                let name = req
+                    .get(field)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| validation(format!("{field} is required.")))?;
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+                {
+                    return Err(validation(format!(
+                        "{field} must be 1..64 characters of [A-Za-z0-9+=,.@_-]."
+                    )));
+                }
+                let account = req
+                    .get("AccountId")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&self.config.account)
+                    .to_string();
+                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(validation("AccountId must be 12 digits."));
+                }
+                let arn = format!("arn:aws:iam::{account}:{kind}/{name}");
+                let mut st = self.state.write();
+                if st.principals.contains_key(&arn) {
+                    return Err(err(
+                        ErrorType::AlreadyExistsException,
+                        format!("{arn} already exists."),
+                    ));
+                }
+                let (id, secret) = store::new_access_key("AKIA");
+                let out =
+                    json!({"Arn": arn, "AccessKeyId": id, "SecretAccessKey": secret.as_str()});
+                st.principals.insert(
+                    arn.clone(),
+                    Principal {
+                        arn,
+                        kind: kind.into(),
+                        account,
+                        access_key_id: id,
+                        secret,
+                        policies: BTreeMap::new(),
+                        compiled: Vec::new(),
+                    },
+                );
+                self.persist(&st)?;
+                Ok(out)
+            }
+            "PutPrincipalPolicy" => {
+                let arn = req
+                    .get("PrincipalArn")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| validation("PrincipalArn is required."))?;
+                let name = req
+                    .get("PolicyName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| validation("PolicyName is required."))?;
+                let text = match req.get("PolicyDocument") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v @ Value::Object(_)) => v.to_string(),
+                    _ => return Err(validation("PolicyDocument is required.")),
+                };
+                let doc = PolicyDocument::parse_identity_policy(&text).map_err(KmsError::from)?;
+                let mut st = self.state.write();
+                let p = st.principals.get_mut(arn).ok_or_else(|| {
+                    err(
+                        ErrorType::NotFoundException,
+                        format!("No IAM user or role {arn}."),
+                    )
+                })?;
+                p.policies.insert(name.to_string(), text);
+                let _ = doc;
+                p.compiled = p
+                    .policies
+                    .values()
+                    .filter_map(|t| PolicyDocument::parse_identity_policy(t).ok().map(Arc::new))
+                    .collect();
+                self.persist(&st)?;
+                Ok(json!({}))
+            }
+            "ListPrincipals" => {
+                let st = self.state.read();
+                let list: Vec<Value> = st.principals.values().map(|p| json!({"Arn": p.arn, "Type": p.kind, "AccountId": p.account, "AccessKeyId": p.access_key_id, "PolicyNames": p.policies.keys().collect::<Vec<_>>()})).collect();
+                Ok(json!({"Principals": list}))
+            }
+            "ReadAudit" => {
+                let limit = req.get("Limit").and_then(Value::as_u64).map(|n| n as usize);
+                Ok(json!({"Records": self.audit.records(limit)}))
+            }
+            _ => Err(err(
+                ErrorType::UnknownOperationException,
+                format!("Unknown admin operation {operation}"),
+            )),
+        }
+    }
+
+    pub(super) fn clock_json(&self) -> Value {
+        let now = self.now();
+        json!({"OffsetSeconds": self.state.read().clock_offset, "Now": now, "NowIso": iso8601(now)})
+    }
+}

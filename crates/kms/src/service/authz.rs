@@ -1,0 +1,471 @@
+//! Resolving a `KeyId` and authorizing a call: key policy, IAM identity policies and grants, and the key-state rules of the operation table.
+
+use super::*;
+
+/// The result of authorization.
+#[derive(Debug, Default)]
+pub(super) struct Authz {
+    pub(super) sid: Option<String>,
+    pub(super) grant_id: Option<String>,
+    /// The grant through which CreateGrant was allowed (child-grant rule).
+    pub(super) via_grant: Option<Grant>,
+}
+
+pub(super) enum Iam {
+    Deny,
+    Allow,
+    None,
+}
+
+/// What a key-scoped call asks authorization for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct KeyUse<'a> {
+    /// The action (`Decrypt`, `ReEncryptFrom`, `CreateAlias`, …).
+    pub(super) action: &'a str,
+    /// The encryption context (condition keys, grant constraints), if the call takes one.
+    pub(super) ctx: Option<&'a BTreeMap<String, String>>,
+    /// Whether a grant can allow it.
+    pub(super) grant: bool,
+}
+
+impl<'a> KeyUse<'a> {
+    /// Allowed by key policy and IAM only.
+    pub(super) fn policy(action: &'a str) -> Self {
+        Self {
+            action,
+            ctx: None,
+            grant: false,
+        }
+    }
+
+    /// Allowed by key policy, IAM, or a grant (whose constraints `ctx` must meet).
+    pub(super) fn grantable(action: &'a str, ctx: Option<&'a BTreeMap<String, String>>) -> Self {
+        Self {
+            action,
+            ctx,
+            grant: true,
+        }
+    }
+}
+
+/// Which `KeyId` forms an operation accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Forms {
+    All,
+    IdOrArn,
+}
+
+/// `arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`.
+pub(super) fn identity_arn(principal: &str) -> Option<String> {
+    let rest = principal.strip_prefix("arn:aws:sts::")?;
+    let (account, res) = rest.split_once(':')?;
+    let role = res.strip_prefix("assumed-role/")?.split('/').next()?;
+    let mut arn = String::with_capacity(24 + account.len() + role.len());
+    arn.push_str("arn:aws:iam::");
+    arn.push_str(account);
+    arn.push_str(":role/");
+    arn.push_str(role);
+    Some(arn)
+}
+
+pub(super) fn is_root(principal: &str) -> bool {
+    principal.starts_with("arn:aws:iam::") && principal.ends_with(":root")
+}
+
+/// The 12-digit account of an ARN (its fifth `:`-separated field), as [`Caller::account`].
+pub(super) fn principal_account(principal: &str) -> Option<&str> {
+    let b = principal.as_bytes();
+    let (mut colons, mut start, mut end) = (0, None, b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b':' {
+            colons += 1;
+            if colons == 4 {
+                start = Some(i + 1);
+            } else if colons == 5 {
+                end = i;
+                break;
+            }
+        }
+    }
+    let account = principal.get(start?..end)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
+/// `kms:ACTION` for an action named by an operation or a grant operation (`ReEncryptFrom`).
+pub(super) fn kms_action(action: &str) -> std::borrow::Cow<'static, str> {
+    let from_table = crate::ops::operation(action).and_then(|o| {
+        o.actions
+            .iter()
+            .find(|a| a.strip_prefix("kms:") == Some(action))
+    });
+    match (from_table, action) {
+        (Some(a), _) => std::borrow::Cow::Borrowed(a),
+        (None, "ReEncryptFrom") => std::borrow::Cow::Borrowed("kms:ReEncryptFrom"),
+        (None, "ReEncryptTo") => std::borrow::Cow::Borrowed("kms:ReEncryptTo"),
+        (None, _) => std::borrow::Cow::Owned(format!("kms:{action}")),
+    }
+}
+
+impl Kms {
+    pub(super) fn caller_account<'a>(&'a self, caller: &'a Caller) -> &'a str {
+        principal_account(&caller.principal).unwrap_or(&self.config.account)
+    }
+
+    /// Resolves a `KeyId` to the key's id (the map key).
+    pub(super) fn resolve_id(
+        &self,
+        st: &State,
+        caller: &Caller,
+        key_ref: &str,
+        forms: Forms,
+    ) -> R<String> {
+        let region = &self.config.region;
+        let not_found = |arn: &str| {
+            err(
+                ErrorType::NotFoundException,
+                format!("Key '{arn}' does not exist"),
+            )
+        };
+        let alias_unsupported = || {
+            err(
+                ErrorType::InvalidArnException,
+                "Key Aliases are not supported for this operation",
+            )
+        };
+        if key_ref.is_empty() || key_ref.len() > 2048 {
+            return Err(validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048",
+            ));
+        }
+        let (account, resource) = if let Some(rest) = key_ref.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            if parts.len() != 5
+                || !matches!(parts[0], "aws" | "aws-cn" | "aws-us-gov")
+                || parts[1] != "kms"
+            {
+                return Err(err(
+                    ErrorType::NotFoundException,
+                    format!("Invalid arn {key_ref}"),
+                ));
+            }
+            if parts[2] != region {
+                return Err(err(
+                    ErrorType::NotFoundException,
+                    format!("Invalid arn {}", parts[2]),
+                ));
+            }
+            (parts[3].to_string(), parts[4].to_string())
+        } else {
+            (self.caller_account(caller).to_string(), key_ref.to_string())
+        };
+        if resource.starts_with("alias/") {
+            if forms != Forms::All {
+                return Err(alias_unsupported());
+            }
+            let arn = format!("arn:aws:kms:{region}:{account}:{resource}");
+            return st
+                .aliases
+                .get(&arn)
+                .map(|a| a.target_key_id.clone())
+                .ok_or_else(|| {
+                    err(
+                        ErrorType::NotFoundException,
+                        format!("Alias {arn} is not found."),
+                    )
+                });
+        }
+        let is_arn = key_ref.starts_with("arn:");
+        if is_arn && !resource.starts_with("key/") {
+            return Err(err(
+                ErrorType::NotFoundException,
+                format!("Invalid arn {key_ref}"),
+            ));
+        }
+        // `key/<id>` is a form only inside an ARN.
+        let id = if is_arn {
+            resource.strip_prefix("key/").unwrap_or(&resource)
+        } else {
+            resource.as_str()
+        };
+        if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
+            return Err(err(
+                ErrorType::NotFoundException,
+                format!("Invalid keyId '{key_ref}'"),
+            ));
+        }
+        let arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
+        match st.keys.get(id) {
+            Some(k) if k.account == account => Ok(k.id.clone()),
+            _ => Err(not_found(&arn)),
+        }
+    }
+
+    pub(super) fn key<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        key_ref: &str,
+        forms: Forms,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        let id = self.resolve_id(st, caller, key_ref, forms)?;
+        let key = st.keys.get(&id).ok_or_else(|| internal("key vanished"))?;
+        ev.key(key);
+        Ok(key)
+    }
+
+    pub(super) fn base_conditions(&self, caller: &Caller) -> ConditionValues {
+        let mut cv = ConditionValues::new();
+        if let Some(a) = principal_account(&caller.principal) {
+            cv.insert("kms:CallerAccount", a);
+        }
+        cv.insert(
+            "aws:PrincipalArn",
+            identity_arn(&caller.principal).unwrap_or_else(|| caller.principal.clone()),
+        );
+        if let Some(v) = &caller.via_service {
+            cv.insert("kms:ViaService", v.clone());
+        }
+        cv
+    }
+
+    pub(super) fn context_conditions(cv: &mut ConditionValues, ctx: &BTreeMap<String, String>) {
+        let mut name = String::with_capacity(64);
+        for (k, v) in ctx {
+            name.clear();
+            name.push_str("kms:EncryptionContext:");
+            name.push_str(k);
+            cv.insert(&name, v.clone());
+        }
+        cv.insert_many("kms:EncryptionContextKeys", ctx.keys().cloned());
+    }
+
+    pub(super) fn iam(
+        &self,
+        st: &State,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        cv: &ConditionValues,
+    ) -> Iam {
+        if st.principals.is_empty() {
+            return Iam::None;
+        }
+        let arn = identity_arn(principal);
+        let Some(p) = st.principals.get(arn.as_deref().unwrap_or(principal)) else {
+            return Iam::None;
+        };
+        let mut allowed = false;
+        for doc in &p.compiled {
+            match doc.allows(principal, action, resource, cv) {
+                Decision::ExplicitDeny { .. } => return Iam::Deny,
+                Decision::Allow { .. } | Decision::DelegatedToIam { .. } => allowed = true,
+                _ => {}
+            }
+        }
+        if allowed { Iam::Allow } else { Iam::None }
+    }
+
+    pub(super) fn denied(principal: &str, action: &str, resource: &str, why: &str) -> KmsError {
+        err(
+            ErrorType::AccessDeniedException,
+            format!(
+                "User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"
+            ),
+        )
+    }
+
+    /// Key policy + IAM + grants for `what.action` (`"Decrypt"`) on `key`.
+    pub(super) fn authorize(
+        &self,
+        st: &State,
+        caller: &Caller,
+        key: &Key,
+        cv: &ConditionValues,
+        what: KeyUse<'_>,
+    ) -> R<Authz> {
+        let KeyUse {
+            action,
+            ctx: grant_ctx,
+            grant: grant_op,
+        } = what;
+        let p = caller.principal.as_str();
+        let full = kms_action(action);
+        let policy = key
+            .policy
+            .as_ref()
+            .ok_or_else(|| internal("key policy missing"))?;
+        let decision = policy.allows(p, &full, &key.arn, cv);
+        if matches!(decision, Decision::ExplicitDeny { .. }) {
+            return Err(Self::denied(
+                p,
+                &full,
+                &key.arn,
+                "with an explicit deny in a resource-based policy",
+            ));
+        }
+        let iam = self.iam(st, p, &full, &key.arn, cv);
+        if matches!(iam, Iam::Deny) {
+            return Err(Self::denied(
+                p,
+                &full,
+                &key.arn,
+                "with an explicit deny in an identity-based policy",
+            ));
+        }
+        let same_account = principal_account(p) == Some(key.account.as_str());
+        let root = is_root(p);
+        let mut missing_identity = false;
+        match &decision {
+            Decision::Allow { sid } => {
+                if same_account || root || matches!(iam, Iam::Allow) {
+                    return Ok(Authz {
+                        sid: sid.clone(),
+                        ..Authz::default()
+                    });
+                }
+                missing_identity = true;
+            }
+            Decision::DelegatedToIam { sid } if root || matches!(iam, Iam::Allow) => {
+                return Ok(Authz {
+                    sid: sid.clone(),
+                    ..Authz::default()
+                });
+            }
+            _ => {}
+        }
+        if grant_op {
+            let empty = BTreeMap::new();
+            let ctx = grant_ctx.unwrap_or(&empty);
+            let normalized;
+            let grantee = if p.contains(":assumed-role/") || p.starts_with("arn:") {
+                p
+            } else {
+                normalized = normalize_grantee(p);
+                normalized.as_str()
+            };
+            for g in &key.grants {
+                if g.grantee == grantee
+                    && g.operations.iter().any(|o| o == action)
+                    && (grant_ctx.is_none() || g.constraints.allows(ctx))
+                {
+                    return Ok(Authz {
+                        grant_id: Some(g.grant_id.clone()),
+                        via_grant: (action == "CreateGrant").then(|| g.clone()),
+                        ..Authz::default()
+                    });
+                }
+            }
+        }
+        let why = if missing_identity {
+            format!("because no identity-based policy allows the {full} action")
+        } else {
+            format!("because no resource-based policy allows the {full} action")
+        };
+        Err(Self::denied(p, &full, &key.arn, &why))
+    }
+
+    /// IAM-only actions: the root of an account may; others need an identity policy.
+    pub(super) fn authorize_iam_only(
+        &self,
+        st: &State,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> R<()> {
+        let p = caller.principal.as_str();
+        let full = format!("kms:{action}");
+        let cv = self.base_conditions(caller);
+        match self.iam(st, p, &full, resource, &cv) {
+            Iam::Deny => Err(Self::denied(
+                p,
+                &full,
+                resource,
+                "with an explicit deny in an identity-based policy",
+            )),
+            Iam::Allow => Ok(()),
+            Iam::None if is_root(p) => Ok(()),
+            Iam::None => Err(Self::denied(
+                p,
+                &full,
+                resource,
+                &format!("because no identity-based policy allows the {full} action"),
+            )),
+        }
+    }
+
+    /// The key-state rule of `op` (the operation table) for `key`.
+    pub(super) fn check_state(op: &str, key: &Key) -> R<()> {
+        match crate::ops::operation(op).and_then(|o| o.state_error(&key.arn, key.state)) {
+            Some((t, message)) => Err(err(t, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything a key-scoped operation needs: resolve `key_ref` (in the `forms` the
+    /// operation accepts) and authorize `what` on the key.
+    pub(super) fn key_access<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        key_ref: &str,
+        forms: Forms,
+        what: KeyUse<'_>,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        let key = self.key(st, caller, key_ref, forms, ev)?;
+        let mut cv = self.base_conditions(caller);
+        if let Some(c) = what.ctx {
+            Self::context_conditions(&mut cv, c);
+        }
+        let a = self.authorize(st, caller, key, &cv, what)?;
+        ev.grant_id.clone_from(&a.grant_id);
+        ev.sid.clone_from(&a.sid);
+        Ok(key)
+    }
+
+    /// The key a key-management operation names in `KeyId` (key id or ARN, no alias),
+    /// authorized for `action` by the key policy and IAM policies (grants never allow
+    /// management operations).
+    pub(super) fn managed_key<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        req: &(impl Req + ?Sized),
+        action: &str,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        let key_ref = req_str(req, "KeyId")?;
+        self.key_access(
+            st,
+            caller,
+            key_ref,
+            Forms::IdOrArn,
+            KeyUse::policy(action),
+            ev,
+        )
+    }
+
+    /// The key a cryptographic or describing operation names in `KeyId` (any form, aliases
+    /// included), authorized for `action` by policy or by a grant, with the encryption context
+    /// (if the operation takes one) as condition keys.
+    pub(super) fn used_key<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        req: &(impl Req + ?Sized),
+        action: &str,
+        ctx: Option<&BTreeMap<String, String>>,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        let key_ref = req_str(req, "KeyId")?;
+        self.key_access(
+            st,
+            caller,
+            key_ref,
+            Forms::All,
+            KeyUse::grantable(action, ctx),
+            ev,
+        )
+    }
+}

@@ -1,0 +1,553 @@
+//! The service: request parsing, key resolution, authorization, the operations, the admin
+//! operations, and the glue to the audit trail, the faults and the store.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use parking_lot::RwLock;
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
+
+use crate::api::{Caller, ErrorType, KmsError};
+use crate::audit::AuditLog;
+use crate::blob;
+use crate::clock::{Clock, SystemClock, iso8601};
+use crate::fault::{FaultKind, Faults};
+use crate::jsonw;
+use crate::policy::{
+    ConditionValues, Decision, MAX_POLICY_BYTES, PolicyDocument, aws_managed_key_policy,
+    default_key_policy,
+};
+use crate::state::{
+    Alias, Constraints, Grant, Key, KeyState, Material, Principal, Rotation, State,
+};
+use crate::store::{self, KmsOpenError, Store};
+
+mod admin;
+mod aliases;
+mod authz;
+mod crypto;
+mod dry_run;
+mod grant_principals;
+mod grants;
+mod key_policy;
+mod keys;
+mod lifecycle;
+mod record;
+mod request;
+mod rotation;
+mod tags;
+
+use aliases::*;
+use authz::*;
+pub use grants::GRANT_OPERATIONS;
+use grants::*;
+use keys::*;
+use record::*;
+use request::*;
+
+const DAY: f64 = 86_400.0;
+const STATE_FORMAT: u32 = 1;
+/// RotateKeyOnDemand answers ConflictException when an automatic rotation is due this soon
+/// (seconds).
+const ROTATION_CONFLICT_WINDOW: f64 = 20.0 * 60.0;
+/// Configuration of a KMS: account, region, clock, quotas.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    account: String,
+    region: String,
+    clock: Arc<dyn Clock>,
+    key_quota: usize,
+    grant_quota: usize,
+}
+
+/// Customer managed keys per account and region (KMS-REFERENCE §3).
+pub const KEY_QUOTA: usize = 100_000;
+/// Grants per key (KMS-REFERENCE §3).
+pub const GRANT_QUOTA: usize = 50_000;
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            account: "111122223333".into(),
+            region: "us-west-2".into(),
+            clock: Arc::new(SystemClock),
+            key_quota: KEY_QUOTA,
+            grant_quota: GRANT_QUOTA,
+        }
+    }
+}
+
+impl KmsConfig {
+    /// The default account (bare key ids and the built-in `test` credential resolve here).
+    #[must_use]
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.account = account.into();
+        self
+    }
+
+    /// The region.
+    #[must_use]
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// The clock (simulated time = this clock + the stored offset).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Customer managed keys an account may have (default [`KEY_QUOTA`]); CreateKey beyond
+    /// it answers LimitExceededException.
+    #[must_use]
+    pub fn key_quota(mut self, keys: usize) -> Self {
+        self.key_quota = keys;
+        self
+    }
+
+    /// Grants a key may have (default [`GRANT_QUOTA`]); CreateGrant beyond it answers
+    /// LimitExceededException.
+    #[must_use]
+    pub fn grant_quota(mut self, grants: usize) -> Self {
+        self.grant_quota = grants;
+        self
+    }
+}
+
+/// A secret string: zeroized on drop, never printed.
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    /// The secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(..)")
+    }
+}
+
+/// A credential for SigV4 verification.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Credential {
+    /// The principal ARN the credential signs as.
+    pub principal: String,
+    /// The secret access key.
+    pub secret: SecretString,
+    /// Whether this is the data dir's service credential (may act for other principals).
+    pub is_service: bool,
+}
+
+/// The KMS service.
+#[derive(Debug)]
+pub struct Kms {
+    config: KmsConfig,
+    state: RwLock<State>,
+    /// Simulated time (bits of an f64) at which a deletion or rotation falls due.
+    next_due: AtomicU64,
+    audit: AuditLog,
+    faults: Faults,
+    store: Option<Store>,
+    service_key: Option<(String, Zeroizing<String>)>,
+    /// The last audit timestamp formatted (whole second, text).
+    time_text: parking_lot::Mutex<(i64, String)>,
+}
+
+type R<T> = Result<T, KmsError>;
+
+mod hot;
+use hot::Req;
+
+fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
+    KmsError::new(t, msg)
+}
+fn validation(msg: impl Into<String>) -> KmsError {
+    err(ErrorType::ValidationException, msg)
+}
+fn internal(msg: impl Into<String>) -> KmsError {
+    err(ErrorType::KMSInternalException, msg)
+}
+
+/// One call: who makes it, which operation, its request, the simulated time, and whether it
+/// is a dry run.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    caller: &'a Caller,
+    op: &'a str,
+    req: &'a Map<String, Value>,
+    now: f64,
+    dry: bool,
+}
+
+/// What an operation contributes to its audit record.
+#[derive(Debug, Default)]
+struct Ev {
+    key_arn: Option<String>,
+    key_account: Option<String>,
+    grant_id: Option<String>,
+    sid: Option<String>,
+    response: Option<Value>,
+}
+
+impl Ev {
+    fn key(&mut self, key: &Key) {
+        self.key_arn = Some(key.arn.clone());
+        self.key_account = Some(key.account.clone());
+    }
+}
+
+/// Whether `op` only reads the state (unknown operations are treated as writes).
+fn read_only(op: &str) -> bool {
+    crate::ops::operation(op).is_some_and(crate::ops::Operation::read_only)
+}
+
+impl Kms {
+    /// A KMS keeping its state in memory only (tests).
+    pub fn in_memory(config: KmsConfig) -> Kms {
+        Kms {
+            config,
+            state: RwLock::new(State {
+                format: STATE_FORMAT,
+                ..State::default()
+            }),
+            next_due: AtomicU64::new(f64::INFINITY.to_bits()),
+            audit: AuditLog::in_memory(),
+            faults: Faults::default(),
+            store: None,
+            service_key: None,
+            time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
+        }
+    }
+
+    /// Opens (creating on first use) the KMS of a data dir, holding an exclusive lock on
+    /// `DIR/kms/` for the life of the value.
+    ///
+    /// # Errors
+    /// [`KmsOpenError::Locked`] when another process has it open; I/O and corrupt-state
+    /// errors otherwise.
+    pub fn open(data_dir: &Path, config: KmsConfig) -> Result<Kms, KmsOpenError> {
+        let store = Store::open(data_dir)?;
+        let path = store.state_path();
+        let state = match store.read_state()? {
+            None => State {
+                format: STATE_FORMAT,
+                ..State::default()
+            },
+            Some(bytes) => {
+                let mut st: State =
+                    serde_json::from_slice(&bytes).map_err(|e| KmsOpenError::Corrupt {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                st.rehydrate().map_err(|message| KmsOpenError::Corrupt {
+                    path: path.clone(),
+                    message,
+                })?;
+                st
+            }
+        };
+        let cred_path = Self::service_credential_path(data_dir);
+        let service_key = store::service_credential(&cred_path)?;
+        let audit_path = data_dir.join("audit").join("kms-audit.jsonl");
+        if let Err(source) = store::end_torn_line(&audit_path) {
+            return Err(KmsOpenError::Io {
+                path: audit_path,
+                source,
+            });
+        }
+        let audit = AuditLog::with_file(audit_path.clone()).map_err(|source| KmsOpenError::Io {
+            path: audit_path,
+            source,
+        })?;
+        let kms = Kms {
+            config,
+            state: RwLock::new(state),
+            next_due: AtomicU64::new(0f64.to_bits()),
+            audit,
+            faults: Faults::default(),
+            store: Some(store),
+            service_key: Some(service_key),
+            time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
+        };
+        Ok(kms)
+    }
+
+    /// `DIR/kms/service-credential`.
+    pub fn service_credential_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("kms").join("service-credential")
+    }
+
+    /// The default account.
+    pub fn account_id(&self) -> &str {
+        &self.config.account
+    }
+
+    /// The region.
+    pub fn region_name(&self) -> &str {
+        &self.config.region
+    }
+
+    /// The account root's ARN.
+    pub fn root_arn(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.config.account)
+    }
+
+    /// Simulated time, epoch seconds.
+    pub fn now(&self) -> f64 {
+        self.config.clock.now() + self.state.read().clock_offset
+    }
+
+    /// The audit records kept in memory, oldest first.
+    pub fn audit_records(&self) -> Vec<Value> {
+        self.audit.records(None)
+    }
+
+    /// Whether `principal` is the root of an account or an IAM user/role known to this KMS.
+    pub fn is_known_principal(&self, principal: &str) -> bool {
+        is_root(principal)
+            || self.state.read().principals.contains_key(principal)
+            || identity_arn(principal).is_some()
+    }
+
+    /// Whether a call of `operation` may block its thread: it persists state (the operation
+    /// table), or an injected latency holds it. Servers run such calls off their async workers.
+    pub fn may_block(&self, operation: &str) -> bool {
+        crate::ops::operation(operation).is_none_or(|o| o.blocking) || self.faults.delays(operation)
+    }
+
+    /// The access key id of the data dir's service credential (`None` in memory).
+    pub fn service_access_key_id(&self) -> Option<&str> {
+        self.service_key.as_ref().map(|(id, _)| id.as_str())
+    }
+
+    /// The credential of an access key: `test` (the default account's root), IAM users and
+    /// roles created through the admin operations, and the data dir's service credential.
+    pub fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
+        if access_key_id == "test" {
+            return Some(Credential {
+                principal: self.root_arn(),
+                secret: SecretString(Zeroizing::new("test".into())),
+                is_service: false,
+            });
+        }
+        if let Some((id, secret)) = &self.service_key
+            && id == access_key_id
+        {
+            return Some(Credential {
+                principal: self.root_arn(),
+                secret: SecretString(secret.clone()),
+                is_service: true,
+            });
+        }
+        let st = self.state.read();
+        st.principals
+            .values()
+            .find(|p| p.access_key_id == access_key_id)
+            .map(|p| Credential {
+                principal: p.arn.clone(),
+                secret: SecretString(p.secret.clone()),
+                is_service: false,
+            })
+    }
+
+    /// Every KMS operation by its AWS name, AWS JSON 1.1 bodies.
+    ///
+    /// # Errors
+    /// The KMS error, as the service would answer it.
+    pub fn call(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        request_json: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        if let Some(answer) = self.call_hot(caller, operation, request_json) {
+            return answer;
+        }
+        let body: &[u8] = if request_json.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            request_json
+        };
+        let parsed: R<Value> = serde_json::from_slice::<Value>(body)
+            .map_err(|e| ser(format!("Malformed request body: {e}")))
+            .and_then(|v| {
+                if v.is_object() {
+                    Ok(v)
+                } else {
+                    Err(ser("The request body must be a JSON object"))
+                }
+            });
+        match parsed {
+            Ok(v) => self
+                .call_json(caller, operation, v)
+                .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())),
+            Err(e) => {
+                self.record(
+                    caller,
+                    operation,
+                    AuditParams::Map(&Map::new()),
+                    &Ev::default(),
+                    Some(&e),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Kms::call`] with parsed JSON.
+    ///
+    /// # Errors
+    /// The KMS error.
+    pub fn call_json(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, KmsError> {
+        let Value::Object(req) = request else {
+            return Err(ser("The request body must be a JSON object"));
+        };
+        let mut ev = Ev::default();
+        let result = self.run(caller, operation, &req, &mut ev);
+        self.record(
+            caller,
+            operation,
+            AuditParams::Map(&req),
+            &ev,
+            result.as_ref().err(),
+        );
+        result
+    }
+
+    fn run(&self, caller: &Caller, op: &str, req: &Map<String, Value>, ev: &mut Ev) -> R<Value> {
+        self.faults.apply(op, SystemClock.now())?;
+        let now = self.now();
+        self.maintain(now)?;
+        let dry_run = opt_bool(req, "DryRun")?;
+        if dry_run && !crate::ops::operation(op).is_some_and(|o| o.dry_run && o.implemented) {
+            return Err(validation("DryRun is not supported for this operation."));
+        }
+        for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
+            if let Some(k) = opt_str(req, name)? {
+                self.ensure_managed(caller, k, now)?;
+            }
+        }
+        let out = if read_only(op) {
+            let st = self.state.read();
+            let cx = Call {
+                caller,
+                op,
+                req,
+                now,
+                dry: dry_run,
+            };
+            self.read_op(&st, &cx, ev)?
+        } else {
+            let mut st = self.state.write();
+            let cx = Call {
+                caller,
+                op,
+                req,
+                now,
+                dry: dry_run,
+            };
+            if dry_run {
+                // Run on the live state only up to the checks: the write ops stop before
+                // changing anything when DryRun is set.
+                self.write_op(&mut st, &cx, ev)?
+            } else {
+                let out = self.write_op(&mut st, &cx, ev)?;
+                self.persist(&st)?;
+                self.update_due(&st);
+                out
+            }
+        };
+        if dry_run {
+            return Err(err(
+                ErrorType::DryRunOperationException,
+                "The request would have succeeded, but the DryRun option is set.",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Runs an operation that only reads the state.
+    fn read_op(&self, st: &State, cx: &Call<'_>, ev: &mut Ev) -> R<Value> {
+        let Call {
+            caller, op, req, ..
+        } = *cx;
+        match op {
+            "Decrypt" | "ReEncrypt" if dry_run::ignores_ciphertext(req)? => {
+                self.dry_run_without_ciphertext(st, caller, op, req, ev)
+            }
+            "DescribeKey" => self.describe_key(st, caller, req, ev),
+            "Encrypt" => self.encrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "Decrypt" => self.decrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "GenerateDataKey" => self
+                .generate_data_key(st, caller, req, ev, true)
+                .map(|o| o.to_value()),
+            "GenerateDataKeyWithoutPlaintext" => self
+                .generate_data_key(st, caller, req, ev, false)
+                .map(|o| o.to_value()),
+            "ReEncrypt" => self.re_encrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "GenerateRandom" => self.generate_random(st, caller, req),
+            "ListKeys" => self.list_keys(st, caller, req),
+            "ListAliases" => self.list_aliases(st, caller, req),
+            "ListGrants" => self.list_grants(st, caller, req, ev),
+            "ListRetirableGrants" => self.list_retirable_grants(st, caller, req),
+            "GetKeyPolicy" => self.get_key_policy(st, caller, req, ev),
+            "ListKeyPolicies" => self.list_key_policies(st, caller, req, ev),
+            "GetKeyRotationStatus" => self.get_key_rotation_status(st, caller, req, ev),
+            "ListKeyRotations" => self.list_key_rotations(st, caller, req, ev),
+            "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
+            _ => Err(err(
+                ErrorType::UnknownOperationException,
+                format!("Unknown operation {op}"),
+            )),
+        }
+    }
+
+    /// Runs an operation that changes the state (which `run` then persists).
+    fn write_op(&self, st: &mut State, cx: &Call<'_>, ev: &mut Ev) -> R<Value> {
+        let Call {
+            caller,
+            op,
+            req,
+            now,
+            dry,
+        } = *cx;
+        match op {
+            "CreateKey" => self.create_key(st, caller, req, ev, now),
+            "EnableKey" | "DisableKey" => self.enable_or_disable_key(st, caller, op, req, ev, now),
+            "UpdateKeyDescription" => self.update_key_description(st, caller, op, req, ev),
+            "ScheduleKeyDeletion" => self.schedule_key_deletion(st, caller, op, req, ev, now),
+            "CancelKeyDeletion" => self.cancel_key_deletion(st, caller, op, req, ev),
+            "PutKeyPolicy" => self.put_key_policy(st, caller, op, req, ev),
+            "EnableKeyRotation" | "DisableKeyRotation" => {
+                self.enable_or_disable_rotation(st, caller, op, req, ev, now)
+            }
+            "RotateKeyOnDemand" => self.rotate_key_on_demand(st, caller, op, req, ev, now),
+            "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
+            "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
+            "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),
+            "CreateGrant" => self.create_grant(st, caller, req, ev, now, dry),
+            "RetireGrant" => self.retire_grant(st, caller, req, ev, dry),
+            "RevokeGrant" => self.revoke_grant(st, caller, op, req, ev, dry),
+            _ => Err(err(
+                ErrorType::UnknownOperationException,
+                format!("Unknown operation {op}"),
+            )),
+        }
+    }
+}

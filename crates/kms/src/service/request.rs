@@ -1,0 +1,101 @@
+//! Reading request members: the general path's typed accessors, their errors, and paging.
+
+use super::*;
+
+pub(super) fn ser(msg: impl Into<String>) -> KmsError {
+    err(ErrorType::SerializationException, msg)
+}
+
+pub(super) fn camel(name: &str) -> String {
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+pub(super) fn opt_str<'a, Q: Req + ?Sized>(req: &'a Q, name: &str) -> R<Option<&'a str>> {
+    req.opt_str(name)
+}
+
+pub(super) fn req_str<'a, Q: Req + ?Sized>(req: &'a Q, name: &str) -> R<&'a str> {
+    opt_str(req, name)?.ok_or_else(|| {
+        validation(format!(
+            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+            camel(name)
+        ))
+    })
+}
+
+pub(super) fn opt_int<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<i64>> {
+    req.opt_int(name)
+}
+
+pub(super) fn opt_bool<Q: Req + ?Sized>(req: &Q, name: &str) -> R<bool> {
+    req.opt_bool(name)
+}
+
+pub(super) fn range(name: &str, v: i64, lo: i64, hi: i64) -> R<()> {
+    if v < lo {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must have value greater than or equal to {lo}",
+            camel(name)
+        )));
+    }
+    if v > hi {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must have value less than or equal to {hi}",
+            camel(name)
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn blob_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<Zeroizing<Vec<u8>>>> {
+    match opt_str(req, name)? {
+        None => Ok(None),
+        Some(s) => B64
+            .decode(s)
+            .map(|b| Some(Zeroizing::new(b)))
+            .map_err(|_| ser(format!("Value for {name} is not valid base64"))),
+    }
+}
+
+pub(super) fn context_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<BTreeMap<String, String>> {
+    req.context(name)
+}
+
+pub(super) fn string_list<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<Vec<String>>> {
+    req.string_list(name)
+}
+
+pub(super) fn page<T>(
+    items: Vec<T>,
+    req: &Map<String, Value>,
+    max: i64,
+    default: i64,
+) -> R<(Vec<T>, Option<String>)> {
+    let limit = opt_int(req, "Limit")?.unwrap_or(default);
+    range("Limit", limit, 1, max)?;
+    let start = match opt_str(req, "Marker")? {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| err(ErrorType::InvalidMarkerException, "Invalid marker."))?,
+    };
+    let total = items.len();
+    let end = (start + limit as usize).min(total);
+    let out: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    Ok((out, (end < total).then(|| end.to_string())))
+}
+
+pub(super) fn paged(mut body: Map<String, Value>, next: Option<String>) -> Value {
+    body.insert("Truncated".into(), Value::Bool(next.is_some()));
+    if let Some(n) = next {
+        body.insert("NextMarker".into(), Value::String(n));
+    }
+    Value::Object(body)
+}
