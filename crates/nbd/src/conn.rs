@@ -15,7 +15,9 @@ use parking_lot::Mutex;
 use crate::buffers::{Budget, BufPool};
 use crate::device::BlockDevice;
 use crate::handshake::{self, ExportInfo, Outcome, read_exact_or_eof};
-use crate::proto::{self, Command, ExportGeometry, RequestHeader, Session};
+use crate::proto::{
+    self, Command, CommandType, Errno, ExportGeometry, ReplyType, RequestHeader, Session,
+};
 use crate::sock::{Sock, SockReader};
 
 /// What a connection needs from the server that accepted it. The server builds one and hands
@@ -103,18 +105,18 @@ impl Transmission {
     }
 
     fn reply_ok(&self, cookie: u64) {
-        let h = proto::simple_reply(cookie, 0);
+        let h = proto::simple_reply(cookie, None);
         self.send(&mut [IoSlice::new(&h)]);
     }
 
     /// An error reply; `read_offset` is the offset of a failed read (structured replies
     /// then carry it in an `NBD_REPLY_TYPE_ERROR_OFFSET` chunk).
-    fn reply_err(&self, cookie: u64, errno: u32, message: &str, read_offset: Option<u64>) {
+    fn reply_err(&self, cookie: u64, errno: Errno, message: &str, read_offset: Option<u64>) {
         if self.structured {
             let chunk = proto::error_chunk(cookie, errno, message, read_offset);
             self.send(&mut [IoSlice::new(&chunk)]);
         } else {
-            let h = proto::simple_reply(cookie, errno);
+            let h = proto::simple_reply(cookie, Some(errno));
             self.send(&mut [IoSlice::new(&h)]);
         }
     }
@@ -122,8 +124,7 @@ impl Transmission {
     fn reply_read(&self, cookie: u64, offset: u64, data: &[u8]) {
         if self.structured {
             if data.is_empty() {
-                let h =
-                    proto::chunk_header(proto::REPLY_FLAG_DONE, proto::REPLY_TYPE_NONE, cookie, 0);
+                let h = proto::chunk_header(proto::REPLY_FLAG_DONE, ReplyType::None, cookie, 0);
                 self.send(&mut [IoSlice::new(&h)]);
             } else {
                 // data.len() <= MAX_PAYLOAD, checked by check_request.
@@ -131,7 +132,7 @@ impl Transmission {
                 self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
             }
         } else {
-            let h = proto::simple_reply(cookie, 0);
+            let h = proto::simple_reply(cookie, None);
             self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
         }
     }
@@ -169,7 +170,7 @@ impl Transmission {
         // At most one descriptor per block of a 32-bit range: fits in u32.
         let h = proto::chunk_header(
             proto::REPLY_FLAG_DONE,
-            proto::REPLY_TYPE_BLOCK_STATUS,
+            ReplyType::BlockStatus,
             cookie,
             payload.len() as u32,
         );
@@ -280,7 +281,7 @@ impl Transmission {
             if std::panic::catch_unwind(run).is_err() {
                 // A device bug must not leave the client waiting forever.
                 self.log(format_args!("a request handler panicked"));
-                self.reply_err(cookie, proto::EIO, "internal error", None);
+                self.reply_err(cookie, Errno::Io, "internal error", None);
             }
             self.budget.release(cost);
         }
@@ -394,7 +395,7 @@ fn read_request<R: Read>(
             Ok(h) => h,
             Err(e) => return Err(Some(format!("closing connection: {e}"))),
         };
-        let is_write = hdr.command == proto::CMD_WRITE;
+        let is_write = hdr.command == CommandType::Write;
         if is_write && hdr.length > proto::MAX_PAYLOAD {
             return Err(Some(format!(
                 "closing connection: {}",
@@ -402,8 +403,8 @@ fn read_request<R: Read>(
             )));
         }
         let cost = match hdr.command {
-            proto::CMD_READ => hdr.length.min(proto::MAX_PAYLOAD) as usize,
-            proto::CMD_WRITE => hdr.length as usize,
+            CommandType::Read => hdr.length.min(proto::MAX_PAYLOAD) as usize,
+            CommandType::Write => hdr.length as usize,
             _ => 0,
         };
         // Waits (holding the read lock) until requests in flight have given back enough.
@@ -423,7 +424,7 @@ fn read_request<R: Read>(
         match proto::check_request(&hdr, geo, t.session) {
             Err(refusal) => {
                 t.log(format_args!(
-                    "refused command {} (offset {}, length {}): {}",
+                    "refused command {:?} (offset {}, length {}): {}",
                     hdr.command, hdr.offset, hdr.length, refusal.message
                 ));
                 t.reply_err(hdr.cookie, refusal.errno, refusal.message, None);
