@@ -384,11 +384,12 @@ impl XtsEngine {
 /// let engine = XtsEngine::new(&key, SectorSize::S4096);
 /// let store = MemoryStore::new(SectorSize::S4096, 1024)?;
 /// // Encrypted straight from the buffer into the store; the buffer is scratch afterwards.
+/// let held = store.range_locks().write(3, 2);
 /// let mut buf = vec![7u8; 8192];
-/// store.write_sectors_via(3, &mut buf, &engine.encryptor())?;
+/// store.write_sectors_via(&held, 3, &mut buf, &engine.encryptor())?;
 /// let mut back = vec![0u8; 8192];
 /// let mut holes = [false; 2];
-/// store.read_sectors_via(3, &mut back, &mut holes, &engine.decryptor())?;
+/// store.read_sectors_via(&held, 3, &mut back, &mut holes, &engine.decryptor())?;
 /// assert!(back.iter().all(|&b| b == 7) && holes == [false, false]);
 /// # Ok::<(), ebsim_io::IoError>(())
 /// ```
