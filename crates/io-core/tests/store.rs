@@ -380,6 +380,48 @@ fn bad_requests_are_typed_and_write_nothing() {
         store
             .write_sectors(&all(&*store), n, &[])
             .expect("empty write at the end");
+        // Requests whose sectors the caller has not locked as they need are refused whole:
+        // a guard that misses a sector, a shared guard for a write or a trim, and a guard of
+        // another store's locks.
+        let data = pattern(ss, 4, 2, 3);
+        let locks = store.range_locks();
+        let other = MemoryStore::new(ss, n).expect("memory store");
+        let not_locked = |r: Result<(), IoError>| matches!(r, Err(IoError::NotLocked { .. }));
+        assert!(not_locked(store.write_sectors(
+            &locks.write(4, 1),
+            4,
+            &data
+        )));
+        assert!(not_locked(store.write_sectors(
+            &locks.write(5, 2),
+            4,
+            &data
+        )));
+        assert!(not_locked(store.write_sectors(&locks.read(4, 2), 4, &data)));
+        assert!(not_locked(store.write_sectors_via(
+            &locks.read(4, 2),
+            4,
+            &mut data.clone(),
+            &Refuse
+        )));
+        assert!(not_locked(store.trim(&locks.read(0, n), 4, 2)));
+        assert!(not_locked(store.write_sectors(
+            &other.range_locks().write(4, 2),
+            4,
+            &data
+        )));
+        let mut buf = vec![0u8; 2 * 4096];
+        let err = store
+            .read_sectors(&other.range_locks().read(4, 2), 4, &mut buf)
+            .expect_err("another store's guard");
+        assert!(err.to_string().contains("range locks"), "{err}");
+        assert!(not_locked(store.read_sectors_with_holes(
+            &locks.read(4, 1),
+            4,
+            &mut buf,
+            &mut [false; 2]
+        )));
+        assert!(is_hole(&read(&*store, 4, 2)), "nothing written");
     }
 }
 
