@@ -2,35 +2,22 @@
 //! parallel writers.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 
 use ebsim_io::{
     BlockStore, FileStore, IoError, MemoryStore, MmapStore, RangeGuard, SectorSize,
     SectorTransform, XtsEngine, XtsKey, is_hole,
 };
+use tempfile::TempDir;
 
 const TIB: u64 = 1 << 40;
 
-/// A fresh directory under the target's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the target's temp dir (a real file system, as volumes use), removed
+/// on drop.
+fn tempdir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("store-{name}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("create temp dir")
 }
 
 /// Sector-sized pattern that is never all zero and differs per sector and seed.
@@ -61,17 +48,19 @@ fn stores(dir: &TempDir, ss: SectorSize, size: u64) -> Vec<Box<dyn BlockStore>> 
     vec![
         Box::new(MemoryStore::new(ss, size / ss.bytes() as u64).expect("memory store")),
         Box::new(
-            FileStore::create(dir.path(&format!("data-{ss}.img")), ss, size).expect("file store"),
+            FileStore::create(dir.path().join(format!("data-{ss}.img")), ss, size)
+                .expect("file store"),
         ),
         Box::new(
-            MmapStore::create(dir.path(&format!("mapped-{ss}.img")), ss, size).expect("mmap store"),
+            MmapStore::create(dir.path().join(format!("mapped-{ss}.img")), ss, size)
+                .expect("mmap store"),
         ),
     ]
 }
 
 #[test]
 fn round_trips_and_unwritten_sectors_read_zeros() {
-    let dir = TempDir::new("roundtrip");
+    let dir = tempdir("roundtrip");
     for ss in [SectorSize::S512, SectorSize::S4096] {
         for store in stores(&dir, ss, 8 << 20) {
             let n = store.num_sectors();
@@ -115,7 +104,7 @@ impl SectorTransform for Refuse {
 
 #[test]
 fn transforms_run_between_buffers_and_storage() {
-    let dir = TempDir::new("via");
+    let dir = tempdir("via");
     let key_bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(13) ^ 0x5C).collect();
     let key = XtsKey::from_slice(&key_bytes).expect("key");
     for ss in [SectorSize::S512, SectorSize::S4096] {
@@ -194,9 +183,9 @@ fn transforms_run_between_buffers_and_storage() {
 
 #[test]
 fn file_store_data_survives_reopen() {
-    let dir = TempDir::new("reopen");
+    let dir = tempdir("reopen");
     let ss = SectorSize::S4096;
-    let path = dir.path("data.img");
+    let path = dir.path().join("data.img");
     let data = pattern(ss, 10, 4, 5);
     {
         let s = FileStore::create(&path, ss, 1 << 20).expect("create");
@@ -211,7 +200,7 @@ fn file_store_data_survives_reopen() {
 
 #[test]
 fn holes_are_reported_with_reads() {
-    let dir = TempDir::new("holes");
+    let dir = tempdir("holes");
     let ss = SectorSize::S512;
     for store in stores(&dir, ss, 4 << 20) {
         store
@@ -243,12 +232,12 @@ fn holes_are_reported_with_reads() {
 
 #[test]
 fn trim_makes_zeros_again_and_releases_space() {
-    let dir = TempDir::new("trim");
+    let dir = tempdir("trim");
     let ss = SectorSize::S4096;
     let size = 16u64 << 20;
     let data = pattern(ss, 0, 1024, 4); // 4 MiB
 
-    let file = FileStore::create(dir.path("data.img"), ss, size).expect("create");
+    let file = FileStore::create(dir.path().join("data.img"), ss, size).expect("create");
     assert_eq!(file.allocated_bytes().expect("blocks"), 0);
     file.write_sectors(&all(&file), 0, &data).expect("write");
     file.flush().expect("flush");
@@ -287,10 +276,10 @@ fn trim_makes_zeros_again_and_releases_space() {
 
 #[test]
 fn eight_tib_stores_stay_small() {
-    let dir = TempDir::new("huge");
+    let dir = tempdir("huge");
     let ss = SectorSize::S4096;
     let size = 8 * TIB;
-    let file = FileStore::create(dir.path("data.img"), ss, size).expect("8 TiB sparse file");
+    let file = FileStore::create(dir.path().join("data.img"), ss, size).expect("8 TiB sparse file");
     let mem = MemoryStore::new(ss, size / 4096).expect("8 TiB memory store");
     let n = size / 4096;
     for store in [&file as &dyn BlockStore, &mem] {
@@ -318,11 +307,11 @@ fn eight_tib_stores_stay_small() {
     assert_eq!(mem.allocated_bytes(), 3 * (256 << 10));
     // And reopen it.
     drop(file);
-    let file = FileStore::open(dir.path("data.img"), ss).expect("reopen");
+    let file = FileStore::open(dir.path().join("data.img"), ss).expect("reopen");
     assert_eq!(read(&file, n - 1, 1), pattern(ss, n - 1, 1, 2));
     drop(file);
     // The same file through an 8 TiB map: address space, not memory or disk.
-    let mapped = MmapStore::open(dir.path("data.img"), ss).expect("map 8 TiB");
+    let mapped = MmapStore::open(dir.path().join("data.img"), ss).expect("map 8 TiB");
     assert_eq!(read(&mapped, n - 1, 1), pattern(ss, n - 1, 1, 2));
     let data = pattern(ss, n / 3, 1, 9);
     mapped
@@ -337,7 +326,7 @@ fn eight_tib_stores_stay_small() {
 
 #[test]
 fn bad_requests_are_typed_and_write_nothing() {
-    let dir = TempDir::new("bad");
+    let dir = tempdir("bad");
     let ss = SectorSize::S4096;
     for store in stores(&dir, ss, 1 << 20) {
         let n = store.num_sectors();
@@ -427,16 +416,16 @@ fn bad_requests_are_typed_and_write_nothing() {
 
 #[test]
 fn files_that_are_not_volumes_are_refused() {
-    let dir = TempDir::new("notvol");
+    let dir = tempdir("notvol");
     let ss = SectorSize::S4096;
     let not_a_volume = |r: Result<FileStore, IoError>| match r {
         Err(e @ IoError::NotAVolume { .. }) => e.to_string(),
         other => panic!("expected NotAVolume, got {other:?}"),
     };
-    let msg = not_a_volume(FileStore::open(&dir.0, ss));
+    let msg = not_a_volume(FileStore::open(dir.path(), ss));
     assert!(msg.contains("not a regular file"), "{msg}");
 
-    let odd = dir.path("odd.img");
+    let odd = dir.path().join("odd.img");
     std::fs::write(&odd, vec![1u8; 4096 + 512]).expect("write");
     let msg = not_a_volume(FileStore::open(&odd, ss));
     assert!(
@@ -456,12 +445,12 @@ fn files_that_are_not_volumes_are_refused() {
         "unchanged"
     );
 
-    let empty = dir.path("empty.img");
+    let empty = dir.path().join("empty.img");
     std::fs::write(&empty, b"").expect("write");
     assert!(not_a_volume(FileStore::open(&empty, ss)).contains("empty"));
 
     assert!(matches!(
-        FileStore::open(dir.path("missing.img"), ss),
+        FileStore::open(dir.path().join("missing.img"), ss),
         Err(IoError::Io { .. })
     ));
     // Create refuses an existing file, a zero size and a size that is not whole sectors,
@@ -476,7 +465,7 @@ fn files_that_are_not_volumes_are_refused() {
         "existing file untouched"
     );
     for size in [0, 4096 + 512] {
-        let p = dir.path(&format!("bad-{size}.img"));
+        let p = dir.path().join(format!("bad-{size}.img"));
         assert!(matches!(
             FileStore::create(&p, ss, size),
             Err(IoError::Misaligned { .. })
@@ -484,7 +473,7 @@ fn files_that_are_not_volumes_are_refused() {
         assert!(!p.exists());
     }
     // Larger than any file can be (past i64::MAX): an I/O error, and no file left.
-    let p = dir.path("too-big.img");
+    let p = dir.path().join("too-big.img");
     assert!(matches!(
         FileStore::create(&p, ss, u64::MAX - 4095),
         Err(IoError::Io { .. })
@@ -507,10 +496,10 @@ struct SmallFs(TempDir);
 
 impl SmallFs {
     fn mount(size: &str) -> Self {
-        let dir = TempDir::new("enospc");
+        let dir = tempdir("enospc");
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir.0)
+            .arg(dir.path())
             .output()
             .expect("run mount");
         assert!(
@@ -526,7 +515,7 @@ impl Drop for SmallFs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg("-l")
-            .arg(&self.0.0)
+            .arg(self.0.path())
             .status();
     }
 }
@@ -536,13 +525,13 @@ fn a_full_disk_is_a_typed_error() {
     let fs = SmallFs::mount("1m");
     let ss = SectorSize::S4096;
     // A 64 MiB sparse volume on a 1 MiB file system: creating it is fine.
-    let file = FileStore::create(fs.0.path("data.img"), ss, 64 << 20).expect("create");
+    let file = FileStore::create(fs.0.path().join("data.img"), ss, 64 << 20).expect("create");
     fills_up_cleanly(&file, ss);
     drop(file);
-    std::fs::remove_file(fs.0.path("data.img")).expect("remove");
+    std::fs::remove_file(fs.0.path().join("data.img")).expect("remove");
     // Through a memory map, a write into a hole of a full file system would be a SIGBUS
     // without the allocation the store does first.
-    let mapped = MmapStore::create(fs.0.path("mapped.img"), ss, 64 << 20).expect("create");
+    let mapped = MmapStore::create(fs.0.path().join("mapped.img"), ss, 64 << 20).expect("create");
     fills_up_cleanly(&mapped, ss);
 }
 
@@ -571,7 +560,7 @@ fn fills_up_cleanly(store: &dyn BlockStore, ss: SectorSize) {
 
 #[test]
 fn parallel_writers_to_disjoint_ranges() {
-    let dir = TempDir::new("parallel");
+    let dir = tempdir("parallel");
     let ss = SectorSize::S512;
     for store in stores(&dir, ss, 8 << 20) {
         let threads = 4u64;
@@ -616,7 +605,7 @@ fn parallel_writers_to_disjoint_ranges() {
 
 #[test]
 fn random_operations_match_a_plain_buffer() {
-    let dir = TempDir::new("model");
+    let dir = tempdir("model");
     let ss = SectorSize::S512;
     let size = 2u64 << 20; // 8 memory-store chunks, 4096 sectors
     let n = size / 512;
