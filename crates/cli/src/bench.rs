@@ -83,7 +83,7 @@ pub struct BenchArgs {
     /// Directory for the file store's temporary file (default: `<data dir>/bench`).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Force an engine backend (vaes512, vaes256, aesni, soft) instead of the fastest one.
+    /// Force an engine backend (vaes512, vaes256, aesni, aes-crate) instead of the fastest one.
     #[arg(long, value_name = "NAME", value_parser = parse_backend)]
     pub backend: Option<Backend>,
     /// Measure the engine alone: one call per sector, each with its own tweak (the work of
