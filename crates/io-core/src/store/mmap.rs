@@ -83,7 +83,9 @@ impl std::fmt::Debug for MmapStore {
 
 impl MmapStore {
     /// Creates a new sparse file of `size_bytes` (a whole number of sectors, not zero) at
-    /// `path` and maps it. Fails if the file exists; on failure no file is left behind.
+    /// `path` and maps it. Fails if the file exists; on failure no file is left behind. Other
+    /// processes must leave the file alone while the store is open, as [`MmapStore::open`]
+    /// says.
     ///
     /// # Errors
     /// [`IoError::Misaligned`] for a size that is zero or not whole sectors; [`IoError::Io`]
@@ -103,6 +105,16 @@ impl MmapStore {
     }
 
     /// Opens and maps an existing volume data file.
+    ///
+    /// # Other processes
+    /// The store relies on no other process truncating the file while it is open: a mapped
+    /// page past a shortened end raises `SIGBUS` when touched, which kills the process and
+    /// cannot be turned into an error. Nor may another process write the file meanwhile (reads
+    /// could see its writes half done). Nothing here can check either; ebsim keeps to it with
+    /// the exclusive lock an attached volume holds on its directory's `lock` file, so that one
+    /// process at a time does a volume's I/O. For a file that others may change, use
+    /// [`FileStore`](super::FileStore), which has no map. The same holds for a store made with
+    /// [`MmapStore::create`].
     ///
     /// # Errors
     /// [`IoError::NotAVolume`] if `path` is not a regular file or its size is zero or not a
