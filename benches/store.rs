@@ -74,15 +74,19 @@ fn seq_memory(c: &mut Criterion) {
     drop(dst);
 
     let store = MemoryStore::new(SS, (size / SS.bytes()) as u64).expect("memory store");
+    // Every request holds its range lock, as volumes do.
+    let locks = store.range_locks();
     let sectors = (MIB / SS.bytes()) as u64;
     g.bench_function("memory_store", |b| {
         b.iter(|| {
-            src.par_chunks(MIB)
-                .enumerate()
-                .try_for_each(|(i, s)| store.write_sectors(i as u64 * sectors, s))?;
-            out.par_chunks_mut(MIB)
-                .enumerate()
-                .try_for_each(|(i, o)| store.read_sectors(i as u64 * sectors, o))?;
+            src.par_chunks(MIB).enumerate().try_for_each(|(i, s)| {
+                let first = i as u64 * sectors;
+                store.write_sectors(&locks.write(first, sectors), first, s)
+            })?;
+            out.par_chunks_mut(MIB).enumerate().try_for_each(|(i, o)| {
+                let first = i as u64 * sectors;
+                store.read_sectors(&locks.read(first, sectors), first, o)
+            })?;
             black_box(&out);
             Ok::<(), ebsim_io::IoError>(())
         });
@@ -115,19 +119,23 @@ fn seq_engine_store(c: &mut Criterion) {
         ("file", &file),
         ("mmap", &mapped),
     ] {
+        // Every request holds its range lock, as volumes do.
+        let locks = store.range_locks();
         g.bench_function(BenchmarkId::new("encrypt_write", name), |b| {
             b.iter(|| {
                 buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
-                    engine.encrypt_sectors(i as u64 * sectors, s)?;
-                    store.write_sectors(i as u64 * sectors, s)
+                    let first = i as u64 * sectors;
+                    engine.encrypt_sectors(first, s)?;
+                    store.write_sectors(&locks.write(first, sectors), first, s)
                 })
             });
         });
         g.bench_function(BenchmarkId::new("read_decrypt", name), |b| {
             b.iter(|| {
                 buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
-                    store.read_sectors(i as u64 * sectors, s)?;
-                    engine.decrypt_sectors(i as u64 * sectors, s)
+                    let first = i as u64 * sectors;
+                    store.read_sectors(&locks.read(first, sectors), first, s)?;
+                    engine.decrypt_sectors(first, s)
                 })
             });
         });
@@ -135,16 +143,18 @@ fn seq_engine_store(c: &mut Criterion) {
         let (enc, dec) = (engine.encryptor(), engine.decryptor());
         g.bench_function(BenchmarkId::new("write_via", name), |b| {
             b.iter(|| {
-                buf.par_chunks_mut(MIB)
-                    .enumerate()
-                    .try_for_each(|(i, s)| store.write_sectors_via(i as u64 * sectors, s, &enc))
+                buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
+                    let first = i as u64 * sectors;
+                    store.write_sectors_via(&locks.write(first, sectors), first, s, &enc)
+                })
             });
         });
         g.bench_function(BenchmarkId::new("read_via", name), |b| {
             b.iter(|| {
                 buf.par_chunks_mut(MIB).enumerate().try_for_each(|(i, s)| {
                     let mut holes = [false; MIB / 4096];
-                    store.read_sectors_via(i as u64 * sectors, s, &mut holes, &dec)
+                    let first = i as u64 * sectors;
+                    store.read_sectors_via(&locks.read(first, sectors), first, s, &mut holes, &dec)
                 })
             });
         });
@@ -182,9 +192,9 @@ fn random_4k(c: &mut Criterion) {
         MmapStore::create(dir.join("random-mapped.img"), SS, size as u64).expect("mmap store");
     for store in [&mem as &dyn BlockStore, &file, &mapped] {
         for i in 0..size / MIB {
-            store
-                .write_sectors((i * MIB / 4096) as u64, &fill)
-                .expect("prefill");
+            let first = (i * MIB / 4096) as u64;
+            let held = store.range_locks().write(first, (MIB / 4096) as u64);
+            store.write_sectors(&held, first, &fill).expect("prefill");
         }
     }
     let engine = engine();
@@ -193,27 +203,32 @@ fn random_4k(c: &mut Criterion) {
         ("file", &file),
         ("mmap", &mapped),
     ] {
+        // Every request holds its range lock, as volumes do.
+        let locks = store.range_locks();
         g.bench_function(BenchmarkId::new("write", name), |b| {
-            b.iter(|| offs.iter().try_for_each(|&o| store.write_sectors(o, &buf)));
+            b.iter(|| {
+                offs.iter()
+                    .try_for_each(|&o| store.write_sectors(&locks.write(o, 1), o, &buf))
+            });
         });
         g.bench_function(BenchmarkId::new("read", name), |b| {
             b.iter(|| {
                 offs.iter()
-                    .try_for_each(|&o| store.read_sectors(o, &mut buf))
+                    .try_for_each(|&o| store.read_sectors(&locks.read(o, 1), o, &mut buf))
             });
         });
         g.bench_function(BenchmarkId::new("encrypt_write", name), |b| {
             b.iter(|| {
                 offs.iter().try_for_each(|&o| {
                     engine.encrypt_sectors(o, &mut buf)?;
-                    store.write_sectors(o, &buf)
+                    store.write_sectors(&locks.write(o, 1), o, &buf)
                 })
             });
         });
         g.bench_function(BenchmarkId::new("read_decrypt", name), |b| {
             b.iter(|| {
                 offs.iter().try_for_each(|&o| {
-                    store.read_sectors(o, &mut buf)?;
+                    store.read_sectors(&locks.read(o, 1), o, &mut buf)?;
                     engine.decrypt_sectors(o, &mut buf)
                 })
             });
@@ -221,14 +236,17 @@ fn random_4k(c: &mut Criterion) {
         let (enc, dec) = (engine.encryptor(), engine.decryptor());
         g.bench_function(BenchmarkId::new("write_via", name), |b| {
             b.iter(|| {
-                offs.iter()
-                    .try_for_each(|&o| store.write_sectors_via(o, &mut buf, &enc))
+                offs.iter().try_for_each(|&o| {
+                    store.write_sectors_via(&locks.write(o, 1), o, &mut buf, &enc)
+                })
             });
         });
         g.bench_function(BenchmarkId::new("read_via", name), |b| {
             b.iter(|| {
-                offs.iter()
-                    .try_for_each(|&o| store.read_sectors_via(o, &mut buf, &mut [false], &dec))
+                offs.iter().try_for_each(|&o| {
+                    let held = locks.read(o, 1);
+                    store.read_sectors_via(&held, o, &mut buf, &mut [false], &dec)
+                })
             });
         });
     }

@@ -69,8 +69,9 @@ fn volume_io(c: &mut Criterion) {
                 engine
                     .encrypt_sectors_par(first, &mut buf)
                     .unwrap_or_else(|e| panic!("{e}"));
+                let held = store.range_locks().write(first, len as u64 / 4096);
                 store
-                    .write_sectors(first, &buf)
+                    .write_sectors(&held, first, &buf)
                     .unwrap_or_else(|e| panic!("{e}"));
             });
         });
@@ -86,8 +87,9 @@ fn volume_io(c: &mut Criterion) {
             b.iter(|| {
                 n = (n + 1) % sectors;
                 let first = n * (len as u64 / 4096);
+                let held = store.range_locks().read(first, len as u64 / 4096);
                 store
-                    .read_sectors(first, &mut buf)
+                    .read_sectors(&held, first, &mut buf)
                     .unwrap_or_else(|e| panic!("{e}"));
                 engine
                     .decrypt_sectors_par(first, &mut buf)

@@ -83,7 +83,7 @@ pub struct BenchArgs {
     /// Directory for the file store's temporary file (default: `<data dir>/bench`).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Force an engine backend (vaes512, vaes256, aesni, soft) instead of the fastest one.
+    /// Force an engine backend (vaes512, vaes256, aesni, aes-crate) instead of the fastest one.
     #[arg(long, value_name = "NAME", value_parser = parse_backend)]
     pub backend: Option<Backend>,
     /// Measure the engine alone: one call per sector, each with its own tweak (the work of
@@ -489,8 +489,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
         // As a volume does it: the store runs the engine between the buffer and its storage
         // (straight into and out of the map or memory, where the store can).
         let (encryptor, decryptor) = (engine.encryptor(), engine.decryptor());
+        // Every request holds its range lock, as a volume's do.
+        let locks = store.range_locks();
+        let count = |buf: &[u8]| (buf.len() >> ss.shift()) as u64;
         results.push(ctx.run(&pool, &plan("write"), &pb, |first, buf| {
-            store.write_sectors_via(first, buf, &encryptor)
+            store.write_sectors_via(&locks.write(first, count(buf)), first, buf, &encryptor)
         })?);
         results.push(ctx.run(&pool, &plan("read"), &pb, |first, buf| {
             let n = buf.len() >> ss.shift();
@@ -502,14 +505,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<(), CliError>
                 large.resize(n, false);
                 &mut large[..]
             };
-            store.read_sectors_via(first, buf, holes, &decryptor)
+            store.read_sectors_via(&locks.read(first, n as u64), first, buf, holes, &decryptor)
         })?);
         // The store alone, and its peer: the same copies into plain memory of the same size.
         results.push(ctx.run(&pool, &plan("store_write"), &pb, |first, buf| {
-            store.write_sectors(first, buf)
+            store.write_sectors(&locks.write(first, count(buf)), first, buf)
         })?);
         results.push(ctx.run(&pool, &plan("store_read"), &pb, |first, buf| {
-            store.read_sectors(first, buf)
+            store.read_sectors(&locks.read(first, count(buf)), first, buf)
         })?);
         if size <= MEMCPY_MAX {
             let mut dst = vec![1u8; size as usize];
@@ -610,7 +613,8 @@ fn prefill(
             let n = (end - pos).min(MIB) as usize;
             let first = pos >> ss.shift();
             engine.encrypt_sectors(first, &mut buf[..n])?;
-            store.write_sectors(first, &buf[..n])?;
+            let held = store.range_locks().write(first, (n >> ss.shift()) as u64);
+            store.write_sectors(&held, first, &buf[..n])?;
             pb.inc(n as u64);
             pos += n as u64;
         }

@@ -34,8 +34,13 @@ pub enum Backend {
     Vaes256,
     /// AES-NI, 128-bit.
     AesNi,
-    /// Portable software (the `aes` crate).
-    Soft,
+    /// The `aes` crate's block cipher under this crate's own XTS loop (32 blocks per batch,
+    /// tweaks computed first), always available. Not necessarily software: the `aes` crate
+    /// picks its implementation at run time, so on x86-64 it runs AES-NI whenever the CPU has
+    /// it (its portable software only without AES-NI, or when built with
+    /// `--cfg aes_backend="soft"`), and on other targets whatever the `aes` crate has there.
+    /// Named `aes-crate` (`soft` is accepted as its old name).
+    AesCrate,
 }
 
 impl Backend {
@@ -44,7 +49,7 @@ impl Backend {
         Backend::Vaes512,
         Backend::Vaes256,
         Backend::AesNi,
-        Backend::Soft,
+        Backend::AesCrate,
     ];
 
     /// The backend's name as used on the command line.
@@ -53,21 +58,26 @@ impl Backend {
             Backend::Vaes512 => "vaes512",
             Backend::Vaes256 => "vaes256",
             Backend::AesNi => "aesni",
-            Backend::Soft => "soft",
+            Backend::AesCrate => "aes-crate",
         }
     }
 
-    /// The backend with this name (`vaes512`, `vaes256`, `aesni`, `soft`), if any.
+    /// The backend with this name (`vaes512`, `vaes256`, `aesni`, `aes-crate`), if any;
+    /// `soft`, the old name of [`Backend::AesCrate`], is accepted too.
     pub fn from_name(name: &str) -> Option<Backend> {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("soft") {
+            return Some(Backend::AesCrate);
+        }
         Backend::ALL
             .into_iter()
-            .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+            .find(|b| b.name().eq_ignore_ascii_case(name))
     }
 
     /// Whether this CPU can run the backend.
     pub fn is_available(self) -> bool {
         match self {
-            Backend::Soft => true,
+            Backend::AesCrate => true,
             other => crate::arch::is_available(other),
         }
     }
@@ -77,7 +87,7 @@ impl Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.is_available())
-            .unwrap_or(Backend::Soft)
+            .unwrap_or(Backend::AesCrate)
     }
 }
 
@@ -90,7 +100,7 @@ impl std::fmt::Display for Backend {
 /// Expanded key material of one engine (zeroized on drop by the types inside).
 enum Keys {
     /// The `aes` crate's key schedules (built with its `zeroize` feature).
-    Soft {
+    AesCrate {
         data: Box<Aes256>,
         tweak: Box<Aes256>,
     },
@@ -116,7 +126,7 @@ impl std::fmt::Debug for XtsEngine {
 
 impl XtsEngine {
     /// An engine on the fastest backend this CPU supports, or on the one named by the
-    /// environment variable `EBSIM_XTS_BACKEND` (`vaes512`, `vaes256`, `aesni`, `soft`) when
+    /// environment variable `EBSIM_XTS_BACKEND` (`vaes512`, `vaes256`, `aesni`, `aes-crate`) when
     /// that names a backend this CPU can run.
     pub fn new(key: &XtsKey, sector_size: SectorSize) -> Self {
         let backend = std::env::var(BACKEND_ENV)
@@ -144,7 +154,7 @@ impl XtsEngine {
 
     fn build(key: &XtsKey, sector_size: SectorSize, backend: Backend) -> Self {
         let keys = match backend {
-            Backend::Soft => Keys::Soft {
+            Backend::AesCrate => Keys::AesCrate {
                 data: Box::new(Aes256::new(key.key1().into())),
                 tweak: Box::new(Aes256::new(key.key2().into())),
             },
@@ -152,7 +162,7 @@ impl XtsEngine {
                 Some(rk) => Keys::Arch(rk),
                 // Unreachable on a CPU that reported the backend available; stay correct anyway.
                 None => {
-                    return Self::build(key, sector_size, Backend::Soft);
+                    return Self::build(key, sector_size, Backend::AesCrate);
                 }
             },
         };
@@ -209,12 +219,12 @@ impl XtsEngine {
     #[inline]
     fn run(&self, encrypt: bool, first_sector: u64, src: Option<&[u8]>, dst: &mut [u8]) {
         match &self.keys {
-            Keys::Soft { data, tweak } => {
+            Keys::AesCrate { data, tweak } => {
                 if let Some(src) = src {
                     dst.copy_from_slice(src);
                 }
                 let ss = self.sector_size.bytes();
-                soft_run(data, tweak, encrypt, first_sector, dst, ss);
+                aes_crate_run(data, tweak, encrypt, first_sector, dst, ss);
             }
             Keys::Arch(rk) => {
                 let shift = self.sector_size.shift();
@@ -384,11 +394,12 @@ impl XtsEngine {
 /// let engine = XtsEngine::new(&key, SectorSize::S4096);
 /// let store = MemoryStore::new(SectorSize::S4096, 1024)?;
 /// // Encrypted straight from the buffer into the store; the buffer is scratch afterwards.
+/// let held = store.range_locks().write(3, 2);
 /// let mut buf = vec![7u8; 8192];
-/// store.write_sectors_via(3, &mut buf, &engine.encryptor())?;
+/// store.write_sectors_via(&held, 3, &mut buf, &engine.encryptor())?;
 /// let mut back = vec![0u8; 8192];
 /// let mut holes = [false; 2];
-/// store.read_sectors_via(3, &mut back, &mut holes, &engine.decryptor())?;
+/// store.read_sectors_via(&held, 3, &mut back, &mut holes, &engine.decryptor())?;
 /// assert!(back.iter().all(|&b| b == 7) && holes == [false, false]);
 /// # Ok::<(), ebsim_io::IoError>(())
 /// ```
@@ -459,8 +470,8 @@ impl XtsTransform<'_> {
     }
 }
 
-/// Blocks processed per batch by the software backend (one 512-byte piece of a sector).
-const SOFT_BATCH: usize = 32;
+/// Blocks processed per batch by [`Backend::AesCrate`] (one 512-byte piece of a sector).
+const AES_CRATE_BATCH: usize = 32;
 
 /// Multiplies a tweak by x in GF(2^128) (IEEE 1619 little-endian convention).
 #[inline(always)]
@@ -468,10 +479,10 @@ fn mul_x(t: u128) -> u128 {
     (t << 1) ^ ((t >> 127) * 0x87)
 }
 
-/// The software backend: `aes` crate block functions over 32 blocks at a time, tweaks computed
+/// [`Backend::AesCrate`]: `aes` crate block functions over 32 blocks at a time, tweaks computed
 /// for the batch first.
 #[inline(never)]
-fn soft_run(
+fn aes_crate_run(
     data: &Aes256,
     tweak: &Aes256,
     encrypt: bool,
@@ -479,14 +490,14 @@ fn soft_run(
     buf: &mut [u8],
     ss: usize,
 ) {
-    let mut blocks = [aes::Block::default(); SOFT_BATCH];
-    let mut tweaks = [0u128; SOFT_BATCH];
+    let mut blocks = [aes::Block::default(); AES_CRATE_BATCH];
+    let mut tweaks = [0u128; AES_CRATE_BATCH];
     for (i, sector) in buf.chunks_exact_mut(ss).enumerate() {
         let n = first_sector.wrapping_add(i as u64);
         let mut t0 = aes::Block::from(u128::from(n).to_le_bytes());
         tweak.encrypt_block(&mut t0);
         let mut t = u128::from_le_bytes(t0.into());
-        for piece in sector.chunks_exact_mut(16 * SOFT_BATCH) {
+        for piece in sector.chunks_exact_mut(16 * AES_CRATE_BATCH) {
             for ((blk, tw), bytes) in blocks
                 .iter_mut()
                 .zip(tweaks.iter_mut())

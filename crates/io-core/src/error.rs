@@ -66,6 +66,20 @@ pub enum IoError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A request whose sectors the caller's [`RangeGuard`](crate::RangeGuard) does not cover
+    /// (or covers only shared, for a write), or a guard from another store's locks.
+    #[error(
+        "{count} sectors at {first} are not held {} through this store's range locks",
+        if *exclusive { "exclusively" } else { "shared or exclusively" }
+    )]
+    NotLocked {
+        /// First sector of the request.
+        first: u64,
+        /// Number of sectors in the request.
+        count: u64,
+        /// Whether the request needs the sectors locked exclusively.
+        exclusive: bool,
+    },
     /// The file system is full.
     #[error("no space left on device writing {path}")]
     NoSpace {

@@ -33,4 +33,6 @@ pub use engine::{BACKEND_ENV, Backend, XtsEngine, XtsTransform};
 pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;
-pub use store::{BlockStore, FileStore, MemoryStore, MmapStore, SectorTransform, is_hole};
+pub use store::{
+    BlockStore, FileStore, MemoryStore, MmapStore, RangeGuard, RangeLocks, SectorTransform, is_hole,
+};

@@ -2,35 +2,22 @@
 //! parallel writers.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 
 use ebsim_io::{
-    BlockStore, FileStore, IoError, MemoryStore, MmapStore, SectorSize, SectorTransform, XtsEngine,
-    XtsKey, is_hole,
+    BlockStore, FileStore, IoError, MemoryStore, MmapStore, RangeGuard, SectorSize,
+    SectorTransform, XtsEngine, XtsKey, is_hole,
 };
+use tempfile::TempDir;
 
 const TIB: u64 = 1 << 40;
 
-/// A fresh directory under the target's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the target's temp dir (a real file system, as volumes use), removed
+/// on drop.
+fn tempdir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("store-{name}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("create temp dir")
 }
 
 /// Sector-sized pattern that is never all zero and differs per sector and seed.
@@ -47,25 +34,33 @@ fn pattern(ss: SectorSize, first: u64, count: usize, seed: u8) -> Vec<u8> {
 
 fn read(store: &dyn BlockStore, first: u64, count: usize) -> Vec<u8> {
     let mut b = vec![0xAAu8; count * store.sector_size().bytes()];
-    store.read_sectors(first, &mut b).expect("read");
+    let held = store.range_locks().read(first, count as u64);
+    store.read_sectors(&held, first, &mut b).expect("read");
     b
+}
+
+/// Every sector of `store`, locked exclusively: for requests made one at a time.
+fn all<S: BlockStore + ?Sized>(store: &S) -> RangeGuard<'_> {
+    store.range_locks().write(0, store.num_sectors())
 }
 
 fn stores(dir: &TempDir, ss: SectorSize, size: u64) -> Vec<Box<dyn BlockStore>> {
     vec![
         Box::new(MemoryStore::new(ss, size / ss.bytes() as u64).expect("memory store")),
         Box::new(
-            FileStore::create(dir.path(&format!("data-{ss}.img")), ss, size).expect("file store"),
+            FileStore::create(dir.path().join(format!("data-{ss}.img")), ss, size)
+                .expect("file store"),
         ),
         Box::new(
-            MmapStore::create(dir.path(&format!("mapped-{ss}.img")), ss, size).expect("mmap store"),
+            MmapStore::create(dir.path().join(format!("mapped-{ss}.img")), ss, size)
+                .expect("mmap store"),
         ),
     ]
 }
 
 #[test]
 fn round_trips_and_unwritten_sectors_read_zeros() {
-    let dir = TempDir::new("roundtrip");
+    let dir = tempdir("roundtrip");
     for ss in [SectorSize::S512, SectorSize::S4096] {
         for store in stores(&dir, ss, 8 << 20) {
             let n = store.num_sectors();
@@ -74,7 +69,9 @@ fn round_trips_and_unwritten_sectors_read_zeros() {
             // Runs crossing the memory store's 256 KiB chunks, at the start, middle and end.
             for (first, count, seed) in [(0u64, 3usize, 1u8), (n / 2 - 7, 300, 2), (n - 5, 5, 3)] {
                 let data = pattern(ss, first, count, seed);
-                store.write_sectors(first, &data).expect("write");
+                store
+                    .write_sectors(&all(&*store), first, &data)
+                    .expect("write");
                 assert_eq!(read(&*store, first, count), data);
             }
             // Neighbours of written runs stay zero.
@@ -83,7 +80,9 @@ fn round_trips_and_unwritten_sectors_read_zeros() {
             assert!(is_hole(&read(&*store, n - 6, 1)));
             // Overwrite part of a run.
             let data = pattern(ss, n / 2, 2, 9);
-            store.write_sectors(n / 2, &data).expect("overwrite");
+            store
+                .write_sectors(&all(&*store), n / 2, &data)
+                .expect("overwrite");
             assert_eq!(read(&*store, n / 2, 2), data);
             assert_eq!(read(&*store, n / 2 - 7, 1), pattern(ss, n / 2 - 7, 1, 2));
             store.flush().expect("flush");
@@ -105,7 +104,7 @@ impl SectorTransform for Refuse {
 
 #[test]
 fn transforms_run_between_buffers_and_storage() {
-    let dir = TempDir::new("via");
+    let dir = tempdir("via");
     let key_bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(13) ^ 0x5C).collect();
     let key = XtsKey::from_slice(&key_bytes).expect("key");
     for ss in [SectorSize::S512, SectorSize::S4096] {
@@ -126,7 +125,7 @@ fn transforms_run_between_buffers_and_storage() {
                 let pt = pattern(ss, first, count, seed);
                 let mut scratch = pt.clone();
                 store
-                    .write_sectors_via(first, &mut scratch, &enc)
+                    .write_sectors_via(&all(&*store), first, &mut scratch, &enc)
                     .expect("write via");
                 assert!(
                     read(&*store, first, count) == ciphertext(first, &pt),
@@ -135,18 +134,20 @@ fn transforms_run_between_buffers_and_storage() {
                 let mut back = vec![0xAAu8; pt.len()];
                 let mut holes = vec![true; count];
                 store
-                    .read_sectors_via(first, &mut back, &mut holes, &dec)
+                    .read_sectors_via(&all(&*store), first, &mut back, &mut holes, &dec)
                     .expect("read via");
                 assert!(back == pt, "{ss} {seed}");
                 assert!(holes.iter().all(|h| !h));
             }
             // Holes read as zeros without being decrypted, around a data sector.
             let mut one = pattern(ss, 5, 1, 7);
-            store.write_sectors_via(5, &mut one, &enc).expect("write");
+            store
+                .write_sectors_via(&all(&*store), 5, &mut one, &enc)
+                .expect("write");
             let mut buf = vec![0xAAu8; 4 * ss.bytes()];
             let mut holes = vec![false; 4];
             store
-                .read_sectors_via(3, &mut buf, &mut holes, &dec)
+                .read_sectors_via(&all(&*store), 3, &mut buf, &mut holes, &dec)
                 .expect("read");
             assert_eq!(holes, [true, true, false, true]);
             assert!(is_hole(&buf[..2 * ss.bytes()]) && is_hole(&buf[3 * ss.bytes()..]));
@@ -156,23 +157,23 @@ fn transforms_run_between_buffers_and_storage() {
             let before = read(&*store, first, count);
             let mut junk = vec![9u8; 2 * ss.bytes()];
             assert!(matches!(
-                store.write_sectors_via(n - 1, &mut junk, &enc),
+                store.write_sectors_via(&all(&*store), n - 1, &mut junk, &enc),
                 Err(IoError::OutOfRange { .. })
             ));
             assert!(matches!(
-                store.write_sectors_via(first, &mut junk[..100], &enc),
+                store.write_sectors_via(&all(&*store), first, &mut junk[..100], &enc),
                 Err(IoError::Misaligned { .. })
             ));
             assert!(matches!(
-                store.write_sectors_via(first, &mut junk, &Refuse),
+                store.write_sectors_via(&all(&*store), first, &mut junk, &Refuse),
                 Err(IoError::SectorOverflow { .. })
             ));
             assert!(matches!(
-                store.read_sectors_via(first, &mut junk, &mut [false; 2], &Refuse),
+                store.read_sectors_via(&all(&*store), first, &mut junk, &mut [false; 2], &Refuse),
                 Err(IoError::SectorOverflow { .. })
             ));
             assert!(matches!(
-                store.read_sectors_via(first, &mut junk, &mut [false; 3], &dec),
+                store.read_sectors_via(&all(&*store), first, &mut junk, &mut [false; 3], &dec),
                 Err(IoError::Misaligned { .. })
             ));
             assert!(read(&*store, first, count) == before);
@@ -182,13 +183,13 @@ fn transforms_run_between_buffers_and_storage() {
 
 #[test]
 fn file_store_data_survives_reopen() {
-    let dir = TempDir::new("reopen");
+    let dir = tempdir("reopen");
     let ss = SectorSize::S4096;
-    let path = dir.path("data.img");
+    let path = dir.path().join("data.img");
     let data = pattern(ss, 10, 4, 5);
     {
         let s = FileStore::create(&path, ss, 1 << 20).expect("create");
-        s.write_sectors(10, &data).expect("write");
+        s.write_sectors(&all(&s), 10, &data).expect("write");
         s.flush().expect("flush");
     }
     let s = FileStore::open(&path, ss).expect("open");
@@ -199,31 +200,31 @@ fn file_store_data_survives_reopen() {
 
 #[test]
 fn holes_are_reported_with_reads() {
-    let dir = TempDir::new("holes");
+    let dir = tempdir("holes");
     let ss = SectorSize::S512;
     for store in stores(&dir, ss, 4 << 20) {
         store
-            .write_sectors(1, &pattern(ss, 1, 1, 1))
+            .write_sectors(&all(&*store), 1, &pattern(ss, 1, 1, 1))
             .expect("write");
         store
-            .write_sectors(3, &vec![0u8; 512])
+            .write_sectors(&all(&*store), 3, &vec![0u8; 512])
             .expect("write zeros");
         // A chunk never written (memory: no allocation) at 1 MiB.
         let mut buf = vec![0u8; 5 * 512];
         let mut holes = vec![false; 5];
         store
-            .read_sectors_with_holes(0, &mut buf, &mut holes)
+            .read_sectors_with_holes(&all(&*store), 0, &mut buf, &mut holes)
             .expect("read");
         assert_eq!(holes, [true, false, true, true, true]);
         assert_eq!(&buf[512..1024], &pattern(ss, 1, 1, 1)[..]);
         let mut holes = vec![false; 4];
         store
-            .read_sectors_with_holes(2048, &mut buf[..2048], &mut holes)
+            .read_sectors_with_holes(&all(&*store), 2048, &mut buf[..2048], &mut holes)
             .expect("read");
         assert_eq!(holes, [true; 4]);
         let mut wrong = vec![false; 3];
         assert!(matches!(
-            store.read_sectors_with_holes(0, &mut buf, &mut wrong),
+            store.read_sectors_with_holes(&all(&*store), 0, &mut buf, &mut wrong),
             Err(IoError::Misaligned { .. })
         ));
     }
@@ -231,18 +232,18 @@ fn holes_are_reported_with_reads() {
 
 #[test]
 fn trim_makes_zeros_again_and_releases_space() {
-    let dir = TempDir::new("trim");
+    let dir = tempdir("trim");
     let ss = SectorSize::S4096;
     let size = 16u64 << 20;
     let data = pattern(ss, 0, 1024, 4); // 4 MiB
 
-    let file = FileStore::create(dir.path("data.img"), ss, size).expect("create");
+    let file = FileStore::create(dir.path().join("data.img"), ss, size).expect("create");
     assert_eq!(file.allocated_bytes().expect("blocks"), 0);
-    file.write_sectors(0, &data).expect("write");
+    file.write_sectors(&all(&file), 0, &data).expect("write");
     file.flush().expect("flush");
     let before = std::fs::metadata(file.path()).expect("metadata").blocks() * 512;
     assert!(before >= 4 << 20, "4 MiB written, {before} bytes allocated");
-    file.trim(256, 512).expect("trim"); // the middle 2 MiB
+    file.trim(&all(&file), 256, 512).expect("trim"); // the middle 2 MiB
     let after = std::fs::metadata(file.path()).expect("metadata").blocks() * 512;
     assert!(
         before - after >= 2 << 20,
@@ -254,36 +255,40 @@ fn trim_makes_zeros_again_and_releases_space() {
     assert_eq!(read(&file, 768, 256), data[768 * 4096..]);
 
     let mem = MemoryStore::new(ss, size / 4096).expect("memory");
-    mem.write_sectors(0, &data).expect("write");
+    mem.write_sectors(&all(&mem), 0, &data).expect("write");
     let before = mem.allocated_bytes();
     assert_eq!(before, 4 << 20);
-    mem.trim(256, 512).expect("trim");
+    mem.trim(&all(&mem), 256, 512).expect("trim");
     assert_eq!(mem.allocated_bytes(), 2 << 20);
     assert!(is_hole(&read(&mem, 256, 512)));
     // A trim of single sectors zeroes them; trimming the rest of the chunk frees it.
-    mem.trim(0, 1).expect("trim");
+    mem.trim(&all(&mem), 0, 1).expect("trim");
     assert!(is_hole(&read(&mem, 0, 1)));
     assert_eq!(read(&mem, 1, 1), data[4096..8192]);
-    mem.trim(1, 63).expect("trim");
+    mem.trim(&all(&mem), 1, 63).expect("trim");
     assert_eq!(mem.allocated_bytes(), (2 << 20) - (256 << 10));
     // Trim of nothing, and of the last sector, are fine.
-    mem.trim(mem.num_sectors(), 0).expect("empty trim");
-    file.trim(file.num_sectors() - 1, 1).expect("last sector");
+    mem.trim(&all(&mem), mem.num_sectors(), 0)
+        .expect("empty trim");
+    file.trim(&all(&file), file.num_sectors() - 1, 1)
+        .expect("last sector");
 }
 
 #[test]
 fn eight_tib_stores_stay_small() {
-    let dir = TempDir::new("huge");
+    let dir = tempdir("huge");
     let ss = SectorSize::S4096;
     let size = 8 * TIB;
-    let file = FileStore::create(dir.path("data.img"), ss, size).expect("8 TiB sparse file");
+    let file = FileStore::create(dir.path().join("data.img"), ss, size).expect("8 TiB sparse file");
     let mem = MemoryStore::new(ss, size / 4096).expect("8 TiB memory store");
     let n = size / 4096;
     for store in [&file as &dyn BlockStore, &mem] {
         assert_eq!(store.num_sectors(), n);
         for (i, first) in [0, n / 2, n - 1].into_iter().enumerate() {
             let data = pattern(ss, first, 1, i as u8);
-            store.write_sectors(first, &data).expect("write");
+            store
+                .write_sectors(&all(store), first, &data)
+                .expect("write");
             assert_eq!(read(store, first, 1), data);
         }
         assert!(is_hole(&read(store, n / 4, 1)));
@@ -302,14 +307,16 @@ fn eight_tib_stores_stay_small() {
     assert_eq!(mem.allocated_bytes(), 3 * (256 << 10));
     // And reopen it.
     drop(file);
-    let file = FileStore::open(dir.path("data.img"), ss).expect("reopen");
+    let file = FileStore::open(dir.path().join("data.img"), ss).expect("reopen");
     assert_eq!(read(&file, n - 1, 1), pattern(ss, n - 1, 1, 2));
     drop(file);
     // The same file through an 8 TiB map: address space, not memory or disk.
-    let mapped = MmapStore::open(dir.path("data.img"), ss).expect("map 8 TiB");
+    let mapped = MmapStore::open(dir.path().join("data.img"), ss).expect("map 8 TiB");
     assert_eq!(read(&mapped, n - 1, 1), pattern(ss, n - 1, 1, 2));
     let data = pattern(ss, n / 3, 1, 9);
-    mapped.write_sectors(n / 3, &data).expect("write");
+    mapped
+        .write_sectors(&all(&mapped), n / 3, &data)
+        .expect("write");
     mapped.flush().expect("flush");
     assert_eq!(read(&mapped, n / 3, 1), data);
     assert!(is_hole(&read(&mapped, n / 4, 1)));
@@ -319,22 +326,22 @@ fn eight_tib_stores_stay_small() {
 
 #[test]
 fn bad_requests_are_typed_and_write_nothing() {
-    let dir = TempDir::new("bad");
+    let dir = tempdir("bad");
     let ss = SectorSize::S4096;
     for store in stores(&dir, ss, 1 << 20) {
         let n = store.num_sectors();
         let mut buf = vec![0u8; 4096 + 100];
         assert!(matches!(
-            store.read_sectors(0, &mut buf),
+            store.read_sectors(&all(&*store), 0, &mut buf),
             Err(IoError::Misaligned { .. })
         ));
         assert!(matches!(
-            store.write_sectors(0, &pattern(ss, 0, 1, 1)[..4000]),
+            store.write_sectors(&all(&*store), 0, &pattern(ss, 0, 1, 1)[..4000]),
             Err(IoError::Misaligned { .. })
         ));
         // A run starting inside and ending past the end: refused whole, nothing written.
         let err = store
-            .write_sectors(n - 1, &pattern(ss, n - 1, 2, 1))
+            .write_sectors(&all(&*store), n - 1, &pattern(ss, n - 1, 2, 1))
             .expect_err("past end");
         assert!(
             matches!(err, IoError::OutOfRange { first, end, num_sectors } if first == n - 1 && end == n + 1 && num_sectors == n)
@@ -343,38 +350,82 @@ fn bad_requests_are_typed_and_write_nothing() {
         assert!(is_hole(&read(&*store, n - 1, 1)), "nothing written");
         let mut one = vec![0u8; 4096];
         assert!(matches!(
-            store.read_sectors(n, &mut one),
+            store.read_sectors(&all(&*store), n, &mut one),
             Err(IoError::OutOfRange { .. })
         ));
         assert!(matches!(
-            store.write_sectors(u64::MAX, &one),
+            store.write_sectors(&all(&*store), u64::MAX, &one),
             Err(IoError::SectorOverflow { .. })
         ));
         assert!(matches!(
-            store.trim(n - 1, 2),
+            store.trim(&all(&*store), n - 1, 2),
             Err(IoError::OutOfRange { .. })
         ));
         assert!(matches!(
-            store.trim(1, u64::MAX),
+            store.trim(&all(&*store), 1, u64::MAX),
             Err(IoError::SectorOverflow { .. })
         ));
         // Empty requests inside the store are fine.
-        store.write_sectors(n, &[]).expect("empty write at the end");
+        store
+            .write_sectors(&all(&*store), n, &[])
+            .expect("empty write at the end");
+        // Requests whose sectors the caller has not locked as they need are refused whole:
+        // a guard that misses a sector, a shared guard for a write or a trim, and a guard of
+        // another store's locks.
+        let data = pattern(ss, 4, 2, 3);
+        let locks = store.range_locks();
+        let other = MemoryStore::new(ss, n).expect("memory store");
+        let not_locked = |r: Result<(), IoError>| matches!(r, Err(IoError::NotLocked { .. }));
+        assert!(not_locked(store.write_sectors(
+            &locks.write(4, 1),
+            4,
+            &data
+        )));
+        assert!(not_locked(store.write_sectors(
+            &locks.write(5, 2),
+            4,
+            &data
+        )));
+        assert!(not_locked(store.write_sectors(&locks.read(4, 2), 4, &data)));
+        assert!(not_locked(store.write_sectors_via(
+            &locks.read(4, 2),
+            4,
+            &mut data.clone(),
+            &Refuse
+        )));
+        assert!(not_locked(store.trim(&locks.read(0, n), 4, 2)));
+        assert!(not_locked(store.write_sectors(
+            &other.range_locks().write(4, 2),
+            4,
+            &data
+        )));
+        let mut buf = vec![0u8; 2 * 4096];
+        let err = store
+            .read_sectors(&other.range_locks().read(4, 2), 4, &mut buf)
+            .expect_err("another store's guard");
+        assert!(err.to_string().contains("range locks"), "{err}");
+        assert!(not_locked(store.read_sectors_with_holes(
+            &locks.read(4, 1),
+            4,
+            &mut buf,
+            &mut [false; 2]
+        )));
+        assert!(is_hole(&read(&*store, 4, 2)), "nothing written");
     }
 }
 
 #[test]
 fn files_that_are_not_volumes_are_refused() {
-    let dir = TempDir::new("notvol");
+    let dir = tempdir("notvol");
     let ss = SectorSize::S4096;
     let not_a_volume = |r: Result<FileStore, IoError>| match r {
         Err(e @ IoError::NotAVolume { .. }) => e.to_string(),
         other => panic!("expected NotAVolume, got {other:?}"),
     };
-    let msg = not_a_volume(FileStore::open(&dir.0, ss));
+    let msg = not_a_volume(FileStore::open(dir.path(), ss));
     assert!(msg.contains("not a regular file"), "{msg}");
 
-    let odd = dir.path("odd.img");
+    let odd = dir.path().join("odd.img");
     std::fs::write(&odd, vec![1u8; 4096 + 512]).expect("write");
     let msg = not_a_volume(FileStore::open(&odd, ss));
     assert!(
@@ -394,12 +445,12 @@ fn files_that_are_not_volumes_are_refused() {
         "unchanged"
     );
 
-    let empty = dir.path("empty.img");
+    let empty = dir.path().join("empty.img");
     std::fs::write(&empty, b"").expect("write");
     assert!(not_a_volume(FileStore::open(&empty, ss)).contains("empty"));
 
     assert!(matches!(
-        FileStore::open(dir.path("missing.img"), ss),
+        FileStore::open(dir.path().join("missing.img"), ss),
         Err(IoError::Io { .. })
     ));
     // Create refuses an existing file, a zero size and a size that is not whole sectors,
@@ -414,7 +465,7 @@ fn files_that_are_not_volumes_are_refused() {
         "existing file untouched"
     );
     for size in [0, 4096 + 512] {
-        let p = dir.path(&format!("bad-{size}.img"));
+        let p = dir.path().join(format!("bad-{size}.img"));
         assert!(matches!(
             FileStore::create(&p, ss, size),
             Err(IoError::Misaligned { .. })
@@ -422,7 +473,7 @@ fn files_that_are_not_volumes_are_refused() {
         assert!(!p.exists());
     }
     // Larger than any file can be (past i64::MAX): an I/O error, and no file left.
-    let p = dir.path("too-big.img");
+    let p = dir.path().join("too-big.img");
     assert!(matches!(
         FileStore::create(&p, ss, u64::MAX - 4095),
         Err(IoError::Io { .. })
@@ -445,10 +496,10 @@ struct SmallFs(TempDir);
 
 impl SmallFs {
     fn mount(size: &str) -> Self {
-        let dir = TempDir::new("enospc");
+        let dir = tempdir("enospc");
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir.0)
+            .arg(dir.path())
             .output()
             .expect("run mount");
         assert!(
@@ -464,7 +515,7 @@ impl Drop for SmallFs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg("-l")
-            .arg(&self.0.0)
+            .arg(self.0.path())
             .status();
     }
 }
@@ -474,13 +525,13 @@ fn a_full_disk_is_a_typed_error() {
     let fs = SmallFs::mount("1m");
     let ss = SectorSize::S4096;
     // A 64 MiB sparse volume on a 1 MiB file system: creating it is fine.
-    let file = FileStore::create(fs.0.path("data.img"), ss, 64 << 20).expect("create");
+    let file = FileStore::create(fs.0.path().join("data.img"), ss, 64 << 20).expect("create");
     fills_up_cleanly(&file, ss);
     drop(file);
-    std::fs::remove_file(fs.0.path("data.img")).expect("remove");
+    std::fs::remove_file(fs.0.path().join("data.img")).expect("remove");
     // Through a memory map, a write into a hole of a full file system would be a SIGBUS
     // without the allocation the store does first.
-    let mapped = MmapStore::create(fs.0.path("mapped.img"), ss, 64 << 20).expect("create");
+    let mapped = MmapStore::create(fs.0.path().join("mapped.img"), ss, 64 << 20).expect("create");
     fills_up_cleanly(&mapped, ss);
 }
 
@@ -488,7 +539,7 @@ fn fills_up_cleanly(store: &dyn BlockStore, ss: SectorSize) {
     let data = pattern(ss, 0, 64, 1); // 256 KiB
     let mut written = 0u64;
     let err = loop {
-        match store.write_sectors(written, &data) {
+        match store.write_sectors(&all(store), written, &data) {
             Ok(()) => written += 64,
             Err(e) => break e,
         }
@@ -500,16 +551,16 @@ fn fills_up_cleanly(store: &dyn BlockStore, ss: SectorSize) {
     assert!(written > 0);
     assert_eq!(read(store, 0, 64), data);
     // A trim frees space and writes work again.
-    store.trim(0, written).expect("trim");
+    store.trim(&all(store), 0, written).expect("trim");
     store
-        .write_sectors(written, &data)
+        .write_sectors(&all(store), written, &data)
         .expect("write after trim");
     assert_eq!(read(store, written, 64), data);
 }
 
 #[test]
 fn parallel_writers_to_disjoint_ranges() {
-    let dir = TempDir::new("parallel");
+    let dir = tempdir("parallel");
     let ss = SectorSize::S512;
     for store in stores(&dir, ss, 8 << 20) {
         let threads = 4u64;
@@ -521,11 +572,19 @@ fn parallel_writers_to_disjoint_ranges() {
                     // Interleaved small writes, so threads meet in the same chunks.
                     for k in 0..per / 8 {
                         let first = t * per + k * 8;
+                        // Each request holds only its own sectors, as volumes do.
+                        let locks = store.range_locks();
                         store
-                            .write_sectors(first, &pattern(ss, first, 8, t as u8))
+                            .write_sectors(
+                                &locks.write(first, 8),
+                                first,
+                                &pattern(ss, first, 8, t as u8),
+                            )
                             .expect("write");
                         if k % 16 == 0 {
-                            store.trim(first + 4, 2).expect("trim");
+                            store
+                                .trim(&locks.write(first + 4, 2), first + 4, 2)
+                                .expect("trim");
                         }
                     }
                 });
@@ -546,7 +605,7 @@ fn parallel_writers_to_disjoint_ranges() {
 
 #[test]
 fn random_operations_match_a_plain_buffer() {
-    let dir = TempDir::new("model");
+    let dir = tempdir("model");
     let ss = SectorSize::S512;
     let size = 2u64 << 20; // 8 memory-store chunks, 4096 sectors
     let n = size / 512;
@@ -566,18 +625,20 @@ fn random_operations_match_a_plain_buffer() {
             match next(3) {
                 0 => {
                     let data = pattern(ss, first, count as usize, step as u8);
-                    store.write_sectors(first, &data).expect("write");
+                    store
+                        .write_sectors(&all(&*store), first, &data)
+                        .expect("write");
                     model[a..b].copy_from_slice(&data);
                 }
                 1 => {
-                    store.trim(first, count).expect("trim");
+                    store.trim(&all(&*store), first, count).expect("trim");
                     model[a..b].fill(0);
                 }
                 _ => {
                     let mut holes = vec![false; count as usize];
                     let mut buf = vec![0xEEu8; b - a];
                     store
-                        .read_sectors_with_holes(first, &mut buf, &mut holes)
+                        .read_sectors_with_holes(&all(&*store), first, &mut buf, &mut holes)
                         .expect("read");
                     assert!(
                         buf == model[a..b],
@@ -597,59 +658,5 @@ fn random_operations_match_a_plain_buffer() {
             read(&*store, 0, n as usize) == model,
             "final contents differ"
         );
-    }
-}
-
-/// Writers encrypting straight into the mmap store race readers decrypting straight out of
-/// it, over the same sectors: every read sees one whole write (all sectors of a request carry
-/// the same writer's pattern), never a torn mix — its range locks and the fence after the
-/// non-temporal stores at work. (Only `MmapStore` promises whole requests to overlapping
-/// callers; the memory store locks per 256 KiB chunk, and volumes lock ranges themselves.)
-#[test]
-fn one_pass_writers_and_readers_never_see_torn_requests() {
-    let dir = TempDir::new("via-race");
-    let ss = SectorSize::S4096;
-    let key_bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(7) ^ 0x3C).collect();
-    let engine = XtsEngine::new(&XtsKey::from_slice(&key_bytes).expect("key"), ss);
-    // Requests of 16 sectors (64 KiB) at 8 places, each written whole by every writer.
-    const SECTORS: usize = 16;
-    let places: Vec<u64> = (0..8).map(|i| i * 40 + 3).collect();
-    {
-        let store = MmapStore::create(dir.path("race.img"), ss, 4 << 20).expect("mmap store");
-        // Allocated first, so that the store writes through its map.
-        for &p in &places {
-            store
-                .write_sectors_via(p, &mut pattern(ss, p, SECTORS, 0), &engine.encryptor())
-                .expect("prefill");
-        }
-        std::thread::scope(|s| {
-            for w in 1..=2u8 {
-                let (store, engine, places) = (&store, &engine, &places);
-                s.spawn(move || {
-                    for round in 0..1000 {
-                        let p = places[round % places.len()];
-                        let mut buf = pattern(ss, p, SECTORS, w);
-                        store
-                            .write_sectors_via(p, &mut buf, &engine.encryptor())
-                            .expect("write");
-                    }
-                });
-            }
-            for _ in 0..2 {
-                let (store, engine, places) = (&store, &engine, &places);
-                s.spawn(move || {
-                    let mut buf = vec![0u8; SECTORS * ss.bytes()];
-                    let mut holes = [false; SECTORS];
-                    for round in 0..2000 {
-                        let p = places[round % places.len()];
-                        store
-                            .read_sectors_via(p, &mut buf, &mut holes, &engine.decryptor())
-                            .expect("read");
-                        let whole = (0..=2u8).any(|w| buf == pattern(ss, p, SECTORS, w));
-                        assert!(whole, "torn read at sector {p}");
-                    }
-                });
-            }
-        });
     }
 }

@@ -5,153 +5,43 @@
 //! and stored by one thread, with no hand-off between threads and while its payload is still
 //! in that core's cache.
 
-use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::io::{self, BufRead, BufReader, IoSlice, Read};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
+use crate::buffers::{Budget, BufPool};
 use crate::device::BlockDevice;
-use crate::handshake::{self, Outcome, read_exact_or_eof};
-use crate::proto::{self, Command, ExportGeometry, RequestHeader, Session};
-use crate::server::Shared;
+use crate::handshake::{self, ExportInfo, Outcome, read_exact_or_eof};
+use crate::proto::{
+    self, Command, CommandType, Errno, ExportGeometry, ReplyType, RequestHeader, Session,
+};
+use crate::sock::{Sock, SockReader};
 
-/// A connected client socket.
-#[derive(Debug)]
-pub(crate) enum Sock {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+/// What a connection needs from the server that accepted it. The server builds one and hands
+/// each connection a counted reference to it; a connection sees nothing else of the server.
+pub(crate) struct Context {
+    /// The exports offered in the handshake; `devices[i]` serves `exports[i]`.
+    pub(crate) exports: Vec<ExportInfo>,
+    /// The devices behind the exports.
+    pub(crate) devices: Vec<Arc<dyn BlockDevice>>,
+    /// Payload buffers, shared by all connections.
+    pub(crate) pool: BufPool,
+    /// Set when the server shuts down.
+    pub(crate) stop: Arc<AtomicBool>,
+    /// Threads per connection ([`crate::ServerConfig::workers_per_connection`]).
+    pub(crate) workers: usize,
+    /// Log connections and errors to stderr.
+    pub(crate) log: bool,
 }
 
-impl Sock {
-    pub(crate) fn shutdown(&self, how: Shutdown) {
-        // Errors only mean the socket is already closed.
-        let _ = match self {
-            Sock::Tcp(s) => s.shutdown(how),
-            Sock::Unix(s) => s.shutdown(how),
-        };
+impl Context {
+    /// Whether the server is shutting down.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
-}
-
-impl Read for &Sock {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match *self {
-            Sock::Tcp(s) => (&*s).read(buf),
-            Sock::Unix(s) => (&*s).read(buf),
-        }
-    }
-}
-
-impl Write for &Sock {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match *self {
-            Sock::Tcp(s) => (&*s).write(buf),
-            Sock::Unix(s) => (&*s).write(buf),
-        }
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match *self {
-            Sock::Tcp(s) => (&*s).write_vectored(bufs),
-            Sock::Unix(s) => (&*s).write_vectored(bufs),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Owned read half, for the buffered reader.
-struct SockReader(Arc<Sock>);
-
-impl Read for SockReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-/// Reused payload buffers, shared by all connections of a server.
-#[derive(Debug, Default)]
-pub(crate) struct BufPool {
-    bufs: Mutex<(Vec<Vec<u8>>, usize)>,
-}
-
-/// The pool keeps at most this many bytes of idle buffers.
-const POOL_BYTES: usize = 256 << 20;
-
-impl BufPool {
-    /// A buffer of at least `len` bytes (contents unspecified).
-    fn get(&self, len: usize) -> Vec<u8> {
-        let taken = {
-            let mut g = self.bufs.lock();
-            let (bufs, bytes) = &mut *g;
-            let pick = bufs
-                .iter()
-                .rposition(|b| b.len() >= len)
-                .or(bufs.len().checked_sub(1));
-            pick.map(|i| {
-                let b = bufs.swap_remove(i);
-                *bytes -= b.len();
-                b
-            })
-        };
-        let mut b = taken.unwrap_or_default();
-        if b.len() < len {
-            b.resize(len, 0);
-        }
-        b
-    }
-
-    fn put(&self, b: Vec<u8>) {
-        let mut g = self.bufs.lock();
-        let (bufs, bytes) = &mut *g;
-        if *bytes + b.len() <= POOL_BYTES {
-            *bytes += b.len();
-            bufs.push(b);
-        }
-    }
-}
-
-/// Bounds the payload bytes one connection holds at once (write payloads received, read
-/// buffers being filled), so a client cannot make the server buffer without limit.
-struct Budget {
-    used: Mutex<usize>,
-    freed: Condvar,
-}
-
-/// At most this many payload bytes per connection (a single larger request still runs, alone).
-const MAX_INFLIGHT_BYTES: usize = 64 << 20;
-
-impl Budget {
-    fn acquire(&self, bytes: usize) {
-        let mut used = self.used.lock();
-        while *used > 0 && *used + bytes > MAX_INFLIGHT_BYTES {
-            self.freed.wait(&mut used);
-        }
-        *used += bytes;
-    }
-
-    fn release(&self, bytes: usize) {
-        let mut used = self.used.lock();
-        *used -= bytes;
-        self.freed.notify_all();
-    }
-}
-
-/// Writes all of `bufs`, coping with partial writes.
-fn write_all_vectored(mut w: &Sock, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !bufs.is_empty() {
-        match w.write_vectored(bufs) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// State shared by the reader and the workers of one connection in transmission.
@@ -166,7 +56,7 @@ struct Transmission {
     dead: AtomicBool,
     reader: Mutex<Reader>,
     budget: Budget,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     logged: AtomicU32,
 }
 
@@ -192,7 +82,7 @@ const MAX_LOGGED: u32 = 16;
 
 impl Transmission {
     fn log(&self, what: std::fmt::Arguments<'_>) {
-        if self.shared.config.log && self.logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED {
+        if self.ctx.log && self.logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED {
             eprintln!("nbd: {} ({}): {what}", self.peer, self.name);
         }
     }
@@ -203,7 +93,7 @@ impl Transmission {
         }
         let res = {
             let _g = self.write_lock.lock();
-            write_all_vectored(&self.sock, bufs)
+            self.sock.write_all_vectored(bufs)
         };
         if let Err(e) = res {
             if !self.dead.swap(true, Ordering::Relaxed) {
@@ -215,18 +105,18 @@ impl Transmission {
     }
 
     fn reply_ok(&self, cookie: u64) {
-        let h = proto::simple_reply(cookie, 0);
+        let h = proto::simple_reply(cookie, None);
         self.send(&mut [IoSlice::new(&h)]);
     }
 
     /// An error reply; `read_offset` is the offset of a failed read (structured replies
     /// then carry it in an `NBD_REPLY_TYPE_ERROR_OFFSET` chunk).
-    fn reply_err(&self, cookie: u64, errno: u32, message: &str, read_offset: Option<u64>) {
+    fn reply_err(&self, cookie: u64, errno: Errno, message: &str, read_offset: Option<u64>) {
         if self.structured {
             let chunk = proto::error_chunk(cookie, errno, message, read_offset);
             self.send(&mut [IoSlice::new(&chunk)]);
         } else {
-            let h = proto::simple_reply(cookie, errno);
+            let h = proto::simple_reply(cookie, Some(errno));
             self.send(&mut [IoSlice::new(&h)]);
         }
     }
@@ -234,8 +124,7 @@ impl Transmission {
     fn reply_read(&self, cookie: u64, offset: u64, data: &[u8]) {
         if self.structured {
             if data.is_empty() {
-                let h =
-                    proto::chunk_header(proto::REPLY_FLAG_DONE, proto::REPLY_TYPE_NONE, cookie, 0);
+                let h = proto::chunk_header(proto::REPLY_FLAG_DONE, ReplyType::None, cookie, 0);
                 self.send(&mut [IoSlice::new(&h)]);
             } else {
                 // data.len() <= MAX_PAYLOAD, checked by check_request.
@@ -243,7 +132,7 @@ impl Transmission {
                 self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
             }
         } else {
-            let h = proto::simple_reply(cookie, 0);
+            let h = proto::simple_reply(cookie, None);
             self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
         }
     }
@@ -281,7 +170,7 @@ impl Transmission {
         // At most one descriptor per block of a 32-bit range: fits in u32.
         let h = proto::chunk_header(
             proto::REPLY_FLAG_DONE,
-            proto::REPLY_TYPE_BLOCK_STATUS,
+            ReplyType::BlockStatus,
             cookie,
             payload.len() as u32,
         );
@@ -312,7 +201,7 @@ impl Transmission {
             cost: _,
             payload,
         } = job;
-        let pool = &self.shared.pool;
+        let pool = &self.ctx.pool;
         match command {
             Command::Read { offset, length } => {
                 let len = length as usize;
@@ -392,7 +281,7 @@ impl Transmission {
             if std::panic::catch_unwind(run).is_err() {
                 // A device bug must not leave the client waiting forever.
                 self.log(format_args!("a request handler panicked"));
-                self.reply_err(cookie, proto::EIO, "internal error", None);
+                self.reply_err(cookie, Errno::Io, "internal error", None);
             }
             self.budget.release(cost);
         }
@@ -401,25 +290,25 @@ impl Transmission {
 
 /// Serves one accepted connection until the client leaves, breaks the protocol, or the
 /// server shuts down (the server then shuts the socket's read side, which ends the loop).
-pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
+pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
     // Small: it holds request headers and small payloads; large payloads are read from the
     // socket straight into their own buffers (see `read_payload`).
     let mut reader = BufReader::with_capacity(READER_CAPACITY, SockReader(Arc::clone(&sock)));
-    let infos = &shared.infos;
-    let stop = || shared.stop.load(Ordering::Relaxed);
-    let outcome = handshake::negotiate(&mut reader, &mut &*sock, infos, &stop);
+    let stop = || ctx.stopping();
+    let outcome = handshake::negotiate(&mut reader, &mut &*sock, &ctx.exports, &stop);
     let (export, session) = match outcome {
         Ok(Outcome::Transmission { export, session }) => (export, session),
         Ok(Outcome::Closed) => return,
         Err(e) => {
-            if shared.config.log {
+            if ctx.log {
                 eprintln!("nbd: {peer}: handshake failed: {e}");
             }
             return;
         }
     };
-    let name = infos[export].name.clone();
-    if shared.config.log {
+    let info = &ctx.exports[export];
+    let name = info.name.clone();
+    if ctx.log {
         eprintln!(
             "nbd: {peer}: connected to export {name}{}",
             match (session.structured, session.block_status) {
@@ -429,10 +318,9 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
             }
         );
     }
-    let geometry = infos[export].geometry;
     let t = Arc::new(Transmission {
         sock: Arc::clone(&sock),
-        device: Arc::clone(&shared.devices[export]),
+        device: Arc::clone(&ctx.devices[export]),
         name,
         peer,
         structured: session.structured,
@@ -441,20 +329,17 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
         dead: AtomicBool::new(false),
         reader: Mutex::new(Reader {
             inner: reader,
-            geometry,
+            geometry: info.geometry,
             closed: false,
         }),
-        budget: Budget {
-            used: Mutex::new(0),
-            freed: Condvar::new(),
-        },
-        shared: Arc::clone(&shared),
+        budget: Budget::default(),
+        ctx: Arc::clone(&ctx),
         logged: AtomicU32::new(0),
     });
 
     // This thread is one of the connection's threads; the others are started here.
     let mut others = Vec::new();
-    for i in 1..shared.config.workers_per_connection.max(1) {
+    for i in 1..ctx.workers {
         let tw = Arc::clone(&t);
         match std::thread::Builder::new()
             .name(format!("nbd-worker-{i}"))
@@ -468,7 +353,7 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, shared: Arc<Shared>) {
     for h in others {
         let _ = h.join();
     }
-    if t.shared.config.log {
+    if ctx.log {
         eprintln!("nbd: {} ({}): disconnected", t.peer, t.name);
     }
     sock.shutdown(Shutdown::Both);
@@ -501,7 +386,7 @@ fn read_request<R: Read>(
         match read_exact_or_eof(reader, &mut hb) {
             Ok(true) => {}
             Ok(false) => return Err(None),
-            Err(_) if t.dead.load(Ordering::Relaxed) || t.shared.stop.load(Ordering::Relaxed) => {
+            Err(_) if t.dead.load(Ordering::Relaxed) || t.ctx.stopping() => {
                 return Err(None);
             }
             Err(e) => return Err(Some(format!("reading a request failed: {e}"))),
@@ -510,7 +395,7 @@ fn read_request<R: Read>(
             Ok(h) => h,
             Err(e) => return Err(Some(format!("closing connection: {e}"))),
         };
-        let is_write = hdr.command == proto::CMD_WRITE;
+        let is_write = hdr.command == CommandType::Write;
         if is_write && hdr.length > proto::MAX_PAYLOAD {
             return Err(Some(format!(
                 "closing connection: {}",
@@ -518,17 +403,17 @@ fn read_request<R: Read>(
             )));
         }
         let cost = match hdr.command {
-            proto::CMD_READ => hdr.length.min(proto::MAX_PAYLOAD) as usize,
-            proto::CMD_WRITE => hdr.length as usize,
+            CommandType::Read => hdr.length.min(proto::MAX_PAYLOAD) as usize,
+            CommandType::Write => hdr.length as usize,
             _ => 0,
         };
         // Waits (holding the read lock) until requests in flight have given back enough.
         t.budget.acquire(cost);
         let payload = if is_write {
             let len = hdr.length as usize;
-            let mut buf = t.shared.pool.get(len);
+            let mut buf = t.ctx.pool.get(len);
             if let Err(e) = read_payload(reader, &mut buf[..len]) {
-                t.shared.pool.put(buf);
+                t.ctx.pool.put(buf);
                 t.budget.release(cost);
                 return Err(Some(format!("reading a write payload failed: {e}")));
             }
@@ -539,12 +424,12 @@ fn read_request<R: Read>(
         match proto::check_request(&hdr, geo, t.session) {
             Err(refusal) => {
                 t.log(format_args!(
-                    "refused command {} (offset {}, length {}): {}",
+                    "refused command {:?} (offset {}, length {}): {}",
                     hdr.command, hdr.offset, hdr.length, refusal.message
                 ));
                 t.reply_err(hdr.cookie, refusal.errno, refusal.message, None);
                 if let Some(b) = payload {
-                    t.shared.pool.put(b);
+                    t.ctx.pool.put(b);
                 }
                 t.budget.release(cost);
             }

@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod buffers;
 mod conn;
 mod device;
 mod error;
@@ -48,6 +49,7 @@ mod fuzzing;
 mod handshake;
 mod proto;
 mod server;
+mod sock;
 
 // The public interface is:
 pub use device::{BlockDevice, Extent, MemoryDevice};

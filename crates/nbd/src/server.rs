@@ -11,10 +11,12 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::NbdError;
-use crate::conn::{self, BufPool, Sock};
+use crate::buffers::BufPool;
+use crate::conn::{self, Context};
 use crate::device::{BlockDevice, check_geometry};
 use crate::handshake::ExportInfo;
 use crate::proto::{ExportGeometry, MAX_STRING};
+use crate::sock::Sock;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -63,13 +65,10 @@ impl ServerConfig {
     }
 }
 
-/// What the accept loops and connections share.
-pub(crate) struct Shared {
-    pub(crate) infos: Vec<ExportInfo>,
-    pub(crate) devices: Vec<Arc<dyn BlockDevice>>,
-    pub(crate) config: ServerConfig,
-    pub(crate) stop: Arc<AtomicBool>,
-    pub(crate) pool: BufPool,
+/// What the accept loops and the connection threads share. Connections get only `ctx`.
+struct Shared {
+    ctx: Arc<Context>,
+    max_connections: usize,
     conns: Mutex<HashMap<u64, Arc<Sock>>>,
     idle: Condvar,
     next_id: AtomicU64,
@@ -97,9 +96,12 @@ pub struct NbdServer {
 
 impl std::fmt::Debug for NbdServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sh = &self.shared;
         f.debug_struct("NbdServer")
-            .field("exports", &self.shared.infos)
-            .field("config", &self.shared.config)
+            .field("exports", &sh.ctx.exports)
+            .field("workers_per_connection", &sh.ctx.workers)
+            .field("max_connections", &sh.max_connections)
+            .field("log", &sh.ctx.log)
             .finish_non_exhaustive()
     }
 }
@@ -168,13 +170,18 @@ impl NbdServer {
             infos.push(ExportInfo { name, geometry });
             devices.push(dev);
         }
+        let ctx = Context {
+            exports: infos,
+            devices,
+            pool: BufPool::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            workers: config.workers_per_connection.max(1),
+            log: config.log,
+        };
         Ok(Self {
             shared: Arc::new(Shared {
-                infos,
-                devices,
-                config,
-                stop: Arc::new(AtomicBool::new(false)),
-                pool: BufPool::default(),
+                ctx: Arc::new(ctx),
+                max_connections: config.max_connections,
                 conns: Mutex::new(HashMap::new()),
                 idle: Condvar::new(),
                 next_id: AtomicU64::new(0),
@@ -184,19 +191,24 @@ impl NbdServer {
 
     /// The export names, in order.
     pub fn export_names(&self) -> Vec<String> {
-        self.shared.infos.iter().map(|i| i.name.clone()).collect()
+        self.shared
+            .ctx
+            .exports
+            .iter()
+            .map(|i| i.name.clone())
+            .collect()
     }
 
     /// A handle that shuts the server down.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.shared.stop),
+            stop: Arc::clone(&self.shared.ctx.stop),
         }
     }
 
     /// Shuts the server down (see [`ShutdownHandle::shutdown`]).
     pub fn shutdown(&self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.ctx.stop.store(true, Ordering::SeqCst);
     }
 
     /// Number of connections being served.
@@ -240,7 +252,7 @@ impl NbdServer {
         mut accept: impl FnMut() -> std::io::Result<(Sock, String)>,
     ) -> Result<(), NbdError> {
         let sh = &self.shared;
-        while !sh.stop.load(Ordering::SeqCst) {
+        while !sh.ctx.stop.load(Ordering::SeqCst) {
             match accept() {
                 Ok((sock, peer)) => self.spawn(sock, peer),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -255,7 +267,7 @@ impl NbdServer {
                     ) => {}
                 Err(e) => {
                     // Out of descriptors or similar: report, back off, keep serving.
-                    if sh.config.log {
+                    if sh.ctx.log {
                         eprintln!("nbd: accept failed: {e}");
                     }
                     std::thread::sleep(Duration::from_millis(100));
@@ -271,8 +283,8 @@ impl NbdServer {
         let id = sh.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut conns = sh.conns.lock();
-            if conns.len() >= sh.config.max_connections {
-                if sh.config.log {
+            if conns.len() >= sh.max_connections {
+                if sh.ctx.log {
                     eprintln!("nbd: {peer}: refused, {} connections already", conns.len());
                 }
                 sock.shutdown(Shutdown::Both);
@@ -280,7 +292,7 @@ impl NbdServer {
             }
             conns.insert(id, Arc::clone(&sock));
         }
-        if sh.config.log {
+        if sh.ctx.log {
             eprintln!("nbd: {peer}: connection accepted");
         }
         let shared = Arc::clone(sh);
@@ -288,13 +300,13 @@ impl NbdServer {
         let spawned = std::thread::Builder::new()
             .name(format!("nbd-conn-{id}"))
             .spawn(move || {
-                conn::serve(sock2, peer, Arc::clone(&shared));
+                conn::serve(sock2, peer, Arc::clone(&shared.ctx));
                 let mut conns = shared.conns.lock();
                 conns.remove(&id);
                 shared.idle.notify_all();
             });
         if let Err(e) = spawned {
-            if sh.config.log {
+            if sh.ctx.log {
                 eprintln!("nbd: could not start a connection thread: {e}");
             }
             sock.shutdown(Shutdown::Both);
@@ -314,13 +326,13 @@ impl NbdServer {
                 sh.idle.wait(&mut conns);
             }
         }
-        for (info, dev) in sh.infos.iter().zip(&sh.devices) {
+        for (info, dev) in sh.ctx.exports.iter().zip(&sh.ctx.devices) {
             dev.flush().map_err(|source| NbdError::Flush {
                 export: info.name.clone(),
                 source,
             })?;
         }
-        if sh.config.log {
+        if sh.ctx.log {
             eprintln!("nbd: server stopped; devices flushed");
         }
         Ok(())

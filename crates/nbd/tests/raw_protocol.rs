@@ -41,46 +41,48 @@ fn greet(s: &mut TcpStream, client_flags: u32) {
     s.write_all(&client_flags.to_be_bytes()).expect("flags");
 }
 
-fn send_opt(s: &mut TcpStream, opt: u32, data: &[u8]) {
+fn send_opt(s: &mut TcpStream, opt: impl Into<u32>, data: &[u8]) {
     let mut m = p::IHAVEOPT.to_be_bytes().to_vec();
-    m.extend_from_slice(&opt.to_be_bytes());
+    m.extend_from_slice(&opt.into().to_be_bytes());
     m.extend_from_slice(&(data.len() as u32).to_be_bytes());
     m.extend_from_slice(data);
     s.write_all(&m).expect("option");
 }
 
 /// Reads one option reply: (option, type, data).
-fn read_rep(s: &mut TcpStream) -> (u32, u32, Vec<u8>) {
+fn read_rep(s: &mut TcpStream) -> (p::OptionType, p::OptionReplyType, Vec<u8>) {
     let mut h = [0u8; 20];
     s.read_exact(&mut h).expect("option reply");
     assert_eq!(be64(&h), p::OPTION_REPLY_MAGIC);
     let mut d = vec![0u8; be32(&h[16..]) as usize];
     s.read_exact(&mut d).expect("reply data");
-    (be32(&h[8..]), be32(&h[12..]), d)
+    (be32(&h[8..]).into(), be32(&h[12..]).into(), d)
 }
 
 fn go_data(name: &str) -> Vec<u8> {
     let mut d = (name.len() as u32).to_be_bytes().to_vec();
     d.extend_from_slice(name.as_bytes());
     d.extend_from_slice(&1u16.to_be_bytes());
-    d.extend_from_slice(&p::INFO_BLOCK_SIZE.to_be_bytes());
+    d.extend_from_slice(&p::InfoType::BlockSize.to_be_bytes());
     d
 }
 
 /// NBD_OPT_GO; returns (size, transmission flags).
 fn go(s: &mut TcpStream, name: &str) -> (u64, u16) {
-    send_opt(s, p::OPT_GO, &go_data(name));
+    send_opt(s, p::OptionType::Go, &go_data(name));
     let mut export = None;
     loop {
         let (opt, ty, d) = read_rep(s);
-        assert_eq!(opt, p::OPT_GO);
+        assert_eq!(opt, p::OptionType::Go);
         match ty {
-            p::REP_INFO if u16::from_be_bytes([d[0], d[1]]) == p::INFO_EXPORT => {
+            p::OptionReplyType::Info
+                if p::InfoType::from(u16::from_be_bytes([d[0], d[1]])) == p::InfoType::Export =>
+            {
                 export = Some((be64(&d[2..]), u16::from_be_bytes([d[10], d[11]])));
             }
-            p::REP_INFO => {}
-            p::REP_ACK => return export.expect("NBD_INFO_EXPORT before ACK"),
-            other => panic!("GO failed with reply {other:#x}"),
+            p::OptionReplyType::Info => {}
+            p::OptionReplyType::Ack => return export.expect("NBD_INFO_EXPORT before ACK"),
+            other => panic!("GO failed with reply {other:?}"),
         }
     }
 }
@@ -90,8 +92,8 @@ fn open(addr: SocketAddr, structured: bool) -> TcpStream {
     let mut s = connect(addr);
     greet(&mut s, p::FLAG_C_FIXED_NEWSTYLE | p::FLAG_C_NO_ZEROES);
     if structured {
-        send_opt(&mut s, p::OPT_STRUCTURED_REPLY, &[]);
-        assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+        send_opt(&mut s, p::OptionType::StructuredReply, &[]);
+        assert_eq!(read_rep(&mut s).1, p::OptionReplyType::Ack);
     }
     let (size, _) = go(&mut s, NAME);
     assert_eq!(size, SIZE);
@@ -100,7 +102,7 @@ fn open(addr: SocketAddr, structured: bool) -> TcpStream {
 
 fn request(
     s: &mut TcpStream,
-    cmd: u16,
+    cmd: impl Into<u16>,
     flags: u16,
     cookie: u64,
     offset: u64,
@@ -110,7 +112,7 @@ fn request(
     let mut m = Vec::with_capacity(28 + payload.len());
     m.extend_from_slice(&p::REQUEST_MAGIC.to_be_bytes());
     m.extend_from_slice(&flags.to_be_bytes());
-    m.extend_from_slice(&cmd.to_be_bytes());
+    m.extend_from_slice(&cmd.into().to_be_bytes());
     m.extend_from_slice(&cookie.to_be_bytes());
     m.extend_from_slice(&offset.to_be_bytes());
     m.extend_from_slice(&len.to_be_bytes());
@@ -118,16 +120,17 @@ fn request(
     s.write_all(&m).expect("request");
 }
 
-/// Reads a simple reply header: (errno, cookie).
-fn simple(s: &mut TcpStream) -> (u32, u64) {
+/// Reads a simple reply header: (error, none for success; cookie).
+fn simple(s: &mut TcpStream) -> (Option<p::Errno>, u64) {
     let mut h = [0u8; 16];
     s.read_exact(&mut h).expect("simple reply");
     assert_eq!(be32(&h), p::SIMPLE_REPLY_MAGIC);
-    (be32(&h[4..]), be64(&h[8..]))
+    let error = be32(&h[4..]);
+    ((error != 0).then(|| error.into()), be64(&h[8..]))
 }
 
 /// Reads a structured chunk: (flags, type, cookie, payload).
-fn chunk(s: &mut TcpStream) -> (u16, u16, u64, Vec<u8>) {
+fn chunk(s: &mut TcpStream) -> (u16, p::ReplyType, u64, Vec<u8>) {
     let mut h = [0u8; 20];
     s.read_exact(&mut h).expect("chunk");
     assert_eq!(be32(&h), p::STRUCTURED_REPLY_MAGIC);
@@ -135,7 +138,7 @@ fn chunk(s: &mut TcpStream) -> (u16, u16, u64, Vec<u8>) {
     s.read_exact(&mut d).expect("chunk payload");
     (
         u16::from_be_bytes([h[4], h[5]]),
-        u16::from_be_bytes([h[6], h[7]]),
+        u16::from_be_bytes([h[6], h[7]]).into(),
         be64(&h[8..]),
         d,
     )
@@ -156,14 +159,22 @@ fn assert_closed(s: &mut TcpStream) {
 fn assert_still_serves(addr: SocketAddr) {
     let mut s = open(addr, false);
     let data = vec![0x5au8; 4096];
-    request(&mut s, p::CMD_WRITE, 0, 1, SIZE - 4096, 4096, &data);
-    assert_eq!(simple(&mut s), (0, 1));
-    request(&mut s, p::CMD_READ, 0, 2, SIZE - 4096, 4096, &[]);
-    assert_eq!(simple(&mut s), (0, 2));
+    request(
+        &mut s,
+        p::CommandType::Write,
+        0,
+        1,
+        SIZE - 4096,
+        4096,
+        &data,
+    );
+    assert_eq!(simple(&mut s), (None, 1));
+    request(&mut s, p::CommandType::Read, 0, 2, SIZE - 4096, 4096, &[]);
+    assert_eq!(simple(&mut s), (None, 2));
     let mut back = vec![0u8; 4096];
     s.read_exact(&mut back).expect("read data");
     assert_eq!(back, data);
-    request(&mut s, p::CMD_DISC, 0, 3, 0, 0, &[]);
+    request(&mut s, p::CommandType::Disc, 0, 3, 0, 0, &[]);
     assert_closed(&mut s);
 }
 
@@ -202,7 +213,7 @@ fn truncated_handshakes_and_bad_magic_close_only_that_connection() {
     let mut s = connect(srv.addr);
     greet(&mut s, 1);
     let mut m = p::IHAVEOPT.to_be_bytes().to_vec();
-    m.extend_from_slice(&p::OPT_GO.to_be_bytes());
+    m.extend_from_slice(&p::OptionType::Go.to_be_bytes());
     m.extend_from_slice(&100u32.to_be_bytes());
     m.extend_from_slice(&[1, 2, 3]);
     s.write_all(&m).expect("short data");
@@ -218,49 +229,57 @@ fn unknown_malformed_and_oversized_options_are_refused_then_go_works() {
     let (srv, _dev) = start(4096);
     let mut s = connect(srv.addr);
     greet(&mut s, 1);
-    send_opt(&mut s, 99, b"unknown option data");
+    send_opt(&mut s, 99u32, b"unknown option data");
     assert_eq!(
         read_rep(&mut s),
-        (99, p::REP_ERR_UNSUP, b"option not supported".to_vec())
+        (
+            p::OptionType::Unknown(99),
+            p::OptionReplyType::ErrUnsup,
+            b"option not supported".to_vec()
+        )
     );
-    send_opt(&mut s, p::OPT_STARTTLS, &[]);
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_UNSUP);
-    send_opt(&mut s, p::OPT_LIST, b"x");
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_INVALID);
+    send_opt(&mut s, p::OptionType::StartTls, &[]);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrUnsup);
+    send_opt(&mut s, p::OptionType::List, b"x");
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrInvalid);
     let mut bad = go_data(NAME);
     bad.truncate(bad.len() - 1);
-    send_opt(&mut s, p::OPT_GO, &bad);
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_INVALID);
-    send_opt(&mut s, p::OPT_INFO, &go_data("vol-none"));
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_UNKNOWN);
-    send_opt(&mut s, 7777, &vec![0u8; p::MAX_OPTION_LEN as usize + 1000]);
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_TOO_BIG);
-    send_opt(&mut s, p::OPT_LIST, &[]);
+    send_opt(&mut s, p::OptionType::Go, &bad);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrInvalid);
+    send_opt(&mut s, p::OptionType::Info, &go_data("vol-none"));
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrUnknown);
+    send_opt(
+        &mut s,
+        7777u32,
+        &vec![0u8; p::MAX_OPTION_LEN as usize + 1000],
+    );
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrTooBig);
+    send_opt(&mut s, p::OptionType::List, &[]);
     let (_, ty, d) = read_rep(&mut s);
-    assert_eq!(ty, p::REP_SERVER);
+    assert_eq!(ty, p::OptionReplyType::Server);
     assert_eq!(&d[4..], NAME.as_bytes());
-    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::Ack);
     let (size, flags) = go(&mut s, NAME);
     assert_eq!(size, SIZE);
     assert_ne!(flags & p::TFLAG_CAN_MULTI_CONN, 0);
-    request(&mut s, p::CMD_READ, 0, 5, 0, 4096, &[]);
-    assert_eq!(simple(&mut s), (0, 5));
+    request(&mut s, p::CommandType::Read, 0, 5, 0, 4096, &[]);
+    assert_eq!(simple(&mut s), (None, 5));
 
     // An option length far too long to skip: refused, then the connection is closed.
     let mut s = connect(srv.addr);
     greet(&mut s, 1);
     let mut m = p::IHAVEOPT.to_be_bytes().to_vec();
-    m.extend_from_slice(&p::OPT_GO.to_be_bytes());
+    m.extend_from_slice(&p::OptionType::Go.to_be_bytes());
     m.extend_from_slice(&u32::MAX.to_be_bytes());
     s.write_all(&m).expect("header");
-    assert_eq!(read_rep(&mut s).1, p::REP_ERR_TOO_BIG);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::ErrTooBig);
     assert_closed(&mut s);
 
     // NBD_OPT_ABORT is acknowledged.
     let mut s = connect(srv.addr);
     greet(&mut s, 1);
-    send_opt(&mut s, p::OPT_ABORT, &[]);
-    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    send_opt(&mut s, p::OptionType::Abort, &[]);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::Ack);
     assert_closed(&mut s);
     assert_still_serves(srv.addr);
     srv.stop().expect("clean shutdown");
@@ -271,38 +290,110 @@ fn bad_requests_get_errors_without_touching_data() {
     let (srv, dev) = start(4096);
     let mut s = open(srv.addr, false);
     let before = contents(&*dev);
-    request(&mut s, 42, 0, 1, 0, 4096, &[]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 1), "unknown command");
-    request(&mut s, p::CMD_READ, 0, 2, 512, 4096, &[]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 2), "misaligned read");
-    request(&mut s, p::CMD_READ, 0, 3, SIZE, 4096, &[]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 3), "read past the end");
-    request(&mut s, p::CMD_READ, 1 << 9, 4, 0, 4096, &[]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 4), "unknown flag");
-    request(&mut s, p::CMD_WRITE, 0, 5, SIZE, 4096, &[0xee; 4096]);
-    assert_eq!(simple(&mut s), (p::ENOSPC, 5), "write past the end");
-    request(&mut s, p::CMD_WRITE, 0, 6, 100, 4096, &[0xee; 4096]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 6), "misaligned write");
-    request(&mut s, p::CMD_WRITE, 0, 7, 0, 1000, &[0xee; 1000]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 7), "partial-sector write");
-    request(&mut s, p::CMD_WRITE_ZEROES, 0, 8, SIZE - 4096, 8192, &[]);
-    assert_eq!(simple(&mut s), (p::ENOSPC, 8), "zeroes past the end");
-    request(&mut s, p::CMD_TRIM, 0, 9, 2048, 4096, &[]);
-    assert_eq!(simple(&mut s), (p::EINVAL, 9), "misaligned trim");
+    request(&mut s, 42u16, 0, 1, 0, 4096, &[]);
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 1),
+        "unknown command"
+    );
+    request(&mut s, p::CommandType::Read, 0, 2, 512, 4096, &[]);
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 2),
+        "misaligned read"
+    );
+    request(&mut s, p::CommandType::Read, 0, 3, SIZE, 4096, &[]);
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 3),
+        "read past the end"
+    );
+    request(&mut s, p::CommandType::Read, 1 << 9, 4, 0, 4096, &[]);
+    assert_eq!(simple(&mut s), (Some(p::Errno::Inval), 4), "unknown flag");
+    request(
+        &mut s,
+        p::CommandType::Write,
+        0,
+        5,
+        SIZE,
+        4096,
+        &[0xee; 4096],
+    );
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::NoSpc), 5),
+        "write past the end"
+    );
+    request(
+        &mut s,
+        p::CommandType::Write,
+        0,
+        6,
+        100,
+        4096,
+        &[0xee; 4096],
+    );
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 6),
+        "misaligned write"
+    );
+    request(&mut s, p::CommandType::Write, 0, 7, 0, 1000, &[0xee; 1000]);
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 7),
+        "partial-sector write"
+    );
+    request(
+        &mut s,
+        p::CommandType::WriteZeroes,
+        0,
+        8,
+        SIZE - 4096,
+        8192,
+        &[],
+    );
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::NoSpc), 8),
+        "zeroes past the end"
+    );
+    request(&mut s, p::CommandType::Trim, 0, 9, 2048, 4096, &[]);
+    assert_eq!(
+        simple(&mut s),
+        (Some(p::Errno::Inval), 9),
+        "misaligned trim"
+    );
     assert!(
         contents(&*dev) == before,
         "a refused request changed the device"
     );
     // The connection still works after all that (write payloads were consumed).
-    request(&mut s, p::CMD_WRITE, 0, 10, 8192, 4096, &[0x42; 4096]);
-    assert_eq!(simple(&mut s), (0, 10));
+    request(
+        &mut s,
+        p::CommandType::Write,
+        0,
+        10,
+        8192,
+        4096,
+        &[0x42; 4096],
+    );
+    assert_eq!(simple(&mut s), (None, 10));
     assert!(contents(&*dev)[8192..12288].iter().all(|&b| b == 0x42));
     // A bad request magic ends the connection.
     s.write_all(&[0u8; 28]).expect("garbage request");
     assert_closed(&mut s);
     // So does a write longer than the maximum payload.
     let mut s = open(srv.addr, false);
-    request(&mut s, p::CMD_WRITE, 0, 11, 0, p::MAX_PAYLOAD + 4096, &[]);
+    request(
+        &mut s,
+        p::CommandType::Write,
+        0,
+        11,
+        0,
+        p::MAX_PAYLOAD + 4096,
+        &[],
+    );
     assert_closed(&mut s);
     // And a request cut short.
     let mut s = open(srv.addr, false);
@@ -318,36 +409,44 @@ fn structured_replies_carry_data_and_error_chunks() {
     let (srv, dev) = start(512);
     dev.write_at(4096, &[0x99; 1024]).expect("seed");
     let mut s = open(srv.addr, true);
-    request(&mut s, p::CMD_READ, p::CMD_FLAG_DF, 1, 4096, 1024, &[]);
+    request(
+        &mut s,
+        p::CommandType::Read,
+        p::CMD_FLAG_DF,
+        1,
+        4096,
+        1024,
+        &[],
+    );
     let (flags, ty, cookie, d) = chunk(&mut s);
     assert_eq!(
         (flags, ty, cookie),
-        (p::REPLY_FLAG_DONE, p::REPLY_TYPE_OFFSET_DATA, 1)
+        (p::REPLY_FLAG_DONE, p::ReplyType::OffsetData, 1)
     );
     assert_eq!(be64(&d), 4096);
     assert_eq!(&d[8..], &[0x99; 1024][..]);
-    request(&mut s, p::CMD_READ, 0, 2, 100, 512, &[]);
+    request(&mut s, p::CommandType::Read, 0, 2, 100, 512, &[]);
     let (flags, ty, cookie, d) = chunk(&mut s);
     assert_eq!(
         (flags, ty, cookie),
-        (p::REPLY_FLAG_DONE, p::REPLY_TYPE_ERROR, 2)
+        (p::REPLY_FLAG_DONE, p::ReplyType::Error, 2)
     );
-    assert_eq!(be32(&d), p::EINVAL);
+    assert_eq!(p::Errno::from(be32(&d)), p::Errno::Inval);
     let msg_len = u16::from_be_bytes([d[4], d[5]]) as usize;
     assert!(
         msg_len > 0 && d.len() == 6 + msg_len,
         "error chunk with a message"
     );
-    request(&mut s, p::CMD_READ, 0, 3, 0, 0, &[]);
+    request(&mut s, p::CommandType::Read, 0, 3, 0, 0, &[]);
     let (flags, ty, cookie, d) = chunk(&mut s);
     assert_eq!(
         (flags, ty, cookie, d.len()),
-        (p::REPLY_FLAG_DONE, p::REPLY_TYPE_NONE, 3, 0)
+        (p::REPLY_FLAG_DONE, p::ReplyType::None, 3, 0)
     );
     // Non-read requests still get simple replies when they succeed.
-    request(&mut s, p::CMD_FLUSH, 0, 4, 0, 0, &[]);
-    assert_eq!(simple(&mut s), (0, 4));
-    request(&mut s, p::CMD_DISC, 0, 5, 0, 0, &[]);
+    request(&mut s, p::CommandType::Flush, 0, 4, 0, 0, &[]);
+    assert_eq!(simple(&mut s), (None, 4));
+    request(&mut s, p::CommandType::Disc, 0, 5, 0, 0, &[]);
     assert_closed(&mut s);
     srv.stop().expect("clean shutdown");
 }
@@ -361,7 +460,7 @@ fn pipelined_requests_complete_with_matching_cookies() {
     for i in 0..n {
         batch.extend_from_slice(&p::REQUEST_MAGIC.to_be_bytes());
         batch.extend_from_slice(&0u16.to_be_bytes());
-        batch.extend_from_slice(&p::CMD_WRITE.to_be_bytes());
+        batch.extend_from_slice(&p::CommandType::Write.to_be_bytes());
         batch.extend_from_slice(&(1000 + i).to_be_bytes());
         batch.extend_from_slice(&(i * 8192).to_be_bytes());
         batch.extend_from_slice(&8192u32.to_be_bytes());
@@ -371,18 +470,26 @@ fn pipelined_requests_complete_with_matching_cookies() {
     let mut seen: Vec<u64> = (0..n)
         .map(|_| simple(&mut s))
         .map(|(e, c)| {
-            assert_eq!(e, 0);
+            assert_eq!(e, None);
             c
         })
         .collect();
     seen.sort_unstable();
     assert_eq!(seen, (1000..1000 + n).collect::<Vec<_>>());
     for i in 0..n {
-        request(&mut s, p::CMD_READ, 0, 2000 + i, i * 8192, 8192, &[]);
+        request(
+            &mut s,
+            p::CommandType::Read,
+            0,
+            2000 + i,
+            i * 8192,
+            8192,
+            &[],
+        );
     }
     for _ in 0..n {
         let (e, c) = simple(&mut s);
-        assert_eq!(e, 0);
+        assert_eq!(e, None);
         let mut d = vec![0u8; 8192];
         s.read_exact(&mut d).expect("data");
         let i = c - 2000;
@@ -409,41 +516,41 @@ fn fua_flush_trim_and_write_zeroes_reach_the_device() {
     let mut s = open(srv.addr, false);
     request(
         &mut s,
-        p::CMD_WRITE,
+        p::CommandType::Write,
         p::CMD_FLAG_FUA,
         1,
         0,
         8192,
         &[0xaa; 8192],
     );
-    assert_eq!(simple(&mut s), (0, 1));
+    assert_eq!(simple(&mut s), (None, 1));
     assert_eq!(dev.flushes(), 1, "FUA write flushed");
-    request(&mut s, p::CMD_FLUSH, 0, 2, 0, 0, &[]);
-    assert_eq!(simple(&mut s), (0, 2));
+    request(&mut s, p::CommandType::Flush, 0, 2, 0, 0, &[]);
+    assert_eq!(simple(&mut s), (None, 2));
     assert_eq!(dev.flushes(), 2);
     request(
         &mut s,
-        p::CMD_WRITE_ZEROES,
+        p::CommandType::WriteZeroes,
         p::CMD_FLAG_NO_HOLE,
         3,
         0,
         1024,
         &[],
     );
-    assert_eq!(simple(&mut s), (0, 3));
+    assert_eq!(simple(&mut s), (None, 3));
     request(
         &mut s,
-        p::CMD_WRITE_ZEROES,
+        p::CommandType::WriteZeroes,
         p::CMD_FLAG_FUA,
         4,
         1024,
         1024,
         &[],
     );
-    assert_eq!(simple(&mut s), (0, 4));
+    assert_eq!(simple(&mut s), (None, 4));
     assert_eq!(dev.flushes(), 3);
-    request(&mut s, p::CMD_TRIM, 0, 5, 2048, 512, &[]);
-    assert_eq!(simple(&mut s), (0, 5));
+    request(&mut s, p::CommandType::Trim, 0, 5, 2048, 512, &[]);
+    assert_eq!(simple(&mut s), (None, 5));
     let c = contents(&*inner);
     assert!(c[..2560].iter().all(|&b| b == 0));
     assert!(c[2560..8192].iter().all(|&b| b == 0xaa));
@@ -491,7 +598,7 @@ fn shutdown_finishes_in_flight_requests_then_closes() {
     for i in 0..3u64 {
         batch.extend_from_slice(&p::REQUEST_MAGIC.to_be_bytes());
         batch.extend_from_slice(&0u16.to_be_bytes());
-        batch.extend_from_slice(&p::CMD_WRITE.to_be_bytes());
+        batch.extend_from_slice(&p::CommandType::Write.to_be_bytes());
         batch.extend_from_slice(&i.to_be_bytes());
         batch.extend_from_slice(&(i * 65536).to_be_bytes());
         batch.extend_from_slice(&65536u32.to_be_bytes());
@@ -513,7 +620,7 @@ fn shutdown_finishes_in_flight_requests_then_closes() {
     let mut cookies: Vec<u64> = (0..3)
         .map(|_| simple(&mut s))
         .map(|(e, c)| {
-            assert_eq!(e, 0);
+            assert_eq!(e, None);
             c
         })
         .collect();
@@ -532,13 +639,21 @@ fn a_flushed_write_on_one_connection_is_visible_on_another() {
     let (srv, _dev) = start(512);
     let mut a = open(srv.addr, false);
     let mut b = open(srv.addr, true);
-    request(&mut a, p::CMD_WRITE, 0, 1, 65536, 4096, &[0x3e; 4096]);
-    assert_eq!(simple(&mut a), (0, 1));
-    request(&mut a, p::CMD_FLUSH, 0, 2, 0, 0, &[]);
-    assert_eq!(simple(&mut a), (0, 2));
-    request(&mut b, p::CMD_READ, 0, 3, 65536, 4096, &[]);
+    request(
+        &mut a,
+        p::CommandType::Write,
+        0,
+        1,
+        65536,
+        4096,
+        &[0x3e; 4096],
+    );
+    assert_eq!(simple(&mut a), (None, 1));
+    request(&mut a, p::CommandType::Flush, 0, 2, 0, 0, &[]);
+    assert_eq!(simple(&mut a), (None, 2));
+    request(&mut b, p::CommandType::Read, 0, 3, 65536, 4096, &[]);
     let (_, ty, cookie, d) = chunk(&mut b);
-    assert_eq!((ty, cookie), (p::REPLY_TYPE_OFFSET_DATA, 3));
+    assert_eq!((ty, cookie), (p::ReplyType::OffsetData, 3));
     assert!(d[8..].iter().all(|&x| x == 0x3e));
     assert_eq!(srv.server.active_connections(), 2);
     srv.stop().expect("clean shutdown");
@@ -576,10 +691,10 @@ fn a_panicking_device_gets_an_eio_reply_and_the_connection_continues() {
         Arc::new(Buggy(mem(SIZE, 512))) as Arc<dyn BlockDevice>,
     )]);
     let mut s = open(srv.addr, false);
-    request(&mut s, p::CMD_READ, 0, 1, 512, 512, &[]);
-    assert_eq!(simple(&mut s), (p::EIO, 1));
-    request(&mut s, p::CMD_READ, 0, 2, 0, 512, &[]);
-    assert_eq!(simple(&mut s), (0, 2));
+    request(&mut s, p::CommandType::Read, 0, 1, 512, 512, &[]);
+    assert_eq!(simple(&mut s), (Some(p::Errno::Io), 1));
+    request(&mut s, p::CommandType::Read, 0, 2, 0, 512, &[]);
+    assert_eq!(simple(&mut s), (None, 2));
     let mut d = [0u8; 512];
     s.read_exact(&mut d).expect("data");
     srv.stop().expect("clean shutdown");
@@ -593,38 +708,44 @@ fn block_status_chunks_follow_the_request() {
     greet(&mut s, 1);
     // Without a selected context, BLOCK_STATUS is refused.
     let mut plain = open(srv.addr, true);
-    request(&mut plain, p::CMD_BLOCK_STATUS, 0, 1, 0, 4096, &[]);
+    request(&mut plain, p::CommandType::BlockStatus, 0, 1, 0, 4096, &[]);
     let (_, ty, _, d) = chunk(&mut plain);
-    assert_eq!((ty, be32(&d)), (p::REPLY_TYPE_ERROR, p::EINVAL));
+    assert_eq!(
+        (ty, p::Errno::from(be32(&d))),
+        (p::ReplyType::Error, p::Errno::Inval)
+    );
 
-    send_opt(&mut s, p::OPT_STRUCTURED_REPLY, &[]);
-    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    send_opt(&mut s, p::OptionType::StructuredReply, &[]);
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::Ack);
     let mut q = (NAME.len() as u32).to_be_bytes().to_vec();
     q.extend_from_slice(NAME.as_bytes());
     q.extend_from_slice(&1u32.to_be_bytes());
     q.extend_from_slice(&(p::BASE_ALLOCATION.len() as u32).to_be_bytes());
     q.extend_from_slice(p::BASE_ALLOCATION.as_bytes());
-    send_opt(&mut s, p::OPT_SET_META_CONTEXT, &q);
+    send_opt(&mut s, p::OptionType::SetMetaContext, &q);
     let (_, ty, d) = read_rep(&mut s);
-    assert_eq!((ty, be32(&d)), (p::REP_META_CONTEXT, p::BASE_ALLOCATION_ID));
-    assert_eq!(read_rep(&mut s).1, p::REP_ACK);
+    assert_eq!(
+        (ty, be32(&d)),
+        (p::OptionReplyType::MetaContext, p::BASE_ALLOCATION_ID)
+    );
+    assert_eq!(read_rep(&mut s).1, p::OptionReplyType::Ack);
     go(&mut s, NAME);
 
     let descriptors = |d: &[u8]| -> Vec<(u32, u32)> {
         assert_eq!(be32(d), p::BASE_ALLOCATION_ID);
         d[4..].chunks(8).map(|c| (be32(c), be32(&c[4..]))).collect()
     };
-    request(&mut s, p::CMD_BLOCK_STATUS, 0, 2, 4096, 16384, &[]);
+    request(&mut s, p::CommandType::BlockStatus, 0, 2, 4096, 16384, &[]);
     let (flags, ty, cookie, d) = chunk(&mut s);
     assert_eq!(
         (flags, ty, cookie),
-        (p::REPLY_FLAG_DONE, p::REPLY_TYPE_BLOCK_STATUS, 2)
+        (p::REPLY_FLAG_DONE, p::ReplyType::BlockStatus, 2)
     );
     let hz = p::STATE_HOLE | p::STATE_ZERO;
     assert_eq!(descriptors(&d), [(4096, hz), (1024, 0), (11264, hz)]);
     request(
         &mut s,
-        p::CMD_BLOCK_STATUS,
+        p::CommandType::BlockStatus,
         p::CMD_FLAG_REQ_ONE,
         3,
         8192,

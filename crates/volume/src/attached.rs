@@ -4,24 +4,10 @@ use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ebsim_io::{BlockStore, SectorSize, XtsEngine, XtsTransform, is_hole};
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use ebsim_io::{BlockStore, RangeGuard, SectorSize, XtsEngine, XtsTransform, is_hole};
 
 use crate::VolumeError;
 use crate::metadata::VolumeMetadata;
-
-/// Number of lock stripes. Sectors are locked in blocks of 64 KiB; block *b* is guarded by
-/// stripe `stripe_of(b)`, a hash, so that requests at distant offsets (say, exactly 1 MiB
-/// apart, as parallel sequential copies often are) rarely share a stripe.
-const STRIPES: u64 = 1024;
-/// log2 of the bytes per lock block.
-const LOCK_BLOCK_SHIFT: u32 = 16;
-
-/// The stripe guarding lock block `block` (Fibonacci hashing: the top bits of a
-/// multiplicative hash).
-fn stripe_of(block: u64) -> usize {
-    (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())) as usize
-}
 
 /// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
 fn is_zero_sector(sector: &[u8]) -> bool {
@@ -47,16 +33,18 @@ impl Drop for LockHolder {
 /// A volume attached in this process: it holds the XTS engine (the expanded data key) in
 /// memory, and the volume's exclusive lock, until [`AttachedVolume::detach`] or drop.
 ///
-/// Every method takes `&self` and may be called from many threads. Reads and writes accept
-/// any byte offset and length: partial sectors are read, decrypted, patched, re-encrypted and
-/// written under the lock of their sectors, so no reader ever sees a torn sector. A sector
-/// whose plaintext is all zeros is stored as a hole (zeros), never as ciphertext.
+/// Every method takes `&self` and may be called from many threads. Each request locks its
+/// sectors once, through the store's [`RangeLocks`](ebsim_io::RangeLocks) (shared to read,
+/// exclusive to write or trim), and holds them until it is done, so overlapping requests never
+/// interleave: a reader sees each write whole. Reads and writes accept any byte offset and
+/// length: partial sectors are read, decrypted, patched, re-encrypted and written under that
+/// one lock. A sector whose plaintext is all zeros is stored as a hole (zeros), never as
+/// ciphertext.
 pub struct AttachedVolume {
     meta: VolumeMetadata,
     store: Arc<dyn BlockStore>,
     engine: Option<XtsEngine>,
     sector_size: SectorSize,
-    stripes: Box<[RwLock<()>]>,
     /// Whether long runs are encrypted/decrypted over the rayon pool.
     fan_out: AtomicBool,
     flushed_on_detach: bool,
@@ -73,13 +61,6 @@ impl std::fmt::Debug for AttachedVolume {
     }
 }
 
-enum Guards<'a> {
-    ReadOne(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
-    WriteOne(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
-    Read(#[allow(dead_code)] Vec<RwLockReadGuard<'a, ()>>),
-    Write(#[allow(dead_code)] Vec<RwLockWriteGuard<'a, ()>>),
-}
-
 impl AttachedVolume {
     pub(crate) fn new(
         meta: VolumeMetadata,
@@ -93,7 +74,6 @@ impl AttachedVolume {
             store,
             engine: Some(engine),
             sector_size,
-            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
             fan_out: AtomicBool::new(true),
             flushed_on_detach: false,
             _holder: holder,
@@ -148,39 +128,6 @@ impl AttachedVolume {
         }
     }
 
-    /// The stripes guarding sectors `first..first + count` (`count` ≥ 1), ascending and
-    /// without repeats (locks are always taken in this order).
-    fn stripe_ids(&self, first: u64, count: u64) -> Vec<usize> {
-        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
-        let (b0, b1) = (first >> shift, (first + count - 1) >> shift);
-        if b1 - b0 >= STRIPES {
-            return (0..STRIPES as usize).collect();
-        }
-        let mut ids: Vec<usize> = (b0..=b1).map(stripe_of).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
-    /// Locks sectors `first..first + count` (`count` ≥ 1) for reading or writing.
-    fn lock(&self, first: u64, count: u64, write: bool) -> Guards<'_> {
-        let shift = LOCK_BLOCK_SHIFT.saturating_sub(self.sector_size.shift());
-        if first >> shift == (first + count - 1) >> shift {
-            let stripe = &self.stripes[stripe_of(first >> shift)];
-            return if write {
-                Guards::WriteOne(stripe.write())
-            } else {
-                Guards::ReadOne(stripe.read())
-            };
-        }
-        let ids = self.stripe_ids(first, count);
-        if write {
-            Guards::Write(ids.into_iter().map(|i| self.stripes[i].write()).collect())
-        } else {
-            Guards::Read(ids.into_iter().map(|i| self.stripes[i].read()).collect())
-        }
-    }
-
     /// The engine as a store transform: encrypting or decrypting, long runs over the rayon pool
     /// when fan-out is on.
     fn crypt(&self, encrypt: bool) -> XtsTransform<'_> {
@@ -194,8 +141,13 @@ impl AttachedVolume {
     }
 
     /// Reads whole sectors `first..` into `buf` and decrypts them (holes read as zeros).
-    /// The caller holds the sectors' locks.
-    fn read_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+    /// `held` covers the sectors.
+    fn read_sectors_locked(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), VolumeError> {
         let n = buf.len() / self.sector_size.bytes();
         // Small requests keep their hole map on the stack.
         let mut small = [false; 64];
@@ -209,14 +161,19 @@ impl AttachedVolume {
         // The store decrypts straight from its storage into `buf` where it can.
         Ok(self
             .store
-            .read_sectors_via(first, buf, holes, &self.crypt(false))?)
+            .read_sectors_via(held, first, buf, holes, &self.crypt(false))?)
     }
 
     /// Encrypts plaintext sectors and stores them: all-zero plaintext sectors become holes.
     /// The store encrypts from `buf` straight into its storage where it can, otherwise `buf`
-    /// is encrypted in place; either way `buf` is scratch afterwards. The caller holds the
-    /// sectors' write locks.
-    fn write_sectors_locked(&self, first: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+    /// is encrypted in place; either way `buf` is scratch afterwards. `held` covers the
+    /// sectors exclusively.
+    fn write_sectors_locked(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), VolumeError> {
         let ss = self.sector_size.bytes();
         let n = buf.len() / ss;
         // Small requests keep their zero map on the stack. Random data answers at the first
@@ -237,7 +194,7 @@ impl AttachedVolume {
         // The store encrypts straight from `buf` into its storage where it can.
         let encrypt = self.crypt(true);
         if !any_zero {
-            self.store.write_sectors_via(first, buf, &encrypt)?;
+            self.store.write_sectors_via(held, first, buf, &encrypt)?;
             return Ok(());
         }
         let mut i = 0;
@@ -249,10 +206,10 @@ impl AttachedVolume {
             }
             let s = first + start as u64;
             if z {
-                self.store.trim(s, (i - start) as u64)?;
+                self.store.trim(held, s, (i - start) as u64)?;
             } else {
                 self.store
-                    .write_sectors_via(s, &mut buf[start * ss..i * ss], &encrypt)?;
+                    .write_sectors_via(held, s, &mut buf[start * ss..i * ss], &encrypt)?;
             }
         }
         Ok(())
@@ -272,12 +229,12 @@ impl AttachedVolume {
         let first = offset / ss;
         let end = (offset + len).div_ceil(ss);
         let count = end - first;
-        let _g = self.lock(first, count, false);
+        let held = self.store.range_locks().read(first, count);
         if offset.is_multiple_of(ss) && len.is_multiple_of(ss) {
-            return self.read_sectors_locked(first, buf);
+            return self.read_sectors_locked(&held, first, buf);
         }
         let mut tmp = vec![0u8; (count * ss) as usize];
-        self.read_sectors_locked(first, &mut tmp)?;
+        self.read_sectors_locked(&held, first, &mut tmp)?;
         let skip = (offset - first * ss) as usize;
         buf.copy_from_slice(&tmp[skip..skip + buf.len()]);
         Ok(())
@@ -298,19 +255,20 @@ impl AttachedVolume {
         let first = offset / ss;
         let end = (offset + len).div_ceil(ss);
         let count = end - first;
-        let _g = self.lock(first, count, true);
+        // One exclusive lock for the whole read-modify-write.
+        let held = self.store.range_locks().write(first, count);
         let mut buf = vec![0u8; (count * ss) as usize];
         let head = (offset - first * ss) as usize;
         let tail_partial = !(offset + len).is_multiple_of(ss);
         if head != 0 {
-            self.read_sectors_locked(first, &mut buf[..ss as usize])?;
+            self.read_sectors_locked(&held, first, &mut buf[..ss as usize])?;
         }
         if tail_partial && (count > 1 || head == 0) {
             let last = buf.len() - ss as usize;
-            self.read_sectors_locked(end - 1, &mut buf[last..])?;
+            self.read_sectors_locked(&held, end - 1, &mut buf[last..])?;
         }
         buf[head..head + data.len()].copy_from_slice(data);
-        self.write_sectors_locked(first, &mut buf)
+        self.write_sectors_locked(&held, first, &mut buf)
     }
 
     /// Writes `buf` at byte `offset` like [`AttachedVolume::write_at`], but uses the caller's
@@ -334,8 +292,8 @@ impl AttachedVolume {
             return self.write_at(offset, buf);
         }
         let first = offset / ss;
-        let _g = self.lock(first, len / ss, true);
-        self.write_sectors_locked(first, buf)
+        let held = self.store.range_locks().write(first, len / ss);
+        self.write_sectors_locked(&held, first, buf)
     }
 
     /// Makes `len` bytes at `offset` read as zeros; whole sectors become holes (their storage
@@ -358,8 +316,8 @@ impl AttachedVolume {
         }
         {
             let count = end_whole - first_whole;
-            let _g = self.lock(first_whole, count, true);
-            self.store.trim(first_whole, count)?;
+            let held = self.store.range_locks().write(first_whole, count);
+            self.store.trim(&held, first_whole, count)?;
         }
         if end > end_whole * ss {
             self.write_at(end_whole * ss, &vec![0u8; (end - end_whole * ss) as usize])?;

@@ -1,4 +1,6 @@
-//! Hand-written XTS-AES-256 kernels (the only module of the crate with `unsafe` code).
+//! Hand-written XTS-AES-256 kernels. One of the two modules of the crate with `unsafe` code
+//! (intrinsics and raw pointers, in `x86`); the other is `store::sys` (system calls and views
+//! of the file map). The crate denies `unsafe` everywhere else.
 //!
 //! On x86-64 there are three kernels, picked once when an engine is created:
 //! - `Vaes512`: AVX-512 VAES, 4 × 512-bit vectors = 16 blocks per iteration, tweaks in vector
@@ -10,7 +12,8 @@
 //! and folds the outgoing tweak XOR into the last round key (`aesenclast(x, k ^ t)` equals
 //! `aesenclast(x, k) ^ t`), so the data is read and written once. Each kernel works in place or
 //! from one buffer into another (say, from a network receive buffer straight into a mapped
-//! file), which saves a copy. Other targets have no kernels here and use the software backend.
+//! file), which saves a copy. Other targets have no kernels here and use `Backend::AesCrate`
+//! (the `aes` crate).
 
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -26,7 +26,7 @@ pub(crate) fn is_available(backend: Backend) -> bool {
                 && std::arch::is_x86_feature_detected!("vaes")
                 && std::arch::is_x86_feature_detected!("vpclmulqdq")
         }
-        Backend::Soft => false,
+        Backend::AesCrate => false,
     }
 }
 
@@ -53,7 +53,7 @@ impl Drop for RoundKeys {
 impl RoundKeys {
     /// Expands the keys for `backend`; `None` if this CPU cannot run it.
     pub(crate) fn new(backend: Backend, key1: &[u8; 32], key2: &[u8; 32]) -> Option<Box<Self>> {
-        if backend == Backend::Soft || !is_available(backend) {
+        if backend == Backend::AesCrate || !is_available(backend) {
             return None;
         }
         let mut rk = Box::new(RoundKeys {
@@ -157,7 +157,7 @@ unsafe fn run_span(
             (Backend::Vaes256, false, true) => vaes256::<false, true>(rk, first, span, shift),
             (Backend::AesNi, _, false) => aesni::<false>(rk, encrypt, first, span, ss),
             (Backend::AesNi, _, true) => aesni::<true>(rk, encrypt, first, span, ss),
-            (Backend::Soft, _, _) => {}
+            (Backend::AesCrate, _, _) => {}
         }
     }
 }

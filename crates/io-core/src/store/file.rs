@@ -12,19 +12,21 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{BlockStore, check_range, check_request, sys};
+use super::{BlockStore, RangeGuard, RangeLocks, check_range, check_request, sys};
 use crate::{IoError, SectorSize};
 
 /// A block store on a sparse file: sector *i* at byte offset *i × sector_size*.
 ///
 /// Disk use grows with the data written; never-written and trimmed sectors are holes and read
-/// as zeros. Requests may run in parallel from several threads.
+/// as zeros. Requests may run in parallel from several threads, each holding its range lock
+/// (see [`BlockStore`]).
 #[derive(Debug)]
 pub struct FileStore {
     file: File,
     path: PathBuf,
     sector_size: SectorSize,
     num_sectors: u64,
+    locks: RangeLocks,
 }
 
 impl FileStore {
@@ -45,6 +47,7 @@ impl FileStore {
             path: path.to_path_buf(),
             sector_size,
             num_sectors: size_bytes >> sector_size.shift(),
+            locks: RangeLocks::new(sector_size),
         })
     }
 
@@ -61,6 +64,7 @@ impl FileStore {
             path: path.to_path_buf(),
             sector_size,
             num_sectors: len >> sector_size.shift(),
+            locks: RangeLocks::new(sector_size),
         })
     }
 
@@ -172,22 +176,34 @@ impl BlockStore for FileStore {
         self.num_sectors
     }
 
-    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn range_locks(&self) -> &RangeLocks {
+        &self.locks
+    }
+
+    fn read_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         self.file
             .read_exact_at(buf, first << self.sector_size.shift())
             .map_err(|e| io_error(&self.path, e))
     }
 
-    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn write_sectors(&self, held: &RangeGuard<'_>, first: u64, buf: &[u8]) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, true)?;
         self.file
             .write_all_at(buf, first << self.sector_size.shift())
             .map_err(|e| io_error(&self.path, e))
     }
 
-    fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
+    fn trim(&self, held: &RangeGuard<'_>, first: u64, count: u64) -> Result<(), IoError> {
         check_range(self.num_sectors, first, count)?;
+        held.check(&self.locks, first, count, true)?;
         if count == 0 {
             return Ok(());
         }

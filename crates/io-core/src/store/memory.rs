@@ -3,8 +3,8 @@
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    BlockStore, SectorTransform, check_holes_len, check_range, check_request, is_hole,
-    transform_out,
+    BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len, check_range,
+    check_request, is_hole, transform_out,
 };
 use crate::{IoError, SectorSize};
 
@@ -19,6 +19,9 @@ const REGION_CHUNKS: usize = 1 << REGION_SHIFT;
 /// The largest memory store: 64 TiB (its top-level directory is then 24 MiB).
 pub(crate) const MAX_BYTES: u64 = 1 << 46;
 
+/// One chunk: its bytes once written, behind a lock of its own. The lock is what lets requests
+/// to different sectors of one chunk run at once safely (each copies under it); it keeps no
+/// request whole: callers hold the store's [`RangeLocks`] for that.
 type Chunk = RwLock<Option<ChunkBytes>>;
 
 /// The bytes of one chunk, starting on a 64-byte boundary so that the XTS kernels can write
@@ -57,11 +60,13 @@ impl std::ops::DerefMut for ChunkBytes {
 /// of directory per 64 MiB region written), not with the size of the store: an empty 8 TiB
 /// store costs 3 MiB of directory. The largest store is 64 TiB. Unwritten sectors
 /// read as zeros; a trim that covers a whole chunk frees it, a partial one zeroes the sectors.
-/// Requests to different chunks run in parallel.
+/// Requests to disjoint ranges run in parallel, each holding its range lock (see
+/// [`BlockStore`]); those in different chunks never wait for each other.
 pub struct MemoryStore {
     sector_size: SectorSize,
     num_sectors: u64,
     regions: Box<[OnceLock<Box<[Chunk]>>]>,
+    locks: RangeLocks,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -95,6 +100,7 @@ impl MemoryStore {
             sector_size,
             num_sectors,
             regions,
+            locks: RangeLocks::new(sector_size),
         })
     }
 
@@ -162,8 +168,18 @@ impl BlockStore for MemoryStore {
         self.num_sectors
     }
 
-    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn range_locks(&self) -> &RangeLocks {
+        &self.locks
+    }
+
+    fn read_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         let start = first << self.sector_size.shift();
         Self::for_each_piece(start, buf.len(), |index, off, range| {
             let dst = &mut buf[range];
@@ -180,13 +196,15 @@ impl BlockStore for MemoryStore {
 
     fn read_sectors_with_holes(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         holes: &mut [bool],
     ) -> Result<(), IoError> {
         let ss = self.sector_size.bytes();
         check_holes_len(self.sector_size, buf.len(), holes.len())?;
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         let start = first << self.sector_size.shift();
         // Chunks are multiples of the sector size, so a piece is whole sectors.
         Self::for_each_piece(start, buf.len(), |index, off, range| {
@@ -209,8 +227,9 @@ impl BlockStore for MemoryStore {
         })
     }
 
-    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn write_sectors(&self, held: &RangeGuard<'_>, first: u64, buf: &[u8]) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, true)?;
         let start = first << self.sector_size.shift();
         Self::for_each_piece(start, buf.len(), |index, off, range| {
             let src = &buf[range];
@@ -229,11 +248,13 @@ impl BlockStore for MemoryStore {
 
     fn write_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         transform: &dyn SectorTransform,
     ) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, true)?;
         let shift = self.sector_size.shift();
         let start = first << shift;
         Self::for_each_piece(start, buf.len(), |index, off, range| {
@@ -254,6 +275,7 @@ impl BlockStore for MemoryStore {
 
     fn read_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         holes: &mut [bool],
@@ -261,7 +283,8 @@ impl BlockStore for MemoryStore {
     ) -> Result<(), IoError> {
         let ss = self.sector_size.bytes();
         check_holes_len(self.sector_size, buf.len(), holes.len())?;
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         let shift = self.sector_size.shift();
         let start = first << shift;
         Self::for_each_piece(start, buf.len(), |index, off, range| {
@@ -278,8 +301,9 @@ impl BlockStore for MemoryStore {
         })
     }
 
-    fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
+    fn trim(&self, held: &RangeGuard<'_>, first: u64, count: u64) -> Result<(), IoError> {
         check_range(self.num_sectors, first, count)?;
+        held.check(&self.locks, first, count, true)?;
         let start = first << self.sector_size.shift();
         let len = count << self.sector_size.shift();
         let mut pos = start;
@@ -347,14 +371,15 @@ mod tests {
     #[test]
     fn trim_frees_whole_chunks_and_zeroes_partial_ones() -> Result<(), IoError> {
         let s = MemoryStore::new(SectorSize::S4096, 1024)?;
-        s.write_sectors(0, &vec![7u8; 2 * CHUNK])?;
+        let held = s.range_locks().write(0, 1024);
+        s.write_sectors(&held, 0, &vec![7u8; 2 * CHUNK])?;
         assert_eq!(s.allocated_bytes(), 2 * CHUNK as u64);
-        s.trim(0, (CHUNK / 4096) as u64)?;
+        s.trim(&held, 0, (CHUNK / 4096) as u64)?;
         assert_eq!(s.allocated_bytes(), CHUNK as u64);
-        s.trim((CHUNK / 4096) as u64, 1)?;
+        s.trim(&held, (CHUNK / 4096) as u64, 1)?;
         assert_eq!(s.allocated_bytes(), CHUNK as u64);
         let mut b = vec![1u8; 8192];
-        s.read_sectors((CHUNK / 4096) as u64, &mut b)?;
+        s.read_sectors(&held, (CHUNK / 4096) as u64, &mut b)?;
         assert!(b[..4096].iter().all(|&x| x == 0));
         assert!(b[4096..].iter().all(|&x| x == 7));
         Ok(())

@@ -19,10 +19,12 @@
 //!   (memory proportional to the data, not to the volume size); a trim clears the bits of
 //!   every page it touches. After a restart the bitmap is empty, so each page's first write
 //!   allocates again (a no-op for blocks that exist).
-//! - **No data races.** Requests lock the 1 MiB chunks they touch (striped reader-writer
-//!   locks, chunks hashed onto stripes): overlapping requests of this process never copy the
-//!   same bytes at once. The file itself must not be shortened or written by another process
-//!   while mapped; the volume layer guarantees one owner per volume.
+//! - **No data races.** Every request comes with the caller's guard from the store's
+//!   [`RangeLocks`], checked before the map is touched: overlapping requests of this process
+//!   never copy the same bytes at once, and requests that touch the same page (and so the same
+//!   bits of the allocation record, and the same `fallocate`d blocks) never run at once. The
+//!   file itself must not be shortened or written by another process while mapped (see
+//!   [`MmapStore::open`]); the volume layer guarantees one owner per volume.
 //!
 //! Reads always copy from the map: pages of holes read as zeros without allocating disk.
 //!
@@ -38,24 +40,14 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use memmap2::{Advice, MmapOptions, MmapRaw};
-use parking_lot::RwLock;
 
 use super::file::{self, io_error};
 use super::{
-    BlockStore, SectorTransform, check_holes_len, check_range, check_request, sys, transform_out,
+    BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len, check_range,
+    check_request, sys, transform_out,
 };
 use crate::{IoError, SectorSize};
 
-/// Requests lock the chunks of this size that they touch.
-const CHUNK_SHIFT: u32 = 20;
-/// Number of striped locks; chunk *c* is guarded by stripe [`stripe_of`]`(c)`.
-const STRIPES: usize = 64;
-
-/// The stripe of chunk `c` (Fibonacci hashing: the top bits of a multiplicative hash), so
-/// that requests at regular distances (parallel sequential copies) rarely share a stripe.
-fn stripe_of(chunk: u64) -> u64 {
-    chunk.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - STRIPES.trailing_zeros())
-}
 /// Pages per bitmap region (one lazily allocated array of bits each).
 const REGION_PAGES: u64 = 1 << 18;
 
@@ -65,7 +57,7 @@ const REGION_PAGES: u64 = 1 << 18;
 ///
 /// Disk use grows with the data written; never-written and trimmed sectors are holes and read
 /// as zeros. A full file system is [`IoError::NoSpace`], never a signal. Requests may run in
-/// parallel from several threads.
+/// parallel from several threads, each holding its range lock (see [`BlockStore`]).
 pub struct MmapStore {
     file: File,
     map: MmapRaw,
@@ -74,7 +66,7 @@ pub struct MmapStore {
     num_sectors: u64,
     page_shift: u32,
     allocated: PageBits,
-    stripes: Box<[RwLock<()>]>,
+    locks: RangeLocks,
     /// Whether the file system allocates with `fallocate` (cleared on its first refusal).
     can_allocate: AtomicBool,
 }
@@ -91,7 +83,9 @@ impl std::fmt::Debug for MmapStore {
 
 impl MmapStore {
     /// Creates a new sparse file of `size_bytes` (a whole number of sectors, not zero) at
-    /// `path` and maps it. Fails if the file exists; on failure no file is left behind.
+    /// `path` and maps it. Fails if the file exists; on failure no file is left behind. Other
+    /// processes must leave the file alone while the store is open, as [`MmapStore::open`]
+    /// says.
     ///
     /// # Errors
     /// [`IoError::Misaligned`] for a size that is zero or not whole sectors; [`IoError::Io`]
@@ -111,6 +105,16 @@ impl MmapStore {
     }
 
     /// Opens and maps an existing volume data file.
+    ///
+    /// # Other processes
+    /// The store relies on no other process truncating the file while it is open: a mapped
+    /// page past a shortened end raises `SIGBUS` when touched, which kills the process and
+    /// cannot be turned into an error. Nor may another process write the file meanwhile (reads
+    /// could see its writes half done). Nothing here can check either; ebsim keeps to it with
+    /// the exclusive lock an attached volume holds on its directory's `lock` file, so that one
+    /// process at a time does a volume's I/O. For a file that others may change, use
+    /// [`FileStore`](super::FileStore), which has no map. The same holds for a store made with
+    /// [`MmapStore::create`].
     ///
     /// # Errors
     /// [`IoError::NotAVolume`] if `path` is not a regular file or its size is zero or not a
@@ -139,7 +143,7 @@ impl MmapStore {
             sector_size,
             num_sectors: len >> sector_size.shift(),
             page_shift,
-            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
+            locks: RangeLocks::new(sector_size),
             can_allocate: AtomicBool::new(true),
         })
     }
@@ -155,46 +159,6 @@ impl MmapStore {
     /// [`IoError::Io`] if the file's metadata cannot be read.
     pub fn allocated_bytes(&self) -> Result<u64, IoError> {
         file::allocated_bytes(&self.file, &self.path)
-    }
-
-    /// The stripes guarding bytes `offset..offset + len`, as a bit set (bit *s* = stripe *s*).
-    fn stripes_of(offset: u64, len: u64) -> u64 {
-        let first = offset >> CHUNK_SHIFT;
-        let last = (offset + len.max(1) - 1) >> CHUNK_SHIFT;
-        if last - first >= STRIPES as u64 - 1 {
-            return u64::MAX;
-        }
-        (first..=last).fold(0, |set, c| set | 1 << stripe_of(c))
-    }
-
-    /// Runs `f` holding the stripes of a byte range, shared or exclusive; stripes are always
-    /// taken in ascending order, so two requests can never deadlock.
-    fn locked<T>(&self, offset: u64, len: u64, exclusive: bool, f: impl FnOnce() -> T) -> T {
-        let set = Self::stripes_of(offset, len);
-        if set.is_power_of_two() {
-            // One stripe, the common case: no guard list to allocate.
-            let lock = &self.stripes[set.trailing_zeros() as usize];
-            return if exclusive {
-                let _guard = lock.write();
-                f()
-            } else {
-                let _guard = lock.read();
-                f()
-            };
-        }
-        let stripes = self
-            .stripes
-            .iter()
-            .enumerate()
-            .filter(|(s, _)| set & (1 << s) != 0)
-            .map(|(_, lock)| lock);
-        if exclusive {
-            let _guards: Vec<_> = stripes.map(RwLock::write).collect();
-            f()
-        } else {
-            let _guards: Vec<_> = stripes.map(RwLock::read).collect();
-            f()
-        }
     }
 
     /// The pages covering bytes `offset..offset + len`.
@@ -225,8 +189,8 @@ impl MmapStore {
         );
     }
 
-    /// Calls `f` with a view of the mapped bytes `offset..offset + len`. The caller holds the
-    /// range's lock (shared).
+    /// Calls `f` with a view of the mapped bytes `offset..offset + len`. The caller has checked
+    /// its guard: the range is locked (shared or exclusive).
     fn view<T>(
         &self,
         offset: u64,
@@ -238,7 +202,8 @@ impl MmapStore {
     }
 
     /// Calls `f` with a writable view of the mapped bytes `offset..offset + len`. The caller
-    /// holds the range's lock (exclusive) and has checked that every page of it has blocks.
+    /// has checked its guard (the range is locked exclusively) and that every page of the
+    /// range has blocks.
     fn view_mut<T>(
         &self,
         offset: u64,
@@ -258,8 +223,8 @@ impl MmapStore {
     /// Gives every page of bytes `offset..offset + len` blocks with `fallocate` (data stays as
     /// it is), records them and maps them in one `madvise(MADV_POPULATE_WRITE)`. `Ok(false)`
     /// if the file system has no `fallocate` (the caller then writes with `pwrite`, which
-    /// allocates as it writes); [`IoError::NoSpace`] if it is full. The caller holds the
-    /// range's lock (exclusive).
+    /// allocates as it writes); [`IoError::NoSpace`] if it is full. The caller has checked its
+    /// guard: the range, and so every page it touches, is locked exclusively.
     fn allocate(&self, offset: u64, len: usize) -> Result<bool, IoError> {
         if !self.can_allocate.load(Ordering::Relaxed) {
             return Ok(false);
@@ -291,8 +256,8 @@ impl MmapStore {
     }
 
     /// Writes `buf` at `offset` with `pwrite` (allocating blocks, or failing with
-    /// [`IoError::NoSpace`]) and records the pages it allocated. The caller holds the range's
-    /// lock (exclusive).
+    /// [`IoError::NoSpace`]) and records the pages it allocated. The caller has checked its
+    /// guard: the range is locked exclusively.
     fn write_through_file(&self, offset: u64, buf: &[u8]) -> Result<(), IoError> {
         self.file
             .write_all_at(buf, offset)
@@ -371,59 +336,67 @@ impl BlockStore for MmapStore {
         self.num_sectors
     }
 
-    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn range_locks(&self) -> &RangeLocks {
+        &self.locks
+    }
+
+    fn read_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         let offset = first << self.sector_size.shift();
-        self.locked(offset, buf.len() as u64, false, || {
-            self.view(offset, buf.len(), |src| {
-                buf.copy_from_slice(src);
-                Ok(())
-            })
+        self.view(offset, buf.len(), |src| {
+            buf.copy_from_slice(src);
+            Ok(())
         })
     }
 
-    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+    fn write_sectors(&self, held: &RangeGuard<'_>, first: u64, buf: &[u8]) -> Result<(), IoError> {
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, true)?;
         if buf.is_empty() {
             return Ok(());
         }
         let offset = first << self.sector_size.shift();
-        self.locked(offset, buf.len() as u64, true, || {
-            if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
-                return self.view_mut(offset, buf.len(), |dst| {
-                    dst.copy_from_slice(buf);
-                    Ok(())
-                });
-            }
-            // No fallocate here: let pwrite allocate (or refuse with ENOSPC).
-            self.write_through_file(offset, buf)
-        })
+        if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
+            return self.view_mut(offset, buf.len(), |dst| {
+                dst.copy_from_slice(buf);
+                Ok(())
+            });
+        }
+        // No fallocate here: let pwrite allocate (or refuse with ENOSPC).
+        self.write_through_file(offset, buf)
     }
 
     fn write_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         transform: &dyn SectorTransform,
     ) -> Result<(), IoError> {
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, true)?;
         if buf.is_empty() {
             return Ok(());
         }
         let offset = first << self.sector_size.shift();
-        self.locked(offset, buf.len() as u64, true, || {
-            if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
-                // The transform writes straight into the map: one pass over the data.
-                return self.view_mut(offset, buf.len(), |dst| transform.apply_to(first, buf, dst));
-            }
-            // No fallocate here: transform in place, let pwrite allocate.
-            transform.apply(first, buf)?;
-            self.write_through_file(offset, buf)
-        })
+        if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
+            // The transform writes straight into the map: one pass over the data.
+            return self.view_mut(offset, buf.len(), |dst| transform.apply_to(first, buf, dst));
+        }
+        // No fallocate here: transform in place, let pwrite allocate.
+        transform.apply(first, buf)?;
+        self.write_through_file(offset, buf)
     }
 
     fn read_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         holes: &mut [bool],
@@ -431,29 +404,27 @@ impl BlockStore for MmapStore {
     ) -> Result<(), IoError> {
         let ss = self.sector_size.bytes();
         check_holes_len(self.sector_size, buf.len(), holes.len())?;
-        check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        let count = check_request(self.sector_size, self.num_sectors, first, buf.len())?;
+        held.check(&self.locks, first, count, false)?;
         let offset = first << self.sector_size.shift();
-        self.locked(offset, buf.len() as u64, false, || {
-            // Data sectors go from the map through the transform into `buf`: one pass.
-            self.view(offset, buf.len(), |src| {
-                transform_out(first, src, buf, holes, ss, transform)
-            })
+        // Data sectors go from the map through the transform into `buf`: one pass.
+        self.view(offset, buf.len(), |src| {
+            transform_out(first, src, buf, holes, ss, transform)
         })
     }
 
-    fn trim(&self, first: u64, count: u64) -> Result<(), IoError> {
+    fn trim(&self, held: &RangeGuard<'_>, first: u64, count: u64) -> Result<(), IoError> {
         check_range(self.num_sectors, first, count)?;
+        held.check(&self.locks, first, count, true)?;
         if count == 0 {
             return Ok(());
         }
         let shift = self.sector_size.shift();
         let (offset, len) = (first << shift, count << shift);
-        self.locked(offset, len, true, || {
-            // Every page the hole touches may have lost blocks (file-system blocks can be
-            // smaller than a page): the next write to it allocates again.
-            self.allocated.clear(self.pages(offset, len));
-            sys::punch_hole(&self.file, offset, len).map_err(|e| io_error(&self.path, e))
-        })
+        // Every page the hole touches may have lost blocks (file-system blocks can be smaller
+        // than a page): the next write to it allocates again.
+        self.allocated.clear(self.pages(offset, len));
+        sys::punch_hole(&self.file, offset, len).map_err(|e| io_error(&self.path, e))
     }
 
     fn flush(&self) -> Result<(), IoError> {
@@ -471,38 +442,48 @@ mod tests {
         tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Every sector of `store`, locked exclusively: for tests that run one request at a time.
+    fn all(store: &dyn BlockStore) -> RangeGuard<'_> {
+        store.range_locks().write(0, store.num_sectors())
+    }
+
     #[test]
     fn writes_read_back_and_survive_reopen() {
         let dir = tmp();
         let path = dir.path().join("data.img");
         let ss = SectorSize::S4096;
         let store = MmapStore::create(&path, ss, 64 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&store);
         let data: Vec<u8> = (0..3 * 4096).map(|i| (i % 251) as u8 | 1).collect();
-        // Across a 1 MiB chunk boundary (stripe locks of two chunks).
+        // Across a 1 MiB boundary (and so across lock blocks).
         let first = (1 << 20) / 4096 - 1;
         store
-            .write_sectors(first, &data)
+            .write_sectors(&held, first, &data)
             .unwrap_or_else(|e| panic!("{e}"));
         let mut back = vec![0u8; data.len()];
         store
-            .read_sectors(first, &mut back)
+            .read_sectors(&held, first, &mut back)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, data);
         store.flush().unwrap_or_else(|e| panic!("{e}"));
+        drop(held);
         drop(store);
 
         // The same layout as the pread/pwrite store.
         let file = super::super::FileStore::open(&path, ss).unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&file);
         let mut via_file = vec![0u8; data.len()];
-        file.read_sectors(first, &mut via_file)
+        file.read_sectors(&held, first, &mut via_file)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(via_file, data);
+        drop(held);
         drop(file);
 
         let store = MmapStore::open(&path, ss).unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&store);
         let mut again = vec![0u8; data.len() + 4096];
         store
-            .read_sectors(first, &mut again)
+            .read_sectors(&held, first, &mut again)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&again[..data.len()], &data[..]);
         assert!(is_hole(&again[data.len()..]));
@@ -522,24 +503,25 @@ mod tests {
             let path = dir.path().join(format!("alloc-{fallocate}.img"));
             let store = MmapStore::create(&path, ss, 4 << 20).unwrap_or_else(|e| panic!("{e}"));
             store.can_allocate.store(fallocate, Ordering::Relaxed);
+            let held = all(&store);
             let plain: Vec<u8> = (0..8 * 4096).map(|i| (i % 253) as u8 | 1).collect();
             for round in 0..2 {
                 // Plain, then transformed, each at two places, first writes then overwrites.
                 store
-                    .write_sectors(3, &plain)
+                    .write_sectors(&held, 3, &plain)
                     .unwrap_or_else(|e| panic!("{e}"));
                 let mut scratch = plain.clone();
                 store
-                    .write_sectors_via(300, &mut scratch, &engine.encryptor())
+                    .write_sectors_via(&held, 300, &mut scratch, &engine.encryptor())
                     .unwrap_or_else(|e| panic!("{e}"));
                 let mut back = vec![0u8; plain.len()];
                 store
-                    .read_sectors(3, &mut back)
+                    .read_sectors(&held, 3, &mut back)
                     .unwrap_or_else(|e| panic!("{e}"));
                 assert!(back == plain, "fallocate={fallocate} round {round}");
                 let mut holes = [true; 8];
                 store
-                    .read_sectors_via(300, &mut back, &mut holes, &engine.decryptor())
+                    .read_sectors_via(&held, 300, &mut back, &mut holes, &engine.decryptor())
                     .unwrap_or_else(|e| panic!("{e}"));
                 assert!(
                     back == plain && holes == [false; 8],
@@ -562,26 +544,27 @@ mod tests {
         let path = dir.path().join("data.img");
         let store =
             MmapStore::create(&path, SectorSize::S512, 8 << 20).unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&store);
         let before = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
         store
-            .write_sectors(0, &vec![7u8; 1 << 20])
+            .write_sectors(&held, 0, &vec![7u8; 1 << 20])
             .unwrap_or_else(|e| panic!("{e}"));
         let written = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
         assert!(written >= before + (1 << 20), "{before} -> {written}");
-        store.trim(0, 2048).unwrap_or_else(|e| panic!("{e}"));
+        store.trim(&held, 0, 2048).unwrap_or_else(|e| panic!("{e}"));
         let trimmed = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
         assert!(trimmed < written, "{written} -> {trimmed}");
         let mut buf = vec![1u8; 1 << 20];
         store
-            .read_sectors(0, &mut buf)
+            .read_sectors(&held, 0, &mut buf)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(is_hole(&buf));
         // Writing after a trim allocates again and reads back.
         store
-            .write_sectors(3, &[9u8; 512])
+            .write_sectors(&held, 3, &[9u8; 512])
             .unwrap_or_else(|e| panic!("{e}"));
         store
-            .read_sectors(3, &mut buf[..512])
+            .read_sectors(&held, 3, &mut buf[..512])
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(buf[..512].iter().all(|&b| b == 9));
     }
@@ -591,21 +574,22 @@ mod tests {
         let dir = tmp();
         let store = MmapStore::create(dir.path().join("d.img"), SectorSize::S512, 4096)
             .unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&store);
         assert!(matches!(
-            store.write_sectors(7, &[1u8; 1024]),
+            store.write_sectors(&held, 7, &[1u8; 1024]),
             Err(IoError::OutOfRange { .. })
         ));
         assert!(matches!(
-            store.write_sectors(0, &[1u8; 100]),
+            store.write_sectors(&held, 0, &[1u8; 100]),
             Err(IoError::Misaligned { .. })
         ));
         assert!(matches!(
-            store.trim(u64::MAX, 2),
+            store.trim(&held, u64::MAX, 2),
             Err(IoError::SectorOverflow { .. })
         ));
         let mut buf = [1u8; 4096];
         store
-            .read_sectors(0, &mut buf)
+            .read_sectors(&held, 0, &mut buf)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(is_hole(&buf));
         assert!(matches!(
@@ -624,16 +608,17 @@ mod tests {
         let dir = tmp();
         let store = MmapStore::create(dir.path().join("big.img"), SectorSize::S4096, 8 << 40)
             .unwrap_or_else(|e| panic!("{e}"));
+        let held = all(&store);
         let last = store.num_sectors() - 1;
         store
-            .write_sectors(last, &[0x5Au8; 4096])
+            .write_sectors(&held, last, &[0x5Au8; 4096])
             .unwrap_or_else(|e| panic!("{e}"));
         store
-            .write_sectors(1 << 20, &[0xA5u8; 4096])
+            .write_sectors(&held, 1 << 20, &[0xA5u8; 4096])
             .unwrap_or_else(|e| panic!("{e}"));
         let mut buf = [0u8; 4096];
         store
-            .read_sectors(last, &mut buf)
+            .read_sectors(&held, last, &mut buf)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(buf.iter().all(|&b| b == 0x5A));
         assert!(store.allocated_bytes().unwrap_or_else(|e| panic!("{e}")) < 1 << 20);
@@ -655,24 +640,27 @@ mod tests {
                         } else {
                             1 + i * 4 + u64::from(t)
                         };
+                        // Each write holds its sector's lock, as the volume layer does.
+                        let held = store.range_locks().write(sector, 1);
                         store
-                            .write_sectors(sector, &[t + 1; 4096])
+                            .write_sectors(&held, sector, &[t + 1; 4096])
                             .unwrap_or_else(|e| panic!("{e}"));
                     }
                 });
             }
         });
+        let held = all(&store);
         let mut buf = [0u8; 4096];
         for i in (1..256u64).filter(|i| i % 8 != 0) {
             for t in 0u8..4 {
                 store
-                    .read_sectors(1 + i * 4 + u64::from(t), &mut buf)
+                    .read_sectors(&held, 1 + i * 4 + u64::from(t), &mut buf)
                     .unwrap_or_else(|e| panic!("{e}"));
                 assert!(buf.iter().all(|&b| b == t + 1));
             }
         }
         store
-            .read_sectors(0, &mut buf)
+            .read_sectors(&held, 0, &mut buf)
             .unwrap_or_else(|e| panic!("{e}"));
         // One whole write won; writes of a sector never interleave.
         assert!(buf.iter().all(|&b| b == buf[0]) && (1..=4).contains(&buf[0]));

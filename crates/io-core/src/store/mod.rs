@@ -10,24 +10,53 @@
 //!   use grows with the data written, and a full disk is an error, never a `SIGBUS`.
 //! - [`FileStore`]: the same file accessed with positional reads and writes (one system call
 //!   per request, no map).
+//!
+//! Callers lock the sectors of each request once, through the store's [`RangeLocks`]; the
+//! stores check the guard and take no range lock of their own ([`BlockStore`] says exactly
+//! what callers hold).
 
 use crate::{IoError, SectorSize};
 
 mod file;
 mod memory;
 mod mmap;
+mod range_lock;
 #[allow(unsafe_code)]
 mod sys;
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use mmap::MmapStore;
+pub use range_lock::{RangeGuard, RangeLocks};
 
 /// A store of fixed-size sectors. All methods take `&self`: a store is shared between threads,
-/// and requests to disjoint ranges may run in parallel. Overlapping requests from different
-/// threads may interleave at a store's own granularity (the memory store's 256 KiB chunks;
-/// only [`MmapStore`] keeps every request whole): callers that need whole requests, like the
-/// volume layer, lock the ranges they touch.
+/// and requests to disjoint ranges may run in parallel.
+///
+/// # What callers hold
+///
+/// A store takes no lock of its own over the sectors of a request. The caller locks them, once
+/// per request, through the store's [`RangeLocks`] ([`BlockStore::range_locks`]) and passes
+/// the [`RangeGuard`] along with the request:
+/// - reads ([`read_sectors`](BlockStore::read_sectors),
+///   [`read_sectors_with_holes`](BlockStore::read_sectors_with_holes),
+///   [`read_sectors_via`](BlockStore::read_sectors_via)): a guard covering the request's
+///   sectors, shared ([`RangeLocks::read`]) or exclusive;
+/// - writes and trims ([`write_sectors`](BlockStore::write_sectors),
+///   [`write_sectors_via`](BlockStore::write_sectors_via), [`trim`](BlockStore::trim)): a
+///   guard covering them exclusively ([`RangeLocks::write`]);
+/// - [`flush`](BlockStore::flush): nothing.
+///
+/// A guard may cover more than the request, and one guard may serve several requests (a
+/// read-modify-write holds one exclusive guard for its read and its write). A request whose
+/// guard is not from this store's locks, or does not cover it in the mode it needs, is refused
+/// with [`IoError::NotLocked`] before anything is touched.
+///
+/// What the guards give: overlapping requests never run at once unless both read, so a read
+/// sees each earlier write whole and never part of one in progress; and requests that touch the
+/// same memory page never run at once either (lock blocks are whole pages), which
+/// [`MmapStore`] relies on for its record of the pages that have disk blocks. The stores keep
+/// their own structures safe under requests to disjoint ranges ([`MemoryStore`] locks each
+/// 256 KiB chunk while it copies into or out of it), but keep no request whole by themselves.
 ///
 /// Every request is checked before anything is touched: a buffer that is not a whole number of
 /// sectors gives [`IoError::Misaligned`], a run past the end gives [`IoError::OutOfRange`].
@@ -37,12 +66,14 @@ pub use mmap::MmapStore;
 ///
 /// // 8 TiB, sparse: memory grows with what is written.
 /// let store = MemoryStore::new(SectorSize::S4096, 2u64 << 30)?;
-/// store.write_sectors(1 << 30, &[0xAB; 4096])?;
+/// let locks = store.range_locks();
+/// store.write_sectors(&locks.write(1 << 30, 1), 1 << 30, &[0xAB; 4096])?;
 /// let mut buf = vec![0u8; 2 * 4096];
-/// store.read_sectors(1 << 30, &mut buf)?;
+/// store.read_sectors(&locks.read(1 << 30, 2), 1 << 30, &mut buf)?;
 /// assert!(!is_hole(&buf[..4096]) && is_hole(&buf[4096..]));
-/// store.trim(1 << 30, 1)?;
-/// store.read_sectors(1 << 30, &mut buf)?;
+/// let held = locks.write(1 << 30, 2);
+/// store.trim(&held, 1 << 30, 1)?;
+/// store.read_sectors(&held, 1 << 30, &mut buf)?;
 /// assert!(is_hole(&buf));
 /// # Ok::<(), ebsim_io::IoError>(())
 /// ```
@@ -58,25 +89,36 @@ pub trait BlockStore: Send + Sync {
         self.num_sectors() << self.sector_size().shift()
     }
 
-    /// Reads the sectors starting at `first` into `buf` (whole sectors). Holes read as zeros.
-    ///
-    /// # Errors
-    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], or an I/O error of the store.
-    fn read_sectors(&self, first: u64, buf: &mut [u8]) -> Result<(), IoError>;
+    /// The range locks that callers take before each request (see "What callers hold").
+    fn range_locks(&self) -> &RangeLocks;
 
-    /// Writes whole sectors starting at `first`.
+    /// Reads the sectors starting at `first` into `buf` (whole sectors). Holes read as zeros.
+    /// `held` covers the sectors (shared or exclusive).
     ///
     /// # Errors
-    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], [`IoError::NoSpace`] when the backing
-    /// storage is full, or another I/O error of the store.
-    fn write_sectors(&self, first: u64, buf: &[u8]) -> Result<(), IoError>;
+    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], [`IoError::NotLocked`], or an I/O
+    /// error of the store.
+    fn read_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        buf: &mut [u8],
+    ) -> Result<(), IoError>;
+
+    /// Writes whole sectors starting at `first`. `held` covers them exclusively.
+    ///
+    /// # Errors
+    /// [`IoError::Misaligned`], [`IoError::OutOfRange`], [`IoError::NotLocked`],
+    /// [`IoError::NoSpace`] when the backing storage is full, or another I/O error of the
+    /// store.
+    fn write_sectors(&self, held: &RangeGuard<'_>, first: u64, buf: &[u8]) -> Result<(), IoError>;
 
     /// Makes `count` sectors starting at `first` a hole: they read as zeros and their storage
-    /// is released where the store can release it.
+    /// is released where the store can release it. `held` covers them exclusively.
     ///
     /// # Errors
-    /// [`IoError::OutOfRange`], or an I/O error of the store.
-    fn trim(&self, first: u64, count: u64) -> Result<(), IoError>;
+    /// [`IoError::OutOfRange`], [`IoError::NotLocked`], or an I/O error of the store.
+    fn trim(&self, held: &RangeGuard<'_>, first: u64, count: u64) -> Result<(), IoError>;
 
     /// Makes every completed write durable (a no-op for memory).
     ///
@@ -92,13 +134,14 @@ pub trait BlockStore: Send + Sync {
     /// As [`BlockStore::read_sectors`]; [`IoError::Misaligned`] if `holes` has the wrong length.
     fn read_sectors_with_holes(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         holes: &mut [bool],
     ) -> Result<(), IoError> {
         let ss = self.sector_size();
         check_holes_len(ss, buf.len(), holes.len())?;
-        self.read_sectors(first, buf)?;
+        self.read_sectors(held, first, buf)?;
         for (sector, hole) in buf.chunks_exact(ss.bytes()).zip(holes.iter_mut()) {
             *hole = is_hole(sector);
         }
@@ -108,20 +151,23 @@ pub trait BlockStore: Send + Sync {
     /// Stores the transform of `buf` at sector `first`: the same as
     /// `transform.apply(first, buf)` followed by [`BlockStore::write_sectors`] (which is what
     /// this default does), but a store that can write the transform's output straight into its
-    /// storage does that and saves a copy. Afterwards `buf` holds unspecified bytes.
+    /// storage does that and saves a copy. Afterwards `buf` holds unspecified bytes. `held`
+    /// covers the sectors exclusively.
     ///
     /// # Errors
     /// As [`BlockStore::write_sectors`], or an error of the transform; a request that fails
     /// its checks changes nothing.
     fn write_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         transform: &dyn SectorTransform,
     ) -> Result<(), IoError> {
-        check_request(self.sector_size(), self.num_sectors(), first, buf.len())?;
+        let count = check_request(self.sector_size(), self.num_sectors(), first, buf.len())?;
+        held.check(self.range_locks(), first, count, true)?;
         transform.apply(first, buf)?;
-        self.write_sectors(first, buf)
+        self.write_sectors(held, first, buf)
     }
 
     /// Reads like [`BlockStore::read_sectors_with_holes`] and transforms every sector that is
@@ -132,12 +178,13 @@ pub trait BlockStore: Send + Sync {
     /// As [`BlockStore::read_sectors_with_holes`], or an error of the transform.
     fn read_sectors_via(
         &self,
+        held: &RangeGuard<'_>,
         first: u64,
         buf: &mut [u8],
         holes: &mut [bool],
         transform: &dyn SectorTransform,
     ) -> Result<(), IoError> {
-        self.read_sectors_with_holes(first, buf, holes)?;
+        self.read_sectors_with_holes(held, first, buf, holes)?;
         let ss = self.sector_size().bytes();
         for_each_run(holes, |i, j| {
             transform.apply(first + i as u64, &mut buf[i * ss..j * ss])

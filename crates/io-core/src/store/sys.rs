@@ -47,8 +47,9 @@ fn in_map(map: &memmap2::MmapRaw, offset: usize, len: usize) -> bool {
 /// Calls `f` with a view of `len` bytes at `offset` of `map`; returns `None`, calling nothing,
 /// if the range does not lie inside the map.
 ///
-/// The caller must hold the store's range lock for the range (shared), so that no write of
-/// this process changes those bytes while `f` runs.
+/// The caller must have checked that the request holds a guard of the store's
+/// [`RangeLocks`](super::RangeLocks) covering the range (shared or exclusive), so that no
+/// write of this process changes those bytes while `f` runs.
 pub(super) fn with_map<R>(
     map: &memmap2::MmapRaw,
     offset: usize,
@@ -60,8 +61,9 @@ pub(super) fn with_map<R>(
     }
     // SAFETY: `offset..offset + len` lies inside the live mapping (checked above; the map
     // outlives this call), so it is valid for reads for `len` bytes. Writers of this process
-    // are excluded by the caller's range lock for as long as the slice lives (it cannot
-    // escape `f`). Pages of holes read as zeros; the file is never shortened while mapped.
+    // are excluded by the range lock the caller checked, held for as long as the slice lives
+    // (it cannot escape `f`). Pages of holes read as zeros; no other process shortens the
+    // file while it is mapped (the condition `MmapStore::open` and `create` document).
     let view = unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset), len) };
     Some(f(view))
 }
@@ -69,9 +71,11 @@ pub(super) fn with_map<R>(
 /// Calls `f` with a writable view of `len` bytes at `offset` of `map`; returns `None`, calling
 /// nothing, if the range does not lie inside the map.
 ///
-/// The caller must hold the store's range lock for the range (exclusive), and the file must
-/// have blocks behind the whole range (written before with `pwrite`), so that the page faults
-/// of writes through the view cannot fail for lack of space (which would raise `SIGBUS`).
+/// The caller must have checked that the request holds a guard of the store's
+/// [`RangeLocks`](super::RangeLocks) covering the range exclusively, and the file must have
+/// blocks behind the whole range (allocated with `fallocate` or written with `pwrite`), so
+/// that the page faults of writes through the view cannot fail for lack of space (which would
+/// raise `SIGBUS`).
 pub(super) fn with_map_mut<R>(
     map: &memmap2::MmapRaw,
     offset: usize,
@@ -83,8 +87,8 @@ pub(super) fn with_map_mut<R>(
     }
     // SAFETY: `offset..offset + len` lies inside the live, writable shared mapping (checked
     // above; `map_raw` maps read-write), so it is valid for reads and writes of `len` bytes.
-    // No other access of this process touches the range while the slice lives (exclusive
-    // range lock held by the caller; the slice cannot escape `f`), so it is unique. The blocks
+    // No other access of this process touches the range while the slice lives (the exclusive
+    // range lock the caller checked; the slice cannot escape `f`), so it is unique. The blocks
     // behind it are allocated, so write faults cannot SIGBUS.
     let view = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(offset), len) };
     Some(f(view))

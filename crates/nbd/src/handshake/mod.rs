@@ -1,10 +1,15 @@
-//! The fixed-newstyle handshake and option haggling, over any byte stream.
+//! The fixed-newstyle handshake and option haggling, over any byte stream: [`negotiate`]
+//! reads options and hands each to one method of `options::Negotiation`, which answers it.
 
 use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
-use crate::proto::{self, ExportGeometry, ProtocolError, Session};
+use crate::proto::{self, ExportGeometry, OptionType, ProtocolError, Session};
+
+mod options;
+
+use options::{Negotiation, Step};
 
 /// What the handshake needs to know about one export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,13 +74,6 @@ pub fn transmission_flags(geo: &ExportGeometry, structured: bool) -> u16 {
     f
 }
 
-fn find_export(exports: &[ExportInfo], name: &[u8]) -> Option<usize> {
-    if name.is_empty() {
-        return (!exports.is_empty()).then_some(0);
-    }
-    exports.iter().position(|e| e.name.as_bytes() == name)
-}
-
 /// Reads exactly `buf.len()` bytes; `Ok(false)` if the stream ended before the first byte.
 pub(crate) fn read_exact_or_eof<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<bool> {
     let mut got = 0;
@@ -89,36 +87,6 @@ pub(crate) fn read_exact_or_eof<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Resul
         }
     }
     Ok(true)
-}
-
-fn info_reply(
-    out: &mut Vec<u8>,
-    option: u32,
-    export: &ExportInfo,
-    req: &proto::InfoRequest<'_>,
-    structured: bool,
-) {
-    let geo = &export.geometry;
-    let mut d = Vec::with_capacity(14);
-    d.extend_from_slice(&proto::INFO_EXPORT.to_be_bytes());
-    d.extend_from_slice(&geo.size.to_be_bytes());
-    d.extend_from_slice(&transmission_flags(geo, structured).to_be_bytes());
-    proto::put_option_reply(out, option, proto::REP_INFO, &d);
-    // Sent whether asked or not: clients ignore information they did not request, and a
-    // client that did ask must get it because the server enforces the minimum block size.
-    d.clear();
-    d.extend_from_slice(&proto::INFO_BLOCK_SIZE.to_be_bytes());
-    d.extend_from_slice(&geo.block_size.to_be_bytes());
-    d.extend_from_slice(&proto::PREFERRED_BLOCK.max(geo.block_size).to_be_bytes());
-    d.extend_from_slice(&proto::MAX_PAYLOAD.to_be_bytes());
-    proto::put_option_reply(out, option, proto::REP_INFO, &d);
-    if req.wants(proto::INFO_NAME) {
-        d.clear();
-        d.extend_from_slice(&proto::INFO_NAME.to_be_bytes());
-        d.extend_from_slice(export.name.as_bytes());
-        proto::put_option_reply(out, option, proto::REP_INFO, &d);
-    }
-    proto::put_option_reply(out, option, proto::REP_ACK, &[]);
 }
 
 /// Runs the server side of the handshake: greeting, client flags, then options until the
@@ -136,212 +104,51 @@ pub fn negotiate<R: Read, W: Write>(
     exports: &[ExportInfo],
     shutting_down: &dyn Fn() -> bool,
 ) -> Result<Outcome, HandshakeError> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(&proto::NBDMAGIC.to_be_bytes());
-    out.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
-    out.extend_from_slice(&(proto::FLAG_FIXED_NEWSTYLE | proto::FLAG_NO_ZEROES).to_be_bytes());
-    w.write_all(&out)?;
+    let mut greeting = Vec::with_capacity(18);
+    greeting.extend_from_slice(&proto::NBDMAGIC.to_be_bytes());
+    greeting.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
+    greeting.extend_from_slice(&(proto::FLAG_FIXED_NEWSTYLE | proto::FLAG_NO_ZEROES).to_be_bytes());
+    w.write_all(&greeting)?;
     w.flush()?;
 
     let mut cf = [0u8; 4];
     if !read_exact_or_eof(r, &mut cf)? {
         return Ok(Outcome::Closed);
     }
-    let client = proto::parse_client_flags(cf)?;
-    let mut structured = false;
-    // The export for which `base:allocation` is selected, if any.
-    let mut meta_export: Option<usize> = None;
-    let session = |structured: bool, meta: Option<usize>, idx: usize| Session {
-        structured,
-        block_status: structured && meta == Some(idx),
-    };
-
+    let mut n = Negotiation::new(exports, proto::parse_client_flags(cf)?);
     loop {
         let mut hb = [0u8; proto::OPTION_HEADER_LEN];
         if !read_exact_or_eof(r, &mut hb)? {
             return Ok(Outcome::Closed);
         }
         let hdr = proto::parse_option_header(&hb)?;
-        let opt = hdr.option;
-        out.clear();
-        if hdr.length > proto::MAX_OPTION_LEN {
-            if hdr.length <= MAX_SKIPPED_OPTION {
-                io::copy(&mut r.by_ref().take(u64::from(hdr.length)), &mut io::sink())?;
+        n.out.clear();
+        let step = if hdr.length > proto::MAX_OPTION_LEN {
+            n.too_big(r, hdr.option, hdr.length)?
+        } else {
+            let mut data = vec![0u8; hdr.length as usize];
+            r.read_exact(&mut data)?;
+            if shutting_down() && hdr.option != OptionType::Abort {
+                n.shutting_down(hdr.option)
+            } else {
+                n.option(hdr.option, &data)?
             }
-            proto::put_option_reply(&mut out, opt, proto::REP_ERR_TOO_BIG, b"option too long");
-            w.write_all(&out)?;
-            w.flush()?;
-            if hdr.length > MAX_SKIPPED_OPTION {
-                return Err(HandshakeError::OptionTooLong(hdr.length));
-            }
-            continue;
+        };
+        let sent = w.write_all(&n.out).and_then(|()| w.flush());
+        match step {
+            Step::Next => sent?,
+            Step::Done(outcome) => return Ok(sent.map(|()| outcome)?),
+            Step::Fail(e) => return Err(sent.err().map_or(e, HandshakeError::Io)),
+            // The client may already have gone; that is fine.
+            Step::Abort => return Ok(Outcome::Closed),
         }
-        let mut data = vec![0u8; hdr.length as usize];
-        r.read_exact(&mut data)?;
-
-        if shutting_down() && opt != proto::OPT_ABORT {
-            if opt == proto::OPT_EXPORT_NAME {
-                // Cannot be refused gracefully.
-                return Ok(Outcome::Closed);
-            }
-            proto::put_option_reply(
-                &mut out,
-                opt,
-                proto::REP_ERR_SHUTDOWN,
-                b"server shutting down",
-            );
-            w.write_all(&out)?;
-            w.flush()?;
-            continue;
-        }
-
-        match opt {
-            proto::OPT_EXPORT_NAME => {
-                let Some(idx) = find_export(exports, &data) else {
-                    return Err(HandshakeError::UnknownExport(
-                        String::from_utf8_lossy(&data).into_owned(),
-                    ));
-                };
-                let geo = &exports[idx].geometry;
-                out.extend_from_slice(&geo.size.to_be_bytes());
-                out.extend_from_slice(&transmission_flags(geo, structured).to_be_bytes());
-                if !client.no_zeroes {
-                    out.extend_from_slice(&[0u8; 124]);
-                }
-                w.write_all(&out)?;
-                w.flush()?;
-                return Ok(Outcome::Transmission {
-                    export: idx,
-                    session: session(structured, meta_export, idx),
-                });
-            }
-            proto::OPT_ABORT => {
-                proto::put_option_reply(&mut out, opt, proto::REP_ACK, &[]);
-                // The client may already have gone; that is fine.
-                let _ = w.write_all(&out).and_then(|()| w.flush());
-                return Ok(Outcome::Closed);
-            }
-            proto::OPT_LIST => {
-                if data.is_empty() {
-                    for e in exports {
-                        let mut d = Vec::with_capacity(4 + e.name.len());
-                        d.extend_from_slice(&(e.name.len() as u32).to_be_bytes());
-                        d.extend_from_slice(e.name.as_bytes());
-                        proto::put_option_reply(&mut out, opt, proto::REP_SERVER, &d);
-                    }
-                    proto::put_option_reply(&mut out, opt, proto::REP_ACK, &[]);
-                } else {
-                    proto::put_option_reply(
-                        &mut out,
-                        opt,
-                        proto::REP_ERR_INVALID,
-                        b"NBD_OPT_LIST takes no data",
-                    );
-                }
-            }
-            proto::OPT_INFO | proto::OPT_GO => match proto::parse_info_request(&data) {
-                Err(_) => proto::put_option_reply(
-                    &mut out,
-                    opt,
-                    proto::REP_ERR_INVALID,
-                    b"malformed NBD_OPT_INFO/GO data",
-                ),
-                Ok(req) => match find_export(exports, req.name) {
-                    None => proto::put_option_reply(
-                        &mut out,
-                        opt,
-                        proto::REP_ERR_UNKNOWN,
-                        b"no such export",
-                    ),
-                    Some(idx) => {
-                        info_reply(&mut out, opt, &exports[idx], &req, structured);
-                        if opt == proto::OPT_GO {
-                            w.write_all(&out)?;
-                            w.flush()?;
-                            return Ok(Outcome::Transmission {
-                                export: idx,
-                                session: session(structured, meta_export, idx),
-                            });
-                        }
-                    }
-                },
-            },
-            proto::OPT_STRUCTURED_REPLY => {
-                if data.is_empty() {
-                    structured = true;
-                    proto::put_option_reply(&mut out, opt, proto::REP_ACK, &[]);
-                } else {
-                    proto::put_option_reply(
-                        &mut out,
-                        opt,
-                        proto::REP_ERR_INVALID,
-                        b"NBD_OPT_STRUCTURED_REPLY takes no data",
-                    );
-                }
-            }
-            proto::OPT_LIST_META_CONTEXT | proto::OPT_SET_META_CONTEXT => {
-                let set = opt == proto::OPT_SET_META_CONTEXT;
-                if set {
-                    // Replaces the selection, even when the option fails.
-                    meta_export = None;
-                }
-                match proto::parse_meta_request(&data) {
-                    Err(_) => proto::put_option_reply(
-                        &mut out,
-                        opt,
-                        proto::REP_ERR_INVALID,
-                        b"malformed metadata context request",
-                    ),
-                    Ok(_) if set && !structured => proto::put_option_reply(
-                        &mut out,
-                        opt,
-                        proto::REP_ERR_INVALID,
-                        b"negotiate structured replies first",
-                    ),
-                    Ok(req) => match find_export(exports, req.name) {
-                        None => proto::put_option_reply(
-                            &mut out,
-                            opt,
-                            proto::REP_ERR_UNKNOWN,
-                            b"no such export",
-                        ),
-                        Some(idx) => {
-                            let base = proto::BASE_ALLOCATION.as_bytes();
-                            let matches = if set {
-                                req.queries.contains(&base)
-                            } else {
-                                req.queries.is_empty()
-                                    || req.queries.iter().any(|q| *q == base || *q == b"base:")
-                            };
-                            if matches {
-                                let id = if set { proto::BASE_ALLOCATION_ID } else { 0 };
-                                let mut d = id.to_be_bytes().to_vec();
-                                d.extend_from_slice(base);
-                                proto::put_option_reply(&mut out, opt, proto::REP_META_CONTEXT, &d);
-                                if set {
-                                    meta_export = Some(idx);
-                                }
-                            }
-                            proto::put_option_reply(&mut out, opt, proto::REP_ACK, &[]);
-                        }
-                    },
-                }
-            }
-            _ => proto::put_option_reply(
-                &mut out,
-                opt,
-                proto::REP_ERR_UNSUP,
-                b"option not supported",
-            ),
-        }
-        w.write_all(&out)?;
-        w.flush()?;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{InfoType, OptionReplyType as Rep};
 
     fn exports() -> Vec<ExportInfo> {
         vec![
@@ -364,14 +171,14 @@ mod tests {
         ]
     }
 
-    fn option(out: &mut Vec<u8>, opt: u32, data: &[u8]) {
+    fn option(out: &mut Vec<u8>, opt: impl Into<u32>, data: &[u8]) {
         out.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
-        out.extend_from_slice(&opt.to_be_bytes());
+        out.extend_from_slice(&opt.into().to_be_bytes());
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         out.extend_from_slice(data);
     }
 
-    fn go_data(name: &str, infos: &[u16]) -> Vec<u8> {
+    fn go_data(name: &str, infos: &[InfoType]) -> Vec<u8> {
         let mut d = (name.len() as u32).to_be_bytes().to_vec();
         d.extend_from_slice(name.as_bytes());
         d.extend_from_slice(&(infos.len() as u16).to_be_bytes());
@@ -382,14 +189,14 @@ mod tests {
     }
 
     /// Splits server output after the 18-byte greeting into (option, reply type, data).
-    fn replies(mut out: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
+    fn replies(mut out: &[u8]) -> Vec<(OptionType, Rep, Vec<u8>)> {
         out = &out[18..];
         let mut v = Vec::new();
         while out.len() >= 20 {
             let opt = u32::from_be_bytes(out[8..12].try_into().expect("4"));
             let ty = u32::from_be_bytes(out[12..16].try_into().expect("4"));
             let len = u32::from_be_bytes(out[16..20].try_into().expect("4")) as usize;
-            v.push((opt, ty, out[20..20 + len].to_vec()));
+            v.push((opt.into(), ty.into(), out[20..20 + len].to_vec()));
             out = &out[20 + len..];
         }
         v
@@ -398,14 +205,14 @@ mod tests {
     #[test]
     fn list_info_unsupported_then_go() {
         let mut input = 3u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_LIST, &[]);
-        option(&mut input, 42, b"whatever");
-        option(&mut input, proto::OPT_STRUCTURED_REPLY, &[]);
-        option(&mut input, proto::OPT_INFO, &go_data("nope", &[]));
+        option(&mut input, OptionType::List, &[]);
+        option(&mut input, 42u32, b"whatever");
+        option(&mut input, OptionType::StructuredReply, &[]);
+        option(&mut input, OptionType::Info, &go_data("nope", &[]));
         option(
             &mut input,
-            proto::OPT_GO,
-            &go_data("vol-b", &[proto::INFO_BLOCK_SIZE, proto::INFO_NAME]),
+            OptionType::Go,
+            &go_data("vol-b", &[InfoType::BlockSize, InfoType::Name]),
         );
         let mut out = Vec::new();
         let r =
@@ -421,20 +228,20 @@ mod tests {
             }
         );
         let reps = replies(&out);
-        let types: Vec<u32> = reps.iter().map(|r| r.1).collect();
+        let types: Vec<Rep> = reps.iter().map(|r| r.1).collect();
         assert_eq!(
             types,
             [
-                proto::REP_SERVER,
-                proto::REP_SERVER,
-                proto::REP_ACK,
-                proto::REP_ERR_UNSUP,
-                proto::REP_ACK,
-                proto::REP_ERR_UNKNOWN,
-                proto::REP_INFO,
-                proto::REP_INFO,
-                proto::REP_INFO,
-                proto::REP_ACK
+                Rep::Server,
+                Rep::Server,
+                Rep::Ack,
+                Rep::ErrUnsup,
+                Rep::Ack,
+                Rep::ErrUnknown,
+                Rep::Info,
+                Rep::Info,
+                Rep::Info,
+                Rep::Ack
             ]
         );
         assert_eq!(&reps[1].2[4..], b"vol-b");
@@ -458,7 +265,7 @@ mod tests {
     #[test]
     fn export_name_default_and_zeroes() {
         let mut input = 1u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_EXPORT_NAME, b"");
+        option(&mut input, OptionType::ExportName, b"");
         let mut out = Vec::new();
         let r =
             negotiate(&mut input.as_slice(), &mut out, &exports(), &|| false).expect("handshake");
@@ -472,7 +279,7 @@ mod tests {
         assert_eq!(out.len(), 18 + 8 + 2 + 124);
 
         let mut input = 3u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_EXPORT_NAME, b"missing");
+        option(&mut input, OptionType::ExportName, b"missing");
         assert!(matches!(
             negotiate(&mut input.as_slice(), &mut Vec::new(), &exports(), &|| {
                 false
@@ -504,7 +311,7 @@ mod tests {
         ));
         // Truncated option data.
         let mut input = 1u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_GO, &go_data("vol-a", &[]));
+        option(&mut input, OptionType::Go, &go_data("vol-a", &[]));
         input.truncate(input.len() - 3);
         assert!(matches!(
             negotiate(&mut input.as_slice(), &mut Vec::new(), &exports(), &|| {
@@ -514,54 +321,49 @@ mod tests {
         ));
         // Malformed GO, data on LIST, a too-long option (skipped), then abort.
         let mut input = 1u32.to_be_bytes().to_vec();
-        let mut bad = go_data("vol-a", &[1]);
+        let mut bad = go_data("vol-a", &[InfoType::Name]);
         bad.push(0);
-        option(&mut input, proto::OPT_GO, &bad);
-        option(&mut input, proto::OPT_LIST, b"x");
+        option(&mut input, OptionType::Go, &bad);
+        option(&mut input, OptionType::List, b"x");
         option(
             &mut input,
-            99,
+            99u32,
             &vec![0u8; proto::MAX_OPTION_LEN as usize + 1],
         );
-        option(&mut input, proto::OPT_ABORT, &[]);
+        option(&mut input, OptionType::Abort, &[]);
         let mut out = Vec::new();
         let r =
             negotiate(&mut input.as_slice(), &mut out, &exports(), &|| false).expect("handshake");
         assert_eq!(r, Outcome::Closed);
-        let types: Vec<u32> = replies(&out).iter().map(|r| r.1).collect();
+        let types: Vec<Rep> = replies(&out).iter().map(|r| r.1).collect();
         assert_eq!(
             types,
-            [
-                proto::REP_ERR_INVALID,
-                proto::REP_ERR_INVALID,
-                proto::REP_ERR_TOO_BIG,
-                proto::REP_ACK
-            ]
+            [Rep::ErrInvalid, Rep::ErrInvalid, Rep::ErrTooBig, Rep::Ack]
         );
         // A length too long to skip ends the connection after the refusal.
         let mut input = 1u32.to_be_bytes().to_vec();
         input.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
-        input.extend_from_slice(&proto::OPT_GO.to_be_bytes());
+        input.extend_from_slice(&OptionType::Go.to_be_bytes());
         input.extend_from_slice(&u32::MAX.to_be_bytes());
         let mut out = Vec::new();
         assert!(matches!(
             negotiate(&mut input.as_slice(), &mut out, &exports(), &|| false),
             Err(HandshakeError::OptionTooLong(u32::MAX))
         ));
-        assert_eq!(replies(&out)[0].1, proto::REP_ERR_TOO_BIG);
+        assert_eq!(replies(&out)[0].1, Rep::ErrTooBig);
     }
 
     #[test]
     fn shutdown_refuses_options() {
         let mut input = 1u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_GO, &go_data("", &[]));
-        option(&mut input, proto::OPT_ABORT, &[]);
+        option(&mut input, OptionType::Go, &go_data("", &[]));
+        option(&mut input, OptionType::Abort, &[]);
         let mut out = Vec::new();
         let r =
             negotiate(&mut input.as_slice(), &mut out, &exports(), &|| true).expect("handshake");
         assert_eq!(r, Outcome::Closed);
-        let types: Vec<u32> = replies(&out).iter().map(|r| r.1).collect();
-        assert_eq!(types, [proto::REP_ERR_SHUTDOWN, proto::REP_ACK]);
+        let types: Vec<Rep> = replies(&out).iter().map(|r| r.1).collect();
+        assert_eq!(types, [Rep::ErrShutdown, Rep::Ack]);
     }
 
     /// Random mutations of a valid session never panic and never loop: every run ends with
@@ -569,10 +371,21 @@ mod tests {
     #[test]
     fn mutated_sessions_end_cleanly() {
         let mut valid = 3u32.to_be_bytes().to_vec();
-        option(&mut valid, proto::OPT_STRUCTURED_REPLY, &[]);
-        option(&mut valid, proto::OPT_LIST, &[]);
-        option(&mut valid, proto::OPT_INFO, &go_data("vol-a", &[3, 1, 0]));
-        option(&mut valid, proto::OPT_GO, &go_data("vol-b", &[3]));
+        option(&mut valid, OptionType::StructuredReply, &[]);
+        option(&mut valid, OptionType::List, &[]);
+        option(
+            &mut valid,
+            OptionType::Info,
+            &go_data(
+                "vol-a",
+                &[InfoType::BlockSize, InfoType::Name, InfoType::Export],
+            ),
+        );
+        option(
+            &mut valid,
+            OptionType::Go,
+            &go_data("vol-b", &[InfoType::BlockSize]),
+        );
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -616,26 +429,26 @@ mod tests {
         // Selecting before structured replies is refused.
         option(
             &mut input,
-            proto::OPT_SET_META_CONTEXT,
+            OptionType::SetMetaContext,
             &meta_data("vol-a", &["base:allocation"]),
         );
-        option(&mut input, proto::OPT_STRUCTURED_REPLY, &[]);
+        option(&mut input, OptionType::StructuredReply, &[]);
         option(
             &mut input,
-            proto::OPT_LIST_META_CONTEXT,
+            OptionType::ListMetaContext,
             &meta_data("vol-a", &[]),
         );
         option(
             &mut input,
-            proto::OPT_LIST_META_CONTEXT,
+            OptionType::ListMetaContext,
             &meta_data("vol-a", &["qemu:x"]),
         );
         option(
             &mut input,
-            proto::OPT_SET_META_CONTEXT,
+            OptionType::SetMetaContext,
             &meta_data("", &["x-y:z", "base:allocation"]),
         );
-        option(&mut input, proto::OPT_GO, &go_data("vol-a", &[]));
+        option(&mut input, OptionType::Go, &go_data("vol-a", &[]));
         let mut out = Vec::new();
         let r =
             negotiate(&mut input.as_slice(), &mut out, &exports(), &|| false).expect("handshake");
@@ -650,20 +463,20 @@ mod tests {
             }
         );
         let reps = replies(&out);
-        let types: Vec<u32> = reps.iter().map(|r| r.1).collect();
+        let types: Vec<Rep> = reps.iter().map(|r| r.1).collect();
         assert_eq!(
             types,
             [
-                proto::REP_ERR_INVALID,
-                proto::REP_ACK,
-                proto::REP_META_CONTEXT,
-                proto::REP_ACK,
-                proto::REP_ACK,
-                proto::REP_META_CONTEXT,
-                proto::REP_ACK,
-                proto::REP_INFO,
-                proto::REP_INFO,
-                proto::REP_ACK
+                Rep::ErrInvalid,
+                Rep::Ack,
+                Rep::MetaContext,
+                Rep::Ack,
+                Rep::Ack,
+                Rep::MetaContext,
+                Rep::Ack,
+                Rep::Info,
+                Rep::Info,
+                Rep::Ack
             ]
         );
         assert_eq!(&reps[5].2[..4], &proto::BASE_ALLOCATION_ID.to_be_bytes());
@@ -671,13 +484,13 @@ mod tests {
 
         // Selected for one export, then GO to another: no block status.
         let mut input = 1u32.to_be_bytes().to_vec();
-        option(&mut input, proto::OPT_STRUCTURED_REPLY, &[]);
+        option(&mut input, OptionType::StructuredReply, &[]);
         option(
             &mut input,
-            proto::OPT_SET_META_CONTEXT,
+            OptionType::SetMetaContext,
             &meta_data("vol-a", &["base:allocation"]),
         );
-        option(&mut input, proto::OPT_GO, &go_data("vol-b", &[]));
+        option(&mut input, OptionType::Go, &go_data("vol-b", &[]));
         let r = negotiate(&mut input.as_slice(), &mut Vec::new(), &exports(), &|| {
             false
         })
