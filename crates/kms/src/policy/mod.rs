@@ -33,19 +33,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod canonical;
 mod condition;
 mod defaults;
+mod document;
 mod error;
+mod eval;
 mod glob;
 mod json;
-mod model;
+mod parse;
 mod principal;
 
 // The public interface is:
 pub use condition::ConditionValues;
 pub use defaults::{aws_managed_key_policy, default_key_policy};
+pub use document::{
+    Decision, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyKind, RequestContext,
+};
 pub use error::{INVALID_PRINCIPALS_MESSAGE, PolicyError, PolicyErrorKind};
-pub use model::{Decision, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyKind, RequestContext};
 pub use principal::{PolicyPrincipal, PrincipalMatch};
 
 /// Entry points for the fuzz targets.
