@@ -588,11 +588,12 @@ mod tests {
 
     #[test]
     fn calls_map_to_actors_and_diagrams() {
+        use ebsim_kms_client::DEFAULT_ROOT;
         let calls: Vec<Call> = [
-            record("CreateGrant", "arn:aws:iam::111122223333:root", Some("workspaces.us-west-2.amazonaws.com"), None),
+            record("CreateGrant", DEFAULT_ROOT, Some("workspaces.us-west-2.amazonaws.com"), None),
             record("GenerateDataKeyWithoutPlaintext", "arn:aws:sts::111122223333:assumed-role/aws:workspaces-infrastructure/ws-abc", Some("ec2.us-west-2.amazonaws.com"), None),
             record("Decrypt", "arn:aws:sts::111122223333:assumed-role/aws:ec2-infrastructure/vol-0123456789abcdef0", None, Some("DisabledException")),
-            record("CreateKey", "arn:aws:iam::111122223333:root", None, None),
+            record("CreateKey", DEFAULT_ROOT, None, None),
         ]
         .iter()
         .map(Call::from_record)

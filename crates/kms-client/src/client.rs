@@ -62,8 +62,7 @@ impl LocalKms for Kms {
     }
 }
 
-/// The default account's root principal.
-pub const DEFAULT_ROOT: &str = "arn:aws:iam::111122223333:root";
+pub use ebsim_kms_api::id::DEFAULT_ROOT;
 
 #[derive(Debug)]
 enum Transport {

@@ -25,7 +25,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod api;
+/// The vocabulary shared with the server and the clients (`ebsim-kms-api`).
+mod api {
+    pub use ebsim_kms_api::{Caller, ErrorType, KmsError};
+}
 mod audit;
 mod blob;
 mod clock;
@@ -36,7 +39,7 @@ pub mod policy;
 mod service;
 mod state;
 mod store;
-pub mod trust;
+pub use ebsim_kms_api::trust;
 
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};

@@ -17,11 +17,11 @@ const ATTACH_ATTEMPTS: u32 = 3;
 /// The key EBS uses when none is named.
 pub const DEFAULT_EBS_KEY: &str = "alias/aws/ebs";
 /// The default account root (the principal calling EC2 when none is named).
-pub const DEFAULT_CALLER: &str = "arn:aws:iam::111122223333:root";
+pub const DEFAULT_CALLER: &str = ebsim_kms_api::id::DEFAULT_ROOT;
 
 /// The account of an ARN (`arn:aws:SERVICE:REGION:ACCOUNT:…`).
 pub fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
+    ebsim_kms_api::id::arn_account(arn)
 }
 
 /// The principal EBS decrypts a volume's data key as at attach time: the EC2 infrastructure
@@ -192,7 +192,7 @@ impl Ebs {
         };
         let account = arn_account(&caller)
             .or_else(|| arn_account(&key.arn))
-            .unwrap_or("111122223333")
+            .unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT)
             .to_owned();
         let grantee = ec2_infrastructure_principal(&account, &volume_id);
         // The grant's constraint is the volume's whole context, so a WorkSpace volume's grant
@@ -310,7 +310,7 @@ impl Ebs {
             .as_deref()
             .and_then(arn_account)
             .or_else(|| arn_account(&meta.kms_key_arn))
-            .unwrap_or("111122223333")
+            .unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT)
             .to_owned();
         let who = Identity::Principal(
             meta.grantee_principal

@@ -272,7 +272,9 @@ impl WorkSpaces {
             .admin
             .clone()
             .unwrap_or_else(|| DEFAULT_CALLER.to_owned());
-        let account = arn_account(&admin).unwrap_or("111122223333").to_owned();
+        let account = arn_account(&admin)
+            .unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT)
+            .to_owned();
         let owner = VolumeOwner {
             user_sid: req.user_sid.clone(),
             directory_id: req.directory_id.clone(),

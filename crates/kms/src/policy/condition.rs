@@ -296,21 +296,9 @@ pub(crate) enum ArnPattern {
     Whole(Pattern),
 }
 
-fn arn_parts(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
-    Some([
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ])
-}
-
 impl ArnPattern {
     fn new(p: &str) -> Self {
-        match arn_parts(p) {
+        match ebsim_kms_api::id::split_arn(p) {
             Some(parts) => Self::Components(Box::new(parts.map(|c| Pattern::new(c, false)))),
             None => Self::Whole(Pattern::new(p, false)),
         }
@@ -319,7 +307,7 @@ impl ArnPattern {
     fn matches(&self, value: &str) -> bool {
         match self {
             Self::Whole(p) => p.matches(value),
-            Self::Components(ps) => arn_parts(value)
+            Self::Components(ps) => ebsim_kms_api::id::split_arn(value)
                 .is_some_and(|parts| ps.iter().zip(parts).all(|(p, v)| p.matches(v))),
         }
     }

@@ -42,51 +42,14 @@ fn is_account(s: &str) -> bool {
 
 impl<'a> CallerInfo<'a> {
     pub fn new(arn: &'a str) -> Self {
-        // Five colons by a byte scan (faster than `splitn` on this hot path).
-        let mut cuts = [0usize; 5];
-        let mut n = 0;
-        for (i, b) in arn.bytes().enumerate() {
-            if b == b':' {
-                cuts[n] = i;
-                n += 1;
-                if n == 5 {
-                    break;
-                }
-            }
-        }
-        let parts = if n == 5 {
-            (
-                arn.get(..cuts[0]),
-                arn.get(cuts[0] + 1..cuts[1]),
-                arn.get(cuts[1] + 1..cuts[2]),
-                arn.get(cuts[2] + 1..cuts[3]),
-                arn.get(cuts[3] + 1..cuts[4]),
-                arn.get(cuts[4] + 1..),
-            )
-        } else {
-            (None, None, None, None, None, None)
-        };
-        match parts {
-            (
-                Some("arn"),
-                Some(_),
-                Some(svc @ ("iam" | "sts")),
-                Some(""),
-                Some(acct),
-                Some(res),
-            ) if is_account(acct) => {
-                let assumed_role = (svc == "sts")
-                    .then(|| res.strip_prefix("assumed-role/"))
-                    .flatten()
-                    .and_then(|r| r.split('/').next());
-                Self {
-                    arn,
-                    account: Some(acct),
-                    is_root: svc == "iam" && res == "root",
-                    assumed_role,
-                }
-            }
-            _ => Self {
+        match ebsim_kms_api::id::PrincipalArn::parse(arn) {
+            Some(p) => Self {
+                arn,
+                account: Some(p.account()),
+                is_root: p.kind() == ebsim_kms_api::id::PrincipalKind::Root,
+                assumed_role: p.assumed_role(),
+            },
+            None => Self {
                 arn,
                 account: None,
                 is_root: false,
@@ -206,16 +169,13 @@ pub(crate) fn parse_aws(v: &str) -> Result<PolicyPrincipal, String> {
     if is_account(v) {
         return Ok(PolicyPrincipal::Aws(format!("arn:aws:iam::{v}:root")));
     }
-    let mut it = v.splitn(6, ':');
-    let parts = (
-        it.next(),
-        it.next(),
-        it.next(),
-        it.next(),
-        it.next(),
-        it.next(),
-    );
-    let (Some("arn"), Some(partition), Some(svc), Some(region), Some(acct), Some(res)) = parts
+    let Some(ebsim_kms_api::id::Arn {
+        partition,
+        service: svc,
+        region,
+        account: acct,
+        resource: res,
+    }) = ebsim_kms_api::id::Arn::parse(v)
     else {
         return Err(format!(
             "`{v}` is neither `*`, a 12-digit account ID nor an ARN like \

@@ -1,6 +1,7 @@
 //! Resolving a `KeyId` and authorizing a call: key policy, IAM identity policies and grants, and the key-state rules of the operation table.
 
 use super::*;
+use ebsim_kms_api::id::{PrincipalArn, PrincipalKind, arn_account};
 
 /// The result of authorization.
 #[derive(Debug, Default)]
@@ -57,38 +58,24 @@ pub(super) enum Forms {
 
 /// `arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`.
 pub(super) fn identity_arn(principal: &str) -> Option<String> {
-    let rest = principal.strip_prefix("arn:aws:sts::")?;
-    let (account, res) = rest.split_once(':')?;
-    let role = res.strip_prefix("assumed-role/")?.split('/').next()?;
-    let mut arn = String::with_capacity(24 + account.len() + role.len());
+    let p = PrincipalArn::parse(principal)?;
+    let role = p.assumed_role()?;
+    let mut arn = String::with_capacity(24 + p.account().len() + role.len());
     arn.push_str("arn:aws:iam::");
-    arn.push_str(account);
+    arn.push_str(p.account());
     arn.push_str(":role/");
     arn.push_str(role);
     Some(arn)
 }
 
+/// Whether `principal` is an account root (`arn:aws:iam::ACCOUNT:root`).
 pub(super) fn is_root(principal: &str) -> bool {
-    principal.starts_with("arn:aws:iam::") && principal.ends_with(":root")
+    PrincipalArn::parse(principal).is_some_and(|p| p.kind() == PrincipalKind::Root)
 }
 
 /// The 12-digit account of an ARN (its fifth `:`-separated field), as [`Caller::account`].
 pub(super) fn principal_account(principal: &str) -> Option<&str> {
-    let b = principal.as_bytes();
-    let (mut colons, mut start, mut end) = (0, None, b.len());
-    for (i, &c) in b.iter().enumerate() {
-        if c == b':' {
-            colons += 1;
-            if colons == 4 {
-                start = Some(i + 1);
-            } else if colons == 5 {
-                end = i;
-                break;
-            }
-        }
-    }
-    let account = principal.get(start?..end)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    arn_account(principal)
 }
 
 /// `kms:ACTION` for an action named by an operation or a grant operation (`ReEncryptFrom`).

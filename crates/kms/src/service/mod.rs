@@ -73,8 +73,8 @@ pub const GRANT_QUOTA: usize = 50_000;
 impl Default for KmsConfig {
     fn default() -> Self {
         Self {
-            account: "111122223333".into(),
-            region: "us-west-2".into(),
+            account: ebsim_kms_api::id::DEFAULT_ACCOUNT.into(),
+            region: ebsim_kms_api::id::DEFAULT_REGION.into(),
             clock: Arc::new(SystemClock),
             key_quota: KEY_QUOTA,
             grant_quota: GRANT_QUOTA,

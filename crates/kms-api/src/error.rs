@@ -1,4 +1,4 @@
-//! The contract between the KMS service and its front ends (HTTP server, in-process client).
+//! Who calls, and the errors KMS answers with.
 
 /// Who is making a call, as the policies see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +31,7 @@ impl Caller {
 
     /// The 12-digit account of the principal, if its ARN has one.
     pub fn account(&self) -> Option<&str> {
-        let mut parts = self.principal.splitn(6, ':');
-        let (_, _, _, _, account) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+        crate::id::arn_account(&self.principal)
     }
 }
 

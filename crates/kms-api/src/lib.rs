@@ -1,0 +1,19 @@
+//! What the KMS service, its HTTP server and its clients share: the caller, the error types,
+//! the identifiers (with the one ARN parser), and the endpoint-trust protocol.
+//!
+//! ```
+//! use ebsim_kms_api::id::{Arn, KeyArn};
+//! let arn: KeyArn = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".parse()?;
+//! assert_eq!(arn.account().as_str(), "111122223333");
+//! assert_eq!(Arn::parse("arn:aws:iam::111122223333:root").map(|a| a.service), Some("iam"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod id;
+pub mod trust;
+
+// The public interface is:
+pub use error::{Caller, ErrorType, KmsError};
