@@ -126,6 +126,13 @@ impl Operation {
         }
     }
 
+    /// Whether an audit record of this operation copies request member `name`: the members
+    /// of [`Operation::audited`], and `DryRun` wherever it is sent (operations without it
+    /// refuse it, and the record shows the member that was refused).
+    pub fn records_member(&self, name: &str) -> bool {
+        name == "DryRun" || self.audited.contains(&name)
+    }
+
     /// CloudTrail's `readOnly`.
     pub fn read_only(&self) -> bool {
         self.access == Access::Read
@@ -253,7 +260,7 @@ static OPERATIONS: [Operation; 54] = [
     op("ListKeyRotations", &["kms:ListKeyRotations"]).read().audits(&["KeyId", "Limit", "IncludeKeyMaterial"]).states(ANY),
     op("ListKeys", &["kms:ListKeys"]).read().audits(&["Limit"]),
     op("ListResourceTags", &["kms:ListResourceTags"]).read().audits(KEY_LIMIT).states(ANY),
-    op("ListRetirableGrants", &["kms:ListRetirableGrants"]).read().audits(&["RetiringPrincipal", "Limit"]),
+    op("ListRetirableGrants", &["kms:ListRetirableGrants"]).read().audits(&["RetiringPrincipal", "Limit", "RetiringServicePrincipal"]),
     op("PutKeyPolicy", &["kms:PutKeyPolicy"]).audits(&["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"]).states(ANY),
     op("ReEncrypt", &["kms:ReEncryptFrom", "kms:ReEncryptTo"]).read().grant().dry_run().audits(&["SourceKeyId", "DestinationKeyId", "SourceEncryptionContext", "DestinationEncryptionContext", "DryRun"]).states(USABLE),
     op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).unimplemented(),

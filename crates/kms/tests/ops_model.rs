@@ -36,6 +36,7 @@ const EXTENSIONS: &[(&str, &str)] = &[
     ("CreateGrant", "GranteeServicePrincipal"),
     ("CreateGrant", "RetiringServicePrincipal"),
     ("ListGrants", "GranteeServicePrincipal"),
+    ("ListRetirableGrants", "RetiringServicePrincipal"),
 ];
 
 #[test]

@@ -182,14 +182,14 @@ impl HotReq<'_> {
     /// members in the order of their names, names in camelCase; `null` when none).
     /// Writes `requestParameters`: the members `audited` names (the operation table's list),
     /// in name order, names in camelCase; `null` when there are none.
-    pub(super) fn write_audit_params(&self, audited: &[&str], out: &mut String) {
+    pub(super) fn write_audit_params(&self, audited: &crate::ops::Operation, out: &mut String) {
         let mut first = true;
         let mut sep = |out: &mut String, name: &str| {
             out.push(if first { '{' } else { ',' });
             first = false;
             jsonw::key(out, name);
         };
-        let on = |member: &str| audited.contains(&member);
+        let on = |member: &str| audited.records_member(member);
         let ctx = |out: &mut String, m: &Opt<BTreeMap<String, String>>| {
             if let Opt::Set(m) = m {
                 jsonw::string_map(out, m);

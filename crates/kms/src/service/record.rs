@@ -22,13 +22,16 @@ impl AuditParams<'_> {
     /// Writes `requestParameters`: the audited members in name order, names in camelCase;
     /// `null` when there are none.
     fn write(&self, op: &str, out: &mut String) {
-        let audited = crate::ops::operation(op).map_or(&[][..], |o| o.audited);
+        let Some(audited) = crate::ops::operation(op) else {
+            out.push_str("null");
+            return;
+        };
         let req = match self {
             Self::Hot(h) => return h.write_audit_params(audited, out),
             Self::Map(m) => m,
         };
         let mut first = true;
-        for (name, v) in req.iter().filter(|(k, _)| audited.contains(&k.as_str())) {
+        for (name, v) in req.iter().filter(|(k, _)| audited.records_member(k)) {
             out.push(if first { '{' } else { ',' });
             first = false;
             jsonw::str(out, &camel(name));
