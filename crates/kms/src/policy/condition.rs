@@ -325,17 +325,6 @@ fn parse_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Epoch seconds, or ISO 8601: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z`, `±HH:MM`,
 /// `±HHMM` or nothing (UTC).
 pub(crate) fn parse_date(s: &str) -> Option<f64> {
@@ -345,64 +334,15 @@ pub(crate) fn parse_date(s: &str) -> Option<f64> {
     {
         return Some(n);
     }
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())
-            .flatten()
+    // With an offset: an instant. Without one: a civil date (and time) in UTC.
+    let t = match s.parse::<jiff::Timestamp>() {
+        Ok(t) => t,
+        Err(_) => {
+            let dt = s.parse::<jiff::civil::DateTime>().ok()?;
+            jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()?
+        }
     };
-    if b.len() < 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = days_from_civil(y, mo, d) as f64 * 86_400.0;
-    if b.len() == 10 {
-        return Some(secs);
-    }
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') {
-        return None;
-    }
-    let (h, mi) = (num(11..13)?, num(14..16)?);
-    let mut i = 16;
-    let mut sec = 0.0;
-    if b.get(i) == Some(&b':') {
-        sec = num(17..19)? as f64;
-        i = 19;
-        if b.get(i) == Some(&b'.') {
-            let start = i;
-            i += 1;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            sec += s.get(start..i)?.parse::<f64>().ok()?;
-        }
-    }
-    if h > 23 || mi > 59 || sec >= 61.0 {
-        return None;
-    }
-    secs += (h * 3600 + mi * 60) as f64 + sec;
-    match s.get(i..)? {
-        "" | "Z" | "z" => Some(secs),
-        tz => {
-            let sign = match tz.as_bytes().first() {
-                Some(b'+') => 1,
-                Some(b'-') => -1,
-                _ => return None,
-            };
-            let digits: String = tz[1..].chars().filter(|&c| c != ':').collect();
-            if digits.len() != 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let oh: i64 = digits[..2].parse().ok()?;
-            let om: i64 = digits[2..].parse().ok()?;
-            Some(secs - (sign * (oh * 3600 + om * 60)) as f64)
-        }
-    }
+    Some(t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9)
 }
 
 /// One `Operator: { Key: values }` pair.
