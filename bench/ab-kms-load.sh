@@ -3,7 +3,7 @@
 # measured in turns (old, new, old, new, …) with the same load generator (this tree's
 # kms_load example), ROUNDS rounds; prints every run, the medians and new/old.
 #   bench/ab-kms-load.sh OLD_REV [ROUNDS=3] [REQUESTS=30000] [SECONDS=6]
-# OLD_REV is built in a scratch git worktree with its own target dir (target-ab-old/).
+# OLD_REV is built by bench/build-baseline.sh (a scratch worktree, target dir target-ab-old/).
 # Loopback only; every server is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,22 +13,18 @@ REQUESTS=${3:-30000}
 SECONDS_CAP=${4:-6}
 root=$(pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-old_tree=$(mktemp -d)
 tmp=$(mktemp -d)
 pid=
 cleanup() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    git worktree remove --force "$old_tree" >/dev/null 2>&1 || rm -rf "$old_tree"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-git worktree add -q --detach "$old_tree" "$OLD_REV"
 echo "# building $OLD_REV (old) and the work tree (new)" >&2
-(cd "$old_tree" && CARGO_TARGET_DIR="$root/target-ab-old" cargo build --release -q --bin ebsim -p ebsim)
+OLD_BIN=$(bash bench/build-baseline.sh "$OLD_REV" | tail -1)
 cargo build --release -q --bin ebsim -p ebsim
 cargo build --release -q -p ebsim-kms-client --example kms_load
-OLD_BIN="$root/target-ab-old/release/ebsim"
 NEW_BIN="$CARGO_TARGET_DIR/release/ebsim"
 LOAD="$CARGO_TARGET_DIR/release/examples/kms_load"
 

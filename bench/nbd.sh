@@ -18,6 +18,10 @@
 # median over the runs, which a busy machine disturbs much less than throughput.
 #
 # usage: bench/nbd.sh            (SIZE=1GiB RUNS=5 by default; SIZE in MiB via SIZE_MIB)
+#        EBSIM_BASELINE=PATH bench/nbd.sh
+#                                (also serves a volume with an earlier build's `ebsim`, e.g.
+#                                 from bench/build-baseline.sh, measured in the same turns, and
+#                                 prints new/old)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -117,6 +121,16 @@ P=$((PORT_BASE + 5))
 PIDS+=($!)
 add "ebsim volume serve" "nbd://127.0.0.1:$P/$VOL" "$!"
 
+# an earlier build's volume serve, measured in the same turns
+if [[ -n ${EBSIM_BASELINE:-} ]]; then
+    D="$WORK/data-baseline"
+    VOL_B=$("$EBSIM_BASELINE" --data-dir "$D" volume create --size "${SIZE_MIB}MiB")
+    P=$((PORT_BASE + 6))
+    "$EBSIM_BASELINE" --data-dir "$D" volume serve "$VOL_B" --listen "127.0.0.1:$P" >/dev/null 2>&1 &
+    PIDS+=($!)
+    add "baseline volume serve" "nbd://127.0.0.1:$P/$VOL_B" "$!"
+fi
+
 declare -A W R WT RT
 for dir in write read; do
     for i in $(seq 1 "$RUNS"); do
@@ -162,3 +176,6 @@ for E in "ebsim XTS-AES-256" "ebsim volume serve"; do
     echo "  $E vs nbdkit memory:   write $(ratio "${WRITE[$E]}" "${WRITE[nbdkit memory]}")  read $(ratio "${READ[$E]}" "${READ[nbdkit memory]}")"
     echo "  $E vs qemu-nbd + LUKS: write $(ratio "${WRITE[$E]}" "${WRITE[qemu-nbd + LUKS]}")  read $(ratio "${READ[$E]}" "${READ[qemu-nbd + LUKS]}")"
 done
+if [[ -n ${EBSIM_BASELINE:-} ]]; then
+    echo "  ebsim volume serve vs baseline (new/old): write $(ratio "${WRITE[ebsim volume serve]}" "${WRITE[baseline volume serve]}")  read $(ratio "${READ[ebsim volume serve]}" "${READ[baseline volume serve]}")"
+fi
