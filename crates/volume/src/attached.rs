@@ -1,6 +1,5 @@
 //! An attached volume: the only thing that can read or write a volume's plaintext.
 
-use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,8 +15,8 @@ fn is_zero_sector(sector: &[u8]) -> bool {
 
 /// What keeps a volume exclusively ours while attached.
 pub(crate) enum LockHolder {
-    /// An flock on `DIR/volumes/<id>/lock` (released when the file closes).
-    File(#[allow(dead_code)] File),
+    /// The flock on `DIR/volumes/<id>/lock` (released when dropped).
+    File(#[allow(dead_code)] ebsim_data_dir::ExclusiveLock),
     /// The in-memory attached flag.
     Memory(Arc<AtomicBool>),
 }

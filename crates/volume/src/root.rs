@@ -1,12 +1,15 @@
 //! Where volumes live: a data dir (`DIR/volumes/<id>/{metadata.json,data.img,lock}`) or memory.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ebsim_data_dir::{
+    DataDir, ExclusiveLock, LockError, VOLUME_DATA as DATA_FILE, VOLUME_LOCK as LOCK_FILE,
+    VOLUME_METADATA as METADATA_FILE, write_private_atomic,
+};
 use ebsim_io::{BlockStore, FileStore, MemoryStore, MmapStore, SectorSize, XtsEngine, XtsKey};
 use ebsim_kms_client::{ClientError, EncryptionContext};
 use parking_lot::Mutex;
@@ -49,7 +52,7 @@ struct MemVolume {
 
 #[derive(Clone)]
 enum Inner {
-    Dir(PathBuf),
+    Dir(DataDir),
     Memory(Arc<Mutex<BTreeMap<String, MemVolume>>>),
 }
 
@@ -60,34 +63,20 @@ pub struct VolumeRoot(Inner);
 impl std::fmt::Debug for VolumeRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
-            Inner::Dir(d) => f.debug_tuple("VolumeRoot").field(d).finish(),
+            Inner::Dir(d) => f.debug_tuple("VolumeRoot").field(&d.root()).finish(),
             Inner::Memory(_) => f.write_str("VolumeRoot(memory)"),
         }
     }
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
-    let tmp = path.with_extension("json.tmp");
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        VolumeError::fs("cannot write", path, e)
-    })
+    write_private_atomic(path, bytes).map_err(|e| VolumeError::fs("cannot write", path, e))
 }
 
 impl VolumeRoot {
     /// Volumes under `data_dir/volumes/`.
     pub fn dir(data_dir: impl Into<PathBuf>) -> Self {
-        Self(Inner::Dir(data_dir.into()))
+        Self(Inner::Dir(DataDir::new(data_dir)))
     }
 
     /// Volumes in memory (sparse [`MemoryStore`]s), gone with the last clone of this value.
@@ -98,7 +87,7 @@ impl VolumeRoot {
     /// `DIR/volumes/<id>` for a data-dir root.
     pub fn volume_dir(&self, volume_id: &str) -> Option<PathBuf> {
         match &self.0 {
-            Inner::Dir(d) => Some(d.join("volumes").join(volume_id)),
+            Inner::Dir(d) => Some(d.volume(volume_id)),
             Inner::Memory(_) => None,
         }
     }
@@ -143,7 +132,7 @@ impl VolumeRoot {
         };
         meta.validate(None)
             .map_err(|reason| VolumeError::CorruptMetadata {
-                path: PathBuf::from("metadata.json"),
+                path: PathBuf::from(METADATA_FILE),
                 reason,
             })?;
         match &self.0 {
@@ -177,11 +166,11 @@ impl VolumeRoot {
                     Err(e) => return Err(VolumeError::fs("cannot create", &dir, e)),
                 }
                 let result = (|| {
-                    FileStore::create(dir.join("data.img"), new.sector_size, new.size_bytes)?;
-                    File::create(dir.join("lock"))
-                        .map_err(|e| VolumeError::fs("cannot create", dir.join("lock"), e))?;
+                    FileStore::create(dir.join(DATA_FILE), new.sector_size, new.size_bytes)?;
+                    File::create(dir.join(LOCK_FILE))
+                        .map_err(|e| VolumeError::fs("cannot create", dir.join(LOCK_FILE), e))?;
                     let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
-                    write_atomic(&dir.join("metadata.json"), &json)
+                    write_atomic(&dir.join(METADATA_FILE), &json)
                 })();
                 if let Err(e) = result {
                     let _ = std::fs::remove_dir_all(&dir);
@@ -207,7 +196,7 @@ impl VolumeRoot {
                 .ok_or_else(|| VolumeError::NotFound(volume_id.to_owned())),
             Inner::Dir(_) => {
                 let dir = self.volume_dir(volume_id).unwrap_or_default();
-                let path = dir.join("metadata.json");
+                let path = dir.join(METADATA_FILE);
                 let bytes = match std::fs::read(&path) {
                     Ok(b) => b,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -229,7 +218,7 @@ impl VolumeRoot {
         match &self.0 {
             Inner::Memory(m) => Ok(m.lock().values().map(|v| v.meta.clone()).collect()),
             Inner::Dir(d) => {
-                let vols = d.join("volumes");
+                let vols = d.volumes();
                 let entries = match std::fs::read_dir(&vols) {
                     Ok(e) => e,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -263,11 +252,11 @@ impl VolumeRoot {
             }
             Inner::Dir(_) => {
                 let dir = self.volume_dir(&meta.volume_id).unwrap_or_default();
-                if !dir.join("metadata.json").is_file() {
+                if !dir.join(METADATA_FILE).is_file() {
                     return Err(VolumeError::NotFound(meta.volume_id.clone()));
                 }
                 let json = serde_json::to_vec_pretty(meta).unwrap_or_default();
-                write_atomic(&dir.join("metadata.json"), &json)
+                write_atomic(&dir.join(METADATA_FILE), &json)
             }
         }
     }
@@ -316,8 +305,8 @@ impl VolumeRoot {
                 let dir = self.volume_dir(volume_id).unwrap_or_default();
                 let _lock = lock_dir(&dir, volume_id)?;
                 // Metadata first: a half-removed directory is then no longer a volume.
-                std::fs::remove_file(dir.join("metadata.json"))
-                    .map_err(|e| VolumeError::fs("cannot remove", dir.join("metadata.json"), e))?;
+                std::fs::remove_file(dir.join(METADATA_FILE))
+                    .map_err(|e| VolumeError::fs("cannot remove", dir.join(METADATA_FILE), e))?;
                 std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::fs("cannot remove", &dir, e))
             }
         }
@@ -361,16 +350,16 @@ impl VolumeRoot {
             }
             Inner::Dir(_) => {
                 let dir = self.volume_dir(volume_id).unwrap_or_default();
-                if !dir.join("metadata.json").is_file() {
+                if !dir.join(METADATA_FILE).is_file() {
                     return Err(VolumeError::NotFound(volume_id.to_owned()));
                 }
                 let lock = lock_dir(&dir, volume_id)?;
                 let meta = self.load(volume_id)?;
                 let ss = meta.sector_size()?;
-                let store = MmapStore::open(dir.join("data.img"), ss)?;
+                let store = MmapStore::open(dir.join(DATA_FILE), ss)?;
                 if store.size_bytes() != meta.size_bytes {
                     return Err(VolumeError::CorruptMetadata {
-                        path: dir.join("metadata.json"),
+                        path: dir.join(METADATA_FILE),
                         reason: format!(
                             "size_bytes {} does not match data.img ({} bytes)",
                             meta.size_bytes,
@@ -384,7 +373,7 @@ impl VolumeRoot {
         let blob = meta
             .wrapped_key()
             .map_err(|reason| VolumeError::CorruptMetadata {
-                path: PathBuf::from("metadata.json"),
+                path: PathBuf::from(METADATA_FILE),
                 reason,
             })?;
         let ss = meta.sector_size()?;
@@ -407,18 +396,16 @@ impl VolumeRoot {
 }
 
 /// Opens `dir/lock` and takes an exclusive, non-blocking lock on it.
-fn lock_dir(dir: &Path, volume_id: &str) -> Result<File, VolumeError> {
-    let path = dir.join("lock");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| VolumeError::fs("cannot open", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(VolumeError::InUse(volume_id.to_owned())),
-        Err(std::fs::TryLockError::Error(e)) => Err(VolumeError::fs("cannot lock", path, e)),
+fn lock_dir(dir: &Path, volume_id: &str) -> Result<ExclusiveLock, VolumeError> {
+    let path = dir.join(LOCK_FILE);
+    match ExclusiveLock::try_acquire(&path) {
+        Ok(lock) => Ok(lock),
+        Err(LockError::Held { .. }) => Err(VolumeError::InUse(volume_id.to_owned())),
+        Err(LockError::Io { source, .. }) => Err(VolumeError::fs("cannot lock", path, source)),
+        Err(e) => Err(VolumeError::fs(
+            "cannot lock",
+            path,
+            std::io::Error::other(e.to_string()),
+        )),
     }
 }

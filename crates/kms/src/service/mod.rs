@@ -259,8 +259,8 @@ impl Kms {
         };
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
-        let audit_path = data_dir.join("audit").join("kms-audit.jsonl");
-        if let Err(source) = store::end_torn_line(&audit_path) {
+        let audit_path = ebsim_data_dir::DataDir::new(data_dir).audit_log();
+        if let Err(source) = ebsim_data_dir::end_torn_line(&audit_path) {
             return Err(KmsOpenError::Io {
                 path: audit_path,
                 source,
@@ -285,7 +285,7 @@ impl Kms {
 
     /// `DIR/kms/service-credential`.
     pub fn service_credential_path(data_dir: &Path) -> PathBuf {
-        data_dir.join("kms").join("service-credential")
+        ebsim_data_dir::DataDir::new(data_dir).service_credential()
     }
 
     /// The default account.

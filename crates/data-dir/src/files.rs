@@ -1,0 +1,168 @@
+//! Private files written atomically, exclusive locks, and JSON Lines files a crash tore.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically (a temporary file beside it, fsync, rename, fsync of
+/// the directory), readable by the owner only (mode 0600). On failure the temporary file is
+/// removed and `path` is as it was.
+///
+/// # Errors
+/// The I/O error.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Ends a line torn by a crash (a JSON Lines file whose last byte is not a newline) so that
+/// the records appended next start on a line of their own. A missing file stays missing.
+///
+/// # Errors
+/// The I/O error.
+pub fn end_torn_line(path: &Path) -> std::io::Result<()> {
+    let mut f = match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if f.metadata()?.len() == 0 {
+        return Ok(());
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Another process (or another handle in this one) holds it.
+    #[error("{path} is locked by another process")]
+    Held {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// An exclusive `flock` on a file (created, mode 0600, if missing), held until dropped.
+#[derive(Debug)]
+pub struct ExclusiveLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl ExclusiveLock {
+    /// Takes the lock without waiting.
+    ///
+    /// # Errors
+    /// [`LockError::Held`] when another holder has it; [`LockError::Io`] otherwise.
+    pub fn try_acquire(path: &Path) -> Result<Self, LockError> {
+        let io = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self {
+                _file: file,
+                path: path.to_owned(),
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held {
+                path: path.to_owned(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_private_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_private_atomic(&p, b"one").unwrap();
+        write_private_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!dir.path().join("state.json.tmp").exists());
+        let missing = dir.path().join("no/such/dir/x");
+        assert!(write_private_atomic(&missing, b"x").is_err());
+    }
+
+    #[test]
+    fn torn_line_is_ended_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        end_torn_line(&p).unwrap();
+        assert!(!p.exists(), "a missing file stays missing");
+        std::fs::write(&p, b"{\"a\":1}\n{\"b\"").unwrap();
+        end_torn_line(&p).unwrap();
+        end_torn_line(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"{\"a\":1}\n{\"b\"\n".to_vec());
+    }
+
+    #[test]
+    fn one_holder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".lock");
+        let held = ExclusiveLock::try_acquire(&p).unwrap();
+        assert!(matches!(
+            ExclusiveLock::try_acquire(&p),
+            Err(LockError::Held { .. })
+        ));
+        drop(held);
+        assert!(ExclusiveLock::try_acquire(&p).is_ok());
+    }
+}
