@@ -11,9 +11,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backend;
 mod error;
 pub mod id;
+mod key_state;
+pub mod ops;
 pub mod trust;
 
 // The public interface is:
+pub use backend::{Backend, Credential, PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 pub use error::{Caller, ErrorType, KmsError};
+pub use key_state::KeyState;

@@ -38,29 +38,9 @@ pub enum Identity {
     Principal(String),
 }
 
-/// A KMS living in this process (the `ebsim-kms` service).
-pub trait LocalKms: Send + Sync + std::fmt::Debug + 'static {
-    /// A KMS operation by its AWS name, JSON 1.1 bodies.
-    ///
-    /// # Errors
-    /// The KMS error.
-    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
-    /// An admin operation (account root only).
-    ///
-    /// # Errors
-    /// The KMS error.
-    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
-}
-
-impl LocalKms for Kms {
-    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-        Kms::call(self, caller, operation, body)
-    }
-
-    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-        Kms::admin(self, caller, operation, body)
-    }
-}
+/// A KMS living in this process (the `ebsim-kms` service, or a test double): the one backend
+/// trait of `ebsim-kms-api`.
+pub use ebsim_kms_api::Backend as LocalKms;
 
 pub use ebsim_kms_api::id::DEFAULT_ROOT;
 

@@ -15,12 +15,9 @@ use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 
-/// Header naming the principal a service credential acts for.
-pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
-/// Header naming the forwarding service (`kms:ViaService`).
-pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
 pub use ebsim_kms::trust::PING_PATH;
 use ebsim_kms::trust::{NONCE_HEADER, PING_BODY, new_nonce};
+pub use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 
 /// An access key and its secret.
 #[derive(Clone)]

@@ -374,6 +374,7 @@ fn admin_operations(c: &KmsClient) {
 }
 
 /// A backend that fails the first `fail` calls with `error`, then delegates.
+#[derive(Debug)]
 struct Flaky {
     kms: Arc<Kms>,
     fail: usize,

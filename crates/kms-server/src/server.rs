@@ -25,11 +25,8 @@ use crate::sigv4::{self, AuthError};
 use crate::trust::{ReplayGuard, host_names_server};
 use crate::wire::{CONTENT_TYPE, WireError};
 
-/// Header a service credential uses to act for another principal.
-pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
-/// Header a service credential uses to claim a forwarding service (`kms:ViaService`).
-pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
 pub use ebsim_kms::trust::{PING_BODY, PING_PATH};
+pub use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 
 /// How the server listens and how long it waits for slow clients.
 #[derive(Debug, Clone)]

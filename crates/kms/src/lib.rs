@@ -34,7 +34,7 @@ mod blob;
 mod clock;
 mod fault;
 mod jsonw;
-pub mod ops;
+pub use ebsim_kms_api::ops;
 pub mod policy;
 mod service;
 mod state;
@@ -44,9 +44,7 @@ pub use ebsim_kms_api::trust;
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};
 pub use clock::{Clock, ManualClock, SystemClock, iso8601};
-pub use service::{
-    Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig, SecretString,
-};
+pub use service::{Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig};
 pub use store::KmsOpenError;
 
 /// Entry points for the fuzz targets.

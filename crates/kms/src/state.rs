@@ -13,26 +13,7 @@ use zeroize::Zeroizing;
 use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
 
-/// Key state (KMS-REFERENCE §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyState {
-    /// Usable.
-    Enabled,
-    /// Disabled by the owner.
-    Disabled,
-    /// Scheduled for deletion.
-    PendingDeletion,
-}
-
-impl KeyState {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Enabled => "Enabled",
-            Self::Disabled => "Disabled",
-            Self::PendingDeletion => "PendingDeletion",
-        }
-    }
-}
+pub use ebsim_kms_api::KeyState;
 
 /// One version of key material.
 #[derive(Debug, Serialize, Deserialize)]

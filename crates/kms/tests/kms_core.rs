@@ -911,7 +911,7 @@ fn faults_and_admin_access() {
     );
     assert!(
         kms.lookup_access_key("test")
-            .is_some_and(|c| c.principal == ROOT && c.secret.expose() == "test" && !c.is_service)
+            .is_some_and(|c| c.principal == ROOT && c.secret.as_str() == "test" && !c.is_service)
     );
     let u = kms
         .admin_json(&root(), "CreateUser", json!({"UserName": "carol"}))

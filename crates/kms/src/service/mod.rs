@@ -26,6 +26,7 @@ use crate::state::{
     Alias, Constraints, Grant, Key, KeyState, Material, Principal, Rotation, State,
 };
 use crate::store::{self, KmsOpenError, Store};
+pub use ebsim_kms_api::Credential;
 
 mod admin;
 mod aliases;
@@ -119,34 +120,6 @@ impl KmsConfig {
         self.grant_quota = grants;
         self
     }
-}
-
-/// A secret string: zeroized on drop, never printed.
-pub struct SecretString(Zeroizing<String>);
-
-impl SecretString {
-    /// The secret.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretString(..)")
-    }
-}
-
-/// A credential for SigV4 verification.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Credential {
-    /// The principal ARN the credential signs as.
-    pub principal: String,
-    /// The secret access key.
-    pub secret: SecretString,
-    /// Whether this is the data dir's service credential (may act for other principals).
-    pub is_service: bool,
 }
 
 /// The KMS service.
@@ -337,7 +310,7 @@ impl Kms {
         if access_key_id == "test" {
             return Some(Credential {
                 principal: self.root_arn(),
-                secret: SecretString(Zeroizing::new("test".into())),
+                secret: Zeroizing::new("test".into()),
                 is_service: false,
             });
         }
@@ -346,7 +319,7 @@ impl Kms {
         {
             return Some(Credential {
                 principal: self.root_arn(),
-                secret: SecretString(secret.clone()),
+                secret: secret.clone(),
                 is_service: true,
             });
         }
@@ -356,7 +329,7 @@ impl Kms {
             .find(|p| p.access_key_id == access_key_id)
             .map(|p| Credential {
                 principal: p.arn.clone(),
-                secret: SecretString(p.secret.clone()),
+                secret: p.secret.clone(),
                 is_service: false,
             })
     }
@@ -549,5 +522,27 @@ impl Kms {
                 format!("Unknown operation {op}"),
             )),
         }
+    }
+}
+
+impl ebsim_kms_api::Backend for Kms {
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        Kms::call(self, caller, operation, body)
+    }
+
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        Kms::admin(self, caller, operation, body)
+    }
+
+    fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
+        Kms::lookup_access_key(self, access_key_id)
+    }
+
+    fn service_access_key_id(&self) -> Option<String> {
+        Kms::service_access_key_id(self).map(str::to_owned)
+    }
+
+    fn may_block(&self, operation: &str) -> bool {
+        Kms::may_block(self, operation)
     }
 }

@@ -3,11 +3,11 @@
 //! Every question about an operation — its IAM action, whether it locks the state for
 //! reading or writing, whether a grant can allow it, whether it takes `DryRun`, which request
 //! members the audit trail records, whether it may block, in which key states it runs, and
-//! whether ebsim implements it — is answered by [`operation`]. The list is AWS's: a test
-//! checks it against the vendored botocore model (`tests/data/kms-service-2.json`).
+//! whether ebsim implements it — is answered by [`operation`]. The list is AWS's: a test of
+//! `ebsim-kms` checks it against the vendored botocore model
+//! (`crates/kms/tests/data/kms-service-2.json`).
 
-use crate::api::ErrorType;
-use crate::state::KeyState;
+use crate::{ErrorType, KeyState};
 
 /// How an operation uses the KMS state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +98,7 @@ pub struct Operation {
 
 impl Operation {
     /// The error for `key_arn` in key state `state`, if this operation may not run in it.
-    pub(crate) fn state_error(
-        &self,
-        key_arn: &str,
-        state: KeyState,
-    ) -> Option<(ErrorType, String)> {
+    pub fn state_error(&self, key_arn: &str, state: KeyState) -> Option<(ErrorType, String)> {
         let rules = self.key_states?;
         let (rule, words) = match state {
             KeyState::Enabled => (rules.enabled, "enabled"),

@@ -1,0 +1,75 @@
+//! The one interface to a KMS: what the HTTP server serves and what the in-process client
+//! calls, and the credential the server verifies signatures with.
+
+use zeroize::Zeroizing;
+
+use crate::error::{Caller, KmsError};
+
+/// Header naming the principal a service credential acts for.
+pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
+/// Header naming the forwarding service a service credential claims (`kms:ViaService`).
+pub const VIA_SERVICE_HEADER: &str = "x-ebsim-via-service";
+
+/// A credential the server verifies signatures with: who signs with it and its secret.
+pub struct Credential {
+    /// The principal ARN the credential signs as.
+    pub principal: String,
+    /// The secret access key.
+    pub secret: Zeroizing<String>,
+    /// Whether this is the data dir's service credential (may act for other principals).
+    pub is_service: bool,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("principal", &self.principal)
+            .field("is_service", &self.is_service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A KMS: operations and admin operations with AWS JSON 1.1 bodies, and (for servers) the
+/// credentials it knows.
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// A KMS operation by its AWS name.
+    ///
+    /// # Errors
+    /// The KMS error, as the service would answer it.
+    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+
+    /// An admin operation (clock, faults, IAM, audit), for an account root.
+    ///
+    /// # Errors
+    /// The KMS error.
+    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;
+
+    /// The credential of an access key id (none by default: an in-process double needs none).
+    fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
+        let _ = access_key_id;
+        None
+    }
+
+    /// The access key id of the data dir's service credential, if the backend has one.
+    fn service_access_key_id(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether a call of `operation` may block its thread (persistence, an injected latency):
+    /// a server then runs it off its async workers. By default, what the operation table says.
+    fn may_block(&self, operation: &str) -> bool {
+        crate::ops::operation(operation).is_none_or(|o| o.blocking)
+    }
+
+    /// The proof that this backend holds the service credential
+    /// ([`crate::trust::endpoint_proof`] of `challenge` for `host`), if it has one.
+    fn endpoint_proof(&self, host: &str, challenge: &[u8]) -> Option<[u8; 32]> {
+        let id = self.service_access_key_id()?;
+        let credential = self.lookup_access_key(&id).filter(|c| c.is_service)?;
+        Some(crate::trust::endpoint_proof(
+            credential.secret.as_bytes(),
+            host,
+            challenge,
+        ))
+    }
+}

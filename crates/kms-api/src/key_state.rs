@@ -1,0 +1,26 @@
+//! Key states.
+
+use serde::{Deserialize, Serialize};
+
+/// The state of a KMS key (which operations it allows is in the operation table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum KeyState {
+    /// Usable.
+    Enabled,
+    /// Disabled by the owner.
+    Disabled,
+    /// Scheduled for deletion.
+    PendingDeletion,
+}
+
+impl KeyState {
+    /// The wire name (`KeyMetadata.KeyState`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
