@@ -2,15 +2,20 @@
 
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(feature = "embedded")]
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError, KmsOpenError};
+#[cfg(feature = "embedded")]
+use ebsim_kms::{Kms, KmsConfig, KmsOpenError};
+use ebsim_kms_api::{Caller, ErrorType, KmsError};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
-use crate::discovery::{remove_stale_endpoint, running_server};
+#[cfg(feature = "embedded")]
+use crate::discovery::remove_stale_endpoint;
+use crate::discovery::running_server;
 use crate::error::ClientError;
 use crate::http::{HttpConfig, HttpTransport, Signer};
 use crate::key::{DataKey, WrappedKey};
@@ -93,9 +98,13 @@ impl KmsClient {
     /// identity (the account root when `None`); over HTTP it is carried with the data dir's
     /// service credential.
     ///
+    /// Without the `embedded` feature there is no embedded KMS: a data dir with no running
+    /// server is an error.
+    ///
     /// # Errors
     /// [`ClientError::Open`] when the embedded KMS cannot be opened (e.g. another process
     /// holds it and no server answers), or an HTTP configuration error.
+    #[cfg(feature = "embedded")]
     pub fn for_data_dir(
         dir: &Path,
         principal: Option<String>,
@@ -125,6 +134,25 @@ impl KmsClient {
                 }
             }
         }
+    }
+
+    /// As the `embedded` build's `for_data_dir`, for a client built without the embedded KMS:
+    /// an explicit endpoint or a running server, else [`ClientError::Open`].
+    ///
+    /// # Errors
+    /// [`ClientError::Open`] when no server runs; an HTTP configuration error.
+    #[cfg(not(feature = "embedded"))]
+    pub fn for_data_dir(
+        dir: &Path,
+        principal: Option<String>,
+        endpoint: Option<String>,
+    ) -> Result<Self, ClientError> {
+        Self::routed(dir, principal, endpoint)?.ok_or_else(|| ClientError::Open {
+            dir: dir.to_owned(),
+            message: "no KMS server runs on it, and this build has no embedded KMS (the \
+                      `embedded` feature of ebsim-kms-client)"
+                .to_owned(),
+        })
     }
 
     /// The HTTP client a data dir's commands use when they do not embed the KMS: for an

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ebsim_kms::{ErrorType, KmsError};
+use ebsim_kms_api::{ErrorType, KmsError};
 
 use crate::context::ContextError;
 

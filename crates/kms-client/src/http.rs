@@ -9,14 +9,14 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
-use ebsim_kms::{ErrorType, KmsError};
+use ebsim_kms_api::{ErrorType, KmsError};
 use rand::Rng;
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
 
-pub use ebsim_kms::trust::PING_PATH;
-use ebsim_kms::trust::{NONCE_HEADER, PING_BODY, new_nonce};
+pub use ebsim_kms_api::trust::PING_PATH;
+use ebsim_kms_api::trust::{NONCE_HEADER, PING_BODY, new_nonce};
 pub use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 
 /// An access key and its secret.

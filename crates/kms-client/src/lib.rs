@@ -23,8 +23,8 @@ mod key;
 pub use client::{DEFAULT_ROOT, Identity, KmsClient, LocalKms, VOLUME_KEY_BYTES, is_kms_error};
 pub use context::{ContextError, EBS_CONTEXT_KEY, EncryptionContext, WORKSPACES_CONTEXT_KEY};
 pub use discovery::{
-    EndpointRecord, Untrusted, endpoint_file, lock_file, process_start_time, publish_endpoint,
-    running_server, service_credential_file, verify_endpoint, withdraw_endpoint,
+    EndpointRecord, Untrusted, endpoint_file, lock_file, publish_endpoint, running_server,
+    service_credential_file, verify_endpoint, withdraw_endpoint,
 };
 pub use error::ClientError;
 pub use http::{

@@ -94,7 +94,7 @@ pub enum VolumeError {
 
 impl VolumeError {
     /// The KMS error type behind this error, when there is one.
-    pub fn kms_error_type(&self) -> Option<ebsim_kms::ErrorType> {
+    pub fn kms_error_type(&self) -> Option<ebsim_kms_api::ErrorType> {
         match self {
             Self::Kms { source, .. } => source.kms_error_type(),
             _ => None,
