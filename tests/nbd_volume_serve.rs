@@ -200,6 +200,10 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
     );
     let err = busy.expect_err("a second attach must fail while the volume is served");
     assert!(err.to_string().contains("in use"), "{err}");
+    assert!(
+        matches!(&err, ebsim::cli::CliError::InUse { volume_id } if *volume_id == vol),
+        "{err:?}"
+    );
     let w: Vec<String> = writes
         .iter()
         .map(|(o, l, p)| format!("write -P {p:#x} {o} {l}"))
@@ -298,6 +302,10 @@ fn serve_refuses_non_loopback_and_unknown_volumes() {
     )
     .expect_err("non-loopback refused");
     assert!(err.to_string().contains("--allow-remote"), "{err}");
+    assert!(
+        matches!(err, ebsim::cli::CliError::InvalidArgument(_)),
+        "{err:?}"
+    );
     let err = cli(
         dir.path(),
         &url,

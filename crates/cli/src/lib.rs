@@ -19,14 +19,15 @@ macro_rules! outln {
     }};
 }
 
+mod args;
 mod bench;
+mod common;
 mod demo;
 mod ekm;
 mod error;
 mod iam;
 mod info;
-mod kms_cmds;
-mod kms_serve;
+mod kms;
 mod volume;
 mod volume_serve;
 mod workspace;
@@ -101,19 +102,19 @@ pub enum Command {
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
     /// The KMS endpoint: `ebsim kms serve` speaks the AWS KMS JSON 1.1 protocol (SigV4).
-    Kms(kms_serve::KmsArgs),
+    Kms(kms::serve::KmsArgs),
     /// IAM users, roles and identity policies of the data dir's KMS.
     Iam(iam::IamArgs),
     /// KMS keys: create, list, describe, enable/disable, deletion, rotation, key policy.
-    Key(kms_cmds::KeyArgs),
+    Key(kms::key::KeyArgs),
     /// KMS aliases: create, list, update, delete.
-    Alias(kms_cmds::AliasArgs),
+    Alias(kms::alias::AliasArgs),
     /// KMS grants: create, list, retire, revoke.
-    Grant(kms_cmds::GrantArgs),
+    Grant(kms::grant::GrantArgs),
     /// The KMS audit trail (CloudTrail-shaped records; --json prints JSON Lines).
-    Audit(kms_cmds::AuditArgs),
+    Audit(kms::audit::AuditArgs),
     /// Simulated time: advance by days, show.
-    Clock(kms_cmds::ClockArgs),
+    Clock(kms::clock::ClockArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -145,12 +146,12 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
-        Command::Kms(args) => kms_serve::run(&global, &args),
+        Command::Kms(args) => kms::serve::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
-        Command::Key(args) => kms_cmds::run_key(&global, &args),
-        Command::Alias(args) => kms_cmds::run_alias(&global, &args),
-        Command::Grant(args) => kms_cmds::run_grant(&global, &args),
-        Command::Audit(args) => kms_cmds::run_audit(&global, &args),
-        Command::Clock(args) => kms_cmds::run_clock(&global, &args),
+        Command::Key(args) => kms::key::run(&global, &args),
+        Command::Alias(args) => kms::alias::run(&global, &args),
+        Command::Grant(args) => kms::grant::run(&global, &args),
+        Command::Audit(args) => kms::audit::run(&global, &args),
+        Command::Clock(args) => kms::clock::run(&global, &args),
     }
 }
