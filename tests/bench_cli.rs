@@ -1,15 +1,13 @@
 //! `ebsim bench` from the outside: the JSON shape of small runs and its errors.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use ebsim_test_support::ebsim::Ebsim;
 use serde_json::Value;
 
 fn ebsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebsim"))
-        .args(args)
-        .output()
-        .expect("run ebsim")
+    Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).output(args)
 }
 
 fn json_run(args: &[&str]) -> Value {

@@ -7,26 +7,16 @@
 use std::path::Path;
 
 use ebsim::kms::{Caller, Kms, KmsConfig};
+use ebsim_test_support::ebsim::Ebsim;
 use serde_json::{Value, json};
 
 // The grant quota of a key (50,000, as in AWS) leaves room for the 150 grants below.
 const _: () = assert!(ebsim::kms::GRANT_QUOTA >= 150);
 
 fn ebsim(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebsim"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("EBSIM_KMS_ENDPOINT")
-        .env_remove("EBSIM_PRINCIPAL")
-        .output()
-        .expect("run ebsim");
-    assert!(
-        out.status.success(),
-        "ebsim {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    Ebsim::new(env!("CARGO_BIN_EXE_ebsim"))
+        .data_dir(dir)
+        .ok(args)
 }
 
 fn call(kms: &Kms, op: &str, req: Value) -> Value {
@@ -135,13 +125,9 @@ fn read_only_commands_need_an_existing_data_dir() {
         &["volume", "list"],
         &["audit"],
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebsim"))
-            .arg("--data-dir")
-            .arg(&missing)
-            .args(args)
-            .env_remove("EBSIM_KMS_ENDPOINT")
-            .output()
-            .expect("run ebsim");
+        let out = Ebsim::new(env!("CARGO_BIN_EXE_ebsim"))
+            .data_dir(&missing)
+            .output(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(

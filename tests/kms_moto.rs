@@ -2,11 +2,9 @@
 //! volume data key under an encryption context, and a wrong context refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod kms_support;
-
 use ebsim::kms::ErrorType;
 use ebsim::kms_client::{EncryptionContext, HttpConfig, Identity, KmsClient, StaticCredentials};
-use kms_support::Moto;
+use ebsim_test_support::process::Moto;
 
 #[test]
 fn ebsim_client_wraps_and_unwraps_against_moto() {
