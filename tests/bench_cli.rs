@@ -161,6 +161,8 @@ fn engine_only_measures_per_sector_calls_and_1mib_runs() {
     }
 }
 
+// Runs the `openssl` command.
+#[cfg(feature = "external-tools")]
 #[test]
 fn compare_openssl_reports_its_figure_and_our_ratio() {
     let v = json_run(&[

@@ -1,5 +1,6 @@
 //! aws-cli against `ebsim kms serve`: a scripted session of real `aws kms` commands over the
 //! wire (SigV4, JSON 1.1), checking exit codes, outputs and AWS error codes.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

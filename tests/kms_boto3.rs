@@ -1,5 +1,6 @@
 //! boto3 against `ebsim kms serve`: tests/scripts/kms_boto3.py runs the key, alias, data-key,
 //! grant, policy, rotation, state and authentication flow from Python.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! Our HTTP KMS client against someone else's server: moto's KMS. Wrap and unwrap of a
 //! volume data key under an encryption context, and a wrong context refused.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ebsim::kms::ErrorType;

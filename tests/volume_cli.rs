@@ -136,3 +136,39 @@ fn workspace_lifecycle_through_the_cli() {
         .expect_err("terminated");
     assert!(err.to_string().contains("terminated"), "{err}");
 }
+
+#[test]
+fn serve_refuses_non_loopback_and_unknown_volumes() {
+    let (dir, _kms, server) = served_data_dir();
+    let cli = Cli::new(dir.path()).kms_endpoint(server.url());
+    let err = cli
+        .run(&[
+            "volume",
+            "serve",
+            "vol-0123456789abcdef0",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .expect_err("non-loopback refused");
+    assert!(err.to_string().contains("--allow-remote"), "{err}");
+    assert!(
+        matches!(err, ebsim::cli::CliError::InvalidArgument(_)),
+        "{err:?}"
+    );
+    let err = cli
+        .run(&[
+            "volume",
+            "serve",
+            "vol-0123456789abcdef0",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .expect_err("unknown volume refused");
+    assert!(err.to_string().contains("vol-0123456789abcdef0"), "{err}");
+    cli.ok(&["volume", "create", "--size", "1MiB"]);
+    let vol = volume_ids(dir.path()).pop().expect("one volume");
+    let err = cli
+        .run(&["volume", "serve", &vol, &vol, "--listen", "127.0.0.1:0"])
+        .expect_err("a volume named twice is refused");
+    assert!(err.to_string().contains("twice"), "{err}");
+}

@@ -1,5 +1,6 @@
 //! The server against real NBD clients: qemu-img, qemu-io (qemu-utils), nbdinfo and nbdcopy
 //! (libnbd-bin). The tools are installed by `.ci/install-deps`; a missing tool fails the test.
+#![cfg(feature = "external-tools")]
 
 mod common;
 
