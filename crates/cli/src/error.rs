@@ -133,8 +133,9 @@ impl CliError {
         }
     }
 
-    /// Prints the error the way the CLI reports it: clap renders its own usage errors, a
-    /// closed pipe is silent, everything else is `error: …` on stderr.
+    /// Reports the error the way the CLI does: clap renders its own usage errors, a closed
+    /// pipe is silent, everything else is one `error` event (the binary prints it on stderr
+    /// as `error: …`).
     pub fn report(&self) {
         match self {
             CliError::Usage(e) => {
@@ -142,7 +143,7 @@ impl CliError {
             }
             // The reader went away (`ebsim audit --json | head`): nothing to report.
             CliError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            other => eprintln!("error: {other}"),
+            other => tracing::error!("{other}"),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The `ebsim` command line, as a library: [`run`] parses the arguments and runs the command.
 //!
-//! Global flags (`--data-dir`, `--kms-endpoint`, `--as`, `--json`) are accepted before or after
-//! the subcommand. Each command group lives in its own module.
+//! Global flags (`--data-dir`, `--kms-endpoint`, `--as`, `--json`, `-v`) are accepted before or
+//! after the subcommand. Each command lives in its own module. Diagnostics go through
+//! `tracing` (the binary installs the subscriber); command output goes to stdout.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -74,6 +75,11 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log more on stderr: `-v` adds connection and progress lines (info), `-vv` debug,
+    /// `-vvv` trace. Errors and warnings are always logged; RUST_LOG, when set, decides
+    /// instead (e.g. RUST_LOG=ebsim_nbd=info).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 impl GlobalArgs {
@@ -126,11 +132,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => return Err(CliError::Usage(e)),
-    };
-    execute(cli)
+    execute(parse(args)?)
+}
+
+/// Parses `args` (including the program name), for a caller that sets things up (logging)
+/// before it runs the command with [`execute`].
+///
+/// # Errors
+/// [`CliError::Usage`], also for `--help` and `--version` (exit code 0).
+pub fn parse<I, T>(args: I) -> Result<Cli, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(CliError::Usage)
 }
 
 /// Runs an already-parsed command line.

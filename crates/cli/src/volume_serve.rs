@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use ebsim_io::IoError;
-use ebsim_nbd::{BlockDevice, NbdServer};
+use ebsim_nbd::{BlockDevice, NbdServer, ServerConfig};
 use ebsim_volume::{AttachedVolume, VolumeError};
+use tracing::Level;
 
 use crate::{CliError, GlobalArgs};
 
@@ -147,7 +148,10 @@ pub(crate) fn run(
         .zip(&devices)
         .map(|(id, d)| (id.clone(), Arc::clone(d) as Arc<dyn BlockDevice>))
         .collect();
-    let server = Arc::new(NbdServer::new(exports)?);
+    // The server's own lines (connections opened and closed, failures of one connection) go
+    // to stderr when info events are on for it: `-v`, or RUST_LOG=ebsim_nbd=info.
+    let config = ServerConfig::default().log(tracing::enabled!(target: "ebsim_nbd", Level::INFO));
+    let server = Arc::new(NbdServer::with_config(exports, config)?);
 
     let tcp = match listen {
         Some(a) => Some(TcpListener::bind(a).map_err(CliError::io("listen on", a.to_string()))?),
@@ -197,7 +201,7 @@ pub(crate) fn run(
             (None, Some(p)) => format!("nbd+unix:///{id}?socket={}", p.display()),
             (None, None) => String::new(),
         };
-        eprintln!(
+        tracing::info!(
             "nbd: exporting {id} ({} bytes, {}-byte sectors) at {at}",
             v.size(),
             v.sector_size().get()
@@ -233,7 +237,7 @@ pub(crate) fn run(
             Ok(d) => {
                 let r = d.volume.detach().map_err(CliError::from);
                 if let Err(e) = &r {
-                    eprintln!("error: detaching {id}: {e}");
+                    tracing::error!("detaching {id}: {e}");
                 }
                 result = result.and(r);
             }
@@ -242,7 +246,7 @@ pub(crate) fn run(
         }
     }
     if result.is_ok() {
-        eprintln!("nbd: stopped; volumes flushed and detached");
+        tracing::info!("nbd: stopped; volumes flushed and detached");
     }
     result
 }

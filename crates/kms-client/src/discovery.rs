@@ -169,7 +169,7 @@ fn read_record(path: &Path) -> Result<EndpointRecord, Untrusted> {
 }
 
 /// The URL of the data dir's running server, once it has proved itself; `None` when there
-/// is no endpoint file, or (with a warning on stderr, once per process) when it is not
+/// is no endpoint file, or (with a `tracing` warning, once per process) when it is not
 /// trusted.
 pub fn running_server(dir: &Path) -> Option<String> {
     let path = endpoint_file(dir);
@@ -181,10 +181,7 @@ pub fn running_server(dir: &Path) -> Option<String> {
         Err(why) => {
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "warning: ignoring {}: {why}; using the embedded KMS",
-                    path.display()
-                );
+                tracing::warn!("ignoring {}: {why}; using the embedded KMS", path.display());
             }
             None
         }

@@ -92,6 +92,23 @@ impl Server {
             .and_then(|mut c| terminate(&mut c, Duration::from_secs(20)))
     }
 
+    /// Stops the server with SIGTERM; returns its exit status and everything it wrote on
+    /// stderr, which the command given to [`Server::start`] must have piped.
+    ///
+    /// # Panics
+    /// When stderr was not piped.
+    pub fn stop_with_stderr(mut self) -> (Option<ExitStatus>, String) {
+        let mut child = self.child.take().expect("a running server");
+        let mut stderr = child.stderr.take().expect("stderr piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let status = terminate(&mut child, Duration::from_secs(20));
+        (status, reader.join().unwrap_or_default())
+    }
+
     /// Kills the server with SIGKILL (it cleans nothing up) and waits for it.
     pub fn kill(mut self) {
         if let Some(mut c) = self.child.take() {
