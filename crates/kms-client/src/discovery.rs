@@ -215,21 +215,27 @@ fn challenge(url: &str, credential: &StaticCredentials, timeout: Duration) -> bo
         return false;
     };
     let c = new_challenge();
-    let agent = ureq::AgentBuilder::new()
-        .timeout(timeout)
-        .redirects(0)
-        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .build()
+        .into();
     let target = format!(
         "{}{PING_PATH}?{CHALLENGE_PARAM}={}",
         url.trim_end_matches('/'),
         hex::encode(c)
     );
-    let Ok(resp) = agent.get(&target).set("host", &host).call() else {
+    let Ok(mut resp) = agent.get(&target).header("host", &host).call() else {
         return false;
     };
-    let proof = resp.header(PROOF_HEADER).map(str::to_owned);
+    let proof = resp
+        .headers()
+        .get(PROOF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body_ok = resp
-        .into_string()
+        .body_mut()
+        .read_to_string()
         .is_ok_and(|b| b.len() <= 64 && b == PING_BODY);
     body_ok && proof.is_some_and(|p| proof_matches(credential.secret_bytes(), &host, &c, &p))
 }

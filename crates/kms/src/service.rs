@@ -306,7 +306,7 @@ fn new_grant_token(grant_id: &str) -> String {
     let mut raw = vec![1u8];
     raw.extend(hex::decode(grant_id).unwrap_or_default());
     let mut nonce = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
     raw.extend_from_slice(&nonce);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
@@ -1425,7 +1425,7 @@ impl Kms {
                     .ok_or_else(|| validation("NumberOfBytes is required."))?;
                 range("NumberOfBytes", n, 1, 1024)?;
                 let mut bytes = Zeroizing::new(vec![0u8; n as usize]);
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+                rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
                 Ok(json!({ "Plaintext": B64.encode(&*bytes) }))
             }
             "ListKeys" => {
@@ -1671,7 +1671,7 @@ impl Kms {
         Self::check_usable(key)?;
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut data_key);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut data_key);
         let (blob, material_id) = seal(key, &data_key, &ctx)?;
         Ok(hot::DataKeyOut {
             blob,
@@ -2453,7 +2453,7 @@ impl Kms {
             }
             None => {
                 let mut raw = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+                rand::Rng::fill_bytes(&mut rand::rng(), &mut raw);
                 let gid = hex::encode(raw);
                 if !dry {
                     let g = Grant {
@@ -2607,7 +2607,7 @@ impl Kms {
             .map(|v| format!("{}.amazonaws.com", v.split('.').next().unwrap_or(v)));
         let service_principal = kind == "AWSService";
         let mut ids = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut ids);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut ids);
         let uuid = |out: &mut String, b: &[u8]| {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);

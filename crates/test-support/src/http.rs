@@ -138,30 +138,40 @@ impl Response {
     }
 }
 
-fn response(r: ureq::Response) -> Result<Response, std::io::Error> {
-    let status = r.status();
+/// An agent for which every status is a response, and redirects are returned, not followed.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .build()
+        .into()
+}
+
+fn response(
+    r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Response, std::io::Error> {
+    let mut r = r.map_err(|e| std::io::Error::other(e.to_string()))?;
+    let status = r.status().as_u16();
     let headers = r
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| r.header(&n).map(|v| (n.to_ascii_lowercase(), v.to_owned())))
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    let body = r.into_string()?;
+    let body = r
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(Response {
         status,
         headers,
         body,
     })
-}
-
-fn send(req: ureq::Request, body: Option<&[u8]>) -> Result<Response, std::io::Error> {
-    let r = match body {
-        Some(b) => req.send_bytes(b),
-        None => req.call(),
-    };
-    match r {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => response(r),
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    }
 }
 
 /// `POST /` to `addr` with exactly these headers (say, a captured request, replayed); any
@@ -174,11 +184,11 @@ pub fn post(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<Response, std::io::Error> {
-    let mut req = ureq::post(&format!("http://{addr}/"));
+    let mut req = agent().post(&format!("http://{addr}/"));
     for (k, v) in headers {
-        req = req.set(k, v);
+        req = req.header(k, v);
     }
-    send(req, Some(body))
+    response(req.send(body))
 }
 
 /// `GET PATH` (with its query) from `addr`; any status is a response.
@@ -186,5 +196,9 @@ pub fn post(
 /// # Errors
 /// A transport failure.
 pub fn get(addr: SocketAddr, path_and_query: &str) -> Result<Response, std::io::Error> {
-    send(ureq::get(&format!("http://{addr}{path_and_query}")), None)
+    response(
+        agent()
+            .get(&format!("http://{addr}{path_and_query}"))
+            .call(),
+    )
 }

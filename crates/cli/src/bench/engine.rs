@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ebsim_io::{Backend, SectorSize, XtsEngine, XtsKey};
-use rand::RngCore;
+use rand::Rng;
 
 use super::measure::{Context, Measured, Plan};
 use crate::CliError;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ebsim_io::{Backend, IoError, SectorSize};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::RngCore;
+use rand::Rng;
 
 use crate::CliError;
 
