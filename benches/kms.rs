@@ -10,7 +10,9 @@
 //!
 //! `cargo bench --bench kms`
 
-use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ebsim_kms::{Caller, Kms, KmsConfig};
 use serde_json::json;
 

@@ -6,7 +6,9 @@
 //! would pay per call if it re-read the document. The ratio peer / evaluate is the figure.
 //! Target: evaluation well under 1 µs for a realistic 3–5 statement policy.
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 use ebsim_kms::policy::{ConditionValues, Decision, PolicyDocument, RequestContext};
 
 const KEY: &str = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

@@ -13,7 +13,9 @@
 //! key schedule — followed by a detach. Target: p50 < 50 µs. `in_memory_without_kms` is the
 //! same without the KMS round trip.
 
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ebsim_io::{BlockStore, MemoryStore, SectorSize, XtsEngine, XtsKey};
 use ebsim_kms_client::{ClientError, EncryptionContext};
 use ebsim_volume::{NewVolume, VolumeRoot, new_volume_id};

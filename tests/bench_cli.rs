@@ -1,15 +1,13 @@
 //! `ebsim bench` from the outside: the JSON shape of small runs and its errors.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use ebsim_test_support::ebsim::Ebsim;
 use serde_json::Value;
 
 fn ebsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebsim"))
-        .args(args)
-        .output()
-        .expect("run ebsim")
+    Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).output(args)
 }
 
 fn json_run(args: &[&str]) -> Value {
@@ -163,6 +161,8 @@ fn engine_only_measures_per_sector_calls_and_1mib_runs() {
     }
 }
 
+// Runs the `openssl` command.
+#[cfg(feature = "external-tools")]
 #[test]
 fn compare_openssl_reports_its_figure_and_our_ratio() {
     let v = json_run(&[

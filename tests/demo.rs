@@ -1,7 +1,11 @@
 //! `ebsim demo` end to end (the binary): the nine steps in order, within 80 columns, no colour
 //! when not on a TTY, the lessons' outcomes, and the trail and diagrams it writes.
 
-use std::process::Command;
+use ebsim_test_support::ebsim::Ebsim;
+
+fn ebsim() -> Ebsim {
+    Ebsim::new(env!("CARGO_BIN_EXE_ebsim"))
+}
 
 #[test]
 fn demo_tells_the_nine_steps_and_writes_trail_and_diagrams() {
@@ -9,15 +13,13 @@ fn demo_tells_the_nine_steps_and_writes_trail_and_diagrams() {
     let trace = dir.path().join("trail.jsonl");
     let svg = dir.path().join("flow.svg");
     let mmd = dir.path().join("flow.mmd");
-    let out = Command::new(env!("CARGO_BIN_EXE_ebsim"))
-        .args(["demo", "--trace"])
+    let out = ebsim()
+        .command(&["demo", "--trace"])
         .arg(&trace)
         .arg("--diagram")
         .arg(&svg)
         .arg("--mermaid")
         .arg(&mmd)
-        .env_remove("EBSIM_DATA_DIR")
-        .env_remove("EBSIM_KMS_ENDPOINT")
         .output()
         .expect("run ebsim demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -83,12 +85,9 @@ fn closed_or_full_stdout_is_an_error_not_a_panic() {
     for args in [&["info"][..], &["demo"][..]] {
         let (reader, writer) = std::io::pipe().expect("pipe");
         drop(reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_ebsim"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path().join("closed"))
-            .env_remove("EBSIM_DATA_DIR")
-            .env_remove("EBSIM_KMS_ENDPOINT")
+        let out = ebsim()
+            .data_dir(dir.path().join("closed"))
+            .command(args)
             .stdout(writer)
             .output()
             .expect("run ebsim");
@@ -100,11 +99,9 @@ fn closed_or_full_stdout_is_an_error_not_a_panic() {
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let out = Command::new(env!("CARGO_BIN_EXE_ebsim"))
-        .args(["info", "--data-dir"])
-        .arg(dir.path().join("full"))
-        .env_remove("EBSIM_DATA_DIR")
-        .env_remove("EBSIM_KMS_ENDPOINT")
+    let out = ebsim()
+        .data_dir(dir.path().join("full"))
+        .command(&["info"])
         .stdout(full)
         .output()
         .expect("run ebsim");

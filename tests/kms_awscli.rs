@@ -1,13 +1,12 @@
 //! aws-cli against `ebsim kms serve`: a scripted session of real `aws kms` commands over the
 //! wire (SigV4, JSON 1.1), checking exit codes, outputs and AWS error codes.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod kms_support;
 
 use std::path::Path;
 use std::process::Command;
 
-use kms_support::{EbsimServer, ebsim};
+use ebsim_test_support::ebsim::Ebsim;
 use serde_json::Value;
 
 struct Aws<'a> {
@@ -83,17 +82,19 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
 fn aws_cli_session_against_ebsim_kms_serve() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let server = EbsimServer::start(&data);
+    let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
+    let server = ebsim.serve(&["kms", "serve", "--listen", "127.0.0.1:0"]);
+    let url = server.url();
     assert_eq!(
         std::fs::read_to_string(data.join("kms/endpoint"))
             .unwrap()
             .lines()
             .next(),
-        Some(server.url.as_str()),
+        Some(url.as_str()),
         "the server publishes its URL on the endpoint file's first line"
     );
     let root = Aws {
-        url: &server.url,
+        url: &url,
         key: "test".into(),
         secret: "test".into(),
     };
@@ -247,7 +248,7 @@ fn aws_cli_session_against_ebsim_kms_serve() {
     );
 
     // Grants with constraints, used by an IAM user created through the admin API.
-    let user = ebsim(&data, &["--json", "iam", "create-user", "alice"]);
+    let user = ebsim.output(&["--json", "iam", "create-user", "alice"]);
     assert!(
         user.status.success(),
         "iam create-user: {}",
@@ -257,7 +258,7 @@ fn aws_cli_session_against_ebsim_kms_serve() {
     let alice_arn = user["arn"].as_str().unwrap().to_owned();
     assert_eq!(alice_arn, "arn:aws:iam::111122223333:user/alice");
     let alice = Aws {
-        url: &server.url,
+        url: &url,
         key: user["access_key_id"].as_str().unwrap().to_owned(),
         secret: user["secret_access_key"].as_str().unwrap().to_owned(),
     };
@@ -411,7 +412,7 @@ fn aws_cli_session_against_ebsim_kms_serve() {
     ]);
     // An automatic rotation due within 20 minutes blocks on-demand rotation (simulated time
     // moved by `ebsim clock advance`, routed to the running server).
-    let advanced = ebsim(&data, &["clock", "advance", "364.99"]);
+    let advanced = ebsim.output(&["clock", "advance", "364.99"]);
     assert!(
         advanced.status.success(),
         "clock advance: {}",
@@ -527,13 +528,13 @@ fn aws_cli_session_against_ebsim_kms_serve() {
 
     // Authentication: unknown key, wrong secret.
     let stranger = Aws {
-        url: &server.url,
+        url: &url,
         key: "AKIAUNKNOWN".into(),
         secret: "x".into(),
     };
     stranger.fails(&["kms", "list-keys"], "UnrecognizedClientException");
     let wrong = Aws {
-        url: &server.url,
+        url: &url,
         key: "test".into(),
         secret: "not-test".into(),
     };

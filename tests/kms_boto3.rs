@@ -1,20 +1,21 @@
 //! boto3 against `ebsim kms serve`: tests/scripts/kms_boto3.py runs the key, alias, data-key,
 //! grant, policy, rotation, state and authentication flow from Python.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod kms_support;
 
 use std::process::Command;
 
-use kms_support::{EbsimServer, ebsim};
+use ebsim_test_support::ebsim::Ebsim;
 use serde_json::Value;
 
 #[test]
 fn boto3_flow_against_ebsim_kms_serve() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let server = EbsimServer::start(&data);
-    let user = ebsim(&data, &["--json", "iam", "create-user", "bob"]);
+    let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
+    let server = ebsim.serve(&["kms", "serve", "--listen", "127.0.0.1:0"]);
+    let url = server.url();
+    let user = ebsim.output(&["--json", "iam", "create-user", "bob"]);
     assert!(
         user.status.success(),
         "iam create-user: {}",
@@ -24,7 +25,7 @@ fn boto3_flow_against_ebsim_kms_serve() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/kms_boto3.py");
     let out = Command::new("python3")
         .arg(script)
-        .arg(&server.url)
+        .arg(&url)
         .arg(user["access_key_id"].as_str().unwrap())
         .arg(user["secret_access_key"].as_str().unwrap())
         .arg(user["arn"].as_str().unwrap())

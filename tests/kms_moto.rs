@@ -1,12 +1,11 @@
 //! Our HTTP KMS client against someone else's server: moto's KMS. Wrap and unwrap of a
 //! volume data key under an encryption context, and a wrong context refused.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod kms_support;
 
 use ebsim::kms::ErrorType;
 use ebsim::kms_client::{EncryptionContext, HttpConfig, Identity, KmsClient, StaticCredentials};
-use kms_support::Moto;
+use ebsim_test_support::process::Moto;
 
 #[test]
 fn ebsim_client_wraps_and_unwraps_against_moto() {

@@ -3,53 +3,18 @@
 //! grant-aware KMS double of the control-plane tests): data written through NBD survives a
 //! stop and a new serve, `data.img` holds ciphertext (never the pattern), and the volume is
 //! detached (lock released) when the server stops on SIGTERM.
+#![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../crates/workspaces/tests/support/mod.rs"]
-mod support;
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use support::{KmsDouble, Transport};
+use ebsim_test_support::ebsim::{Cli, Ebsim, ok};
+use ebsim_test_support::kms_double::served_data_dir;
+use ebsim_test_support::process::Server;
 
-/// Runs the CLI in process against the KMS endpoint.
-fn cli(dir: &Path, url: &str, args: &[&str]) -> Result<(), ebsim::cli::CliError> {
-    let mut argv = vec![
-        "ebsim",
-        "--data-dir",
-        dir.to_str().unwrap_or_default(),
-        "--kms-endpoint",
-        url,
-    ];
-    argv.extend_from_slice(args);
-    ebsim::cli::run(argv)
-}
-
-/// A data dir with a service credential, and a KMS endpoint for it.
-fn setup() -> (tempfile::TempDir, ebsim::kms_server::ServerHandle) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kms = Arc::new(KmsDouble::default());
-    let (_client, server) = support::client(&kms, Transport::Http);
-    std::fs::create_dir_all(dir.path().join("kms")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("kms/service-credential"),
-        r#"{"AccessKeyId":"svc","SecretAccessKey":"svc-secret"}"#,
-    )
-    .expect("credential");
-    (dir, server.expect("server"))
-}
-
-fn create_volume(dir: &Path, url: &str, size: &str, sector: &str) -> String {
-    cli(
-        dir,
-        url,
-        &["volume", "create", "--size", size, "--sector-size", sector],
-    )
-    .expect("volume create");
+fn create_volume(cli: &Cli, dir: &Path, size: &str, sector: &str) -> String {
+    cli.ok(&["volume", "create", "--size", size, "--sector-size", sector]);
     let mut ids: Vec<String> = std::fs::read_dir(dir.join("volumes"))
         .expect("volumes dir")
         .filter_map(Result::ok)
@@ -59,89 +24,23 @@ fn create_volume(dir: &Path, url: &str, size: &str, sector: &str) -> String {
     ids.pop().expect("one volume")
 }
 
-fn ok(out: Output, what: &str) -> String {
+/// `ebsim volume serve ARGS…` on the data dir, through the KMS endpoint.
+fn start_serve(dir: &Path, url: &str, args: &[&str]) -> Server {
+    let mut argv = vec!["volume", "serve"];
+    argv.extend_from_slice(args);
+    Ebsim::new(env!("CARGO_BIN_EXE_ebsim"))
+        .data_dir(dir)
+        .kms_endpoint(url)
+        .serve(&argv)
+}
+
+/// SIGTERM: the exit must be clean and prompt.
+fn stop(serve: Server) {
+    let status = serve.stop();
     assert!(
-        out.status.success(),
-        "{what} failed: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        status.is_some_and(|s| s.success()),
+        "volume serve did not stop cleanly on SIGTERM: {status:?}"
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A running `ebsim volume serve`, stopped with SIGTERM.
-struct Serve {
-    child: Child,
-    /// What it printed first: `listening on ADDR`.
-    addr: String,
-}
-
-impl Serve {
-    fn start(data_dir: &Path, url: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ebsim"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--kms-endpoint", url, "volume", "serve"])
-            .args(args)
-            .env_remove("EBSIM_KMS_ENDPOINT")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ebsim volume serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut r, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("serve printed its address");
-        let addr = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line is not 'listening on ADDR': {line:?}"))
-            .trim()
-            .to_owned();
-        Self { child, addr }
-    }
-
-    /// SIGTERM, then the exit must be clean and prompt.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("kill")
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "volume serve exited with {status}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "volume serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn qemu_io(uri: &str, cmds: &[String]) -> String {
@@ -151,7 +50,7 @@ fn qemu_io(uri: &str, cmds: &[String]) -> String {
         c.args(["-c", cmd]);
     }
     let out = ok(
-        c.output().expect("qemu-io (installed by .ci/install-deps)"),
+        &c.output().expect("qemu-io (installed by .ci/install-deps)"),
         "qemu-io",
     );
     assert!(!out.contains("verification failed"), "{out}");
@@ -160,9 +59,10 @@ fn qemu_io(uri: &str, cmds: &[String]) -> String {
 
 #[test]
 fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
-    let (dir, kms) = setup();
+    let (dir, _double, kms) = served_data_dir();
     let url = kms.url();
-    let vol = create_volume(dir.path(), &url, "16MiB", "512");
+    let cli = Cli::new(dir.path()).kms_endpoint(&url);
+    let vol = create_volume(&cli, dir.path(), "16MiB", "512");
     let size: u64 = 16 << 20;
     let writes = [
         (122_880u64, 4096u64, 0xa5u8),
@@ -171,10 +71,10 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
         (size - 700, 700, 0xef),
     ];
 
-    let serve = Serve::start(dir.path(), &url, &[&vol, "--listen", "127.0.0.1:0"]);
+    let serve = start_serve(dir.path(), &url, &[&vol, "--listen", "127.0.0.1:0"]);
     let uri = format!("nbd://{}/{vol}", serve.addr);
     let info: serde_json::Value = serde_json::from_str(&ok(
-        Command::new("nbdinfo")
+        &Command::new("nbdinfo")
             .args(["--json", &uri])
             .output()
             .expect("nbdinfo"),
@@ -185,27 +85,27 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
     assert_eq!(info["exports"][0]["block_size_minimum"], 512);
     // The volume is attached (locked) while served.
     let out = dir.path().join("busy.bin");
-    let busy = cli(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "read",
-            &vol,
-            "--length",
-            "512",
-            "--output",
-            out.to_str().expect("utf-8"),
-        ],
-    );
+    let busy = cli.run(&[
+        "volume",
+        "read",
+        &vol,
+        "--length",
+        "512",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
     let err = busy.expect_err("a second attach must fail while the volume is served");
     assert!(err.to_string().contains("in use"), "{err}");
+    assert!(
+        matches!(&err, ebsim::cli::CliError::InUse { volume_id } if *volume_id == vol),
+        "{err:?}"
+    );
     let w: Vec<String> = writes
         .iter()
         .map(|(o, l, p)| format!("write -P {p:#x} {o} {l}"))
         .collect();
     qemu_io(&uri, &w);
-    serve.stop();
+    stop(serve);
 
     // data.img holds ciphertext: no 64-byte run of any pattern byte.
     let img =
@@ -224,7 +124,7 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
 
     // Serve again (over a Unix socket this time): the data is still there.
     let sock = dir.path().join("nbd.sock");
-    let serve = Serve::start(
+    let serve = start_serve(
         dir.path(),
         &url,
         &[&vol, "--unix", sock.to_str().expect("utf-8 path")],
@@ -240,7 +140,7 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
     // nbdcopy out: the whole volume, byte for byte what was written.
     let out = dir.path().join("copy.img");
     ok(
-        Command::new("nbdcopy")
+        &Command::new("nbdcopy")
             .arg(&uri)
             .arg(&out)
             .output()
@@ -256,67 +156,23 @@ fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {
         copy == model,
         "copied-out volume differs from what was written"
     );
-    serve.stop();
+    stop(serve);
     assert!(!sock.exists(), "socket file removed on stop");
 
     // Detached: a one-shot read attaches again and sees the data.
     let back = dir.path().join("back.bin");
-    cli(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "read",
-            &vol,
-            "--offset",
-            "1000",
-            "--length",
-            "3000",
-            "--output",
-            back.to_str().expect("utf-8"),
-        ],
-    )
+    cli.run(&[
+        "volume",
+        "read",
+        &vol,
+        "--offset",
+        "1000",
+        "--length",
+        "3000",
+        "--output",
+        back.to_str().expect("utf-8"),
+    ])
     .expect("volume read after serve");
     assert_eq!(std::fs::read(&back).expect("back"), vec![0xab; 3000]);
     kms.shutdown().expect("kms shutdown");
-}
-
-#[test]
-fn serve_refuses_non_loopback_and_unknown_volumes() {
-    let (dir, kms) = setup();
-    let url = kms.url();
-    let err = cli(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "serve",
-            "vol-0123456789abcdef0",
-            "--listen",
-            "0.0.0.0:0",
-        ],
-    )
-    .expect_err("non-loopback refused");
-    assert!(err.to_string().contains("--allow-remote"), "{err}");
-    let err = cli(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "serve",
-            "vol-0123456789abcdef0",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    )
-    .expect_err("unknown volume refused");
-    assert!(err.to_string().contains("vol-0123456789abcdef0"), "{err}");
-    let vol = create_volume(dir.path(), &url, "1MiB", "4096");
-    let err = cli(
-        dir.path(),
-        &url,
-        &["volume", "serve", &vol, &vol, "--listen", "127.0.0.1:0"],
-    )
-    .expect_err("a volume named twice is refused");
-    assert!(err.to_string().contains("twice"), "{err}");
 }

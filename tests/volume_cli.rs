@@ -2,42 +2,10 @@
 //! endpoint (an ebsim-kms-server on 127.0.0.1:0 in front of the grant-aware KMS double of the
 //! control-plane tests), with the data dir's service credential for the EBS identities.
 
-#[path = "../crates/workspaces/tests/support/mod.rs"]
-mod support;
-
 use std::path::Path;
-use std::sync::Arc;
 
-use support::{KmsDouble, Transport};
-
-fn run(dir: &Path, url: &str, args: &[&str]) -> Result<(), ebsim::cli::CliError> {
-    let mut argv = vec![
-        "ebsim",
-        "--data-dir",
-        dir.to_str().unwrap_or_default(),
-        "--kms-endpoint",
-        url,
-    ];
-    argv.extend_from_slice(args);
-    ebsim::cli::run(argv)
-}
-
-fn setup() -> (
-    tempfile::TempDir,
-    Arc<KmsDouble>,
-    ebsim::kms_server::ServerHandle,
-) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kms = Arc::new(KmsDouble::default());
-    let (_client, server) = support::client(&kms, Transport::Http);
-    std::fs::create_dir_all(dir.path().join("kms")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("kms/service-credential"),
-        r#"{"AccessKeyId":"svc","SecretAccessKey":"svc-secret"}"#,
-    )
-    .expect("credential");
-    (dir, kms, server.expect("server"))
-}
+use ebsim_test_support::ebsim::Cli;
+use ebsim_test_support::kms_double::served_data_dir;
 
 fn volume_ids(dir: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(dir.join("volumes"))
@@ -53,50 +21,38 @@ fn volume_ids(dir: &Path) -> Vec<String> {
 
 #[test]
 fn create_write_read_delete_through_the_cli() {
-    let (dir, kms, server) = setup();
-    let url = server.url();
-    run(
-        dir.path(),
-        &url,
-        &["volume", "create", "--size", "2MiB", "--sector-size", "512"],
-    )
-    .expect("create");
+    let (dir, kms, server) = served_data_dir();
+    let cli = Cli::new(dir.path()).kms_endpoint(server.url());
+    cli.run(&["volume", "create", "--size", "2MiB", "--sector-size", "512"])
+        .expect("create");
     let ids = volume_ids(dir.path());
     assert_eq!(ids.len(), 1);
     let vol = &ids[0];
     let input = dir.path().join("in.bin");
     let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&input, &data).expect("input");
-    run(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "write",
-            vol,
-            "--offset",
-            "777",
-            "--input",
-            input.to_str().unwrap_or_default(),
-        ],
-    )
+    cli.run(&[
+        "volume",
+        "write",
+        vol,
+        "--offset",
+        "777",
+        "--input",
+        input.to_str().unwrap_or_default(),
+    ])
     .expect("write");
     let output = dir.path().join("out.bin");
-    run(
-        dir.path(),
-        &url,
-        &[
-            "volume",
-            "read",
-            vol,
-            "--offset",
-            "777",
-            "--length",
-            "10000",
-            "--output",
-            output.to_str().unwrap_or_default(),
-        ],
-    )
+    cli.run(&[
+        "volume",
+        "read",
+        vol,
+        "--offset",
+        "777",
+        "--length",
+        "10000",
+        "--output",
+        output.to_str().unwrap_or_default(),
+    ])
     .expect("read");
     assert_eq!(std::fs::read(&output).expect("output"), data);
     // Attach decrypted as the EC2 infrastructure session, through the service credential.
@@ -116,14 +72,13 @@ fn create_write_read_delete_through_the_cli() {
             .all(|c| c.1.ends_with(&format!("aws:ec2-infrastructure/{vol}")))
     );
 
-    let err = run(
-        dir.path(),
-        &url,
-        &["volume", "read", vol, "--offset", "2MiB", "--length", "1"],
-    )
-    .expect_err("past the end");
+    let err = cli
+        .run(&["volume", "read", vol, "--offset", "2MiB", "--length", "1"])
+        .expect_err("past the end");
     assert!(err.to_string().contains("passes the end"), "{err}");
-    let err = run(dir.path(), &url, &["volume", "create", "--size", "1000"]).expect_err("bad size");
+    let err = cli
+        .run(&["volume", "create", "--size", "1000"])
+        .expect_err("bad size");
     assert!(
         err.to_string().contains("multiple of the sector size"),
         "{err}"
@@ -138,33 +93,29 @@ fn create_write_read_delete_through_the_cli() {
         "its grant was retired again"
     );
 
-    run(dir.path(), &url, &["volume", "delete", vol]).expect("delete");
+    cli.run(&["volume", "delete", vol]).expect("delete");
     assert!(volume_ids(dir.path()).is_empty());
     assert!(kms.grants().iter().all(|g| g.retired));
-    let err = run(dir.path(), &url, &["volume", "describe", vol]).expect_err("gone");
+    let err = cli.run(&["volume", "describe", vol]).expect_err("gone");
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
 #[test]
 fn workspace_lifecycle_through_the_cli() {
-    let (dir, kms, server) = setup();
-    let url = server.url();
-    run(
-        dir.path(),
-        &url,
-        &[
-            "workspace",
-            "launch",
-            "--user-sid",
-            "S-1-5-21-1-2-3-1107",
-            "--directory",
-            "d-1234abcd01",
-            "--root-size",
-            "1MiB",
-            "--user-size",
-            "1MiB",
-        ],
-    )
+    let (dir, kms, server) = served_data_dir();
+    let cli = Cli::new(dir.path()).kms_endpoint(server.url());
+    cli.run(&[
+        "workspace",
+        "launch",
+        "--user-sid",
+        "S-1-5-21-1-2-3-1107",
+        "--directory",
+        "d-1234abcd01",
+        "--root-size",
+        "1MiB",
+        "--user-size",
+        "1MiB",
+    ])
     .expect("launch");
     let ws: Vec<String> = std::fs::read_dir(dir.path().join("workspaces"))
         .expect("records")
@@ -174,11 +125,50 @@ fn workspace_lifecycle_through_the_cli() {
         .collect();
     assert_eq!(ws.len(), 1);
     assert_eq!(volume_ids(dir.path()).len(), 2);
-    run(dir.path(), &url, &["workspace", "reboot", &ws[0]]).expect("reboot");
-    run(dir.path(), &url, &["workspace", "rebuild", &ws[0]]).expect("rebuild");
-    run(dir.path(), &url, &["workspace", "terminate", &ws[0]]).expect("terminate");
+    cli.run(&["workspace", "reboot", &ws[0]]).expect("reboot");
+    cli.run(&["workspace", "rebuild", &ws[0]]).expect("rebuild");
+    cli.run(&["workspace", "terminate", &ws[0]])
+        .expect("terminate");
     assert!(volume_ids(dir.path()).is_empty());
     assert!(kms.grants().iter().all(|g| g.retired));
-    let err = run(dir.path(), &url, &["workspace", "reboot", &ws[0]]).expect_err("terminated");
+    let err = cli
+        .run(&["workspace", "reboot", &ws[0]])
+        .expect_err("terminated");
     assert!(err.to_string().contains("terminated"), "{err}");
+}
+
+#[test]
+fn serve_refuses_non_loopback_and_unknown_volumes() {
+    let (dir, _kms, server) = served_data_dir();
+    let cli = Cli::new(dir.path()).kms_endpoint(server.url());
+    let err = cli
+        .run(&[
+            "volume",
+            "serve",
+            "vol-0123456789abcdef0",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .expect_err("non-loopback refused");
+    assert!(err.to_string().contains("--allow-remote"), "{err}");
+    assert!(
+        matches!(err, ebsim::cli::CliError::InvalidArgument(_)),
+        "{err:?}"
+    );
+    let err = cli
+        .run(&[
+            "volume",
+            "serve",
+            "vol-0123456789abcdef0",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .expect_err("unknown volume refused");
+    assert!(err.to_string().contains("vol-0123456789abcdef0"), "{err}");
+    cli.ok(&["volume", "create", "--size", "1MiB"]);
+    let vol = volume_ids(dir.path()).pop().expect("one volume");
+    let err = cli
+        .run(&["volume", "serve", &vol, &vol, "--listen", "127.0.0.1:0"])
+        .expect_err("a volume named twice is refused");
+    assert!(err.to_string().contains("twice"), "{err}");
 }

@@ -31,10 +31,6 @@ const SID: &str = "S-1-5-21-277731876-1789304096-451871588-1107";
 const DIRECTORY: &str = "d-1234abcd01";
 const WIDTH: usize = 80;
 
-fn other(e: impl std::fmt::Display) -> CliError {
-    CliError::Other(e.to_string())
-}
-
 struct Out {
     color: bool,
 }
@@ -300,7 +296,7 @@ struct Trail<'a> {
 
 impl<'a> Trail<'a> {
     fn new(sim: &'a Simulator) -> Result<Self, CliError> {
-        let seen = sim.audit_records().map_err(other)?.len();
+        let seen = sim.audit_records()?.len();
         Ok(Self {
             sim,
             seen,
@@ -309,7 +305,7 @@ impl<'a> Trail<'a> {
     }
 
     fn take(&mut self) -> Result<Vec<Value>, CliError> {
-        let records = self.sim.audit_records().map_err(other)?;
+        let records = self.sim.audit_records()?;
         let new: Vec<Value> = records.into_iter().skip(self.seen).collect();
         self.seen += new.len();
         self.all.extend(new.iter().cloned());
@@ -330,7 +326,20 @@ fn demo_client(global: &GlobalArgs, dir: &Path) -> Result<KmsClient, CliError> {
         data_dir: Some(dir.to_path_buf()),
         ..global.clone()
     };
-    crate::volume::kms_client(&g)
+    crate::common::kms_client(&g, crate::common::DataDir::Create)
+}
+
+/// The wrapped data key of a volume of the data dir.
+fn wrapped_key(dir: &Path, meta: &ebsim_volume::VolumeMetadata) -> Result<Vec<u8>, CliError> {
+    meta.wrapped_key().map_err(|reason| {
+        CliError::Volume(ebsim_volume::VolumeError::CorruptMetadata {
+            path: dir
+                .join("volumes")
+                .join(&meta.volume_id)
+                .join("metadata.json"),
+            reason,
+        })
+    })
 }
 
 /// Runs `ebsim demo`.
@@ -339,23 +348,22 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
     let out = Out {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    // Without --data-dir, a fresh private temporary data dir, removed at the end.
     let (dir, temporary) = match &global.data_dir {
-        Some(d) => (d.clone(), false),
+        Some(d) => (d.clone(), None),
         None => {
-            let d = std::env::temp_dir().join(format!(
-                "ebsim-demo-{}-{:08x}",
-                std::process::id(),
-                rand::random::<u32>()
-            ));
-            std::fs::create_dir_all(&d)
-                .map_err(|e| other(format!("cannot create {}: {e}", d.display())))?;
-            (d, true)
+            let t = tempfile::Builder::new()
+                .prefix("ebsim-demo-")
+                .tempdir()
+                .map_err(CliError::io(
+                    "create a temporary data dir in",
+                    std::env::temp_dir(),
+                ))?;
+            (t.path().to_owned(), Some(t))
         }
     };
     let result = story(global, args, &dir, &out);
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    drop(temporary);
     result?;
     outln!()?;
     outln!("done in {:.2} s", started.elapsed().as_secs_f64())?;
@@ -371,13 +379,11 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     outln!()?;
 
     // A customer managed key, so that the lesson can disable it.
-    let created = client
-        .call(
-            &Identity::Default,
-            "CreateKey",
-            json!({"Description": "ebsim demo: WorkSpaces volumes"}),
-        )
-        .map_err(other)?;
+    let created = client.call(
+        &Identity::Default,
+        "CreateKey",
+        json!({"Description": "ebsim demo: WorkSpaces volumes"}),
+    )?;
     let key_arn = str_at(&created, &["KeyMetadata", "Arn"])
         .unwrap_or_default()
         .to_owned();
@@ -389,7 +395,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
 
     let mut req = LaunchRequest::new(SID, DIRECTORY);
     req.key_id = Some(key_arn.clone());
-    let ws = sim.workspaces().launch(&req).map_err(other)?;
+    let ws = sim.workspaces().launch(&req)?;
     let launch = trail.take()?;
     let grants: Vec<&Value> = named(&launch, "CreateGrant").collect();
     out.step(1, &format!("the admin launches {} for user {SID} in {DIRECTORY}; WorkSpaces creates a grant on the key usable only for this user and directory.", ws.workspace_id))?;
@@ -422,9 +428,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     sim.workspaces()
         .with_volumes(&ws.workspace_id, |_root, user| {
             user.write_at(offset, payload)
-        })
-        .map_err(other)?
-        .map_err(other)?;
+        })??;
     let img = dir
         .join("volumes")
         .join(&ws.user_volume_id)
@@ -434,15 +438,13 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     out.step(7, &format!("EBS encrypts every sector with XTS-AES-256 under the data key, which lives only in this process's memory. {} bytes written at offset {offset}; data.img holds {}.", payload.len(), if plaintext_on_disk { "PLAINTEXT (unexpected!)" } else { "only ciphertext" }))?;
     out.note(&img.display().to_string())?;
 
-    sim.workspaces().reboot(&ws.workspace_id).map_err(other)?;
+    sim.workspaces().reboot(&ws.workspace_id)?;
     let reboot = trail.take()?;
     let mut back = vec![0u8; payload.len()];
     sim.workspaces()
         .with_volumes(&ws.workspace_id, |_root, user| {
             user.read_at(offset, &mut back)
-        })
-        .map_err(other)?
-        .map_err(other)?;
+        })??;
     out.step(8, &format!("reboot: the keys left memory; EBS re-read the wrapped keys from the metadata and went back to step 5. Read back: {}.", if back == payload { "the same bytes" } else { "DIFFERENT bytes" }))?;
     for r in &reboot {
         out.call(r)?;
@@ -450,14 +452,10 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     outln!()?;
 
     out.title("Lesson 1 — the encryption context is part of the ciphertext")?;
-    let user_meta = sim
-        .ebs()
-        .volumes()
-        .load(&ws.user_volume_id)
-        .map_err(other)?;
+    let user_meta = sim.ebs().volumes().load(&ws.user_volume_id)?;
     let mut ctx = user_meta.encryption_context.clone();
     ctx.insert("aws:ebs:id".into(), "vol-0000000000000000f".into());
-    let blob = user_meta.wrapped_key().map_err(other)?;
+    let blob = wrapped_key(dir, &user_meta)?;
     let attempt = client.decrypt_data_key(
         &Identity::Default,
         &blob,
@@ -474,16 +472,13 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     outln!()?;
 
     out.title("Lesson 2 — a disabled key: attached volumes keep working, the next attach fails")?;
-    client
-        .call(&Identity::Default, "DisableKey", json!({"KeyId": key_arn}))
-        .map_err(other)?;
+    client.call(&Identity::Default, "DisableKey", json!({"KeyId": key_arn}))?;
     let io = sim
         .workspaces()
         .with_volumes(&ws.workspace_id, |_r, user| {
             user.write_at(0, b"still writing")
                 .and_then(|()| user.read_at(offset, &mut back))
-        })
-        .map_err(other)?;
+        })?;
     out.note(&format!(
         "key disabled; I/O on the attached volume: {}",
         if io.is_ok() { "still works" } else { "failed" }
@@ -496,24 +491,16 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
             Err(e) => e.to_string(),
         }
     ))?;
-    client
-        .call(&Identity::Default, "EnableKey", json!({"KeyId": key_arn}))
-        .map_err(other)?;
-    sim.workspaces().start(&ws.workspace_id).map_err(other)?;
+    client.call(&Identity::Default, "EnableKey", json!({"KeyId": key_arn}))?;
+    sim.workspaces().start(&ws.workspace_id)?;
     out.note("key enabled again; the WorkSpace starts (attach succeeds).")?;
     for r in trail.take()? {
         out.call(&r)?;
     }
     outln!()?;
 
-    let root_meta = sim
-        .ebs()
-        .volumes()
-        .load(&ws.root_volume_id)
-        .map_err(other)?;
-    sim.workspaces()
-        .terminate(&ws.workspace_id)
-        .map_err(other)?;
+    let root_meta = sim.ebs().volumes().load(&ws.root_volume_id)?;
+    sim.workspaces().terminate(&ws.workspace_id)?;
     out.step(
         9,
         "terminate: the volumes are deleted and WorkSpaces and EBS retire their grants.",
@@ -523,7 +510,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     }
     let useless = client.decrypt_data_key(
         &Identity::Principal(root_meta.grantee_principal.clone().unwrap_or_default()),
-        &root_meta.wrapped_key().map_err(other)?,
+        &wrapped_key(dir, &root_meta)?,
         &root_meta.context(),
     );
     out.note(&format!(
@@ -544,17 +531,15 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
         for r in &trail.all {
             let _ = writeln!(text, "{r}");
         }
-        std::fs::write(p, text).map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
+        std::fs::write(p, text).map_err(CliError::io("write", p))?;
         outln!("trail written to {}", p.display())?;
     }
     if let Some(p) = &args.diagram {
-        std::fs::write(p, svg(&calls))
-            .map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
+        std::fs::write(p, svg(&calls)).map_err(CliError::io("write", p))?;
         outln!("diagram written to {}", p.display())?;
     }
     if let Some(p) = &args.mermaid {
-        std::fs::write(p, mermaid(&calls))
-            .map_err(|e| other(format!("cannot write {}: {e}", p.display())))?;
+        std::fs::write(p, mermaid(&calls)).map_err(CliError::io("write", p))?;
         outln!("Mermaid diagram written to {}", p.display())?;
     }
     Ok(())

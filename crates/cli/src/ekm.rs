@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use ebsim_workspaces::ekm::{self, EXAMPLE_ROLE_ARN};
 
-use crate::volume::kms_client;
+use crate::common::{DataDir, kms_client};
 use crate::{CliError, GlobalArgs};
 
 /// `ebsim ekm <command>`
@@ -40,7 +40,7 @@ pub enum EkmCommand {
 pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
     match &args.command {
         EkmCommand::PolicyStatement { role_arn } => {
-            ekm::check_role_arn(role_arn).map_err(|e| CliError::Other(e.to_string()))?;
+            ekm::check_role_arn(role_arn)?;
             let stmt = ekm::policy_statement(role_arn);
             outln!(
                 "{}",
@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
             Ok(())
         }
         EkmCommand::Connect { key_arn, role_arn } => {
-            let client = kms_client(global)?;
+            let client = kms_client(global, DataDir::Existing)?;
             match ekm::validate(&client, key_arn, role_arn) {
                 Ok(report) => {
                     if global.json {
@@ -76,11 +76,7 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
                             serde_json::json!({"valid": false, "error": e.to_string(), "cause": e.cause(), "fix": e.fix()})
                         )?;
                     }
-                    Err(CliError::Other(format!(
-                        "{e} — {} — fix: {}",
-                        e.cause(),
-                        e.fix()
-                    )))
+                    Err(e.into())
                 }
             }
         }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use ebsim_kms_client::KmsClient;
 use serde_json::{Value, json};
 
-use crate::kms_serve::client_error;
+use crate::common::{DataDir, kms_client};
 use crate::{CliError, GlobalArgs};
 
 /// `ebsim iam …`
@@ -52,12 +52,11 @@ struct PutPolicyArgs {
 
 /// Runs `ebsim iam …`.
 pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
-    let client = KmsClient::for_data_dir(
-        &global.data_dir(),
-        global.as_principal.clone(),
-        global.kms_endpoint.clone(),
-    )
-    .map_err(client_error)?;
+    let need = match args.command {
+        IamCommand::CreateUser(_) | IamCommand::CreateRole(_) => DataDir::Create,
+        _ => DataDir::Existing,
+    };
+    let client = kms_client(global, need)?;
     match &args.command {
         IamCommand::CreateUser(a) => create(global, &client, "CreateUser", "UserName", a),
         IamCommand::CreateRole(a) => create(global, &client, "CreateRole", "RoleName", a),
@@ -77,7 +76,7 @@ fn create(
     if let (Some(acct), Some(obj)) = (&a.account, req.as_object_mut()) {
         obj.insert("AccountId".to_owned(), acct.clone().into());
     }
-    let out = client.admin(op, req).map_err(client_error)?;
+    let out = client.admin(op, req)?;
     let field = |k: &str| {
         out.get(k)
             .and_then(Value::as_str)
@@ -99,9 +98,7 @@ fn create(
 }
 
 fn principals(client: &KmsClient) -> Result<Vec<Value>, CliError> {
-    let out = client
-        .admin("ListPrincipals", json!({}))
-        .map_err(client_error)?;
+    let out = client.admin("ListPrincipals", json!({}))?;
     Ok(out
         .get("Principals")
         .and_then(Value::as_array)
@@ -110,9 +107,8 @@ fn principals(client: &KmsClient) -> Result<Vec<Value>, CliError> {
 }
 
 fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Result<(), CliError> {
-    let doc = std::fs::read_to_string(&a.file).map_err(|e| {
-        CliError::Other(format!("cannot read policy file {}: {e}", a.file.display()))
-    })?;
+    let doc =
+        std::fs::read_to_string(&a.file).map_err(CliError::io("read the policy file", &a.file))?;
     let arn = if a.name.starts_with("arn:") {
         a.name.clone()
     } else {
@@ -129,13 +125,13 @@ fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Res
         match matches.as_slice() {
             [one] => one.clone(),
             [] => {
-                return Err(CliError::Other(format!(
+                return Err(CliError::InvalidArgument(format!(
                     "no user or role named '{}'",
                     a.name
                 )));
             }
             _ => {
-                return Err(CliError::Other(format!(
+                return Err(CliError::InvalidArgument(format!(
                     "'{}' names several principals ({}); pass the ARN",
                     a.name,
                     matches.join(", ")
@@ -148,12 +144,10 @@ fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Res
             .file_stem()
             .map_or_else(|| "inline".to_owned(), |s| s.to_string_lossy().into_owned())
     });
-    client
-        .admin(
-            "PutPrincipalPolicy",
-            json!({ "PrincipalArn": arn, "PolicyName": policy_name, "PolicyDocument": doc }),
-        )
-        .map_err(client_error)?;
+    client.admin(
+        "PutPrincipalPolicy",
+        json!({ "PrincipalArn": arn, "PolicyName": policy_name, "PolicyDocument": doc }),
+    )?;
     if global.json {
         outln!(
             "{}",

@@ -1,7 +1,8 @@
 //! The `ebsim` command line, as a library: [`run`] parses the arguments and runs the command.
 //!
-//! Global flags (`--data-dir`, `--kms-endpoint`, `--as`, `--json`) are accepted before or after
-//! the subcommand. Each command group lives in its own module.
+//! Global flags (`--data-dir`, `--kms-endpoint`, `--as`, `--json`, `-v`) are accepted before or
+//! after the subcommand. Each command lives in its own module. Diagnostics go through
+//! `tracing` (the binary installs the subscriber); command output goes to stdout.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,14 +20,15 @@ macro_rules! outln {
     }};
 }
 
+mod args;
 mod bench;
+mod common;
 mod demo;
 mod ekm;
 mod error;
 mod iam;
 mod info;
-mod kms_cmds;
-mod kms_serve;
+mod kms;
 mod volume;
 mod volume_serve;
 mod workspace;
@@ -73,6 +75,11 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log more on stderr: `-v` adds connection and progress lines (info), `-vv` debug,
+    /// `-vvv` trace. Errors and warnings are always logged; RUST_LOG, when set, decides
+    /// instead (e.g. RUST_LOG=ebsim_nbd=info).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 impl GlobalArgs {
@@ -101,19 +108,19 @@ pub enum Command {
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
     /// The KMS endpoint: `ebsim kms serve` speaks the AWS KMS JSON 1.1 protocol (SigV4).
-    Kms(kms_serve::KmsArgs),
+    Kms(kms::serve::KmsArgs),
     /// IAM users, roles and identity policies of the data dir's KMS.
     Iam(iam::IamArgs),
     /// KMS keys: create, list, describe, enable/disable, deletion, rotation, key policy.
-    Key(kms_cmds::KeyArgs),
+    Key(kms::key::KeyArgs),
     /// KMS aliases: create, list, update, delete.
-    Alias(kms_cmds::AliasArgs),
+    Alias(kms::alias::AliasArgs),
     /// KMS grants: create, list, retire, revoke.
-    Grant(kms_cmds::GrantArgs),
+    Grant(kms::grant::GrantArgs),
     /// The KMS audit trail (CloudTrail-shaped records; --json prints JSON Lines).
-    Audit(kms_cmds::AuditArgs),
+    Audit(kms::audit::AuditArgs),
     /// Simulated time: advance by days, show.
-    Clock(kms_cmds::ClockArgs),
+    Clock(kms::clock::ClockArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -125,11 +132,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => return Err(CliError::Usage(e)),
-    };
-    execute(cli)
+    execute(parse(args)?)
+}
+
+/// Parses `args` (including the program name), for a caller that sets things up (logging)
+/// before it runs the command with [`execute`].
+///
+/// # Errors
+/// [`CliError::Usage`], also for `--help` and `--version` (exit code 0).
+pub fn parse<I, T>(args: I) -> Result<Cli, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(CliError::Usage)
 }
 
 /// Runs an already-parsed command line.
@@ -145,12 +161,12 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
-        Command::Kms(args) => kms_serve::run(&global, &args),
+        Command::Kms(args) => kms::serve::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
-        Command::Key(args) => kms_cmds::run_key(&global, &args),
-        Command::Alias(args) => kms_cmds::run_alias(&global, &args),
-        Command::Grant(args) => kms_cmds::run_grant(&global, &args),
-        Command::Audit(args) => kms_cmds::run_audit(&global, &args),
-        Command::Clock(args) => kms_cmds::run_clock(&global, &args),
+        Command::Key(args) => kms::key::run(&global, &args),
+        Command::Alias(args) => kms::alias::run(&global, &args),
+        Command::Grant(args) => kms::grant::run(&global, &args),
+        Command::Audit(args) => kms::audit::run(&global, &args),
+        Command::Clock(args) => kms::clock::run(&global, &args),
     }
 }

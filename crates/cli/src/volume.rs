@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use ebsim_io::SectorSize;
-use ebsim_kms_client::KmsClient;
 use ebsim_volume::{AttachedVolume, VolumeMetadata, VolumeOwner};
-use ebsim_workspaces::{CreateVolumeRequest, Simulator};
+use ebsim_workspaces::CreateVolumeRequest;
 
-use crate::bench::parse_size;
+use crate::args::{parse_sector_size, parse_size};
+use crate::common::{DataDir, data_dir, simulator};
 use crate::{CliError, GlobalArgs};
 
 /// `ebsim volume <command>`
@@ -61,8 +61,8 @@ pub struct CreateArgs {
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// Sector size: 512 or 4096.
-    #[arg(long, default_value_t = 4096, value_parser = parse_sector_size)]
-    pub sector_size: u32,
+    #[arg(long, default_value = "4096", value_parser = parse_sector_size)]
+    pub sector_size: SectorSize,
     /// Owning WorkSpace user's SID (S-1-…); adds the WorkSpaces encryption-context pair.
     #[arg(long, value_name = "SID", requires = "directory")]
     pub workspace_user: Option<String>,
@@ -102,50 +102,20 @@ pub struct ReadArgs {
     pub output: PathBuf,
 }
 
-fn parse_sector_size(s: &str) -> Result<u32, String> {
-    match s {
-        "512" => Ok(512),
-        "4096" => Ok(4096),
-        _ => Err(format!("invalid sector size {s:?}: use 512 or 4096")),
-    }
-}
-
-fn other(e: impl std::fmt::Display) -> CliError {
-    CliError::Other(e.to_string())
-}
-
-/// The KMS client of a command: `--kms-endpoint`, else a running `ebsim kms serve` on the
-/// data dir, else the embedded KMS; `--as` is the default principal.
-pub(crate) fn kms_client(global: &GlobalArgs) -> Result<KmsClient, CliError> {
-    let dir = global.data_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| other(format!("cannot create the data dir {}: {e}", dir.display())))?;
-    KmsClient::for_data_dir(
-        &dir,
-        global.as_principal.clone(),
-        global.kms_endpoint.clone(),
-    )
-    .map_err(other)
-}
-
-/// The simulator over the data dir.
-pub(crate) fn simulator(global: &GlobalArgs) -> Result<Simulator, CliError> {
-    let dir = global.data_dir();
-    Ok(Simulator::with_client(kms_client(global)?, Some(&dir)))
-}
-
 /// Attaches a volume of the data dir in this process (Decrypt as the EC2 infrastructure
 /// session through the volume's grant).
 pub(crate) fn attach_volume(
     global: &GlobalArgs,
     volume_id: &str,
 ) -> Result<AttachedVolume, CliError> {
-    simulator(global)?.ebs().attach(volume_id).map_err(other)
+    Ok(simulator(global, DataDir::Existing)?
+        .ebs()
+        .attach(volume_id)?)
 }
 
 fn print_meta(global: &GlobalArgs, meta: &VolumeMetadata) -> Result<(), CliError> {
     if global.json {
-        outln!("{}", serde_json::to_string_pretty(meta).map_err(other)?)?;
+        outln!("{}", serde_json::to_string_pretty(meta).unwrap_or_default())?;
     } else {
         outln!("volume_id      {}", meta.volume_id)?;
         outln!(
@@ -173,13 +143,20 @@ fn print_meta(global: &GlobalArgs, meta: &VolumeMetadata) -> Result<(), CliError
 
 /// Runs `ebsim volume …`.
 pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
-    let dir = global.data_dir();
+    let need = match args.command {
+        VolumeCommand::Create(_) => DataDir::Create,
+        _ => DataDir::Existing,
+    };
+    let dir = data_dir(global, need)?;
     let volumes = ebsim_volume::VolumeRoot::dir(&dir);
     match &args.command {
         VolumeCommand::List => {
-            let list = volumes.list().map_err(other)?;
+            let list = volumes.list()?;
             if global.json {
-                outln!("{}", serde_json::to_string_pretty(&list).map_err(other)?)?;
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                )?;
             } else if list.is_empty() {
                 outln!("no volumes in {}", dir.display())?;
             } else {
@@ -203,11 +180,8 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        VolumeCommand::Describe(v) => {
-            print_meta(global, &volumes.load(&v.volume_id).map_err(other)?)
-        }
+        VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
         VolumeCommand::Create(c) => {
-            let sector_size = SectorSize::new(u64::from(c.sector_size)).map_err(other)?;
             let owner = match (&c.workspace_user, &c.directory) {
                 (Some(u), Some(d)) => Some(VolumeOwner {
                     user_sid: u.clone(),
@@ -215,18 +189,15 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 }),
                 _ => None,
             };
-            let sim = simulator(global)?;
-            let meta = sim
-                .ebs()
-                .create_volume(&CreateVolumeRequest {
-                    size_bytes: c.size,
-                    sector_size,
-                    key_id: c.key.clone(),
-                    owner,
-                    caller: global.as_principal.clone(),
-                    key_info: None,
-                })
-                .map_err(other)?;
+            let sim = simulator(global, DataDir::Create)?;
+            let meta = sim.ebs().create_volume(&CreateVolumeRequest {
+                size_bytes: c.size,
+                sector_size: c.sector_size,
+                key_id: c.key.clone(),
+                owner,
+                caller: global.as_principal.clone(),
+                key_info: None,
+            })?;
             if global.json {
                 print_meta(global, &meta)
             } else {
@@ -235,10 +206,9 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
         }
         VolumeCommand::Delete(v) => {
-            simulator(global)?
+            simulator(global, DataDir::Existing)?
                 .ebs()
-                .delete_volume(&v.volume_id, global.as_principal.as_deref())
-                .map_err(other)?;
+                .delete_volume(&v.volume_id, global.as_principal.as_deref())?;
             if global.json {
                 outln!(
                     "{}",
@@ -252,14 +222,15 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
         VolumeCommand::Write(w) => {
             let mut data = Vec::new();
             if w.input.as_os_str() == "-" {
-                std::io::stdin().read_to_end(&mut data).map_err(other)?;
+                std::io::stdin()
+                    .read_to_end(&mut data)
+                    .map_err(CliError::io("read", "standard input"))?;
             } else {
-                data = std::fs::read(&w.input)
-                    .map_err(|e| other(format!("cannot read {}: {e}", w.input.display())))?;
+                data = std::fs::read(&w.input).map_err(CliError::io("read", &w.input))?;
             }
             let vol = attach_volume(global, &w.volume_id)?;
-            vol.write_at(w.offset, &data).map_err(other)?;
-            vol.detach().map_err(other)?;
+            vol.write_at(w.offset, &data)?;
+            vol.detach()?;
             if global.json {
                 outln!(
                     "{}",
@@ -280,20 +251,21 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
         }
         VolumeCommand::Read(r) => {
             if r.length > 1 << 30 {
-                return Err(other(format!(
+                return Err(CliError::InvalidArgument(format!(
                     "--length {} is more than 1 GiB per command",
                     r.length
                 )));
             }
             let vol = attach_volume(global, &r.volume_id)?;
             let mut buf = vec![0u8; r.length as usize];
-            vol.read_at(r.offset, &mut buf).map_err(other)?;
-            vol.detach().map_err(other)?;
+            vol.read_at(r.offset, &mut buf)?;
+            vol.detach()?;
             if r.output.as_os_str() == "-" {
-                std::io::stdout().write_all(&buf).map_err(other)?;
+                std::io::stdout()
+                    .write_all(&buf)
+                    .map_err(CliError::Stdout)?;
             } else {
-                std::fs::write(&r.output, &buf)
-                    .map_err(|e| other(format!("cannot write {}: {e}", r.output.display())))?;
+                std::fs::write(&r.output, &buf).map_err(CliError::io("write", &r.output))?;
             }
             Ok(())
         }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use ebsim_io::IoError;
-use ebsim_nbd::{BlockDevice, NbdServer};
+use ebsim_nbd::{BlockDevice, NbdServer, ServerConfig};
 use ebsim_volume::{AttachedVolume, VolumeError};
+use tracing::Level;
 
 use crate::{CliError, GlobalArgs};
 
@@ -104,10 +105,6 @@ impl BlockDevice for VolumeDevice {
     }
 }
 
-fn other(msg: String) -> CliError {
-    CliError::Other(msg)
-}
-
 /// Runs `ebsim volume serve`, attaching each volume with `attach` (which unwraps its data key
 /// through KMS the way the volume commands do).
 pub(crate) fn run(
@@ -124,13 +121,15 @@ pub(crate) fn run(
         && !a.ip().is_loopback()
         && !args.allow_remote
     {
-        return Err(other(format!(
+        return Err(CliError::InvalidArgument(format!(
             "refusing to serve volumes on non-loopback address {a}; pass --allow-remote to expose them to the network"
         )));
     }
     for (i, v) in args.volumes.iter().enumerate() {
         if args.volumes[..i].contains(v) {
-            return Err(other(format!("volume {v} is named twice")));
+            return Err(CliError::InvalidArgument(format!(
+                "volume {v} is named twice"
+            )));
         }
     }
 
@@ -149,12 +148,13 @@ pub(crate) fn run(
         .zip(&devices)
         .map(|(id, d)| (id.clone(), Arc::clone(d) as Arc<dyn BlockDevice>))
         .collect();
-    let server = Arc::new(NbdServer::new(exports).map_err(|e| other(e.to_string()))?);
+    // The server's own lines (connections opened and closed, failures of one connection) go
+    // to stderr when info events are on for it: `-v`, or RUST_LOG=ebsim_nbd=info.
+    let config = ServerConfig::default().log(tracing::enabled!(target: "ebsim_nbd", Level::INFO));
+    let server = Arc::new(NbdServer::with_config(exports, config)?);
 
     let tcp = match listen {
-        Some(a) => {
-            Some(TcpListener::bind(a).map_err(|e| other(format!("cannot listen on {a}: {e}")))?)
-        }
+        Some(a) => Some(TcpListener::bind(a).map_err(CliError::io("listen on", a.to_string()))?),
         None => None,
     };
     let unix = match &args.unix {
@@ -166,22 +166,21 @@ pub(crate) fn run(
                 // A stale socket from an earlier run.
                 let _ = std::fs::remove_file(p);
             }
-            Some(
-                UnixListener::bind(p)
-                    .map_err(|e| other(format!("cannot listen on {}: {e}", p.display())))?,
-            )
+            Some(UnixListener::bind(p).map_err(CliError::io("listen on", p))?)
         }
         None => None,
     };
 
     let stop = server.shutdown_handle();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.flag())
-            .map_err(|e| other(format!("cannot install signal handler: {e}")))?;
+        signal_hook::flag::register(sig, stop.flag()).map_err(CliError::Signal)?;
     }
 
     let tcp_addr = match &tcp {
-        Some(l) => Some(l.local_addr().map_err(|e| other(e.to_string()))?),
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(CliError::io("read the address of", "the NBD listener"))?,
+        ),
         None => None,
     };
     {
@@ -202,7 +201,7 @@ pub(crate) fn run(
             (None, Some(p)) => format!("nbd+unix:///{id}?socket={}", p.display()),
             (None, None) => String::new(),
         };
-        eprintln!(
+        tracing::info!(
             "nbd: exporting {id} ({} bytes, {}-byte sectors) at {at}",
             v.size(),
             v.sector_size().get()
@@ -214,14 +213,16 @@ pub(crate) fn run(
         std::thread::spawn(move || s.serve_unix(l))
     });
     let mut result = match tcp {
-        Some(l) => server.serve_tcp(l).map_err(|e| other(e.to_string())),
+        Some(l) => server.serve_tcp(l).map_err(CliError::from),
         None => Ok(()),
     };
     if let Some(t) = unix_thread {
-        let r = t
-            .join()
-            .map_err(|_| other("the Unix socket listener failed".into()))
-            .and_then(|r| r.map_err(|e| other(e.to_string())));
+        let r = match t.join() {
+            Ok(r) => r.map_err(CliError::from),
+            Err(_) => Err(CliError::Nbd(ebsim_nbd::NbdError::Io(
+                std::io::Error::other("the Unix socket listener panicked"),
+            ))),
+        };
         result = result.and(r);
     }
     if let Some(p) = &args.unix {
@@ -234,10 +235,10 @@ pub(crate) fn run(
         let id = d.volume.volume_id().to_owned();
         match Arc::try_unwrap(d) {
             Ok(d) => {
-                let r = d
-                    .volume
-                    .detach()
-                    .map_err(|e| other(format!("detaching {id}: {e}")));
+                let r = d.volume.detach().map_err(CliError::from);
+                if let Err(e) = &r {
+                    tracing::error!("detaching {id}: {e}");
+                }
                 result = result.and(r);
             }
             // Still shared (cannot happen once the server returned); dropping detaches.
@@ -245,7 +246,7 @@ pub(crate) fn run(
         }
     }
     if result.is_ok() {
-        eprintln!("nbd: stopped; volumes flushed and detached");
+        tracing::info!("nbd: stopped; volumes flushed and detached");
     }
     result
 }

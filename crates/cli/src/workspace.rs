@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 use ebsim_workspaces::{LaunchRequest, Workspace};
 
-use crate::bench::parse_size;
-use crate::volume::simulator;
+use crate::args::parse_size;
+use crate::common::{DataDir, simulator};
 use crate::{CliError, GlobalArgs};
 
 /// `ebsim workspace <command>`
@@ -61,13 +61,9 @@ pub struct LaunchArgs {
     pub user_size: u64,
 }
 
-fn other(e: impl std::fmt::Display) -> CliError {
-    CliError::Other(e.to_string())
-}
-
 fn print(global: &GlobalArgs, ws: &Workspace) -> Result<(), CliError> {
     if global.json {
-        outln!("{}", serde_json::to_string_pretty(ws).map_err(other)?)?;
+        outln!("{}", serde_json::to_string_pretty(ws).unwrap_or_default())?;
     } else {
         outln!("workspace_id   {}", ws.workspace_id)?;
         outln!("state          {:?}", ws.state)?;
@@ -82,26 +78,31 @@ fn print(global: &GlobalArgs, ws: &Workspace) -> Result<(), CliError> {
 
 /// Runs `ebsim workspace …`.
 pub fn run(global: &GlobalArgs, args: &WorkspaceArgs) -> Result<(), CliError> {
-    let sim = simulator(global)?;
+    let need = match args.command {
+        WorkspaceCommand::Launch(_) => DataDir::Create,
+        _ => DataDir::Existing,
+    };
+    let sim = simulator(global, need)?;
     let ws = sim.workspaces();
     match &args.command {
         WorkspaceCommand::Launch(l) => {
-            let w = ws
-                .launch(&LaunchRequest {
-                    user_sid: l.user_sid.clone(),
-                    directory_id: l.directory.clone(),
-                    key_id: l.key.clone(),
-                    admin: global.as_principal.clone(),
-                    root_size: l.root_size,
-                    user_size: l.user_size,
-                })
-                .map_err(other)?;
+            let w = ws.launch(&LaunchRequest {
+                user_sid: l.user_sid.clone(),
+                directory_id: l.directory.clone(),
+                key_id: l.key.clone(),
+                admin: global.as_principal.clone(),
+                root_size: l.root_size,
+                user_size: l.user_size,
+            })?;
             print(global, &w)
         }
         WorkspaceCommand::List => {
-            let list = ws.list().map_err(other)?;
+            let list = ws.list()?;
             if global.json {
-                outln!("{}", serde_json::to_string_pretty(&list).map_err(other)?)?;
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                )?;
             } else {
                 for w in &list {
                     outln!(
@@ -115,13 +116,9 @@ pub fn run(global: &GlobalArgs, args: &WorkspaceArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
-        WorkspaceCommand::Describe(w) => {
-            print(global, &ws.describe(&w.workspace_id).map_err(other)?)
-        }
-        WorkspaceCommand::Reboot(w) => print(global, &ws.reboot(&w.workspace_id).map_err(other)?),
-        WorkspaceCommand::Rebuild(w) => print(global, &ws.rebuild(&w.workspace_id).map_err(other)?),
-        WorkspaceCommand::Terminate(w) => {
-            print(global, &ws.terminate(&w.workspace_id).map_err(other)?)
-        }
+        WorkspaceCommand::Describe(w) => print(global, &ws.describe(&w.workspace_id)?),
+        WorkspaceCommand::Reboot(w) => print(global, &ws.reboot(&w.workspace_id)?),
+        WorkspaceCommand::Rebuild(w) => print(global, &ws.rebuild(&w.workspace_id)?),
+        WorkspaceCommand::Terminate(w) => print(global, &ws.terminate(&w.workspace_id)?),
     }
 }

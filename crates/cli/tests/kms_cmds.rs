@@ -1,12 +1,11 @@
 //! `ebsim key|alias|grant|audit|clock` on an embedded data dir.
 
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig};
+use ebsim_test_support::ebsim::Cli;
 use serde_json::json;
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Result<(), ebsim_cli::CliError> {
-    let mut argv = vec!["ebsim", "--data-dir", dir.to_str().unwrap_or_default()];
-    argv.extend_from_slice(args);
-    ebsim_cli::run(argv)
+    Cli::new(dir).run(args)
 }
 
 #[test]

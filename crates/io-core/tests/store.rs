@@ -521,6 +521,10 @@ impl Drop for SmallFs {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "external-tools"),
+    ignore = "mounts a tmpfs: needs root and --features external-tools"
+)]
 fn a_full_disk_is_a_typed_error() {
     let fs = SmallFs::mount("1m");
     let ss = SectorSize::S4096;

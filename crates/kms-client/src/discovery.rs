@@ -78,7 +78,7 @@ pub(crate) fn remove_stale_endpoint(dir: &Path) {
     ebsim_data_dir::remove_endpoint(&endpoint_file(dir));
 }
 /// The URL of the data dir's running server, once it has proved itself; `None` when there
-/// is no endpoint file, or (with a warning on stderr, once per process) when it is not
+/// is no endpoint file, or (with a `tracing` warning, once per process) when it is not
 /// trusted.
 pub fn running_server(dir: &Path) -> Option<String> {
     let path = endpoint_file(dir);
@@ -90,10 +90,7 @@ pub fn running_server(dir: &Path) -> Option<String> {
         Err(why) => {
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "warning: ignoring {}: {why}; using the embedded KMS",
-                    path.display()
-                );
+                tracing::warn!("ignoring {}: {why}; using the embedded KMS", path.display());
             }
             None
         }
@@ -127,21 +124,27 @@ fn challenge(url: &str, credential: &StaticCredentials, timeout: Duration) -> bo
         return false;
     };
     let c = new_challenge();
-    let agent = ureq::AgentBuilder::new()
-        .timeout(timeout)
-        .redirects(0)
-        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .build()
+        .into();
     let target = format!(
         "{}{PING_PATH}?{CHALLENGE_PARAM}={}",
         url.trim_end_matches('/'),
         hex::encode(c)
     );
-    let Ok(resp) = agent.get(&target).set("host", &host).call() else {
+    let Ok(mut resp) = agent.get(&target).header("host", &host).call() else {
         return false;
     };
-    let proof = resp.header(PROOF_HEADER).map(str::to_owned);
+    let proof = resp
+        .headers()
+        .get(PROOF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body_ok = resp
-        .into_string()
+        .body_mut()
+        .read_to_string()
         .is_ok_and(|b| b.len() <= 64 && b == PING_BODY);
     body_ok && proof.is_some_and(|p| proof_matches(credential.secret_bytes(), &host, &c, &p))
 }

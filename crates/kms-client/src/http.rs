@@ -10,7 +10,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
 use ebsim_kms_api::{ErrorType, KmsError};
-use rand::Rng;
+use rand::RngExt;
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
@@ -273,15 +273,19 @@ fn split_endpoint(endpoint: &str) -> Result<(&str, &str), ClientError> {
 
 /// Whether an endpoint answers the `ebsim kms serve` liveness probe.
 pub fn ping(endpoint: &str, timeout: Duration) -> bool {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(timeout)
-        .redirects(0)
-        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .build()
+        .into();
     match agent
         .get(&format!("{}{PING_PATH}", endpoint.trim_end_matches('/')))
         .call()
     {
-        Ok(resp) => resp.into_string().is_ok_and(|b| b == PING_BODY),
+        Ok(mut resp) => resp
+            .body_mut()
+            .read_to_string()
+            .is_ok_and(|b| b == PING_BODY),
         Err(_) => false,
     }
 }
@@ -325,16 +329,21 @@ impl std::fmt::Debug for HttpTransport {
 impl HttpTransport {
     pub(crate) fn new(config: HttpConfig) -> Result<Self, ClientError> {
         let host = host_of(&config.endpoint)?;
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(config.connect_timeout)
-            .timeout_read(config.read_timeout)
-            .timeout_write(config.read_timeout)
+        // Error statuses are responses (their bodies carry the KMS error); a redirect is
+        // never followed but returned, as any other response.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_per_read(Some(config.read_timeout))
+            .timeout_per_write(Some(config.read_timeout))
             .max_idle_connections(config.max_idle_connections)
             .max_idle_connections_per_host(config.max_idle_connections)
             .no_delay(true)
-            .redirects(0)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
             .user_agent(concat!("ebsim-kms-client/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .build()
+            .into();
         Ok(Self {
             config,
             agent,
@@ -424,18 +433,19 @@ impl HttpTransport {
         let (instructions, _signature) = signable.into_parts();
         let mut req = self.agent.post(&format!("{endpoint}/"));
         for (name, value) in &headers {
-            req = req.set(name, value);
+            req = req.header(*name, *value);
         }
         for (name, value) in instructions.headers() {
-            req = req.set(name, value);
+            req = req.header(name, value);
         }
-        match req.send_bytes(body) {
-            Ok(resp) => read_body(resp, endpoint),
-            Err(ureq::Error::Status(status, resp)) => {
+        match req.send(body) {
+            Ok(resp) if resp.status().as_u16() < 400 => read_body(resp, endpoint),
+            Ok(resp) => {
+                let status = resp.status().as_u16();
                 let body = read_body(resp, endpoint)?;
                 Err(parse_error(status, &body))
             }
-            Err(ureq::Error::Transport(t)) => Err(ClientError::Transport {
+            Err(t) => Err(ClientError::Transport {
                 endpoint: endpoint.clone(),
                 message: t.to_string(),
             }),
@@ -443,9 +453,13 @@ impl HttpTransport {
     }
 }
 
-fn read_body(resp: ureq::Response, endpoint: &str) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+fn read_body(
+    resp: ureq::http::Response<ureq::Body>,
+    endpoint: &str,
+) -> Result<Zeroizing<Vec<u8>>, ClientError> {
     let mut buf = Zeroizing::new(Vec::with_capacity(512));
-    resp.into_reader()
+    resp.into_body()
+        .into_reader()
         .take(16 << 20)
         .read_to_end(&mut buf)
         .map_err(|e| ClientError::Transport {

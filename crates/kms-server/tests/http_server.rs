@@ -9,15 +9,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
 use ebsim_kms::trust::{endpoint_proof, new_challenge, new_nonce};
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use ebsim_kms_server::{
     Backend, KmsServer, ServerConfig, ServerCredential, ServerError, ServerHandle,
 };
+use ebsim_test_support::http::{KmsRequest as Req, Response, get, post};
 use zeroize::Zeroizing;
 
 #[derive(Debug, Default)]
@@ -97,108 +94,39 @@ fn default_config() -> ServerConfig {
     ServerConfig::new("127.0.0.1:0".parse().unwrap())
 }
 
-struct Req<'a> {
-    target: &'a str,
-    body: &'a [u8],
-    key: &'a str,
-    secret: &'a str,
-    time: SystemTime,
-    service: &'a str,
-    extra: Vec<(&'a str, &'a str)>,
-    /// The Host header (default: the server's address).
-    host: Option<&'a str>,
-}
-
-impl<'a> Req<'a> {
-    fn new(target: &'a str, body: &'a [u8]) -> Self {
-        Self {
-            target,
-            body,
-            key: "test",
-            secret: "test",
-            time: SystemTime::now(),
-            service: "kms",
-            extra: vec![],
-            host: None,
-        }
-    }
-
-    /// Signed with the service credential, with a fresh nonce in `nonce`.
-    fn service(target: &'a str, body: &'a [u8], nonce: &'a mut String) -> Self {
-        *nonce = new_nonce(SystemTime::now());
-        let mut r = Self::new(target, body);
-        r.key = "svc";
-        r.secret = "svc-secret";
-        r.extra = vec![("x-ebsim-nonce", nonce.as_str())];
-        r
-    }
+/// Signed with the service credential, with a fresh nonce in `nonce`.
+fn service_req<'a>(target: &'a str, body: &'a [u8], nonce: &'a mut String) -> Req<'a> {
+    *nonce = new_nonce(SystemTime::now());
+    let mut r = Req::new(target, body);
+    r.key = "svc";
+    r.secret = "svc-secret";
+    r.extra = vec![("x-ebsim-nonce", nonce.as_str())];
+    r
 }
 
 /// Sends a request signed like an AWS SDK does; returns (status, response).
-fn send(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> (u16, ureq::Response) {
+fn send(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> (u16, Response) {
     let headers = request_headers(addr, r, sign_it);
     send_headers(addr, &headers, r.body)
 }
 
 /// Sends a POST with exactly these headers (e.g. a captured request, replayed).
-fn send_headers(
-    addr: SocketAddr,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> (u16, ureq::Response) {
-    let mut req = ureq::post(&format!("http://{addr}/"));
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    match req.send_bytes(body) {
-        Ok(resp) => (resp.status(), resp),
-        Err(ureq::Error::Status(code, resp)) => (code, resp),
-        Err(e) => panic!("transport error: {e}"),
-    }
+fn send_headers(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> (u16, Response) {
+    let resp = post(addr, headers, body).unwrap_or_else(|e| panic!("transport error: {e}"));
+    (resp.status, resp)
 }
 
 /// The headers of a request, signed (over every header it carries) when `sign_it`.
 fn request_headers(addr: SocketAddr, r: &Req<'_>, sign_it: bool) -> Vec<(String, String)> {
-    let host = r.host.map_or_else(|| addr.to_string(), str::to_owned);
-    let mut headers: Vec<(&str, &str)> = vec![
-        ("host", &host),
-        ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", r.target),
-    ];
-    headers.extend(r.extra.iter().copied());
-    let mut out: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
     if sign_it {
-        let identity: Identity = Credentials::new(r.key, r.secret, None, None, "test").into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region("us-west-2")
-            .name(r.service)
-            .time(r.time)
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            "/",
-            headers.iter().copied(),
-            SignableBody::Bytes(r.body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        for (k, v) in instructions.headers() {
-            out.push((k.to_owned(), v.to_owned()));
-        }
+        r.signed_headers(addr)
+    } else {
+        r.headers(addr)
     }
-    out
 }
 
-fn json(resp: ureq::Response) -> serde_json::Value {
-    let text = resp.into_string().unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+fn json(resp: Response) -> serde_json::Value {
+    resp.json()
 }
 
 #[test]
@@ -314,40 +242,10 @@ fn authentication_failures_never_reach_backend() {
     assert_eq!(json(resp)["__type"], "InvalidSignatureException");
 
     // A signature over a different body.
-    let host = addr.to_string();
-    let identity: Identity = Credentials::new("test", "test", None, None, "t").into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region("us-west-2")
-        .name("kms")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let headers = [
-        ("host", host.as_str()),
-        ("x-amz-target", "TrentService.ListKeys"),
-    ];
-    let signable = SignableRequest::new(
-        "POST",
-        "/",
-        headers.iter().copied(),
-        SignableBody::Bytes(b"{}"),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req =
-        ureq::post(&format!("http://{addr}/")).set("x-amz-target", "TrentService.ListKeys");
-    for (k, v) in instructions.headers() {
-        req = req.set(k, v);
-    }
-    match req.send_bytes(b"{\"Limit\":1}") {
-        Err(ureq::Error::Status(400, resp)) => {
-            assert_eq!(json(resp)["__type"], "InvalidSignatureException")
-        }
-        other => panic!("expected 400, got {:?}", other.map(|r| r.status())),
-    }
+    let signed = Req::new("TrentService.ListKeys", b"{}").signed_headers(addr);
+    let (status, resp) = send_headers(addr, &signed, b"{\"Limit\":1}");
+    assert_eq!(status, 400);
+    assert_eq!(json(resp)["__type"], "InvalidSignatureException");
     assert_eq!(rec.count(), 0, "nothing reached the backend");
 }
 
@@ -369,7 +267,7 @@ fn acting_for_others_needs_the_service_credential() {
     assert_eq!(rec.count(), 0);
 
     let mut nonce = String::new();
-    let mut r = Req::service(
+    let mut r = service_req(
         "TrentService.GenerateDataKeyWithoutPlaintext",
         b"{}",
         &mut nonce,
@@ -384,7 +282,7 @@ fn acting_for_others_needs_the_service_credential() {
     assert_eq!(body["Principal"], "arn:aws:iam::111122223333:user/alice");
     assert_eq!(body["ViaService"], "ec2.us-west-2.amazonaws.com");
     let mut nonce = String::new();
-    let mut r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    let mut r = service_req("TrentService.Decrypt", b"{}", &mut nonce);
     r.extra.push((
         "x-ebsim-principal",
         "arn:aws:sts::111122223333:assumed-role/aws:ec2-infrastructure/i-0123",
@@ -420,10 +318,9 @@ fn targets_and_admin() {
     assert_eq!(status, 200);
     assert_eq!(json(resp)["Operation"], "admin:GetClock");
     // GET / is not an operation; the ping path answers.
-    let resp = ureq::get(&format!("http://{addr}/ebsim/ping"))
-        .call()
-        .unwrap();
-    assert_eq!(resp.into_string().unwrap(), "ebsim-kms");
+    let resp = get(addr, "/ebsim/ping").unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, "ebsim-kms");
 }
 
 #[test]
@@ -568,7 +465,7 @@ fn a_host_naming_another_endpoint_is_refused() {
         "kms.us-west-2.amazonaws.com",
     ] {
         let mut r = Req::new("TrentService.ListKeys", b"{}");
-        r.host = Some(host);
+        r.host = Some(host.to_owned());
         let (status, resp) = send(addr, &r, true);
         assert_eq!(status, 421, "{host}");
         assert_eq!(json(resp)["__type"], "MisdirectedRequestException");
@@ -585,7 +482,7 @@ fn a_host_naming_another_endpoint_is_refused() {
     // What aws-cli sends for --endpoint-url http://localhost:PORT is accepted.
     let localhost = format!("localhost:{}", addr.port());
     let mut r = Req::new("TrentService.ListKeys", b"{}");
-    r.host = Some(&localhost);
+    r.host = Some(localhost);
     assert_eq!(send(addr, &r, true).0, 200);
 }
 
@@ -594,36 +491,27 @@ fn the_ping_proves_the_service_credential_for_the_host_asked() {
     let (_rec, server) = start(default_config());
     let addr = server.addr();
     let c = new_challenge();
-    let resp = ureq::get(&format!(
-        "http://{addr}/ebsim/ping?challenge={}",
-        hex::encode(c)
-    ))
-    .call()
-    .unwrap();
+    let resp = get(addr, &format!("/ebsim/ping?challenge={}", hex::encode(c))).unwrap();
     let proof = resp.header("x-ebsim-proof").unwrap().to_owned();
-    assert_eq!(resp.into_string().unwrap(), "ebsim-kms");
+    assert_eq!(resp.body, "ebsim-kms");
     assert_eq!(
         proof,
         hex::encode(endpoint_proof(b"svc-secret", &addr.to_string(), &c))
     );
     // Without a challenge: the plain liveness answer, no proof.
-    let resp = ureq::get(&format!("http://{addr}/ebsim/ping"))
-        .call()
-        .unwrap();
+    let resp = get(addr, "/ebsim/ping").unwrap();
+    assert_eq!(resp.status, 200);
     assert!(resp.header("x-ebsim-proof").is_none());
-    match ureq::get(&format!("http://{addr}/ebsim/ping?challenge=zz")).call() {
-        Err(ureq::Error::Status(400, resp)) => {
-            assert_eq!(json(resp)["__type"], "ValidationException")
-        }
-        other => panic!("expected 400, got {:?}", other.map(|r| r.status())),
-    }
+    let resp = get(addr, "/ebsim/ping?challenge=zz").unwrap();
+    assert_eq!(resp.status, 400);
+    assert_eq!(json(resp)["__type"], "ValidationException");
 }
 
 #[test]
 fn service_requests_need_a_fresh_signed_nonce() {
     let (rec, server) = start(default_config());
     let addr = server.addr();
-    let refused = |(status, resp): (u16, ureq::Response), why: &str| {
+    let refused = |(status, resp): (u16, Response), why: &str| {
         assert_eq!(status, 400, "{why}");
         let body = json(resp);
         assert_eq!(body["__type"], "InvalidSignatureException", "{why}");
@@ -642,7 +530,7 @@ fn service_requests_need_a_fresh_signed_nonce() {
     assert_eq!(rec.count(), 0);
     // A signed fresh nonce passes once; the same request again is a replay.
     let mut nonce = String::new();
-    let r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    let r = service_req("TrentService.Decrypt", b"{}", &mut nonce);
     let captured = request_headers(addr, &r, true);
     assert_eq!(send_headers(addr, &captured, b"{}").0, 200);
     let m = refused(send_headers(addr, &captured, b"{}"), "replay");
@@ -660,7 +548,7 @@ fn a_restarted_server_refuses_requests_captured_before_it_started() {
     let (rec, server) = start(default_config());
     let addr = server.addr();
     let mut nonce = String::new();
-    let r = Req::service("TrentService.Decrypt", b"{}", &mut nonce);
+    let r = service_req("TrentService.Decrypt", b"{}", &mut nonce);
     let captured = request_headers(addr, &r, true);
     server.shutdown().unwrap();
     // The same port, a new server: the captured request was made before it started.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use rand::RngCore;
+use rand::Rng;
 use zeroize::Zeroizing;
 
 /// First byte of every blob.

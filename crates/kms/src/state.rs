@@ -51,7 +51,7 @@ mod material_b64 {
 impl Material {
     pub fn generate(now: f64, rotation_type: Option<&str>) -> Self {
         let mut id_bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut id_bytes);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut id_bytes);
         Self {
             id: hex::encode(id_bytes),
             id_bytes,

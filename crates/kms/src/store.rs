@@ -7,7 +7,7 @@ use ebsim_data_dir::{
     CredentialError, DataDir, ExclusiveLock, LockError, read_service_credential,
     write_private_atomic, write_service_credential,
 };
-use rand::RngCore;
+use rand::Rng;
 use zeroize::Zeroizing;
 
 /// Why a data dir's KMS could not be opened.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{Value, json};
 
 const ROOT: &str = "arn:aws:iam::111122223333:root";

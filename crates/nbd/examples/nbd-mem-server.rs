@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use ebsim_io::{SectorSize, XtsEngine, XtsKey};
 use ebsim_nbd::{BlockDevice, MemoryDevice, NbdServer, ServerConfig};
-use rand::RngCore;
+use rand::Rng;
 
 /// Ciphertext in memory; plaintext only in the caller's buffers.
 struct Encrypted {

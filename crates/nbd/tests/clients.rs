@@ -1,5 +1,6 @@
 //! The server against real NBD clients: qemu-img, qemu-io (qemu-utils), nbdinfo and nbdcopy
 //! (libnbd-bin). The tools are installed by `.ci/install-deps`; a missing tool fails the test.
+#![cfg(feature = "external-tools")]
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use common::{Running, contents, mem, run, run_ok};
 use ebsim_nbd::{BlockDevice, NbdServer};
-use rand::RngCore;
+use rand::Rng;
 
 /// (offset, length, pattern): aligned, unaligned across sector boundaries, at the very end.
 fn patterns(size: u64) -> Vec<(u64, u64, u8)> {

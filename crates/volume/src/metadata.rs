@@ -167,7 +167,7 @@ pub fn is_volume_id(s: &str) -> bool {
 
 /// A new volume id: `vol-` + 17 lowercase hex digits from the OS random generator.
 pub fn new_volume_id() -> String {
-    use rand::Rng as _;
+    use rand::RngExt as _;
     let mut rng = rand::rng();
     let mut s = String::from("vol-");
     for _ in 0..17 {

@@ -101,7 +101,7 @@ pub fn is_workspace_id(s: &str) -> bool {
 }
 
 fn new_workspace_id() -> String {
-    use rand::Rng as _;
+    use rand::RngExt as _;
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
     let tail: String = (0..10)

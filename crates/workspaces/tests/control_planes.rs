@@ -1,10 +1,9 @@
 //! EBS and WorkSpaces control planes against a KMS double with grant semantics.
 
-mod support;
-
 use std::sync::Arc;
 
 use ebsim_kms_client::{Identity, KmsClient};
+use ebsim_test_support::kms_double as support;
 use ebsim_volume::{VolumeError, VolumeRoot, VolumeState};
 use ebsim_workspaces::{
     ControlPlaneError, CreateVolumeRequest, Ebs, LaunchRequest, WorkSpaces, WorkspaceState,

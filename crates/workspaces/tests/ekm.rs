@@ -1,11 +1,10 @@
 //! The EKM check: statement, ARN syntax with positions, policy evaluation, round trip, and the
 //! diagnosis of each failure as one of the source's three causes.
 
-mod support;
-
 use std::sync::Arc;
 
 use ebsim_kms_client::KmsClient;
+use ebsim_test_support::kms_double as support;
 use ebsim_workspaces::ekm::{self, EXAMPLE_ROLE_ARN, EkmCause, EkmError};
 use support::KmsDouble;
 

@@ -127,7 +127,7 @@ impl Kms {
         Self::check_state("GenerateDataKey", key)?;
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut data_key);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut data_key);
         let (blob, material_id) = seal(key, &data_key, &ctx)?;
         Ok(hot::DataKeyOut {
             blob,
@@ -279,7 +279,7 @@ impl Kms {
             .ok_or_else(|| validation("NumberOfBytes is required."))?;
         range("NumberOfBytes", n, 1, 1024)?;
         let mut bytes = Zeroizing::new(vec![0u8; n as usize]);
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
         Ok(json!({ "Plaintext": B64.encode(&*bytes) }))
     }
 }

@@ -28,7 +28,7 @@ pub(super) fn new_grant_token(grant_id: &str) -> String {
     let mut raw = vec![1u8];
     raw.extend(hex::decode(grant_id).unwrap_or_default());
     let mut nonce = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
     raw.extend_from_slice(&nonce);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
@@ -303,7 +303,7 @@ impl Kms {
             }
             None => {
                 let mut raw = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+                rand::Rng::fill_bytes(&mut rand::rng(), &mut raw);
                 let gid = hex::encode(raw);
                 if !dry {
                     let g = Grant {

@@ -87,7 +87,7 @@ impl Kms {
             .map(|v| format!("{}.amazonaws.com", v.split('.').next().unwrap_or(v)));
         let service_principal = kind == "AWSService";
         let mut ids = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut ids);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut ids);
         let uuid = |out: &mut String, b: &[u8]| {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);

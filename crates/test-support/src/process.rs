@@ -1,35 +1,16 @@
-//! Starting and stopping the servers the KMS interop tests talk to: `ebsim kms serve` (the
-//! built binary) and moto's server. Every server listens on loopback on a free port and is
-//! stopped when its guard drops, even when the test fails.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Child processes of a test: servers that print `listening on ADDR` as their first line
+//! (every ebsim server does), moto's server, and free loopback ports. Every server is stopped
+//! when its guard drops, even when the test fails.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Path of the built `ebsim` binary.
-pub fn ebsim_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ebsim")
-}
-
-/// Runs `ebsim` with `args` on `data_dir`.
-pub fn ebsim(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(ebsim_bin())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("EBSIM_KMS_ENDPOINT")
-        .env_remove("EBSIM_PRINCIPAL")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .expect("run ebsim")
-}
-
-fn terminate(child: &mut Child) -> Option<ExitStatus> {
+/// SIGTERM, then up to `grace` for the process to exit; SIGKILL after that. Returns the exit
+/// status when it exited by itself within the grace period.
+pub fn terminate(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
     if let Ok(Some(status)) = child.try_wait() {
         return Some(status);
     }
@@ -37,7 +18,7 @@ fn terminate(child: &mut Child) -> Option<ExitStatus> {
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);
@@ -49,30 +30,26 @@ fn terminate(child: &mut Child) -> Option<ExitStatus> {
     None
 }
 
-/// A running `ebsim kms serve`.
-pub struct EbsimServer {
+/// A running server process that printed `listening on ADDR` first.
+#[derive(Debug)]
+pub struct Server {
     child: Option<Child>,
-    /// The bound address.
-    pub addr: SocketAddr,
-    /// `http://ADDR`.
-    pub url: String,
-    /// The data dir.
-    pub data_dir: PathBuf,
+    /// What followed `listening on ` on its first line (`127.0.0.1:4599`, or `unix:PATH`).
+    pub addr: String,
 }
 
-impl EbsimServer {
-    /// Starts `ebsim --data-dir DIR kms serve --listen 127.0.0.1:0` and waits for its
-    /// `listening on ADDR` line.
-    pub fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(ebsim_bin())
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["kms", "serve", "--listen", "127.0.0.1:0"])
+impl Server {
+    /// Spawns `command` with stdout piped (and drained after the first line, so the server
+    /// never blocks on a full pipe) and waits up to 60 s for `listening on ADDR`.
+    ///
+    /// # Panics
+    /// When the process cannot start or its first line is something else.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn ebsim kms serve");
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -80,40 +57,71 @@ impl EbsimServer {
             let mut line = String::new();
             let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
-            // Keep draining so the server never blocks on a full pipe.
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
-        let mut guard = Self {
+        let mut server = Self {
             child: Some(child),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            url: String::new(),
-            data_dir: data_dir.to_owned(),
+            addr: String::new(),
         };
         let line = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("server printed its address");
-        let addr = line
+            .unwrap_or_else(|_| panic!("{command:?} printed no first line within 60 s"));
+        server.addr = line
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("first line is not 'listening on ADDR': {line:?}"))
             .trim()
-            .parse::<SocketAddr>()
-            .expect("address");
-        assert!(addr.ip().is_loopback());
-        guard.addr = addr;
-        guard.url = format!("http://{addr}");
-        guard
+            .to_owned();
+        server
     }
 
-    /// Stops the server with SIGTERM and returns its exit status.
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status (`None` when it had to be
+    /// killed after 20 s).
     pub fn stop(mut self) -> Option<ExitStatus> {
-        self.child.take().and_then(|mut c| terminate(&mut c))
+        self.child
+            .take()
+            .and_then(|mut c| terminate(&mut c, Duration::from_secs(20)))
+    }
+
+    /// Stops the server with SIGTERM; returns its exit status and everything it wrote on
+    /// stderr, which the command given to [`Server::start`] must have piped.
+    ///
+    /// # Panics
+    /// When stderr was not piped.
+    pub fn stop_with_stderr(mut self) -> (Option<ExitStatus>, String) {
+        let mut child = self.child.take().expect("a running server");
+        let mut stderr = child.stderr.take().expect("stderr piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let status = terminate(&mut child, Duration::from_secs(20));
+        (status, reader.join().unwrap_or_default())
+    }
+
+    /// Kills the server with SIGKILL (it cleans nothing up) and waits for it.
+    pub fn kill(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
-impl Drop for EbsimServer {
+impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            terminate(&mut c);
+            terminate(&mut c, Duration::from_secs(10));
         }
     }
 }
@@ -128,6 +136,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A running moto server (`python3 -m moto.server`).
+#[derive(Debug)]
 pub struct Moto {
     child: Option<Child>,
     /// `http://127.0.0.1:PORT`.
@@ -136,6 +145,9 @@ pub struct Moto {
 
 impl Moto {
     /// Starts moto on a free loopback port and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When moto does not start (it needs `moto[server]`, installed by `.ci/install-deps`).
     pub fn start() -> Self {
         for _ in 0..3 {
             let port = free_port();
@@ -186,7 +198,7 @@ impl Moto {
 impl Drop for Moto {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            terminate(&mut c);
+            terminate(&mut c, Duration::from_secs(10));
         }
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use ebsim_kms::{Kms, KmsConfig};
-use ebsim_kms_client::{ClientError, EndpointRecord, publish_endpoint, withdraw_endpoint};
+use ebsim_kms_client::{EndpointRecord, publish_endpoint, withdraw_endpoint};
 use ebsim_kms_server::{KmsServer, ServerConfig};
 
+use crate::common::{DataDir, data_dir};
 use crate::{CliError, GlobalArgs};
 
 /// `ebsim kms …`
@@ -47,42 +48,21 @@ pub(crate) fn run(global: &GlobalArgs, args: &KmsArgs) -> Result<(), CliError> {
     }
 }
 
-/// Maps a KMS client error to the CLI's error (keeping the KMS error type).
-pub(crate) fn client_error(e: ClientError) -> CliError {
-    match e {
-        ClientError::Kms(k) => CliError::Kms(k),
-        other => CliError::Other(other.to_string()),
-    }
-}
-
 fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
-    let dir = global.data_dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::Other(format!("cannot create data dir {}: {e}", dir.display())))?;
-    let kms = Kms::open(&dir, KmsConfig::default()).map_err(|e| {
-        CliError::Other(format!(
-            "cannot open the KMS state of {} ({e}); is another `ebsim kms serve` or ebsim command using it?",
-            dir.display()
-        ))
-    })?;
-    let kms = Arc::new(kms);
+    let dir = data_dir(global, DataDir::Create)?;
+    let kms = Arc::new(Kms::open(&dir, KmsConfig::default())?);
     let config = ServerConfig::new(args.listen).allow_remote(args.allow_remote);
-    let server =
-        KmsServer::bind(kms.clone(), config).map_err(|e| CliError::Other(e.to_string()))?;
-    let addr = server
-        .local_addr()
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let server = KmsServer::bind(kms.clone(), config)?;
+    let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,
     // then have the server prove that it holds the service credential.
     let record = EndpointRecord::for_this_process(&url)
         .and_then(|r| publish_endpoint(&dir, &r).map(|()| r))
-        .map_err(|e| {
-            CliError::Other(format!(
-                "cannot publish {}: {e}",
-                ebsim_kms_client::endpoint_file(&dir).display()
-            ))
-        })?;
+        .map_err(CliError::io(
+            "publish",
+            ebsim_kms_client::endpoint_file(&dir),
+        ))?;
     let result = run_until_signal(server, addr);
     withdraw_endpoint(&dir, &record);
     drop(kms);
@@ -90,12 +70,10 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
 }
 
 fn run_until_signal(server: KmsServer<Kms>, addr: SocketAddr) -> Result<(), CliError> {
-    let runtime = ebsim_kms_server::runtime().map_err(|e| CliError::Other(e.to_string()))?;
+    let runtime = ebsim_kms_server::runtime()?;
     runtime.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let sig = |k| {
-            signal(k).map_err(|e| CliError::Other(format!("cannot install signal handler: {e}")))
-        };
+        let sig = |k| signal(k).map_err(CliError::Signal);
         let mut int = sig(SignalKind::interrupt())?;
         let mut term = sig(SignalKind::terminate())?;
         {
@@ -111,7 +89,7 @@ fn run_until_signal(server: KmsServer<Kms>, addr: SocketAddr) -> Result<(), CliE
                 }
             })
             .await
-            .map_err(|e| CliError::Other(e.to_string()))
+            .map_err(CliError::from)
     })
 }
 

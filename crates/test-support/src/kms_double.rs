@@ -3,7 +3,6 @@
 //! EncryptionContextSubset constraint, child grants only by a grantee holding CreateGrant
 //! with at least the parent's constraints), data keys bound to their exact context. The
 //! account root and the listed admins are allowed everything through the key policy.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,31 +13,50 @@ use ebsim_kms::{Caller, ErrorType, KmsError};
 use ebsim_kms_client::LocalKms;
 use serde_json::{Value, json};
 
+/// The account of every key and of the root.
 pub const ACCOUNT: &str = "111122223333";
 
+/// A grant the double holds.
 #[derive(Debug, Clone)]
 pub struct Grant {
+    /// Grant id.
     pub id: String,
+    /// Key ARN.
     pub key: String,
+    /// Grantee principal.
     pub grantee: String,
+    /// Retiring principal.
     pub retiring: String,
+    /// Operations it allows.
     pub ops: Vec<String>,
+    /// Its EncryptionContextSubset constraint.
     pub subset: BTreeMap<String, String>,
+    /// The principal that created it.
     pub created_by: String,
+    /// Whether it was retired.
     pub retired: bool,
 }
 
+/// Everything the double knows; tests read and change it directly.
 #[derive(Debug, Default)]
 pub struct State {
+    /// Key ARN → (key spec, enabled).
     pub keys: BTreeMap<String, (String, bool)>,
+    /// Every grant, in creation order.
     pub grants: Vec<Grant>,
+    /// Principals allowed everything besides the root.
     pub admins: Vec<String>,
+    /// Every call: (operation, principal, via service).
     pub calls: Vec<(String, String, Option<String>)>,
+    /// Key ARN → key policy (for the EKM checks).
     pub policies: BTreeMap<String, String>,
+    /// What GetKeyRotationStatus answers.
     pub rotation: bool,
+    /// Every call fails with KMSInternalException.
     pub outage: bool,
 }
 
+/// The KMS double (see the module documentation).
 #[derive(Debug, Default)]
 pub struct KmsDouble(pub Mutex<State>);
 
@@ -47,6 +65,7 @@ fn err(t: ErrorType, m: &str) -> KmsError {
 }
 
 impl KmsDouble {
+    /// Creates an enabled key of `spec`; returns its ARN.
     pub fn create_key(&self, spec: &str) -> String {
         let mut s = self.0.lock().expect("lock");
         let arn = format!(
@@ -57,12 +76,14 @@ impl KmsDouble {
         arn
     }
 
+    /// Enables or disables a key.
     pub fn set_enabled(&self, arn: &str, enabled: bool) {
         if let Some(k) = self.0.lock().expect("lock").keys.get_mut(arn) {
             k.1 = enabled;
         }
     }
 
+    /// Every grant so far.
     pub fn grants(&self) -> Vec<Grant> {
         self.0.lock().expect("lock").grants.clone()
     }
@@ -290,7 +311,9 @@ impl LocalKms for KmsDouble {
 /// How the control planes reach the double.
 #[derive(Debug, Clone, Copy)]
 pub enum Transport {
+    /// The client calls the double in process.
     InProcess,
+    /// The client signs requests to an ebsim-kms-server in front of the double.
     Http,
 }
 
@@ -354,4 +377,24 @@ pub fn client(
             (KmsClient::http(config).expect("client"), Some(handle))
         }
     }
+}
+
+/// A data dir holding the double's service credential (`svc`), and the double behind an
+/// HTTP endpoint (kept alive by the handle): what `ebsim --kms-endpoint URL` needs to act as
+/// EBS and WorkSpaces for the volume and WorkSpace commands.
+pub fn served_data_dir() -> (
+    tempfile::TempDir,
+    std::sync::Arc<KmsDouble>,
+    ebsim_kms_server::ServerHandle,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kms = std::sync::Arc::new(KmsDouble::default());
+    let (_client, server) = client(&kms, Transport::Http);
+    std::fs::create_dir_all(dir.path().join("kms")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("kms/service-credential"),
+        r#"{"AccessKeyId":"svc","SecretAccessKey":"svc-secret"}"#,
+    )
+    .expect("credential");
+    (dir, kms, server.expect("server"))
 }
