@@ -190,9 +190,6 @@ impl Kms {
                 }
             }
         }
-        let (items, next) = page(items, req, 100, 50)?;
-        let mut body = Map::new();
-        body.insert("Aliases".into(), Value::Array(items));
-        Ok(paged(body, next))
+        list_page(items, req, 100, 50, "Aliases")
     }
 }

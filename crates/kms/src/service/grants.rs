@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Operations a grant may allow (KMS-REFERENCE §6.1).
+/// Operations a grant may allow (docs/kms.md, "Authorization").
 pub const GRANT_OPERATIONS: [&str; 17] = [
     "Decrypt",
     "Encrypt",
@@ -442,10 +442,7 @@ impl Kms {
             .filter(|g| grantee.as_ref().is_none_or(|p| *p == g.grantee))
             .map(|g| grant_entry(key, g))
             .collect();
-        let (items, next) = page(items, req, 100, 50)?;
-        let mut body = Map::new();
-        body.insert("Grants".into(), Value::Array(items));
-        Ok(paged(body, next))
+        list_page(items, req, 100, 50, "Grants")
     }
 
     pub(super) fn list_retirable_grants(
@@ -466,10 +463,7 @@ impl Kms {
             .filter(|(_, g)| g.retiring.as_deref() == Some(rp.as_str()))
             .map(|(k, g)| grant_entry(k, g))
             .collect();
-        let (items, next) = page(items, req, 100, 50)?;
-        let mut body = Map::new();
-        body.insert("Grants".into(), Value::Array(items));
-        Ok(paged(body, next))
+        list_page(items, req, 100, 50, "Grants")
     }
 
     pub(super) fn revoke_grant(

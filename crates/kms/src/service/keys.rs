@@ -352,10 +352,7 @@ impl Kms {
             .filter(|k| k.account == account)
             .map(|k| json!({"KeyId": k.id, "KeyArn": k.arn}))
             .collect();
-        let (keys, next) = page(keys, req, 1000, 100)?;
-        let mut body = Map::new();
-        body.insert("Keys".into(), Value::Array(keys));
-        Ok(paged(body, next))
+        list_page(keys, req, 1000, 100, "Keys")
     }
 
     pub(super) fn enable_or_disable_key(
@@ -374,7 +371,7 @@ impl Kms {
         };
         if let Some(k) = st.keys.get_mut(&id) {
             // Automatic rotations that fell due while the key was disabled happen
-            // once, now (KMS-REFERENCE §7), not once per missed period.
+            // once, now (docs/kms.md, "Ciphertext, grants, time"), not once per missed period.
             if op == "EnableKey"
                 && k.state == KeyState::Disabled
                 && let Some(r) = k.rotation.as_mut()

@@ -92,7 +92,22 @@ pub(super) fn page<T>(
     Ok((out, (end < total).then(|| end.to_string())))
 }
 
-pub(super) fn paged(mut body: Map<String, Value>, next: Option<String>) -> Value {
+/// One page of a listing (`Limit` from `default` up to `max`, `Marker`) as the response
+/// `{member: [...], "Truncated": …, "NextMarker": …}`.
+pub(super) fn list_page(
+    items: Vec<Value>,
+    req: &Map<String, Value>,
+    max: i64,
+    default: i64,
+    member: &str,
+) -> R<Value> {
+    let (items, next) = page(items, req, max, default)?;
+    let mut body = Map::new();
+    body.insert(member.into(), Value::Array(items));
+    Ok(paged(body, next))
+}
+
+fn paged(mut body: Map<String, Value>, next: Option<String>) -> Value {
     body.insert("Truncated".into(), Value::Bool(next.is_some()));
     if let Some(n) = next {
         body.insert("NextMarker".into(), Value::String(n));

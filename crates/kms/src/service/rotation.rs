@@ -68,10 +68,7 @@ impl Kms {
                 e
             })
             .collect();
-        let (items, next) = page(items, req, 1000, 100)?;
-        let mut body = Map::new();
-        body.insert("Rotations".into(), Value::Array(items));
-        Ok(paged(body, next))
+        list_page(items, req, 1000, 100, "Rotations")
     }
 
     pub(super) fn enable_or_disable_rotation(

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{Ev, Kms, R, err, page, paged, ser, string_list, validation};
+use super::{Ev, Kms, R, err, list_page, ser, string_list, validation};
 use crate::api::{Caller, ErrorType};
 use crate::state::{Key, State};
 
@@ -167,10 +167,7 @@ impl Kms {
             .iter()
             .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
             .collect();
-        let (tags, next) = page(tags, req, 50, 50)?;
-        let mut body = Map::new();
-        body.insert("Tags".into(), Value::Array(tags));
-        Ok(paged(body, next))
+        list_page(tags, req, 50, 50, "Tags")
     }
 }
 
