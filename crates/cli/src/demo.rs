@@ -374,7 +374,7 @@ fn story(global: &GlobalArgs, args: &DemoArgs, dir: &Path, out: &Out) -> Result<
     let client = demo_client(global, dir)?;
     let sim = Simulator::with_client(client.clone(), Some(dir));
     let mut trail = Trail::new(&sim)?;
-    out.title("ebsim demo — how an encrypted WorkSpace uses AWS KMS (KEY-FLOW.md)")?;
+    out.title("ebsim demo — how an encrypted WorkSpace uses AWS KMS (docs/architecture.md)")?;
     outln!("data dir {}", dir.display())?;
     outln!()?;
 

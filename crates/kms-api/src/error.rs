@@ -144,7 +144,7 @@ impl ErrorType {
         Self::TagException,
     ];
 
-    /// The HTTP status the real service sends (KMS-REFERENCE §1.4): 500 for internal errors,
+    /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,
     /// 400 for everything else.
     pub fn http_status(self) -> u16 {
         match self {

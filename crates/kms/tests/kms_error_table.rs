@@ -1,4 +1,4 @@
-//! KMS-REFERENCE §3 (error table) and §8 (key states), operation by operation: the cases the
+//! The error table and the key-state rules (docs/kms.md; crates/kms-api/src/ops.rs), operation by operation: the cases the
 //! other test files do not cover, plus ConflictException, DryRun, and the tag operations.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The remaining error types of KMS-REFERENCE §3, pagination, audit record shape, and the
+//! The remaining error types of the error table (docs/kms.md), pagination, audit record shape, and the
 //! blob fuzz corpus replay.
 
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig};

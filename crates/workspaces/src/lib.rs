@@ -1,6 +1,6 @@
 //! The control planes over the simulated KMS: EBS (CreateVolume with its grant and wrapped
 //! data key, DeleteVolume, attach/detach) and WorkSpaces (launch, reboot, rebuild, terminate),
-//! as `KEY-FLOW.md` describes them.
+//! as docs/architecture.md describes them.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,4 +1,4 @@
-//! Grant principals given as AWS service principals (KMS-REFERENCE §1.6, §6.4):
+//! Grant principals given as AWS service principals (docs/kms.md, "Authorization"):
 //! `GranteeServicePrincipal` / `RetiringServicePrincipal` beside `GranteePrincipal` /
 //! `RetiringPrincipal` (exactly one of each pair where the pair is required, at most one
 //! otherwise), the `GranteeServicePrincipal` filter of ListGrants, and the service-principal

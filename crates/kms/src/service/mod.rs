@@ -66,9 +66,9 @@ pub struct KmsConfig {
     grant_quota: usize,
 }
 
-/// Customer managed keys per account and region (KMS-REFERENCE §3).
+/// Customer managed keys per account and region (docs/kms.md, "Operations").
 pub const KEY_QUOTA: usize = 100_000;
-/// Grants per key (KMS-REFERENCE §3).
+/// Grants per key (docs/kms.md, "Operations").
 pub const GRANT_QUOTA: usize = 50_000;
 
 impl Default for KmsConfig {
