@@ -418,12 +418,8 @@ fn default_backoff_stays_within_its_cap() {
 
 #[test]
 fn connection_failures_are_retried_then_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = http_config(&format!("http://127.0.0.1:{port}"))
+    let refusing = ebsim_test_support::process::RefusingPort::new();
+    let config = http_config(&refusing.url())
         .timeouts(Duration::from_millis(200), Duration::from_millis(500));
     let start = Instant::now();
     let e = KmsClient::http(config)

@@ -459,12 +459,8 @@ fn throttling_and_5xx_are_retried_with_backoff() {
 
 #[test]
 fn connection_failures_are_retried_then_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = HttpConfig::new(&format!("http://127.0.0.1:{port}"))
+    let refusing = ebsim_test_support::process::RefusingPort::new();
+    let config = HttpConfig::new(&refusing.url())
         .unwrap()
         .retry(RetryPolicy {
             max_attempts: 3,

@@ -126,6 +126,43 @@ impl Drop for Server {
     }
 }
 
+/// A loopback port that refuses connections for as long as this guard lives: a TCP socket
+/// bound to it but never listening. Nothing else can bind the port meanwhile, so a client
+/// pointed at [`RefusingPort::url`] meets `ECONNREFUSED` even while other tests start servers
+/// on ports the kernel hands out (a port released by [`free_port`] could be one of those).
+#[derive(Debug)]
+pub struct RefusingPort {
+    /// Held, never read: it keeps the port bound.
+    _socket: socket2::Socket,
+    port: u16,
+}
+
+impl RefusingPort {
+    /// Binds a fresh loopback port without listening on it.
+    pub fn new() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&addr.into()).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        Self {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Default for RefusingPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
