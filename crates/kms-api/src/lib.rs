@@ -17,6 +17,7 @@ pub mod id;
 mod key_state;
 pub mod ops;
 pub mod trust;
+pub mod types;
 
 // The public interface is:
 pub use backend::{Backend, Credential, PRINCIPAL_HEADER, VIA_SERVICE_HEADER};

@@ -1,0 +1,1 @@
+//! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.

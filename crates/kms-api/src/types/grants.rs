@@ -1,0 +1,1 @@
+//! CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant.

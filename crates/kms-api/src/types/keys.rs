@@ -1,0 +1,1 @@
+//! CreateKey, DescribeKey, EnableKey, DisableKey, UpdateKeyDescription, ScheduleKeyDeletion, CancelKeyDeletion, ListKeys.

@@ -1,0 +1,1 @@
+//! GetKeyPolicy, PutKeyPolicy, ListKeyPolicies.

@@ -1,0 +1,1 @@
+//! TagResource, UntagResource, ListResourceTags.
