@@ -36,14 +36,14 @@ request! {
         plaintext, PLAINTEXT: Option<SecretBlob> = "Plaintext", Blob,
             [Rule::Required, Rule::Length { min: 1, max: Some(4096) }];
         /// Bound to the ciphertext; Decrypt must name it again.
-        encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
+        encryption_context, ENCRYPTION_CONTEXT: Option<StringMap> = "EncryptionContext", Value, [];
         /// Grant tokens.
         grant_tokens, GRANT_TOKENS: Option<Vec<String>> = "GrantTokens", Hidden, [GRANT_TOKENS_RULE];
         /// The algorithm (`SYMMETRIC_DEFAULT` for symmetric keys).
         encryption_algorithm, ENCRYPTION_ALGORITHM: Option<String> = "EncryptionAlgorithm", Value,
             [Rule::Enum(ENCRYPTION_ALGORITHMS)];
         /// Checks the call without making it.
-        dry_run, DRY_RUN: bool = "DryRun", Value, [];
+        dry_run, DRY_RUN: Option<bool> = "DryRun", Value, [];
     }
 
     /// Decrypt: the key is read from the ciphertext (or named by `KeyId`).
@@ -52,7 +52,7 @@ request! {
         ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Blob,
             [Rule::Required, CIPHERTEXT_RULE];
         /// The encryption context it was sealed under.
-        encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
+        encryption_context, ENCRYPTION_CONTEXT: Option<StringMap> = "EncryptionContext", Value, [];
         /// Grant tokens.
         grant_tokens, GRANT_TOKENS: Option<Vec<String>> = "GrantTokens", Hidden, [GRANT_TOKENS_RULE];
         /// The key the ciphertext must be under.
@@ -61,7 +61,7 @@ request! {
         encryption_algorithm, ENCRYPTION_ALGORITHM: Option<String> = "EncryptionAlgorithm", Value,
             [Rule::Enum(ENCRYPTION_ALGORITHMS)];
         /// Checks the call without making it.
-        dry_run, DRY_RUN: bool = "DryRun", Value, [];
+        dry_run, DRY_RUN: Option<bool> = "DryRun", Value, [];
         /// `IGNORE_CIPHERTEXT`: a dry run that checks permissions only.
         dry_run_modifiers, DRY_RUN_MODIFIERS: Option<Vec<String>> = "DryRunModifiers", Value,
             [Rule::ItemEnum(DRY_RUN_MODIFIERS)];
@@ -72,7 +72,7 @@ request! {
         /// The key.
         key_id, KEY_ID: Option<String> = "KeyId", Hidden, [Rule::Required, KEY_ID_RULE];
         /// Bound to the encrypted data key.
-        encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
+        encryption_context, ENCRYPTION_CONTEXT: Option<StringMap> = "EncryptionContext", Value, [];
         /// The length in bytes (or `KeySpec`).
         number_of_bytes, NUMBER_OF_BYTES: Option<i64> = "NumberOfBytes", Value,
             [Rule::Range { min: 1, max: 1024 }];
@@ -81,7 +81,7 @@ request! {
         /// Grant tokens.
         grant_tokens, GRANT_TOKENS: Option<Vec<String>> = "GrantTokens", Hidden, [GRANT_TOKENS_RULE];
         /// Checks the call without making it.
-        dry_run, DRY_RUN: bool = "DryRun", Value, [];
+        dry_run, DRY_RUN: Option<bool> = "DryRun", Value, [];
     }
 
     /// GenerateDataKeyWithoutPlaintext: a data key, encrypted only.
@@ -89,7 +89,7 @@ request! {
         /// The key.
         key_id, KEY_ID: Option<String> = "KeyId", Hidden, [Rule::Required, KEY_ID_RULE];
         /// Bound to the encrypted data key.
-        encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
+        encryption_context, ENCRYPTION_CONTEXT: Option<StringMap> = "EncryptionContext", Value, [];
         /// `AES_256` or `AES_128` (or `NumberOfBytes`).
         key_spec, KEY_SPEC: Option<String> = "KeySpec", Hidden, [Rule::Enum(DATA_KEY_SPECS)];
         /// The length in bytes (or `KeySpec`).
@@ -98,7 +98,7 @@ request! {
         /// Grant tokens.
         grant_tokens, GRANT_TOKENS: Option<Vec<String>> = "GrantTokens", Hidden, [GRANT_TOKENS_RULE];
         /// Checks the call without making it.
-        dry_run, DRY_RUN: bool = "DryRun", Value, [];
+        dry_run, DRY_RUN: Option<bool> = "DryRun", Value, [];
     }
 
     /// ReEncrypt: decrypts and encrypts again, inside KMS.
@@ -107,14 +107,14 @@ request! {
         ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Blob,
             [Rule::Required, CIPHERTEXT_RULE];
         /// The context it was sealed under.
-        source_encryption_context, SOURCE_ENCRYPTION_CONTEXT: StringMap = "SourceEncryptionContext", Value, [];
+        source_encryption_context, SOURCE_ENCRYPTION_CONTEXT: Option<StringMap> = "SourceEncryptionContext", Value, [];
         /// The key it must be under.
         source_key_id, SOURCE_KEY_ID: Option<String> = "SourceKeyId", Hidden, [KEY_ID_RULE];
         /// The key to seal it under.
         destination_key_id, DESTINATION_KEY_ID: Option<String> = "DestinationKeyId", Hidden,
             [Rule::Required, KEY_ID_RULE];
         /// The context to seal it under.
-        destination_encryption_context, DESTINATION_ENCRYPTION_CONTEXT: StringMap = "DestinationEncryptionContext", Value, [];
+        destination_encryption_context, DESTINATION_ENCRYPTION_CONTEXT: Option<StringMap> = "DestinationEncryptionContext", Value, [];
         /// The algorithm it was sealed with.
         source_encryption_algorithm, SOURCE_ENCRYPTION_ALGORITHM: Option<String> = "SourceEncryptionAlgorithm", Value,
             [Rule::Enum(ENCRYPTION_ALGORITHMS)];
@@ -124,7 +124,7 @@ request! {
         /// Grant tokens.
         grant_tokens, GRANT_TOKENS: Option<Vec<String>> = "GrantTokens", Hidden, [GRANT_TOKENS_RULE];
         /// Checks the call without making it.
-        dry_run, DRY_RUN: bool = "DryRun", Value, [];
+        dry_run, DRY_RUN: Option<bool> = "DryRun", Value, [];
         /// `IGNORE_CIPHERTEXT`: a dry run that checks permissions only.
         dry_run_modifiers, DRY_RUN_MODIFIERS: Option<Vec<String>> = "DryRunModifiers", Value,
             [Rule::ItemEnum(DRY_RUN_MODIFIERS)];
@@ -207,4 +207,17 @@ pub struct ReEncryptResponse {
 pub struct GenerateRandomResponse {
     /// The random bytes.
     pub plaintext: SecretBlob,
+}
+
+impl From<GenerateDataKeyWithoutPlaintextRequest> for GenerateDataKeyRequest {
+    fn from(r: GenerateDataKeyWithoutPlaintextRequest) -> Self {
+        Self {
+            key_id: r.key_id,
+            encryption_context: r.encryption_context,
+            number_of_bytes: r.number_of_bytes,
+            key_spec: r.key_spec,
+            grant_tokens: r.grant_tokens,
+            dry_run: r.dry_run,
+        }
+    }
 }

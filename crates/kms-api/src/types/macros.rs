@@ -106,6 +106,16 @@ macro_rules! request {
             }
         }
 
+        impl crate::types::Members for $name {
+            fn visit<'a>(&'a self, f: &mut dyn FnMut(&'static str, crate::types::MemberRef<'a>)) {
+                $(
+                    if let Some(v) = crate::types::AsMemberRef::member_ref(&self.$field) {
+                        f($wire, v);
+                    }
+                )*
+            }
+        }
+
         impl crate::types::Request for $name {
             const OPERATION: &'static str = $op;
             const MEMBERS: &'static [crate::types::MemberSpec] = &[$(Self::$spec),*];

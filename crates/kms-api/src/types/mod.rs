@@ -47,11 +47,86 @@ const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {
 }
 
 /// A request type: its operation and its members' constraints.
-pub trait Request: FromMembers + Serialize {
+pub trait Request: FromMembers + Members + Serialize {
     /// The operation's wire name.
     const OPERATION: &'static str;
     /// Every member, with its constraints.
     const MEMBERS: &'static [MemberSpec];
+}
+
+/// A present member's value, borrowed (for audit records; binary members are `Opaque`).
+#[derive(Debug, Clone, Copy)]
+pub enum MemberRef<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A map of strings.
+    Map(&'a StringMap),
+    /// A list of strings.
+    List(&'a [String]),
+    /// A binary or structured member (never copied into audit records).
+    Opaque,
+}
+
+/// Visiting the present members of a typed request, in declaration order.
+pub trait Members {
+    /// Calls `f` with each present member's wire name and value.
+    fn visit<'a>(&'a self, f: &mut dyn FnMut(&'static str, MemberRef<'a>));
+}
+
+/// A field's [`MemberRef`], `None` when absent.
+pub trait AsMemberRef {
+    /// The value, if present.
+    fn member_ref(&self) -> Option<MemberRef<'_>>;
+}
+
+impl AsMemberRef for Option<String> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_deref().map(MemberRef::Str)
+    }
+}
+impl AsMemberRef for Option<i64> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.map(MemberRef::Int)
+    }
+}
+impl AsMemberRef for bool {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.then_some(MemberRef::Bool(true))
+    }
+}
+impl AsMemberRef for Option<bool> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.map(MemberRef::Bool)
+    }
+}
+impl AsMemberRef for StringMap {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        (!self.is_empty()).then_some(MemberRef::Map(self))
+    }
+}
+impl AsMemberRef for Option<StringMap> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_ref().map(MemberRef::Map)
+    }
+}
+impl AsMemberRef for Option<Vec<String>> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_deref().map(MemberRef::List)
+    }
+}
+impl AsMemberRef for Option<Blob> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_ref().map(|_| MemberRef::Opaque)
+    }
+}
+impl AsMemberRef for Option<SecretBlob> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_ref().map(|_| MemberRef::Opaque)
+    }
 }
 
 /// Reading a request from its JSON members, with the SerializationException AWS answers
@@ -107,6 +182,16 @@ impl Member for bool {
         match get(m, name) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ser(format!("Value for {name} is not a boolean"))),
+        }
+    }
+}
+
+impl Member for Option<bool> {
+    fn read(m: &Map<String, Value>, name: &str) -> Result<Self, KmsError> {
+        match get(m, name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(ser(format!("Value for {name} is not a boolean"))),
         }
     }

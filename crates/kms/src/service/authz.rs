@@ -433,19 +433,18 @@ impl Kms {
         )
     }
 
-    /// The key a cryptographic or describing operation names in `KeyId` (any form, aliases
+    /// The key a cryptographic or describing operation names (any form, aliases
     /// included), authorized for `action` by policy or by a grant, with the encryption context
     /// (if the operation takes one) as condition keys.
     pub(super) fn used_key<'a>(
         &self,
         st: &'a State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        key_ref: &str,
         action: &str,
         ctx: Option<&BTreeMap<String, String>>,
         ev: &mut Ev,
     ) -> R<&'a Key> {
-        let key_ref = req_str(req, "KeyId")?;
         self.key_access(
             st,
             caller,

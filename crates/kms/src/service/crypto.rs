@@ -1,19 +1,30 @@
 //! The cryptographic operations: Encrypt, Decrypt, GenerateDataKey(WithoutPlaintext), ReEncrypt, GenerateRandom.
 
+use ebsim_kms_api::types::crypto::{
+    DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GenerateRandomRequest,
+    GenerateRandomResponse, ReEncryptRequest,
+};
+use ebsim_kms_api::types::{MemberSpec, SecretBlob, StringMap};
+
 use super::*;
 
-pub(super) fn check_algorithm<Q: Req + ?Sized>(req: &Q, name: &str) -> R<()> {
-    match opt_str(req, name)? {
+/// Checks an `EncryptionAlgorithm` member: an asymmetric algorithm is the wrong key usage
+/// for a symmetric key; anything else must be one of the model's values.
+pub(super) fn check_algorithm(spec: &MemberSpec, algorithm: Option<&str>) -> R<()> {
+    match algorithm {
         None | Some("SYMMETRIC_DEFAULT") => Ok(()),
         Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(err(
             ErrorType::InvalidKeyUsageException,
             format!("The encryption algorithm {a} is not valid for a symmetric key."),
         )),
-        Some(a) => Err(validation(format!(
-            "1 validation error detected: Value '{a}' at '{}' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]",
-            camel(name)
-        ))),
+        Some(a) => spec.check_str(a),
     }
+}
+
+/// The encryption context of a request (empty when absent).
+pub(super) fn context(ctx: &Option<StringMap>) -> &StringMap {
+    static EMPTY: StringMap = StringMap::new();
+    ctx.as_ref().unwrap_or(&EMPTY)
 }
 
 pub(super) fn seal<'k>(
@@ -58,29 +69,22 @@ impl Kms {
         &self,
         st: &'s State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        req: &EncryptRequest,
         ev: &mut Ev,
     ) -> R<hot::EncryptOut<'s>> {
-        check_grant_tokens(req)?;
-        let ctx = context_param(req, "EncryptionContext")?;
-        let plaintext = blob_param(req, "Plaintext")?.ok_or_else(|| {
-            validation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must not be null")
-        })?;
-        if plaintext.is_empty() || plaintext.len() > 4096 {
-            return Err(validation(format!(
-                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length {}",
-                if plaintext.is_empty() {
-                    "greater than or equal to 1"
-                } else {
-                    "less than or equal to 4096"
-                }
-            )));
-        }
-        check_algorithm(req, "EncryptionAlgorithm")?;
-        let key = self.used_key(st, caller, req, "Encrypt", Some(&ctx), ev)?;
+        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        let ctx = context(&req.encryption_context);
+        let plaintext = EncryptRequest::PLAINTEXT.check_present(req.plaintext.as_ref())?;
+        EncryptRequest::PLAINTEXT.check_len(plaintext.expose().len())?;
+        check_algorithm(
+            &EncryptRequest::ENCRYPTION_ALGORITHM,
+            req.encryption_algorithm.as_deref(),
+        )?;
+        let key_ref = EncryptRequest::KEY_ID.check_present(req.key_id.as_deref())?;
+        let key = self.used_key(st, caller, key_ref, "Encrypt", Some(ctx), ev)?;
         Self::check_state("Encrypt", key)?;
         Self::check_symmetric(key, "Encrypt")?;
-        let (blob, material_id) = seal(key, &plaintext, &ctx)?;
+        let (blob, material_id) = seal(key, plaintext.expose(), ctx)?;
         Ok(hot::EncryptOut {
             blob,
             key,
@@ -92,15 +96,14 @@ impl Kms {
         &self,
         st: &'s State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        req: &GenerateDataKeyRequest,
         ev: &mut Ev,
         with_plaintext: bool,
     ) -> R<hot::DataKeyOut<'s>> {
-        check_grant_tokens(req)?;
-        let ctx = context_param(req, "EncryptionContext")?;
-        let spec = opt_str(req, "KeySpec")?;
-        let n = opt_int(req, "NumberOfBytes")?;
-        let len = match (spec, n) {
+        type Q = GenerateDataKeyRequest;
+        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        let ctx = context(&req.encryption_context);
+        let len = match (req.key_spec.as_deref(), req.number_of_bytes) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(validation(
                     "Please specify either number of bytes or key spec.",
@@ -108,13 +111,12 @@ impl Kms {
             }
             (Some("AES_256"), None) => 32,
             (Some("AES_128"), None) => 16,
-            (Some(_), None) => {
-                return Err(validation(
-                    "1 validation error detected: Value at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
-                ));
+            (Some(spec), None) => {
+                Q::KEY_SPEC.check_str(spec)?;
+                return Err(internal("unknown data key spec"));
             }
             (None, Some(n)) => {
-                range("NumberOfBytes", n, 1, 1024)?;
+                Q::NUMBER_OF_BYTES.check_int(n)?;
                 n as usize
             }
         };
@@ -123,12 +125,13 @@ impl Kms {
         } else {
             "GenerateDataKeyWithoutPlaintext"
         };
-        let key = self.used_key(st, caller, req, action, Some(&ctx), ev)?;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let key = self.used_key(st, caller, key_ref, action, Some(ctx), ev)?;
         Self::check_state("GenerateDataKey", key)?;
         Self::check_symmetric(key, action)?;
         let mut data_key = Zeroizing::new(vec![0u8; len]);
         rand::Rng::fill_bytes(&mut rand::rng(), &mut data_key);
-        let (blob, material_id) = seal(key, &data_key, &ctx)?;
+        let (blob, material_id) = seal(key, &data_key, ctx)?;
         Ok(hot::DataKeyOut {
             blob,
             key,
@@ -191,24 +194,22 @@ impl Kms {
         &self,
         st: &'s State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        req: &DecryptRequest,
         ev: &mut Ev,
     ) -> R<hot::DecryptOut<'s>> {
-        check_grant_tokens(req)?;
-        let ctx = context_param(req, "EncryptionContext")?;
-        check_algorithm(req, "EncryptionAlgorithm")?;
-        let blob_bytes = blob_param(req, "CiphertextBlob")?.ok_or_else(|| {
-            validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
-        })?;
-        if blob_bytes.is_empty() || blob_bytes.len() > 6144 {
-            return Err(validation(
-                "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144",
-            ));
-        }
+        type Q = DecryptRequest;
+        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        let ctx = context(&req.encryption_context);
+        check_algorithm(
+            &Q::ENCRYPTION_ALGORITHM,
+            req.encryption_algorithm.as_deref(),
+        )?;
+        let blob = Q::CIPHERTEXT_BLOB.check_present(req.ciphertext_blob.as_ref())?;
+        Q::CIPHERTEXT_BLOB.check_len(blob.0.len())?;
         let sealed = Sealed {
-            blob: &blob_bytes,
-            key_id: opt_str(req, "KeyId")?,
-            ctx: &ctx,
+            blob: &blob.0,
+            key_id: req.key_id.as_deref(),
+            ctx,
         };
         let (key, plaintext, material_id) = self.open_blob(st, caller, sealed, "Decrypt", ev)?;
         Ok(hot::DecryptOut {
@@ -222,43 +223,44 @@ impl Kms {
         &self,
         st: &'s State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        req: &ReEncryptRequest,
         ev: &mut Ev,
     ) -> R<hot::ReEncryptOut<'s>> {
-        check_grant_tokens(req)?;
-        let src_ctx = context_param(req, "SourceEncryptionContext")?;
-        let dst_ctx = context_param(req, "DestinationEncryptionContext")?;
-        check_algorithm(req, "SourceEncryptionAlgorithm")?;
-        check_algorithm(req, "DestinationEncryptionAlgorithm")?;
-        let blob_bytes = blob_param(req, "CiphertextBlob")?.ok_or_else(|| {
-            validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
-        })?;
-        if blob_bytes.is_empty() || blob_bytes.len() > 6144 {
-            return Err(validation(
-                "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144",
-            ));
-        }
-        let dst_ref = req_str(req, "DestinationKeyId")?;
+        type Q = ReEncryptRequest;
+        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        let src_ctx = context(&req.source_encryption_context);
+        let dst_ctx = context(&req.destination_encryption_context);
+        check_algorithm(
+            &Q::SOURCE_ENCRYPTION_ALGORITHM,
+            req.source_encryption_algorithm.as_deref(),
+        )?;
+        check_algorithm(
+            &Q::DESTINATION_ENCRYPTION_ALGORITHM,
+            req.destination_encryption_algorithm.as_deref(),
+        )?;
+        let blob = Q::CIPHERTEXT_BLOB.check_present(req.ciphertext_blob.as_ref())?;
+        Q::CIPHERTEXT_BLOB.check_len(blob.0.len())?;
+        let dst_ref = Q::DESTINATION_KEY_ID.check_present(req.destination_key_id.as_deref())?;
         let sealed = Sealed {
-            blob: &blob_bytes,
-            key_id: opt_str(req, "SourceKeyId")?,
-            ctx: &src_ctx,
+            blob: &blob.0,
+            key_id: req.source_key_id.as_deref(),
+            ctx: src_ctx,
         };
         let (src, plaintext, src_m) = self.open_blob(st, caller, sealed, "ReEncryptFrom", ev)?;
         let mut ev2 = Ev::default();
         let dst = self.key(st, caller, dst_ref, Forms::All, &mut ev2)?;
         let mut cv = self.base_conditions(caller);
-        Self::context_conditions(&mut cv, &dst_ctx);
+        Self::context_conditions(&mut cv, dst_ctx);
         self.authorize(
             st,
             caller,
             dst,
             &cv,
-            KeyUse::grantable("ReEncryptTo", Some(&dst_ctx)),
+            KeyUse::grantable("ReEncryptTo", Some(dst_ctx)),
         )?;
         Self::check_state("ReEncrypt", dst)?;
         Self::check_symmetric(dst, "ReEncrypt")?;
-        let (blob, dst_m) = seal(dst, &plaintext, &dst_ctx)?;
+        let (blob, dst_m) = seal(dst, &plaintext, dst_ctx)?;
         Ok(hot::ReEncryptOut {
             blob,
             src,
@@ -272,14 +274,17 @@ impl Kms {
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
-    ) -> R<Value> {
+        req: &GenerateRandomRequest,
+    ) -> R<GenerateRandomResponse> {
         self.authorize_iam_only(st, caller, "GenerateRandom", "*")?;
-        let n = opt_int(req, "NumberOfBytes")?
+        let n = req
+            .number_of_bytes
             .ok_or_else(|| validation("NumberOfBytes is required."))?;
-        range("NumberOfBytes", n, 1, 1024)?;
+        GenerateRandomRequest::NUMBER_OF_BYTES.check_int(n)?;
         let mut bytes = Zeroizing::new(vec![0u8; n as usize]);
         rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
-        Ok(json!({ "Plaintext": B64.encode(&*bytes) }))
+        Ok(GenerateRandomResponse {
+            plaintext: SecretBlob(bytes),
+        })
     }
 }

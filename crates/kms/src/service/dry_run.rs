@@ -5,36 +5,77 @@
 //! A dry run that would succeed answers `DryRunOperationException` and changes nothing; one
 //! that would fail answers the failure.
 
-use serde_json::{Map, Value, json};
+use ebsim_kms_api::types::MemberSpec;
+use ebsim_kms_api::types::crypto::{DecryptRequest, ReEncryptRequest};
+use serde_json::{Value, json};
 
-use super::{
-    Ev, Forms, KeyUse, Kms, R, context_param, opt_bool, opt_str, req_str, ser, validation,
-};
+use super::crypto::context;
+use super::{Ev, Forms, KeyUse, Kms, R, validation};
 use crate::api::Caller;
 use crate::state::State;
 
 /// Whether a Decrypt/ReEncrypt request is a dry run that ignores its ciphertext.
-pub(super) fn ignores_ciphertext(req: &Map<String, Value>) -> R<bool> {
-    let ignore = match req.get("DryRunModifiers") {
-        None | Some(Value::Null) => false,
-        Some(Value::Array(mods)) => {
-            let mut ignore = false;
-            for m in mods {
-                match m.as_str() {
-                    Some("IGNORE_CIPHERTEXT") => ignore = true,
-                    Some(other) => {
-                        return Err(validation(format!(
-                            "1 validation error detected: Value '[{other}]' at 'dryRunModifiers' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IGNORE_CIPHERTEXT]]"
-                        )));
-                    }
-                    None => return Err(ser("DryRunModifiers must be a list of strings")),
-                }
-            }
-            ignore
-        }
-        Some(_) => return Err(ser("DryRunModifiers must be a list")),
+pub(super) fn ignores_ciphertext(dry_run: Option<bool>, modifiers: Option<&[String]>) -> R<bool> {
+    let Some(mods) = modifiers else {
+        return Ok(false);
     };
-    Ok(ignore && opt_bool(req, "DryRun")?)
+    DecryptRequest::DRY_RUN_MODIFIERS.check_list(mods)?;
+    Ok(!mods.is_empty() && dry_run == Some(true))
+}
+
+/// One key of a dry run without a ciphertext: its member, the key it names, its encryption
+/// context and the action it needs.
+type Leg<'a> = (
+    &'static MemberSpec,
+    Option<&'a str>,
+    &'a ebsim_kms_api::types::StringMap,
+    &'static str,
+);
+
+/// The keys a dry run without a ciphertext checks.
+pub(super) struct DryRunLegs<'a>(Vec<Leg<'a>>);
+
+impl<'a> DryRunLegs<'a> {
+    /// Decrypt: `KeyId`.
+    pub(super) fn of(r: &'a impl LegsOf) -> Self {
+        Self(r.legs())
+    }
+}
+
+/// Requests that can be dry runs without a ciphertext.
+pub(super) trait LegsOf {
+    /// The keys the dry run checks, in order.
+    fn legs(&self) -> Vec<Leg<'_>>;
+}
+
+impl LegsOf for DecryptRequest {
+    fn legs(&self) -> Vec<Leg<'_>> {
+        vec![(
+            &DecryptRequest::KEY_ID,
+            self.key_id.as_deref(),
+            context(&self.encryption_context),
+            "Decrypt",
+        )]
+    }
+}
+
+impl LegsOf for ReEncryptRequest {
+    fn legs(&self) -> Vec<Leg<'_>> {
+        vec![
+            (
+                &ReEncryptRequest::SOURCE_KEY_ID,
+                self.source_key_id.as_deref(),
+                context(&self.source_encryption_context),
+                "ReEncryptFrom",
+            ),
+            (
+                &ReEncryptRequest::DESTINATION_KEY_ID,
+                self.destination_key_id.as_deref(),
+                context(&self.destination_encryption_context),
+                "ReEncryptTo",
+            ),
+        ]
+    }
 }
 
 impl Kms {
@@ -46,36 +87,23 @@ impl Kms {
         st: &State,
         caller: &Caller,
         op: &str,
-        req: &Map<String, Value>,
+        legs: DryRunLegs<'_>,
         ev: &mut Ev,
     ) -> R<Value> {
-        let legs: &[(&str, &str, &str)] = if op == "Decrypt" {
-            &[("KeyId", "EncryptionContext", "Decrypt")]
-        } else {
-            &[
-                ("SourceKeyId", "SourceEncryptionContext", "ReEncryptFrom"),
-                (
-                    "DestinationKeyId",
-                    "DestinationEncryptionContext",
-                    "ReEncryptTo",
-                ),
-            ]
-        };
-        for (i, (param, ctx_param, action)) in legs.iter().enumerate() {
-            if opt_str(req, param)?.is_none() {
+        for (i, (spec, key_ref, ctx, action)) in legs.0.into_iter().enumerate() {
+            let Some(key_ref) = key_ref else {
                 return Err(validation(format!(
-                    "{param} is required when DryRunModifiers includes IGNORE_CIPHERTEXT."
+                    "{} is required when DryRunModifiers includes IGNORE_CIPHERTEXT.",
+                    spec.name
                 )));
-            }
-            let ctx = context_param(req, ctx_param)?;
+            };
             let mut leg_ev = Ev::default();
-            let key_ref = req_str(req, param)?;
             let key = self.key_access(
                 st,
                 caller,
                 key_ref,
                 Forms::All,
-                KeyUse::grantable(action, Some(&ctx)),
+                KeyUse::grantable(action, Some(ctx)),
                 if i == 0 { &mut *ev } else { &mut leg_ev },
             )?;
             Self::check_state(op, key)?;

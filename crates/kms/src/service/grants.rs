@@ -52,6 +52,17 @@ pub(super) fn parse_grant_token(token: &str) -> R<String> {
     Ok(hex::encode(&raw[1..33]))
 }
 
+/// Checks a request's `GrantTokens`: at most ten, each a token this KMS issued.
+pub(super) fn check_grant_tokens_typed(tokens: Option<&[String]>) -> R<()> {
+    if let Some(tokens) = tokens {
+        ebsim_kms_api::types::crypto::DecryptRequest::GRANT_TOKENS.check_list(tokens)?;
+        for t in tokens {
+            parse_grant_token(t)?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn check_grant_tokens<Q: Req + ?Sized>(req: &Q) -> R<()> {
     if let Some(tokens) = string_list(req, "GrantTokens")? {
         if tokens.len() > 10 {

@@ -334,7 +334,7 @@ impl Kms {
         ev: &mut Ev,
     ) -> R<Value> {
         check_grant_tokens(req)?;
-        let key = self.used_key(st, caller, req, "DescribeKey", None, ev)?;
+        let key = self.used_key(st, caller, req_str(req, "KeyId")?, "DescribeKey", None, ev)?;
         Ok(json!({ "KeyMetadata": key_metadata(key) }))
     }
 

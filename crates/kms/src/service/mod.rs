@@ -43,6 +43,11 @@ mod request;
 mod rotation;
 mod tags;
 
+use dry_run::DryRunLegs;
+use ebsim_kms_api::types::crypto::{
+    DecryptRequest, GenerateDataKeyWithoutPlaintextRequest, ReEncryptRequest,
+};
+
 use aliases::*;
 use authz::*;
 pub use grants::GRANT_OPERATIONS;
@@ -140,7 +145,7 @@ pub struct Kms {
 type R<T> = Result<T, KmsError>;
 
 mod hot;
-use hot::Req;
+use request::Req;
 
 fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
     KmsError::new(t, msg)
@@ -461,20 +466,39 @@ impl Kms {
             caller, op, req, ..
         } = *cx;
         match op {
-            "Decrypt" | "ReEncrypt" if dry_run::ignores_ciphertext(req)? => {
-                self.dry_run_without_ciphertext(st, caller, op, req, ev)
+            "Decrypt" => {
+                let r: DecryptRequest = parse(req)?;
+                if dry_run::ignores_ciphertext(r.dry_run, r.dry_run_modifiers.as_deref())? {
+                    return self.dry_run_without_ciphertext(st, caller, op, DryRunLegs::of(&r), ev);
+                }
+                self.decrypt(st, caller, &r, ev).map(|o| o.to_value())
+            }
+            "ReEncrypt" => {
+                let r: ReEncryptRequest = parse(req)?;
+                if dry_run::ignores_ciphertext(r.dry_run, r.dry_run_modifiers.as_deref())? {
+                    return self.dry_run_without_ciphertext(st, caller, op, DryRunLegs::of(&r), ev);
+                }
+                self.re_encrypt(st, caller, &r, ev).map(|o| o.to_value())
             }
             "DescribeKey" => self.describe_key(st, caller, req, ev),
-            "Encrypt" => self.encrypt(st, caller, req, ev).map(|o| o.to_value()),
-            "Decrypt" => self.decrypt(st, caller, req, ev).map(|o| o.to_value()),
+            "Encrypt" => self
+                .encrypt(st, caller, &parse(req)?, ev)
+                .map(|o| o.to_value()),
             "GenerateDataKey" => self
-                .generate_data_key(st, caller, req, ev, true)
+                .generate_data_key(st, caller, &parse(req)?, ev, true)
                 .map(|o| o.to_value()),
             "GenerateDataKeyWithoutPlaintext" => self
-                .generate_data_key(st, caller, req, ev, false)
+                .generate_data_key(
+                    st,
+                    caller,
+                    &parse::<GenerateDataKeyWithoutPlaintextRequest>(req)?.into(),
+                    ev,
+                    false,
+                )
                 .map(|o| o.to_value()),
-            "ReEncrypt" => self.re_encrypt(st, caller, req, ev).map(|o| o.to_value()),
-            "GenerateRandom" => self.generate_random(st, caller, req),
+            "GenerateRandom" => self
+                .generate_random(st, caller, &parse(req)?)
+                .and_then(to_json),
             "ListKeys" => self.list_keys(st, caller, req),
             "ListAliases" => self.list_aliases(st, caller, req),
             "ListGrants" => self.list_grants(st, caller, req, ev),

@@ -15,7 +15,7 @@ pub(super) enum AuditParams<'a> {
     /// A general request: the members the operation table says its operation records.
     Map(&'a Map<String, Value>),
     /// A typed data-plane request.
-    Hot(&'a hot::HotReq<'a>),
+    Hot(&'a hot::HotReq),
 }
 
 impl AuditParams<'_> {

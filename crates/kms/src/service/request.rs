@@ -2,6 +2,78 @@
 
 use super::*;
 
+/// Read access to a request's members, with the general path's type errors.
+pub(super) trait Req {
+    /// A string member (`None` when absent or null).
+    fn opt_str(&self, name: &str) -> R<Option<&str>>;
+    /// An integer member.
+    fn opt_int(&self, name: &str) -> R<Option<i64>>;
+    /// A boolean member (`false` when absent or null).
+    fn opt_bool(&self, name: &str) -> R<bool>;
+    /// A map-of-strings member (empty when absent or null).
+    fn context(&self, name: &str) -> R<BTreeMap<String, String>>;
+    /// A list-of-strings member.
+    fn string_list(&self, name: &str) -> R<Option<Vec<String>>>;
+}
+
+impl Req for Map<String, Value> {
+    fn opt_str(&self, name: &str) -> R<Option<&str>> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ser(format!("STRING_VALUE can not be converted to {name}"))),
+        }
+    }
+
+    fn opt_int(&self, name: &str) -> R<Option<i64>> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ser(format!("Value for {name} is not an integer"))),
+        }
+    }
+
+    fn opt_bool(&self, name: &str) -> R<bool> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ser(format!("Value for {name} is not a boolean"))),
+        }
+    }
+
+    fn context(&self, name: &str) -> R<BTreeMap<String, String>> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(BTreeMap::new()),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(ser(format!("{name} values must be strings"))),
+                })
+                .collect(),
+            Some(_) => Err(ser(format!("{name} must be a map of strings"))),
+        }
+    }
+
+    fn string_list(&self, name: &str) -> R<Option<Vec<String>>> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| ser(format!("{name} must be a list of strings")))
+                })
+                .collect::<R<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(ser(format!("{name} must be a list"))),
+        }
+    }
+}
+
 pub(super) fn ser(msg: impl Into<String>) -> KmsError {
     err(ErrorType::SerializationException, msg)
 }
@@ -48,16 +120,6 @@ pub(super) fn range(name: &str, v: i64, lo: i64, hi: i64) -> R<()> {
         )));
     }
     Ok(())
-}
-
-pub(super) fn blob_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<Option<Zeroizing<Vec<u8>>>> {
-    match opt_str(req, name)? {
-        None => Ok(None),
-        Some(s) => B64
-            .decode(s)
-            .map(|b| Some(Zeroizing::new(b)))
-            .map_err(|_| ser(format!("Value for {name} is not valid base64"))),
-    }
 }
 
 pub(super) fn context_param<Q: Req + ?Sized>(req: &Q, name: &str) -> R<BTreeMap<String, String>> {
@@ -113,4 +175,14 @@ fn paged(mut body: Map<String, Value>, next: Option<String>) -> Value {
         body.insert("NextMarker".into(), Value::String(n));
     }
     Value::Object(body)
+}
+
+/// A typed request read from its JSON members.
+pub(super) fn parse<T: ebsim_kms_api::types::FromMembers>(req: &Map<String, Value>) -> R<T> {
+    T::from_members(req)
+}
+
+/// A typed response as a JSON value.
+pub(super) fn to_json<T: serde::Serialize>(v: T) -> R<Value> {
+    serde_json::to_value(v).map_err(|e| internal(e.to_string()))
 }
