@@ -5,10 +5,10 @@ use std::sync::Arc;
 #[cfg(feature = "embedded")]
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 #[cfg(feature = "embedded")]
 use ebsim_kms::{Kms, KmsConfig, KmsOpenError};
+use ebsim_kms_api::types::crypto::{DecryptRequest, GenerateDataKeyWithoutPlaintextRequest};
+use ebsim_kms_api::types::{Blob, Call};
 use ebsim_kms_api::{Caller, ErrorType, KmsError};
 use zeroize::Zeroizing;
 
@@ -320,49 +320,50 @@ impl KmsClient {
         parse_json(self, &out)
     }
 
+    /// Any implemented operation, typed: the request and response types of
+    /// `ebsim_kms_api::types` (`client.send(&identity, &DecryptRequest { … })`).
+    ///
+    /// # Errors
+    /// As [`KmsClient::call`]; [`ClientError::Protocol`] for a response of the wrong shape.
+    pub fn send<T: Call>(
+        &self,
+        identity: &Identity,
+        request: &T,
+    ) -> Result<T::Response, ClientError> {
+        let body =
+            Zeroizing::new(serde_json::to_vec(request).map_err(|e| protocol(self, e.to_string()))?);
+        let out = self.call_raw(identity, T::OPERATION, &body)?;
+        serde_json::from_slice(&out).map_err(|_| {
+            protocol(
+                self,
+                format!("{} returned a response of the wrong shape", T::OPERATION),
+            )
+        })
+    }
+
     /// GenerateDataKeyWithoutPlaintext with `NumberOfBytes: 64` under `context`: a new volume
     /// data key, wrapped.
     ///
     /// # Errors
-    /// As [`KmsClient::call`]; [`ClientError::Protocol`] for a response without a blob.
+    /// As [`KmsClient::send`].
     pub fn generate_wrapped_data_key(
         &self,
         identity: &Identity,
         key_id: &str,
         context: &EncryptionContext,
     ) -> Result<WrappedKey, ClientError> {
-        let out = self.call(
+        let out = self.send(
             identity,
-            "GenerateDataKeyWithoutPlaintext",
-            serde_json::json!({
-                "KeyId": key_id,
-                "NumberOfBytes": VOLUME_KEY_BYTES,
-                "EncryptionContext": context,
-            }),
+            &GenerateDataKeyWithoutPlaintextRequest {
+                key_id: Some(key_id.to_owned()),
+                number_of_bytes: Some(VOLUME_KEY_BYTES as i64),
+                encryption_context: Some(context.as_map().clone()),
+                ..Default::default()
+            },
         )?;
-        let blob = out
-            .get("CiphertextBlob")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|b| B64.decode(b).ok())
-            .ok_or_else(|| {
-                protocol(
-                    self,
-                    "GenerateDataKeyWithoutPlaintext returned no CiphertextBlob".into(),
-                )
-            })?;
-        let key_arn = out
-            .get("KeyId")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| {
-                protocol(
-                    self,
-                    "GenerateDataKeyWithoutPlaintext returned no KeyId".into(),
-                )
-            })?
-            .to_owned();
         Ok(WrappedKey {
-            ciphertext_blob: blob,
-            key_arn,
+            ciphertext_blob: out.ciphertext_blob.0,
+            key_arn: out.key_id,
         })
     }
 
@@ -370,7 +371,7 @@ impl KmsClient {
     ///
     /// # Errors
     /// `InvalidCiphertextException` (as [`ClientError::Kms`]) for a wrong context or a
-    /// corrupt blob; otherwise as [`KmsClient::call`].
+    /// corrupt blob; otherwise as [`KmsClient::send`].
     pub fn decrypt_data_key(
         &self,
         identity: &Identity,
@@ -392,34 +393,16 @@ impl KmsClient {
         context: &EncryptionContext,
         key_id: Option<&str>,
     ) -> Result<DataKey, ClientError> {
-        let mut req = serde_json::json!({
-            "CiphertextBlob": B64.encode(ciphertext_blob),
-            "EncryptionContext": context,
-        });
-        if let (Some(k), Some(obj)) = (key_id, req.as_object_mut()) {
-            obj.insert("KeyId".to_owned(), k.into());
-        }
-        let body = serde_json::to_vec(&req).map_err(|e| protocol(self, e.to_string()))?;
-        let out = self.call_raw(identity, "Decrypt", &body)?;
-        #[derive(serde::Deserialize)]
-        struct DecryptOut {
-            #[serde(rename = "Plaintext")]
-            plaintext: Option<String>,
-        }
-        let parsed: DecryptOut = serde_json::from_slice(&out)
-            .map_err(|_| protocol(self, "Decrypt returned malformed JSON".into()))?;
-        let b64 = Zeroizing::new(
-            parsed
-                .plaintext
-                .ok_or_else(|| protocol(self, "Decrypt returned no Plaintext".into()))?,
-        );
-        let key = Zeroizing::new(B64.decode(b64.as_bytes()).map_err(|_| {
-            protocol(
-                self,
-                "Decrypt returned a Plaintext that is not base64".into(),
-            )
-        })?);
-        Ok(DataKey::new(key))
+        let out = self.send(
+            identity,
+            &DecryptRequest {
+                ciphertext_blob: Some(Blob(ciphertext_blob.to_vec())),
+                encryption_context: Some(context.as_map().clone()),
+                key_id: key_id.map(str::to_owned),
+                ..Default::default()
+            },
+        )?;
+        Ok(DataKey::new(out.plaintext.0))
     }
 }
 

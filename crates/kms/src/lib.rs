@@ -40,6 +40,7 @@ mod service;
 mod state;
 mod store;
 pub use ebsim_kms_api::trust;
+pub use ebsim_kms_api::types;
 
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError};

@@ -925,3 +925,58 @@ fn faults_and_admin_access() {
     );
     assert!(kms.lookup_access_key("AKIANOPE").is_none());
 }
+
+#[test]
+fn the_typed_api_round_trips_a_data_key() {
+    use ebsim_kms::types::crypto::{DecryptRequest, GenerateDataKeyRequest};
+    let kms = ebsim_kms::Kms::in_memory(ebsim_kms::KmsConfig::default());
+    let root = Caller::new(ROOT);
+    let key = kms.call_json(&root, "CreateKey", json!({})).unwrap();
+    let arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let ctx: std::collections::BTreeMap<String, String> =
+        [("aws:ebs:id".to_owned(), "vol-1".to_owned())].into();
+    let dk = kms
+        .generate_data_key(
+            &root,
+            GenerateDataKeyRequest {
+                key_id: Some(arn.clone()),
+                number_of_bytes: Some(64),
+                encryption_context: Some(ctx.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(dk.key_id, arn);
+    let plain = dk.plaintext.expect("GenerateDataKey returns the plaintext");
+    assert_eq!(plain.expose().len(), 64);
+    let out = kms
+        .decrypt(
+            &root,
+            DecryptRequest {
+                ciphertext_blob: Some(dk.ciphertext_blob.clone()),
+                encryption_context: Some(ctx),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.plaintext.expose(), plain.expose());
+    // A wrong context is the opaque crypto failure, typed.
+    let e = kms
+        .decrypt(
+            &root,
+            DecryptRequest {
+                ciphertext_blob: Some(dk.ciphertext_blob),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::InvalidCiphertextException);
+    // Validation messages come from the declarations.
+    let e = kms.decrypt(&root, DecryptRequest::default()).unwrap_err();
+    assert_eq!(
+        e.message.as_deref(),
+        Some(
+            "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
+        )
+    );
+}

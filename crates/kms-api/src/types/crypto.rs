@@ -138,18 +138,20 @@ request! {
     }
 }
 
-/// The answer of Encrypt.
+/// The answer of Encrypt (members AWS may leave out are `Option`s).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
     /// The ciphertext.
     pub ciphertext_blob: Blob,
     /// The algorithm used.
-    pub encryption_algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithm: Option<String>,
     /// The key's ARN.
     pub key_id: String,
     /// The key material that sealed it.
-    pub key_material_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
 }
 
 /// The answer of Decrypt.
@@ -157,11 +159,13 @@ pub struct EncryptResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptResponse {
     /// The algorithm used.
-    pub encryption_algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_algorithm: Option<String>,
     /// The key's ARN.
     pub key_id: String,
     /// The key material that sealed it.
-    pub key_material_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
     /// The plaintext.
     pub plaintext: SecretBlob,
 }
@@ -175,7 +179,8 @@ pub struct GenerateDataKeyResponse {
     /// The key's ARN.
     pub key_id: String,
     /// The key material that sealed it.
-    pub key_material_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
     /// The data key (GenerateDataKey only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plaintext: Option<SecretBlob>,
@@ -188,17 +193,22 @@ pub struct ReEncryptResponse {
     /// The new ciphertext.
     pub ciphertext_blob: Blob,
     /// The algorithm of the new ciphertext.
-    pub destination_encryption_algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_encryption_algorithm: Option<String>,
     /// The key material that sealed the new ciphertext.
-    pub destination_key_material_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_key_material_id: Option<String>,
     /// The destination key's ARN.
     pub key_id: String,
     /// The algorithm of the old ciphertext.
-    pub source_encryption_algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_encryption_algorithm: Option<String>,
     /// The source key's ARN.
-    pub source_key_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key_id: Option<String>,
     /// The key material that sealed the old ciphertext.
-    pub source_key_material_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key_material_id: Option<String>,
 }
 
 /// The answer of GenerateRandom.
@@ -220,4 +230,13 @@ impl From<GenerateDataKeyWithoutPlaintextRequest> for GenerateDataKeyRequest {
             dry_run: r.dry_run,
         }
     }
+}
+
+responses! {
+    EncryptRequest => EncryptResponse,
+    DecryptRequest => DecryptResponse,
+    GenerateDataKeyRequest => GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextRequest => GenerateDataKeyResponse,
+    ReEncryptRequest => ReEncryptResponse,
+    GenerateRandomRequest => GenerateRandomResponse,
 }

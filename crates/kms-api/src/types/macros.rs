@@ -122,3 +122,12 @@ macro_rules! request {
         }
     )*};
 }
+
+/// Pairs request types with their response types.
+macro_rules! responses {
+    ($($req:ty => $resp:ty),* $(,)?) => {
+        $(impl crate::types::Call for $req {
+            type Response = $resp;
+        })*
+    };
+}

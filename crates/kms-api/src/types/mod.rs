@@ -129,6 +129,16 @@ impl AsMemberRef for Option<SecretBlob> {
     }
 }
 
+/// A request and the response type of its operation.
+pub trait Call: Request {
+    /// The response.
+    type Response: Serialize + serde::de::DeserializeOwned;
+}
+
+/// The response of operations that answer an empty object.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EmptyResponse {}
+
 /// Reading a request from its JSON members, with the SerializationException AWS answers
 /// when a member has the wrong JSON type.
 pub trait FromMembers: Sized {

@@ -65,7 +65,7 @@ impl Kms {
         Ok(())
     }
 
-    pub(super) fn encrypt<'s>(
+    pub(super) fn handle_encrypt<'s>(
         &self,
         st: &'s State,
         caller: &Caller,
@@ -92,7 +92,7 @@ impl Kms {
         })
     }
 
-    pub(super) fn generate_data_key<'s>(
+    pub(super) fn handle_generate_data_key<'s>(
         &self,
         st: &'s State,
         caller: &Caller,
@@ -190,7 +190,7 @@ impl Kms {
         Ok((key, plaintext, m.id.as_str()))
     }
 
-    pub(super) fn decrypt<'s>(
+    pub(super) fn handle_decrypt<'s>(
         &self,
         st: &'s State,
         caller: &Caller,
@@ -219,7 +219,7 @@ impl Kms {
         })
     }
 
-    pub(super) fn re_encrypt<'s>(
+    pub(super) fn handle_re_encrypt<'s>(
         &self,
         st: &'s State,
         caller: &Caller,
@@ -270,7 +270,7 @@ impl Kms {
         })
     }
 
-    pub(super) fn generate_random(
+    pub(super) fn handle_generate_random(
         &self,
         st: &State,
         caller: &Caller,

@@ -337,16 +337,20 @@ impl Kms {
         }
         let st = self.state.read();
         match (op, req) {
-            (HotOp::Encrypt, HotReq::Encrypt(r)) => self.encrypt(&st, caller, r, ev)?.write(out),
-            (HotOp::Decrypt, HotReq::Decrypt(r)) => self.decrypt(&st, caller, r, ev)?.write(out),
-            (HotOp::GenerateDataKey, HotReq::DataKey(r)) => {
-                self.generate_data_key(&st, caller, r, ev, true)?.write(out)
+            (HotOp::Encrypt, HotReq::Encrypt(r)) => {
+                self.handle_encrypt(&st, caller, r, ev)?.write(out)
             }
+            (HotOp::Decrypt, HotReq::Decrypt(r)) => {
+                self.handle_decrypt(&st, caller, r, ev)?.write(out)
+            }
+            (HotOp::GenerateDataKey, HotReq::DataKey(r)) => self
+                .handle_generate_data_key(&st, caller, r, ev, true)?
+                .write(out),
             (HotOp::GenerateDataKeyWithoutPlaintext, HotReq::DataKey(r)) => self
-                .generate_data_key(&st, caller, r, ev, false)?
+                .handle_generate_data_key(&st, caller, r, ev, false)?
                 .write(out),
             (HotOp::ReEncrypt, HotReq::ReEncrypt(r)) => {
-                self.re_encrypt(&st, caller, r, ev)?.write(out);
+                self.handle_re_encrypt(&st, caller, r, ev)?.write(out);
             }
             _ => return Err(super::internal("request of another operation")),
         }

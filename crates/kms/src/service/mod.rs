@@ -42,6 +42,7 @@ mod record;
 mod request;
 mod rotation;
 mod tags;
+mod typed;
 
 use dry_run::DryRunLegs;
 use ebsim_kms_api::types::crypto::{
@@ -471,24 +472,26 @@ impl Kms {
                 if dry_run::ignores_ciphertext(r.dry_run, r.dry_run_modifiers.as_deref())? {
                     return self.dry_run_without_ciphertext(st, caller, op, DryRunLegs::of(&r), ev);
                 }
-                self.decrypt(st, caller, &r, ev).map(|o| o.to_value())
+                self.handle_decrypt(st, caller, &r, ev)
+                    .map(|o| o.to_value())
             }
             "ReEncrypt" => {
                 let r: ReEncryptRequest = parse(req)?;
                 if dry_run::ignores_ciphertext(r.dry_run, r.dry_run_modifiers.as_deref())? {
                     return self.dry_run_without_ciphertext(st, caller, op, DryRunLegs::of(&r), ev);
                 }
-                self.re_encrypt(st, caller, &r, ev).map(|o| o.to_value())
+                self.handle_re_encrypt(st, caller, &r, ev)
+                    .map(|o| o.to_value())
             }
             "DescribeKey" => self.describe_key(st, caller, req, ev),
             "Encrypt" => self
-                .encrypt(st, caller, &parse(req)?, ev)
+                .handle_encrypt(st, caller, &parse(req)?, ev)
                 .map(|o| o.to_value()),
             "GenerateDataKey" => self
-                .generate_data_key(st, caller, &parse(req)?, ev, true)
+                .handle_generate_data_key(st, caller, &parse(req)?, ev, true)
                 .map(|o| o.to_value()),
             "GenerateDataKeyWithoutPlaintext" => self
-                .generate_data_key(
+                .handle_generate_data_key(
                     st,
                     caller,
                     &parse::<GenerateDataKeyWithoutPlaintextRequest>(req)?.into(),
@@ -497,7 +500,7 @@ impl Kms {
                 )
                 .map(|o| o.to_value()),
             "GenerateRandom" => self
-                .generate_random(st, caller, &parse(req)?)
+                .handle_generate_random(st, caller, &parse(req)?)
                 .and_then(to_json),
             "ListKeys" => self.list_keys(st, caller, req),
             "ListAliases" => self.list_aliases(st, caller, req),
