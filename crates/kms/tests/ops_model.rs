@@ -128,3 +128,96 @@ fn implemented_operations_are_classified() {
     let implemented = operations().iter().filter(|o| o.implemented).count();
     assert_eq!(implemented, 34, "54 operations, 20 not implemented");
 }
+
+/// The rules each request type declares agree with the model: every member exists in the
+/// operation's input shape (or is a known extension), every member the model requires is
+/// declared required, and each model constraint (length, range, enum, pattern) the type
+/// declares has the model's bounds and values. `Rule::ServiceRange` and `Rule::Service` are
+/// the service's own, narrower rules and have no model counterpart.
+#[test]
+fn request_constraints_follow_the_model() {
+    use ebsim_kms::types::{ALL, Rule};
+    let model = model();
+    let implemented: BTreeSet<&str> = operations()
+        .iter()
+        .filter(|o| o.implemented)
+        .map(|o| o.name)
+        .collect();
+    for (op, members) in ALL {
+        let shape_name = model["operations"][op]["input"]["shape"].as_str().unwrap();
+        let shape = &model["shapes"][shape_name];
+        let required: BTreeSet<&str> = shape["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for m in *members {
+            let Some(member) = shape["members"].get(m.name) else {
+                assert!(
+                    EXTENSIONS.contains(&(op, m.name)),
+                    "{op}.{} is not in the model",
+                    m.name
+                );
+                continue;
+            };
+            let target = &model["shapes"][member["shape"].as_str().unwrap()];
+            let min = target["min"].as_i64();
+            let max = target["max"].as_i64();
+            if required.contains(m.name) {
+                assert!(
+                    m.rules.contains(&Rule::Required),
+                    "{op}.{} is required by the model",
+                    m.name
+                );
+            }
+            for rule in m.rules {
+                match *rule {
+                    Rule::Length { min: lo, max: hi } => {
+                        assert_eq!(min.unwrap_or(0), lo as i64, "{op}.{} min", m.name);
+                        assert_eq!(max, hi.map(|h| h as i64), "{op}.{} max", m.name);
+                    }
+                    Rule::LengthBetween { min: lo, max: hi } => {
+                        assert_eq!(
+                            (min, max),
+                            (Some(lo as i64), Some(hi as i64)),
+                            "{op}.{}",
+                            m.name
+                        );
+                    }
+                    Rule::Range { min: lo, max: hi } => {
+                        assert_eq!((min, max), (Some(lo), Some(hi)), "{op}.{}", m.name);
+                    }
+                    Rule::Enum(values) => {
+                        let model_values: Vec<&str> = target["enum"]
+                            .as_array()
+                            .unwrap_or_else(|| panic!("{op}.{} has no enum", m.name))
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        for v in values {
+                            assert!(model_values.contains(v), "{op}.{}: {v}", m.name);
+                        }
+                    }
+                    Rule::ItemEnum(values) => {
+                        let item = &model["shapes"][target["member"]["shape"].as_str().unwrap()];
+                        let model_values: Vec<&str> = item["enum"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        assert_eq!(values, model_values.as_slice(), "{op}.{}", m.name);
+                    }
+                    Rule::Pattern(p) => {
+                        assert_eq!(target["pattern"].as_str(), Some(p), "{op}.{}", m.name);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let typed: BTreeSet<&str> = ALL.iter().map(|(op, _)| *op).collect();
+    assert_eq!(
+        typed, implemented,
+        "every implemented operation has a request type"
+    );
+}
