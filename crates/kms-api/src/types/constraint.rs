@@ -1,5 +1,5 @@
 //! The constraints of request members, declared next to each request type, and the AWS
-//! validation messages generated from them (docs/kms.md, "Validation").
+//! validation messages generated from them (docs/kms.md, "Operations", Validation).
 //!
 //! A message reads `1 validation error detected: Value <v> at '<member>' failed to satisfy
 //! constraint: Member must <rule>`. `<member>` is the wire name in camelCase; `<v>` is the
