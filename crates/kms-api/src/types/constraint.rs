@@ -60,8 +60,10 @@ pub enum Rule {
 pub enum Echo {
     /// `Value 'v' at …` (and `Value null at …` when missing).
     Value,
-    /// `Value at …`: blobs, lists, secrets and long text.
+    /// `Value at …` (but `Value null at …` when missing): lists, secrets, long text.
     Hidden,
+    /// `Value at …` even when missing: binary members.
+    Blob,
 }
 
 /// A request member and its rules.
@@ -127,7 +129,7 @@ impl MemberSpec {
     /// `Member must not be null`.
     pub fn check_present<T>(&self, v: Option<T>) -> Result<T, KmsError> {
         v.ok_or_else(|| {
-            let shown = (self.echo == Echo::Value).then_some("null");
+            let shown = (self.echo != Echo::Blob).then_some("null");
             invalid(self.name, shown, "not be null")
         })
     }
@@ -317,6 +319,11 @@ mod tests {
         echo: Echo::Hidden,
         rules: &[Rule::Required, Rule::LengthBetween { min: 1, max: 2048 }],
     };
+    const BLOB: MemberSpec = MemberSpec {
+        name: "CiphertextBlob",
+        echo: Echo::Blob,
+        rules: &[Rule::Required],
+    };
 
     #[test]
     fn messages_follow_the_declaration() {
@@ -330,7 +337,14 @@ mod tests {
                 .unwrap_err()
                 .message
                 .unwrap(),
-            "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must not be null"
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"
+        );
+        assert_eq!(
+            BLOB.check_present(None::<&str>)
+                .unwrap_err()
+                .message
+                .unwrap(),
+            "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
         );
         let limit = MemberSpec {
             name: "Limit",

@@ -33,7 +33,7 @@ request! {
         /// The key.
         key_id, KEY_ID: Option<String> = "KeyId", Hidden, [Rule::Required, KEY_ID_RULE];
         /// The data to encrypt.
-        plaintext, PLAINTEXT: Option<SecretBlob> = "Plaintext", Hidden,
+        plaintext, PLAINTEXT: Option<SecretBlob> = "Plaintext", Blob,
             [Rule::Required, Rule::Length { min: 1, max: Some(4096) }];
         /// Bound to the ciphertext; Decrypt must name it again.
         encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
@@ -49,7 +49,7 @@ request! {
     /// Decrypt: the key is read from the ciphertext (or named by `KeyId`).
     DecryptRequest = "Decrypt" {
         /// The ciphertext.
-        ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Hidden,
+        ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Blob,
             [Rule::Required, CIPHERTEXT_RULE];
         /// The encryption context it was sealed under.
         encryption_context, ENCRYPTION_CONTEXT: StringMap = "EncryptionContext", Value, [];
@@ -104,7 +104,7 @@ request! {
     /// ReEncrypt: decrypts and encrypts again, inside KMS.
     ReEncryptRequest = "ReEncrypt" {
         /// The ciphertext.
-        ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Hidden,
+        ciphertext_blob, CIPHERTEXT_BLOB: Option<Blob> = "CiphertextBlob", Blob,
             [Rule::Required, CIPHERTEXT_RULE];
         /// The context it was sealed under.
         source_encryption_context, SOURCE_ENCRYPTION_CONTEXT: StringMap = "SourceEncryptionContext", Value, [];
