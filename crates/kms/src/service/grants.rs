@@ -52,6 +52,17 @@ pub(super) fn parse_grant_token(token: &str) -> R<String> {
     Ok(hex::encode(&raw[1..33]))
 }
 
+/// Checks a request's `GrantTokens`: at most ten, each a token this KMS issued.
+pub(super) fn check_grant_tokens_typed(tokens: Option<&[String]>) -> R<()> {
+    if let Some(tokens) = tokens {
+        ebsim_kms_api::types::crypto::DecryptRequest::GRANT_TOKENS.check_list(tokens)?;
+        for t in tokens {
+            parse_grant_token(t)?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn check_grant_tokens<Q: Req + ?Sized>(req: &Q) -> R<()> {
     if let Some(tokens) = string_list(req, "GrantTokens")? {
         if tokens.len() > 10 {
@@ -425,7 +436,7 @@ impl Kms {
         req: &Map<String, Value>,
         ev: &mut Ev,
     ) -> R<Value> {
-        let key = self.managed_key(st, caller, req, "ListGrants", ev)?;
+        let key = self.managed_key(st, caller, req_str(req, "KeyId")?, "ListGrants", ev)?;
         let gid = opt_str(req, "GrantId")?;
         if let Some(g) = gid
             && !is_grant_id(g)
@@ -477,7 +488,7 @@ impl Kms {
     ) -> R<Value> {
         let gid = req_str(req, "GrantId")?;
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key = self.managed_key(st, caller, req_str(req, "KeyId")?, op, ev)?;
             key.id.clone()
         };
         if !is_grant_id(gid) {
