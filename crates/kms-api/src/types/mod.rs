@@ -40,6 +40,22 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<crypto::GenerateDataKeyWithoutPlaintextRequest>(),
     entry::<crypto::ReEncryptRequest>(),
     entry::<crypto::GenerateRandomRequest>(),
+    entry::<keys::CreateKeyRequest>(),
+    entry::<keys::DescribeKeyRequest>(),
+    entry::<keys::EnableKeyRequest>(),
+    entry::<keys::DisableKeyRequest>(),
+    entry::<keys::UpdateKeyDescriptionRequest>(),
+    entry::<keys::ScheduleKeyDeletionRequest>(),
+    entry::<keys::CancelKeyDeletionRequest>(),
+    entry::<keys::ListKeysRequest>(),
+    entry::<rotation::EnableKeyRotationRequest>(),
+    entry::<rotation::DisableKeyRotationRequest>(),
+    entry::<rotation::GetKeyRotationStatusRequest>(),
+    entry::<rotation::RotateKeyOnDemandRequest>(),
+    entry::<rotation::ListKeyRotationsRequest>(),
+    entry::<policy::GetKeyPolicyRequest>(),
+    entry::<policy::PutKeyPolicyRequest>(),
+    entry::<policy::ListKeyPoliciesRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {

@@ -2,6 +2,8 @@
 
 use super::*;
 use ebsim_kms_api::id::{PrincipalArn, PrincipalKind, arn_account};
+use ebsim_kms_api::types::crypto::KEY_ID_RULE;
+use ebsim_kms_api::types::{Echo, MemberSpec};
 
 /// The result of authorization.
 #[derive(Debug, Default)]
@@ -54,6 +56,21 @@ impl<'a> KeyUse<'a> {
 pub(super) enum Forms {
     All,
     IdOrArn,
+}
+
+/// The constraints every key reference is resolved under: whichever member carries it
+/// (`KeyId`, `TargetKeyId`, `DestinationKeyId`), a length outside [`KEY_ID_RULE`] is reported
+/// as `keyId`.
+pub(super) const KEY_REF: MemberSpec = MemberSpec {
+    name: "KeyId",
+    echo: Echo::Hidden,
+    rules: &[KEY_ID_RULE],
+};
+
+/// Checks a key reference against the length rules of `spec` (its member's constraints),
+/// counting bytes.
+pub(super) fn check_key_ref(spec: &MemberSpec, key_ref: &str) -> R<()> {
+    spec.check_len(key_ref.len())
 }
 
 /// `arn:aws:sts::A:assumed-role/R/S` → `arn:aws:iam::A:role/R`.
@@ -119,11 +136,7 @@ impl Kms {
                 "Key Aliases are not supported for this operation",
             )
         };
-        if key_ref.is_empty() || key_ref.len() > 2048 {
-            return Err(validation(
-                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048",
-            ));
-        }
+        check_key_ref(&KEY_REF, key_ref)?;
         let (account, resource) = if let Some(rest) = key_ref.strip_prefix("arn:") {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
             if parts.len() != 5
@@ -411,18 +424,17 @@ impl Kms {
         Ok(key)
     }
 
-    /// The key a key-management operation names in `KeyId` (key id or ARN, no alias),
+    /// The key a key-management operation names (key id or ARN, no alias),
     /// authorized for `action` by the key policy and IAM policies (grants never allow
     /// management operations).
     pub(super) fn managed_key<'a>(
         &self,
         st: &'a State,
         caller: &Caller,
-        req: &(impl Req + ?Sized),
+        key_ref: &str,
         action: &str,
         ev: &mut Ev,
     ) -> R<&'a Key> {
-        let key_ref = req_str(req, "KeyId")?;
         self.key_access(
             st,
             caller,

@@ -436,7 +436,7 @@ impl Kms {
         req: &Map<String, Value>,
         ev: &mut Ev,
     ) -> R<Value> {
-        let key = self.managed_key(st, caller, req, "ListGrants", ev)?;
+        let key = self.managed_key(st, caller, req_str(req, "KeyId")?, "ListGrants", ev)?;
         let gid = opt_str(req, "GrantId")?;
         if let Some(g) = gid
             && !is_grant_id(g)
@@ -488,7 +488,7 @@ impl Kms {
     ) -> R<Value> {
         let gid = req_str(req, "GrantId")?;
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key = self.managed_key(st, caller, req_str(req, "KeyId")?, op, ev)?;
             key.id.clone()
         };
         if !is_grant_id(gid) {

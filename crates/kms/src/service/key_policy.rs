@@ -1,5 +1,11 @@
 //! Key policies: GetKeyPolicy, PutKeyPolicy (with the lockout safety check), ListKeyPolicies.
 
+use ebsim_kms_api::types::policy::{
+    DEFAULT_POLICY_NAME, GetKeyPolicyRequest, GetKeyPolicyResponse, ListKeyPoliciesRequest,
+    ListKeyPoliciesResponse, POLICY_NAME_RULE, PutKeyPolicyRequest,
+};
+use ebsim_kms_api::types::{EmptyResponse, Request as _};
+
 use super::*;
 
 impl Kms {
@@ -52,50 +58,60 @@ impl Kms {
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &GetKeyPolicyRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let name = opt_str(req, "PolicyName")?.unwrap_or("default");
-        let key = self.managed_key(st, caller, req, "GetKeyPolicy", ev)?;
-        if name != "default" {
+    ) -> R<GetKeyPolicyResponse> {
+        type Q = GetKeyPolicyRequest;
+        let name = req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME);
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let key = self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
+        if name != DEFAULT_POLICY_NAME {
             return Err(err(
                 ErrorType::NotFoundException,
                 format!("Policy {name} does not exist"),
             ));
         }
-        Ok(json!({"Policy": key.policy_text, "PolicyName": "default"}))
+        Ok(GetKeyPolicyResponse {
+            policy: key.policy_text.clone(),
+            policy_name: DEFAULT_POLICY_NAME.to_owned(),
+        })
     }
 
     pub(super) fn list_key_policies(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &ListKeyPoliciesRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        self.managed_key(st, caller, req, "ListKeyPolicies", ev)?;
-        Ok(json!({"PolicyNames": ["default"], "Truncated": false}))
+    ) -> R<ListKeyPoliciesResponse> {
+        type Q = ListKeyPoliciesRequest;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
+        Ok(ListKeyPoliciesResponse {
+            policy_names: vec![DEFAULT_POLICY_NAME.to_owned()],
+            truncated: false,
+            next_marker: None,
+        })
     }
 
     pub(super) fn put_key_policy(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &PutKeyPolicyRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let name = opt_str(req, "PolicyName")?.unwrap_or("default");
-        let text = req_str(req, "Policy")?;
-        let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
+    ) -> R<EmptyResponse> {
+        type Q = PutKeyPolicyRequest;
+        let name = req.policy_name.as_deref().unwrap_or(DEFAULT_POLICY_NAME);
+        let text = Q::POLICY.check_present(req.policy.as_deref())?;
+        let bypass = req.bypass_policy_lockout_safety_check;
         let (id, arn) = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+            let key = self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
             (key.id.clone(), key.arn.clone())
         };
-        if name != "default" {
-            return Err(validation(
-                "1 validation error detected: Value at 'policyName' failed to satisfy constraint: Member must be default",
-            ));
+        if name != DEFAULT_POLICY_NAME {
+            return Err(Q::POLICY_NAME.violation(POLICY_NAME_RULE, name));
         }
         let doc = self.check_new_policy(st, caller, text, &arn, bypass)?;
         let k = st
@@ -104,6 +120,6 @@ impl Kms {
             .ok_or_else(|| internal("key vanished"))?;
         k.policy_text = text.to_string();
         k.policy = Some(Arc::new(doc));
-        Ok(json!({}))
+        Ok(EmptyResponse {})
     }
 }

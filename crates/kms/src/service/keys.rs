@@ -1,5 +1,13 @@
 //! Keys: CreateKey, the AWS managed keys, DescribeKey, ListKeys, EnableKey/DisableKey, UpdateKeyDescription, ScheduleKeyDeletion/CancelKeyDeletion.
 
+use ebsim_kms_api::types::keys::{
+    CancelKeyDeletionRequest, CancelKeyDeletionResponse, CreateKeyRequest, CreateKeyResponse,
+    DescribeKeyRequest, DescribeKeyResponse, DisableKeyRequest, EnableKeyRequest, KEY_SPECS,
+    KeyListEntry, KeyMetadata, ListKeysRequest, ListKeysResponse, ScheduleKeyDeletionRequest,
+    ScheduleKeyDeletionResponse, UpdateKeyDescriptionRequest,
+};
+use ebsim_kms_api::types::{EmptyResponse, Request as _, Rule};
+
 use super::*;
 
 pub(super) const MANAGED: [(&str, &str, &str); 2] = [
@@ -29,29 +37,10 @@ pub(super) fn key_usage_for_spec(spec: &str) -> Option<&'static [&'static str]> 
     })
 }
 
-pub(super) fn key_metadata(k: &Key) -> Value {
-    let mut m = Map::new();
-    m.insert("AWSAccountId".into(), json!(k.account));
-    m.insert("KeyId".into(), json!(k.id));
-    m.insert("Arn".into(), json!(k.arn));
-    m.insert("CreationDate".into(), json!(k.created));
-    m.insert("Enabled".into(), json!(k.state == KeyState::Enabled));
-    m.insert("Description".into(), json!(k.description));
-    m.insert("KeyUsage".into(), json!(k.key_usage));
-    m.insert("KeyState".into(), json!(k.state.name()));
-    if let Some(d) = k.deletion_date {
-        m.insert("DeletionDate".into(), json!(d));
-        if let Some(w) = k.pending_window_days {
-            m.insert("PendingDeletionWindowInDays".into(), json!(w));
-        }
-    }
-    m.insert("Origin".into(), json!(k.origin));
-    m.insert(
-        "KeyManager".into(),
-        json!(if k.aws_managed { "AWS" } else { "CUSTOMER" }),
-    );
-    m.insert("CustomerMasterKeySpec".into(), json!(k.key_spec));
-    m.insert("KeySpec".into(), json!(k.key_spec));
+pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
+    let deletion_date = k.deletion_date;
+    let strings = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    let (mut encryption, mut mac, mut signing, mut agreement) = (None, None, None, None);
     match k.key_usage.as_str() {
         "ENCRYPT_DECRYPT" => {
             let algs: &[&str] = if k.is_symmetric() {
@@ -61,15 +50,15 @@ pub(super) fn key_metadata(k: &Key) -> Value {
             } else {
                 &["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
             };
-            m.insert("EncryptionAlgorithms".into(), json!(algs));
+            encryption = strings(algs);
         }
         "GENERATE_VERIFY_MAC" => {
             let alg = format!("HMAC_SHA_{}", k.key_spec.trim_start_matches("HMAC_"));
-            m.insert("MacAlgorithms".into(), json!([alg]));
+            mac = Some(vec![alg]);
         }
         "SIGN_VERIFY" => {
-            let algs: Vec<&str> = match k.key_spec.as_str() {
-                s if s.starts_with("RSA_") => vec![
+            let algs: &[&str] = match k.key_spec.as_str() {
+                s if s.starts_with("RSA_") => &[
                     "RSASSA_PSS_SHA_256",
                     "RSASSA_PSS_SHA_384",
                     "RSASSA_PSS_SHA_512",
@@ -77,25 +66,40 @@ pub(super) fn key_metadata(k: &Key) -> Value {
                     "RSASSA_PKCS1_V1_5_SHA_384",
                     "RSASSA_PKCS1_V1_5_SHA_512",
                 ],
-                "ECC_NIST_P256" | "ECC_SECG_P256K1" => vec!["ECDSA_SHA_256"],
-                "ECC_NIST_P384" => vec!["ECDSA_SHA_384"],
-                "ECC_NIST_P521" => vec!["ECDSA_SHA_512"],
-                "ECC_NIST_EDWARDS25519" => vec!["ED25519_SHA_512", "ED25519_PH_SHA_512"],
-                "SM2" => vec!["SM2DSA"],
-                _ => vec!["ML_DSA_SHAKE_256"],
+                "ECC_NIST_P256" | "ECC_SECG_P256K1" => &["ECDSA_SHA_256"],
+                "ECC_NIST_P384" => &["ECDSA_SHA_384"],
+                "ECC_NIST_P521" => &["ECDSA_SHA_512"],
+                "ECC_NIST_EDWARDS25519" => &["ED25519_SHA_512", "ED25519_PH_SHA_512"],
+                "SM2" => &["SM2DSA"],
+                _ => &["ML_DSA_SHAKE_256"],
             };
-            m.insert("SigningAlgorithms".into(), json!(algs));
+            signing = strings(algs);
         }
-        "KEY_AGREEMENT" => {
-            m.insert("KeyAgreementAlgorithms".into(), json!(["ECDH"]));
-        }
+        "KEY_AGREEMENT" => agreement = strings(&["ECDH"]),
         _ => {}
     }
-    m.insert("MultiRegion".into(), json!(false));
-    if let Some(mat) = k.current_material() {
-        m.insert("CurrentKeyMaterialId".into(), json!(mat.id));
+    KeyMetadata {
+        aws_account_id: k.account.clone(),
+        key_id: k.id.clone(),
+        arn: k.arn.clone(),
+        creation_date: k.created,
+        enabled: k.state == KeyState::Enabled,
+        description: k.description.clone(),
+        key_usage: k.key_usage.clone(),
+        key_state: k.state.name().to_owned(),
+        deletion_date,
+        pending_deletion_window_in_days: deletion_date.and(k.pending_window_days),
+        origin: k.origin.clone(),
+        key_manager: (if k.aws_managed { "AWS" } else { "CUSTOMER" }).to_owned(),
+        customer_master_key_spec: k.key_spec.clone(),
+        key_spec: k.key_spec.clone(),
+        encryption_algorithms: encryption,
+        mac_algorithms: mac,
+        signing_algorithms: signing,
+        key_agreement_algorithms: agreement,
+        multi_region: false,
+        current_key_material_id: k.current_material().map(|m| m.id.clone()),
     }
-    Value::Object(m)
 }
 
 /// What a new key is made of.
@@ -218,20 +222,18 @@ impl Kms {
         &self,
         st: &mut State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &CreateKeyRequest,
+        members: &Map<String, Value>,
         ev: &mut Ev,
         now: f64,
-    ) -> R<Value> {
+    ) -> R<CreateKeyResponse> {
+        type Q = CreateKeyRequest;
         self.authorize_iam_only(st, caller, "CreateKey", "*")?;
-        let description = opt_str(req, "Description")?.unwrap_or("");
-        if description.len() > 8192 {
-            return Err(validation(
-                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
-            ));
-        }
+        let description = req.description.as_deref().unwrap_or("");
+        Q::DESCRIPTION.check_len(description.len())?;
         let spec = match (
-            opt_str(req, "KeySpec")?,
-            opt_str(req, "CustomerMasterKeySpec")?,
+            req.key_spec.as_deref(),
+            req.customer_master_key_spec.as_deref(),
         ) {
             (Some(a), Some(b)) if a != b => {
                 return Err(validation(
@@ -241,10 +243,10 @@ impl Kms {
             (Some(a), _) | (None, Some(a)) => a,
             (None, None) => "SYMMETRIC_DEFAULT",
         };
-        let usages = key_usage_for_spec(spec).ok_or_else(|| {
-            validation(format!("1 validation error detected: Value '{spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87]"))
-        })?;
-        let usage = match opt_str(req, "KeyUsage")? {
+        // A `CustomerMasterKeySpec` outside the list is reported as `keySpec`.
+        let usages = key_usage_for_spec(spec)
+            .ok_or_else(|| Q::KEY_SPEC.violation(Rule::Enum(KEY_SPECS), spec))?;
+        let usage = match req.key_usage.as_deref() {
             Some(u) => u,
             None if spec == "SYMMETRIC_DEFAULT" => "ENCRYPT_DECRYPT",
             None => {
@@ -258,27 +260,22 @@ impl Kms {
                 "KeyUsage {usage} is not compatible with KeySpec {spec}."
             )));
         }
-        match opt_str(req, "Origin")? {
-            None | Some("AWS_KMS") => {}
-            Some(o @ ("EXTERNAL" | "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")) => {
+        if let Some(o) = req.origin.as_deref() {
+            Q::ORIGIN.check_str(o)?;
+            if o != "AWS_KMS" {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
                     format!("Origin {o} is not supported by this KMS."),
                 ));
             }
-            Some(o) => {
-                return Err(validation(format!(
-                    "1 validation error detected: Value '{o}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
-                )));
-            }
         }
-        if opt_bool(req, "MultiRegion")? {
+        if req.multi_region {
             return Err(err(
                 ErrorType::UnsupportedOperationException,
                 "Multi-Region keys are not supported by this KMS.",
             ));
         }
-        let tags = self.create_key_tags(st, caller, req)?;
+        let tags = self.create_key_tags(st, caller, members)?;
         let account = self.caller_account(caller).to_string();
         let owned = st
             .keys
@@ -294,9 +291,9 @@ impl Kms {
                 ),
             ));
         }
-        let bypass = opt_bool(req, "BypassPolicyLockoutSafetyCheck")?;
+        let bypass = req.bypass_policy_lockout_safety_check;
         let uuid_probe = format!("arn:aws:kms:{}:{account}:key/*", self.config.region);
-        let (text, doc) = match opt_str(req, "Policy")? {
+        let (text, doc) = match req.policy.as_deref() {
             Some(t) => (
                 t.to_string(),
                 self.check_new_policy(st, caller, t, &uuid_probe, bypass)?,
@@ -320,52 +317,94 @@ impl Kms {
         );
         key.tags = tags;
         ev.key(&key);
-        let meta = key_metadata(&key);
+        let key_metadata = key_metadata(&key);
         ev.response = Some(json!({"keyMetadata": {"keyId": key.id, "arn": key.arn}}));
         st.keys.insert(key.id.clone(), key);
-        Ok(json!({ "KeyMetadata": meta }))
+        Ok(CreateKeyResponse { key_metadata })
     }
 
     pub(super) fn describe_key(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &DescribeKeyRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        check_grant_tokens(req)?;
-        let key = self.used_key(st, caller, req_str(req, "KeyId")?, "DescribeKey", None, ev)?;
-        Ok(json!({ "KeyMetadata": key_metadata(key) }))
+    ) -> R<DescribeKeyResponse> {
+        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        let key_ref = DescribeKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
+        let what = KeyUse::grantable("DescribeKey", None);
+        let key = self.key_access(st, caller, key_ref, Forms::All, what, ev)?;
+        Ok(DescribeKeyResponse {
+            key_metadata: key_metadata(key),
+        })
     }
 
     pub(super) fn list_keys(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
-    ) -> R<Value> {
+        req: &ListKeysRequest,
+    ) -> R<ListKeysResponse> {
+        type Q = ListKeysRequest;
         self.authorize_iam_only(st, caller, "ListKeys", "*")?;
         let account = self.caller_account(caller);
-        let keys: Vec<Value> = st
+        let keys: Vec<KeyListEntry> = st
             .keys
             .values()
             .filter(|k| k.account == account)
-            .map(|k| json!({"KeyId": k.id, "KeyArn": k.arn}))
+            .map(|k| KeyListEntry {
+                key_id: k.id.clone(),
+                key_arn: k.arn.clone(),
+            })
             .collect();
-        list_page(keys, req, 1000, 100, "Keys")
+        let (keys, next_marker) = page_typed(
+            keys,
+            (req.limit, &Q::LIMIT),
+            (req.marker.as_deref(), &Q::MARKER),
+            100,
+        )?;
+        Ok(ListKeysResponse {
+            keys,
+            truncated: next_marker.is_some(),
+            next_marker,
+        })
     }
 
-    pub(super) fn enable_or_disable_key(
+    pub(super) fn enable_key(
+        &self,
+        st: &mut State,
+        caller: &Caller,
+        req: &EnableKeyRequest,
+        ev: &mut Ev,
+        now: f64,
+    ) -> R<EmptyResponse> {
+        let key_ref = EnableKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
+        self.enable_or_disable_key(st, caller, "EnableKey", key_ref, ev, now)
+    }
+
+    pub(super) fn disable_key(
+        &self,
+        st: &mut State,
+        caller: &Caller,
+        req: &DisableKeyRequest,
+        ev: &mut Ev,
+        now: f64,
+    ) -> R<EmptyResponse> {
+        let key_ref = DisableKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
+        self.enable_or_disable_key(st, caller, "DisableKey", key_ref, ev, now)
+    }
+
+    fn enable_or_disable_key(
         &self,
         st: &mut State,
         caller: &Caller,
         op: &str,
-        req: &Map<String, Value>,
+        key_ref: &str,
         ev: &mut Ev,
         now: f64,
-    ) -> R<Value> {
+    ) -> R<EmptyResponse> {
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
             key.id.clone()
         };
@@ -385,46 +424,46 @@ impl Kms {
                 KeyState::Disabled
             };
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
     }
 
     pub(super) fn update_key_description(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &UpdateKeyDescriptionRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let d = req_str(req, "Description")?;
-        if d.len() > 8192 {
-            return Err(validation(
-                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
-            ));
-        }
+    ) -> R<EmptyResponse> {
+        type Q = UpdateKeyDescriptionRequest;
+        let op = Q::OPERATION;
+        let d = Q::DESCRIPTION.check_present(req.description.as_deref())?;
+        Q::DESCRIPTION.check_len(d.len())?;
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+            let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
             key.id.clone()
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.description = d.to_string();
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
     }
 
     pub(super) fn schedule_key_deletion(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &ScheduleKeyDeletionRequest,
         ev: &mut Ev,
         now: f64,
-    ) -> R<Value> {
-        let days = opt_int(req, "PendingWindowInDays")?.unwrap_or(30);
+    ) -> R<ScheduleKeyDeletionResponse> {
+        type Q = ScheduleKeyDeletionRequest;
+        let op = Q::OPERATION;
+        let days = req.pending_window_in_days.unwrap_or(30);
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+            let key = self.managed_key(st, caller, key_ref, op, ev)?;
             if key.aws_managed {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
@@ -434,11 +473,7 @@ impl Kms {
             Self::check_state(op, key)?;
             key.id.clone()
         };
-        if !(7..=30).contains(&days) {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
-            )));
-        }
+        Q::PENDING_WINDOW_IN_DAYS.check_int(days)?;
         let k = st
             .keys
             .get_mut(&id)
@@ -447,21 +482,26 @@ impl Kms {
         k.state = KeyState::PendingDeletion;
         k.deletion_date = Some(date);
         k.pending_window_days = Some(days as u32);
-        Ok(
-            json!({"KeyId": k.arn, "DeletionDate": date, "KeyState": "PendingDeletion", "PendingWindowInDays": days}),
-        )
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: k.arn.clone(),
+            deletion_date: date,
+            key_state: KeyState::PendingDeletion.name().to_owned(),
+            pending_window_in_days: days,
+        })
     }
 
     pub(super) fn cancel_key_deletion(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &CancelKeyDeletionRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
+    ) -> R<CancelKeyDeletionResponse> {
+        type Q = CancelKeyDeletionRequest;
+        let op = Q::OPERATION;
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+            let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
             key.id.clone()
         };
@@ -472,6 +512,23 @@ impl Kms {
         k.state = KeyState::Disabled;
         k.deletion_date = None;
         k.pending_window_days = None;
-        Ok(json!({"KeyId": k.arn}))
+        Ok(CancelKeyDeletionResponse {
+            key_id: k.arn.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_spec_enum_is_the_specs_with_usages() {
+        for spec in KEY_SPECS {
+            assert!(key_usage_for_spec(spec).is_some(), "{spec}");
+        }
+        for spec in ["AES_256", "RSA_1024", "", "symmetric_default"] {
+            assert!(key_usage_for_spec(spec).is_none(), "{spec}");
+        }
     }
 }

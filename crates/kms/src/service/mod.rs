@@ -483,7 +483,9 @@ impl Kms {
                 self.handle_re_encrypt(st, caller, &r, ev)
                     .map(|o| o.to_value())
             }
-            "DescribeKey" => self.describe_key(st, caller, req, ev),
+            "DescribeKey" => self
+                .describe_key(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
             "Encrypt" => self
                 .handle_encrypt(st, caller, &parse(req)?, ev)
                 .map(|o| o.to_value()),
@@ -502,14 +504,22 @@ impl Kms {
             "GenerateRandom" => self
                 .handle_generate_random(st, caller, &parse(req)?)
                 .and_then(to_json),
-            "ListKeys" => self.list_keys(st, caller, req),
+            "ListKeys" => self.list_keys(st, caller, &parse(req)?).and_then(to_json),
             "ListAliases" => self.list_aliases(st, caller, req),
             "ListGrants" => self.list_grants(st, caller, req, ev),
             "ListRetirableGrants" => self.list_retirable_grants(st, caller, req),
-            "GetKeyPolicy" => self.get_key_policy(st, caller, req, ev),
-            "ListKeyPolicies" => self.list_key_policies(st, caller, req, ev),
-            "GetKeyRotationStatus" => self.get_key_rotation_status(st, caller, req, ev),
-            "ListKeyRotations" => self.list_key_rotations(st, caller, req, ev),
+            "GetKeyPolicy" => self
+                .get_key_policy(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "ListKeyPolicies" => self
+                .list_key_policies(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "GetKeyRotationStatus" => self
+                .get_key_rotation_status(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "ListKeyRotations" => self
+                .list_key_rotations(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
             "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
@@ -528,16 +538,36 @@ impl Kms {
             dry,
         } = *cx;
         match op {
-            "CreateKey" => self.create_key(st, caller, req, ev, now),
-            "EnableKey" | "DisableKey" => self.enable_or_disable_key(st, caller, op, req, ev, now),
-            "UpdateKeyDescription" => self.update_key_description(st, caller, op, req, ev),
-            "ScheduleKeyDeletion" => self.schedule_key_deletion(st, caller, op, req, ev, now),
-            "CancelKeyDeletion" => self.cancel_key_deletion(st, caller, op, req, ev),
-            "PutKeyPolicy" => self.put_key_policy(st, caller, op, req, ev),
-            "EnableKeyRotation" | "DisableKeyRotation" => {
-                self.enable_or_disable_rotation(st, caller, op, req, ev, now)
-            }
-            "RotateKeyOnDemand" => self.rotate_key_on_demand(st, caller, op, req, ev, now),
+            "CreateKey" => self
+                .create_key(st, caller, &parse(req)?, req, ev, now)
+                .and_then(to_json),
+            "EnableKey" => self
+                .enable_key(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "DisableKey" => self
+                .disable_key(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "UpdateKeyDescription" => self
+                .update_key_description(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "ScheduleKeyDeletion" => self
+                .schedule_key_deletion(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "CancelKeyDeletion" => self
+                .cancel_key_deletion(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "PutKeyPolicy" => self
+                .put_key_policy(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "EnableKeyRotation" => self
+                .enable_key_rotation(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "DisableKeyRotation" => self
+                .disable_key_rotation(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "RotateKeyOnDemand" => self
+                .rotate_key_on_demand(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
             "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
             "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
             "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),

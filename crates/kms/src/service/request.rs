@@ -169,6 +169,35 @@ pub(super) fn list_page(
     Ok(paged(body, next))
 }
 
+/// One page of a listing for a typed request: `limit` (`default` when absent) checked
+/// against the request's `Limit` spec, `marker` against its `Marker` spec; the page's items
+/// and the next marker, if more follow.
+pub(super) fn page_typed<T>(
+    items: Vec<T>,
+    (limit, limit_spec): (Option<i64>, &ebsim_kms_api::types::MemberSpec),
+    (marker, marker_spec): (Option<&str>, &ebsim_kms_api::types::MemberSpec),
+    default: i64,
+) -> R<(Vec<T>, Option<String>)> {
+    let limit = limit.unwrap_or(default);
+    limit_spec.check_int(limit)?;
+    let start = match marker {
+        None => 0,
+        Some(m) => {
+            marker_spec.check_str(m)?;
+            m.parse::<usize>()
+                .map_err(|_| err(ErrorType::InvalidMarkerException, "Invalid marker."))?
+        }
+    };
+    let total = items.len();
+    let end = (start + limit as usize).min(total);
+    let out: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    Ok((out, (end < total).then(|| end.to_string())))
+}
+
 fn paged(mut body: Map<String, Value>, next: Option<String>) -> Value {
     body.insert("Truncated".into(), Value::Bool(next.is_some()));
     if let Some(n) = next {

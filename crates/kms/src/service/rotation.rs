@@ -1,5 +1,12 @@
 //! Key rotation: Enable/DisableKeyRotation, RotateKeyOnDemand, GetKeyRotationStatus, ListKeyRotations.
 
+use ebsim_kms_api::types::rotation::{
+    DisableKeyRotationRequest, EnableKeyRotationRequest, GetKeyRotationStatusRequest,
+    GetKeyRotationStatusResponse, ListKeyRotationsRequest, ListKeyRotationsResponse,
+    RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationsListEntry,
+};
+use ebsim_kms_api::types::{EmptyResponse, Request as _};
+
 use super::*;
 
 pub(super) fn rotation_eligible(key: &Key) -> R<()> {
@@ -14,114 +21,146 @@ impl Kms {
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &GetKeyRotationStatusRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let key = self.managed_key(st, caller, req, "GetKeyRotationStatus", ev)?;
+    ) -> R<GetKeyRotationStatusResponse> {
+        type Q = GetKeyRotationStatusRequest;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let key = self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
         rotation_eligible(key)?;
-        let mut out = Map::new();
-        out.insert("KeyId".into(), json!(key.arn));
-        match (&key.rotation, key.state) {
-            (Some(r), s) if s != KeyState::PendingDeletion => {
-                out.insert("KeyRotationEnabled".into(), json!(true));
-                out.insert("RotationPeriodInDays".into(), json!(r.period_days));
-                out.insert("NextRotationDate".into(), json!(r.next));
-            }
-            _ => {
-                out.insert("KeyRotationEnabled".into(), json!(false));
-            }
-        }
-        Ok(Value::Object(out))
+        let rotation = key
+            .rotation
+            .as_ref()
+            .filter(|_| key.state != KeyState::PendingDeletion);
+        Ok(GetKeyRotationStatusResponse {
+            key_id: key.arn.clone(),
+            key_rotation_enabled: rotation.is_some(),
+            rotation_period_in_days: rotation.map(|r| r.period_days),
+            next_rotation_date: rotation.map(|r| r.next),
+        })
     }
 
     pub(super) fn list_key_rotations(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &ListKeyRotationsRequest,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let key = self.managed_key(st, caller, req, "ListKeyRotations", ev)?;
+    ) -> R<ListKeyRotationsResponse> {
+        type Q = ListKeyRotationsRequest;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let key = self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
         rotation_eligible(key)?;
-        let all = match opt_str(req, "IncludeKeyMaterial")? {
-            None | Some("ROTATIONS_ONLY") => false,
-            Some("ALL_KEY_MATERIAL") => true,
-            Some(_) => {
-                return Err(validation(
-                    "1 validation error detected: Value at 'includeKeyMaterial' failed to satisfy constraint: Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
-                ));
+        let all = match req.include_key_material.as_deref() {
+            None => false,
+            Some(v) => {
+                Q::INCLUDE_KEY_MATERIAL.check_str(v)?;
+                v == "ALL_KEY_MATERIAL"
             }
         };
         let last = key.materials.len().saturating_sub(1);
-        let items: Vec<Value> = key
+        let items: Vec<RotationsListEntry> = key
             .materials
             .iter()
             .enumerate()
             .filter(|(_, m)| all || m.rotation_type.is_some())
-            .map(|(i, m)| {
-                let mut e = json!({"KeyId": key.arn, "KeyMaterialId": m.id,
-                    "KeyMaterialState": if i == last {"CURRENT"} else {"NON_CURRENT"}});
-                if let (Some(t), Value::Object(o)) = (&m.rotation_type, &mut e) {
-                    o.insert("RotationDate".into(), json!(m.created));
-                    o.insert("RotationType".into(), json!(t));
-                }
-                e
+            .map(|(i, m)| RotationsListEntry {
+                key_id: key.arn.clone(),
+                key_material_id: m.id.clone(),
+                key_material_state: (if i == last { "CURRENT" } else { "NON_CURRENT" }).to_owned(),
+                rotation_date: m.rotation_type.as_ref().map(|_| m.created),
+                rotation_type: m.rotation_type.clone(),
             })
             .collect();
-        list_page(items, req, 1000, 100, "Rotations")
+        let (rotations, next_marker) = page_typed(
+            items,
+            (req.limit, &Q::LIMIT),
+            (req.marker.as_deref(), &Q::MARKER),
+            100,
+        )?;
+        Ok(ListKeyRotationsResponse {
+            rotations,
+            truncated: next_marker.is_some(),
+            next_marker,
+        })
     }
 
-    pub(super) fn enable_or_disable_rotation(
+    pub(super) fn enable_key_rotation(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &EnableKeyRotationRequest,
         ev: &mut Ev,
         now: f64,
-    ) -> R<Value> {
-        let period = opt_int(req, "RotationPeriodInDays")?;
-        let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
-            rotation_eligible(key)?;
-            Self::check_state(op, key)?;
-            if key.aws_managed {
-                return Err(err(
-                    ErrorType::UnsupportedOperationException,
-                    format!("{} is an AWS managed key.", key.arn),
-                ));
-            }
-            key.id.clone()
-        };
-        if op == "EnableKeyRotation" {
-            let period = period.unwrap_or(365);
-            range("RotationPeriodInDays", period, 90, 2560)?;
-            let k = st
-                .keys
-                .get_mut(&id)
-                .ok_or_else(|| internal("key vanished"))?;
-            let anchor = k.materials.last().map_or(now, |m| m.created).max(now);
-            k.rotation = Some(Rotation {
-                period_days: period as u32,
-                next: anchor + period as f64 * DAY,
-            });
-        } else if let Some(k) = st.keys.get_mut(&id) {
+    ) -> R<EmptyResponse> {
+        type Q = EnableKeyRotationRequest;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let id = self.rotation_key(st, caller, Q::OPERATION, key_ref, ev)?;
+        let period = req.rotation_period_in_days.unwrap_or(365);
+        Q::ROTATION_PERIOD_IN_DAYS.check_int(period)?;
+        let k = st
+            .keys
+            .get_mut(&id)
+            .ok_or_else(|| internal("key vanished"))?;
+        let anchor = k.materials.last().map_or(now, |m| m.created).max(now);
+        k.rotation = Some(Rotation {
+            period_days: period as u32,
+            next: anchor + period as f64 * DAY,
+        });
+        Ok(EmptyResponse {})
+    }
+
+    pub(super) fn disable_key_rotation(
+        &self,
+        st: &mut State,
+        caller: &Caller,
+        req: &DisableKeyRotationRequest,
+        ev: &mut Ev,
+    ) -> R<EmptyResponse> {
+        type Q = DisableKeyRotationRequest;
+        let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+        let id = self.rotation_key(st, caller, Q::OPERATION, key_ref, ev)?;
+        if let Some(k) = st.keys.get_mut(&id) {
             k.rotation = None;
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
+    }
+
+    /// The key EnableKeyRotation or DisableKeyRotation (`op`) names: a customer managed
+    /// symmetric key, in a state `op` allows.
+    fn rotation_key(
+        &self,
+        st: &State,
+        caller: &Caller,
+        op: &str,
+        key_ref: &str,
+        ev: &mut Ev,
+    ) -> R<String> {
+        let key = self.managed_key(st, caller, key_ref, op, ev)?;
+        rotation_eligible(key)?;
+        Self::check_state(op, key)?;
+        if key.aws_managed {
+            return Err(err(
+                ErrorType::UnsupportedOperationException,
+                format!("{} is an AWS managed key.", key.arn),
+            ));
+        }
+        Ok(key.id.clone())
     }
 
     pub(super) fn rotate_key_on_demand(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &RotateKeyOnDemandRequest,
         ev: &mut Ev,
         now: f64,
-    ) -> R<Value> {
+    ) -> R<RotateKeyOnDemandResponse> {
+        type Q = RotateKeyOnDemandRequest;
+        let op = Q::OPERATION;
         let id = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
+            let key = self.managed_key(st, caller, key_ref, op, ev)?;
             rotation_eligible(key)?;
             if key.aws_managed {
                 return Err(err(
@@ -158,6 +197,8 @@ impl Kms {
             .ok_or_else(|| internal("key vanished"))?;
         k.materials.push(Material::generate(now, Some("ON_DEMAND")));
         k.on_demand_rotations += 1;
-        Ok(json!({"KeyId": k.arn}))
+        Ok(RotateKeyOnDemandResponse {
+            key_id: k.arn.clone(),
+        })
     }
 }

@@ -117,7 +117,7 @@ impl Kms {
         ev: &mut Ev,
     ) -> R<Value> {
         let (id, tags) = {
-            let key = self.managed_key(st, caller, req, op, ev)?;
+            let key = self.managed_key(st, caller, super::req_str(req, "KeyId")?, op, ev)?;
             Self::check_state(op, key)?;
             let tags = if op == "TagResource" {
                 if req.get("Tags").is_none_or(Value::is_null) {
@@ -161,7 +161,13 @@ impl Kms {
         req: &Map<String, Value>,
         ev: &mut Ev,
     ) -> R<Value> {
-        let key = self.managed_key(st, caller, req, "ListResourceTags", ev)?;
+        let key = self.managed_key(
+            st,
+            caller,
+            super::req_str(req, "KeyId")?,
+            "ListResourceTags",
+            ev,
+        )?;
         let tags: Vec<Value> = key
             .tags
             .iter()
