@@ -3,6 +3,7 @@
 //! volume's grant) and the control-plane attachment state.
 
 use ebsim_io::SectorSize;
+use ebsim_kms_api::types::keys::DescribeKeyRequest;
 use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext, Identity, KmsClient};
 use ebsim_volume::{
     AttachedVolume, NewVolume, VolumeMetadata, VolumeOwner, VolumeRoot, VolumeState, new_volume_id,
@@ -130,20 +131,30 @@ impl Ebs {
     ) -> Result<KeyInfo, ControlPlaneError> {
         let out = self
             .client
-            .call(identity, "DescribeKey", json!({"KeyId": key_id}))
+            .send(
+                identity,
+                &DescribeKeyRequest {
+                    key_id: Some(key_id.to_owned()),
+                    ..Default::default()
+                },
+            )
             .map_err(|e| kms_err("DescribeKey", key_id, e))?;
-        let m = &out["KeyMetadata"];
-        let s = |k: &str| m[k].as_str().map(str::to_owned);
-        Ok(KeyInfo {
-            arn: s("Arn").ok_or_else(|| ControlPlaneError::Protocol {
+        let m = out.key_metadata;
+        if m.arn.is_empty() {
+            return Err(ControlPlaneError::Protocol {
                 operation: "DescribeKey",
                 message: "no KeyMetadata.Arn".into(),
-            })?,
-            key_spec: s("KeySpec")
-                .or_else(|| s("CustomerMasterKeySpec"))
-                .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into()),
-            key_usage: s("KeyUsage").unwrap_or_else(|| "ENCRYPT_DECRYPT".into()),
-            key_state: s("KeyState").unwrap_or_default(),
+            });
+        }
+        let or = |v: String, default: &str| if v.is_empty() { default.to_owned() } else { v };
+        Ok(KeyInfo {
+            arn: m.arn,
+            key_spec: or(
+                m.key_spec,
+                &or(m.customer_master_key_spec, "SYMMETRIC_DEFAULT"),
+            ),
+            key_usage: or(m.key_usage, "ENCRYPT_DECRYPT"),
+            key_state: m.key_state,
         })
     }
 

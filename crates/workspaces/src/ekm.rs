@@ -4,9 +4,12 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use ebsim_kms::policy::{ConditionValues, Decision, PolicyDocument, PolicyError};
+use ebsim_kms_api::types::crypto::{DecryptRequest, EncryptRequest};
+use ebsim_kms_api::types::keys::DescribeKeyRequest;
+use ebsim_kms_api::types::policy::GetKeyPolicyRequest;
+use ebsim_kms_api::types::rotation::GetKeyRotationStatusRequest;
+use ebsim_kms_api::types::{SecretBlob, StringMap};
 use ebsim_kms_client::{ClientError, Identity, KmsClient};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -355,31 +358,37 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
     };
     let owner = Identity::Default;
     let described = client
-        .call(&owner, "DescribeKey", json!({"KeyId": key_arn}))
+        .send(
+            &owner,
+            &DescribeKeyRequest {
+                key_id: Some(key_arn.to_owned()),
+                ..Default::default()
+            },
+        )
         .map_err(kms("DescribeKey"))?;
-    let m = &described["KeyMetadata"];
-    let spec = m["KeySpec"].as_str().unwrap_or("SYMMETRIC_DEFAULT");
-    if spec != "SYMMETRIC_DEFAULT" {
+    let m = &described.key_metadata;
+    if m.key_spec != "SYMMETRIC_DEFAULT" {
         return Err(EkmError::NotSymmetric {
             key_arn: key_arn.to_owned(),
-            key_spec: spec.to_owned(),
+            key_spec: m.key_spec.clone(),
         });
     }
-    let state = m["KeyState"].as_str().unwrap_or("Enabled");
-    if state != "Enabled" {
+    if m.key_state != "Enabled" {
         return Err(EkmError::KeyNotEnabled {
             key_arn: key_arn.to_owned(),
-            key_state: state.to_owned(),
+            key_state: m.key_state.clone(),
         });
     }
     let policy = client
-        .call(
+        .send(
             &owner,
-            "GetKeyPolicy",
-            json!({"KeyId": key_arn, "PolicyName": "default"}),
+            &GetKeyPolicyRequest {
+                key_id: Some(key_arn.to_owned()),
+                policy_name: Some("default".to_owned()),
+            },
         )
         .map_err(kms("GetKeyPolicy"))?;
-    let text = policy["Policy"].as_str().unwrap_or_default();
+    let text = policy.policy.as_str();
     let doc = PolicyDocument::parse_key_policy(text).map_err(|error| EkmError::PolicyNotValid {
         key_arn: key_arn.to_owned(),
         error,
@@ -411,33 +420,41 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
     }
     let role = Identity::Principal(session);
     let probe = b"ebsim EKM validation";
-    let context = json!({"purpose": "ekm-validation"});
+    let context: StringMap = [("purpose".to_owned(), "ekm-validation".to_owned())].into();
     let enc = client
-        .call(
+        .send(
             &role,
-            "Encrypt",
-            json!({"KeyId": key_arn, "Plaintext": B64.encode(probe), "EncryptionContext": context}),
+            &EncryptRequest {
+                key_id: Some(key_arn.to_owned()),
+                plaintext: Some(SecretBlob::from(probe.to_vec())),
+                encryption_context: Some(context.clone()),
+                ..Default::default()
+            },
         )
         .map_err(kms("Encrypt"))?;
-    let blob = enc["CiphertextBlob"].clone();
     let dec = client
-        .call(
+        .send(
             &role,
-            "Decrypt",
-            json!({"KeyId": key_arn, "CiphertextBlob": blob, "EncryptionContext": context}),
+            &DecryptRequest {
+                key_id: Some(key_arn.to_owned()),
+                ciphertext_blob: Some(enc.ciphertext_blob),
+                encryption_context: Some(context),
+                ..Default::default()
+            },
         )
         .map_err(kms("Decrypt"))?;
-    let plain = dec["Plaintext"]
-        .as_str()
-        .and_then(|p| B64.decode(p).ok())
-        .unwrap_or_default();
-    if plain != probe {
+    if dec.plaintext.expose() != probe {
         return Err(EkmError::RoundTripMismatch);
     }
     let rotation = client
-        .call(&owner, "GetKeyRotationStatus", json!({"KeyId": key_arn}))
+        .send(
+            &owner,
+            &GetKeyRotationStatusRequest {
+                key_id: Some(key_arn.to_owned()),
+            },
+        )
         .ok()
-        .and_then(|r| r["KeyRotationEnabled"].as_bool());
+        .map(|r| r.key_rotation_enabled);
     let mut recommendations = Vec::new();
     if rotation == Some(false) {
         recommendations.push(format!(

@@ -110,9 +110,10 @@ request! {
     }
 }
 
-/// A key's metadata, as CreateKey and DescribeKey answer it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// A key's metadata, as CreateKey and DescribeKey answer it. Reading one, members AWS may
+/// leave out take their defaults (botocore requires only `KeyId`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct KeyMetadata {
     /// The account that owns the key.
     #[serde(rename = "AWSAccountId")]

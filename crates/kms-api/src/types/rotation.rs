@@ -52,9 +52,9 @@ request! {
     }
 }
 
-/// The answer of GetKeyRotationStatus.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// The answer of GetKeyRotationStatus (reading one, members AWS may leave out default).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct GetKeyRotationStatusResponse {
     /// The key's ARN.
     pub key_id: String,
