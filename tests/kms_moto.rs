@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ebsim::kms::ErrorType;
-use ebsim::kms_client::{EncryptionContext, HttpConfig, Identity, KmsClient, StaticCredentials};
+use ebsim::kms_client::{AccessKey, EncryptionContext, HttpConfig, Identity, KmsClient};
 use ebsim_test_support::process::Moto;
 
 #[test]
@@ -12,7 +12,7 @@ fn ebsim_client_wraps_and_unwraps_against_moto() {
     let moto = Moto::start();
     let config = HttpConfig::new(&moto.url)
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"))
+        .credentials(AccessKey::new("test", "test"))
         .region("us-west-2");
     let client = KmsClient::http(config).unwrap();
     let key = client

@@ -5,6 +5,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{Caller, KmsError};
 
+/// The content type of every KMS request and response: AWS JSON 1.1.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Header naming the operation of a request: `TrentService.<Operation>` (or
+/// `EbsimAdmin.<Operation>` for an admin operation).
+pub const TARGET_HEADER: &str = "x-amz-target";
 /// Header naming the principal a service credential acts for.
 pub const PRINCIPAL_HEADER: &str = "x-ebsim-principal";
 /// Header naming the forwarding service a service credential claims (`kms:ViaService`).

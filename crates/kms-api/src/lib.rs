@@ -1,5 +1,6 @@
 //! What the KMS service, its HTTP server and its clients share: the caller, the error types,
-//! the identifiers (with the one ARN parser), and the endpoint-trust protocol.
+//! the identifiers (with the one ARN parser), the endpoint-trust protocol, the header names,
+//! and (feature `sign`) the client credential and the SigV4 signing of requests.
 //!
 //! ```
 //! use ebsim_kms_api::id::{Arn, KeyArn};
@@ -16,10 +17,14 @@ mod error;
 pub mod id;
 mod key_state;
 pub mod ops;
+#[cfg(feature = "sign")]
+pub mod sign;
 pub mod trust;
 pub mod types;
 
 // The public interface is:
-pub use backend::{Backend, Credential, PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
+pub use backend::{
+    Backend, CONTENT_TYPE, Credential, PRINCIPAL_HEADER, TARGET_HEADER, VIA_SERVICE_HEADER,
+};
 pub use error::{Caller, ErrorType, KmsError};
 pub use key_state::KeyState;

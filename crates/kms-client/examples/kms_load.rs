@@ -1,5 +1,5 @@
 //! Load generator: Decrypt requests/s and latency percentiles against any AWS KMS endpoint
-//! (`ebsim kms serve`, moto, …). Each request is SigV4-signed (aws-sigv4) and sent over a
+//! (`ebsim kms serve`, moto, …). Each request is SigV4-signed (`ebsim_kms_api::sign`) and sent over a
 //! keep-alive connection per client thread by a minimal HTTP/1.1 writer, so that the load
 //! generator takes as little of the shared CPU as it can; `--via-client` sends the same
 //! requests through the ebsim HTTP client (`KmsClient`) instead.
@@ -19,14 +19,11 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
 use base64::Engine as _;
+use ebsim_kms_api::sign::{KmsPost, sign_post};
 
 use ebsim_kms_client::{
-    EncryptionContext, HttpConfig, Identity, KmsClient, RetryPolicy, StaticCredentials,
+    AccessKey, EncryptionContext, HttpConfig, Identity, KmsClient, RetryPolicy,
 };
 
 struct Args {
@@ -84,7 +81,7 @@ fn parse_args() -> Result<Args, String> {
 struct RawConn {
     addr: String,
     reader: Option<BufReader<TcpStream>>,
-    identity: SigningIdentity,
+    key: AccessKey,
     body: Vec<u8>,
 }
 
@@ -95,7 +92,7 @@ impl RawConn {
             "EncryptionContext": ctx,
         }))
         .unwrap_or_default();
-        let identity = Credentials::new("test", "test", None, None, "kms_load").into();
+        let key = AccessKey::new("test", "test");
         let addr = endpoint
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -103,40 +100,19 @@ impl RawConn {
         Self {
             addr,
             reader: None,
-            identity,
+            key,
             body,
         }
     }
 
     /// Sends one Decrypt and reads the answer; `Ok(true)` for a 200 with a plaintext.
     fn decrypt(&mut self) -> std::io::Result<bool> {
-        let headers = [
-            ("host", self.addr.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "TrentService.Decrypt"),
-        ];
-        let params = SigningParams::builder()
-            .identity(&self.identity)
-            .region("us-west-2")
-            .name("kms")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(std::io::Error::other)?
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            "/",
-            headers.iter().copied(),
-            SignableBody::Bytes(&self.body),
-        )
-        .map_err(std::io::Error::other)?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(std::io::Error::other)?
-            .into_parts();
+        let post = KmsPost::new(&self.addr, "TrentService.Decrypt", &self.body, "us-west-2");
+        let headers =
+            sign_post(&post, &self.key, SystemTime::now()).map_err(std::io::Error::other)?;
         let mut req = Vec::with_capacity(1024 + self.body.len());
         req.extend_from_slice(b"POST / HTTP/1.1\r\n");
-        for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        for (k, v) in &headers {
             req.extend_from_slice(k.as_bytes());
             req.extend_from_slice(b": ");
             req.extend_from_slice(v.as_bytes());
@@ -206,7 +182,7 @@ fn run() -> Result<(), String> {
     } else {
         let config = HttpConfig::new(&args.endpoint)
             .map_err(|e| e.to_string())?
-            .credentials(StaticCredentials::new("test", "test"))
+            .credentials(AccessKey::new("test", "test"))
             .region("us-west-2")
             .retry(RetryPolicy::none());
         KmsClient::http(config).map_err(|e| e.to_string())?

@@ -417,7 +417,7 @@ fn caller_for(identity: &Identity, default_principal: &str) -> Caller {
     }
 }
 
-fn service_credentials(t: &HttpTransport) -> Result<&crate::http::StaticCredentials, ClientError> {
+fn service_credentials(t: &HttpTransport) -> Result<&ebsim_kms_api::sign::AccessKey, ClientError> {
     t.config()
         .service_credentials
         .as_ref()

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 pub use ebsim_data_dir::EndpointRecord;
 use ebsim_data_dir::{DataDir, holds_lock, process_start_time, read_endpoint};
+use ebsim_kms_api::sign::AccessKey;
 use ebsim_kms_api::trust::{
     CHALLENGE_PARAM, PING_BODY, PING_PATH, PROOF_HEADER, new_challenge, proof_matches,
 };
 
-use crate::http::{StaticCredentials, host_of};
+use crate::http::{host_of, read_service_credential};
 
 /// `DIR/kms/endpoint`: where `ebsim kms serve` publishes itself while it runs.
 pub fn endpoint_file(dir: &Path) -> PathBuf {
@@ -109,7 +110,7 @@ pub fn verify_endpoint(dir: &Path, timeout: Duration) -> Result<String, Untruste
     if !holds_lock(&lock_file(dir), record.pid) {
         return Err(Untrusted::NotLockHolder(record.pid));
     }
-    let credential = StaticCredentials::from_service_credential_file(&service_credential_file(dir))
+    let credential = read_service_credential(&service_credential_file(dir))
         .map_err(|_| Untrusted::NoCredential)?;
     if challenge(&record.url, &credential, timeout) {
         Ok(record.url)
@@ -119,7 +120,7 @@ pub fn verify_endpoint(dir: &Path, timeout: Duration) -> Result<String, Untruste
 }
 
 /// Sends a fresh challenge to `url` and checks the proof against the service credential.
-fn challenge(url: &str, credential: &StaticCredentials, timeout: Duration) -> bool {
+fn challenge(url: &str, credential: &AccessKey, timeout: Duration) -> bool {
     let Ok(host) = host_of(url) else {
         return false;
     };
@@ -146,5 +147,5 @@ fn challenge(url: &str, credential: &StaticCredentials, timeout: Duration) -> bo
         .body_mut()
         .read_to_string()
         .is_ok_and(|b| b.len() <= 64 && b == PING_BODY);
-    body_ok && proof.is_some_and(|p| proof_matches(credential.secret_bytes(), &host, &c, &p))
+    body_ok && proof.is_some_and(|p| proof_matches(credential.secret().as_bytes(), &host, &c, &p))
 }

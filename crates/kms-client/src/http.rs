@@ -1,14 +1,11 @@
 //! The HTTP transport: AWS KMS JSON 1.1 over HTTP/1.1 (keep-alive, pooled), signed with SigV4
-//! by `aws-sigv4`, with bounded retries.
+//! by `ebsim_kms_api::sign`, with bounded retries.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
+use ebsim_kms_api::sign::{AccessKey, KmsPost, sign_post};
 use ebsim_kms_api::{ErrorType, KmsError};
 use rand::RngExt;
 use zeroize::Zeroizing;
@@ -19,78 +16,27 @@ pub use ebsim_kms_api::trust::PING_PATH;
 use ebsim_kms_api::trust::{NONCE_HEADER, PING_BODY, new_nonce};
 pub use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 
-/// An access key and its secret.
-#[derive(Clone)]
-pub struct StaticCredentials {
-    /// The access key id.
-    pub access_key_id: String,
-    secret: Zeroizing<String>,
-    session_token: Option<Zeroizing<String>>,
-}
-
-impl StaticCredentials {
-    /// An access key and secret.
-    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        Self {
-            access_key_id: access_key_id.into(),
-            secret: Zeroizing::new(secret_access_key.into()),
-            session_token: None,
-        }
-    }
-
-    /// With a session token (`x-amz-security-token`), for temporary AWS credentials.
-    #[must_use]
-    pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
-        self.session_token = Some(Zeroizing::new(token.into()));
-        self
-    }
-
-    pub(crate) fn secret_bytes(&self) -> &[u8] {
-        self.secret.as_bytes()
-    }
-
-    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), default
-    /// `test` / `test`.
-    pub fn from_env() -> Self {
-        let id = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".to_owned());
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".to_owned());
-        let creds = Self::new(id, secret);
-        match std::env::var("AWS_SESSION_TOKEN") {
-            Ok(t) if !t.is_empty() => creds.with_session_token(t),
-            _ => creds,
-        }
-    }
-
-    /// Reads a data dir's service credential file (`{"AccessKeyId","SecretAccessKey"}`).
-    ///
-    /// # Errors
-    /// [`ClientError::ServiceCredential`] when it cannot be read or parsed.
-    pub fn from_service_credential_file(path: &Path) -> Result<Self, ClientError> {
-        let err = |message: String| ClientError::ServiceCredential {
-            path: path.to_owned(),
-            message,
-        };
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| err("not a JSON object".to_owned()))?;
-        let field = |name: &str| {
-            v.get(name)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| err(format!("missing {name}")))
-        };
-        let id = field("AccessKeyId")?;
-        let secret = Zeroizing::new(field("SecretAccessKey")?);
-        Ok(Self::new(id, secret.as_str()))
-    }
-}
-
-impl std::fmt::Debug for StaticCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StaticCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
+/// Reads a data dir's service credential file (`{"AccessKeyId","SecretAccessKey"}`).
+///
+/// # Errors
+/// [`ClientError::ServiceCredential`] when it cannot be read or parsed.
+pub fn read_service_credential(path: &Path) -> Result<AccessKey, ClientError> {
+    let err = |message: String| ClientError::ServiceCredential {
+        path: path.to_owned(),
+        message,
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| err("not a JSON object".to_owned()))?;
+    let field = |name: &str| {
+        v.get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| err(format!("missing {name}")))
+    };
+    let id = field("AccessKeyId")?;
+    let secret = Zeroizing::new(field("SecretAccessKey")?);
+    Ok(AccessKey::new(id, secret.as_str()))
 }
 
 /// Retry policy: bounded exponential backoff with full jitter.
@@ -142,9 +88,9 @@ pub struct HttpConfig {
     /// Region of the SigV4 credential scope.
     pub region: String,
     /// The credential requests with [`crate::Identity::Default`] are signed with.
-    pub credentials: StaticCredentials,
+    pub credentials: AccessKey,
     /// The data dir's service credential, used for `OnBehalfOf` / `Principal` identities.
-    pub service_credentials: Option<StaticCredentials>,
+    pub service_credentials: Option<AccessKey>,
     /// Where the service credential was looked for (for error messages).
     pub service_credential_path: Option<PathBuf>,
     /// When set, [`crate::Identity::Default`] acts as this principal (signed with the service
@@ -185,7 +131,7 @@ impl HttpConfig {
         Ok(Self {
             endpoint,
             region,
-            credentials: StaticCredentials::from_env(),
+            credentials: AccessKey::from_env(),
             service_credentials: None,
             service_credential_path: None,
             default_principal: None,
@@ -198,7 +144,7 @@ impl HttpConfig {
 
     /// Uses these credentials for the default identity.
     #[must_use]
-    pub fn credentials(mut self, credentials: StaticCredentials) -> Self {
+    pub fn credentials(mut self, credentials: AccessKey) -> Self {
         self.credentials = credentials;
         self
     }
@@ -219,7 +165,7 @@ impl HttpConfig {
 
     /// Sets the service credential (for `OnBehalfOf` / `Principal` identities).
     #[must_use]
-    pub fn service_credentials(mut self, credentials: StaticCredentials) -> Self {
+    pub fn service_credentials(mut self, credentials: AccessKey) -> Self {
         self.service_credentials = Some(credentials);
         self
     }
@@ -234,8 +180,7 @@ impl HttpConfig {
     ) -> Result<Self, ClientError> {
         let path = crate::discovery::service_credential_file(data_dir);
         if path.exists() {
-            self.service_credentials =
-                Some(StaticCredentials::from_service_credential_file(&path)?);
+            self.service_credentials = Some(read_service_credential(&path)?);
         }
         self.service_credential_path = Some(path);
         Ok(self)
@@ -305,7 +250,7 @@ pub(crate) fn host_of(endpoint: &str) -> Result<String, ClientError> {
 
 /// Who a request is signed as, and which x-ebsim-* headers it carries.
 pub(crate) struct Signer<'a> {
-    pub credentials: &'a StaticCredentials,
+    pub credentials: &'a AccessKey,
     pub principal: Option<&'a str>,
     pub via_service: Option<&'a str>,
     /// Signed with the data dir's service credential: carries a fresh signed nonce.
@@ -381,61 +326,30 @@ impl HttpTransport {
         signer: &Signer<'_>,
     ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         let endpoint = &self.config.endpoint;
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("host", &self.host),
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target),
-        ];
+        let mut extra: Vec<(&str, &str)> = Vec::with_capacity(3);
         if let Some(p) = signer.principal {
-            headers.push((PRINCIPAL_HEADER, p));
+            extra.push((PRINCIPAL_HEADER, p));
         }
         if let Some(v) = signer.via_service {
-            headers.push((VIA_SERVICE_HEADER, v));
+            extra.push((VIA_SERVICE_HEADER, v));
         }
         let now = SystemTime::now();
         let nonce;
         if signer.service {
             nonce = new_nonce(now);
-            headers.push((NONCE_HEADER, &nonce));
+            extra.push((NONCE_HEADER, &nonce));
         }
-        let creds = signer.credentials;
-        let identity: SigningIdentity = Credentials::new(
-            creds.access_key_id.as_str(),
-            creds.secret.as_str(),
-            creds.session_token.as_ref().map(|t| t.as_str().to_owned()),
-            None,
-            "ebsim-kms-client",
-        )
-        .into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&self.config.region)
-            .name("kms")
-            .time(now)
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| ClientError::Protocol {
+        let post = KmsPost {
+            headers: &extra,
+            ..KmsPost::new(&self.host, target, body, &self.config.region)
+        };
+        let headers =
+            sign_post(&post, signer.credentials, now).map_err(|e| ClientError::Protocol {
                 endpoint: endpoint.clone(),
                 message: e.to_string(),
-            })?
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            "/",
-            headers.iter().copied(),
-            SignableBody::Bytes(body),
-        )
-        .and_then(|r| sign(r, &params))
-        .map_err(|e| ClientError::Protocol {
-            endpoint: endpoint.clone(),
-            message: format!("cannot sign the request: {e}"),
-        })?;
-        let (instructions, _signature) = signable.into_parts();
+            })?;
         let mut req = self.agent.post(&format!("{endpoint}/"));
         for (name, value) in &headers {
-            req = req.header(*name, *value);
-        }
-        for (name, value) in instructions.headers() {
             req = req.header(name, value);
         }
         match req.send(body) {

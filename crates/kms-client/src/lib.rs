@@ -26,9 +26,10 @@ pub use discovery::{
     EndpointRecord, Untrusted, endpoint_file, lock_file, publish_endpoint, running_server,
     service_credential_file, verify_endpoint, withdraw_endpoint,
 };
+pub use ebsim_kms_api::sign::AccessKey;
 pub use error::ClientError;
 pub use http::{
-    HttpConfig, PING_PATH, PRINCIPAL_HEADER, RetryPolicy, StaticCredentials, VIA_SERVICE_HEADER,
-    ping,
+    HttpConfig, PING_PATH, PRINCIPAL_HEADER, RetryPolicy, VIA_SERVICE_HEADER, ping,
+    read_service_credential,
 };
 pub use key::{DataKey, WrappedKey};

@@ -15,9 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use ebsim_kms_client::{
-    ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient, LocalKms,
-    RetryPolicy, StaticCredentials, Untrusted, endpoint_file, lock_file, publish_endpoint,
-    verify_endpoint,
+    AccessKey, ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient,
+    LocalKms, RetryPolicy, Untrusted, endpoint_file, lock_file, publish_endpoint, verify_endpoint,
 };
 use ebsim_kms_server::{Backend, KmsServer, ServerConfig, ServerCredential, ServerHandle};
 use serde_json::{Value, json};
@@ -163,8 +162,8 @@ fn fast_retry() -> RetryPolicy {
 fn http_config(url: &str) -> HttpConfig {
     HttpConfig::new(url)
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"))
-        .service_credentials(StaticCredentials::new("svc", "svc-secret"))
+        .credentials(AccessKey::new("test", "test"))
+        .service_credentials(AccessKey::new("svc", "svc-secret"))
         .region("us-west-2")
         .retry(fast_retry())
 }
@@ -467,7 +466,7 @@ fn service_identities_need_the_service_credential() {
     let server = serve(double.clone());
     let plain = HttpConfig::new(&server.url())
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"));
+        .credentials(AccessKey::new("test", "test"));
     let c = KmsClient::http(plain).unwrap();
     let e = c
         .call(&Identity::Principal(INFRA.into()), "WhoAmI", json!({}))
@@ -476,8 +475,8 @@ fn service_identities_need_the_service_credential() {
     // A non-service credential claiming to be the service is refused by the server.
     let forged = HttpConfig::new(&server.url())
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"))
-        .service_credentials(StaticCredentials::new("test", "test"));
+        .credentials(AccessKey::new("test", "test"))
+        .service_credentials(AccessKey::new("test", "test"));
     let e = KmsClient::http(forged)
         .unwrap()
         .call(&Identity::Principal(INFRA.into()), "WhoAmI", json!({}))

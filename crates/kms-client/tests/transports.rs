@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError};
 use ebsim_kms_client::{
-    ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient, RetryPolicy,
-    StaticCredentials, endpoint_file, publish_endpoint,
+    AccessKey, ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient,
+    RetryPolicy, endpoint_file, publish_endpoint,
 };
 use ebsim_kms_server::{Backend, KmsServer, ServerConfig, ServerCredential, ServerHandle};
 use serde_json::json;
@@ -40,7 +40,7 @@ fn in_process() -> Env {
 fn http_config(url: &str, dir: &Path) -> HttpConfig {
     HttpConfig::new(url)
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"))
+        .credentials(AccessKey::new("test", "test"))
         .region("us-west-2")
         .service_credential_from_data_dir(dir)
         .unwrap()
@@ -515,7 +515,7 @@ fn service_identities_need_the_service_credential_over_http() {
     let client = KmsClient::http(
         HttpConfig::new(&url)
             .unwrap()
-            .credentials(StaticCredentials::new("test", "test")),
+            .credentials(AccessKey::new("test", "test")),
     )
     .unwrap();
     let e = client
@@ -529,8 +529,8 @@ fn service_identities_need_the_service_credential_over_http() {
     // Someone else's credential cannot claim to be the service.
     let forged = HttpConfig::new(&url)
         .unwrap()
-        .credentials(StaticCredentials::new("test", "test"))
-        .service_credentials(StaticCredentials::new("test", "test"));
+        .credentials(AccessKey::new("test", "test"))
+        .service_credentials(AccessKey::new("test", "test"));
     let e = KmsClient::http(forged)
         .unwrap()
         .call(

@@ -463,7 +463,7 @@ async fn handle<B: Backend>(
 
     let target = parts
         .headers
-        .get("x-amz-target")
+        .get(ebsim_kms_api::TARGET_HEADER)
         .and_then(|v| v.to_str().ok());
     let target = match target.map(|t| t.split_once('.')) {
         Some(Some(("TrentService", op))) => Target::Kms(op),

@@ -6,7 +6,7 @@ use ebsim_kms::{ErrorType, KmsError};
 use crate::sigv4::AuthError;
 
 /// The JSON 1.1 content type of every KMS request and response.
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+pub use ebsim_kms_api::CONTENT_TYPE;
 
 /// An error as it goes on the wire: status, `__type`, and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

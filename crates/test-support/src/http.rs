@@ -1,13 +1,11 @@
 //! KMS requests over HTTP as the AWS SDKs make them: JSON 1.1 bodies, `X-Amz-Target`, and a
-//! SigV4 signature over every header the request carries.
+//! SigV4 signature over every header the request carries (`ebsim_kms_api::sign`, as the
+//! client signs).
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
+use ebsim_kms_api::sign::{AccessKey, KmsPost, sign_post};
 use serde_json::Value;
 
 /// A KMS request to sign: `POST /` with `X-Amz-Target: TARGET`.
@@ -49,52 +47,32 @@ impl<'a> KmsRequest<'a> {
         }
     }
 
+    /// What is signed: the request to `addr` (`Host` naming it unless [`KmsRequest::host`]).
+    fn post<'r>(&'r self, addr: &'r str) -> KmsPost<'r> {
+        KmsPost {
+            headers: &self.extra,
+            service: self.service,
+            ..KmsPost::new(
+                self.host.as_deref().unwrap_or(addr),
+                self.target,
+                self.body,
+                self.region,
+            )
+        }
+    }
+
     /// The request's headers for `addr`, unsigned.
     pub fn headers(&self, addr: SocketAddr) -> Vec<(String, String)> {
-        let host = self.host.clone().unwrap_or_else(|| addr.to_string());
-        let mut headers = vec![
-            ("host".to_owned(), host),
-            (
-                "content-type".to_owned(),
-                "application/x-amz-json-1.1".to_owned(),
-            ),
-            ("x-amz-target".to_owned(), self.target.to_owned()),
-        ];
-        headers.extend(
-            self.extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        headers
+        self.post(&addr.to_string()).unsigned_headers()
     }
 
     /// The request's headers with the SigV4 ones (`authorization`, `x-amz-date`, …) added.
+    ///
+    /// # Panics
+    /// When the request cannot be signed (a header value not valid in HTTP).
     pub fn signed_headers(&self, addr: SocketAddr) -> Vec<(String, String)> {
-        let mut headers = self.headers(addr);
-        let identity: Identity = Credentials::new(self.key, self.secret, None, None, "test").into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(self.region)
-            .name(self.service)
-            .time(self.time)
-            .settings(SigningSettings::default())
-            .build()
-            .expect("signing params")
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            "/",
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(self.body),
-        )
-        .expect("signable request");
-        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-        let signed: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        headers.extend(signed);
-        headers
+        let key = AccessKey::new(self.key, self.secret);
+        sign_post(&self.post(&addr.to_string()), &key, self.time).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Signs and sends the request to `addr`.

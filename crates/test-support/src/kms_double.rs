@@ -354,7 +354,7 @@ pub fn client(
     ebsim_kms_client::KmsClient,
     Option<ebsim_kms_server::ServerHandle>,
 ) {
-    use ebsim_kms_client::{HttpConfig, KmsClient, RetryPolicy, StaticCredentials};
+    use ebsim_kms_client::{AccessKey, HttpConfig, KmsClient, RetryPolicy};
     match transport {
         Transport::InProcess => (KmsClient::in_process(kms.clone()), None),
         Transport::Http => {
@@ -366,8 +366,8 @@ pub fn client(
             let handle = server.spawn().expect("spawn");
             let config = HttpConfig::new(&handle.url())
                 .expect("url")
-                .credentials(StaticCredentials::new("test", "test"))
-                .service_credentials(StaticCredentials::new("svc", "svc-secret"))
+                .credentials(AccessKey::new("test", "test"))
+                .service_credentials(AccessKey::new("svc", "svc-secret"))
                 .region("us-west-2")
                 .retry(RetryPolicy {
                     max_attempts: 2,

@@ -10,12 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
-use ebsim_kms::trust::{endpoint_proof, new_nonce};
+use ebsim_kms::trust::{NONCE_HEADER, endpoint_proof, new_nonce};
 use ebsim_kms::{Kms, KmsConfig, ManualClock};
+use ebsim_kms_api::sign::{AccessKey, KmsPost, sign_post};
+use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 use ebsim_kms_server::{KmsServer, ServerConfig, ServerHandle};
 use serde_json::{Map, Value, json};
 
@@ -29,7 +27,6 @@ pub const KEY_QUOTA: usize = 24;
 pub const GRANT_QUOTA: usize = 6;
 /// Largest request body the corpus server accepts.
 pub const MAX_BODY: usize = 64 * 1024;
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Request strings longer than this are recorded abbreviated.
 const LONG: usize = 512;
 
@@ -129,35 +126,22 @@ impl Resp {
     }
 }
 
-/// Signs `headers` + `body` (SigV4, every header given); returns the headers to add.
-pub fn sigv4(
-    headers: &[(String, String)],
-    body: &[u8],
-    credential: (&str, &str),
-    scope: (&str, &str),
+/// The headers of `post` as the wire carries them: signed with `credential` (access key id,
+/// secret) at `time` as the client signs (SigV4, every header), or unsigned without one.
+pub fn post_headers(
+    post: &KmsPost<'_>,
+    credential: Option<(&str, &str)>,
     time: SystemTime,
 ) -> Vec<(String, Vec<u8>)> {
-    let identity: Identity = Credentials::new(credential.0, credential.1, None, None, "t").into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region(scope.0)
-        .name(scope.1)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing params")
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        "/",
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .expect("signable request");
-    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-    instructions
-        .headers()
-        .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
+    let headers = match credential {
+        Some((akid, secret)) => {
+            sign_post(post, &AccessKey::new(akid, secret), time).expect("sign the request")
+        }
+        None => post.unsigned_headers(),
+    };
+    headers
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
         .collect()
 }
 
@@ -308,35 +292,29 @@ impl Corpus {
 
     /// A signed POST of `body` to `target` as `who`, Host naming the server.
     pub fn signed(&self, who: &Who, target: &str, body: &[u8]) -> Wire {
-        let mut h: Vec<(String, String)> = vec![
-            ("host".into(), self.addr.to_string()),
-            ("content-type".into(), CONTENT_TYPE.into()),
-            ("x-amz-target".into(), target.into()),
-        ];
+        let mut extra: Vec<(&str, &str)> = Vec::new();
+        let nonce;
         let (akid, secret) = match who {
             Who::Root => ("test", "test"),
             Who::Iam { akid, secret, .. } => (akid.as_str(), secret.as_str()),
             Who::Service { principal, via } => {
-                h.push(("x-ebsim-nonce".into(), new_nonce(SystemTime::now())));
+                nonce = new_nonce(SystemTime::now());
+                extra.push((NONCE_HEADER, &nonce));
                 if let Some(p) = principal {
-                    h.push(("x-ebsim-principal".into(), p.clone()));
+                    extra.push((PRINCIPAL_HEADER, p));
                 }
                 if let Some(v) = via {
-                    h.push(("x-ebsim-via-service".into(), v.clone()));
+                    extra.push((VIA_SERVICE_HEADER, v));
                 }
                 (self.service.0.as_str(), self.service.1.as_str())
             }
         };
-        let auth = sigv4(
-            &h,
-            body,
-            (akid, secret),
-            ("us-west-2", "kms"),
-            SystemTime::now(),
-        );
-        let mut headers: Vec<(String, Vec<u8>)> =
-            h.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
-        headers.extend(auth);
+        let host = self.addr.to_string();
+        let post = KmsPost {
+            headers: &extra,
+            ..KmsPost::new(&host, target, body, "us-west-2")
+        };
+        let headers = post_headers(&post, Some((akid, secret)), SystemTime::now());
         Wire {
             method: "POST",
             path: "/".into(),

@@ -5,12 +5,12 @@
 use std::time::{Duration, SystemTime};
 
 use ebsim_kms::trust::{new_challenge, new_nonce};
+use ebsim_kms_api::sign::KmsPost;
 use serde_json::{Value, json};
 
-use crate::harness::{Corpus, MAX_BODY, Who, Wire, sigv4};
+use crate::harness::{Corpus, MAX_BODY, Who, Wire, post_headers};
 use crate::script_access::user;
 
-const CT: &str = "application/x-amz-json-1.1";
 const LIST: &str = "TrentService.ListAliases";
 const BODY: &[u8] = b"{\"Limit\": 1}";
 
@@ -50,23 +50,21 @@ impl Build {
     }
 
     fn wire(&self) -> Wire {
-        let mut h: Vec<(String, String)> = vec![
-            ("host".into(), self.host.clone()),
-            ("content-type".into(), CT.into()),
-        ];
-        if let Some(t) = self.target {
-            h.push(("x-amz-target".into(), t.into()));
-        }
-        h.extend(self.signed.iter().cloned());
-        let auth = if self.sign {
-            let cred = (self.credential.0.as_str(), self.credential.1.as_str());
-            sigv4(&h, &self.body, cred, self.scope, self.time)
-        } else {
-            Vec::new()
+        let signed: Vec<(&str, &str)> = self
+            .signed
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let post = KmsPost {
+            host: &self.host,
+            target: self.target,
+            headers: &signed,
+            body: &self.body,
+            region: self.scope.0,
+            service: self.scope.1,
         };
-        let mut headers: Vec<(String, Vec<u8>)> =
-            h.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
-        headers.extend(auth);
+        let credential = (self.credential.0.as_str(), self.credential.1.as_str());
+        let headers = post_headers(&post, self.sign.then_some(credential), self.time);
         Wire {
             method: "POST",
             path: "/".into(),
