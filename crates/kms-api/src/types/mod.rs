@@ -40,6 +40,18 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<crypto::GenerateDataKeyWithoutPlaintextRequest>(),
     entry::<crypto::ReEncryptRequest>(),
     entry::<crypto::GenerateRandomRequest>(),
+    entry::<aliases::CreateAliasRequest>(),
+    entry::<aliases::UpdateAliasRequest>(),
+    entry::<aliases::DeleteAliasRequest>(),
+    entry::<aliases::ListAliasesRequest>(),
+    entry::<grants::CreateGrantRequest>(),
+    entry::<grants::ListGrantsRequest>(),
+    entry::<grants::ListRetirableGrantsRequest>(),
+    entry::<grants::RetireGrantRequest>(),
+    entry::<grants::RevokeGrantRequest>(),
+    entry::<tags::TagResourceRequest>(),
+    entry::<tags::UntagResourceRequest>(),
+    entry::<tags::ListResourceTagsRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {
@@ -63,6 +75,11 @@ pub trait FromMembers: Sized {
     /// SerializationException naming the first member of the wrong type.
     fn from_members(members: &Map<String, Value>) -> Result<Self, KmsError>;
 }
+
+/// The answer of an operation that answers nothing (`{}`): CreateAlias, RetireGrant,
+/// TagResource and the like.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EmptyResponse {}
 
 /// One member's type on the wire.
 pub trait Member: Sized {

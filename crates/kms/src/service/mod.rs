@@ -476,14 +476,22 @@ impl Kms {
             "ReEncrypt" => self.re_encrypt(st, caller, req, ev).map(|o| o.to_value()),
             "GenerateRandom" => self.generate_random(st, caller, req),
             "ListKeys" => self.list_keys(st, caller, req),
-            "ListAliases" => self.list_aliases(st, caller, req),
-            "ListGrants" => self.list_grants(st, caller, req, ev),
-            "ListRetirableGrants" => self.list_retirable_grants(st, caller, req),
+            "ListAliases" => self
+                .list_aliases(st, caller, &parse_staged(req)?)
+                .and_then(to_json),
+            "ListGrants" => self
+                .list_grants(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "ListRetirableGrants" => self
+                .list_retirable_grants(st, caller, &parse_staged(req)?)
+                .and_then(to_json),
             "GetKeyPolicy" => self.get_key_policy(st, caller, req, ev),
             "ListKeyPolicies" => self.list_key_policies(st, caller, req, ev),
             "GetKeyRotationStatus" => self.get_key_rotation_status(st, caller, req, ev),
             "ListKeyRotations" => self.list_key_rotations(st, caller, req, ev),
-            "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
+            "ListResourceTags" => self
+                .list_resource_tags(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown operation {op}"),
@@ -511,12 +519,30 @@ impl Kms {
                 self.enable_or_disable_rotation(st, caller, op, req, ev, now)
             }
             "RotateKeyOnDemand" => self.rotate_key_on_demand(st, caller, op, req, ev, now),
-            "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
-            "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
-            "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),
-            "CreateGrant" => self.create_grant(st, caller, req, ev, now, dry),
-            "RetireGrant" => self.retire_grant(st, caller, req, ev, dry),
-            "RevokeGrant" => self.revoke_grant(st, caller, op, req, ev, dry),
+            "TagResource" => self
+                .tag_resource(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "UntagResource" => self
+                .untag_resource(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "CreateAlias" => self
+                .create_alias(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "UpdateAlias" => self
+                .update_alias(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "DeleteAlias" => self
+                .delete_alias(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "CreateGrant" => self
+                .create_grant(st, caller, &parse_staged(req)?, ev, now, dry)
+                .and_then(to_json),
+            "RetireGrant" => self
+                .retire_grant(st, caller, &parse_staged(req)?, ev, dry)
+                .and_then(to_json),
+            "RevokeGrant" => self
+                .revoke_grant(st, caller, &parse(req)?, ev, dry)
+                .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown operation {op}"),
