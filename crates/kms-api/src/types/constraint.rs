@@ -14,6 +14,10 @@ use crate::{ErrorType, KmsError};
 pub enum Rule {
     /// Present and not null (botocore `required`).
     Required,
+    /// Present and not null unless the named member is given instead (one of a pair, e.g.
+    /// `GranteePrincipal` or `GranteeServicePrincipal`, docs/kms.md "Authorization"); the
+    /// operation checks it, and a missing member reads `not be null (or give <other>)`.
+    RequiredUnless(&'static str),
     /// Length (characters, bytes of a blob, items of a list) within `min..=max`; the message
     /// names the bound that failed (`greater than or equal to` / `less than or equal to`).
     Length {
@@ -128,10 +132,21 @@ impl MemberSpec {
     /// # Errors
     /// `Member must not be null`.
     pub fn check_present<T>(&self, v: Option<T>) -> Result<T, KmsError> {
-        v.ok_or_else(|| {
-            let shown = (self.echo != Echo::Blob).then_some("null");
-            invalid(self.name, shown, "not be null")
-        })
+        v.ok_or_else(|| self.missing())
+    }
+
+    /// `Member must not be null`, naming the alternative member of a
+    /// [`Rule::RequiredUnless`].
+    fn missing(&self) -> KmsError {
+        let shown = (self.echo != Echo::Blob).then_some("null");
+        let other = self.rules.iter().find_map(|r| match r {
+            Rule::RequiredUnless(other) => Some(*other),
+            _ => None,
+        });
+        match other {
+            Some(other) => invalid(self.name, shown, &format!("not be null (or give {other})")),
+            None => invalid(self.name, shown, "not be null"),
+        }
     }
 
     pub(crate) fn check(&self, v: &Value<'_>) -> Result<(), KmsError> {
@@ -188,7 +203,7 @@ impl MemberSpec {
         };
         let fail = |must: String| Err(invalid(self.name, self.shown(&text).as_deref(), &must));
         match rule {
-            Rule::Required => Ok(()),
+            Rule::Required | Rule::RequiredUnless(_) => Ok(()),
             Rule::Length { min, max } => {
                 if len < min || max.is_some_and(|m| len > m) {
                     let low = len < min;
@@ -251,6 +266,7 @@ impl MemberSpec {
     pub fn violation(&self, rule: Rule, value: &str) -> KmsError {
         let must = match rule {
             Rule::Required => "not be null".to_owned(),
+            Rule::RequiredUnless(_) => return self.missing(),
             Rule::Pattern(p) => format!("satisfy regular expression pattern: {p}"),
             Rule::Enum(values) => format!("satisfy enum value set: [{}]", values.join(", ")),
             Rule::Service(text) => text.to_owned(),

@@ -37,7 +37,7 @@ pub const DESCRIPTION_RULE: Rule = Rule::Length {
 pub const LIMIT_RULE: Rule = Rule::Range { min: 1, max: 1000 };
 
 request! {
-    /// CreateKey: a new KMS key (its `Tags` are read by the service's tag checks).
+    /// CreateKey: a new KMS key.
     CreateKeyRequest = "CreateKey" {
         /// The description (default empty).
         description, DESCRIPTION: Option<String> = "Description", Hidden, [DESCRIPTION_RULE];
@@ -55,6 +55,8 @@ request! {
         bypass_policy_lockout_safety_check, BYPASS_POLICY_LOCKOUT_SAFETY_CHECK: bool = "BypassPolicyLockoutSafetyCheck", Value, [];
         /// The key policy (default: the account's default key policy).
         policy, POLICY: Option<String> = "Policy", Hidden, [];
+        /// Tags (read after the other checks, tag by tag).
+        tags, TAGS: Option<Vec<super::tags::Tag>> = "Tags", Hidden, [];
     }
 
     /// DescribeKey: a key's metadata.

@@ -56,6 +56,18 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<policy::GetKeyPolicyRequest>(),
     entry::<policy::PutKeyPolicyRequest>(),
     entry::<policy::ListKeyPoliciesRequest>(),
+    entry::<aliases::CreateAliasRequest>(),
+    entry::<aliases::UpdateAliasRequest>(),
+    entry::<aliases::DeleteAliasRequest>(),
+    entry::<aliases::ListAliasesRequest>(),
+    entry::<grants::CreateGrantRequest>(),
+    entry::<grants::ListGrantsRequest>(),
+    entry::<grants::ListRetirableGrantsRequest>(),
+    entry::<grants::RetireGrantRequest>(),
+    entry::<grants::RevokeGrantRequest>(),
+    entry::<tags::TagResourceRequest>(),
+    entry::<tags::UntagResourceRequest>(),
+    entry::<tags::ListResourceTagsRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {
@@ -139,6 +151,16 @@ impl AsMemberRef for Option<Blob> {
         self.as_ref().map(|_| MemberRef::Opaque)
     }
 }
+impl AsMemberRef for Option<grants::GrantConstraints> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_ref().map(|_| MemberRef::Opaque)
+    }
+}
+impl AsMemberRef for Option<Vec<tags::Tag>> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.as_ref().map(|_| MemberRef::Opaque)
+    }
+}
 impl AsMemberRef for Option<SecretBlob> {
     fn member_ref(&self) -> Option<MemberRef<'_>> {
         self.as_ref().map(|_| MemberRef::Opaque)
@@ -151,7 +173,8 @@ pub trait Call: Request {
     type Response: Serialize + serde::de::DeserializeOwned;
 }
 
-/// The response of operations that answer an empty object.
+/// The response of operations that answer an empty object (`{}`): EnableKey, CreateAlias,
+/// RetireGrant, TagResource and the like.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct EmptyResponse {}
 

@@ -4,9 +4,10 @@
 //! otherwise), the `GranteeServicePrincipal` filter of ListGrants, and the service-principal
 //! members of a grant list entry.
 
-use serde_json::{Map, Value};
+use ebsim_kms_api::types::grants::SERVICE_PRINCIPAL_RULE;
+use ebsim_kms_api::types::{MemberSpec, Rule};
 
-use super::{R, camel, opt_str, validation};
+use super::{R, validation};
 
 /// `<service>.amazonaws.com` or `<service>.<region>.amazonaws.com`, lowercase.
 pub(super) fn is_service_principal(p: &str) -> bool {
@@ -21,54 +22,42 @@ pub(super) fn is_service_principal(p: &str) -> bool {
         })
 }
 
-/// The principal a request names through `name` or `service_name`: exactly one of them when
-/// `required`, at most one otherwise. A service principal must look like one.
+/// The principal a request names through the member of `spec` or that of `service_spec`:
+/// exactly one of them when `spec` has [`Rule::RequiredUnless`], at most one otherwise. A
+/// service principal must look like one.
 pub(super) fn one_of<'a>(
-    req: &'a Map<String, Value>,
-    name: &str,
-    service_name: &str,
-    required: bool,
+    principal: Option<&'a str>,
+    service: Option<&'a str>,
+    spec: &MemberSpec,
+    service_spec: &MemberSpec,
 ) -> R<Option<&'a str>> {
-    match (opt_str(req, name)?, opt_str(req, service_name)?) {
+    let required = spec
+        .rules
+        .iter()
+        .any(|r| matches!(r, Rule::RequiredUnless(_)));
+    match (principal, service) {
         (Some(_), Some(_)) => Err(validation(format!(
-            "You can specify either {name} or {service_name}, but not both."
+            "You can specify either {} or {}, but not both.",
+            spec.name, service_spec.name
         ))),
-        (None, None) if required => Err(validation(format!(
-            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null (or give {service_name})",
-            camel(name)
-        ))),
+        (None, None) if required => spec.check_present(None),
         (None, None) => Ok(None),
         (Some(p), None) => Ok(Some(p)),
         (None, Some(s)) if is_service_principal(s) => Ok(Some(s)),
-        (None, Some(s)) => Err(validation(format!(
-            "1 validation error detected: Value '{s}' at '{}' failed to satisfy constraint: Member must be an AWS service principal such as dynamodb.us-west-2.amazonaws.com",
-            camel(service_name)
-        ))),
+        (None, Some(s)) => Err(service_spec.violation(SERVICE_PRINCIPAL_RULE, s)),
     }
 }
 
-/// Adds `GranteeServicePrincipal` / `RetiringServicePrincipal` to a grant list entry whose
-/// principals are services.
-pub(super) fn add_service_members(entry: &mut Map<String, Value>) {
-    for (name, service_name) in [
-        ("GranteePrincipal", "GranteeServicePrincipal"),
-        ("RetiringPrincipal", "RetiringServicePrincipal"),
-    ] {
-        if let Some(p) = entry
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|p| is_service_principal(p))
-        {
-            let p = Value::String(p.to_string());
-            entry.insert(service_name.into(), p);
-        }
-    }
+/// A grant list entry's `GranteeServicePrincipal` / `RetiringServicePrincipal`: the
+/// principal again, when it is a service.
+pub(super) fn service_member(principal: &str) -> Option<String> {
+    is_service_principal(principal).then(|| principal.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use ebsim_kms_api::types::grants::CreateGrantRequest;
 
     #[test]
     fn service_principal_forms() {
@@ -89,31 +78,48 @@ mod tests {
 
     #[test]
     fn exactly_one_of_a_pair() {
-        let req = |v: Value| match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        let both =
-            req(json!({"GranteePrincipal": "a", "GranteeServicePrincipal": "ec2.amazonaws.com"}));
-        assert!(one_of(&both, "GranteePrincipal", "GranteeServicePrincipal", true).is_err());
-        let none = req(json!({}));
-        assert!(one_of(&none, "GranteePrincipal", "GranteeServicePrincipal", true).is_err());
-        assert_eq!(
-            one_of(
-                &none,
-                "RetiringPrincipal",
-                "RetiringServicePrincipal",
-                false
-            )
-            .ok(),
-            Some(None)
+        let (g, gs) = (
+            &CreateGrantRequest::GRANTEE_PRINCIPAL,
+            &CreateGrantRequest::GRANTEE_SERVICE_PRINCIPAL,
         );
-        let svc = req(json!({"GranteeServicePrincipal": "ec2.amazonaws.com"}));
+        let (r, rs) = (
+            &CreateGrantRequest::RETIRING_PRINCIPAL,
+            &CreateGrantRequest::RETIRING_SERVICE_PRINCIPAL,
+        );
+        assert!(one_of(Some("a"), Some("ec2.amazonaws.com"), g, gs).is_err());
+        assert!(one_of(None, None, g, gs).is_err());
+        assert_eq!(one_of(None, None, r, rs).ok(), Some(None));
         assert_eq!(
-            one_of(&svc, "GranteePrincipal", "GranteeServicePrincipal", true).ok(),
+            one_of(None, Some("ec2.amazonaws.com"), g, gs).ok(),
             Some(Some("ec2.amazonaws.com"))
         );
-        let bad = req(json!({"GranteeServicePrincipal": "arn:aws:iam::111122223333:root"}));
-        assert!(one_of(&bad, "GranteePrincipal", "GranteeServicePrincipal", true).is_err());
+        assert!(one_of(None, Some("arn:aws:iam::111122223333:root"), g, gs).is_err());
+    }
+
+    #[test]
+    fn messages() {
+        let (g, gs) = (
+            &CreateGrantRequest::GRANTEE_PRINCIPAL,
+            &CreateGrantRequest::GRANTEE_SERVICE_PRINCIPAL,
+        );
+        let msg = |r: R<Option<&str>>| r.err().and_then(|e| e.message);
+        assert_eq!(
+            msg(one_of(Some("a"), Some("ec2.amazonaws.com"), g, gs)).as_deref(),
+            Some(
+                "You can specify either GranteePrincipal or GranteeServicePrincipal, but not both."
+            )
+        );
+        assert_eq!(
+            msg(one_of(None, None, g, gs)).as_deref(),
+            Some(
+                "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null (or give GranteeServicePrincipal)"
+            )
+        );
+        assert_eq!(
+            msg(one_of(None, Some("ec2"), g, gs)).as_deref(),
+            Some(
+                "1 validation error detected: Value 'ec2' at 'granteeServicePrincipal' failed to satisfy constraint: Member must be an AWS service principal such as dynamodb.us-west-2.amazonaws.com"
+            )
+        );
     }
 }

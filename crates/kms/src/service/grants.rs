@@ -1,27 +1,16 @@
 //! Grants: CreateGrant, RetireGrant, RevokeGrant, ListGrants, ListRetirableGrants, grant tokens.
 
+use ebsim_kms_api::types::aliases::ALIAS_NAME_PATTERN;
+use ebsim_kms_api::types::grants::{
+    CreateGrantRequest, CreateGrantResponse, GrantConstraints, GrantListEntry, ListGrantsRequest,
+    ListGrantsResponse, ListRetirableGrantsRequest, PRINCIPAL_PATTERN, RetireGrantRequest,
+    RevokeGrantRequest,
+};
+use ebsim_kms_api::types::{EmptyResponse, MemberSpec, Request as _, Rule};
+
 use super::*;
 
-/// Operations a grant may allow (docs/kms.md, "Authorization").
-pub const GRANT_OPERATIONS: [&str; 17] = [
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-];
+pub use ebsim_kms_api::types::grants::GRANT_OPERATIONS;
 
 /// Grant token: base64url (no padding) of `0x01 ‖ grant id (32 bytes) ‖ 16 random bytes`.
 pub(super) fn new_grant_token(grant_id: &str) -> String {
@@ -52,25 +41,12 @@ pub(super) fn parse_grant_token(token: &str) -> R<String> {
     Ok(hex::encode(&raw[1..33]))
 }
 
-/// Checks a request's `GrantTokens`: at most ten, each a token this KMS issued.
+/// At most 10 grant tokens (every request declares `GrantTokens` as CreateGrant does), each
+/// of ebsim's form.
 pub(super) fn check_grant_tokens_typed(tokens: Option<&[String]>) -> R<()> {
     if let Some(tokens) = tokens {
-        ebsim_kms_api::types::crypto::DecryptRequest::GRANT_TOKENS.check_list(tokens)?;
+        CreateGrantRequest::GRANT_TOKENS.check_list(tokens)?;
         for t in tokens {
-            parse_grant_token(t)?;
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn check_grant_tokens<Q: Req + ?Sized>(req: &Q) -> R<()> {
-    if let Some(tokens) = string_list(req, "GrantTokens")? {
-        if tokens.len() > 10 {
-            return Err(validation(
-                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10",
-            ));
-        }
-        for t in &tokens {
             parse_grant_token(t)?;
         }
     }
@@ -134,94 +110,111 @@ pub(super) fn grant_op_fits(op: &str, key: &Key) -> bool {
     allowed.contains(&op)
 }
 
-pub(super) fn grant_entry(key: &Key, g: &Grant) -> Value {
-    let mut e = Map::new();
-    e.insert("KeyId".into(), json!(key.arn));
-    e.insert("GrantId".into(), json!(g.grant_id));
-    if let Some(n) = &g.name {
-        e.insert("Name".into(), json!(n));
+pub(super) fn grant_entry(key: &Key, g: &Grant) -> GrantListEntry {
+    GrantListEntry {
+        key_id: key.arn.clone(),
+        grant_id: g.grant_id.clone(),
+        name: g.name.clone(),
+        creation_date: g.created,
+        grantee_principal: g.grantee.clone(),
+        grantee_service_principal: grant_principals::service_member(&g.grantee),
+        retiring_principal: g.retiring.clone(),
+        retiring_service_principal: g
+            .retiring
+            .as_deref()
+            .and_then(grant_principals::service_member),
+        issuing_account: format!("arn:aws:iam::{}:root", g.issuing_account),
+        operations: g.operations.clone(),
+        constraints: (!g.constraints.is_empty()).then(|| GrantConstraints {
+            encryption_context_subset: g.constraints.subset.clone(),
+            encryption_context_equals: g.constraints.equals.clone(),
+        }),
     }
-    e.insert("CreationDate".into(), json!(g.created));
-    e.insert("GranteePrincipal".into(), json!(g.grantee));
-    if let Some(r) = &g.retiring {
-        e.insert("RetiringPrincipal".into(), json!(r));
-    }
-    e.insert(
-        "IssuingAccount".into(),
-        json!(format!("arn:aws:iam::{}:root", g.issuing_account)),
-    );
-    e.insert("Operations".into(), json!(g.operations));
-    if !g.constraints.is_empty() {
-        let mut c = Map::new();
-        if let Some(s) = &g.constraints.subset {
-            c.insert("EncryptionContextSubset".into(), json!(s));
-        }
-        if let Some(s) = &g.constraints.equals {
-            c.insert("EncryptionContextEquals".into(), json!(s));
-        }
-        e.insert("Constraints".into(), Value::Object(c));
-    }
-    grant_principals::add_service_members(&mut e);
-    Value::Object(e)
+}
+
+fn grant_page(
+    items: Vec<GrantListEntry>,
+    limit: Option<i64>,
+    marker: R<Option<&str>>,
+    limit_spec: &MemberSpec,
+) -> R<ListGrantsResponse> {
+    let page = list_page_typed(items, limit, marker, limit_spec, 50)?;
+    Ok(ListGrantsResponse {
+        grants: page.items,
+        next_marker: page.next_marker,
+        truncated: page.truncated,
+    })
 }
 
 impl Kms {
+    /// [`Kms::managed_key`] for a typed request: the key `key_id` (checked against `spec`)
+    /// names, authorized for `action`.
+    pub(super) fn managed_key_ref<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        key_id: Option<&str>,
+        spec: &MemberSpec,
+        action: &str,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        let key_ref = spec.check_present(key_id)?;
+        self.key_access(
+            st,
+            caller,
+            key_ref,
+            Forms::IdOrArn,
+            KeyUse::policy(action),
+            ev,
+        )
+    }
+
     pub(super) fn create_grant(
         &self,
         st: &mut State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &Staged<CreateGrantRequest>,
         ev: &mut Ev,
         now: f64,
         dry: bool,
-    ) -> R<Value> {
-        check_grant_tokens(req)?;
-        let grantee =
-            grant_principals::one_of(req, "GranteePrincipal", "GranteeServicePrincipal", true)?
-                .unwrap_or_default();
+    ) -> R<CreateGrantResponse> {
+        type Q = CreateGrantRequest;
+        check_grant_tokens_typed(req.get(&Q::GRANT_TOKENS, req.grant_tokens.as_deref())?)?;
+        let grantee = grant_principals::one_of(
+            req.get(&Q::GRANTEE_PRINCIPAL, req.grantee_principal.as_deref())?,
+            req.get(
+                &Q::GRANTEE_SERVICE_PRINCIPAL,
+                req.grantee_service_principal.as_deref(),
+            )?,
+            &Q::GRANTEE_PRINCIPAL,
+            &Q::GRANTEE_SERVICE_PRINCIPAL,
+        )?
+        .unwrap_or_default();
         if !valid_principal_id(grantee) {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{grantee}' at 'granteePrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$"
-            )));
+            return Err(Q::GRANTEE_PRINCIPAL.violation(Rule::Pattern(PRINCIPAL_PATTERN), grantee));
         }
-        let retiring =
-            grant_principals::one_of(req, "RetiringPrincipal", "RetiringServicePrincipal", false)?;
+        let retiring = grant_principals::one_of(
+            req.get(&Q::RETIRING_PRINCIPAL, req.retiring_principal.as_deref())?,
+            req.get(
+                &Q::RETIRING_SERVICE_PRINCIPAL,
+                req.retiring_service_principal.as_deref(),
+            )?,
+            &Q::RETIRING_PRINCIPAL,
+            &Q::RETIRING_SERVICE_PRINCIPAL,
+        )?;
         if let Some(r) = retiring
             && !valid_principal_id(r)
         {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{r}' at 'retiringPrincipal' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$"
-            )));
+            return Err(Q::RETIRING_PRINCIPAL.violation(Rule::Pattern(PRINCIPAL_PATTERN), r));
         }
-        let ops = string_list(req, "Operations")?.ok_or_else(|| {
-            validation("1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null")
-        })?;
-        if ops.is_empty() {
-            return Err(validation(
-                "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1",
-            ));
-        }
-        for o in &ops {
-            if !GRANT_OPERATIONS.contains(&o.as_str()) {
-                return Err(validation(format!(
-                    "1 validation error detected: Value '[{o}]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
-                    GRANT_OPERATIONS.join(", ")
-                )));
-            }
-        }
-        let constraints = match req.get("Constraints") {
-            None | Some(Value::Null) => Constraints::default(),
-            Some(Value::Object(c)) => {
-                let subset = if c.contains_key("EncryptionContextSubset") {
-                    Some(context_param(c, "EncryptionContextSubset")?)
-                } else {
-                    None
-                };
-                let equals = if c.contains_key("EncryptionContextEquals") {
-                    Some(context_param(c, "EncryptionContextEquals")?)
-                } else {
-                    None
-                };
+        let ops = req.get(&Q::OPERATIONS, req.operations.as_deref())?;
+        let ops = Q::OPERATIONS.check_present(ops)?;
+        Q::OPERATIONS.check_list(ops)?;
+        let constraints = match req.get(&Q::CONSTRAINTS, &req.constraints)? {
+            None => Constraints::default(),
+            Some(c) => {
+                let subset = c.encryption_context_subset.clone();
+                let equals = c.encryption_context_equals.clone();
                 for m in subset.iter().chain(equals.iter()) {
                     if m.len() > 8 || m.values().any(|v| v.chars().count() > 384) {
                         return Err(validation(
@@ -231,19 +224,17 @@ impl Kms {
                 }
                 Constraints { subset, equals }
             }
-            Some(_) => return Err(ser("Constraints must be an object")),
         };
-        let name = opt_str(req, "Name")?;
+        let name = req.get(&Q::NAME, req.name.as_deref())?;
         if let Some(n) = name
             && !valid_alias_chars(n)
         {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{n}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
-            )));
+            return Err(Q::NAME.violation(Rule::Pattern(ALIAS_NAME_PATTERN), n));
         }
         let grantee_n = normalize_grantee(grantee);
         let retiring_n = retiring.map(normalize_grantee);
-        let key_ref = req_str(req, "KeyId")?;
+        let key_ref = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+        let key_ref = Q::KEY_ID.check_present(key_ref)?;
         let key = self.key(st, caller, key_ref, Forms::IdOrArn, ev)?;
         let mut cv = self.base_conditions(caller);
         cv.insert_many("kms:GrantOperations", ops.iter().cloned());
@@ -280,7 +271,7 @@ impl Kms {
             ));
         }
         Self::check_state("CreateGrant", key)?;
-        for o in &ops {
+        for o in ops {
             if !grant_op_fits(o, key) {
                 return Err(validation(format!(
                     "Grant operation {o} is not valid for key {} of spec {}.",
@@ -289,7 +280,7 @@ impl Kms {
             }
         }
         let (key_id, key_arn) = (key.id.clone(), key.arn.clone());
-        let mut ops_sorted = ops.clone();
+        let mut ops_sorted = ops.to_vec();
         ops_sorted.sort();
         ops_sorted.dedup();
         let same = key.grants.iter().find(|g| {
@@ -336,18 +327,22 @@ impl Kms {
             }
         };
         ev.response = Some(json!({"grantId": grant_id, "keyId": key_arn}));
-        Ok(json!({"GrantToken": new_grant_token(&grant_id), "GrantId": grant_id}))
+        Ok(CreateGrantResponse {
+            grant_token: new_grant_token(&grant_id),
+            grant_id,
+        })
     }
 
     pub(super) fn retire_grant(
         &self,
         st: &mut State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &Staged<RetireGrantRequest>,
         ev: &mut Ev,
         dry: bool,
-    ) -> R<Value> {
-        let (key_id, grant_id) = match opt_str(req, "GrantToken")? {
+    ) -> R<EmptyResponse> {
+        type Q = RetireGrantRequest;
+        let (key_id, grant_id) = match req.get(&Q::GRANT_TOKEN, req.grant_token.as_deref())? {
             Some(t) => {
                 let gid = parse_grant_token(t)?;
                 let key = st
@@ -363,8 +358,10 @@ impl Kms {
                 (key.id.clone(), gid)
             }
             None => {
-                let key_ref = req_str(req, "KeyId")?;
-                let gid = req_str(req, "GrantId")?;
+                let key_ref = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+                let key_ref = Q::KEY_ID.check_present(key_ref)?;
+                let gid = req.get(&Q::GRANT_ID, req.grant_id.as_deref())?;
+                let gid = Q::GRANT_ID.check_present(gid)?;
                 if !key_ref.starts_with("arn:") {
                     return Err(err(
                         ErrorType::InvalidArnException,
@@ -426,69 +423,97 @@ impl Kms {
         if !dry && let Some(k) = st.keys.get_mut(&key_id) {
             k.grants.retain(|g| g.grant_id != grant_id);
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
     }
 
     pub(super) fn list_grants(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &Staged<ListGrantsRequest>,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let key = self.managed_key(st, caller, req_str(req, "KeyId")?, "ListGrants", ev)?;
-        let gid = opt_str(req, "GrantId")?;
+    ) -> R<ListGrantsResponse> {
+        type Q = ListGrantsRequest;
+        let key_id = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+        let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
+        let gid = req.get(&Q::GRANT_ID, req.grant_id.as_deref())?;
         if let Some(g) = gid
             && !is_grant_id(g)
         {
             return Err(err(ErrorType::InvalidGrantIdException, "Invalid grant ID."));
         }
-        let grantee =
-            grant_principals::one_of(req, "GranteePrincipal", "GranteeServicePrincipal", false)?
-                .map(normalize_grantee);
-        let items: Vec<Value> = key
+        let grantee = grant_principals::one_of(
+            req.get(&Q::GRANTEE_PRINCIPAL, req.grantee_principal.as_deref())?,
+            req.get(
+                &Q::GRANTEE_SERVICE_PRINCIPAL,
+                req.grantee_service_principal.as_deref(),
+            )?,
+            &Q::GRANTEE_PRINCIPAL,
+            &Q::GRANTEE_SERVICE_PRINCIPAL,
+        )?
+        .map(normalize_grantee);
+        let items: Vec<GrantListEntry> = key
             .grants
             .iter()
             .filter(|g| gid.is_none_or(|i| i == g.grant_id))
             .filter(|g| grantee.as_ref().is_none_or(|p| *p == g.grantee))
             .map(|g| grant_entry(key, g))
             .collect();
-        list_page(items, req, 100, 50, "Grants")
+        grant_page(
+            items,
+            req.get(&Q::LIMIT, req.limit)?,
+            req.get(&Q::MARKER, req.marker.as_deref()),
+            &Q::LIMIT,
+        )
     }
 
     pub(super) fn list_retirable_grants(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
-    ) -> R<Value> {
-        let rp =
-            grant_principals::one_of(req, "RetiringPrincipal", "RetiringServicePrincipal", true)?
-                .unwrap_or_default();
+        req: &Staged<ListRetirableGrantsRequest>,
+    ) -> R<ListGrantsResponse> {
+        type Q = ListRetirableGrantsRequest;
+        let rp = grant_principals::one_of(
+            req.get(&Q::RETIRING_PRINCIPAL, req.retiring_principal.as_deref())?,
+            req.get(
+                &Q::RETIRING_SERVICE_PRINCIPAL,
+                req.retiring_service_principal.as_deref(),
+            )?,
+            &Q::RETIRING_PRINCIPAL,
+            &Q::RETIRING_SERVICE_PRINCIPAL,
+        )?
+        .unwrap_or_default();
         self.authorize_iam_only(st, caller, "ListRetirableGrants", "*")?;
         let rp = normalize_grantee(rp);
-        let items: Vec<Value> = st
+        let items: Vec<GrantListEntry> = st
             .keys
             .values()
             .flat_map(|k| k.grants.iter().map(move |g| (k, g)))
             .filter(|(_, g)| g.retiring.as_deref() == Some(rp.as_str()))
             .map(|(k, g)| grant_entry(k, g))
             .collect();
-        list_page(items, req, 100, 50, "Grants")
+        grant_page(
+            items,
+            req.get(&Q::LIMIT, req.limit)?,
+            req.get(&Q::MARKER, req.marker.as_deref()),
+            &Q::LIMIT,
+        )
     }
 
     pub(super) fn revoke_grant(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &RevokeGrantRequest,
         ev: &mut Ev,
         dry: bool,
-    ) -> R<Value> {
-        let gid = req_str(req, "GrantId")?;
+    ) -> R<EmptyResponse> {
+        type Q = RevokeGrantRequest;
+        let gid = Q::GRANT_ID.check_present(req.grant_id.as_deref())?;
         let id = {
-            let key = self.managed_key(st, caller, req_str(req, "KeyId")?, op, ev)?;
+            let key_id = req.key_id.as_deref();
+            let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
             key.id.clone()
         };
         if !is_grant_id(gid) {
@@ -512,6 +537,6 @@ impl Kms {
         if !dry {
             k.grants.remove(pos);
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
     }
 }

@@ -8,6 +8,7 @@ use ebsim_kms_api::types::keys::{
 };
 use ebsim_kms_api::types::{EmptyResponse, Request as _, Rule};
 
+use super::tags::{parse_tags_in_order, parse_tags_typed};
 use super::*;
 
 pub(super) const MANAGED: [(&str, &str, &str); 2] = [
@@ -222,12 +223,14 @@ impl Kms {
         &self,
         st: &mut State,
         caller: &Caller,
-        req: &CreateKeyRequest,
-        members: &Map<String, Value>,
+        req: &Staged<CreateKeyRequest>,
         ev: &mut Ev,
         now: f64,
     ) -> R<CreateKeyResponse> {
         type Q = CreateKeyRequest;
+        // Tags are checked after everything else; a malformed member other than `Tags` is
+        // refused first.
+        req.check_except(&[&Q::TAGS])?;
         self.authorize_iam_only(st, caller, "CreateKey", "*")?;
         let description = req.description.as_deref().unwrap_or("");
         Q::DESCRIPTION.check_len(description.len())?;
@@ -275,7 +278,12 @@ impl Kms {
                 "Multi-Region keys are not supported by this KMS.",
             ));
         }
-        let tags = self.create_key_tags(st, caller, members)?;
+        let tags = match req.get(&Q::TAGS, req.tags.as_deref()) {
+            Ok(tags) => parse_tags_typed(tags)?,
+            // A malformed tag: the tags before it are checked first.
+            Err(e) => return Err(parse_tags_in_order(req.raw(&Q::TAGS)).err().unwrap_or(e)),
+        };
+        let tags = self.new_key_tags(st, caller, tags)?;
         let account = self.caller_account(caller).to_string();
         let owned = st
             .keys
@@ -357,12 +365,8 @@ impl Kms {
                 key_arn: k.arn.clone(),
             })
             .collect();
-        let (keys, next_marker) = page_typed(
-            keys,
-            (req.limit, &Q::LIMIT),
-            (req.marker.as_deref(), &Q::MARKER),
-            100,
-        )?;
+        let (keys, next_marker) =
+            page_typed(keys, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
         Ok(ListKeysResponse {
             keys,
             truncated: next_marker.is_some(),

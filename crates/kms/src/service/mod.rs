@@ -146,7 +146,6 @@ pub struct Kms {
 type R<T> = Result<T, KmsError>;
 
 mod hot;
-use request::Req;
 
 fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
     KmsError::new(t, msg)
@@ -419,7 +418,7 @@ impl Kms {
         }
         for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
             if let Some(k) = opt_str(req, name)? {
-                self.ensure_managed(caller, k, now)?;
+                self.ensure_managed(caller, &k, now)?;
             }
         }
         let out = if read_only(op) {
@@ -505,9 +504,15 @@ impl Kms {
                 .handle_generate_random(st, caller, &parse(req)?)
                 .and_then(to_json),
             "ListKeys" => self.list_keys(st, caller, &parse(req)?).and_then(to_json),
-            "ListAliases" => self.list_aliases(st, caller, req),
-            "ListGrants" => self.list_grants(st, caller, req, ev),
-            "ListRetirableGrants" => self.list_retirable_grants(st, caller, req),
+            "ListAliases" => self
+                .list_aliases(st, caller, &parse_staged(req)?)
+                .and_then(to_json),
+            "ListGrants" => self
+                .list_grants(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "ListRetirableGrants" => self
+                .list_retirable_grants(st, caller, &parse_staged(req)?)
+                .and_then(to_json),
             "GetKeyPolicy" => self
                 .get_key_policy(st, caller, &parse(req)?, ev)
                 .and_then(to_json),
@@ -520,7 +525,9 @@ impl Kms {
             "ListKeyRotations" => self
                 .list_key_rotations(st, caller, &parse(req)?, ev)
                 .and_then(to_json),
-            "ListResourceTags" => self.list_resource_tags(st, caller, req, ev),
+            "ListResourceTags" => self
+                .list_resource_tags(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown operation {op}"),
@@ -539,7 +546,7 @@ impl Kms {
         } = *cx;
         match op {
             "CreateKey" => self
-                .create_key(st, caller, &parse(req)?, req, ev, now)
+                .create_key(st, caller, &parse_staged(req)?, ev, now)
                 .and_then(to_json),
             "EnableKey" => self
                 .enable_key(st, caller, &parse(req)?, ev, now)
@@ -568,12 +575,30 @@ impl Kms {
             "RotateKeyOnDemand" => self
                 .rotate_key_on_demand(st, caller, &parse(req)?, ev, now)
                 .and_then(to_json),
-            "TagResource" | "UntagResource" => self.tag_op(st, caller, op, req, ev),
-            "CreateAlias" | "UpdateAlias" => self.alias_op(st, caller, op, req, ev, now),
-            "DeleteAlias" => self.alias_op(st, caller, op, req, ev, now),
-            "CreateGrant" => self.create_grant(st, caller, req, ev, now, dry),
-            "RetireGrant" => self.retire_grant(st, caller, req, ev, dry),
-            "RevokeGrant" => self.revoke_grant(st, caller, op, req, ev, dry),
+            "TagResource" => self
+                .tag_resource(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "UntagResource" => self
+                .untag_resource(st, caller, &parse_staged(req)?, ev)
+                .and_then(to_json),
+            "CreateAlias" => self
+                .create_alias(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "UpdateAlias" => self
+                .update_alias(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "DeleteAlias" => self
+                .delete_alias(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "CreateGrant" => self
+                .create_grant(st, caller, &parse_staged(req)?, ev, now, dry)
+                .and_then(to_json),
+            "RetireGrant" => self
+                .retire_grant(st, caller, &parse_staged(req)?, ev, dry)
+                .and_then(to_json),
+            "RevokeGrant" => self
+                .revoke_grant(st, caller, &parse(req)?, ev, dry)
+                .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown operation {op}"),

@@ -72,12 +72,8 @@ impl Kms {
                 rotation_type: m.rotation_type.clone(),
             })
             .collect();
-        let (rotations, next_marker) = page_typed(
-            items,
-            (req.limit, &Q::LIMIT),
-            (req.marker.as_deref(), &Q::MARKER),
-            100,
-        )?;
+        let (rotations, next_marker) =
+            page_typed(items, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
         Ok(ListKeyRotationsResponse {
             rotations,
             truncated: next_marker.is_some(),

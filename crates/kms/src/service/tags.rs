@@ -9,61 +9,71 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use ebsim_kms_api::types::tags::{
+    ListResourceTagsRequest, ListResourceTagsResponse, Tag, TagResourceRequest,
+    UntagResourceRequest,
+};
+use ebsim_kms_api::types::{EmptyResponse, Member as _, Request as _};
+use serde_json::{Map, Value};
 
-use super::{Ev, Kms, R, err, list_page, ser, string_list, validation};
+use super::{Ev, Kms, R, Staged, err, list_page_typed};
 use crate::api::{Caller, ErrorType};
 use crate::state::{Key, State};
 
 /// Tags a key may hold.
 pub(super) const MAX_TAGS: usize = 50;
 
-fn check_tag_key(k: &str) -> R<()> {
-    if k.is_empty() || k.chars().count() > 128 {
-        return Err(validation(
-            "1 validation error detected: Value at 'tagKey' failed to satisfy constraint: Member must have length between 1 and 128",
+/// Validates the `Tags` member of CreateKey / TagResource (each key once, none reserved) as
+/// `(key, value)` pairs; none when absent.
+pub(super) fn parse_tags_typed(tags: Option<&[Tag]>) -> R<Vec<(String, String)>> {
+    let list = tags.unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for t in list {
+        check_tag(t, &mut seen)?;
+        out.push((t.tag_key.clone(), t.tag_value.clone()));
+    }
+    Ok(out)
+}
+
+/// One tag's rules, and its key not among the keys `seen` before it (which it joins).
+fn check_tag(t: &Tag, seen: &mut BTreeSet<String>) -> R<()> {
+    let (k, v) = (t.tag_key.as_str(), t.tag_value.as_str());
+    Tag::TAG_KEY.check_str(k)?;
+    Tag::TAG_VALUE.check_str(v)?;
+    if k.len() >= 4 && k[..4].eq_ignore_ascii_case("aws:") {
+        return Err(err(
+            ErrorType::TagException,
+            format!("Tag keys beginning with aws: are reserved: {k}"),
+        ));
+    }
+    if !seen.insert(k.to_owned()) {
+        return Err(err(
+            ErrorType::TagException,
+            format!("The tag key {k} appears more than once in the request."),
         ));
     }
     Ok(())
 }
 
-/// The `Tags` member of CreateKey / TagResource: `[{TagKey, TagValue}]`, validated.
-pub(super) fn parse_tags(req: &Map<String, Value>) -> R<Vec<(String, String)>> {
-    let list = match req.get("Tags") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(ser("Tags must be a list")),
+/// Reads and validates a `Tags` member one tag at a time, as the service always has: a tag
+/// that breaks a rule is reported before a malformed tag after it.
+pub(super) fn parse_tags_in_order(tags: Option<&Value>) -> R<Vec<(String, String)>> {
+    let Some(Value::Array(list)) = tags else {
+        let m: Map<String, Value> = tags
+            .map(|v| ("Tags".to_owned(), v.clone()))
+            .into_iter()
+            .collect();
+        return parse_tags_typed(Option::<Vec<Tag>>::read(&m, "Tags")?.as_deref());
     };
     let mut seen = BTreeSet::new();
-    let mut tags = Vec::with_capacity(list.len());
-    for t in list {
-        let (Some(k), Some(v)) = (
-            t.get("TagKey").and_then(Value::as_str),
-            t.get("TagValue").and_then(Value::as_str),
-        ) else {
-            return Err(ser("Tags must be objects with TagKey and TagValue strings"));
-        };
-        check_tag_key(k)?;
-        if v.chars().count() > 256 {
-            return Err(validation(
-                "1 validation error detected: Value at 'tagValue' failed to satisfy constraint: Member must have length less than or equal to 256",
-            ));
-        }
-        if k.len() >= 4 && k[..4].eq_ignore_ascii_case("aws:") {
-            return Err(err(
-                ErrorType::TagException,
-                format!("Tag keys beginning with aws: are reserved: {k}"),
-            ));
-        }
-        if !seen.insert(k) {
-            return Err(err(
-                ErrorType::TagException,
-                format!("The tag key {k} appears more than once in the request."),
-            ));
-        }
-        tags.push((k.to_string(), v.to_string()));
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let t = Tag::read_item(item, "Tags")?;
+        check_tag(&t, &mut seen)?;
+        out.push((t.tag_key, t.tag_value));
     }
-    Ok(tags)
+    Ok(out)
 }
 
 /// Tags after adding `new` to `current` (a known key gets the new value).
@@ -88,13 +98,14 @@ fn too_many(key: &Key) -> crate::api::KmsError {
 impl Kms {
     /// Checks the tags of a CreateKey request, including `kms:TagResource` (IAM) when there
     /// are any.
-    pub(super) fn create_key_tags(
+    /// The validated tags of a new key ([`parse_tags_typed`] for a typed CreateKey
+    /// request): at most 50, and `kms:TagResource` (IAM) when there are any.
+    pub(super) fn new_key_tags(
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        tags: Vec<(String, String)>,
     ) -> R<Vec<(String, String)>> {
-        let tags = parse_tags(req)?;
         if tags.len() > MAX_TAGS {
             return Err(err(
                 ErrorType::LimitExceededException,
@@ -107,50 +118,66 @@ impl Kms {
         Ok(tags)
     }
 
-    /// TagResource and UntagResource.
-    pub(super) fn tag_op(
+    /// TagResource.
+    pub(super) fn tag_resource(
         &self,
         st: &mut State,
         caller: &Caller,
-        op: &str,
-        req: &Map<String, Value>,
+        req: &Staged<TagResourceRequest>,
         ev: &mut Ev,
-    ) -> R<Value> {
+    ) -> R<EmptyResponse> {
+        type Q = TagResourceRequest;
         let (id, tags) = {
-            let key = self.managed_key(st, caller, super::req_str(req, "KeyId")?, op, ev)?;
-            Self::check_state(op, key)?;
-            let tags = if op == "TagResource" {
-                if req.get("Tags").is_none_or(Value::is_null) {
-                    return Err(validation(
-                        "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null",
-                    ));
-                }
-                let tags = merged(&key.tags, parse_tags(req)?);
-                if tags.len() > MAX_TAGS {
-                    return Err(too_many(key));
-                }
-                tags
-            } else {
-                let names = string_list(req, "TagKeys")?.ok_or_else(|| {
-                    validation(
-                        "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
-                    )
-                })?;
-                for n in &names {
-                    check_tag_key(n)?;
-                }
-                key.tags
-                    .iter()
-                    .filter(|(k, _)| !names.contains(k))
-                    .cloned()
-                    .collect()
+            let key_id = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+            let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
+            Self::check_state(Q::OPERATION, key)?;
+            let new = match req.get(&Q::TAGS, req.tags.as_deref()) {
+                Ok(new) => parse_tags_typed(Some(Q::TAGS.check_present(new)?))?,
+                // A malformed tag: the tags before it are checked first.
+                Err(e) => return Err(parse_tags_in_order(req.raw(&Q::TAGS)).err().unwrap_or(e)),
             };
+            let tags = merged(&key.tags, new);
+            if tags.len() > MAX_TAGS {
+                return Err(too_many(key));
+            }
             (key.id.clone(), tags)
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.tags = tags;
         }
-        Ok(json!({}))
+        Ok(EmptyResponse {})
+    }
+
+    /// UntagResource.
+    pub(super) fn untag_resource(
+        &self,
+        st: &mut State,
+        caller: &Caller,
+        req: &Staged<UntagResourceRequest>,
+        ev: &mut Ev,
+    ) -> R<EmptyResponse> {
+        type Q = UntagResourceRequest;
+        let (id, tags) = {
+            let key_id = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+            let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
+            Self::check_state(Q::OPERATION, key)?;
+            let names = req.get(&Q::TAG_KEYS, req.tag_keys.as_deref())?;
+            let names = Q::TAG_KEYS.check_present(names)?;
+            for n in names {
+                Tag::TAG_KEY.check_str(n)?;
+            }
+            let tags: Vec<(String, String)> = key
+                .tags
+                .iter()
+                .filter(|(k, _)| !names.contains(k))
+                .cloned()
+                .collect();
+            (key.id.clone(), tags)
+        };
+        if let Some(k) = st.keys.get_mut(&id) {
+            k.tags = tags;
+        }
+        Ok(EmptyResponse {})
     }
 
     /// ListResourceTags (any key state; `Limit` 1..50, default 50).
@@ -158,34 +185,49 @@ impl Kms {
         &self,
         st: &State,
         caller: &Caller,
-        req: &Map<String, Value>,
+        req: &Staged<ListResourceTagsRequest>,
         ev: &mut Ev,
-    ) -> R<Value> {
-        let key = self.managed_key(
-            st,
-            caller,
-            super::req_str(req, "KeyId")?,
-            "ListResourceTags",
-            ev,
-        )?;
-        let tags: Vec<Value> = key
+    ) -> R<ListResourceTagsResponse> {
+        type Q = ListResourceTagsRequest;
+        let key_id = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
+        let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
+        let tags: Vec<Tag> = key
             .tags
             .iter()
-            .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+            .map(|(k, v)| Tag {
+                tag_key: k.clone(),
+                tag_value: v.clone(),
+            })
             .collect();
-        list_page(tags, req, 50, 50, "Tags")
+        let page = list_page_typed(
+            tags,
+            req.get(&Q::LIMIT, req.limit)?,
+            req.get(&Q::MARKER, req.marker.as_deref()),
+            &Q::LIMIT,
+            50,
+        )?;
+        Ok(ListResourceTagsResponse {
+            tags: page.items,
+            next_marker: page.next_marker,
+            truncated: page.truncated,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn req(v: Value) -> Map<String, Value> {
         match v {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+
+    fn parse_tags(req: &Map<String, Value>) -> R<Vec<(String, String)>> {
+        parse_tags_in_order(req.get("Tags"))
     }
 
     #[test]
@@ -218,6 +260,36 @@ mod tests {
         assert_eq!(
             kind(json!({"Tags": [{"TagKey": "k"}]})),
             Some(ErrorType::SerializationException)
+        );
+        assert_eq!(
+            kind(json!({"Tags": [{"TagKey": "", "TagValue": "1"}, {"TagKey": "k"}]})),
+            Some(ErrorType::ValidationException)
+        );
+        assert_eq!(
+            kind(json!({"Tags": {}})),
+            Some(ErrorType::SerializationException)
+        );
+        assert_eq!(kind(json!({"Tags": null})), None);
+        let typed = |k: &str, v: &str| Tag {
+            tag_key: k.into(),
+            tag_value: v.into(),
+        };
+        let msg = |tags: &[Tag]| parse_tags_typed(Some(tags)).err().and_then(|e| e.message);
+        assert_eq!(
+            msg(&[typed("", "1")]).as_deref(),
+            Some(
+                "1 validation error detected: Value at 'tagKey' failed to satisfy constraint: Member must have length between 1 and 128"
+            )
+        );
+        assert_eq!(
+            msg(&[typed("k", &"v".repeat(257))]).as_deref(),
+            Some(
+                "1 validation error detected: Value at 'tagValue' failed to satisfy constraint: Member must have length less than or equal to 256"
+            )
+        );
+        assert_eq!(
+            msg(&[typed("a", "1"), typed("a", "2")]).as_deref(),
+            Some("The tag key a appears more than once in the request.")
         );
     }
 
