@@ -3,12 +3,12 @@
 //! volume's grant) and the control-plane attachment state.
 
 use ebsim_io::SectorSize;
+use ebsim_kms_api::types::grants::{CreateGrantRequest, GrantConstraints, RetireGrantRequest};
 use ebsim_kms_api::types::keys::DescribeKeyRequest;
 use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext, Identity, KmsClient};
 use ebsim_volume::{
     AttachedVolume, NewVolume, VolumeMetadata, VolumeOwner, VolumeRoot, VolumeState, new_volume_id,
 };
-use serde_json::{Value, json};
 
 use crate::error::{ControlPlaneError, kms_err};
 
@@ -210,26 +210,29 @@ impl Ebs {
         // is at least as strict as the WorkSpace's own grant (its parent).
         let grant = self
             .client
-            .call(
+            .send(
                 &who,
-                "CreateGrant",
-                json!({
-                    "KeyId": key.arn,
-                    "GranteePrincipal": grantee,
-                    "RetiringPrincipal": caller,
-                    "Operations": ["Decrypt"],
-                    "Constraints": {"EncryptionContextSubset": context.to_json()},
-                    "Name": volume_id,
-                }),
+                &CreateGrantRequest {
+                    key_id: Some(key.arn.clone()),
+                    grantee_principal: Some(grantee.clone()),
+                    retiring_principal: Some(caller.clone()),
+                    operations: Some(vec!["Decrypt".to_owned()]),
+                    constraints: Some(GrantConstraints {
+                        encryption_context_subset: Some(context.as_map().clone()),
+                        encryption_context_equals: None,
+                    }),
+                    name: Some(volume_id.clone()),
+                    ..Default::default()
+                },
             )
             .map_err(|e| kms_err("CreateGrant", &key.arn, e))?;
-        let grant_id = grant["GrantId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ControlPlaneError::Protocol {
+        if grant.grant_id.is_empty() {
+            return Err(ControlPlaneError::Protocol {
                 operation: "CreateGrant",
                 message: "no GrantId".into(),
-            })?;
+            });
+        }
+        let grant_id = grant.grant_id;
         let result = (|| {
             let wrapped = self
                 .client
@@ -261,12 +264,15 @@ impl Ebs {
         grant_id: &str,
     ) -> Result<(), ControlPlaneError> {
         self.client
-            .call(
+            .send(
                 who,
-                "RetireGrant",
-                json!({"KeyId": key_arn, "GrantId": grant_id}),
+                &RetireGrantRequest {
+                    key_id: Some(key_arn.to_owned()),
+                    grant_id: Some(grant_id.to_owned()),
+                    ..Default::default()
+                },
             )
-            .map(|_: Value| ())
+            .map(|_| ())
             .map_err(|e| kms_err("RetireGrant", key_arn, e))
     }
 

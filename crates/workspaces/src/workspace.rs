@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ebsim_io::SectorSize;
+use ebsim_kms_api::types::grants::{CreateGrantRequest, GrantConstraints, RetireGrantRequest};
 use ebsim_kms_client::{EncryptionContext, Identity, WORKSPACES_CONTEXT_KEY};
 use ebsim_volume::{AttachedVolume, VolumeOwner};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::ebs::{CreateVolumeRequest, DEFAULT_CALLER, Ebs, arn_account};
 use crate::error::{ControlPlaneError, kms_err};
@@ -309,32 +309,45 @@ impl WorkSpaces {
         let grant = self
             .ebs
             .client()
-            .call(
+            .send(
                 &admin_id,
-                "CreateGrant",
-                json!({
-                    "KeyId": key.arn,
-                    "GranteePrincipal": session,
-                    "RetiringPrincipal": admin,
-                    "Operations": ["Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant"],
-                    "Constraints": {"EncryptionContextSubset": {WORKSPACES_CONTEXT_KEY: pair}},
-                    "Name": workspace_id,
-                }),
+                &CreateGrantRequest {
+                    key_id: Some(key.arn.clone()),
+                    grantee_principal: Some(session.clone()),
+                    retiring_principal: Some(admin.clone()),
+                    operations: Some(
+                        ["Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant"]
+                            .map(str::to_owned)
+                            .to_vec(),
+                    ),
+                    constraints: Some(GrantConstraints {
+                        encryption_context_subset: Some(
+                            [(WORKSPACES_CONTEXT_KEY.to_owned(), pair.clone())].into(),
+                        ),
+                        encryption_context_equals: None,
+                    }),
+                    name: Some(workspace_id.clone()),
+                    ..Default::default()
+                },
             )
             .map_err(|e| kms_err("CreateGrant", &key.arn, e))?;
-        let grant_id = grant["GrantId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ControlPlaneError::Protocol {
+        if grant.grant_id.is_empty() {
+            return Err(ControlPlaneError::Protocol {
                 operation: "CreateGrant",
                 message: "no GrantId".into(),
-            })?;
+            });
+        }
+        let grant_id = grant.grant_id;
+        let retire = |key_arn: &str, grant_id: &str| RetireGrantRequest {
+            key_id: Some(key_arn.to_owned()),
+            grant_id: Some(grant_id.to_owned()),
+            ..Default::default()
+        };
         let retire_ws_grant = || {
-            let _ = self.ebs.client().call(
-                &admin_id,
-                "RetireGrant",
-                json!({"KeyId": key.arn, "GrantId": grant_id}),
-            );
+            let _ = self
+                .ebs
+                .client()
+                .send(&admin_id, &retire(&key.arn, &grant_id));
         };
         let volume_req = |size| CreateVolumeRequest {
             size_bytes: size,
@@ -529,11 +542,12 @@ impl WorkSpaces {
             principal: ws.admin.clone(),
             via_service: self.via_service(),
         };
-        match self.ebs.client().call(
-            &admin_id,
-            "RetireGrant",
-            json!({"KeyId": ws.kms_key_arn, "GrantId": ws.grant_id}),
-        ) {
+        let retire = RetireGrantRequest {
+            key_id: Some(ws.kms_key_arn.clone()),
+            grant_id: Some(ws.grant_id.clone()),
+            ..Default::default()
+        };
+        match self.ebs.client().send(&admin_id, &retire) {
             Ok(_) => {}
             Err(e) if e.kms_error_type().map(|t| t.name()) == Some("NotFoundException") => {}
             Err(e) => return Err(kms_err("RetireGrant", &ws.kms_key_arn, e)),

@@ -129,3 +129,10 @@ mod tests {
         );
     }
 }
+
+responses! {
+    CreateAliasRequest => super::EmptyResponse,
+    UpdateAliasRequest => super::EmptyResponse,
+    DeleteAliasRequest => super::EmptyResponse,
+    ListAliasesRequest => ListAliasesResponse,
+}

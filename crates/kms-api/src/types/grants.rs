@@ -165,9 +165,9 @@ impl Member for Option<GrantConstraints> {
     }
 }
 
-/// The answer of CreateGrant.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// The answer of CreateGrant (reading one, members AWS may leave out default).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct CreateGrantResponse {
     /// A token that uses the grant at once.
     pub grant_token: String,
@@ -358,4 +358,12 @@ mod tests {
             Some("EncryptionContextEquals values must be strings")
         );
     }
+}
+
+responses! {
+    CreateGrantRequest => CreateGrantResponse,
+    ListGrantsRequest => ListGrantsResponse,
+    ListRetirableGrantsRequest => ListGrantsResponse,
+    RetireGrantRequest => super::EmptyResponse,
+    RevokeGrantRequest => super::EmptyResponse,
 }

@@ -201,3 +201,9 @@ mod tests {
         }
     }
 }
+
+responses! {
+    TagResourceRequest => super::EmptyResponse,
+    UntagResourceRequest => super::EmptyResponse,
+    ListResourceTagsRequest => ListResourceTagsResponse,
+}
