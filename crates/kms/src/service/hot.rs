@@ -1,7 +1,8 @@
 //! The data-plane operations (Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 //! ReEncrypt) without `serde_json::Value` trees: the body is deserialized straight into the
-//! operation's typed request, the answer is written straight as JSON text, and so is the
-//! audit record.
+//! operation's typed request, and the answer is a response struct borrowing from the handler's
+//! result, serialized through `serde` into the response buffer (`crate::jsonw::to_writer`,
+//! the text `serde_json` writes), as the audit record is (`crate::audit::AuditRecord`).
 //!
 //! The typed parse accepts only the plain shapes: members of the request type with the right
 //! JSON type, no `null`, no `DryRun` or `DryRunModifiers`. Anything else takes the general
@@ -9,20 +10,20 @@
 //! every SerializationException message; the handlers are the same code for both paths, so a
 //! request answers alike on either.
 
-use base64::Engine as _;
+use ebsim_kms_api::types::Members;
 use ebsim_kms_api::types::crypto::{
     DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     ReEncryptRequest,
 };
-use ebsim_kms_api::types::{MemberRef, Members};
 use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{B64, Ev, Kms, R, SystemClock};
+use super::{Ev, Kms, R, SystemClock};
 use crate::api::Caller;
 use crate::clock::Clock as _;
-use crate::jsonw;
+use crate::jsonw::{self, Base64};
 use crate::state::Key;
 
 /// A data-plane request, typed.
@@ -64,7 +65,8 @@ impl HotReq {
         (!dry).then_some(req)
     }
 
-    fn members(&self) -> &dyn Members {
+    /// The request's members (for its audit record).
+    pub(super) fn members(&self) -> &dyn Members {
         match self {
             Self::Encrypt(r) => r,
             Self::Decrypt(r) => r,
@@ -81,45 +83,6 @@ impl HotReq {
             Self::DataKey(r) => [r.key_id.as_deref(), None],
             Self::ReEncrypt(r) => [r.destination_key_id.as_deref(), r.source_key_id.as_deref()],
         }
-    }
-
-    /// Writes `requestParameters`: the members `audited` names (the operation table's list),
-    /// in name order, names in camelCase; `null` when there are none (as the general path
-    /// writes them).
-    pub(super) fn write_audit_params(&self, audited: &crate::ops::Operation, out: &mut String) {
-        let mut members: Vec<(&'static str, MemberRef<'_>)> = Vec::with_capacity(4);
-        self.members().visit(&mut |name, v| {
-            if audited.records_member(name) {
-                members.push((name, v));
-            }
-        });
-        if members.is_empty() {
-            out.push_str("null");
-            return;
-        }
-        members.sort_unstable_by_key(|(name, _)| *name);
-        for (i, (name, v)) in members.iter().enumerate() {
-            out.push(if i == 0 { '{' } else { ',' });
-            jsonw::key(out, &ebsim_kms_api::types::constraint::camel(name));
-            match v {
-                MemberRef::Str(s) => jsonw::str(out, s),
-                MemberRef::Int(n) => jsonw::int(out, *n),
-                MemberRef::Bool(b) => jsonw::bool(out, *b),
-                MemberRef::Map(m) => jsonw::string_map(out, m),
-                MemberRef::List(l) => {
-                    out.push('[');
-                    for (j, item) in l.iter().enumerate() {
-                        if j > 0 {
-                            out.push(',');
-                        }
-                        jsonw::str(out, item);
-                    }
-                    out.push(']');
-                }
-                MemberRef::Opaque => out.push_str("null"),
-            }
-        }
-        out.push('}');
     }
 }
 
@@ -157,21 +120,20 @@ impl HotOp {
 }
 
 // ---------------------------------------------------------------------------------------
-// answers (written as `serde_json` writes the same object: members in name order)
+// answers: each `*Out` serializes as its operation's response body, through a struct that
+// borrows from it (members in name order, as `serde_json` writes the same object as a value)
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
-fn b64_member(out: &mut String, name: &str, bytes: &[u8]) {
-    jsonw::key(out, name);
-    out.push('"');
-    B64.encode_string(bytes, out);
-    out.push('"');
+/// Serializes `out` as JSON text appended to `buf`.
+fn write_json(out: &impl Serialize, buf: &mut Vec<u8>) {
+    // These structs have no map with keys that are not strings: writing them cannot fail.
+    let _ = jsonw::to_writer(buf, out);
 }
 
-/// Parses text this module wrote (always valid JSON) back into a value, for the general
-/// path.
-fn to_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
+/// `out` as a JSON value, for the general path.
+fn json_value(out: &impl Serialize) -> Value {
+    serde_json::to_value(out).unwrap_or(Value::Null)
 }
 
 /// The answer of Encrypt.
@@ -181,23 +143,25 @@ pub(super) struct EncryptOut<'s> {
     pub(super) material_id: &'s str,
 }
 
-impl EncryptOut<'_> {
-    pub(super) fn write(&self, out: &mut String) {
-        out.push('{');
-        b64_member(out, "CiphertextBlob", &self.blob);
-        out.push(',');
-        jsonw::str_member(out, "EncryptionAlgorithm", SYMMETRIC_DEFAULT);
-        out.push(',');
-        jsonw::str_member(out, "KeyId", &self.key.arn);
-        out.push(',');
-        jsonw::str_member(out, "KeyMaterialId", self.material_id);
-        out.push('}');
-    }
+/// The body of an Encrypt answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptBody<'a> {
+    ciphertext_blob: Base64<'a>,
+    encryption_algorithm: &'static str,
+    key_id: &'a str,
+    key_material_id: &'a str,
+}
 
-    pub(super) fn to_value(&self) -> Value {
-        let mut s = String::new();
-        self.write(&mut s);
-        to_value(&s)
+impl Serialize for EncryptOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EncryptBody {
+            ciphertext_blob: Base64(&self.blob),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+            key_id: &self.key.arn,
+            key_material_id: self.material_id,
+        }
+        .serialize(s)
     }
 }
 
@@ -210,25 +174,26 @@ pub(super) struct DataKeyOut<'s> {
     pub(super) plaintext: Option<Zeroizing<Vec<u8>>>,
 }
 
-impl DataKeyOut<'_> {
-    pub(super) fn write(&self, out: &mut String) {
-        out.push('{');
-        b64_member(out, "CiphertextBlob", &self.blob);
-        out.push(',');
-        jsonw::str_member(out, "KeyId", &self.key.arn);
-        out.push(',');
-        jsonw::str_member(out, "KeyMaterialId", self.material_id);
-        if let Some(p) = &self.plaintext {
-            out.push(',');
-            b64_member(out, "Plaintext", p);
-        }
-        out.push('}');
-    }
+/// The body of a GenerateDataKey / GenerateDataKeyWithoutPlaintext answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataKeyBody<'a> {
+    ciphertext_blob: Base64<'a>,
+    key_id: &'a str,
+    key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<Base64<'a>>,
+}
 
-    pub(super) fn to_value(&self) -> Value {
-        let mut s = Zeroizing::new(String::new());
-        self.write(&mut s);
-        to_value(&s)
+impl Serialize for DataKeyOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DataKeyBody {
+            ciphertext_blob: Base64(&self.blob),
+            key_id: &self.key.arn,
+            key_material_id: self.material_id,
+            plaintext: self.plaintext.as_deref().map(|p| Base64(p)),
+        }
+        .serialize(s)
     }
 }
 
@@ -239,23 +204,25 @@ pub(super) struct DecryptOut<'s> {
     pub(super) material_id: &'s str,
 }
 
-impl DecryptOut<'_> {
-    pub(super) fn write(&self, out: &mut String) {
-        out.push('{');
-        jsonw::str_member(out, "EncryptionAlgorithm", SYMMETRIC_DEFAULT);
-        out.push(',');
-        jsonw::str_member(out, "KeyId", &self.key.arn);
-        out.push(',');
-        jsonw::str_member(out, "KeyMaterialId", self.material_id);
-        out.push(',');
-        b64_member(out, "Plaintext", &self.plaintext);
-        out.push('}');
-    }
+/// The body of a Decrypt answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecryptBody<'a> {
+    encryption_algorithm: &'static str,
+    key_id: &'a str,
+    key_material_id: &'a str,
+    plaintext: Base64<'a>,
+}
 
-    pub(super) fn to_value(&self) -> Value {
-        let mut s = Zeroizing::new(String::new());
-        self.write(&mut s);
-        to_value(&s)
+impl Serialize for DecryptOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DecryptBody {
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+            key_id: &self.key.arn,
+            key_material_id: self.material_id,
+            plaintext: Base64(&self.plaintext),
+        }
+        .serialize(s)
     }
 }
 
@@ -268,31 +235,50 @@ pub(super) struct ReEncryptOut<'s> {
     pub(super) dst_material_id: &'s str,
 }
 
-impl ReEncryptOut<'_> {
-    pub(super) fn write(&self, out: &mut String) {
-        out.push('{');
-        b64_member(out, "CiphertextBlob", &self.blob);
-        out.push(',');
-        jsonw::str_member(out, "DestinationEncryptionAlgorithm", SYMMETRIC_DEFAULT);
-        out.push(',');
-        jsonw::str_member(out, "DestinationKeyMaterialId", self.dst_material_id);
-        out.push(',');
-        jsonw::str_member(out, "KeyId", &self.dst.arn);
-        out.push(',');
-        jsonw::str_member(out, "SourceEncryptionAlgorithm", SYMMETRIC_DEFAULT);
-        out.push(',');
-        jsonw::str_member(out, "SourceKeyId", &self.src.arn);
-        out.push(',');
-        jsonw::str_member(out, "SourceKeyMaterialId", self.src_material_id);
-        out.push('}');
-    }
+/// The body of a ReEncrypt answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReEncryptBody<'a> {
+    ciphertext_blob: Base64<'a>,
+    destination_encryption_algorithm: &'static str,
+    destination_key_material_id: &'a str,
+    key_id: &'a str,
+    source_encryption_algorithm: &'static str,
+    source_key_id: &'a str,
+    source_key_material_id: &'a str,
+}
 
-    pub(super) fn to_value(&self) -> Value {
-        let mut s = String::new();
-        self.write(&mut s);
-        to_value(&s)
+impl Serialize for ReEncryptOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ReEncryptBody {
+            ciphertext_blob: Base64(&self.blob),
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_key_material_id: self.dst_material_id,
+            key_id: &self.dst.arn,
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            source_key_id: &self.src.arn,
+            source_key_material_id: self.src_material_id,
+        }
+        .serialize(s)
     }
 }
+
+macro_rules! json_out {
+    ($($out:ident),*) => {$(
+        impl $out<'_> {
+            /// Appends the response body to `buf`.
+            pub(super) fn write(&self, buf: &mut Vec<u8>) {
+                write_json(self, buf);
+            }
+
+            /// The response body as a JSON value (the general path).
+            pub(super) fn to_value(&self) -> Value {
+                json_value(self)
+            }
+        }
+    )*};
+}
+json_out!(EncryptOut, DataKeyOut, DecryptOut, ReEncryptOut);
 
 // ---------------------------------------------------------------------------------------
 
@@ -308,7 +294,7 @@ impl Kms {
         let op = HotOp::parse(operation)?;
         let req = HotReq::parse(op, body)?;
         let mut ev = Ev::default();
-        let mut out = String::with_capacity(400);
+        let mut out = Vec::with_capacity(400);
         let result = self.run_hot(caller, op, &req, &mut ev, &mut out);
         self.record(
             caller,
@@ -317,7 +303,7 @@ impl Kms {
             &ev,
             result.as_ref().err(),
         );
-        Some(result.map(|()| out.into_bytes()))
+        Some(result.map(|()| out))
     }
 
     /// [`Kms::run`] for a typed request (no DryRun; every data-plane operation reads only).
@@ -327,7 +313,7 @@ impl Kms {
         op: HotOp,
         req: &HotReq,
         ev: &mut Ev,
-        out: &mut String,
+        out: &mut Vec<u8>,
     ) -> R<()> {
         self.faults.apply(op.name(), SystemClock.now())?;
         let now = self.now();

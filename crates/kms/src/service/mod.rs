@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use parking_lot::RwLock;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
@@ -17,7 +16,6 @@ use crate::audit::AuditLog;
 use crate::blob;
 use crate::clock::{Clock, SystemClock, iso8601};
 use crate::fault::{FaultKind, Faults};
-use crate::jsonw;
 use crate::policy::{
     ConditionValues, Decision, MAX_POLICY_BYTES, PolicyDocument, aws_managed_key_policy,
     default_key_policy,

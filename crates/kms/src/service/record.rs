@@ -1,15 +1,10 @@
-//! The audit record of a call (CloudTrail-shaped JSON).
+//! The audit record of a call (CloudTrail-shaped, [`crate::audit::AuditRecord`]).
 
 use super::*;
+use crate::audit::{
+    AdditionalEventData, AuditRecord, RequestMembers, RequestParameters, Resource, UserIdentity,
+};
 
-pub(super) fn camel_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (camel(k), v.clone())).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Request members copied into audit records (never plaintext, blobs, tokens or policies).
 /// The request members an audit record copies.
 pub(super) enum AuditParams<'a> {
     /// A general request: the members the operation table says its operation records.
@@ -18,48 +13,63 @@ pub(super) enum AuditParams<'a> {
     Hot(&'a hot::HotReq),
 }
 
-impl AuditParams<'_> {
-    /// Writes `requestParameters`: the audited members in name order, names in camelCase;
-    /// `null` when there are none.
-    fn write(&self, op: &str, out: &mut String) {
-        let Some(audited) = crate::ops::operation(op) else {
-            out.push_str("null");
-            return;
-        };
-        let req = match self {
-            Self::Hot(h) => return h.write_audit_params(audited, out),
-            Self::Map(m) => m,
-        };
-        let mut first = true;
-        for (name, v) in req.iter().filter(|(k, _)| audited.records_member(k)) {
-            out.push(if first { '{' } else { ',' });
-            first = false;
-            jsonw::str(out, &camel(name));
-            out.push(':');
-            if name == "Constraints" {
-                jsonw::value(out, &camel_keys(v));
-            } else {
-                jsonw::value(out, v);
-            }
-        }
-        if first {
-            out.push_str("null");
-        } else {
-            out.push('}');
+impl<'a> AuditParams<'a> {
+    /// `requestParameters` of a call of `operation`.
+    fn parameters(
+        &self,
+        operation: Option<&'static crate::ops::Operation>,
+    ) -> RequestParameters<'a> {
+        RequestParameters {
+            operation,
+            request: match *self {
+                Self::Map(m) => RequestMembers::Json(m),
+                Self::Hot(h) => RequestMembers::Typed(h.members()),
+            },
         }
     }
 }
 
+/// Room for the text of a timestamp (`YYYY-MM-DDTHH:MM:SSZ`, longer for years past 9999).
+const TIME_TEXT: usize = 32;
+
+/// Room for a UUID's hyphenated text.
+const UUID_TEXT: usize = uuid::fmt::Hyphenated::LENGTH;
+type UuidText = [u8; UUID_TEXT];
+
+/// The hyphenated lower-case text of the random UUID made of the 16 `bytes`, written into
+/// `text`.
+fn uuid_text<'t>(bytes: &[u8], text: &'t mut UuidText) -> &'t str {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(bytes);
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(text)
+}
+
 impl Kms {
-    /// Appends the simulated time as a JSON string (formatted once per second).
-    pub(super) fn push_event_time(&self, out: &mut String) {
+    /// The simulated time as text (formatted once per second), copied into `buf` when it
+    /// fits.
+    fn event_time<'b>(&self, buf: &'b mut [u8; TIME_TEXT]) -> std::borrow::Cow<'b, str> {
         let now = self.now();
         let secs = now.floor() as i64;
         let mut cache = self.time_text.lock();
         if cache.0 != secs {
             *cache = (secs, iso8601(now));
         }
-        jsonw::str(out, &cache.1);
+        let text = cache.1.as_bytes();
+        match buf.get_mut(..text.len()) {
+            Some(room) => {
+                room.copy_from_slice(text);
+                drop(cache);
+                // A copy of a whole `str`: UTF-8.
+                std::str::from_utf8(room).map_or_else(
+                    |_| std::borrow::Cow::Owned(String::new()),
+                    std::borrow::Cow::Borrowed,
+                )
+            }
+            None => std::borrow::Cow::Owned(cache.1.clone()),
+        }
     }
 
     /// Appends the CloudTrail-shaped record of a call to the audit trail.
@@ -86,104 +96,57 @@ impl Kms {
             .as_deref()
             .map(|v| format!("{}.amazonaws.com", v.split('.').next().unwrap_or(v)));
         let service_principal = kind == "AWSService";
+        let operation = crate::ops::operation(op);
         let mut ids = [0u8; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut ids);
-        let uuid = |out: &mut String, b: &[u8]| {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(b);
-            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            jsonw::str(
-                out,
-                uuid::Builder::from_random_bytes(a)
-                    .into_uuid()
-                    .hyphenated()
-                    .encode_lower(&mut text),
-            );
+        let (mut request_id, mut event_id) = ([0; UUID_TEXT], [0; UUID_TEXT]);
+        let mut time = [0u8; TIME_TEXT];
+        let record = AuditRecord {
+            event_version: AuditRecord::EVENT_VERSION,
+            user_identity: UserIdentity {
+                kind,
+                arn: (!service_principal).then_some(p),
+                account_id: if service_principal {
+                    None
+                } else {
+                    principal_account(p)
+                },
+                invoked_by: if service_principal {
+                    Some(p)
+                } else {
+                    service.as_deref()
+                },
+            },
+            event_time: &self.event_time(&mut time),
+            event_source: AuditRecord::EVENT_SOURCE,
+            event_name: op,
+            aws_region: &self.config.region,
+            source_ip_address: service.as_deref().unwrap_or("127.0.0.1"),
+            user_agent: service.as_deref().unwrap_or("ebsim"),
+            request_parameters: params.parameters(operation),
+            response_elements: ev.response.as_ref().filter(|_| error.is_none()),
+            additional_event_data: AdditionalEventData {
+                grant_id: ev.grant_id.as_deref(),
+                policy_statement_sid: ev.sid.as_deref(),
+            },
+            error_code: error.map(|e| e.error_type.name()),
+            error_message: error.map(|e| e.message.as_deref().unwrap_or("")),
+            request_id: uuid_text(&ids[..16], &mut request_id),
+            event_id: uuid_text(&ids[16..], &mut event_id),
+            // As `read_only(op)`, without looking the operation up again.
+            read_only: operation.is_some_and(crate::ops::Operation::read_only),
+            resources: ev.key_arn.as_deref().map(|arn| {
+                [Resource {
+                    arn,
+                    account_id: ev.key_account.as_deref(),
+                    kind: Resource::KEY_TYPE,
+                }]
+            }),
+            event_type: AuditRecord::EVENT_TYPE,
+            management_event: true,
+            recipient_account_id: ev.key_account.as_deref().unwrap_or(&self.config.account),
+            event_category: AuditRecord::EVENT_CATEGORY,
         };
-        let mut out = self.audit.buffer();
-        let o = &mut out;
-        o.push_str("{\"eventVersion\":\"1.08\",\"userIdentity\":{");
-        jsonw::str_member(o, "type", kind);
-        if !service_principal {
-            o.push(',');
-            jsonw::str_member(o, "arn", p);
-            if let Some(account) = principal_account(p) {
-                o.push(',');
-                jsonw::str_member(o, "accountId", account);
-            }
-        }
-        let invoked_by = if service_principal {
-            Some(p)
-        } else {
-            service.as_deref()
-        };
-        if let Some(by) = invoked_by {
-            o.push(',');
-            jsonw::str_member(o, "invokedBy", by);
-        }
-        o.push_str("},\"eventTime\":");
-        self.push_event_time(o);
-        o.push_str(",\"eventSource\":\"kms.amazonaws.com\",");
-        jsonw::str_member(o, "eventName", op);
-        o.push(',');
-        jsonw::str_member(o, "awsRegion", &self.config.region);
-        o.push(',');
-        jsonw::str_member(
-            o,
-            "sourceIPAddress",
-            service.as_deref().unwrap_or("127.0.0.1"),
-        );
-        o.push(',');
-        jsonw::str_member(o, "userAgent", service.as_deref().unwrap_or("ebsim"));
-        o.push_str(",\"requestParameters\":");
-        params.write(op, o);
-        o.push_str(",\"responseElements\":");
-        match (&ev.response, error) {
-            (Some(v), None) => jsonw::value(o, v),
-            _ => o.push_str("null"),
-        }
-        if ev.grant_id.is_some() || ev.sid.is_some() {
-            o.push_str(",\"additionalEventData\":{");
-            if let Some(g) = &ev.grant_id {
-                jsonw::str_member(o, "grantId", g);
-            }
-            if let Some(sid) = &ev.sid {
-                if ev.grant_id.is_some() {
-                    o.push(',');
-                }
-                jsonw::str_member(o, "policyStatementSid", sid);
-            }
-            o.push('}');
-        }
-        if let Some(e) = error {
-            o.push(',');
-            jsonw::str_member(o, "errorCode", e.error_type.name());
-            o.push(',');
-            jsonw::str_member(o, "errorMessage", e.message.as_deref().unwrap_or(""));
-        }
-        o.push_str(",\"requestID\":");
-        uuid(o, &ids[..16]);
-        o.push_str(",\"eventID\":");
-        uuid(o, &ids[16..]);
-        o.push_str(",\"readOnly\":");
-        jsonw::bool(o, read_only(op));
-        if let Some(arn) = &ev.key_arn {
-            o.push_str(",\"resources\":[{");
-            jsonw::str_member(o, "ARN", arn);
-            o.push_str(",\"accountId\":");
-            match &ev.key_account {
-                Some(a) => jsonw::str(o, a),
-                None => o.push_str("null"),
-            }
-            o.push_str(",\"type\":\"AWS::KMS::Key\"}]");
-        }
-        o.push_str(",\"eventType\":\"AwsApiCall\",\"managementEvent\":true,");
-        jsonw::str_member(
-            o,
-            "recipientAccountId",
-            ev.key_account.as_deref().unwrap_or(&self.config.account),
-        );
-        o.push_str(",\"eventCategory\":\"Management\"}");
-        self.audit.record(out);
+        self.audit.append(&record);
     }
 }
