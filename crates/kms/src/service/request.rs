@@ -8,8 +8,6 @@ pub(super) fn ser(msg: impl Into<String>) -> KmsError {
     err(ErrorType::SerializationException, msg)
 }
 
-pub(super) use ebsim_kms_api::types::constraint::camel;
-
 /// A string member of any request (`None` when absent or null).
 pub(super) fn opt_str(req: &Map<String, Value>, name: &str) -> R<Option<String>> {
     <Option<String> as Member>::read(req, name)
