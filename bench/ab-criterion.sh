@@ -29,6 +29,8 @@ UNIT = {"ps": 1e-12, "ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 def parse(path):
     runs, name = {}, None
     for line in open(path):
+        if "%" in line:  # criterion's "change:" block (time: [-1.2% …]) against a saved baseline
+            continue
         m = re.match(r"^(\S.*?)\s+time:\s+\[\S+ \S+ (\S+) (\S+) ", line)
         if m:
             name = m.group(1)
