@@ -244,7 +244,7 @@ impl Kms {
                 }
             }
         }
-        let page = list_page_typed(
+        let page = list_page(
             items,
             req.get(&Q::LIMIT, req.limit)?,
             req.get(&Q::MARKER, req.marker.as_deref()),

@@ -445,6 +445,20 @@ impl Kms {
         )
     }
 
+    /// [`Kms::managed_key`] for a typed request: the key `key_id` (required, as `spec`
+    /// says) names, authorized for `action`.
+    pub(super) fn managed_key_ref<'a>(
+        &self,
+        st: &'a State,
+        caller: &Caller,
+        key_id: Option<&str>,
+        spec: &MemberSpec,
+        action: &str,
+        ev: &mut Ev,
+    ) -> R<&'a Key> {
+        self.managed_key(st, caller, spec.check_present(key_id)?, action, ev)
+    }
+
     /// The key a cryptographic or describing operation names (any form, aliases
     /// included), authorized for `action` by policy or by a grant, with the encryption context
     /// (if the operation takes one) as condition keys.

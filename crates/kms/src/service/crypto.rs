@@ -72,7 +72,7 @@ impl Kms {
         req: &EncryptRequest,
         ev: &mut Ev,
     ) -> R<hot::EncryptOut<'s>> {
-        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        check_grant_tokens(req.grant_tokens.as_deref())?;
         let ctx = context(&req.encryption_context);
         let plaintext = EncryptRequest::PLAINTEXT.check_present(req.plaintext.as_ref())?;
         EncryptRequest::PLAINTEXT.check_len(plaintext.expose().len())?;
@@ -101,7 +101,7 @@ impl Kms {
         with_plaintext: bool,
     ) -> R<hot::DataKeyOut<'s>> {
         type Q = GenerateDataKeyRequest;
-        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        check_grant_tokens(req.grant_tokens.as_deref())?;
         let ctx = context(&req.encryption_context);
         let len = match (req.key_spec.as_deref(), req.number_of_bytes) {
             (Some(_), Some(_)) | (None, None) => {
@@ -198,7 +198,7 @@ impl Kms {
         ev: &mut Ev,
     ) -> R<hot::DecryptOut<'s>> {
         type Q = DecryptRequest;
-        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        check_grant_tokens(req.grant_tokens.as_deref())?;
         let ctx = context(&req.encryption_context);
         check_algorithm(
             &Q::ENCRYPTION_ALGORITHM,
@@ -227,7 +227,7 @@ impl Kms {
         ev: &mut Ev,
     ) -> R<hot::ReEncryptOut<'s>> {
         type Q = ReEncryptRequest;
-        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        check_grant_tokens(req.grant_tokens.as_deref())?;
         let src_ctx = context(&req.source_encryption_context);
         let dst_ctx = context(&req.destination_encryption_context);
         check_algorithm(

@@ -43,7 +43,7 @@ pub(super) fn parse_grant_token(token: &str) -> R<String> {
 
 /// At most 10 grant tokens (every request declares `GrantTokens` as CreateGrant does), each
 /// of ebsim's form.
-pub(super) fn check_grant_tokens_typed(tokens: Option<&[String]>) -> R<()> {
+pub(super) fn check_grant_tokens(tokens: Option<&[String]>) -> R<()> {
     if let Some(tokens) = tokens {
         CreateGrantRequest::GRANT_TOKENS.check_list(tokens)?;
         for t in tokens {
@@ -138,7 +138,7 @@ fn grant_page(
     marker: R<Option<&str>>,
     limit_spec: &MemberSpec,
 ) -> R<ListGrantsResponse> {
-    let page = list_page_typed(items, limit, marker, limit_spec, 50)?;
+    let page = list_page(items, limit, marker, limit_spec, 50)?;
     Ok(ListGrantsResponse {
         grants: page.items,
         next_marker: page.next_marker,
@@ -147,28 +147,6 @@ fn grant_page(
 }
 
 impl Kms {
-    /// [`Kms::managed_key`] for a typed request: the key `key_id` (checked against `spec`)
-    /// names, authorized for `action`.
-    pub(super) fn managed_key_ref<'a>(
-        &self,
-        st: &'a State,
-        caller: &Caller,
-        key_id: Option<&str>,
-        spec: &MemberSpec,
-        action: &str,
-        ev: &mut Ev,
-    ) -> R<&'a Key> {
-        let key_ref = spec.check_present(key_id)?;
-        self.key_access(
-            st,
-            caller,
-            key_ref,
-            Forms::IdOrArn,
-            KeyUse::policy(action),
-            ev,
-        )
-    }
-
     pub(super) fn create_grant(
         &self,
         st: &mut State,
@@ -179,7 +157,7 @@ impl Kms {
         dry: bool,
     ) -> R<CreateGrantResponse> {
         type Q = CreateGrantRequest;
-        check_grant_tokens_typed(req.get(&Q::GRANT_TOKENS, req.grant_tokens.as_deref())?)?;
+        check_grant_tokens(req.get(&Q::GRANT_TOKENS, req.grant_tokens.as_deref())?)?;
         let grantee = grant_principals::one_of(
             req.get(&Q::GRANTEE_PRINCIPAL, req.grantee_principal.as_deref())?,
             req.get(

@@ -8,7 +8,7 @@ use ebsim_kms_api::types::keys::{
 };
 use ebsim_kms_api::types::{EmptyResponse, Request as _, Rule};
 
-use super::tags::{parse_tags_in_order, parse_tags_typed};
+use super::tags::{parse_tags_in_order, parse_tags_list};
 use super::*;
 
 pub(super) const MANAGED: [(&str, &str, &str); 2] = [
@@ -279,7 +279,7 @@ impl Kms {
             ));
         }
         let tags = match req.get(&Q::TAGS, req.tags.as_deref()) {
-            Ok(tags) => parse_tags_typed(tags)?,
+            Ok(tags) => parse_tags_list(tags)?,
             // A malformed tag: the tags before it are checked first.
             Err(e) => return Err(parse_tags_in_order(req.raw(&Q::TAGS)).err().unwrap_or(e)),
         };
@@ -338,7 +338,7 @@ impl Kms {
         req: &DescribeKeyRequest,
         ev: &mut Ev,
     ) -> R<DescribeKeyResponse> {
-        check_grant_tokens_typed(req.grant_tokens.as_deref())?;
+        check_grant_tokens(req.grant_tokens.as_deref())?;
         let key_ref = DescribeKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
         let what = KeyUse::grantable("DescribeKey", None);
         let key = self.key_access(st, caller, key_ref, Forms::All, what, ev)?;
@@ -365,8 +365,7 @@ impl Kms {
                 key_arn: k.arn.clone(),
             })
             .collect();
-        let (keys, next_marker) =
-            page_typed(keys, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
+        let (keys, next_marker) = page(keys, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
         Ok(ListKeysResponse {
             keys,
             truncated: next_marker.is_some(),

@@ -37,10 +37,9 @@ fn window<T>(items: Vec<T>, limit: i64, marker: Option<&str>) -> R<(Vec<T>, Opti
     Ok((out, (end < total).then(|| end.to_string())))
 }
 
-/// [`page`] for a typed request: `limit` (default `default`) checked against `limit_spec`,
-/// then `marker` (read after the limit is checked, as [`page`] reads it: its error, if any,
-/// comes second).
-pub(super) fn page_typed<T>(
+/// One page of a listing: `limit` (default `default`) checked against `limit_spec`, then
+/// `marker` (a member of the wrong type reports its error only after the limit is checked).
+pub(super) fn page<T>(
     items: Vec<T>,
     limit: Option<i64>,
     marker: R<Option<&str>>,
@@ -62,15 +61,15 @@ pub(super) struct Page<T> {
     pub(super) truncated: bool,
 }
 
-/// [`list_page`] for a typed request and response.
-pub(super) fn list_page_typed<T>(
+/// One page of a listing, with its next marker and whether it is truncated.
+pub(super) fn list_page<T>(
     items: Vec<T>,
     limit: Option<i64>,
     marker: R<Option<&str>>,
     limit_spec: &MemberSpec,
     default: i64,
 ) -> R<Page<T>> {
-    let (items, next_marker) = page_typed(items, limit, marker, limit_spec, default)?;
+    let (items, next_marker) = page(items, limit, marker, limit_spec, default)?;
     Ok(Page {
         items,
         truncated: next_marker.is_some(),
@@ -203,24 +202,24 @@ mod tests {
     fn typed_pages_check_the_limit_before_the_marker() {
         let spec = ListGrantsRequest::LIMIT;
         let bad_marker = Err(ser("STRING_VALUE can not be converted to Marker"));
-        let e = page_typed(vec![1, 2, 3], Some(0), bad_marker, &spec, 50).err();
+        let e = page(vec![1, 2, 3], Some(0), bad_marker, &spec, 50).err();
         assert_eq!(
             e.map(|e| e.error_type),
             Some(ErrorType::ValidationException)
         );
-        let p = list_page_typed(vec![1, 2, 3], Some(2), Ok(Some("1")), &spec, 50)
+        let p = list_page(vec![1, 2, 3], Some(2), Ok(Some("1")), &spec, 50)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (p.items, p.next_marker, p.truncated),
             (vec![2, 3], None, false)
         );
-        let p = list_page_typed(vec![1, 2, 3], Some(1), Ok(None), &spec, 50)
+        let p = list_page(vec![1, 2, 3], Some(1), Ok(None), &spec, 50)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (p.items, p.next_marker, p.truncated),
             (vec![1], Some("1".to_string()), true)
         );
-        let e = page_typed(vec![1], None, Ok(Some("x")), &spec, 50).err();
+        let e = page(vec![1], None, Ok(Some("x")), &spec, 50).err();
         assert_eq!(
             e.map(|e| e.error_type),
             Some(ErrorType::InvalidMarkerException)

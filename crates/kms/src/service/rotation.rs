@@ -73,7 +73,7 @@ impl Kms {
             })
             .collect();
         let (rotations, next_marker) =
-            page_typed(items, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
+            page(items, req.limit, Ok(req.marker.as_deref()), &Q::LIMIT, 100)?;
         Ok(ListKeyRotationsResponse {
             rotations,
             truncated: next_marker.is_some(),

@@ -16,7 +16,7 @@ use ebsim_kms_api::types::tags::{
 use ebsim_kms_api::types::{EmptyResponse, Member as _, Request as _};
 use serde_json::{Map, Value};
 
-use super::{Ev, Kms, R, Staged, err, list_page_typed};
+use super::{Ev, Kms, R, Staged, err, list_page};
 use crate::api::{Caller, ErrorType};
 use crate::state::{Key, State};
 
@@ -25,7 +25,7 @@ pub(super) const MAX_TAGS: usize = 50;
 
 /// Validates the `Tags` member of CreateKey / TagResource (each key once, none reserved) as
 /// `(key, value)` pairs; none when absent.
-pub(super) fn parse_tags_typed(tags: Option<&[Tag]>) -> R<Vec<(String, String)>> {
+pub(super) fn parse_tags_list(tags: Option<&[Tag]>) -> R<Vec<(String, String)>> {
     let list = tags.unwrap_or_default();
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(list.len());
@@ -64,7 +64,7 @@ pub(super) fn parse_tags_in_order(tags: Option<&Value>) -> R<Vec<(String, String
             .map(|v| ("Tags".to_owned(), v.clone()))
             .into_iter()
             .collect();
-        return parse_tags_typed(Option::<Vec<Tag>>::read(&m, "Tags")?.as_deref());
+        return parse_tags_list(Option::<Vec<Tag>>::read(&m, "Tags")?.as_deref());
     };
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(list.len());
@@ -98,7 +98,7 @@ fn too_many(key: &Key) -> crate::api::KmsError {
 impl Kms {
     /// Checks the tags of a CreateKey request, including `kms:TagResource` (IAM) when there
     /// are any.
-    /// The validated tags of a new key ([`parse_tags_typed`] for a typed CreateKey
+    /// The validated tags of a new key ([`parse_tags_list`] for a typed CreateKey
     /// request): at most 50, and `kms:TagResource` (IAM) when there are any.
     pub(super) fn new_key_tags(
         &self,
@@ -132,7 +132,7 @@ impl Kms {
             let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
             Self::check_state(Q::OPERATION, key)?;
             let new = match req.get(&Q::TAGS, req.tags.as_deref()) {
-                Ok(new) => parse_tags_typed(Some(Q::TAGS.check_present(new)?))?,
+                Ok(new) => parse_tags_list(Some(Q::TAGS.check_present(new)?))?,
                 // A malformed tag: the tags before it are checked first.
                 Err(e) => return Err(parse_tags_in_order(req.raw(&Q::TAGS)).err().unwrap_or(e)),
             };
@@ -199,7 +199,7 @@ impl Kms {
                 tag_value: v.clone(),
             })
             .collect();
-        let page = list_page_typed(
+        let page = list_page(
             tags,
             req.get(&Q::LIMIT, req.limit)?,
             req.get(&Q::MARKER, req.marker.as_deref()),
@@ -274,7 +274,7 @@ mod tests {
             tag_key: k.into(),
             tag_value: v.into(),
         };
-        let msg = |tags: &[Tag]| parse_tags_typed(Some(tags)).err().and_then(|e| e.message);
+        let msg = |tags: &[Tag]| parse_tags_list(Some(tags)).err().and_then(|e| e.message);
         assert_eq!(
             msg(&[typed("", "1")]).as_deref(),
             Some(
