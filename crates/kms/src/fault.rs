@@ -78,11 +78,13 @@ impl Faults {
             .any(|name| map.get(*name).is_some_and(|f| f.latency_ms.is_some()))
     }
 
-    /// Applies the faults for one call (`now`: wall-clock seconds).
-    pub fn apply(&self, operation: &str, now: f64) -> Result<(), KmsError> {
+    /// Applies the faults for one call (`now`: wall-clock seconds, read only when a fault is
+    /// set).
+    pub fn apply(&self, operation: &str, now: impl FnOnce() -> f64) -> Result<(), KmsError> {
         if !self.active.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(());
         }
+        let now = now();
         let mut sleep = 0;
         let mut result = Ok(());
         {
@@ -131,18 +133,23 @@ mod tests {
     fn throttle_refills_with_time() {
         let f = Faults::default();
         f.set("Decrypt", FaultKind::Throttle(2.0), 0.0);
-        assert!(f.apply("Decrypt", 0.0).is_ok());
-        assert!(f.apply("Decrypt", 0.0).is_ok());
-        let e = f.apply("Decrypt", 0.0).expect_err("third call throttled");
+        assert!(f.apply("Decrypt", || 0.0).is_ok());
+        assert!(f.apply("Decrypt", || 0.0).is_ok());
+        let e = f
+            .apply("Decrypt", || 0.0)
+            .expect_err("third call throttled");
         assert_eq!(e.error_type, ErrorType::ThrottlingException);
         assert!(
-            f.apply("Encrypt", 0.0).is_ok(),
+            f.apply("Encrypt", || 0.0).is_ok(),
             "other operations unaffected"
         );
-        assert!(f.apply("Decrypt", 1.0).is_ok(), "refilled after a second");
+        assert!(
+            f.apply("Decrypt", || 1.0).is_ok(),
+            "refilled after a second"
+        );
         f.clear();
         for _ in 0..10 {
-            assert!(f.apply("Decrypt", 1.0).is_ok());
+            assert!(f.apply("Decrypt", || 1.0).is_ok());
         }
     }
 
@@ -167,7 +174,7 @@ mod tests {
             FaultKind::Outage(ErrorType::DependencyTimeoutException),
             0.0,
         );
-        let e = f.apply("DescribeKey", 0.0).expect_err("outage");
+        let e = f.apply("DescribeKey", || 0.0).expect_err("outage");
         assert_eq!(e.error_type, ErrorType::DependencyTimeoutException);
     }
 }

@@ -87,7 +87,9 @@ pub(super) fn identity_arn(principal: &str) -> Option<String> {
 
 /// Whether `principal` is an account root (`arn:aws:iam::ACCOUNT:root`).
 pub(super) fn is_root(principal: &str) -> bool {
-    PrincipalArn::parse(principal).is_some_and(|p| p.kind() == PrincipalKind::Root)
+    // Most callers are not roots: the suffix answers them without a parse.
+    principal.ends_with(":root")
+        && PrincipalArn::parse(principal).is_some_and(|p| p.kind() == PrincipalKind::Root)
 }
 
 /// The 12-digit account of an ARN (its fifth `:`-separated field), as [`Caller::account`].
@@ -313,12 +315,12 @@ impl Kms {
                 "with an explicit deny in an identity-based policy",
             ));
         }
-        let same_account = principal_account(p) == Some(key.account.as_str());
-        let root = is_root(p);
+        let same_account = || principal_account(p) == Some(key.account.as_str());
+        let root = || is_root(p);
         let mut missing_identity = false;
         match &decision {
             Decision::Allow { sid } => {
-                if same_account || root || matches!(iam, Iam::Allow) {
+                if same_account() || root() || matches!(iam, Iam::Allow) {
                     return Ok(Authz {
                         sid: sid.clone(),
                         ..Authz::default()
@@ -326,7 +328,7 @@ impl Kms {
                 }
                 missing_identity = true;
             }
-            Decision::DelegatedToIam { sid } if root || matches!(iam, Iam::Allow) => {
+            Decision::DelegatedToIam { sid } if root() || matches!(iam, Iam::Allow) => {
                 return Ok(Authz {
                     sid: sid.clone(),
                     ..Authz::default()

@@ -156,12 +156,15 @@ impl Kms {
             ctx,
         } = sealed;
         let parsed = blob::parse(blob_bytes).ok_or_else(KmsError::invalid_ciphertext)?;
-        let id = parsed.key_id_string();
+        let mut id_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id: &str = uuid::Uuid::from_bytes(parsed.key_id)
+            .hyphenated()
+            .encode_lower(&mut id_text);
         let asked = match key_param {
             Some(k) => Some(self.resolve_id(st, caller, k, Forms::All)?),
             None => None,
         };
-        let key = st.keys.get(&id).ok_or_else(|| {
+        let key = st.keys.get(id).ok_or_else(|| {
             err(ErrorType::AccessDeniedException, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         })?;
         ev.key(key);

@@ -315,8 +315,9 @@ impl Kms {
         ev: &mut Ev,
         out: &mut Vec<u8>,
     ) -> R<()> {
-        self.faults.apply(op.name(), SystemClock.now())?;
+        self.faults.apply(op.name(), || SystemClock.now())?;
         let now = self.now();
+        ev.now = Some(now);
         self.maintain(now)?;
         for key_ref in req.key_refs().into_iter().flatten() {
             self.ensure_managed(caller, key_ref, now)?;

@@ -174,6 +174,9 @@ struct Ev {
     grant_id: Option<String>,
     sid: Option<String>,
     response: Option<Value>,
+    /// The simulated time the call read, when the record's time cannot differ from it (the
+    /// data plane changes no clock); otherwise the record reads the clock.
+    now: Option<f64>,
 }
 
 impl Ev {
@@ -407,7 +410,7 @@ impl Kms {
     }
 
     fn run(&self, caller: &Caller, op: &str, req: &Map<String, Value>, ev: &mut Ev) -> R<Value> {
-        self.faults.apply(op, SystemClock.now())?;
+        self.faults.apply(op, || SystemClock.now())?;
         let now = self.now();
         self.maintain(now)?;
         let dry_run = opt_bool(req, "DryRun")?;

@@ -50,8 +50,12 @@ fn uuid_text<'t>(bytes: &[u8], text: &'t mut UuidText) -> &'t str {
 impl Kms {
     /// The simulated time as text (formatted once per second), copied into `buf` when it
     /// fits.
-    fn event_time<'b>(&self, buf: &'b mut [u8; TIME_TEXT]) -> std::borrow::Cow<'b, str> {
-        let now = self.now();
+    fn event_time<'b>(
+        &self,
+        now: Option<f64>,
+        buf: &'b mut [u8; TIME_TEXT],
+    ) -> std::borrow::Cow<'b, str> {
+        let now = now.unwrap_or_else(|| self.now());
         let secs = now.floor() as i64;
         let mut cache = self.time_text.lock();
         if cache.0 != secs {
@@ -117,7 +121,7 @@ impl Kms {
                     service.as_deref()
                 },
             },
-            event_time: &self.event_time(&mut time),
+            event_time: &self.event_time(ev.now, &mut time),
             event_source: AuditRecord::EVENT_SOURCE,
             event_name: op,
             aws_region: &self.config.region,
