@@ -11,6 +11,9 @@ pub struct Caller {
     /// The service that forwarded the call (`kms:ViaService`), e.g.
     /// `ec2.us-west-2.amazonaws.com`. Only the data dir's service identity may set this.
     pub via_service: Option<String>,
+    /// The region the call is made in (a signed request's credential scope); `None`: the
+    /// KMS's own region.
+    pub region: Option<crate::Region>,
 }
 
 impl Caller {
@@ -19,7 +22,15 @@ impl Caller {
         Self {
             principal: principal.into(),
             via_service: None,
+            region: None,
         }
+    }
+
+    /// The same principal, calling in `region`.
+    #[must_use]
+    pub fn in_region(mut self, region: crate::Region) -> Self {
+        self.region = Some(region);
+        self
     }
 
     /// The same principal, forwarded by `service` (`kms:ViaService`).

@@ -99,7 +99,7 @@ pub struct IdError {
 }
 
 impl IdError {
-    fn new(what: &'static str, value: &str) -> Self {
+    pub(crate) fn new(what: &'static str, value: &str) -> Self {
         Self {
             what,
             value: value.chars().take(256).collect(),

@@ -17,6 +17,7 @@ mod error;
 pub mod id;
 mod key_state;
 pub mod ops;
+mod region;
 #[cfg(feature = "sign")]
 pub mod sign;
 pub mod trust;
@@ -28,3 +29,4 @@ pub use backend::{
 };
 pub use error::{Caller, ErrorType, KmsError};
 pub use key_state::KeyState;
+pub use region::{AWS_REGIONS, Region};

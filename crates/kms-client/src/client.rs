@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ebsim_kms::{Kms, KmsConfig, KmsOpenError};
 use ebsim_kms_api::types::crypto::{DecryptRequest, GenerateDataKeyWithoutPlaintextRequest};
 use ebsim_kms_api::types::{Blob, Call};
-use ebsim_kms_api::{Caller, ErrorType, KmsError};
+use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
@@ -63,6 +63,8 @@ enum Transport {
 #[derive(Debug, Clone)]
 pub struct KmsClient {
     transport: Arc<Transport>,
+    /// The region calls are made in (`None`: the KMS's own, or the HTTP configuration's).
+    region: Option<Region>,
 }
 
 impl KmsClient {
@@ -78,6 +80,7 @@ impl KmsClient {
                 kms,
                 principal: principal.into(),
             }),
+            region: None,
         }
     }
 
@@ -88,6 +91,7 @@ impl KmsClient {
     pub fn http(config: HttpConfig) -> Result<Self, ClientError> {
         Ok(Self {
             transport: Arc::new(Transport::Http(Box::new(HttpTransport::new(config)?))),
+            region: None,
         })
     }
 
@@ -184,6 +188,21 @@ impl KmsClient {
         Self::http(config)
     }
 
+    /// The same client (sharing its transport), calling in `region`: in process, the
+    /// caller's region; over HTTP, the region of each request's credential scope.
+    #[must_use]
+    pub fn in_region(&self, region: Region) -> Self {
+        Self {
+            transport: Arc::clone(&self.transport),
+            region: Some(region),
+        }
+    }
+
+    /// The region set with [`KmsClient::in_region`], if any.
+    pub fn region(&self) -> Option<Region> {
+        self.region
+    }
+
     /// Whether calls go over HTTP.
     pub fn is_http(&self) -> bool {
         matches!(*self.transport, Transport::Http(_))
@@ -224,7 +243,7 @@ impl KmsClient {
     ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         match &*self.transport {
             Transport::InProcess { kms, principal } => {
-                let caller = caller_for(identity, principal);
+                let caller = caller_for(identity, principal, self.region);
                 let mut out = Zeroizing::new(kms.call(&caller, operation, body)?);
                 if out.is_empty() {
                     out.extend_from_slice(b"{}");
@@ -240,6 +259,7 @@ impl KmsClient {
                             principal: None,
                             via_service: None,
                             service: false,
+                            region: self.region,
                         },
                         Some(p) => {
                             svc = service_credentials(t)?;
@@ -248,6 +268,7 @@ impl KmsClient {
                                 principal: Some(p),
                                 via_service: None,
                                 service: true,
+                                region: self.region,
                             }
                         }
                     },
@@ -261,6 +282,7 @@ impl KmsClient {
                             principal: Some(principal),
                             via_service: Some(via_service),
                             service: true,
+                            region: self.region,
                         }
                     }
                     Identity::Principal(p) => {
@@ -270,6 +292,7 @@ impl KmsClient {
                             principal: Some(p),
                             via_service: None,
                             service: true,
+                            region: self.region,
                         }
                     }
                 };
@@ -296,8 +319,11 @@ impl KmsClient {
         let body = serde_json::to_vec(&request).map_err(|e| protocol(self, e.to_string()))?;
         let out = match &*self.transport {
             Transport::InProcess { kms, principal } => {
-                let mut out =
-                    Zeroizing::new(kms.admin(&Caller::new(principal.clone()), operation, &body)?);
+                let mut out = Zeroizing::new(kms.admin(
+                    &caller_for(&Identity::Default, principal, self.region),
+                    operation,
+                    &body,
+                )?);
                 if out.is_empty() {
                     out.extend_from_slice(b"{}");
                 }
@@ -309,6 +335,7 @@ impl KmsClient {
                     principal: None,
                     via_service: None,
                     service: false,
+                    region: self.region,
                 };
                 let mut out = t.post(&format!("EbsimAdmin.{operation}"), &body, &signer)?;
                 if out.is_empty() {
@@ -406,14 +433,18 @@ impl KmsClient {
     }
 }
 
-fn caller_for(identity: &Identity, default_principal: &str) -> Caller {
-    match identity {
+fn caller_for(identity: &Identity, default_principal: &str, region: Option<Region>) -> Caller {
+    let caller = match identity {
         Identity::Default => Caller::new(default_principal),
         Identity::OnBehalfOf {
             principal,
             via_service,
         } => Caller::new(principal.clone()).via(via_service.clone()),
         Identity::Principal(p) => Caller::new(p.clone()),
+    };
+    match region {
+        Some(r) => caller.in_region(r),
+        None => caller,
     }
 }
 

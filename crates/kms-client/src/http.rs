@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use ebsim_kms_api::Region;
 use ebsim_kms_api::sign::{AccessKey, KmsPost, sign_post};
 use ebsim_kms_api::{ErrorType, KmsError};
 use rand::RngExt;
@@ -255,6 +256,8 @@ pub(crate) struct Signer<'a> {
     pub via_service: Option<&'a str>,
     /// Signed with the data dir's service credential: carries a fresh signed nonce.
     pub service: bool,
+    /// The region to sign for, instead of the configured one.
+    pub region: Option<Region>,
 }
 
 pub(crate) struct HttpTransport {
@@ -341,7 +344,15 @@ impl HttpTransport {
         }
         let post = KmsPost {
             headers: &extra,
-            ..KmsPost::new(&self.host, target, body, &self.config.region)
+            ..KmsPost::new(
+                &self.host,
+                target,
+                body,
+                match signer.region {
+                    Some(r) => r.as_str(),
+                    None => &self.config.region,
+                },
+            )
         };
         let headers =
             sign_post(&post, signer.credentials, now).map_err(|e| ClientError::Protocol {

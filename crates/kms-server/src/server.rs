@@ -538,7 +538,8 @@ async fn handle<B: Backend>(
             return error_response(&e, &rid, false);
         }
     }
-    let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()));
+    let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()))
+        .in_region(verified.region);
     if let Some(via) = via {
         caller = caller.via(via);
     }

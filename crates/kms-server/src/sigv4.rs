@@ -11,6 +11,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
+use ebsim_kms_api::Region;
 use subtle::ConstantTimeEq;
 
 /// The clock skew SigV4 tolerates between a request's `x-amz-date` and the wall clock.
@@ -181,8 +182,8 @@ pub struct Verified<C> {
     pub credential: C,
     /// The access key id.
     pub access_key_id: String,
-    /// The region of the credential scope.
-    pub region: String,
+    /// The region of the credential scope (one of the partition's).
+    pub region: Region,
     /// The service of the credential scope.
     pub service: String,
     /// The `SignedHeaders` of the request (`host;x-amz-date;…`).
@@ -239,6 +240,10 @@ pub fn verify<C: SigningSecret>(
         )));
     }
     check_skew(time, now)?;
+    // Checked before the access key: an unknown region is refused whoever signs.
+    let region = Region::parse(auth.region).ok_or_else(|| {
+        AuthError::BadScope("Credential should be scoped to a valid region.".to_owned())
+    })?;
 
     let names: Vec<&str> = auth.signed_headers.split(';').collect();
     if !names.contains(&"host") || !names.contains(&"x-amz-date") {
@@ -298,7 +303,7 @@ pub fn verify<C: SigningSecret>(
         Ok(Verified {
             credential,
             access_key_id: auth.access_key_id.to_owned(),
-            region: auth.region.to_owned(),
+            region,
             service: auth.service.to_owned(),
             signed_headers: auth.signed_headers.to_owned(),
             time,

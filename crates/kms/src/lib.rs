@@ -27,7 +27,7 @@
 
 /// The vocabulary shared with the server and the clients (`ebsim-kms-api`).
 mod api {
-    pub use ebsim_kms_api::{Caller, ErrorType, KmsError};
+    pub use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 }
 mod audit;
 mod blob;
@@ -43,7 +43,7 @@ pub use ebsim_kms_api::trust;
 pub use ebsim_kms_api::types;
 
 // The public interface is:
-pub use api::{Caller, ErrorType, KmsError};
+pub use api::{Caller, ErrorType, KmsError, Region};
 pub use clock::{Clock, ManualClock, SystemClock, iso8601};
 pub use service::{Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig};
 pub use store::KmsOpenError;

@@ -377,8 +377,24 @@ fn signatures(c: &mut Corpus) {
     let mut b = Build::new(c);
     b.scope = ("eu-west-1", "kms");
     c.wire(
-        "sigv4/accepted: scoped to another region",
+        "sigv4/accepted: scoped to another region (its own aliases)",
         case("credential scope eu-west-1/kms"),
+        &b.wire(),
+        None,
+    );
+    let mut b = Build::new(c);
+    b.scope = ("xx-fake-1", "kms");
+    c.wire(
+        "sigv4/refused: a region outside the partition",
+        case("credential scope xx-fake-1/kms"),
+        &b.wire(),
+        None,
+    );
+    let mut b = Build::new(c);
+    b.scope = ("US-WEST-2", "kms");
+    c.wire(
+        "sigv4/refused: a region in capitals",
+        case("credential scope US-WEST-2/kms"),
         &b.wire(),
         None,
     );

@@ -81,7 +81,7 @@ impl Kms {
             ));
         }
         let account = self.caller_account(caller).to_string();
-        let alias_arn = format!("arn:aws:kms:{}:{account}:{name}", self.config.region);
+        let alias_arn = format!("arn:aws:kms:{}:{account}:{name}", self.region_of(caller));
         let p = caller.principal.as_str();
         // IAM permission on the alias (the root has it implicitly).
         let cv = self.base_conditions(caller);
@@ -216,7 +216,7 @@ impl Kms {
             Some(k) => Some(self.resolve_id(st, caller, k, Forms::IdOrArn)?),
             None => None,
         };
-        let prefix = format!("arn:aws:kms:{}:{account}:", self.config.region);
+        let prefix = format!("arn:aws:kms:{}:{account}:", self.region_of(caller));
         let mut items: Vec<AliasListEntry> = st
             .aliases
             .values()

@@ -125,7 +125,7 @@ impl Kms {
         key_ref: &str,
         forms: Forms,
     ) -> R<String> {
-        let region = &self.config.region;
+        let region = self.region_of(caller);
         let not_found = |arn: &str| {
             err(
                 ErrorType::NotFoundException,
@@ -150,7 +150,7 @@ impl Kms {
                     format!("Invalid arn {key_ref}"),
                 ));
             }
-            if parts[2] != region {
+            if region != *parts[2] {
                 return Err(err(
                     ErrorType::NotFoundException,
                     format!("Invalid arn {}", parts[2]),
@@ -197,7 +197,7 @@ impl Kms {
         }
         let arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
         match st.keys.get(id) {
-            Some(k) if k.account == account => Ok(k.id.clone()),
+            Some(k) if k.account == account && region == *k.region => Ok(k.id.clone()),
             _ => Err(not_found(&arn)),
         }
     }

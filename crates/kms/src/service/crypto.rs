@@ -164,7 +164,8 @@ impl Kms {
             Some(k) => Some(self.resolve_id(st, caller, k, Forms::All)?),
             None => None,
         };
-        let key = st.keys.get(id).ok_or_else(|| {
+        let region = self.region_of(caller);
+        let key = st.keys.get(id).filter(|k| region == *k.region).ok_or_else(|| {
             err(ErrorType::AccessDeniedException, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         })?;
         ev.key(key);

@@ -323,9 +323,11 @@ impl Kms {
         let (key_id, grant_id) = match req.get(&Q::GRANT_TOKEN, req.grant_token.as_deref())? {
             Some(t) => {
                 let gid = parse_grant_token(t)?;
+                let region = self.region_of(caller);
                 let key = st
                     .keys
                     .values()
+                    .filter(|k| region == *k.region)
                     .find(|k| k.grants.iter().any(|g| g.grant_id == gid))
                     .ok_or_else(|| {
                         err(
@@ -464,9 +466,11 @@ impl Kms {
         .unwrap_or_default();
         self.authorize_iam_only(st, caller, "ListRetirableGrants", "*")?;
         let rp = normalize_grantee(rp);
+        let region = self.region_of(caller);
         let items: Vec<GrantListEntry> = st
             .keys
             .values()
+            .filter(|k| region == *k.region)
             .flat_map(|k| k.grants.iter().map(move |g| (k, g)))
             .filter(|(_, g)| g.retiring.as_deref() == Some(rp.as_str()))
             .map(|(k, g)| grant_entry(k, g))

@@ -106,6 +106,7 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
 /// What a new key is made of.
 pub(super) struct NewKey<'a> {
     pub(super) account: &'a str,
+    pub(super) region: Region,
     pub(super) description: &'a str,
     pub(super) spec: &'a str,
     pub(super) usage: &'a str,
@@ -117,18 +118,20 @@ impl Kms {
     /// Creates the AWS managed key an `alias/aws/ebs` or `alias/aws/workspaces` reference
     /// names, the first time it is used.
     pub(super) fn ensure_managed(&self, caller: &Caller, key_ref: &str, now: f64) -> R<()> {
-        let region = &self.config.region;
+        let region = self.region_of(caller);
+        // Borrowed until the reference is known to name a managed alias: this runs for every
+        // key reference of every call.
         let (account, name) = if let Some(rest) = key_ref.strip_prefix("arn:aws:kms:") {
             let mut p = rest.splitn(3, ':');
             let (Some(r), Some(a), Some(res)) = (p.next(), p.next(), p.next()) else {
                 return Ok(());
             };
-            if r != region {
+            if region != *r {
                 return Ok(());
             }
-            (a.to_string(), res.to_string())
+            (a, res)
         } else {
-            (self.caller_account(caller).to_string(), key_ref.to_string())
+            (self.caller_account(caller), key_ref)
         };
         let Some((alias, service, description)) = MANAGED.iter().find(|m| m.0 == name) else {
             return Ok(());
@@ -141,12 +144,13 @@ impl Kms {
         if st.aliases.contains_key(&alias_arn) {
             return Ok(());
         }
-        let policy = aws_managed_key_policy(service, &account, region)
+        let policy = aws_managed_key_policy(service, account, region.as_str())
             .ok_or_else(|| internal("No managed key policy for this service."))?;
         let doc = PolicyDocument::parse_key_policy(&policy).map_err(KmsError::from)?;
         let mut key = self.new_key(
             NewKey {
-                account: &account,
+                account,
+                region,
                 description,
                 spec: "SYMMETRIC_DEFAULT",
                 usage: "ENCRYPT_DECRYPT",
@@ -181,6 +185,7 @@ impl Kms {
     pub(super) fn new_key(&self, spec: NewKey<'_>, now: f64) -> Key {
         let NewKey {
             account,
+            region,
             description,
             spec,
             usage,
@@ -191,11 +196,11 @@ impl Kms {
         let id = uuid.hyphenated().to_string();
         let symmetric = spec == "SYMMETRIC_DEFAULT";
         Key {
-            arn: format!("arn:aws:kms:{}:{account}:key/{id}", self.config.region),
+            arn: format!("arn:aws:kms:{region}:{account}:key/{id}"),
             id,
             id_bytes: *uuid.as_bytes(),
             account: account.to_string(),
-            region: self.config.region.clone(),
+            region: region.as_str().to_owned(),
             created: now,
             description: description.to_string(),
             key_usage: usage.to_string(),
@@ -285,22 +290,23 @@ impl Kms {
         };
         let tags = self.new_key_tags(st, caller, tags)?;
         let account = self.caller_account(caller).to_string();
+        let region = self.region_of(caller);
         let owned = st
             .keys
             .values()
-            .filter(|k| k.account == account && !k.aws_managed)
+            .filter(|k| k.account == account && region == *k.region && !k.aws_managed)
             .count();
         if owned >= self.config.key_quota {
             return Err(err(
                 ErrorType::LimitExceededException,
                 format!(
                     "The account {account} already has {} customer managed keys in {}.",
-                    self.config.key_quota, self.config.region
+                    self.config.key_quota, region
                 ),
             ));
         }
         let bypass = req.bypass_policy_lockout_safety_check;
-        let uuid_probe = format!("arn:aws:kms:{}:{account}:key/*", self.config.region);
+        let uuid_probe = format!("arn:aws:kms:{region}:{account}:key/*");
         let (text, doc) = match req.policy.as_deref() {
             Some(t) => (
                 t.to_string(),
@@ -315,6 +321,7 @@ impl Kms {
         let mut key = self.new_key(
             NewKey {
                 account: &account,
+                region,
                 description,
                 spec,
                 usage,
@@ -356,10 +363,11 @@ impl Kms {
         type Q = ListKeysRequest;
         self.authorize_iam_only(st, caller, "ListKeys", "*")?;
         let account = self.caller_account(caller);
+        let region = self.region_of(caller);
         let keys: Vec<KeyListEntry> = st
             .keys
             .values()
-            .filter(|k| k.account == account)
+            .filter(|k| k.account == account && region == *k.region)
             .map(|k| KeyListEntry {
                 key_id: k.id.clone(),
                 key_arn: k.arn.clone(),

@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use crate::api::{Caller, ErrorType, KmsError};
+use crate::api::{Caller, ErrorType, KmsError, Region};
 use crate::audit::AuditLog;
 use crate::blob;
 use crate::clock::{Clock, SystemClock, iso8601};
@@ -64,7 +64,7 @@ const ROTATION_CONFLICT_WINDOW: f64 = 20.0 * 60.0;
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
     account: String,
-    region: String,
+    region: Region,
     clock: Arc<dyn Clock>,
     key_quota: usize,
     grant_quota: usize,
@@ -79,7 +79,7 @@ impl Default for KmsConfig {
     fn default() -> Self {
         Self {
             account: ebsim_kms_api::id::DEFAULT_ACCOUNT.into(),
-            region: ebsim_kms_api::id::DEFAULT_REGION.into(),
+            region: Region::US_WEST_2,
             clock: Arc::new(SystemClock),
             key_quota: KEY_QUOTA,
             grant_quota: GRANT_QUOTA,
@@ -95,10 +95,10 @@ impl KmsConfig {
         self
     }
 
-    /// The region.
+    /// The default region: callers that name none call in it.
     #[must_use]
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = region.into();
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = region;
         self
     }
 
@@ -272,9 +272,14 @@ impl Kms {
         &self.config.account
     }
 
-    /// The region.
+    /// The default region.
     pub fn region_name(&self) -> &str {
-        &self.config.region
+        self.config.region.as_str()
+    }
+
+    /// The region a call is made in: the caller's, else the default region.
+    pub fn region_of(&self, caller: &Caller) -> Region {
+        caller.region.unwrap_or(self.config.region)
     }
 
     /// The account root's ARN.

@@ -124,7 +124,7 @@ impl Kms {
             event_time: &self.event_time(ev.now, &mut time),
             event_source: AuditRecord::EVENT_SOURCE,
             event_name: op,
-            aws_region: &self.config.region,
+            aws_region: self.region_of(caller).as_str(),
             source_ip_address: service.as_deref().unwrap_or("127.0.0.1"),
             user_agent: service.as_deref().unwrap_or("ebsim"),
             request_parameters: params.parameters(operation),
