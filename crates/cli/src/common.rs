@@ -41,11 +41,16 @@ pub(crate) fn kms_client(global: &GlobalArgs, need: DataDir) -> Result<KmsClient
     } else {
         data_dir(global, need)?
     };
-    Ok(KmsClient::for_data_dir(
-        &dir,
-        global.as_principal.clone(),
-        global.kms_endpoint.clone(),
-    )?)
+    // `--account` acts as that account's root, unless `--as` names a principal.
+    let principal = global
+        .as_principal
+        .clone()
+        .or_else(|| global.account.as_ref().map(|a| a.root_arn()));
+    let client = KmsClient::for_data_dir(&dir, principal, global.kms_endpoint.clone())?;
+    Ok(match global.region {
+        Some(r) => client.in_region(r),
+        None => client,
+    })
 }
 
 /// The simulator (EBS and WorkSpaces control planes) over the data dir, whose volumes and

@@ -28,15 +28,16 @@ enum IamCommand {
     PutPolicy(PutPolicyArgs),
     /// List the users and roles known to the data dir.
     List,
+    /// Print the access key of an account's root (`--account`, default 111122223333),
+    /// generated on first use and kept in DIR/kms/root-credentials (mode 0600). Every
+    /// credential mode of `ebsim kms serve` accepts it; `strict` accepts no other root key.
+    RootCredentials,
 }
 
 #[derive(Debug, Args)]
 struct CreateArgs {
-    /// User or role name.
+    /// User or role name (in the account of `--account`, default 111122223333).
     name: String,
-    /// 12-digit account id (default: the data dir's account, 111122223333).
-    #[arg(long, value_name = "ID")]
-    account: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +54,9 @@ struct PutPolicyArgs {
 /// Runs `ebsim iam …`.
 pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
     let need = match args.command {
-        IamCommand::CreateUser(_) | IamCommand::CreateRole(_) => DataDir::Create,
+        IamCommand::CreateUser(_) | IamCommand::CreateRole(_) | IamCommand::RootCredentials => {
+            DataDir::Create
+        }
         _ => DataDir::Existing,
     };
     let client = kms_client(global, need)?;
@@ -62,6 +65,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
         IamCommand::CreateRole(a) => create(global, &client, "CreateRole", "RoleName", a),
         IamCommand::PutPolicy(a) => put_policy(global, &client, a),
         IamCommand::List => list(global, &client),
+        IamCommand::RootCredentials => root_credentials(global, &client),
     }
 }
 
@@ -73,10 +77,23 @@ fn create(
     a: &CreateArgs,
 ) -> Result<(), CliError> {
     let mut req = json!({ name_field: a.name });
-    if let (Some(acct), Some(obj)) = (&a.account, req.as_object_mut()) {
-        obj.insert("AccountId".to_owned(), acct.clone().into());
+    if let (Some(acct), Some(obj)) = (&global.account, req.as_object_mut()) {
+        obj.insert("AccountId".to_owned(), acct.as_str().into());
     }
     let out = client.admin(op, req)?;
+    print_key(global, &out)
+}
+
+fn root_credentials(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliError> {
+    let out = client.admin(
+        "GetRootCredentials",
+        json!({ "AccountId": global.account().as_str() }),
+    )?;
+    print_key(global, &out)
+}
+
+/// Prints the ARN, access key id and secret of an admin answer.
+fn print_key(global: &GlobalArgs, out: &Value) -> Result<(), CliError> {
     let field = |k: &str| {
         out.get(k)
             .and_then(Value::as_str)

@@ -19,6 +19,8 @@ pub(crate) fn run(global: &GlobalArgs, _args: &InfoArgs) -> Result<(), CliError>
             "backends": backends.iter().map(|(n, a)| serde_json::json!({"name": n, "available": a})).collect::<Vec<_>>(),
             "data_dir": data_dir,
             "kms_endpoint": global.kms_endpoint,
+            "account": global.account(),
+            "region": global.region(),
         });
         outln!("{obj}")?;
     } else {
@@ -35,6 +37,8 @@ pub(crate) fn run(global: &GlobalArgs, _args: &InfoArgs) -> Result<(), CliError>
             )?;
         }
         outln!("data dir:     {}", data_dir.display())?;
+        outln!("account:      {}", global.account())?;
+        outln!("region:       {}", global.region())?;
         outln!(
             "kms:          {}",
             global

@@ -72,6 +72,14 @@ pub struct GlobalArgs {
         value_name = "ARN"
     )]
     pub as_principal: Option<String>,
+    /// Region to call KMS in: each region has its own keys, aliases and grants [default:
+    /// us-west-2].
+    #[arg(long, global = true, env = "AWS_REGION", value_name = "REGION")]
+    pub region: Option<ebsim_kms_api::Region>,
+    /// Account whose root the commands act as (and, for `kms serve`, the server's default
+    /// account) [default: 111122223333].
+    #[arg(long, global = true, env = "EBSIM_ACCOUNT", value_name = "ID")]
+    pub account: Option<ebsim_kms_api::id::AccountId>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -83,6 +91,18 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The region in force: `--region`, else `$AWS_REGION`, else us-west-2.
+    pub fn region(&self) -> ebsim_kms_api::Region {
+        self.region.unwrap_or_default()
+    }
+
+    /// The account in force: `--account`, else `$EBSIM_ACCOUNT`, else 111122223333.
+    pub fn account(&self) -> ebsim_kms_api::id::AccountId {
+        self.account
+            .clone()
+            .unwrap_or_else(ebsim_kms_api::id::AccountId::default_account)
+    }
+
     /// The data directory in force: `--data-dir`, else `$EBSIM_DATA_DIR`, else `./ebsim-data`.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir

@@ -51,6 +51,11 @@ impl DataDir {
         self.kms().join("service-credential")
     }
 
+    /// `DIR/kms/root-credentials`: the account roots' access keys for strict servers.
+    pub fn root_credentials(&self) -> PathBuf {
+        self.kms().join("root-credentials")
+    }
+
     /// `DIR/audit/kms-audit.jsonl`.
     pub fn audit_log(&self) -> PathBuf {
         self.root.join("audit").join("kms-audit.jsonl")

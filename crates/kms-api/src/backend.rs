@@ -55,6 +55,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// The default account: its root is who the built-in `test` key and, on a server that
+    /// accepts any key, an access key id that names no account act as.
+    fn default_account(&self) -> String {
+        crate::id::DEFAULT_ACCOUNT.to_owned()
+    }
+
     /// The access key id of the data dir's service credential, if the backend has one.
     fn service_access_key_id(&self) -> Option<String> {
         None
@@ -76,5 +82,61 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
             host,
             challenge,
         ))
+    }
+}
+
+/// The built-in access key (secret `test`): the default account's root, except on a server
+/// that accepts only keys it issued.
+pub const BUILTIN_ACCESS_KEY: &str = "test";
+
+/// Which access keys a server accepts (`ebsim kms serve --credentials MODE`; docs/kms.md,
+/// "Credential modes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CredentialMode {
+    /// The built-in `test` key and every key ebsim issued, signatures verified.
+    #[default]
+    Default,
+    /// Any access key: the request's header and scope are checked, the signature only for
+    /// keys ebsim issued. An unknown access key id of exactly 12 digits is that account's
+    /// root; any other is the default account's root (moto's and LocalStack's habit).
+    AnyAsRoot,
+    /// Only keys ebsim issued (IAM users and roles, account roots' keys, the service
+    /// credential), signatures verified; `test` is refused.
+    Strict,
+}
+
+impl CredentialMode {
+    /// The names, as the command line spells them.
+    pub const NAMES: [&'static str; 3] = ["default", "any-as-root", "strict"];
+
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::AnyAsRoot => "any-as-root",
+            Self::Strict => "strict",
+        }
+    }
+}
+
+impl std::fmt::Display for CredentialMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CredentialMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "default" => Ok(Self::Default),
+            "any-as-root" => Ok(Self::AnyAsRoot),
+            "strict" => Ok(Self::Strict),
+            _ => Err(format!(
+                "unknown credential mode '{s}' (expected one of: {})",
+                Self::NAMES.join(", ")
+            )),
+        }
     }
 }

@@ -25,7 +25,8 @@ pub mod types;
 
 // The public interface is:
 pub use backend::{
-    Backend, CONTENT_TYPE, Credential, PRINCIPAL_HEADER, TARGET_HEADER, VIA_SERVICE_HEADER,
+    BUILTIN_ACCESS_KEY, Backend, CONTENT_TYPE, Credential, CredentialMode, PRINCIPAL_HEADER,
+    TARGET_HEADER, VIA_SERVICE_HEADER,
 };
 pub use error::{Caller, ErrorType, KmsError};
 pub use key_state::KeyState;

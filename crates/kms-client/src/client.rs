@@ -171,8 +171,11 @@ impl KmsClient {
         principal: Option<String>,
         endpoint: Option<String>,
     ) -> Result<Option<Self>, ClientError> {
-        match endpoint.or_else(|| running_server(dir)) {
-            Some(url) => Self::http_for_dir(dir, principal, &url).map(Some),
+        if let Some(url) = endpoint {
+            return Self::http_for_dir(dir, principal, &url, false).map(Some);
+        }
+        match running_server(dir) {
+            Some(url) => Self::http_for_dir(dir, principal, &url, true).map(Some),
             None => Ok(None),
         }
     }
@@ -181,10 +184,16 @@ impl KmsClient {
         dir: &Path,
         principal: Option<String>,
         endpoint: &str,
+        own_server: bool,
     ) -> Result<Self, ClientError> {
+        // Without an access key in the environment, the data dir's own server is reached
+        // with its service credential, which every credential mode accepts.
+        let own_server =
+            own_server && std::env::var_os("AWS_ACCESS_KEY_ID").is_none_or(|v| v.is_empty());
         let config = HttpConfig::new(endpoint)?
             .service_credential_from_data_dir(dir)?
-            .default_principal(principal);
+            .default_principal(principal)
+            .default_as_service(own_server);
         Self::http(config)
     }
 
@@ -254,6 +263,16 @@ impl KmsClient {
                 let svc;
                 let signer = match identity {
                     Identity::Default => match &t.config().default_principal {
+                        None if t.config().default_as_service => {
+                            svc = service_credentials(t)?;
+                            Signer {
+                                credentials: svc,
+                                principal: None,
+                                via_service: None,
+                                service: true,
+                                region: self.region,
+                            }
+                        }
                         None => Signer {
                             credentials: &t.config().credentials,
                             principal: None,
@@ -330,12 +349,22 @@ impl KmsClient {
                 out
             }
             Transport::Http(t) => {
-                let signer = Signer {
-                    credentials: &t.config().credentials,
-                    principal: None,
-                    via_service: None,
-                    service: false,
-                    region: self.region,
+                let signer = if t.config().default_as_service {
+                    Signer {
+                        credentials: service_credentials(t)?,
+                        principal: None,
+                        via_service: None,
+                        service: true,
+                        region: self.region,
+                    }
+                } else {
+                    Signer {
+                        credentials: &t.config().credentials,
+                        principal: None,
+                        via_service: None,
+                        service: false,
+                        region: self.region,
+                    }
                 };
                 let mut out = t.post(&format!("EbsimAdmin.{operation}"), &body, &signer)?;
                 if out.is_empty() {

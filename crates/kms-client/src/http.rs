@@ -97,6 +97,11 @@ pub struct HttpConfig {
     /// When set, [`crate::Identity::Default`] acts as this principal (signed with the service
     /// credential), as `--as ARN` does.
     pub default_principal: Option<String>,
+    /// When set (and no `default_principal`), [`crate::Identity::Default`] is signed with the
+    /// service credential, acting as the server's default account root: how `ebsim` commands
+    /// reach their own data dir's server when no access key is in the environment, under any
+    /// credential mode.
+    pub default_as_service: bool,
     /// Retries.
     pub retry: RetryPolicy,
     /// TCP connect timeout.
@@ -136,6 +141,7 @@ impl HttpConfig {
             service_credentials: None,
             service_credential_path: None,
             default_principal: None,
+            default_as_service: false,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(30),
@@ -191,6 +197,14 @@ impl HttpConfig {
     #[must_use]
     pub fn default_principal(mut self, principal: Option<String>) -> Self {
         self.default_principal = principal;
+        self
+    }
+
+    /// Signs the default identity with the service credential (see
+    /// [`HttpConfig::default_as_service`]).
+    #[must_use]
+    pub fn default_as_service(mut self, yes: bool) -> Self {
+        self.default_as_service = yes;
         self
     }
 

@@ -27,6 +27,7 @@ mod wire;
 
 // The public interface is:
 pub use backend::{Backend, ServerCredential};
+pub use ebsim_kms_api::CredentialMode;
 pub use server::{
     KmsServer, PING_BODY, PING_PATH, PRINCIPAL_HEADER, ServerConfig, ServerError, ServerHandle,
     VIA_SERVICE_HEADER, runtime,

@@ -20,10 +20,11 @@ use tokio::task::JoinSet;
 
 use ebsim_kms::trust::{CHALLENGE_BYTES, CHALLENGE_PARAM, NONCE_HEADER, PROOF_HEADER};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ServerCredential as Credential};
 use crate::sigv4::{self, AuthError};
 use crate::trust::{ReplayGuard, host_names_server};
 use crate::wire::{CONTENT_TYPE, WireError};
+use ebsim_kms_api::{BUILTIN_ACCESS_KEY, CredentialMode};
 
 pub use ebsim_kms::trust::{PING_BODY, PING_PATH};
 pub use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Which access keys are accepted.
+    pub credentials: CredentialMode,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(10),
+            credentials: CredentialMode::Default,
         }
     }
 }
@@ -73,6 +77,13 @@ impl ServerConfig {
     #[must_use]
     pub fn allow_remote(mut self, allow: bool) -> Self {
         self.allow_remote = allow;
+        self
+    }
+
+    /// Sets which access keys are accepted.
+    #[must_use]
+    pub fn credentials(mut self, mode: CredentialMode) -> Self {
+        self.credentials = mode;
         self
     }
 
@@ -479,13 +490,13 @@ async fn handle<B: Backend>(
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
     let backend = &state.backend;
-    let verified = sigv4::verify(
+    let verified = sigv4::verify_with(
         parts.method.as_str(),
         path,
         &parts.headers,
         &body,
         SystemTime::now(),
-        |akid| backend.lookup_access_key(akid),
+        |akid| lookup(&**backend, state.config.credentials, akid),
     );
     let verified = match verified {
         Ok(v) => v,
@@ -624,5 +635,41 @@ impl WireError {
             type_name: ErrorType::UnknownOperationException.name(),
             message: None,
         }
+    }
+}
+
+/// What the server accepts of access key `akid` under `mode` (docs/kms.md, "Credential
+/// modes").
+fn lookup<B: Backend + ?Sized>(
+    backend: &B,
+    mode: CredentialMode,
+    akid: &str,
+) -> sigv4::Lookup<Credential> {
+    use sigv4::Lookup;
+    let builtin = akid == BUILTIN_ACCESS_KEY;
+    match mode {
+        CredentialMode::Strict if builtin => Lookup::Unknown,
+        // The built-in key's secret is not checked either: clients bring their own habits.
+        CredentialMode::AnyAsRoot if builtin => Lookup::Trust(trusted_root(backend, akid)),
+        _ => match backend.lookup_access_key(akid) {
+            Some(c) => Lookup::Verify(c),
+            None if mode == CredentialMode::AnyAsRoot => Lookup::Trust(trusted_root(backend, akid)),
+            None => Lookup::Unknown,
+        },
+    }
+}
+
+/// The root an unknown access key acts as under `any-as-root`: the account an id of exactly
+/// 12 digits names, else the default account.
+fn trusted_root<B: Backend + ?Sized>(backend: &B, akid: &str) -> Credential {
+    let account = if akid.len() == 12 && akid.bytes().all(|b| b.is_ascii_digit()) {
+        akid.to_owned()
+    } else {
+        backend.default_account()
+    };
+    Credential {
+        principal: format!("arn:aws:iam::{account}:root"),
+        secret: zeroize::Zeroizing::new(String::new()),
+        is_service: false,
     }
 }

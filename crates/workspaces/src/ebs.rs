@@ -335,7 +335,13 @@ impl Ebs {
                 .unwrap_or_else(|| ec2_infrastructure_principal(&account, volume_id)),
         );
         let key_arn = meta.kms_key_arn.clone();
-        let client = &self.client;
+        // The key's region, whichever region this control plane runs in.
+        let client = &match ebsim_kms_api::id::Arn::parse(&key_arn)
+            .and_then(|a| ebsim_kms_api::Region::parse(a.region))
+        {
+            Some(r) => self.client.in_region(r),
+            None => self.client.clone(),
+        };
         // The HTTP transport retries by itself; the in-process one gets the same bounded
         // retries here (throttling, internal errors).
         let attempts = if client.is_http() { 1 } else { ATTACH_ATTEMPTS };

@@ -57,8 +57,12 @@ impl Simulator {
     /// `data_dir` (`volumes/`, `workspaces/`), or in memory when `None`.
     pub fn with_client(client: KmsClient, data_dir: Option<&Path>) -> Self {
         let volumes = data_dir.map_or_else(VolumeRoot::in_memory, VolumeRoot::dir);
-        let ebs = Ebs::new(client.clone(), volumes, DEFAULT_REGION);
-        let workspaces = WorkSpaces::new(ebs.clone(), DEFAULT_REGION, data_dir);
+        // The client's region, if it has one.
+        let region = client
+            .region()
+            .map_or(DEFAULT_REGION, ebsim_kms_api::Region::as_str);
+        let ebs = Ebs::new(client.clone(), volumes, region);
+        let workspaces = WorkSpaces::new(ebs.clone(), region, data_dir);
         Self {
             client,
             ebs,

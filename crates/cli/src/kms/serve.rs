@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use ebsim_kms::{Kms, KmsConfig};
 use ebsim_kms_client::{EndpointRecord, publish_endpoint, withdraw_endpoint};
-use ebsim_kms_server::{KmsServer, ServerConfig};
+use ebsim_kms_server::{CredentialMode, KmsServer, ServerConfig};
 
 use crate::common::{DataDir, data_dir};
 use crate::{CliError, GlobalArgs};
@@ -39,6 +39,12 @@ struct ServeArgs {
     /// Allow listening on a non-loopback address (exposes the endpoint to the network).
     #[arg(long)]
     allow_remote: bool,
+    /// Which access keys are accepted: `default` (the built-in test/test and every key ebsim
+    /// issued), `any-as-root` (any key, as moto and LocalStack do: a 12-digit access key id
+    /// is that account's root, any other the default account's), `strict` (only keys ebsim
+    /// issued, e.g. by `ebsim iam root-credentials`; test/test is refused).
+    #[arg(long, default_value = "default", value_name = "MODE")]
+    credentials: CredentialMode,
 }
 
 /// Runs `ebsim kms …`.
@@ -50,8 +56,13 @@ pub(crate) fn run(global: &GlobalArgs, args: &KmsArgs) -> Result<(), CliError> {
 
 fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
     let dir = data_dir(global, DataDir::Create)?;
-    let kms = Arc::new(Kms::open(&dir, KmsConfig::default())?);
-    let config = ServerConfig::new(args.listen).allow_remote(args.allow_remote);
+    let kms_config = KmsConfig::default()
+        .account(global.account().as_str())
+        .region(global.region());
+    let kms = Arc::new(Kms::open(&dir, kms_config)?);
+    let config = ServerConfig::new(args.listen)
+        .allow_remote(args.allow_remote)
+        .credentials(args.credentials);
     let server = KmsServer::bind(kms.clone(), config)?;
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);

@@ -210,6 +210,25 @@ impl Kms {
                 let list: Vec<Value> = st.principals.values().map(|p| json!({"Arn": p.arn, "Type": p.kind, "AccountId": p.account, "AccessKeyId": p.access_key_id, "PolicyNames": p.policies.keys().collect::<Vec<_>>()})).collect();
                 Ok(json!({"Principals": list}))
             }
+            "GetRootCredentials" => {
+                let account = match req.get("AccountId") {
+                    None | Some(Value::Null) => self.config.account.clone(),
+                    Some(Value::String(a)) => a.clone(),
+                    Some(_) => return Err(validation("AccountId must be 12 digits.")),
+                };
+                if account.parse::<ebsim_kms_api::id::AccountId>().is_err() {
+                    return Err(validation("AccountId must be 12 digits."));
+                }
+                let (id, secret) = self.root_keys.get_or_create(&account).map_err(|e| {
+                    internal(format!("The root credentials could not be saved: {e}"))
+                })?;
+                Ok(json!({
+                    "Arn": format!("arn:aws:iam::{account}:root"),
+                    "AccountId": account,
+                    "AccessKeyId": id,
+                    "SecretAccessKey": secret.as_str(),
+                }))
+            }
             "ReadAudit" => {
                 let limit = req.get("Limit").and_then(Value::as_u64).map(|n| n as usize);
                 Ok(json!({"Records": self.audit.records(limit)}))

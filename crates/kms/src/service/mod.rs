@@ -137,6 +137,7 @@ pub struct Kms {
     faults: Faults,
     store: Option<Store>,
     service_key: Option<(String, Zeroizing<String>)>,
+    root_keys: root_keys::RootKeys,
     /// The last audit timestamp formatted (whole second, text).
     time_text: parking_lot::Mutex<(i64, String)>,
 }
@@ -144,6 +145,7 @@ pub struct Kms {
 type R<T> = Result<T, KmsError>;
 
 mod hot;
+mod root_keys;
 
 fn err(t: ErrorType, msg: impl Into<String>) -> KmsError {
     KmsError::new(t, msg)
@@ -205,6 +207,7 @@ impl Kms {
             faults: Faults::default(),
             store: None,
             service_key: None,
+            root_keys: root_keys::RootKeys::in_memory(),
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         }
     }
@@ -238,6 +241,8 @@ impl Kms {
         };
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
+        let root_keys =
+            root_keys::RootKeys::load(ebsim_data_dir::DataDir::new(data_dir).root_credentials())?;
         let audit_path = ebsim_data_dir::DataDir::new(data_dir).audit_log();
         if let Err(source) = ebsim_data_dir::end_torn_line(&audit_path) {
             return Err(KmsOpenError::Io {
@@ -257,6 +262,7 @@ impl Kms {
             faults: Faults::default(),
             store: Some(store),
             service_key: Some(service_key),
+            root_keys,
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         };
         Ok(kms)
@@ -318,7 +324,7 @@ impl Kms {
     /// The credential of an access key: `test` (the default account's root), IAM users and
     /// roles created through the admin operations, and the data dir's service credential.
     pub fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
-        if access_key_id == "test" {
+        if access_key_id == ebsim_kms_api::BUILTIN_ACCESS_KEY {
             return Some(Credential {
                 principal: self.root_arn(),
                 secret: Zeroizing::new("test".into()),
@@ -332,6 +338,13 @@ impl Kms {
                 principal: self.root_arn(),
                 secret: secret.clone(),
                 is_service: true,
+            });
+        }
+        if let Some((account, secret)) = self.root_keys.lookup(access_key_id) {
+            return Some(Credential {
+                principal: format!("arn:aws:iam::{account}:root"),
+                secret,
+                is_service: false,
             });
         }
         let st = self.state.read();
@@ -628,6 +641,10 @@ impl ebsim_kms_api::Backend for Kms {
 
     fn service_access_key_id(&self) -> Option<String> {
         Kms::service_access_key_id(self).map(str::to_owned)
+    }
+
+    fn default_account(&self) -> String {
+        self.config.account.clone()
     }
 
     fn may_block(&self, operation: &str) -> bool {
