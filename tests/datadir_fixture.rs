@@ -130,6 +130,15 @@ fn the_datadir_fixture_opens_with_the_current_code() {
         ids.contains(&key_a) && ids.contains(&key_b),
         "{ids:?} lacks a fixture key"
     );
+    // Written before regions and accounts existed: its keys are us-west-2's, of 111122223333.
+    assert!(
+        keys["Keys"].as_array().unwrap().iter().all(|k| k["KeyArn"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("arn:aws:kms:us-west-2:111122223333:key/"))),
+        "{keys}"
+    );
+    let east = ebsim_json(&dir, &["--region", "us-east-1", "key", "list"]);
+    assert_eq!(east["Keys"], json!([]), "{east}");
 
     let a = ebsim_json(&dir, &["key", "describe", "alias/fixture"]);
     assert_eq!(a["KeyMetadata"]["KeyId"], json!(key_a));
