@@ -369,9 +369,25 @@ fn request_id() -> String {
         .to_owned()
 }
 
+/// `POST /ebsim/reset`: the admin operation `Reset` (the data dir back to a fresh one's
+/// state), answered `{"status":"ok"}`; loopback clients only, signed by the default
+/// account's root.
+pub const RESET_PATH: &str = "/ebsim/reset";
+
+/// What a reset answers.
+const RESET_BODY: &[u8] = br#"{"status":"ok"}"#;
+
+/// Whether a POST to `path` is a reset (whatever its `X-Amz-Target`).
+fn reset_route(path: &str) -> bool {
+    path == RESET_PATH
+}
+
+#[derive(Clone, Copy)]
 enum Target<'a> {
     Kms(&'a str),
     Admin(&'a str),
+    /// [`RESET_PATH`].
+    Reset,
 }
 
 async fn handle<B: Backend>(
@@ -466,6 +482,9 @@ async fn handle<B: Backend>(
         .get(ebsim_kms_api::TARGET_HEADER)
         .and_then(|v| v.to_str().ok());
     let target = match target.map(|t| t.split_once('.')) {
+        // Authenticated below as every request is; the `Reset` admin operation then allows
+        // the default account's root only.
+        _ if reset_route(parts.uri.path()) => Target::Reset,
         Some(Some(("TrentService", op))) => Target::Kms(op),
         Some(Some(("EbsimAdmin", op))) => Target::Admin(op),
         _ => {
@@ -559,7 +578,7 @@ async fn handle<B: Backend>(
                 )),
             }
         }
-        Target::Admin(op) => {
+        Target::Admin(_) | Target::Reset => {
             if !addrs.peer.ip().is_loopback() {
                 let e = WireError::new(
                     ErrorType::AccessDeniedException,
@@ -568,7 +587,10 @@ async fn handle<B: Backend>(
                 return error_response(&e, &rid, false);
             }
             let backend = backend.clone();
-            let op = op.to_owned();
+            let (op, body) = match target {
+                Target::Admin(op) => (op.to_owned(), body),
+                _ => ("Reset".to_owned(), Bytes::from_static(b"{}")),
+            };
             match tokio::task::spawn_blocking(move || backend.admin(&caller, &op, &body)).await {
                 Ok(r) => r,
                 Err(_) => Err(KmsError::new(
@@ -579,6 +601,9 @@ async fn handle<B: Backend>(
         }
     };
     match result {
+        Ok(_) if matches!(target, Target::Reset) => {
+            response(200, Bytes::from_static(RESET_BODY), &rid, false)
+        }
         Ok(out) => response(200, Bytes::from(out), &rid, false),
         Err(e) => error_response(&WireError::from(&e), &rid, false),
     }
