@@ -1,4 +1,4 @@
-//! Resetting a data dir and its saved states (docs/formats.md, "Saved states and reset").
+//! Resetting a data dir and its saved states (docs/formats.md, "Reset and saved states").
 //!
 //! A data dir's *resources* are the KMS state (`kms/state.json`, written by the KMS that
 //! holds `kms/.lock`) and the directories of [`RESOURCE_DIRS`]. A reset removes them; a saved
@@ -275,7 +275,13 @@ pub fn save_state(dir: &DataDir, name: &StateName, kms_state: &[u8]) -> Result<(
         }
         let target = dir.state(name);
         let old = discard(&target, &states)?;
-        std::fs::rename(&tmp, &target).map_err(io("rename", &tmp))?;
+        if let Err(e) = std::fs::rename(&tmp, &target) {
+            // Put the earlier state of that name back.
+            if let Some(old) = &old {
+                let _ = std::fs::rename(old, &target);
+            }
+            return Err(io("rename", &tmp)(e));
+        }
         if let Some(old) = old {
             let _ = std::fs::remove_dir_all(old);
         }
