@@ -9,6 +9,9 @@
 //! material). `tests/data/datadir-v1.json` names what the generator made (key ids, alias,
 //! grant id, volume id, the policy).
 //!
+//! A second test saves the fixture as a state, resets the data dir and restores the state
+//! (`ebsim state save|reset|restore`), and reads the known bytes back again.
+//!
 //! The test copies the fixture into a temporary data dir (git keeps no file modes: the copy
 //! gets 0700 directories and 0600 files, as the code writes them), then lists and describes
 //! the keys, alias, grant, tags, rotation and policy through `ebsim --data-dir`, and reads the
@@ -227,6 +230,51 @@ fn the_datadir_fixture_opens_with_the_current_code() {
         !image.windows(24).any(|w| w == &known_bytes()[..24]),
         "data.img holds the known bytes in the clear"
     );
+}
+
+/// Migration: the fixture, saved as a state, reset and restored, gives its keys, alias and
+/// known bytes back.
+#[test]
+fn the_datadir_fixture_survives_save_reset_restore() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest_path()).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    copy_tree(&fixture(), &dir);
+    let key_a = str_of(&manifest["key_a"], "key_a");
+    let key_b = str_of(&manifest["key_b"], "key_b");
+    let vol = str_of(&manifest["volume_id"], "volume_id");
+    let key_list = |dir: &Path| -> Vec<String> {
+        ebsim_json(dir, &["key", "list"])["Keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["KeyId"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    ebsim(&dir, false, &["state", "save", "fixture"]);
+    ebsim(&dir, false, &["state", "reset"]);
+    assert!(key_list(&dir).is_empty(), "the reset left keys");
+    assert_eq!(ebsim_json(&dir, &["volume", "list"]), json!([]));
+    assert!(
+        dir.join("kms/service-credential").exists(),
+        "the service credential survives a reset"
+    );
+
+    ebsim(&dir, false, &["state", "restore", "fixture"]);
+    let ids = key_list(&dir);
+    assert!(
+        ids.iter().any(|k| k == key_a) && ids.iter().any(|k| k == key_b),
+        "{ids:?} lacks a fixture key"
+    );
+    let a = ebsim_json(&dir, &["key", "describe", "alias/fixture"]);
+    assert_eq!(a["KeyMetadata"]["KeyId"], json!(key_a));
+    assert_eq!(
+        a["KeyMetadata"]["Arn"],
+        json!(format!("arn:aws:kms:us-west-2:111122223333:key/{key_a}"))
+    );
+    assert_eq!(read_known(&dir, vol, tmp.path()), known_bytes());
 }
 
 /// `ebsim volume read` of the known bytes.

@@ -144,6 +144,30 @@ fn aws_cli_against_a_server_of_another_default_account() {
     let out = aws(&url, "us-west-2", &["kms", "list-keys"], tmp.path());
     let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(keys["Keys"], json!([]), "another region");
+    // Saved states and reset, seen through aws-cli.
+    let count = || {
+        let out = aws(&url, "eu-central-1", &["kms", "list-keys"], tmp.path());
+        let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+        keys["Keys"].as_array().map_or(usize::MAX, Vec::len)
+    };
+    ebsim.ok(&["state", "save", "one-key"]);
+    assert!(
+        aws(&url, "eu-central-1", &["kms", "create-key"], tmp.path())
+            .status
+            .success()
+    );
+    assert_eq!(count(), 2);
+    ebsim.ok(&["state", "restore", "one-key"]);
+    assert_eq!(count(), 1, "restored");
+    ebsim.ok(&["state", "reset"]);
+    assert_eq!(count(), 0, "reset");
+    ebsim.ok(&["state", "restore", "one-key"]);
+    assert_eq!(count(), 1, "restored after a reset");
+    let out = ebsim.output(&["state", "restore", "no-such-state"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFoundException"));
+    assert_eq!(count(), 1, "a refused restore changes nothing");
+
     let out = aws(&url, "mars-east-1", &["kms", "list-keys"], tmp.path());
     assert!(!out.status.success());
     assert!(

@@ -29,6 +29,7 @@ mod error;
 mod iam;
 mod info;
 mod kms;
+mod state;
 mod volume;
 mod volume_serve;
 mod workspace;
@@ -141,6 +142,8 @@ pub enum Command {
     Audit(kms::audit::AuditArgs),
     /// Simulated time: advance by days, show.
     Clock(kms::clock::ClockArgs),
+    /// The data dir as a whole: reset it, and save, restore, list and delete named copies.
+    State(state::StateArgs),
 }
 
 /// Parses `args` (including the program name) and runs the command, printing to stdout.
@@ -188,5 +191,6 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Grant(args) => kms::grant::run(&global, &args),
         Command::Audit(args) => kms::audit::run(&global, &args),
         Command::Clock(args) => kms::clock::run(&global, &args),
+        Command::State(args) => state::run(&global, &args),
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::states::StateName;
+
 /// A volume's metadata file, in its directory.
 pub const VOLUME_METADATA: &str = "metadata.json";
 /// A volume's ciphertext file, in its directory.
@@ -56,9 +58,14 @@ impl DataDir {
         self.kms().join("root-credentials")
     }
 
+    /// `DIR/audit/`: the KMS audit trail and its rotated files.
+    pub fn audit(&self) -> PathBuf {
+        self.root.join("audit")
+    }
+
     /// `DIR/audit/kms-audit.jsonl`.
     pub fn audit_log(&self) -> PathBuf {
-        self.root.join("audit").join("kms-audit.jsonl")
+        self.audit().join("kms-audit.jsonl")
     }
 
     /// `DIR/volumes/`.
@@ -84,5 +91,21 @@ impl DataDir {
     /// `DIR/volumes/<id>/lock`: held while the volume is attached.
     pub fn volume_lock(&self, volume_id: &str) -> PathBuf {
         self.volume(volume_id).join(VOLUME_LOCK)
+    }
+
+    /// `DIR/workspaces/`: one `<ws-id>.json` record per WorkSpace.
+    pub fn workspaces(&self) -> PathBuf {
+        self.root.join("workspaces")
+    }
+
+    /// `DIR/states/`: the saved states (`ebsim state save`).
+    pub fn states(&self) -> PathBuf {
+        self.root.join("states")
+    }
+
+    /// `DIR/states/NAME/`: one saved state, laid out as a data dir (`kms/state.json`,
+    /// `volumes/`, `workspaces/`).
+    pub fn state(&self, name: &StateName) -> PathBuf {
+        self.states().join(name.as_str())
     }
 }

@@ -1,6 +1,8 @@
 //! The ebsim data dir (docs/formats.md): where each file lives ([`DataDir`]), private files
 //! written atomically ([`write_private_atomic`]), exclusive locks ([`ExclusiveLock`]), the
-//! service credential file, and the endpoint record a running `ebsim kms serve` publishes.
+//! service credential file, the endpoint record a running `ebsim kms serve` publishes, and
+//! the files side of a reset and of saved states ([`VolumeLocks`], [`clear_resources`],
+//! [`save_state`], [`stage_restore`]).
 //!
 //! ```
 //! use ebsim_data_dir::DataDir;
@@ -11,12 +13,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod copy;
 mod credential;
 mod endpoint;
 mod files;
 mod layout;
+mod states;
 
 // The public interface is:
+pub use copy::{copy_file_sparse, copy_tree_sparse};
 pub use credential::{CredentialError, read_service_credential, write_service_credential};
 pub use endpoint::{
     EndpointRecord, MalformedRecord, holds_lock, process_start_time, publish_endpoint,
@@ -24,3 +29,7 @@ pub use endpoint::{
 };
 pub use files::{ExclusiveLock, LockError, end_torn_line, write_private_atomic};
 pub use layout::{DataDir, VOLUME_DATA, VOLUME_LOCK, VOLUME_METADATA};
+pub use states::{
+    BadStateName, RESOURCE_DIRS, SavedState, StagedRestore, StateError, StateName, VolumeLocks,
+    clear_resources, delete_state, list_states, read_saved_kms_state, save_state, stage_restore,
+};

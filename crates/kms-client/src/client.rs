@@ -326,7 +326,8 @@ impl KmsClient {
 
     /// An admin operation (clock, faults, IAM users and roles, audit reads), allowed to the
     /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`, `CreateUser`,
-    /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `ReadAudit`.
+    /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `GetRootCredentials`, `ReadAudit`,
+    /// `Reset`, `SaveState`, `RestoreState`, `ListStates`, `DeleteState`.
     ///
     /// # Errors
     /// As [`KmsClient::call`].

@@ -4,7 +4,8 @@
 //! the signature is verified by re-signing the received request with `aws-sigv4`, the signer
 //! becomes the [`ebsim_kms::Caller`], and the operation goes to [`Backend::call`]. Errors
 //! go back as the real service sends them (`__type`, `message`/`Message`, status 400 or 500).
-//! `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations (loopback clients only).
+//! `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations, and `POST /ebsim/reset`
+//! the admin operation `Reset` (loopback clients only).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -29,7 +30,7 @@ mod wire;
 pub use backend::{Backend, ServerCredential};
 pub use ebsim_kms_api::CredentialMode;
 pub use server::{
-    KmsServer, PING_BODY, PING_PATH, PRINCIPAL_HEADER, ServerConfig, ServerError, ServerHandle,
-    VIA_SERVICE_HEADER, runtime,
+    KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, RESET_PATH, ServerConfig,
+    ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
 };
 pub use wire::{CONTENT_TYPE, WireError};

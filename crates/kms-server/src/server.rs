@@ -380,9 +380,28 @@ fn request_id() -> String {
         .to_owned()
 }
 
+/// `POST /ebsim/reset`: the admin operation `Reset` (the data dir back to a fresh one's
+/// state), answered `{"status":"ok"}`; loopback clients only, signed by the default
+/// account's root.
+pub const RESET_PATH: &str = "/ebsim/reset";
+
+/// What a reset answers.
+const RESET_BODY: &[u8] = br#"{"status":"ok"}"#;
+
+/// moto's reset path, answered as [`RESET_PATH`] under `--credentials any-as-root`.
+pub const MOTO_RESET_PATH: &str = "/moto-api/reset";
+
+/// Whether a POST to `path` is a reset (whatever its `X-Amz-Target`).
+fn reset_route(path: &str, mode: CredentialMode) -> bool {
+    path == RESET_PATH || (mode == CredentialMode::AnyAsRoot && path == MOTO_RESET_PATH)
+}
+
+#[derive(Clone, Copy)]
 enum Target<'a> {
     Kms(&'a str),
     Admin(&'a str),
+    /// [`RESET_PATH`].
+    Reset,
 }
 
 async fn handle<B: Backend>(
@@ -477,6 +496,9 @@ async fn handle<B: Backend>(
         .get(ebsim_kms_api::TARGET_HEADER)
         .and_then(|v| v.to_str().ok());
     let target = match target.map(|t| t.split_once('.')) {
+        // Authenticated below as every request is; the `Reset` admin operation then allows
+        // the default account's root only.
+        _ if reset_route(parts.uri.path(), state.config.credentials) => Target::Reset,
         Some(Some(("TrentService", op))) => Target::Kms(op),
         Some(Some(("EbsimAdmin", op))) => Target::Admin(op),
         _ => {
@@ -490,14 +512,30 @@ async fn handle<B: Backend>(
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
     let backend = &state.backend;
-    let verified = sigv4::verify_with(
-        parts.method.as_str(),
-        path,
-        &parts.headers,
-        &body,
-        SystemTime::now(),
-        |akid| lookup(&**backend, state.config.credentials, akid),
-    );
+    // Under any-as-root a reset may also come unsigned, as moto takes it: from the default
+    // account's root.
+    let unsigned_reset = matches!(target, Target::Reset)
+        && state.config.credentials == CredentialMode::AnyAsRoot
+        && !parts.headers.contains_key(http::header::AUTHORIZATION);
+    let verified = if unsigned_reset {
+        Ok(sigv4::Verified {
+            credential: trusted_root(&**backend, BUILTIN_ACCESS_KEY),
+            access_key_id: BUILTIN_ACCESS_KEY.to_owned(),
+            region: ebsim_kms_api::Region::default(),
+            service: "kms".to_owned(),
+            signed_headers: String::new(),
+            time: SystemTime::now(),
+        })
+    } else {
+        sigv4::verify_with(
+            parts.method.as_str(),
+            path,
+            &parts.headers,
+            &body,
+            SystemTime::now(),
+            |akid| lookup(&**backend, state.config.credentials, akid),
+        )
+    };
     let verified = match verified {
         Ok(v) => v,
         Err(e) => return error_response(&WireError::from(&e), &rid, false),
@@ -571,7 +609,7 @@ async fn handle<B: Backend>(
                 )),
             }
         }
-        Target::Admin(op) => {
+        Target::Admin(_) | Target::Reset => {
             if !addrs.peer.ip().is_loopback() {
                 let e = WireError::new(
                     ErrorType::AccessDeniedException,
@@ -580,7 +618,10 @@ async fn handle<B: Backend>(
                 return error_response(&e, &rid, false);
             }
             let backend = backend.clone();
-            let op = op.to_owned();
+            let (op, body) = match target {
+                Target::Admin(op) => (op.to_owned(), body),
+                _ => ("Reset".to_owned(), Bytes::from_static(b"{}")),
+            };
             match tokio::task::spawn_blocking(move || backend.admin(&caller, &op, &body)).await {
                 Ok(r) => r,
                 Err(_) => Err(KmsError::new(
@@ -591,6 +632,9 @@ async fn handle<B: Backend>(
         }
     };
     match result {
+        Ok(_) if matches!(target, Target::Reset) => {
+            response(200, Bytes::from_static(RESET_BODY), &rid, false)
+        }
         Ok(out) => response(200, Bytes::from(out), &rid, false),
         Err(e) => error_response(&WireError::from(&e), &rid, false),
     }

@@ -231,3 +231,70 @@ fn a_server_account_other_than_the_default() {
         "{arn}"
     );
 }
+
+/// An unsigned `POST path` with an empty body: (status, body).
+fn unsigned_post(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+#[test]
+fn any_as_root_takes_unsigned_resets_at_both_paths() {
+    let (_dir, _kms, server) = start(CredentialMode::AnyAsRoot, KmsConfig::default());
+    let addr = server.addr();
+    for path in ["/ebsim/reset", "/moto-api/reset"] {
+        arn_of_new_key(addr, ("testing", "testing"), "us-east-1");
+        let (status, body) = unsigned_post(addr, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({"status": "ok"})
+        );
+        let (_, keys) = call(
+            addr,
+            ("testing", "testing"),
+            "us-east-1",
+            "ListKeys",
+            &json!({}),
+        );
+        assert_eq!(keys["Keys"], json!([]), "{path}");
+    }
+}
+
+#[test]
+fn other_modes_refuse_unsigned_resets_and_know_no_moto_path() {
+    for mode in [CredentialMode::Default, CredentialMode::Strict] {
+        let (_dir, kms, server) = start(mode, KmsConfig::default());
+        let addr = server.addr();
+        let root = ebsim_kms::Caller::new("arn:aws:iam::111122223333:root");
+        kms.call_json(&root, "CreateKey", json!({})).unwrap();
+        let (status, body) = unsigned_post(addr, "/ebsim/reset");
+        assert_eq!(status, 400, "{mode}: {body}");
+        assert!(
+            body.contains("MissingAuthenticationToken") || body.contains("IncompleteSignature"),
+            "{body}"
+        );
+        let (status, _) = unsigned_post(addr, "/moto-api/reset");
+        assert_ne!(status, 200, "{mode}");
+        let keys = kms.call_json(&root, "ListKeys", json!({})).unwrap();
+        assert_eq!(
+            keys["Keys"].as_array().map(Vec::len),
+            Some(1),
+            "{mode}: nothing changed"
+        );
+    }
+}

@@ -423,6 +423,46 @@ impl AuditLog {
             .collect()
     }
 
+    /// Forgets every record: the ring is emptied, the file truncated (records still buffered
+    /// are dropped, not written) and its rotated files (`.1` to `.4`) removed.
+    ///
+    /// # Errors
+    /// The I/O error; the ring is empty whatever happens to the files.
+    pub fn clear(&self) -> std::io::Result<()> {
+        let mut inner = self.inner.lock();
+        inner.ring.clear();
+        let Some(sink) = inner.file.take() else {
+            return Ok(());
+        };
+        let FileSink {
+            path, limit, out, ..
+        } = sink;
+        // Take the file back without writing what the buffer holds.
+        let (file, _dropped) = out.into_parts();
+        drop(file);
+        let emptied = (|| {
+            for i in 1..=ROTATE_KEEP {
+                match std::fs::remove_file(path.with_extension(format!("jsonl.{i}"))) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&path)
+                .map(drop)
+        })();
+        // Records after this one go to the file again, whether or not emptying it worked.
+        inner.file = Some(FileSink::open(path, limit)?);
+        emptied
+    }
+
     /// Writes buffered records to the file.
     pub fn flush(&self) {
         let mut inner = self.inner.lock();
@@ -471,6 +511,42 @@ mod tests {
         assert!(last.starts_with("{\"n\":199,"), "{last}");
         assert_eq!(log.records(Some(2)).len(), 2);
         assert_eq!(log.records(None).len(), 200);
+    }
+
+    #[test]
+    fn clear_forgets_the_ring_the_file_and_its_rotations() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("audit").join("kms-audit.jsonl");
+        let log = AuditLog::with_file_limit(path.clone(), 1000).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..30 {
+            log.record(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(80)).into_bytes());
+        }
+        assert!(path.with_extension("jsonl.1").exists());
+        log.clear().unwrap_or_else(|e| panic!("{e}"));
+        assert!(log.records(None).is_empty());
+        log.flush();
+        for i in 1..=ROTATE_KEEP {
+            assert!(
+                !path.with_extension(format!("jsonl.{i}")).exists(),
+                "rotation {i}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap_or_default(),
+            b"",
+            "buffered records were dropped, not written"
+        );
+        log.record(b"{\"after\":true}".to_vec());
+        log.flush();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            "{\"after\":true}\n"
+        );
+        assert_eq!(log.records(None).len(), 1);
+        let memory = AuditLog::in_memory();
+        memory.record(b"{}".to_vec());
+        memory.clear().unwrap_or_else(|e| panic!("{e}"));
+        assert!(memory.records(None).is_empty());
     }
 
     /// A typed request that sends `DryRun` (audited for every operation) `n` times, and a

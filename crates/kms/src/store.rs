@@ -71,6 +71,11 @@ impl Store {
         })
     }
 
+    /// Where the files of the data dir are.
+    pub fn layout(&self) -> &DataDir {
+        &self.layout
+    }
+
     pub fn state_path(&self) -> PathBuf {
         self.layout.kms_state()
     }

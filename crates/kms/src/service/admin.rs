@@ -1,10 +1,12 @@
-//! The admin operations: clock, faults, IAM principals, audit reads (account root only).
+//! The admin operations: clock, faults, IAM principals, audit reads (account root only),
+//! and reset and saved states (`states.rs`; the default account's root only).
 
 use super::*;
 
 impl Kms {
-    /// Operations KMS has no wire operation for (clock, faults, IAM, audit), allowed to an
-    /// account root only.
+    /// Operations KMS has no wire operation for (clock, faults, IAM, audit, reset and saved
+    /// states), allowed to an account root only (reset and saved states: to the default
+    /// account's root).
     ///
     /// # Errors
     /// AccessDeniedException for anyone but a root; ValidationException for bad input.
@@ -233,6 +235,7 @@ impl Kms {
                 let limit = req.get("Limit").and_then(Value::as_u64).map(|n| n as usize);
                 Ok(json!({"Records": self.audit.records(limit)}))
             }
+            op if states::STATE_OPERATIONS.contains(&op) => self.state_admin(caller, op, &req),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown admin operation {operation}"),

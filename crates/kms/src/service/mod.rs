@@ -39,6 +39,7 @@ mod lifecycle;
 mod record;
 mod request;
 mod rotation;
+mod states;
 mod tags;
 mod typed;
 
