@@ -540,6 +540,14 @@ async fn handle<B: Backend>(
         Ok(v) => v,
         Err(e) => return error_response(&WireError::from(&e), &rid, false),
     };
+    if !unsigned_reset
+        && let Some(name) = sigv4::unsigned_required_header(&parts.headers, &verified)
+    {
+        let e = WireError::from(&AuthError::Incomplete(format!(
+            "The request signature does not cover the header '{name}': X-Amz-Target, Content-Type and every x-amz-* and x-ebsim-* header must be signed."
+        )));
+        return error_response(&e, &rid, false);
+    }
     if verified.service != "kms" {
         let e = WireError::from(&AuthError::BadScope(format!(
             "Credential should be scoped to correct service: 'kms'. Got '{}'.",

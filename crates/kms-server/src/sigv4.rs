@@ -220,6 +220,22 @@ pub fn verify<C: SigningSecret>(
     })
 }
 
+/// The first header of `headers` that a server requires to be signed and `verified` does not
+/// cover: `X-Amz-Target` (the operation), `Content-Type`, and every `x-amz-*` and `x-ebsim-*`
+/// header, so that a captured request cannot be re-aimed at another operation or identity.
+/// `x-ebsim-nonce` is left to the replay guard, which requires it signed on the requests it
+/// matters for (the service credential's) and answers with its own message.
+pub fn unsigned_required_header<'h, C>(
+    headers: &'h http::HeaderMap,
+    verified: &Verified<C>,
+) -> Option<&'h str> {
+    headers.keys().map(http::HeaderName::as_str).find(|name| {
+        (*name == "content-type" || name.starts_with("x-amz-") || name.starts_with("x-ebsim-"))
+            && *name != ebsim_kms_api::trust::NONCE_HEADER
+            && !verified.signs(name)
+    })
+}
+
 /// What a server knows of an access key.
 #[derive(Debug)]
 pub enum Lookup<C> {

@@ -434,8 +434,20 @@ fn headers_and_nonces(c: &mut Corpus) {
         b"arn:aws:iam::111122223333:user/\xc3\xa9".to_vec(),
     ));
     c.wire(
-        "trust/refused: x-ebsim-principal not ASCII",
+        "sigv4/refused: an x-ebsim-principal the signature does not cover (not ASCII either)",
         case("test credential, an unsigned non-ASCII x-ebsim-principal"),
+        &w,
+        None,
+    );
+    // A captured request re-aimed at another operation: X-Amz-Target added after signing.
+    let mut b = Build::new(c);
+    b.target = None;
+    let mut w = b.wire();
+    w.headers
+        .push(("x-amz-target".into(), b"TrentService.CreateKey".to_vec()));
+    c.wire(
+        "sigv4/refused: an X-Amz-Target the signature does not cover",
+        case("test credential, x-amz-target added after signing"),
         &w,
         None,
     );
