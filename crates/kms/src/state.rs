@@ -227,14 +227,29 @@ mod secret_string {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
-    /// Key ARN → key.
+    /// Key id → key.
     pub keys: BTreeMap<String, Key>,
     /// Alias ARN → alias.
     pub aliases: BTreeMap<String, Alias>,
     /// IAM principal ARN → principal.
     pub principals: BTreeMap<String, Principal>,
-    /// Simulated time offset, seconds.
+    /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
+    /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
+    /// opens with the offset brought back into it.
+    #[serde(deserialize_with = "bounded_offset")]
     pub clock_offset: f64,
+}
+
+/// The furthest simulated time may run ahead of the wall clock: 100 years of 365 days.
+pub const MAX_CLOCK_OFFSET: f64 = 100.0 * 365.0 * 86_400.0;
+
+fn bounded_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = Option::<f64>::deserialize(d)?.unwrap_or(0.0);
+    Ok(if v.is_finite() {
+        v.clamp(0.0, MAX_CLOCK_OFFSET)
+    } else {
+        0.0
+    })
 }
 
 impl State {

@@ -1,4 +1,4 @@
-//! `ebsim clock …`: simulated time (advance, show).
+//! `ebsim clock …`: simulated time (advance, show, reset).
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -18,11 +18,14 @@ pub struct ClockArgs {
 enum ClockCmd {
     /// Move simulated time forward (rotations and deletions fall due).
     Advance {
-        /// Days (fractions allowed).
+        /// Days (fractions allowed); simulated time runs at most 36,500 days (100 years)
+        /// ahead of the wall clock.
         days: f64,
     },
     /// Show simulated time and its offset from the wall clock.
     Show,
+    /// Return to wall time (offset 0). Rotations and deletions that already happened stay.
+    Reset,
 }
 
 /// Runs `ebsim clock`.
@@ -31,6 +34,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ClockArgs) -> Result<(), CliError>
     let out = match &args.cmd {
         ClockCmd::Advance { days } => kms.admin("AdvanceClock", json!({"Days": days}))?,
         ClockCmd::Show => kms.admin("GetClock", json!({}))?,
+        ClockCmd::Reset => kms.admin("ResetClock", json!({}))?,
     };
     let offset = out["OffsetSeconds"].as_f64().unwrap_or(0.0);
     if global.json {

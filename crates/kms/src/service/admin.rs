@@ -60,10 +60,28 @@ impl Kms {
                 }
                 {
                     let mut st = self.state.write();
-                    st.clock_offset += days * DAY;
+                    let offset = st.clock_offset + days * DAY;
+                    // Also refuses an overflow to infinity: no non-finite offset is stored.
+                    if !offset.is_finite() || offset > crate::state::MAX_CLOCK_OFFSET {
+                        return Err(validation(format!(
+                            "Simulated time may run at most {} days (100 years) ahead of the wall clock; it is {:.3} days ahead. `ebsim clock reset` returns to wall time.",
+                            crate::state::MAX_CLOCK_OFFSET / DAY,
+                            st.clock_offset / DAY
+                        )));
+                    }
+                    st.clock_offset = offset;
                     self.persist(&st)?;
                 }
                 self.maintain(self.now())?;
+                Ok(self.clock_json())
+            }
+            "ResetClock" => {
+                {
+                    let mut st = self.state.write();
+                    st.clock_offset = 0.0;
+                    self.persist(&st)?;
+                    self.update_due(&st);
+                }
                 Ok(self.clock_json())
             }
             "GetClock" => Ok(self.clock_json()),
