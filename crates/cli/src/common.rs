@@ -24,7 +24,8 @@ pub(crate) fn data_dir(global: &GlobalArgs, need: DataDir) -> Result<PathBuf, Cl
     let dir = global.data_dir();
     match need {
         DataDir::Create => {
-            std::fs::create_dir_all(&dir).map_err(CliError::io("create the data dir", &dir))?;
+            ebsim_data_dir::create_private_dir_all(&dir)
+                .map_err(CliError::io("create the data dir", &dir))?;
         }
         DataDir::Existing if !dir.is_dir() => return Err(CliError::NoDataDir { path: dir }),
         DataDir::Existing => {}

@@ -5,6 +5,40 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// Creates directory `path` and any missing parents, each new one readable by the owner only
+/// (mode 0700). An existing directory is left as it is.
+///
+/// # Errors
+/// The I/O error.
+pub fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+/// Makes data dir `dir` private (mode 0700) when group or others have any access to it, so
+/// that no other local user can reach anything inside; says so in one warning. `Ok(true)` when
+/// it was tightened.
+///
+/// # Errors
+/// The I/O error.
+pub fn tighten_data_dir(dir: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 == 0 {
+        return Ok(false);
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+    tracing::warn!(
+        "data dir {} was mode {:o}; made it private (0700) so that other local users cannot read its keys and volumes",
+        dir.display(),
+        mode & 0o777
+    );
+    Ok(true)
+}
+
 /// Writes `bytes` to `path` atomically (a temporary file beside it, fsync, rename, fsync of
 /// the directory), readable by the owner only (mode 0600). On failure the temporary file is
 /// removed and `path` is as it was.

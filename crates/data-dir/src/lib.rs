@@ -27,7 +27,10 @@ pub use endpoint::{
     EndpointRecord, MalformedRecord, holds_lock, process_start_time, publish_endpoint,
     read_endpoint, remove_endpoint, withdraw_endpoint,
 };
-pub use files::{ExclusiveLock, LockError, end_torn_line, write_private_atomic};
+pub use files::{
+    ExclusiveLock, LockError, create_private_dir_all, end_torn_line, tighten_data_dir,
+    write_private_atomic,
+};
 pub use layout::{DataDir, VOLUME_DATA, VOLUME_LOCK, VOLUME_METADATA};
 pub use states::{
     BadStateName, RESOURCE_DIRS, SavedState, StagedRestore, StateError, StateName, VolumeLocks,

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use ebsim_kms_api::ops::Operation;
@@ -285,7 +286,11 @@ struct FileSink {
 
 impl FileSink {
     fn open(path: PathBuf, limit: u64) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path,
@@ -352,7 +357,7 @@ impl AuditLog {
     /// A trail appended to `path`, rotated when it would grow past `limit` bytes.
     pub fn with_file_limit(path: PathBuf, limit: u64) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            ebsim_data_dir::create_private_dir_all(dir)?;
         }
         let sink = FileSink::open(path, limit)?;
         Ok(Self {
@@ -449,12 +454,13 @@ impl AuditLog {
                 }
             }
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                ebsim_data_dir::create_private_dir_all(dir)?;
             }
             OpenOptions::new()
                 .create(true)
                 .write(true)
                 .truncate(true)
+                .mode(0o600)
                 .open(&path)
                 .map(drop)
         })();

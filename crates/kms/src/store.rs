@@ -58,7 +58,8 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, KmsOpenError> {
         let layout = DataDir::new(data_dir);
         let dir = layout.kms();
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        ebsim_data_dir::create_private_dir_all(&dir).map_err(io(&dir))?;
+        ebsim_data_dir::tighten_data_dir(data_dir).map_err(io(data_dir))?;
         let lock = match ExclusiveLock::try_acquire(&layout.kms_lock()) {
             Ok(lock) => lock,
             Err(LockError::Held { .. }) => return Err(KmsOpenError::Locked { path: dir }),

@@ -1,7 +1,6 @@
 //! Where volumes live: a data dir (`DIR/volumes/<id>/{metadata.json,data.img,lock}`) or memory.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,10 +154,14 @@ impl VolumeRoot {
             Inner::Dir(_) => {
                 let dir = self.volume_dir(&meta.volume_id).unwrap_or_default();
                 if let Some(parent) = dir.parent() {
-                    std::fs::create_dir_all(parent)
+                    ebsim_data_dir::create_private_dir_all(parent)
                         .map_err(|e| VolumeError::fs("cannot create", parent, e))?;
                 }
-                match std::fs::create_dir(&dir) {
+                let private = {
+                    use std::os::unix::fs::DirBuilderExt as _;
+                    std::fs::DirBuilder::new().mode(0o700).create(&dir)
+                };
+                match private {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         return Err(VolumeError::AlreadyExists(meta.volume_id));
@@ -167,8 +170,16 @@ impl VolumeRoot {
                 }
                 let result = (|| {
                     FileStore::create(dir.join(DATA_FILE), new.sector_size, new.size_bytes)?;
-                    File::create(dir.join(LOCK_FILE))
-                        .map_err(|e| VolumeError::fs("cannot create", dir.join(LOCK_FILE), e))?;
+                    {
+                        use std::os::unix::fs::OpenOptionsExt as _;
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .write(true)
+                            .truncate(true)
+                            .mode(0o600)
+                            .open(dir.join(LOCK_FILE))
+                    }
+                    .map_err(|e| VolumeError::fs("cannot create", dir.join(LOCK_FILE), e))?;
                     let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
                     write_atomic(&dir.join(METADATA_FILE), &json)
                 })();

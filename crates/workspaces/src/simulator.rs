@@ -45,7 +45,7 @@ impl Simulator {
     /// # Errors
     /// The KMS could not be opened (e.g. another process holds it and no server answers).
     pub fn open(data_dir: &Path) -> Result<Self, ClientError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| ClientError::Open {
+        ebsim_data_dir::create_private_dir_all(data_dir).map_err(|e| ClientError::Open {
             dir: data_dir.to_path_buf(),
             message: e.to_string(),
         })?;

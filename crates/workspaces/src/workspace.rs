@@ -180,12 +180,18 @@ impl WorkSpaces {
                     path: path.clone(),
                     message: e.to_string(),
                 };
-                std::fs::create_dir_all(d).map_err(err)?;
+                ebsim_data_dir::create_private_dir_all(d).map_err(err)?;
                 let tmp = path.with_extension("json.tmp");
                 let json = serde_json::to_vec_pretty(ws).unwrap_or_default();
                 (|| {
                     use std::io::Write as _;
-                    let mut f = std::fs::File::create(&tmp)?;
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .write(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&tmp)?;
                     f.write_all(&json)?;
                     f.sync_all()?;
                     std::fs::rename(&tmp, &path)

@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::{BlockStore, RangeGuard, RangeLocks, check_range, check_request, sys};
@@ -100,6 +101,7 @@ pub(super) fn create_file(
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| io_error(path, e))?;
     if let Err(e) = file.set_len(size_bytes) {
