@@ -337,7 +337,7 @@ fn unwritable_outputs_fail_before_any_call_and_outputs_are_replaced_whole() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".ebsim-demo-"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".ebsim-out-"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }

@@ -8,7 +8,6 @@ mod diagram;
 mod ekm_story;
 mod glossary;
 mod lessons;
-mod outputs;
 mod report;
 mod story;
 mod text;
@@ -20,8 +19,8 @@ use clap::{Args, Subcommand};
 use ebsim_kms_client::KmsClient;
 use ebsim_workspaces::Simulator;
 
+use crate::output_file::Output;
 use crate::{CliError, GlobalArgs};
-use outputs::Output;
 
 /// `ebsim demo [ekm] [--trace FILE] [--diagram FILE.svg] [--mermaid FILE] [--glossary]`
 #[derive(Debug, Args)]

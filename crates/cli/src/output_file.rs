@@ -1,4 +1,4 @@
-//! The files the demo writes: checked before any call (a temporary file made in the target's
+//! Files a command writes (the demo's trail and diagrams, `volume read --output`): checked before any call (a temporary file made in the target's
 //! directory), then replaced atomically (write, sync, rename), never left half-written.
 
 use std::io::Write as _;
@@ -30,7 +30,7 @@ impl Output {
             _ => PathBuf::from("."),
         };
         let tmp = tempfile::Builder::new()
-            .prefix(".ebsim-demo-")
+            .prefix(".ebsim-out-")
             .tempfile_in(&parent)
             .map_err(CliError::io("write", path))?;
         Ok(Self {
