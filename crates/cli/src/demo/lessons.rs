@@ -62,6 +62,7 @@ pub(crate) fn io_and_reboot(cx: &mut Ctx<'_>) -> Result<(Section, Section), CliE
         ),
     );
     s7.text(img.display().to_string());
+    s7.notes.push("XTS-AES-256 I/O: no KMS call".into());
     cx.sim.workspaces().reboot(ws)?;
     let calls = cx.trail.take()?;
     let mut back = vec![0u8; PAYLOAD.len()];

@@ -8,6 +8,7 @@ mod diagram;
 mod ekm_story;
 mod glossary;
 mod lessons;
+mod png;
 mod report;
 mod story;
 mod text;
@@ -31,8 +32,8 @@ pub struct DemoArgs {
     /// Write the KMS audit trail the demo produced (CloudTrail-shaped JSON lines).
     #[arg(long, global = true, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Write a sequence diagram of the trail as SVG.
-    #[arg(long, global = true, value_name = "FILE.svg")]
+    /// Write a sequence diagram of the trail: SVG, or PNG for a name ending in .png.
+    #[arg(long, global = true, value_name = "FILE.svg|FILE.png")]
     pub diagram: Option<PathBuf>,
     /// Write the same diagram as Mermaid text.
     #[arg(long, global = true, value_name = "FILE")]
@@ -107,10 +108,28 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
                 .collect();
             outln!("{}", serde_json::Value::Object(map))?;
         } else {
-            print!("{}", text::Text::new(false).report(&r));
+            let text = text::Text::new(false).report(&r);
+            outln!("{}", text.trim_end())?;
         }
         return Ok(());
     }
+    let as_png = match args.diagram.as_ref().map(|p| {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        (p, ext)
+    }) {
+        None => false,
+        Some((_, Some(e))) if e == "svg" => false,
+        Some((_, Some(e))) if e == "png" => true,
+        Some((p, _)) => {
+            return Err(CliError::InvalidArgument(format!(
+                "--diagram {}: give a name ending in .svg or .png",
+                p.display()
+            )));
+        }
+    };
     // Every output path is checked (a temporary file made next to it) before any call.
     let mut outputs = Vec::new();
     for (path, what) in [
@@ -121,14 +140,6 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
         if let Some(p) = path {
             outputs.push(Output::prepare(p, what)?);
         }
-    }
-    if let Some(p) = &args.diagram
-        && !matches!(p.extension().and_then(|e| e.to_str()), Some("svg" | "SVG"))
-    {
-        return Err(CliError::InvalidArgument(format!(
-            "--diagram {}: the diagram is written as SVG; give a name ending in .svg",
-            p.display()
-        )));
     }
     let started = std::time::Instant::now();
     let color =
@@ -168,6 +179,11 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
                     t.push('\n');
                 }
                 t
+            }
+            "diagram" if as_png => {
+                o.commit(&png::render(&diagram::svg(&report))?)?;
+                written.push(o);
+                continue;
             }
             "diagram" => diagram::svg(&report),
             _ => diagram::mermaid(&report),

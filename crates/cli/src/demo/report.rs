@@ -246,13 +246,6 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    /// Every call of the run, in trail order.
-    pub(crate) fn calls(&self) -> Vec<&Call> {
-        let mut all: Vec<&Call> = self.sections.iter().flat_map(Section::all_calls).collect();
-        all.sort_by_key(|c| c.seq);
-        all
-    }
-
     /// The JSON object of `--json`: setup, steps (grouped by the step each call belongs to)
     /// and lessons, each with its calls.
     pub(crate) fn to_json(&self) -> Value {

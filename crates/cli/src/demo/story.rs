@@ -255,6 +255,8 @@ pub(crate) fn run(
         "WorkSpaces asks EBS for a root and a user volume. For each, EBS creates a grant, a child of the WorkSpace's grant, usable only by the EC2 session of that volume, only for Decrypt, and only with that volume's whole context.",
     );
     s2.text("EBS makes one volume, then the other: the calls of steps 2 and 3 follow below step 3, in the order KMS received them.");
+    s2.notes
+        .push("a child grant per volume (calls with step 3)".into());
     report.sections.push(s2);
     let mut s3 = new_step(
         3,
@@ -296,6 +298,7 @@ pub(crate) fn run(
         );
     }
     s4.table(12, rows);
+    s4.notes.push("wrapped keys stored in metadata.json".into());
     report.facts.insert("volumes".into(), Value::Array(volumes));
     report.sections.push(s4);
     let mut s5 = new_step(
@@ -308,6 +311,8 @@ pub(crate) fn run(
         6,
         "KMS checked each Decrypt against the key policy and the grants (the volume's grant, and its constraint against the context), unwrapped the data key, and returned the plaintext to EBS only (see \"allowed by\" above).",
     );
+    s6.notes
+        .push("KMS decided each Decrypt; plaintext key to EBS only".into());
     s6.text("Where the plaintext data key lives: in AWS, in the memory of the EBS hosts that serve the volume, for as long as it is attached. In ebsim, in this process's memory while the volume is attached; never on disk, never in the trail.");
     report.sections.push(s6);
 
