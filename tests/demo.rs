@@ -449,3 +449,55 @@ fn closed_or_full_stdout_is_an_error_not_a_panic() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// docs/demo-questions.md: every answering line it quotes is in the demo's text, the EKM
+/// demo's text, or the SVG, as it says.
+#[test]
+fn every_answer_in_demo_questions_is_in_the_output() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/demo-questions.md"
+    ))
+    .expect("docs/demo-questions.md");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg_path = dir.path().join("flow.svg");
+    let text = flatten(&run_ok(
+        &ebsim(),
+        &["demo", "--diagram", svg_path.to_str().expect("utf-8")],
+    ));
+    let ekm = flatten(&run_ok(&ebsim(), &["demo", "ekm"]));
+    let svg = std::fs::read_to_string(&svg_path).expect("svg");
+    let mut checked = 0;
+    for line in doc.lines() {
+        let Some((kind, rest)) = line.strip_prefix("- ").and_then(|l| l.split_once(": `")) else {
+            continue;
+        };
+        let quote = rest
+            .strip_suffix('`')
+            .unwrap_or_else(|| panic!("unterminated: {line}"));
+        match kind {
+            "text" => assert!(
+                text.contains(&flatten(quote)),
+                "not in the demo's text: {quote}"
+            ),
+            "ekm" => assert!(
+                ekm.contains(&flatten(quote)),
+                "not in the EKM demo's text: {quote}"
+            ),
+            "diagram" => {
+                let escaped = quote
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;");
+                assert!(
+                    svg.contains(&format!(">{escaped}</text>")),
+                    "not a text of the SVG: {quote}"
+                );
+            }
+            other => panic!("unknown kind {other} in {line}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 60, "only {checked} answers found");
+}
