@@ -31,12 +31,30 @@ pub(crate) fn vendor_policy() -> Value {
         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*"}]})
 }
 
-fn pretty(v: &Value) -> Vec<String> {
-    serde_json::to_string_pretty(v)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+/// The app's statement as printed, in the order a policy is written (Sid, Effect, Principal,
+/// Action, Resource): valid JSON equal to `ekm::policy_statement(role)`.
+pub(crate) fn statement_lines(role: &str) -> Vec<String> {
+    let s = ekm::policy_statement(role);
+    let field = |k: &str| s[k].to_string();
+    vec![
+        "{".into(),
+        format!("  \"Sid\": {},", field("Sid")),
+        format!("  \"Effect\": {},", field("Effect")),
+        format!("  \"Principal\": {{\"AWS\": {}}},", s["Principal"]["AWS"]),
+        format!("  \"Action\": {},", field("Action").replace(',', ", ")),
+        format!("  \"Resource\": {}", field("Resource")),
+        "}".into(),
+    ]
+}
+
+/// [`vendor_policy`] as printed.
+pub(crate) fn vendor_policy_lines() -> Vec<String> {
+    vec![
+        "{\"Version\": \"2012-10-17\", \"Statement\": [".into(),
+        " {\"Effect\": \"Allow\", \"Action\": [\"kms:Encrypt\", \"kms:Decrypt\"],".into(),
+        "  \"Resource\": \"arn:aws:kms:*:*:key/*\"}".into(),
+        "]}".into(),
+    ]
 }
 
 /// One `ekm connect` as the app runs it: the outcome (`valid` or the cause) and its text.
@@ -128,8 +146,7 @@ pub(crate) fn run(
     s2.calls(trail.take()?);
     report.sections.push(s2);
 
-    let statement = ekm::policy_statement(ROLE);
-    let policy = policy_with(client, &key, statement.clone())?;
+    let policy = policy_with(client, &key, ekm::policy_statement(ROLE))?;
     client.call(
         &Identity::Default,
         "PutKeyPolicy",
@@ -139,7 +156,7 @@ pub(crate) fn run(
         3,
         "The customer pastes the app's statement (ebsim ekm policy-statement) into the key policy, inside the Statement array, after a comma:",
     );
-    s3.raw(pretty(&statement));
+    s3.raw(statement_lines(ROLE));
     s3.calls(trail.take()?);
     report.sections.push(s3);
 
@@ -165,7 +182,7 @@ pub(crate) fn run(
         5,
         "The vendor attaches its role's identity policy (ebsim iam put-policy), as a role using a key of another account needs both sides:",
     );
-    s5.raw(pretty(&vendor_policy()));
+    s5.raw(vendor_policy_lines());
     for l in lines {
         s5.text(l);
     }
@@ -314,4 +331,17 @@ fn unreachable(key: &str) -> Result<(String, Vec<String>), CliError> {
     let dead = KmsClient::http(config)?;
     let (outcome, lines, _) = connect(&dead, key, ROLE);
     Ok((outcome, lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_statement_and_vendor_policy_are_the_applied_ones() {
+        let parsed: Value = serde_json::from_str(&statement_lines(ROLE).join("\n")).expect("JSON");
+        assert_eq!(parsed, ekm::policy_statement(ROLE));
+        let parsed: Value = serde_json::from_str(&vendor_policy_lines().join("\n")).expect("JSON");
+        assert_eq!(parsed, vendor_policy());
+    }
 }
