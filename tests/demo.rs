@@ -302,7 +302,7 @@ fn glossary_alone_makes_no_call() {
 fn unwritable_outputs_fail_before_any_call_and_outputs_are_replaced_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().join("data");
-    for flag in ["--trace", "--diagram", "--mermaid"] {
+    for flag in ["--trace", "--diagram", "--mermaid", "--html"] {
         let bad = dir.path().join("no-such-dir").join("out.svg");
         let out = ebsim()
             .data_dir(&d)
@@ -318,6 +318,37 @@ fn unwritable_outputs_fail_before_any_call_and_outputs_are_replaced_whole() {
             "{flag}: a call was made before the output was checked"
         );
     }
+    let out = ebsim()
+        .data_dir(&d)
+        .output(&["demo", "--diagram", "flow.jpg"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
+    assert!(!d.exists(), "a call was made before --diagram was checked");
+
+    let png = dir.path().join("flow.png");
+    let page = dir.path().join("walk.html");
+    run_ok(
+        &ebsim(),
+        &[
+            "demo",
+            "--json",
+            "--diagram",
+            png.to_str().expect("utf-8"),
+            "--html",
+            page.to_str().expect("utf-8"),
+        ],
+    );
+    let bytes = std::fs::read(&png).expect("png");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000);
+    let html = std::fs::read_to_string(&page).expect("html");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
+    // Self-contained: nothing fetched from the network (the SVG namespace is only a name).
+    let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    // One stop per band: the set-up, the nine steps and the four lessons.
+    assert_eq!(html.matches("<section class=\"stop\"").count(), 14);
+    assert_eq!(html.matches("class=\"band\"").count(), 14);
+
     let trace = dir.path().join("trail.jsonl");
     std::fs::write(
         &trace,

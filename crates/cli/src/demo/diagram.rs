@@ -118,6 +118,14 @@ pub(crate) enum Item {
         fill: &'static str,
         stroke: &'static str,
     },
+    /// The background of the `index`-th band (a step or lesson), across the picture.
+    Band {
+        index: usize,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: &'static str,
+    },
     /// A lifeline.
     Line { x: f64, y1: f64, y2: f64 },
 }
@@ -148,6 +156,7 @@ pub(crate) fn layout(r: &Report) -> (Vec<Item>, f64, f64) {
     let mut items = Vec::new();
     let mut y = TOP;
     let mut shade = false;
+    let mut bands = 0;
     for s in &r.sections {
         let Some(label) = band_label(s) else {
             continue;
@@ -224,14 +233,14 @@ pub(crate) fn layout(r: &Report) -> (Vec<Item>, f64, f64) {
             }
         }
         y += 6.0;
-        items.push(Item::Rect {
-            x: 2.0,
+        items.push(Item::Band {
+            index: bands,
             y: top + 2.0,
             w: width - 4.0,
             h: y - top - 2.0,
             fill: if shade { "#f2f4fb" } else { "#fbfbf2" },
-            stroke: "#ccd",
         });
+        bands += 1;
         shade = !shade;
         items.extend(band);
     }
@@ -348,7 +357,7 @@ fn marker(id: &str, color: &str) -> String {
 pub(crate) fn svg(r: &Report) -> String {
     let (items, width, height) = layout(r);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" font-family=\"{FONT}\" font-size=\"{FONT_SIZE}\">\n\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"{FONT}\" font-size=\"{FONT_SIZE}\">\n\
          <defs>{}{}</defs>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
         marker("h", "#000"),
@@ -366,6 +375,16 @@ pub(crate) fn svg(r: &Report) -> String {
             } => writeln!(
                 s,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"3\" fill=\"{fill}\" stroke=\"{stroke}\"/>"
+            ),
+            Item::Band {
+                index,
+                y,
+                w,
+                h,
+                fill,
+            } => writeln!(
+                s,
+                "<rect id=\"band-{index}\" class=\"band\" x=\"2.0\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"3\" fill=\"{fill}\" stroke=\"#ccd\"/>"
             ),
             Item::Line { x, y1, y2 } => writeln!(
                 s,

@@ -7,6 +7,7 @@
 mod diagram;
 mod ekm_story;
 mod glossary;
+mod html;
 mod lessons;
 mod png;
 mod report;
@@ -38,6 +39,10 @@ pub struct DemoArgs {
     /// Write the same diagram as Mermaid text.
     #[arg(long, global = true, value_name = "FILE")]
     pub mermaid: Option<PathBuf>,
+    /// Write a self-contained HTML walkthrough: the diagram, stepping through the steps and
+    /// lessons (buttons, or the → ← keys) with each step's calls; the glossary on hover.
+    #[arg(long, global = true, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
     /// Print the glossary of the words the demo uses, and make no call.
     #[arg(long)]
     pub glossary: bool,
@@ -136,6 +141,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
         (&args.trace, "trail"),
         (&args.diagram, "diagram"),
         (&args.mermaid, "Mermaid diagram"),
+        (&args.html, "HTML walkthrough"),
     ] {
         if let Some(p) = path {
             outputs.push(Output::prepare(p, what)?);
@@ -186,6 +192,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CliError> {
                 continue;
             }
             "diagram" => diagram::svg(&report),
+            "HTML walkthrough" => html::page(&report),
             _ => diagram::mermaid(&report),
         };
         o.commit(bytes.as_bytes())?;
