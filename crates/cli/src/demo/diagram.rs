@@ -319,7 +319,12 @@ pub(crate) fn layout(r: &Report) -> (Vec<Item>, f64, f64) {
     items.push(Item::Text {
         x: 84.0,
         y: ly,
-        text: "an event: the key disabled, a reboot, a rotation, the terminate".into(),
+        text: if r.story == "ekm" {
+            "an event: what happened without a KMS call of its own"
+        } else {
+            "an event: the key disabled, a reboot, a rotation, the terminate"
+        }
+        .into(),
         bold: false,
         color: "#000",
         role: "legend",
@@ -328,9 +333,12 @@ pub(crate) fn layout(r: &Report) -> (Vec<Item>, f64, f64) {
     items.push(Item::Text {
         x: 6.0,
         y: ly,
-        text:
+        text: if r.story == "ekm" {
+            "Vendor app calls as its role in the vendor's account; bands are steps and lessons"
+        } else {
             "EBS (EC2) is the EC2 infrastructure that serves volumes; bands are steps and lessons"
-                .into(),
+        }
+        .into(),
         bold: false,
         color: "#000",
         role: "legend",

@@ -130,6 +130,7 @@ pub(crate) fn run(
     s1.text(format!(
         "(ebsim iam create-role Workato_EKM --account {VENDOR_ACCOUNT})"
     ));
+    s1.notes.push("the vendor's role: IAM, no KMS call".into());
     report.sections.push(s1);
 
     let created = client.call(&Identity::Default, "CreateKey",
@@ -233,6 +234,7 @@ pub(crate) fn run(
     let mut l3 = Section::new(Kind::Lesson(3), "cause 3: KMS cannot be reached");
     let (outcome, lines) = unreachable(&key)?;
     l3.text("The app's KMS endpoint does not answer (here: a port nobody listens on):");
+    l3.notes.push("KMS unreachable: no call arrives".into());
     for l in lines {
         l3.text(l);
     }
