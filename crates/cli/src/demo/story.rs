@@ -178,6 +178,7 @@ pub(crate) fn run(
         Kind::Setup,
         "a symmetric customer managed key and its administrators",
     );
+    setup.text(format!("Data dir of this run: {}", dir.display()));
     setup.text(format!("The account root creates the key: {key_arn}"));
     setup.calls(trail.take()?);
     let policy = policy_with(client, &key_arn, key_users_statement(&[&admin, &helpdesk]))?;
