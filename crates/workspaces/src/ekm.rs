@@ -28,6 +28,24 @@ pub fn policy_statement(role_arn: &str) -> Value {
     })
 }
 
+/// [`policy_statement`] as text to paste, its elements in the order a policy is written (Sid,
+/// Effect, Principal, Action, Resource), one line each.
+pub fn policy_statement_lines(role_arn: &str) -> Vec<String> {
+    let s = policy_statement(role_arn);
+    vec![
+        "{".into(),
+        format!("  \"Sid\": {},", s["Sid"]),
+        format!("  \"Effect\": {},", s["Effect"]),
+        format!("  \"Principal\": {{\"AWS\": {}}},", s["Principal"]["AWS"]),
+        format!(
+            "  \"Action\": {},",
+            s["Action"].to_string().replace(',', ", ")
+        ),
+        format!("  \"Resource\": {}", s["Resource"]),
+        "}".into(),
+    ]
+}
+
 /// The three causes the source lists for a failed validation (plus the key's own state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

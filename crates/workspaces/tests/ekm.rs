@@ -108,3 +108,11 @@ fn outage_is_cause_three_and_asymmetric_keys_are_refused() {
     let err = ekm::validate(&client, &rsa, EXAMPLE_ROLE_ARN).expect_err("rsa");
     assert!(err.to_string().contains("RSA_2048"), "{err}");
 }
+
+#[test]
+fn the_statement_to_paste_is_the_statement_in_policy_order() {
+    let lines = ekm::policy_statement_lines(EXAMPLE_ROLE_ARN);
+    let parsed: serde_json::Value = serde_json::from_str(&lines.join("\n")).expect("JSON");
+    assert_eq!(parsed, ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    assert!(lines[1].contains("\"Sid\"") && lines[5].contains("\"Resource\""));
+}

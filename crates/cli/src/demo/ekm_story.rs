@@ -31,22 +31,6 @@ pub(crate) fn vendor_policy() -> Value {
         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*"}]})
 }
 
-/// The app's statement as printed, in the order a policy is written (Sid, Effect, Principal,
-/// Action, Resource): valid JSON equal to `ekm::policy_statement(role)`.
-pub(crate) fn statement_lines(role: &str) -> Vec<String> {
-    let s = ekm::policy_statement(role);
-    let field = |k: &str| s[k].to_string();
-    vec![
-        "{".into(),
-        format!("  \"Sid\": {},", field("Sid")),
-        format!("  \"Effect\": {},", field("Effect")),
-        format!("  \"Principal\": {{\"AWS\": {}}},", s["Principal"]["AWS"]),
-        format!("  \"Action\": {},", field("Action").replace(',', ", ")),
-        format!("  \"Resource\": {}", field("Resource")),
-        "}".into(),
-    ]
-}
-
 /// [`vendor_policy`] as printed.
 pub(crate) fn vendor_policy_lines() -> Vec<String> {
     vec![
@@ -157,7 +141,7 @@ pub(crate) fn run(
         3,
         "The customer pastes the app's statement (ebsim ekm policy-statement) into the key policy, inside the Statement array, after a comma:",
     );
-    s3.raw(statement_lines(ROLE));
+    s3.raw(ekm::policy_statement_lines(ROLE));
     s3.calls(trail.take()?);
     report.sections.push(s3);
 
@@ -341,7 +325,8 @@ mod tests {
 
     #[test]
     fn the_printed_statement_and_vendor_policy_are_the_applied_ones() {
-        let parsed: Value = serde_json::from_str(&statement_lines(ROLE).join("\n")).expect("JSON");
+        let parsed: Value =
+            serde_json::from_str(&ekm::policy_statement_lines(ROLE).join("\n")).expect("JSON");
         assert_eq!(parsed, ekm::policy_statement(ROLE));
         let parsed: Value = serde_json::from_str(&vendor_policy_lines().join("\n")).expect("JSON");
         assert_eq!(parsed, vendor_policy());
