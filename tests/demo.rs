@@ -383,7 +383,23 @@ fn demo_runs_against_the_server_of_its_data_dir_and_refuses_another() {
     let json = run_ok(&e, &["demo", "--json"]);
     let v: Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(v["lessons"][0]["outcome"], "InvalidCiphertextException");
-    run_ok(&e.clone().kms_endpoint(url.clone()), &["demo", "--json"]);
+    // A second run on the same data dir reads only its own records from the trail.
+    let again: Value = serde_json::from_str(&run_ok(
+        &e.clone().kms_endpoint(url.clone()),
+        &["demo", "--json"],
+    ))
+    .expect("JSON");
+    let ops = |v: &Value, n: usize| -> Vec<String> {
+        v["steps"][n]["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| c["operation"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(ops(&again, 0), ["DescribeKey", "CreateGrant"]);
+    assert_eq!(ops(&again, 4), ["Decrypt", "Decrypt"]);
+    assert_eq!(again["lessons"][3]["outcome"], "ok");
     // Not the server of the data dir in force: refused before any call.
     let other = dir.path().join("other");
     for g in [

@@ -18,27 +18,43 @@ const HELPDESK: &str = "WorkSpacesHelpdesk";
 const STEPS: u32 = 9;
 
 /// Reads the audit records produced since the last call, as [`Call`]s numbered in trail
-/// order.
+/// order. The last record seen is remembered by its event id, so that a data dir whose audit
+/// ring is full (old records dropping off its front) still yields exactly the new ones.
 pub(crate) struct Trail<'a> {
     sim: &'a Simulator,
-    seen: usize,
+    last: Option<String>,
     pub(crate) all: Vec<Value>,
+}
+
+fn event_id(r: &Value) -> Option<String> {
+    str_at(r, &["eventID"]).map(str::to_owned)
 }
 
 impl<'a> Trail<'a> {
     pub(crate) fn new(sim: &'a Simulator) -> Result<Self, CliError> {
-        let seen = sim.audit_records()?.len();
+        let last = sim.audit_records()?.last().and_then(event_id);
         Ok(Self {
             sim,
-            seen,
+            last,
             all: Vec::new(),
         })
     }
 
     pub(crate) fn take(&mut self) -> Result<Vec<Call>, CliError> {
         let records = self.sim.audit_records()?;
-        let new: Vec<Value> = records.into_iter().skip(self.seen).collect();
-        self.seen += new.len();
+        let start = self
+            .last
+            .as_ref()
+            .and_then(|id| {
+                records
+                    .iter()
+                    .rposition(|r| event_id(r).as_ref() == Some(id))
+            })
+            .map_or(0, |i| i + 1);
+        let new: Vec<Value> = records.into_iter().skip(start).collect();
+        if let Some(id) = new.last().and_then(event_id) {
+            self.last = Some(id);
+        }
         let first = self.all.len();
         self.all.extend(new.iter().cloned());
         Ok(new
