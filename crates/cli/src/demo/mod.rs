@@ -78,8 +78,11 @@ fn demo_client(global: &GlobalArgs, dir: &Path) -> Result<KmsClient, CliError> {
             Err(why) => return Err(not_own(format!("{why}"))),
         }
     }
+    // The endpoint, if any, is the data dir's own server: reach it as the data dir's commands
+    // do (found through its endpoint file, with the service credential).
     let g = GlobalArgs {
         data_dir: Some(dir.to_path_buf()),
+        kms_endpoint: None,
         ..global.clone()
     };
     crate::common::kms_client(&g, crate::common::DataDir::Create)
