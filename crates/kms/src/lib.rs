@@ -30,6 +30,9 @@ mod api {
     pub use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 }
 mod audit;
+pub use audit::{
+    Dropped as AuditDropped, MIN_TRAIL_BYTES, ROTATE_KEEP, TRAIL_BYTES, dropped_from_disk,
+};
 mod blob;
 mod clock;
 mod fault;

@@ -251,7 +251,10 @@ impl Kms {
             }
             "ReadAudit" => {
                 let limit = req.get("Limit").and_then(Value::as_u64).map(|n| n as usize);
-                Ok(json!({"Records": self.audit.records(limit)}))
+                Ok(json!({
+                    "Records": self.audit.records(limit),
+                    "Dropped": self.audit.dropped(),
+                }))
             }
             op if states::STATE_OPERATIONS.contains(&op) => self.state_admin(caller, op, &req),
             _ => Err(err(

@@ -69,6 +69,7 @@ pub struct KmsConfig {
     clock: Arc<dyn Clock>,
     key_quota: usize,
     grant_quota: usize,
+    audit_trail_bytes: u64,
 }
 
 /// Customer managed keys per account and region (docs/kms.md, "Operations").
@@ -84,6 +85,7 @@ impl Default for KmsConfig {
             clock: Arc::new(SystemClock),
             key_quota: KEY_QUOTA,
             grant_quota: GRANT_QUOTA,
+            audit_trail_bytes: crate::audit::TRAIL_BYTES,
         }
     }
 }
@@ -123,6 +125,14 @@ impl KmsConfig {
     #[must_use]
     pub fn grant_quota(mut self, grants: usize) -> Self {
         self.grant_quota = grants;
+        self
+    }
+
+    /// The size of a data dir's on-disk audit trail (default [`crate::TRAIL_BYTES`], at least
+    /// [`crate::MIN_TRAIL_BYTES`]): the oldest records are dropped beyond it, and counted.
+    #[must_use]
+    pub fn audit_trail_bytes(mut self, bytes: u64) -> Self {
+        self.audit_trail_bytes = bytes;
         self
     }
 }
@@ -251,10 +261,11 @@ impl Kms {
                 source,
             });
         }
-        let audit = AuditLog::with_file(audit_path.clone()).map_err(|source| KmsOpenError::Io {
-            path: audit_path,
-            source,
-        })?;
+        let audit = AuditLog::with_trail_bytes(audit_path.clone(), config.audit_trail_bytes)
+            .map_err(|source| KmsOpenError::Io {
+                path: audit_path,
+                source,
+            })?;
         let kms = Kms {
             config,
             state: RwLock::new(state),
