@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
+pub use crate::tracked::Tracked;
 
 pub use ebsim_kms_api::KeyState;
 
@@ -249,12 +250,16 @@ mod secret_string {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
+    /// Which snapshot this is: the journal's lines of this generation follow it
+    /// (docs/formats.md, "The KMS journal"). 0 in a state written before the journal.
+    #[serde(default)]
+    pub generation: u64,
     /// Key id → key.
-    pub keys: BTreeMap<String, Key>,
+    pub keys: Tracked<Key>,
     /// Alias ARN → alias.
-    pub aliases: BTreeMap<String, Alias>,
+    pub aliases: Tracked<Alias>,
     /// IAM principal ARN → principal.
-    pub principals: BTreeMap<String, Principal>,
+    pub principals: Tracked<Principal>,
     /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
     /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
     /// opens with the offset brought back into it.
@@ -278,7 +283,7 @@ impl State {
     /// Rebuilds what is not serialized (compiled policies, id bytes). Errors name what is
     /// wrong.
     pub fn rehydrate(&mut self) -> Result<(), String> {
-        for key in self.keys.values_mut() {
+        for key in self.keys.values_mut_all() {
             let uuid =
                 uuid::Uuid::parse_str(&key.id).map_err(|_| format!("bad key id {}", key.id))?;
             key.id_bytes = *uuid.as_bytes();
@@ -292,7 +297,7 @@ impl State {
                     .map_err(|_| format!("bad material id {}", m.id))?;
             }
         }
-        for p in self.principals.values_mut() {
+        for p in self.principals.values_mut_all() {
             p.compiled = p
                 .policies
                 .values()

@@ -76,12 +76,22 @@ impl HotReq {
     }
 
     /// The key references the request names.
-    fn key_refs(&self) -> [Option<&str>; 2] {
+    /// The keys the request names, each with the action the call asks on it.
+    fn key_refs(&self, op: HotOp) -> [Option<(&str, &'static str)>; 2] {
+        fn named<'a>(
+            k: &'a Option<String>,
+            action: &'static str,
+        ) -> Option<(&'a str, &'static str)> {
+            k.as_deref().map(|k| (k, action))
+        }
         match self {
-            Self::Encrypt(r) => [r.key_id.as_deref(), None],
-            Self::Decrypt(r) => [r.key_id.as_deref(), None],
-            Self::DataKey(r) => [r.key_id.as_deref(), None],
-            Self::ReEncrypt(r) => [r.destination_key_id.as_deref(), r.source_key_id.as_deref()],
+            Self::Encrypt(r) => [named(&r.key_id, op.name()), None],
+            Self::Decrypt(r) => [named(&r.key_id, op.name()), None],
+            Self::DataKey(r) => [named(&r.key_id, op.name()), None],
+            Self::ReEncrypt(r) => [
+                named(&r.destination_key_id, "ReEncryptTo"),
+                named(&r.source_key_id, "ReEncryptFrom"),
+            ],
         }
     }
 }
@@ -319,8 +329,8 @@ impl Kms {
         let now = self.now();
         ev.now = Some(now);
         self.maintain(now)?;
-        for key_ref in req.key_refs().into_iter().flatten() {
-            self.ensure_managed(caller, key_ref, now)?;
+        for (key_ref, action) in req.key_refs(op).into_iter().flatten() {
+            self.ensure_managed(caller, key_ref, action, now)?;
         }
         let st = self.state.read();
         match (op, req) {

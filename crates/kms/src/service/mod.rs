@@ -144,6 +144,8 @@ pub struct Kms {
     state: RwLock<State>,
     /// Simulated time (bits of an f64) at which a deletion or rotation falls due.
     next_due: AtomicU64,
+    /// Whether the next persist must write a whole snapshot (the last one failed).
+    snapshot_due: std::sync::atomic::AtomicBool,
     audit: AuditLog,
     faults: Faults,
     store: Option<Store>,
@@ -214,6 +216,7 @@ impl Kms {
                 ..State::default()
             }),
             next_due: AtomicU64::new(f64::INFINITY.to_bits()),
+            snapshot_due: std::sync::atomic::AtomicBool::new(false),
             audit: AuditLog::in_memory(),
             faults: Faults::default(),
             store: None,
@@ -232,24 +235,32 @@ impl Kms {
     pub fn open(data_dir: &Path, config: KmsConfig) -> Result<Kms, KmsOpenError> {
         let store = Store::open(data_dir)?;
         let path = store.state_path();
-        let state = match store.read_state()? {
+        let mut state = match store.read_state()? {
             None => State {
                 format: STATE_FORMAT,
                 ..State::default()
             },
-            Some(bytes) => {
-                let mut st: State =
-                    serde_json::from_slice(&bytes).map_err(|e| KmsOpenError::Corrupt {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                st.rehydrate().map_err(|message| KmsOpenError::Corrupt {
-                    path: path.clone(),
-                    message,
-                })?;
-                st
-            }
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| KmsOpenError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
         };
+        let journal = store.read_journal()?;
+        crate::journal::replay(&mut state, &journal);
+        state.rehydrate().map_err(|message| KmsOpenError::Corrupt {
+            path: path.clone(),
+            message,
+        })?;
+        if journal.is_empty() {
+            crate::journal::forget_changes(&mut state);
+        } else {
+            // Fold the journal into a snapshot now: a torn last line goes with it.
+            lifecycle::write_snapshot(&store, &mut state).map_err(|e| KmsOpenError::Io {
+                path: store.state_path(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
+        drop(journal);
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
         let root_keys =
@@ -270,6 +281,7 @@ impl Kms {
             config,
             state: RwLock::new(state),
             next_due: AtomicU64::new(0f64.to_bits()),
+            snapshot_due: std::sync::atomic::AtomicBool::new(false),
             audit,
             faults: Faults::default(),
             store: Some(store),
@@ -278,6 +290,12 @@ impl Kms {
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         };
         Ok(kms)
+    }
+
+    /// What persisting the state has written since the KMS was opened (`None` for a KMS in
+    /// memory).
+    pub fn persist_stats(&self) -> Option<crate::PersistStats> {
+        self.store.as_ref().map(Store::stats)
     }
 
     /// `DIR/kms/service-credential`.
@@ -447,9 +465,14 @@ impl Kms {
         if dry_run && !crate::ops::operation(op).is_some_and(|o| o.dry_run && o.implemented) {
             return Err(validation("DryRun is not supported for this operation."));
         }
-        for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
+        let refs = [
+            ("KeyId", op),
+            ("DestinationKeyId", "ReEncryptTo"),
+            ("SourceKeyId", "ReEncryptFrom"),
+        ];
+        for (name, action) in refs.into_iter().filter(|_| takes_alias(op)) {
             if let Some(k) = opt_str(req, name)? {
-                self.ensure_managed(caller, &k, now)?;
+                self.ensure_managed(caller, &k, action, now)?;
             }
         }
         let out = if read_only(op) {
@@ -477,7 +500,7 @@ impl Kms {
                 self.write_op(&mut st, &cx, ev)?
             } else {
                 let out = self.write_op(&mut st, &cx, ev)?;
-                self.persist(&st)?;
+                self.persist(&mut st)?;
                 self.update_due(&st);
                 out
             }
