@@ -387,9 +387,7 @@ impl Kms {
                 }
             });
         match parsed {
-            Ok(v) => self
-                .call_json(caller, operation, v)
-                .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())),
+            Ok(v) => self.call_json(caller, operation, v).map(wiped_body),
             Err(e) => {
                 self.record(
                     caller,
@@ -425,6 +423,7 @@ impl Kms {
             &ev,
             result.as_ref().err(),
         );
+        wipe_plaintext(req);
         result
     }
 
@@ -625,6 +624,55 @@ impl Kms {
             )),
         }
     }
+}
+
+/// Whether a member of a request or response carries plaintext: `Plaintext` (Encrypt,
+/// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
+/// Sign, Verify).
+fn carries_plaintext(member: &str) -> bool {
+    member.contains("Plaintext") || member == "Message"
+}
+
+/// Wipes the text of the members of `m` that carry plaintext, then drops it.
+fn wipe_plaintext(mut m: Map<String, Value>) {
+    for (name, v) in &mut m {
+        if carries_plaintext(name)
+            && let Value::String(s) = v
+        {
+            zeroize::Zeroize::zeroize(s);
+        }
+    }
+}
+
+/// An answer of the general path as its body: written into a buffer of its exact size (a
+/// growing buffer would leave copies of a plaintext in freed memory), then the plaintext
+/// members of the value are wiped (docs/kms.md, "Plaintext in memory").
+fn wiped_body(out: Value) -> Vec<u8> {
+    /// Counts the bytes written.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let mut body = Zeroizing::new(Vec::new());
+    let written = serde_json::to_writer(&mut count, &out).and_then(|()| {
+        body.reserve_exact(count.0);
+        serde_json::to_writer(&mut *body, &out)
+    });
+    let body = match written {
+        Ok(()) => std::mem::take(&mut *body),
+        Err(_) => b"{}".to_vec(),
+    };
+    if let Value::Object(m) = out {
+        wipe_plaintext(m);
+    }
+    body
 }
 
 impl ebsim_kms_api::Backend for Kms {
