@@ -105,16 +105,28 @@ fn returned_plaintexts_do_not_linger_in_server_memory() {
     let ctx = json!({"aws:ebs:id": "vol-0123456789abcdef0"});
 
     // Volume keys, as GenerateDataKey returns them and Decrypt unwraps them (twice, as two
-    // attaches would).
+    // attaches would): two on the data-plane path, one on the general path (a request with
+    // `DryRun: false` takes it).
     let mut secrets = Vec::new();
-    for (i, spec) in [json!({"KeySpec": "AES_256"}), json!({"NumberOfBytes": 64})]
-        .into_iter()
-        .enumerate()
+    for (i, extra) in [
+        json!({"KeySpec": "AES_256"}),
+        json!({"NumberOfBytes": 64}),
+        json!({"KeySpec": "AES_256", "DryRun": false}),
+    ]
+    .into_iter()
+    .enumerate()
     {
+        let general = extra.get("DryRun").is_some();
         let mut req = json!({"KeyId": arn, "EncryptionContext": ctx});
+        let with = |mut req: Value| {
+            if general {
+                req["DryRun"] = json!(false);
+            }
+            req
+        };
         req.as_object_mut()
             .unwrap()
-            .extend(spec.as_object().unwrap().clone());
+            .extend(extra.as_object().unwrap().clone());
         let gdk = call(addr, "GenerateDataKey", &req);
         let b64 = gdk["Plaintext"].as_str().unwrap().to_owned();
         let blob = gdk["CiphertextBlob"].as_str().unwrap().to_owned();
@@ -122,17 +134,30 @@ fn returned_plaintexts_do_not_linger_in_server_memory() {
             let dec = call(
                 addr,
                 "Decrypt",
-                &json!({"CiphertextBlob": blob, "EncryptionContext": ctx}),
+                &with(json!({"CiphertextBlob": blob, "EncryptionContext": ctx})),
             );
             assert_eq!(dec["Plaintext"].as_str(), Some(b64.as_str()));
         }
         let raw = B64.decode(&b64).unwrap();
         secrets.push(Secret {
-            what: format!("data key {i} ({} bytes)", raw.len()),
+            what: format!(
+                "data key {i} ({} bytes, {} path)",
+                raw.len(),
+                if general { "general" } else { "data-plane" }
+            ),
             raw,
             b64,
         });
     }
+    // Random bytes (the general path), then sent back as the plaintext of an Encrypt.
+    let random = call(addr, "GenerateRandom", &json!({"NumberOfBytes": 32}));
+    let b64 = random["Plaintext"].as_str().unwrap().to_owned();
+    call(addr, "Encrypt", &json!({"KeyId": arn, "Plaintext": b64}));
+    secrets.push(Secret {
+        what: "GenerateRandom's bytes, also an Encrypt's plaintext".to_owned(),
+        raw: B64.decode(&b64).unwrap(),
+        b64,
+    });
 
     // Later traffic: each on its own connection, as separate `ebsim` commands make it.
     let started = Instant::now();

@@ -15,9 +15,13 @@ pub(crate) enum BodyError {
     Read,
 }
 
+/// The most a declared `Content-Length` allocates before the bytes arrive.
+const FIRST_ALLOCATION: usize = 16 << 10;
+
 /// Reads a whole request body into a buffer of ours, wiped when dropped: at most `limit`
-/// bytes, in one allocation of the declared `Content-Length` when there is one. Growing the
-/// buffer (a chunked body) copies it into a larger one and wipes the old.
+/// bytes, in one allocation of the declared `Content-Length` when there is one (up to
+/// [`FIRST_ALLOCATION`]; every KMS request fits). Growing the buffer (a chunked or larger
+/// body) copies it into a larger one and wipes the old.
 ///
 /// Each chunk hyper hands over is a view of its connection's read buffer, which ebsim cannot
 /// wipe; the next request on the connection reads into the same memory.
@@ -29,7 +33,12 @@ pub(crate) async fn read<B>(
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let first = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let first = declared.map_or(0, |n| {
+        usize::try_from(n)
+            .unwrap_or(limit)
+            .min(limit)
+            .min(FIRST_ALLOCATION)
+    });
     let mut buf = Zeroizing::new(Vec::with_capacity(first));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| BodyError::Read)?;

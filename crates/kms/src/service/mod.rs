@@ -648,27 +648,8 @@ fn wipe_plaintext(mut m: Map<String, Value>) {
 /// growing buffer would leave copies of a plaintext in freed memory), then the plaintext
 /// members of the value are wiped (docs/kms.md, "Plaintext in memory").
 fn wiped_body(out: Value) -> Vec<u8> {
-    /// Counts the bytes written.
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let mut body = Zeroizing::new(Vec::new());
-    let written = serde_json::to_writer(&mut count, &out).and_then(|()| {
-        body.reserve_exact(count.0);
-        serde_json::to_writer(&mut *body, &out)
-    });
-    let body = match written {
-        Ok(()) => std::mem::take(&mut *body),
-        Err(_) => b"{}".to_vec(),
-    };
+    let body = ebsim_kms_api::to_wiped_vec(&out)
+        .map_or_else(|_| b"{}".to_vec(), |mut b| std::mem::take(&mut *b));
     if let Value::Object(m) = out {
         wipe_plaintext(m);
     }
