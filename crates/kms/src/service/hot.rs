@@ -126,7 +126,7 @@ impl HotOp {
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
 /// Bytes of member names, quotes, colons, commas, braces and constant values a response
-/// body has at most (ReEncrypt's, the longest, has 207).
+/// body has at most (ReEncrypt's, the longest, has 195).
 const BODY_FRAME: usize = 256;
 
 /// The most bytes `s` takes as a JSON string: its quotes, and six bytes (`\u00XX`) for each
