@@ -607,6 +607,49 @@ mod tests {
         }
     }
 
+    /// Every answer fits the buffer its `write` allocated (`write_json` asserts that the
+    /// buffer never grew), for data keys of every size and the longest ARNs.
+    #[test]
+    fn answers_are_written_without_growing_their_buffer() {
+        let kms = Kms::in_memory(KmsConfig::default());
+        let root = Caller::new(ROOT);
+        let key = kms
+            .call_json(&root, "CreateKey", json!({}))
+            .unwrap_or_default();
+        let arn = key["KeyMetadata"]["Arn"].clone();
+        for n in [1, 2, 3, 32, 64, 255, 256, 767, 768, 769, 1024] {
+            let body =
+                serde_json::to_vec(&json!({"KeyId": arn, "NumberOfBytes": n})).unwrap_or_default();
+            let out = kms.call_hot(&root, "GenerateDataKey", &body);
+            let Some(Ok(out)) = out else {
+                panic!("GenerateDataKey of {n} bytes: {out:?}")
+            };
+            let v: Value = serde_json::from_slice(&out).unwrap_or_default();
+            let blob = v["CiphertextBlob"].clone();
+            for (op, req) in [
+                ("Decrypt", json!({"CiphertextBlob": blob})),
+                (
+                    "ReEncrypt",
+                    json!({"CiphertextBlob": blob, "DestinationKeyId": arn}),
+                ),
+                (
+                    "Encrypt",
+                    json!({"KeyId": arn, "Plaintext": v["Plaintext"]}),
+                ),
+            ] {
+                let body = serde_json::to_vec(&req).unwrap_or_default();
+                let out = kms.call_hot(&root, op, &body);
+                assert!(matches!(out, Some(Ok(_))), "{op} of {n} bytes: {out:?}");
+                let mut req = req;
+                req["DryRun"] = json!(false);
+                let body = serde_json::to_vec(&req).unwrap_or_default();
+                assert!(kms.call_hot(&root, op, &body).is_none());
+                let general = kms.call(&root, op, &body);
+                assert!(general.is_ok(), "{op} of {n} bytes: {general:?}");
+            }
+        }
+    }
+
     #[test]
     fn unusual_bodies_take_the_general_path() {
         let kms = Kms::in_memory(KmsConfig::default());
