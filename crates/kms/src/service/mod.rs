@@ -416,9 +416,7 @@ impl Kms {
                 }
             });
         match parsed {
-            Ok(v) => self
-                .call_json(caller, operation, v)
-                .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())),
+            Ok(v) => self.call_json(caller, operation, v).map(wiped_body),
             Err(e) => {
                 self.record(
                     caller,
@@ -454,6 +452,7 @@ impl Kms {
             &ev,
             result.as_ref().err(),
         );
+        wipe_plaintext(req);
         result
     }
 
@@ -659,6 +658,36 @@ impl Kms {
             )),
         }
     }
+}
+
+/// Whether a member of a request or response carries plaintext: `Plaintext` (Encrypt,
+/// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
+/// Sign, Verify).
+fn carries_plaintext(member: &str) -> bool {
+    member.contains("Plaintext") || member == "Message"
+}
+
+/// Wipes the text of the members of `m` that carry plaintext, then drops it.
+fn wipe_plaintext(mut m: Map<String, Value>) {
+    for (name, v) in &mut m {
+        if carries_plaintext(name)
+            && let Value::String(s) = v
+        {
+            zeroize::Zeroize::zeroize(s);
+        }
+    }
+}
+
+/// An answer of the general path as its body: written into a buffer of its exact size (a
+/// growing buffer would leave copies of a plaintext in freed memory), then the plaintext
+/// members of the value are wiped (docs/kms.md, "Plaintext in memory").
+fn wiped_body(out: Value) -> Vec<u8> {
+    let body = ebsim_kms_api::to_wiped_vec(&out)
+        .map_or_else(|_| b"{}".to_vec(), |mut b| std::mem::take(&mut *b));
+    if let Value::Object(m) = out {
+        wipe_plaintext(m);
+    }
+    body
 }
 
 impl ebsim_kms_api::Backend for Kms {
