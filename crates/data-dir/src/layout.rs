@@ -38,6 +38,12 @@ impl DataDir {
         self.kms().join("state.json")
     }
 
+    /// `DIR/kms/state.journal`: the changes made since `state.json` was written
+    /// (docs/formats.md, "The KMS journal").
+    pub fn kms_journal(&self) -> PathBuf {
+        self.kms().join("state.journal")
+    }
+
     /// `DIR/kms/.lock`: held by whichever process has the KMS open.
     pub fn kms_lock(&self) -> PathBuf {
         self.kms().join(".lock")

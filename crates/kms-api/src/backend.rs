@@ -39,6 +39,10 @@ impl std::fmt::Debug for Credential {
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// A KMS operation by its AWS name.
     ///
+    /// `body` and the answer may carry plaintext (an Encrypt request, a Decrypt or
+    /// GenerateDataKey answer): the answer is written in place, in one allocation, and the
+    /// caller wipes it when done (`zeroize::Zeroizing`; docs/kms.md, "Plaintext in memory").
+    ///
     /// # Errors
     /// The KMS error, as the service would answer it.
     fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError>;

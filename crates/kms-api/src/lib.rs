@@ -18,6 +18,7 @@ pub mod id;
 mod key_state;
 pub mod ops;
 mod region;
+mod secret_json;
 #[cfg(feature = "sign")]
 pub mod sign;
 pub mod trust;
@@ -31,3 +32,4 @@ pub use backend::{
 pub use error::{Caller, ErrorType, KmsError};
 pub use key_state::KeyState;
 pub use region::{AWS_REGIONS, Region};
+pub use secret_json::to_wiped_vec;

@@ -235,7 +235,8 @@ impl KmsClient {
         operation: &str,
         request: serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        let body = serde_json::to_vec(&request).map_err(|e| protocol(self, e.to_string()))?;
+        let body =
+            ebsim_kms_api::to_wiped_vec(&request).map_err(|e| protocol(self, e.to_string()))?;
         let out = self.call_raw(identity, operation, &body)?;
         parse_json(self, &out)
     }
@@ -387,8 +388,9 @@ impl KmsClient {
         identity: &Identity,
         request: &T,
     ) -> Result<T::Response, ClientError> {
+        // The request may carry plaintext (Encrypt): written in one allocation, wiped.
         let body =
-            Zeroizing::new(serde_json::to_vec(request).map_err(|e| protocol(self, e.to_string()))?);
+            ebsim_kms_api::to_wiped_vec(request).map_err(|e| protocol(self, e.to_string()))?;
         let out = self.call_raw(identity, T::OPERATION, &body)?;
         serde_json::from_slice(&out).map_err(|_| {
             protocol(

@@ -392,19 +392,48 @@ impl HttpTransport {
     }
 }
 
+/// The most a response body may hold.
+const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Reads a response body (at most [`MAX_RESPONSE_BYTES`]) into a buffer wiped on drop, in one
+/// allocation of its `Content-Length`; growing it (no or a wrong length) copies it into a
+/// larger buffer and wipes the old, so no partial copy of a plaintext is left in freed memory.
 fn read_body(
     resp: ureq::http::Response<ureq::Body>,
     endpoint: &str,
 ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(512));
-    resp.into_body()
+    let declared = resp
+        .headers()
+        .get(ureq::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let transport = |e: std::io::Error| ClientError::Transport {
+        endpoint: endpoint.to_owned(),
+        message: e.to_string(),
+    };
+    // One byte more than declared, so that the end is seen without growing (a length beyond
+    // 1 MiB is believed once the bytes arrive).
+    let first = declared.map_or(512, |n| n.saturating_add(1)).min(1 << 20);
+    let mut buf = Zeroizing::new(vec![0u8; first]);
+    let mut len = 0;
+    let mut reader = resp
+        .into_body()
         .into_reader()
-        .take(16 << 20)
-        .read_to_end(&mut buf)
-        .map_err(|e| ClientError::Transport {
-            endpoint: endpoint.to_owned(),
-            message: e.to_string(),
-        })?;
+        .take(MAX_RESPONSE_BYTES as u64);
+    loop {
+        if len == buf.len() {
+            let mut larger = Zeroizing::new(vec![0u8; buf.len() * 2]);
+            larger[..len].copy_from_slice(&buf[..len]);
+            buf = larger;
+        }
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(transport(e)),
+        }
+    }
+    buf.truncate(len);
     Ok(buf)
 }
 

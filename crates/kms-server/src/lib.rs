@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod body;
 mod server;
 pub mod sigv4;
 pub mod trust;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -335,6 +335,9 @@ async fn serve_connection<B: Backend>(
         .timer(TokioTimer::new())
         .header_read_timeout(state.config.header_read_timeout)
         .keep_alive(true)
+        // Response bodies are written from their own buffers (wiped when dropped,
+        // crate::body), never copied into hyper's header buffer.
+        .writev(true)
         .max_buf_size(64 * 1024);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
@@ -462,19 +465,19 @@ async fn handle<B: Backend>(
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
         return error_response(&too_large, &rid, true);
     }
+    // The body may carry plaintext (Encrypt): it is read into a buffer of ours, wiped when
+    // dropped (crate::body).
     let collected = tokio::time::timeout(
         state.config.body_read_timeout,
-        Limited::new(body, state.config.max_body_bytes).collect(),
+        crate::body::read(body, state.config.max_body_bytes, declared),
     )
     .await;
     let body = match collected {
-        Ok(Ok(c)) => c.to_bytes(),
-        Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return error_response(&too_large, &rid, true);
-            }
+        Ok(Ok(b)) => b,
+        Ok(Err(crate::body::BodyError::TooLarge)) => {
+            return error_response(&too_large, &rid, true);
+        }
+        Ok(Err(crate::body::BodyError::Read)) => {
             let e = WireError::new(
                 ErrorType::SerializationException,
                 "Could not read the request body.",
@@ -628,7 +631,7 @@ async fn handle<B: Backend>(
             let backend = backend.clone();
             let (op, body) = match target {
                 Target::Admin(op) => (op.to_owned(), body),
-                _ => ("Reset".to_owned(), Bytes::from_static(b"{}")),
+                _ => ("Reset".to_owned(), zeroize::Zeroizing::new(b"{}".to_vec())),
             };
             match tokio::task::spawn_blocking(move || backend.admin(&caller, &op, &body)).await {
                 Ok(r) => r,
@@ -643,7 +646,9 @@ async fn handle<B: Backend>(
         Ok(_) if matches!(target, Target::Reset) => {
             response(200, Bytes::from_static(RESET_BODY), &rid, false)
         }
-        Ok(out) => response(200, Bytes::from(out), &rid, false),
+        // The answer may carry plaintext (Decrypt, GenerateDataKey): hyper gets a view of it,
+        // wiped once written.
+        Ok(out) => response(200, crate::body::wiped_on_drop(out), &rid, false),
         Err(e) => error_response(&WireError::from(&e), &rid, false),
     }
 }

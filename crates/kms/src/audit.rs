@@ -1,8 +1,9 @@
 //! The audit trail: CloudTrail-shaped JSON records of every call, allowed or refused
 //! (docs/kms.md, "Audit"). A record is a typed [`AuditRecord`], serialized through `serde`
-//! (by `crate::jsonw::to_writer`, `serde_json`'s text) into a recycled buffer. Records are
-//! kept in a bounded in-memory ring, and for a data dir appended (buffered) to
-//! `DIR/audit/kms-audit.jsonl`, rotated by size.
+//! (by `crate::jsonw::to_writer_capped`, `serde_json`'s text with every string cut to
+//! [`STRING_CAP`] bytes) into a recycled buffer. Records are kept in an in-memory ring bounded
+//! in count and bytes, and for a data dir appended (buffered) to `DIR/audit/kms-audit.jsonl`,
+//! rotated by size; what either bound drops is counted ([`AuditLog::dropped`]).
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -21,10 +22,20 @@ use crate::jsonw::Camel;
 
 /// Records kept in memory.
 pub const RING_CAPACITY: usize = 10_000;
+/// Bytes of records kept in memory: the oldest records leave the ring beyond either bound.
+pub const RING_BYTES: usize = 64 * 1024 * 1024;
+/// The longest string a record keeps whole; a longer one is cut to its first `STRING_CAP`
+/// bytes followed by ` …[truncated: N bytes]`.
+pub const STRING_CAP: usize = 1024;
 /// Rotate the file when it grows past this size.
 pub const ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Rotated files kept (`kms-audit.jsonl.1` … `.4`).
 pub const ROTATE_KEEP: u32 = 4;
+/// The on-disk trail by default: the current file and [`ROTATE_KEEP`] rotated ones of
+/// [`ROTATE_BYTES`] each.
+pub const TRAIL_BYTES: u64 = ROTATE_BYTES * (ROTATE_KEEP as u64 + 1);
+/// The smallest on-disk trail a data dir may be given.
+pub const MIN_TRAIL_BYTES: u64 = 64 * 1024;
 const FLUSH_EVERY: u32 = 64;
 
 /// One audit record, CloudTrail-shaped (docs/kms.md, "Audit"): the members in the order they
@@ -301,8 +312,16 @@ impl FileSink {
         })
     }
 
-    fn rotate(&mut self) -> std::io::Result<()> {
+    /// Rotates the files; the oldest one, if there were already [`ROTATE_KEEP`], is removed
+    /// and the number of records it held returned.
+    fn rotate(&mut self) -> std::io::Result<u64> {
         self.out.flush()?;
+        let oldest = self.path.with_extension(format!("jsonl.{ROTATE_KEEP}"));
+        let dropped = match std::fs::read(&oldest) {
+            Ok(bytes) => bytecount_lines(&bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
         for i in (1..ROTATE_KEEP).rev() {
             let from = self.path.with_extension(format!("jsonl.{i}"));
             if from.exists() {
@@ -311,12 +330,14 @@ impl FileSink {
         }
         std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;
         *self = Self::open(self.path.clone(), self.limit)?;
-        Ok(())
+        Ok(dropped)
     }
 
-    fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
+    /// Appends one record; returns the number of records a rotation dropped from the trail.
+    fn write(&mut self, line: &[u8]) -> std::io::Result<u64> {
+        let mut dropped = 0;
         if self.size + line.len() as u64 + 1 > self.limit && self.size > 0 {
-            self.rotate()?;
+            dropped = self.rotate()?;
         }
         self.out.write_all(line)?;
         self.out.write_all(b"\n")?;
@@ -326,15 +347,74 @@ impl FileSink {
             self.out.flush()?;
             self.unflushed = 0;
         }
-        Ok(())
+        Ok(dropped)
     }
+}
+
+/// The records (lines) in a file's bytes.
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Records the audit bounds have dropped ([`AuditLog::dropped`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dropped {
+    /// Records that left the in-memory ring (this process's), oldest first.
+    pub from_memory: u64,
+    /// Records removed from the on-disk trail by rotation (kept across restarts in
+    /// `kms-audit.dropped` beside the trail).
+    pub from_disk: u64,
+}
+
+/// `DIR/audit/kms-audit.dropped`: the count of records rotation removed from the trail.
+fn dropped_path(trail: &std::path::Path) -> PathBuf {
+    trail.with_extension("dropped")
+}
+
+/// Reads the count of records rotation removed from the trail at `trail` (0 when none were,
+/// or when the file is unreadable: the count is informative).
+pub fn dropped_from_disk(trail: &std::path::Path) -> u64 {
+    std::fs::read_to_string(dropped_path(trail))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The per-file limit of an on-disk trail of `total` bytes (at least [`MIN_TRAIL_BYTES`]).
+fn file_limit(total: u64) -> u64 {
+    total.max(MIN_TRAIL_BYTES) / (u64::from(ROTATE_KEEP) + 1)
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     /// Serialized records (one allocation each, moved in as written).
     ring: VecDeque<Vec<u8>>,
+    /// The bytes of the records in `ring`.
+    ring_bytes: usize,
     file: Option<FileSink>,
+    dropped: Dropped,
+    /// When the last warning about dropped records was logged.
+    warned: Option<std::time::Instant>,
+}
+
+/// The least time between two warnings about records dropped from the on-disk trail.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Inner {
+    /// Removes the oldest record from the ring, counting it as dropped.
+    fn evict(&mut self) -> Option<Vec<u8>> {
+        let oldest = self.ring.pop_front()?;
+        self.ring_bytes -= oldest.len();
+        self.dropped.from_memory += 1;
+        Some(oldest)
+    }
+
+    /// Whether a record of `len` bytes needs the oldest record out first.
+    fn full_for(&self, len: usize) -> bool {
+        !self.ring.is_empty()
+            && (self.ring.len() >= RING_CAPACITY || self.ring_bytes + len > RING_BYTES)
+    }
 }
 
 /// The audit trail.
@@ -349,9 +429,11 @@ impl AuditLog {
         Self::default()
     }
 
-    /// A trail also appended to `path`.
-    pub fn with_file(path: PathBuf) -> std::io::Result<Self> {
-        Self::with_file_limit(path, ROTATE_BYTES)
+    /// A trail appended to `path`, of at most about `total` bytes on disk (at least
+    /// [`MIN_TRAIL_BYTES`]): the current file and [`ROTATE_KEEP`] rotated ones of a fifth
+    /// each.
+    pub fn with_trail_bytes(path: PathBuf, total: u64) -> std::io::Result<Self> {
+        Self::with_file_limit(path, file_limit(total))
     }
 
     /// A trail appended to `path`, rotated when it would grow past `limit` bytes.
@@ -359,13 +441,23 @@ impl AuditLog {
         if let Some(dir) = path.parent() {
             ebsim_data_dir::create_private_dir_all(dir)?;
         }
+        let from_disk = dropped_from_disk(&path);
         let sink = FileSink::open(path, limit)?;
         Ok(Self {
             inner: Mutex::new(Inner {
-                ring: VecDeque::new(),
                 file: Some(sink),
+                dropped: Dropped {
+                    from_memory: 0,
+                    from_disk,
+                },
+                ..Inner::default()
             }),
         })
+    }
+
+    /// The records the bounds have dropped so far.
+    pub fn dropped(&self) -> Dropped {
+        self.inner.lock().dropped
     }
 
     /// An empty buffer to write the next record into: the allocation of the oldest record
@@ -374,7 +466,7 @@ impl AuditLog {
         let recycled = {
             let mut inner = self.inner.lock();
             if inner.ring.len() >= RING_CAPACITY {
-                inner.ring.pop_front()
+                inner.evict()
             } else {
                 None
             }
@@ -393,7 +485,7 @@ impl AuditLog {
         let mut out = self.buffer();
         // Serializing into memory fails only on a map with non-string keys, which no record
         // has; such a record would be dropped rather than kept torn.
-        if crate::jsonw::to_writer(&mut out, record).is_ok() {
+        if crate::jsonw::to_writer_capped(&mut out, record, STRING_CAP).is_ok() {
             self.record(out);
         }
     }
@@ -401,19 +493,47 @@ impl AuditLog {
     /// Appends one record (a serialized JSON object).
     pub fn record(&self, record: Vec<u8>) {
         let mut inner = self.inner.lock();
+        let mut rotated_out = 0;
         if let Some(sink) = inner.file.as_mut() {
             // An audit write failure must not fail the call; the ring still has the record.
-            let _ = sink.write(&record);
+            rotated_out = sink.write(&record).unwrap_or(0);
         }
-        let oldest = if inner.ring.len() >= RING_CAPACITY {
-            inner.ring.pop_front()
-        } else {
-            None
-        };
+        if rotated_out > 0 {
+            inner.dropped.from_disk += rotated_out;
+            let total = inner.dropped.from_disk;
+            let warn = inner.warned.is_none_or(|t| t.elapsed() >= WARN_EVERY);
+            if warn {
+                inner.warned = Some(std::time::Instant::now());
+            }
+            if let Some(sink) = &inner.file {
+                let _ = ebsim_data_dir::write_private_atomic(
+                    &dropped_path(&sink.path),
+                    format!("{total}\n").as_bytes(),
+                );
+            }
+            if warn {
+                let limit = inner
+                    .file
+                    .as_ref()
+                    .map_or(0, |f| f.limit * (u64::from(ROTATE_KEEP) + 1));
+                tracing::warn!(
+                    dropped = rotated_out,
+                    total,
+                    trail_bytes = limit,
+                    "audit: the oldest records left the on-disk trail (its size is bounded; \
+                     raise it with --audit-max-size); said at most once a minute"
+                );
+            }
+        }
+        let mut evicted = Vec::new();
+        while inner.full_for(record.len()) {
+            evicted.extend(inner.evict());
+        }
+        inner.ring_bytes += record.len();
         inner.ring.push_back(record);
         drop(inner);
-        // The evicted record is freed after the lock is released.
-        drop(oldest);
+        // The evicted records are freed after the lock is released.
+        drop(evicted);
     }
 
     /// The newest `limit` records (all kept ones when `None`), oldest first.
@@ -436,6 +556,8 @@ impl AuditLog {
     pub fn clear(&self) -> std::io::Result<()> {
         let mut inner = self.inner.lock();
         inner.ring.clear();
+        inner.ring_bytes = 0;
+        inner.dropped = Dropped::default();
         let Some(sink) = inner.file.take() else {
             return Ok(());
         };
@@ -446,6 +568,11 @@ impl AuditLog {
         let (file, _dropped) = out.into_parts();
         drop(file);
         let emptied = (|| {
+            match std::fs::remove_file(dropped_path(&path)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
             for i in 1..=ROTATE_KEEP {
                 match std::fs::remove_file(path.with_extension(format!("jsonl.{i}"))) {
                     Ok(()) => {}
@@ -604,6 +731,116 @@ mod tests {
             request: RequestMembers::Typed(&Repeated(3)),
         };
         assert_eq!(serde_json::to_string(&unknown).unwrap_or_default(), "null");
+    }
+
+    #[test]
+    fn rotation_counts_what_it_drops_and_remembers_it_across_opens() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("audit").join("kms-audit.jsonl");
+        let line = |i: usize| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(80)).into_bytes();
+        let written = 3000;
+        {
+            let log = AuditLog::with_trail_bytes(path.clone(), MIN_TRAIL_BYTES)
+                .unwrap_or_else(|e| panic!("{e}"));
+            for i in 0..written {
+                log.record(line(i));
+            }
+            log.flush();
+            let on_disk: u64 = std::iter::once(path.clone())
+                .chain((1..=ROTATE_KEEP).map(|i| path.with_extension(format!("jsonl.{i}"))))
+                .map(|p| bytecount_lines(&std::fs::read(p).unwrap_or_default()))
+                .sum();
+            let dropped = log.dropped();
+            assert!(dropped.from_disk > 0, "{dropped:?}");
+            assert_eq!(on_disk + dropped.from_disk, written as u64);
+            assert_eq!(dropped.from_memory, 0);
+        }
+        let again = AuditLog::with_trail_bytes(path.clone(), MIN_TRAIL_BYTES)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = dropped_from_disk(&path);
+        assert!(before > 0);
+        assert_eq!(again.dropped().from_disk, before);
+        again.clear().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dropped_from_disk(&path), 0);
+        assert_eq!(again.dropped(), Dropped::default());
+    }
+
+    #[test]
+    fn the_ring_is_bounded_in_bytes() {
+        let log = AuditLog::in_memory();
+        let big = RING_BYTES / 8 + 1;
+        for i in 0..20u8 {
+            log.record(vec![b'0' + i % 10; big]);
+        }
+        let inner = log.inner.lock();
+        assert!(inner.ring_bytes <= RING_BYTES, "{}", inner.ring_bytes);
+        assert_eq!(
+            inner.ring_bytes,
+            inner.ring.iter().map(Vec::len).sum::<usize>()
+        );
+        assert_eq!(inner.ring.len(), 7);
+        assert_eq!(inner.dropped.from_memory, 13);
+        drop(inner);
+        // A record bigger than the whole bound is still kept (alone).
+        log.record(vec![b'1'; RING_BYTES + 1]);
+        assert_eq!(log.inner.lock().ring.len(), 1);
+    }
+
+    #[test]
+    fn a_record_keeps_at_most_string_cap_bytes_of_any_string() {
+        let log = AuditLog::in_memory();
+        let huge = "K".repeat(1 << 20);
+        let params = serde_json::json!({"KeyId": huge});
+        let Value::Object(req) = params else {
+            panic!("an object")
+        };
+        let record = AuditRecord {
+            event_version: AuditRecord::EVENT_VERSION,
+            user_identity: UserIdentity {
+                kind: "IAMUser",
+                arn: Some("arn:aws:iam::111122223333:user/u"),
+                account_id: Some("111122223333"),
+                invoked_by: None,
+            },
+            event_time: "2026-01-01T00:00:00Z",
+            event_source: AuditRecord::EVENT_SOURCE,
+            event_name: "DescribeKey",
+            aws_region: "us-west-2",
+            source_ip_address: "127.0.0.1",
+            user_agent: "ebsim",
+            request_parameters: RequestParameters {
+                operation: ebsim_kms_api::ops::operation("DescribeKey"),
+                request: RequestMembers::Json(&req),
+            },
+            response_elements: None,
+            additional_event_data: AdditionalEventData {
+                grant_id: None,
+                policy_statement_sid: None,
+            },
+            error_code: Some("NotFoundException"),
+            error_message: Some(&huge),
+            request_id: "r",
+            event_id: "e",
+            read_only: true,
+            resources: None,
+            event_type: AuditRecord::EVENT_TYPE,
+            management_event: true,
+            recipient_account_id: "111122223333",
+            event_category: AuditRecord::EVENT_CATEGORY,
+        };
+        log.append(&record);
+        let inner = log.inner.lock();
+        let kept = inner.ring.back().map_or(0, Vec::len);
+        assert!(kept < 4 * STRING_CAP, "{kept} bytes kept");
+        drop(inner);
+        let r = log.records(None).pop().unwrap_or_default();
+        let cut = format!(
+            "{}{}",
+            "K".repeat(STRING_CAP),
+            crate::jsonw::truncation_marker(1 << 20)
+        );
+        assert_eq!(r["requestParameters"]["keyId"], serde_json::json!(cut));
+        assert_eq!(r["errorMessage"], serde_json::json!(cut));
     }
 
     #[test]

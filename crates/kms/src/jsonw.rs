@@ -27,7 +27,30 @@ pub(crate) fn to_writer<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    value.serialize(&mut Writer { out })
+    value.serialize(&mut Writer {
+        out,
+        cap: usize::MAX,
+    })
+}
+
+/// [`to_writer`], with every string value and member name longer than `cap` bytes cut to its
+/// first `cap` bytes (at a character boundary) followed by [`truncation_marker`]'s text (the
+/// audit trail's bound on what one call can make it hold, docs/kms.md, "Audit").
+///
+/// # Errors
+/// As [`to_writer`].
+pub(crate) fn to_writer_capped<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+    cap: usize,
+) -> Result<(), serde_json::Error> {
+    value.serialize(&mut Writer { out, cap })
+}
+
+/// What follows the kept part of a string cut by [`to_writer_capped`]: ` …[truncated: N
+/// bytes]`, N the length of the whole string.
+pub(crate) fn truncation_marker(len: usize) -> String {
+    format!(" …[truncated: {len} bytes]")
 }
 
 /// Whether `s` can go between quotes as it is (the bytes `serde_json` escapes are `"`, `\`
@@ -63,6 +86,8 @@ fn plain(s: &str) -> bool {
 /// A `serde` serializer appending compact JSON to a buffer.
 struct Writer<'b> {
     out: &'b mut Vec<u8>,
+    /// The longest string written whole ([`to_writer_capped`]).
+    cap: usize,
 }
 
 impl Writer<'_> {
@@ -82,6 +107,28 @@ impl Writer<'_> {
 
     #[inline(always)]
     fn string(&mut self, s: &str) -> Result<(), serde_json::Error> {
+        if s.len() > self.cap {
+            return self.truncated(s);
+        }
+        self.whole_string(s)
+    }
+
+    /// A string longer than the cap: its first `cap` bytes and the marker.
+    #[cold]
+    #[inline(never)]
+    fn truncated(&mut self, s: &str) -> Result<(), serde_json::Error> {
+        let mut end = self.cap;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut text = String::with_capacity(end + 32);
+        text.push_str(&s[..end]);
+        text.push_str(&truncation_marker(s.len()));
+        self.whole_string(&text)
+    }
+
+    #[inline(always)]
+    fn whole_string(&mut self, s: &str) -> Result<(), serde_json::Error> {
         if plain(s) {
             let out = &mut *self.out;
             out.extend_from_slice(b"\"");
@@ -668,6 +715,41 @@ mod tests {
             let value = serde_json::to_value(Base64(&bytes)).unwrap_or_default();
             assert_eq!(value, Value::String(expected));
         }
+    }
+
+    #[test]
+    fn capped_strings_keep_their_head_and_say_how_long_they_were() {
+        let capped = |v: &Value, cap: usize| {
+            let mut out = Vec::new();
+            to_writer_capped(&mut out, v, cap).map_err(|e| e.to_string())?;
+            serde_json::from_slice::<Value>(&out).map_err(|e| e.to_string())
+        };
+        let long = "k".repeat(1 << 20);
+        let v = json!({ "keyId": long, long.clone(): ["short", "é".repeat(600)] });
+        let out = capped(&v, 1024).unwrap_or_default();
+        let head = format!("{}{}", "k".repeat(1024), truncation_marker(1 << 20));
+        assert_eq!(out["keyId"], json!(head));
+        // A member name is cut as a value is; a multi-byte character is never split.
+        let list = &out[head.as_str()];
+        assert_eq!(list[0], json!("short"));
+        let e = list[1].as_str().unwrap_or_default();
+        assert_eq!(e, format!("{}{}", "é".repeat(512), truncation_marker(1200)));
+        // Under the cap, the text is serde_json's.
+        let small = json!({"a": "b".repeat(1024), "c": "quote \" and \n"});
+        assert_eq!(capped(&small, 1024), Ok(small.clone()));
+        let mut out = Vec::new();
+        assert!(to_writer_capped(&mut out, &small, 1024).is_ok());
+        assert_eq!(
+            Ok(String::from_utf8(out).unwrap_or_default()),
+            theirs(&small)
+        );
+        // A cut string that needs escaping is escaped.
+        let q = json!("\"".repeat(2000));
+        let out = capped(&q, 10).unwrap_or_default();
+        assert_eq!(
+            out,
+            json!(format!("{}{}", "\"".repeat(10), truncation_marker(2000)))
+        );
     }
 
     fn any_value() -> impl Strategy<Value = Value> {

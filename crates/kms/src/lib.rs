@@ -30,6 +30,11 @@ mod api {
     pub use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 }
 mod audit;
+mod journal;
+mod tracked;
+pub use audit::{
+    Dropped as AuditDropped, MIN_TRAIL_BYTES, ROTATE_KEEP, TRAIL_BYTES, dropped_from_disk,
+};
 mod blob;
 mod clock;
 mod fault;
@@ -46,7 +51,7 @@ pub use ebsim_kms_api::types;
 pub use api::{Caller, ErrorType, KmsError, Region};
 pub use clock::{Clock, ManualClock, SystemClock, iso8601};
 pub use service::{Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig};
-pub use store::KmsOpenError;
+pub use store::{KmsOpenError, PersistStats};
 
 /// Entry points for the fuzz targets.
 #[doc(hidden)]

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
+pub use crate::tracked::Tracked;
 
 pub use ebsim_kms_api::KeyState;
 
@@ -69,12 +70,27 @@ pub struct Constraints {
     pub equals: Option<BTreeMap<String, String>>,
 }
 
-fn ci_get<'a>(ctx: &'a BTreeMap<String, String>, key: &str) -> Option<&'a String> {
-    ctx.get(key).or_else(|| {
-        ctx.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+/// Whether every pair of `ctx` whose key equals `key` case-insensitively has the value
+/// `value`, and there is at least one (the strict reading of case-variant context keys,
+/// docs/kms.md, "Encryption context").
+fn requires(ctx: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    let mut found = false;
+    for (k, v) in ctx {
+        if k.eq_ignore_ascii_case(key) {
+            if v != value {
+                return false;
+            }
+            found = true;
+        }
+    }
+    found
+}
+
+/// Whether `m` has a pair whose key equals `key` case-insensitively and whose value is
+/// `value`.
+fn has_pair(m: &BTreeMap<String, String>, key: &str, value: &str) -> bool {
+    m.iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case(key) && v == value)
 }
 
 impl Constraints {
@@ -82,22 +98,28 @@ impl Constraints {
         self.subset.is_none() && self.equals.is_none()
     }
 
-    /// Whether a request context meets the constraints (keys case-insensitive, values exact).
+    /// Whether a request context meets the constraints: keys compared case-insensitively,
+    /// values exactly, and a constraint pair holds only if **every** context pair whose key
+    /// matches it has its value (so `{tenant: bob, TENANT: alice}` does not meet
+    /// `tenant: bob`). Under `EncryptionContextEquals` every context pair must also match a
+    /// constraint pair.
     pub fn allows(&self, ctx: &BTreeMap<String, String>) -> bool {
         if let Some(sub) = &self.subset
-            && !sub.iter().all(|(k, v)| ci_get(ctx, k) == Some(v))
+            && !sub.iter().all(|(k, v)| requires(ctx, k, v))
         {
             return false;
         }
         if let Some(eq) = &self.equals
-            && (eq.len() != ctx.len() || !eq.iter().all(|(k, v)| ci_get(ctx, k) == Some(v)))
+            && (!eq.iter().all(|(k, v)| requires(ctx, k, v))
+                || !ctx.iter().all(|(k, v)| has_pair(eq, k, v)))
         {
             return false;
         }
         true
     }
 
-    /// Whether `self` (a child's constraints) is equal to or stricter than `parent`.
+    /// Whether `self` (a child's constraints) implies `parent`: every context the child
+    /// allows, the parent allows.
     pub fn at_least_as_strict_as(&self, parent: &Constraints) -> bool {
         if let Some(peq) = &parent.equals {
             let Some(ceq) = &self.equals else {
@@ -108,9 +130,9 @@ impl Constraints {
             }
         }
         if let Some(psub) = &parent.subset {
-            // The child's required pairs must include the parent's.
+            // Each pair the parent requires, the child requires too.
             let covered =
-                |m: &BTreeMap<String, String>| psub.iter().all(|(k, v)| ci_get(m, k) == Some(v));
+                |m: &BTreeMap<String, String>| psub.iter().all(|(k, v)| has_pair(m, k, v));
             let ok = self.subset.as_ref().is_some_and(covered)
                 || self.equals.as_ref().is_some_and(covered);
             if !ok {
@@ -120,8 +142,9 @@ impl Constraints {
         true
     }
 
+    /// The same pairs, keys compared case-insensitively.
     fn same_map(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
-        a.len() == b.len() && a.iter().all(|(k, v)| ci_get(b, k) == Some(v))
+        a.iter().all(|(k, v)| has_pair(b, k, v)) && b.iter().all(|(k, v)| has_pair(a, k, v))
     }
 }
 
@@ -227,12 +250,16 @@ mod secret_string {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
+    /// Which snapshot this is: the journal's lines of this generation follow it
+    /// (docs/formats.md, "The KMS journal"). 0 in a state written before the journal.
+    #[serde(default)]
+    pub generation: u64,
     /// Key id → key.
-    pub keys: BTreeMap<String, Key>,
+    pub keys: Tracked<Key>,
     /// Alias ARN → alias.
-    pub aliases: BTreeMap<String, Alias>,
+    pub aliases: Tracked<Alias>,
     /// IAM principal ARN → principal.
-    pub principals: BTreeMap<String, Principal>,
+    pub principals: Tracked<Principal>,
     /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
     /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
     /// opens with the offset brought back into it.
@@ -256,7 +283,7 @@ impl State {
     /// Rebuilds what is not serialized (compiled policies, id bytes). Errors name what is
     /// wrong.
     pub fn rehydrate(&mut self) -> Result<(), String> {
-        for key in self.keys.values_mut() {
+        for key in self.keys.values_mut_all() {
             let uuid =
                 uuid::Uuid::parse_str(&key.id).map_err(|_| format!("bad key id {}", key.id))?;
             key.id_bytes = *uuid.as_bytes();
@@ -270,7 +297,7 @@ impl State {
                     .map_err(|_| format!("bad material id {}", m.id))?;
             }
         }
-        for p in self.principals.values_mut() {
+        for p in self.principals.values_mut_all() {
             p.compiled = p
                 .policies
                 .values()
@@ -309,12 +336,40 @@ mod tests {
             "values are exact"
         );
         assert!(!sub.allows(&m(&[])));
+        assert!(
+            !sub.allows(&m(&[("aws:ebs:id", "vol-1"), ("AWS:EBS:ID", "vol-2")])),
+            "every case variant of a constrained key must have its value"
+        );
+        assert!(sub.allows(&m(&[("aws:ebs:id", "vol-1"), ("AWS:EBS:ID", "vol-1")])));
         let eq = Constraints {
             subset: None,
             equals: Some(m(&[("a", "1")])),
         };
         assert!(eq.allows(&m(&[("a", "1")])));
         assert!(!eq.allows(&m(&[("a", "1"), ("b", "2")])));
+        assert!(!eq.allows(&m(&[("a", "1"), ("A", "2")])));
+        assert!(eq.allows(&m(&[("A", "1")])));
+    }
+
+    #[test]
+    fn a_child_on_a_case_variant_key_is_no_looser_than_its_parent() {
+        let parent = Constraints {
+            subset: Some(m(&[("aws:ebs:id", "vol-1")])),
+            equals: None,
+        };
+        let child = Constraints {
+            subset: Some(m(&[("AWS:EBS:ID", "vol-1")])),
+            equals: None,
+        };
+        assert!(child.at_least_as_strict_as(&parent));
+        // A context with both spellings: neither allows it unless both have the value.
+        let mixed = m(&[("aws:ebs:id", "vol-2"), ("AWS:EBS:ID", "vol-1")]);
+        assert!(!child.allows(&mixed) && !parent.allows(&mixed));
+        let other = Constraints {
+            subset: Some(m(&[("AWS:EBS:ID", "vol-2")])),
+            equals: None,
+        };
+        assert!(!other.at_least_as_strict_as(&parent));
     }
 
     #[test]

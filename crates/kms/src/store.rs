@@ -1,7 +1,14 @@
-//! Persistence: `DIR/kms/state.json` (mode 0600, written atomically by `ebsim-data-dir`),
-//! under an exclusive lock on `DIR/kms/.lock` held for the life of the [`crate::Kms`] value.
+//! Persistence: `DIR/kms/state.json` (mode 0600, written atomically by `ebsim-data-dir`) and
+//! the journal of the changes since, `DIR/kms/state.journal` (mode 0600, appended and synced
+//! per call; docs/formats.md, "The KMS journal"), under an exclusive lock on
+//! `DIR/kms/.lock` held for the life of the [`crate::Kms`] value.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
 
 use ebsim_data_dir::{
     CredentialError, DataDir, ExclusiveLock, LockError, read_service_credential,
@@ -52,7 +59,37 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KmsOpenError + '_ {
 pub struct Store {
     layout: DataDir,
     _lock: ExclusiveLock,
+    files: Mutex<Files>,
 }
+
+/// The journal, opened on first append, and what has been written.
+#[derive(Debug, Default)]
+struct Files {
+    journal: Option<File>,
+    /// Bytes in the journal now.
+    journal_len: u64,
+    /// Bytes of the last snapshot written or read.
+    snapshot_len: u64,
+    stats: PersistStats,
+}
+
+/// What persisting the KMS state has written since it was opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PersistStats {
+    /// Journal lines appended (one per call that changed the state).
+    pub journal_lines: u64,
+    /// Bytes appended to the journal.
+    pub journal_bytes: u64,
+    /// Snapshots (`state.json`) written.
+    pub snapshots: u64,
+    /// Bytes of snapshots written.
+    pub snapshot_bytes: u64,
+}
+
+/// The journal is folded into a new snapshot once it holds more than this, or more than the
+/// snapshot itself, whichever is larger: a call's share of the snapshot's cost stays
+/// proportional to what it changed.
+pub const JOURNAL_MIN_COMPACT: u64 = 1024 * 1024;
 
 impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, KmsOpenError> {
@@ -69,6 +106,7 @@ impl Store {
         Ok(Self {
             layout,
             _lock: lock,
+            files: Mutex::new(Files::default()),
         })
     }
 
@@ -81,17 +119,101 @@ impl Store {
         self.layout.kms_state()
     }
 
+    pub fn journal_path(&self) -> PathBuf {
+        self.layout.kms_journal()
+    }
+
     pub fn read_state(&self) -> Result<Option<Zeroizing<Vec<u8>>>, KmsOpenError> {
         let path = self.state_path();
         match std::fs::read(&path) {
-            Ok(b) => Ok(Some(Zeroizing::new(b))),
+            Ok(b) => {
+                self.files.lock().snapshot_len = b.len() as u64;
+                Ok(Some(Zeroizing::new(b)))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path)(e)),
         }
     }
 
+    /// The journal's bytes (empty when there is none).
+    pub fn read_journal(&self) -> Result<Zeroizing<Vec<u8>>, KmsOpenError> {
+        let path = self.journal_path();
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Zeroizing::new(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Zeroizing::new(Vec::new())),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Writes a whole state (atomically, synced), then empties the journal: its lines are in
+    /// the snapshot (and name an older generation, so a crash before the journal is emptied
+    /// replays none of them).
     pub fn write_state(&self, bytes: &[u8]) -> std::io::Result<()> {
-        write_private_atomic(&self.state_path(), bytes)
+        write_private_atomic(&self.state_path(), bytes)?;
+        let mut files = self.files.lock();
+        files.snapshot_len = bytes.len() as u64;
+        files.stats.snapshots += 1;
+        files.stats.snapshot_bytes += bytes.len() as u64;
+        if files.journal_len > 0 || files.journal.is_none() {
+            // The snapshot is what counts: a journal left as it was names an older
+            // generation, which no replay applies.
+            let emptied = Self::open_journal(&self.journal_path()).and_then(|f| {
+                f.set_len(0)?;
+                f.sync_all()?;
+                Ok(f)
+            });
+            match emptied {
+                Ok(f) => {
+                    files.journal = Some(f);
+                    files.journal_len = 0;
+                }
+                Err(e) => {
+                    files.journal = None;
+                    tracing::warn!(error = %e, "the KMS journal could not be emptied");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one line (a call's changes, newline included) to the journal and syncs it.
+    /// Returns whether the journal has grown enough to be folded into a new snapshot.
+    pub fn append_journal(&self, line: &[u8]) -> std::io::Result<bool> {
+        let mut files = self.files.lock();
+        if files.journal.is_none() {
+            let f = Self::open_journal(&self.journal_path())?;
+            files.journal_len = f.metadata()?.len();
+            files.journal = Some(f);
+        }
+        let f = files
+            .journal
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no journal"))?;
+        f.write_all(line)?;
+        f.sync_data()?;
+        files.journal_len += line.len() as u64;
+        files.stats.journal_lines += 1;
+        files.stats.journal_bytes += line.len() as u64;
+        Ok(files.journal_len > files.snapshot_len.max(JOURNAL_MIN_COMPACT))
+    }
+
+    /// Whether the journal holds lines (changes not yet in `state.json`).
+    pub fn journal_is_empty(&self) -> bool {
+        let files = self.files.lock();
+        files.journal.is_none() || files.journal_len == 0
+    }
+
+    /// What persisting has written since the store was opened.
+    pub fn stats(&self) -> PersistStats {
+        self.files.lock().stats
+    }
+
+    fn open_journal(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
     }
 }
 

@@ -49,26 +49,57 @@ fn line(r: &Value) -> String {
 /// Runs `ebsim audit`.
 pub(crate) fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError> {
     let kms = kms_client(global, DataDir::Existing)?;
-    let records = if kms.is_http() {
+    let (records, dropped) = if kms.is_http() {
         let mut req = json!({});
         if let Some(n) = args.limit {
             req["Limit"] = json!(n);
         }
         let out = kms.admin("ReadAudit", req)?;
-        out["Records"].as_array().cloned().unwrap_or_default()
+        let dropped = Dropped {
+            from_memory: out["Dropped"]["FromMemory"].as_u64().unwrap_or(0),
+            from_disk: out["Dropped"]["FromDisk"].as_u64().unwrap_or(0),
+        };
+        (
+            out["Records"].as_array().cloned().unwrap_or_default(),
+            dropped,
+        )
     } else {
-        // The embedded KMS keeps its whole trail in DIR/audit/kms-audit.jsonl (the in-memory
-        // ring only holds this process's calls). Only the root may read it.
+        // The embedded KMS keeps its whole trail in DIR/audit/kms-audit.jsonl and its rotated
+        // files (the in-memory ring only holds this process's calls). Only the root may read
+        // it.
         kms.admin("GetClock", json!({}))?;
         let path = data_dir(global, DataDir::Existing)?
             .join("audit")
             .join("kms-audit.jsonl");
-        let text =
-            std::fs::read_to_string(&path).map_err(CliError::io("read the audit trail", &path))?;
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .collect()
+        let mut records = Vec::new();
+        let rotated = (1..=ebsim_kms::ROTATE_KEEP)
+            .rev()
+            .map(|i| path.with_extension(format!("jsonl.{i}")));
+        for file in rotated.chain(std::iter::once(path.clone())) {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && file != path => continue,
+                Err(e) => return Err(CliError::io("read the audit trail", &file)(e)),
+            };
+            records.extend(
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+            );
+        }
+        let dropped = Dropped {
+            from_memory: 0,
+            from_disk: ebsim_kms::dropped_from_disk(&path),
+        };
+        (records, dropped)
     };
+    if let Some(note) = dropped.note() {
+        // Never inside the JSON Lines stream.
+        if global.json {
+            eprintln!("{note}");
+        } else {
+            outln!("{note}")?;
+        }
+    }
     let skip = args.limit.map_or(0, |n| {
         records
             .len()
@@ -82,6 +113,37 @@ pub(crate) fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<(), CliError>
         }
     }
     Ok(())
+}
+
+/// Records the trail's bounds dropped before the ones shown.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Dropped {
+    /// Records that left the server's in-memory ring.
+    from_memory: u64,
+    /// Records rotated out of the on-disk trail.
+    from_disk: u64,
+}
+
+impl Dropped {
+    /// The line that says so, when any were dropped.
+    fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.from_memory > 0 {
+            parts.push(format!(
+                "{} earlier records are no longer in the server's memory (it keeps the newest \
+                 10,000, at most 64 MiB; the on-disk trail in DIR/audit/ has more)",
+                self.from_memory
+            ));
+        }
+        if self.from_disk > 0 {
+            parts.push(format!(
+                "{} records were dropped from the on-disk trail (its size is bounded: \
+                 `ebsim kms serve --audit-max-size`)",
+                self.from_disk
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("note: {}", parts.join("; ")))
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +170,28 @@ mod tests {
             line(&r).ends_with("-> AccessDeniedException"),
             "{}",
             line(&r)
+        );
+    }
+
+    #[test]
+    fn dropped_records_are_noted_only_when_there_are_some() {
+        assert_eq!(Dropped::default().note(), None);
+        let n = Dropped {
+            from_memory: 0,
+            from_disk: 7,
+        }
+        .note()
+        .unwrap_or_default();
+        assert!(n.starts_with("note: 7 records were dropped"), "{n}");
+        let n = Dropped {
+            from_memory: 3,
+            from_disk: 7,
+        }
+        .note()
+        .unwrap_or_default();
+        assert!(
+            n.contains("3 earlier records") && n.contains("7 records"),
+            "{n}"
         );
     }
 }

@@ -45,6 +45,30 @@ struct ServeArgs {
     /// issued, e.g. by `ebsim iam root-credentials`; test/test is refused).
     #[arg(long, default_value = "default", value_name = "MODE")]
     credentials: CredentialMode,
+    /// Size of the on-disk audit trail (DIR/audit/kms-audit.jsonl and its four rotated
+    /// files; e.g. 80MiB, at least 64KiB). Beyond it the oldest records are dropped, with a
+    /// warning on stderr; `ebsim audit` says how many.
+    #[arg(
+        long,
+        env = "EBSIM_AUDIT_MAX_SIZE",
+        default_value = "80MiB",
+        value_name = "SIZE",
+        value_parser = parse_trail_size
+    )]
+    audit_max_size: u64,
+}
+
+/// An audit trail size: a size with an optional binary suffix, at least
+/// [`ebsim_kms::MIN_TRAIL_BYTES`].
+fn parse_trail_size(s: &str) -> Result<u64, String> {
+    let n = crate::args::parse_size(s)?;
+    if n < ebsim_kms::MIN_TRAIL_BYTES {
+        return Err(format!(
+            "the audit trail must be at least {} KiB",
+            ebsim_kms::MIN_TRAIL_BYTES / 1024
+        ));
+    }
+    Ok(n)
 }
 
 /// Runs `ebsim kms …`.
@@ -58,7 +82,8 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
     let dir = data_dir(global, DataDir::Create)?;
     let kms_config = KmsConfig::default()
         .account(global.account().as_str())
-        .region(global.region());
+        .region(global.region())
+        .audit_trail_bytes(args.audit_max_size);
     let kms = Arc::new(Kms::open(&dir, kms_config)?);
     let config = ServerConfig::new(args.listen)
         .allow_remote(args.allow_remote)

@@ -345,6 +345,9 @@ pub(crate) fn parse_date(s: &str) -> Option<f64> {
     Some(t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9)
 }
 
+/// The prefix of the condition keys of one encryption-context pair, lowercased.
+const CONTEXT_KEY: &str = "kms:encryptioncontext:";
+
 /// One `Operator: { Key: values }` pair.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Condition {
@@ -392,15 +395,26 @@ impl Condition {
         }
     }
 
-    /// Evaluates against the request's condition keys.
+    /// Evaluates against the request's condition keys, as in an Allow statement
+    /// ([`Condition::evaluate_in`]).
+    #[cfg(test)]
+    pub fn evaluate(&self, ctx: &ConditionValues) -> bool {
+        self.evaluate_in(ctx, false)
+    }
+
+    /// Evaluates against the request's condition keys, in an Allow (`deny` false) or a Deny
+    /// statement.
     ///
     /// Semantics (IAM): values of one key are ORed. A missing key (or an empty set) makes the
     /// condition false, except: `…IfExists` → true; `Null` tests presence; `ForAllValues:` →
     /// true; and a negated operator without a set qualifier (`StringNotEquals`,
     /// `ArnNotLike`, …) → true, as the IAM documentation specifies ("if the policy condition
     /// requires that the key is not matched … and the right key is not present, the
-    /// condition is true").
-    pub fn evaluate(&self, ctx: &ConditionValues) -> bool {
+    /// condition is true"). One exception: a `kms:EncryptionContext:KEY` key has one value
+    /// per context pair whose key matches KEY case-insensitively, and without a set
+    /// qualifier an Allow's condition must hold for **every** such value, a Deny's for
+    /// **any** (docs/kms.md, "Encryption context").
+    pub fn evaluate_in(&self, ctx: &ConditionValues, deny: bool) -> bool {
         let present = ctx.get_lc(&self.key_lc).filter(|v| !v.is_empty());
         if let Values::Null(want) = &self.values {
             return want.iter().any(|&is_null| is_null != present.is_some());
@@ -415,6 +429,13 @@ impl Condition {
         };
         let single = |v: &String| self.matches_one(v) != self.op.negated;
         match self.op.set {
+            SetQualifier::None if vals.len() > 1 && self.key_lc.starts_with(CONTEXT_KEY) => {
+                if deny {
+                    vals.iter().any(single)
+                } else {
+                    vals.iter().all(single)
+                }
+            }
             SetQualifier::None => vals.iter().any(|v| self.matches_one(v)) != self.op.negated,
             SetQualifier::ForAnyValue => vals.iter().any(single),
             SetQualifier::ForAllValues => vals.iter().all(single),
@@ -581,6 +602,35 @@ mod tests {
         assert!(!cond("ForAnyValue:StringEquals", k, &["Sign"]).evaluate(&cv));
         assert!(cond("ForAnyValue:StringNotEquals", k, &["Decrypt"]).evaluate(&cv));
         assert!(!cond("ForAllValues:StringNotEquals", k, &["Decrypt"]).evaluate(&cv));
+    }
+
+    #[test]
+    fn case_variant_context_keys_hold_for_every_pair_in_allow_and_any_in_deny() {
+        // {tenant: bob, TENANT: alice}: two values under one (case-insensitive) key.
+        let cv = ConditionValues::new()
+            .with("kms:EncryptionContext:tenant", "bob")
+            .with("kms:EncryptionContext:TENANT", "alice");
+        let k = "kms:EncryptionContext:tenant";
+        let allow_bob = cond("StringEquals", k, &["bob"]);
+        assert!(!allow_bob.evaluate_in(&cv, false), "alice is not bob");
+        assert!(
+            allow_bob.evaluate_in(&cv, true),
+            "a Deny applies on any pair"
+        );
+        let deny_not_alice = cond("StringNotEquals", k, &["alice"]);
+        assert!(deny_not_alice.evaluate_in(&cv, true), "bob is not alice");
+        assert!(!deny_not_alice.evaluate_in(&cv, false));
+        // One value: as before, whatever the statement.
+        let one = ConditionValues::new().with(k, "bob");
+        for deny in [false, true] {
+            assert!(allow_bob.evaluate_in(&one, deny));
+            assert!(deny_not_alice.evaluate_in(&one, deny));
+        }
+        // Other multi-valued keys keep IAM's any-value reading.
+        let keys = ConditionValues::new().with_many("kms:EncryptionContextKeys", ["a", "b"]);
+        assert!(
+            cond("StringEquals", "kms:EncryptionContextKeys", &["a"]).evaluate_in(&keys, false)
+        );
     }
 
     #[test]

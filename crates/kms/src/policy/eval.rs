@@ -65,7 +65,12 @@ impl PolicyDocument {
                 continue;
             }
             // Conditions last: they are the most expensive part.
-            if !s.conditions.iter().all(|c| c.evaluate(req.conditions)) {
+            let deny = s.effect == Effect::Deny;
+            if !s
+                .conditions
+                .iter()
+                .all(|c| c.evaluate_in(req.conditions, deny))
+            {
                 continue;
             }
             match (s.effect, m) {

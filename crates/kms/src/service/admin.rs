@@ -70,7 +70,7 @@ impl Kms {
                         )));
                     }
                     st.clock_offset = offset;
-                    self.persist(&st)?;
+                    self.persist(&mut st)?;
                 }
                 self.maintain(self.now())?;
                 Ok(self.clock_json())
@@ -79,7 +79,7 @@ impl Kms {
                 {
                     let mut st = self.state.write();
                     st.clock_offset = 0.0;
-                    self.persist(&st)?;
+                    self.persist(&mut st)?;
                     self.update_due(&st);
                 }
                 Ok(self.clock_json())
@@ -190,7 +190,7 @@ impl Kms {
                         compiled: Vec::new(),
                     },
                 );
-                self.persist(&st)?;
+                self.persist(&mut st)?;
                 Ok(out)
             }
             "PutPrincipalPolicy" => {
@@ -222,7 +222,7 @@ impl Kms {
                     .values()
                     .filter_map(|t| PolicyDocument::parse_identity_policy(t).ok().map(Arc::new))
                     .collect();
-                self.persist(&st)?;
+                self.persist(&mut st)?;
                 Ok(json!({}))
             }
             "ListPrincipals" => {
@@ -251,7 +251,10 @@ impl Kms {
             }
             "ReadAudit" => {
                 let limit = req.get("Limit").and_then(Value::as_u64).map(|n| n as usize);
-                Ok(json!({"Records": self.audit.records(limit)}))
+                Ok(json!({
+                    "Records": self.audit.records(limit),
+                    "Dropped": self.audit.dropped(),
+                }))
             }
             op if states::STATE_OPERATIONS.contains(&op) => self.state_admin(caller, op, &req),
             _ => Err(err(

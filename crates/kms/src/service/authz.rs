@@ -58,6 +58,23 @@ pub(super) enum Forms {
     IdOrArn,
 }
 
+/// Whether `op` accepts an alias as its key reference ([`Forms::All`]): the cryptographic
+/// operations and DescribeKey. Only these can name an AWS managed key by its alias, and so
+/// create it on first use.
+pub(super) fn takes_alias(op: &str) -> bool {
+    matches!(
+        op,
+        "Encrypt"
+            | "Decrypt"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateDataKeyPair"
+            | "GenerateDataKeyPairWithoutPlaintext"
+            | "ReEncrypt"
+            | "DescribeKey"
+    )
+}
+
 /// The constraints every key reference is resolved under: whichever member carries it
 /// (`KeyId`, `TargetKeyId`, `DestinationKeyId`), a length outside [`KEY_ID_RULE`] is reported
 /// as `keyId`.

@@ -76,12 +76,22 @@ impl HotReq {
     }
 
     /// The key references the request names.
-    fn key_refs(&self) -> [Option<&str>; 2] {
+    /// The keys the request names, each with the action the call asks on it.
+    fn key_refs(&self, op: HotOp) -> [Option<(&str, &'static str)>; 2] {
+        fn named<'a>(
+            k: &'a Option<String>,
+            action: &'static str,
+        ) -> Option<(&'a str, &'static str)> {
+            k.as_deref().map(|k| (k, action))
+        }
         match self {
-            Self::Encrypt(r) => [r.key_id.as_deref(), None],
-            Self::Decrypt(r) => [r.key_id.as_deref(), None],
-            Self::DataKey(r) => [r.key_id.as_deref(), None],
-            Self::ReEncrypt(r) => [r.destination_key_id.as_deref(), r.source_key_id.as_deref()],
+            Self::Encrypt(r) => [named(&r.key_id, op.name()), None],
+            Self::Decrypt(r) => [named(&r.key_id, op.name()), None],
+            Self::DataKey(r) => [named(&r.key_id, op.name()), None],
+            Self::ReEncrypt(r) => [
+                named(&r.destination_key_id, "ReEncryptTo"),
+                named(&r.source_key_id, "ReEncryptFrom"),
+            ],
         }
     }
 }
@@ -125,15 +135,43 @@ impl HotOp {
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
-/// Serializes `out` as JSON text appended to `buf`.
-fn write_json(out: &impl Serialize, buf: &mut Vec<u8>) {
-    // These structs have no map with keys that are not strings: writing them cannot fail.
-    let _ = jsonw::to_writer(buf, out);
+/// Bytes of member names, quotes, colons, commas, braces and constant values a response
+/// body has at most (ReEncrypt's, the longest, has 195).
+const BODY_FRAME: usize = 256;
+
+/// The most bytes `s` takes as a JSON string: its quotes, and six bytes (`\u00XX`) for each
+/// byte `serde_json` escapes.
+fn str_max(s: &str) -> usize {
+    2 + s.len()
+        + 5 * s
+            .bytes()
+            .filter(|&b| b < 0x20 || b == b'"' || b == b'\\')
+            .count()
 }
 
-/// `out` as a JSON value, for the general path.
-fn json_value(out: &impl Serialize) -> Value {
-    serde_json::to_value(out).unwrap_or(Value::Null)
+/// The bytes `n` bytes take as a base64 JSON string.
+fn b64_max(n: usize) -> usize {
+    2 + n.div_ceil(3) * 4
+}
+
+/// Serializes `out` as JSON text appended to `buf`, which first grows to hold all of it: the
+/// text is written in place, never copied by a growing buffer (a copy would leave plaintext
+/// behind in freed memory; docs/kms.md, "Plaintext in memory").
+fn write_json(out: &impl Serialize, max_len: usize, buf: &mut Vec<u8>) {
+    buf.reserve(max_len);
+    let capacity = buf.capacity();
+    // These structs have no map with keys that are not strings: writing them cannot fail.
+    let _ = jsonw::to_writer(buf, out);
+    debug_assert_eq!(buf.capacity(), capacity, "the response outgrew its bound");
+}
+
+/// `out` as a JSON value, for the general path: its text is written into a buffer wiped
+/// afterwards and parsed (`serde_json::to_value` would build long base64 text in a growing
+/// string; the strings of the value are allocated once, at their length).
+fn json_value(out: &impl Serialize, max_len: usize) -> Value {
+    let mut text = Zeroizing::new(Vec::new());
+    write_json(out, max_len, &mut text);
+    serde_json::from_slice(&text).unwrap_or(Value::Null)
 }
 
 /// The answer of Encrypt.
@@ -263,17 +301,53 @@ impl Serialize for ReEncryptOut<'_> {
     }
 }
 
+impl EncryptOut<'_> {
+    fn max_len(&self) -> usize {
+        BODY_FRAME + b64_max(self.blob.len()) + str_max(&self.key.arn) + str_max(self.material_id)
+    }
+}
+
+impl DataKeyOut<'_> {
+    fn max_len(&self) -> usize {
+        BODY_FRAME
+            + b64_max(self.blob.len())
+            + str_max(&self.key.arn)
+            + str_max(self.material_id)
+            + self.plaintext.as_ref().map_or(0, |p| b64_max(p.len()))
+    }
+}
+
+impl DecryptOut<'_> {
+    fn max_len(&self) -> usize {
+        BODY_FRAME
+            + str_max(&self.key.arn)
+            + str_max(self.material_id)
+            + b64_max(self.plaintext.len())
+    }
+}
+
+impl ReEncryptOut<'_> {
+    fn max_len(&self) -> usize {
+        BODY_FRAME
+            + b64_max(self.blob.len())
+            + str_max(&self.src.arn)
+            + str_max(&self.dst.arn)
+            + str_max(self.src_material_id)
+            + str_max(self.dst_material_id)
+    }
+}
+
 macro_rules! json_out {
     ($($out:ident),*) => {$(
         impl $out<'_> {
-            /// Appends the response body to `buf`.
+            /// Appends the response body to `buf` (grown first to hold all of it).
             pub(super) fn write(&self, buf: &mut Vec<u8>) {
-                write_json(self, buf);
+                write_json(self, self.max_len(), buf);
             }
 
             /// The response body as a JSON value (the general path).
             pub(super) fn to_value(&self) -> Value {
-                json_value(self)
+                json_value(self, self.max_len())
             }
         }
     )*};
@@ -294,7 +368,8 @@ impl Kms {
         let op = HotOp::parse(operation)?;
         let req = HotReq::parse(op, body)?;
         let mut ev = Ev::default();
-        let mut out = Vec::with_capacity(400);
+        // Allocated by the answer's `write`, at the answer's size.
+        let mut out = Vec::new();
         let result = self.run_hot(caller, op, &req, &mut ev, &mut out);
         self.record(
             caller,
@@ -319,8 +394,8 @@ impl Kms {
         let now = self.now();
         ev.now = Some(now);
         self.maintain(now)?;
-        for key_ref in req.key_refs().into_iter().flatten() {
-            self.ensure_managed(caller, key_ref, now)?;
+        for (key_ref, action) in req.key_refs(op).into_iter().flatten() {
+            self.ensure_managed(caller, key_ref, action, now)?;
         }
         let st = self.state.read();
         match (op, req) {
@@ -539,6 +614,49 @@ mod tests {
             ),
         ] {
             assert!(same(&kms, caller, op, &req).is_err(), "{op} {req}");
+        }
+    }
+
+    /// Every answer fits the buffer its `write` allocated (`write_json` asserts that the
+    /// buffer never grew), for data keys of every size and the longest ARNs.
+    #[test]
+    fn answers_are_written_without_growing_their_buffer() {
+        let kms = Kms::in_memory(KmsConfig::default());
+        let root = Caller::new(ROOT);
+        let key = kms
+            .call_json(&root, "CreateKey", json!({}))
+            .unwrap_or_default();
+        let arn = key["KeyMetadata"]["Arn"].clone();
+        for n in [1, 2, 3, 32, 64, 255, 256, 767, 768, 769, 1024] {
+            let body =
+                serde_json::to_vec(&json!({"KeyId": arn, "NumberOfBytes": n})).unwrap_or_default();
+            let out = kms.call_hot(&root, "GenerateDataKey", &body);
+            let Some(Ok(out)) = out else {
+                panic!("GenerateDataKey of {n} bytes: {out:?}")
+            };
+            let v: Value = serde_json::from_slice(&out).unwrap_or_default();
+            let blob = v["CiphertextBlob"].clone();
+            for (op, req) in [
+                ("Decrypt", json!({"CiphertextBlob": blob})),
+                (
+                    "ReEncrypt",
+                    json!({"CiphertextBlob": blob, "DestinationKeyId": arn}),
+                ),
+                (
+                    "Encrypt",
+                    json!({"KeyId": arn, "Plaintext": v["Plaintext"]}),
+                ),
+            ] {
+                let body = serde_json::to_vec(&req).unwrap_or_default();
+                let out = kms.call_hot(&root, op, &body);
+                assert!(matches!(out, Some(Ok(_))), "{op} of {n} bytes: {out:?}");
+                let mut req = req;
+                req["DryRun"] = json!(false);
+                let body = serde_json::to_vec(&req).unwrap_or_default();
+                assert!(kms.call_hot(&root, op, &body).is_none());
+                let general = kms.call(&root, op, &body);
+                assert!(general.is_ok(), "{op} of {n} bytes: {general:?}");
+            }
         }
     }
 

@@ -115,27 +115,39 @@ pub(super) struct NewKey<'a> {
 }
 
 impl Kms {
-    /// Creates the AWS managed key an `alias/aws/ebs` or `alias/aws/workspaces` reference
-    /// names, the first time it is used.
-    pub(super) fn ensure_managed(&self, caller: &Caller, key_ref: &str, now: f64) -> R<()> {
+    /// Creates the AWS managed key a call names (`alias/aws/ebs`, its ARN, …) on its first
+    /// use, as AWS does: only in the caller's own account and region, only when the caller
+    /// would be allowed `action` on it by its key policy or an identity policy (else the
+    /// call is refused with AccessDeniedException and nothing is created), and within the
+    /// key quota. A reference to another account's managed alias creates nothing (the call
+    /// then finds no such alias).
+    pub(super) fn ensure_managed(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        action: &str,
+        now: f64,
+    ) -> R<()> {
         let region = self.region_of(caller);
+        let own = self.caller_account(caller);
         // Borrowed until the reference is known to name a managed alias: this runs for every
         // key reference of every call.
-        let (account, name) = if let Some(rest) = key_ref.strip_prefix("arn:aws:kms:") {
+        let name = if let Some(rest) = key_ref.strip_prefix("arn:aws:kms:") {
             let mut p = rest.splitn(3, ':');
             let (Some(r), Some(a), Some(res)) = (p.next(), p.next(), p.next()) else {
                 return Ok(());
             };
-            if region != *r {
+            if region != *r || a != own {
                 return Ok(());
             }
-            (a, res)
+            res
         } else {
-            (self.caller_account(caller), key_ref)
+            key_ref
         };
         let Some((alias, service, description)) = MANAGED.iter().find(|m| m.0 == name) else {
             return Ok(());
         };
+        let account = own;
         let alias_arn = format!("arn:aws:kms:{region}:{account}:{alias}");
         if self.state.read().aliases.contains_key(&alias_arn) {
             return Ok(());
@@ -164,6 +176,24 @@ impl Kms {
             period_days: 365,
             next: now + 365.0 * DAY,
         });
+        // Authorized before it exists: a caller who could not use it creates nothing.
+        let cv = self.base_conditions(caller);
+        self.authorize(&st, caller, &key, &cv, KeyUse::policy(action))?;
+        // AWS managed keys have a quota of their own (customer managed keys do not count).
+        let in_account = st
+            .keys
+            .values()
+            .filter(|k| k.aws_managed && k.account == account && k.region == region.as_str())
+            .count();
+        if in_account >= self.config.key_quota {
+            return Err(err(
+                ErrorType::LimitExceededException,
+                format!(
+                    "Account {account} has reached its quota of {} KMS keys in {region}.",
+                    self.config.key_quota
+                ),
+            ));
+        }
         let id = key.id.clone();
         st.keys.insert(id.clone(), key);
         st.aliases.insert(
@@ -176,7 +206,7 @@ impl Kms {
                 updated: now,
             },
         );
-        self.persist(&st)?;
+        self.persist(&mut st)?;
         self.update_due(&st);
         Ok(())
     }

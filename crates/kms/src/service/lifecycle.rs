@@ -3,18 +3,40 @@
 use super::*;
 
 impl Kms {
-    pub(super) fn persist(&self, st: &State) -> R<()> {
-        if let Some(store) = &self.store {
-            let bytes = Zeroizing::new(
-                serde_json::to_vec(st)
-                    .map_err(|_| internal("The KMS state could not be saved."))?,
-            );
-            store
-                .write_state(&bytes)
-                .map_err(|e| internal(format!("The KMS state could not be saved: {e}")))?;
-            self.audit.flush();
+    /// Persists what changed in `st` since it was last persisted: one journal line (synced),
+    /// and, once the journal outgrows the snapshot, a new snapshot (docs/formats.md, "The KMS
+    /// journal"). A call's cost follows what it changed, not the size of the state.
+    pub(super) fn persist(&self, st: &mut State) -> R<()> {
+        let Some(store) = &self.store else {
+            crate::journal::forget_changes(st);
+            return Ok(());
+        };
+        if self.snapshot_due.load(Ordering::Acquire) {
+            return self.persist_whole(st);
         }
+        let line =
+            crate::journal::line(st).map_err(|_| internal("The KMS state could not be saved."))?;
+        let compact = store
+            .append_journal(&line)
+            .map_err(|e| internal(format!("The KMS state could not be saved: {e}")))?;
+        if compact {
+            self.persist_whole(st)?;
+        }
+        self.audit.flush();
         Ok(())
+    }
+
+    /// Writes `st` whole, as the snapshot of the next generation, and empties the journal.
+    /// After a failure the next [`Kms::persist`] writes a snapshot again.
+    pub(super) fn persist_whole(&self, st: &mut State) -> R<()> {
+        let Some(store) = &self.store else {
+            crate::journal::forget_changes(st);
+            return Ok(());
+        };
+        let written = write_snapshot(store, st);
+        self.snapshot_due.store(written.is_err(), Ordering::Release);
+        self.audit.flush();
+        written
     }
 
     pub(super) fn update_due(&self, st: &State) {
@@ -50,10 +72,18 @@ impl Kms {
             st.aliases.retain(|_, a| a.target_key_id != id);
             changed = true;
         }
-        for key in st.keys.values_mut() {
-            if key.state != KeyState::Enabled {
+        let due: Vec<String> = st
+            .keys
+            .values()
+            .filter(|k| {
+                k.state == KeyState::Enabled && k.rotation.as_ref().is_some_and(|r| r.next <= now)
+            })
+            .map(|k| k.id.clone())
+            .collect();
+        for id in due {
+            let Some(key) = st.keys.get_mut(&id) else {
                 continue;
-            }
+            };
             let Some(rot) = key.rotation.clone() else {
                 continue;
             };
@@ -69,9 +99,40 @@ impl Kms {
             }
         }
         if changed {
-            self.persist(&st)?;
+            self.persist(&mut st)?;
         }
         self.update_due(&st);
         Ok(())
+    }
+}
+
+/// Writes `st` as the snapshot of the generation after its own, then empties the journal.
+pub(super) fn write_snapshot(store: &Store, st: &mut State) -> R<()> {
+    st.generation += 1;
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(&*st).map_err(|_| internal("The KMS state could not be saved."))?,
+    );
+    store
+        .write_state(&bytes)
+        .map_err(|e| internal(format!("The KMS state could not be saved: {e}")))?;
+    crate::journal::forget_changes(st);
+    Ok(())
+}
+
+impl Drop for Kms {
+    /// A KMS closed cleanly leaves its whole state in `state.json` (the journal folded in),
+    /// as a reader of the data dir expects; a crash leaves the journal, which the next open
+    /// replays.
+    fn drop(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        if store.journal_is_empty() {
+            return;
+        }
+        let st = self.state.get_mut();
+        if let Err(e) = write_snapshot(store, st) {
+            tracing::warn!(error = %e, "the KMS state could not be folded into state.json; the journal keeps it");
+        }
     }
 }

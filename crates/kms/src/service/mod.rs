@@ -69,6 +69,7 @@ pub struct KmsConfig {
     clock: Arc<dyn Clock>,
     key_quota: usize,
     grant_quota: usize,
+    audit_trail_bytes: u64,
 }
 
 /// Customer managed keys per account and region (docs/kms.md, "Operations").
@@ -84,6 +85,7 @@ impl Default for KmsConfig {
             clock: Arc::new(SystemClock),
             key_quota: KEY_QUOTA,
             grant_quota: GRANT_QUOTA,
+            audit_trail_bytes: crate::audit::TRAIL_BYTES,
         }
     }
 }
@@ -125,6 +127,14 @@ impl KmsConfig {
         self.grant_quota = grants;
         self
     }
+
+    /// The size of a data dir's on-disk audit trail (default [`crate::TRAIL_BYTES`], at least
+    /// [`crate::MIN_TRAIL_BYTES`]): the oldest records are dropped beyond it, and counted.
+    #[must_use]
+    pub fn audit_trail_bytes(mut self, bytes: u64) -> Self {
+        self.audit_trail_bytes = bytes;
+        self
+    }
 }
 
 /// The KMS service.
@@ -134,6 +144,8 @@ pub struct Kms {
     state: RwLock<State>,
     /// Simulated time (bits of an f64) at which a deletion or rotation falls due.
     next_due: AtomicU64,
+    /// Whether the next persist must write a whole snapshot (the last one failed).
+    snapshot_due: std::sync::atomic::AtomicBool,
     audit: AuditLog,
     faults: Faults,
     store: Option<Store>,
@@ -204,6 +216,7 @@ impl Kms {
                 ..State::default()
             }),
             next_due: AtomicU64::new(f64::INFINITY.to_bits()),
+            snapshot_due: std::sync::atomic::AtomicBool::new(false),
             audit: AuditLog::in_memory(),
             faults: Faults::default(),
             store: None,
@@ -222,24 +235,32 @@ impl Kms {
     pub fn open(data_dir: &Path, config: KmsConfig) -> Result<Kms, KmsOpenError> {
         let store = Store::open(data_dir)?;
         let path = store.state_path();
-        let state = match store.read_state()? {
+        let mut state = match store.read_state()? {
             None => State {
                 format: STATE_FORMAT,
                 ..State::default()
             },
-            Some(bytes) => {
-                let mut st: State =
-                    serde_json::from_slice(&bytes).map_err(|e| KmsOpenError::Corrupt {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                st.rehydrate().map_err(|message| KmsOpenError::Corrupt {
-                    path: path.clone(),
-                    message,
-                })?;
-                st
-            }
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| KmsOpenError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
         };
+        let journal = store.read_journal()?;
+        crate::journal::replay(&mut state, &journal);
+        state.rehydrate().map_err(|message| KmsOpenError::Corrupt {
+            path: path.clone(),
+            message,
+        })?;
+        if journal.is_empty() {
+            crate::journal::forget_changes(&mut state);
+        } else {
+            // Fold the journal into a snapshot now: a torn last line goes with it.
+            lifecycle::write_snapshot(&store, &mut state).map_err(|e| KmsOpenError::Io {
+                path: store.state_path(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
+        drop(journal);
         let cred_path = Self::service_credential_path(data_dir);
         let service_key = store::service_credential(&cred_path)?;
         let root_keys =
@@ -251,14 +272,16 @@ impl Kms {
                 source,
             });
         }
-        let audit = AuditLog::with_file(audit_path.clone()).map_err(|source| KmsOpenError::Io {
-            path: audit_path,
-            source,
-        })?;
+        let audit = AuditLog::with_trail_bytes(audit_path.clone(), config.audit_trail_bytes)
+            .map_err(|source| KmsOpenError::Io {
+                path: audit_path,
+                source,
+            })?;
         let kms = Kms {
             config,
             state: RwLock::new(state),
             next_due: AtomicU64::new(0f64.to_bits()),
+            snapshot_due: std::sync::atomic::AtomicBool::new(false),
             audit,
             faults: Faults::default(),
             store: Some(store),
@@ -267,6 +290,12 @@ impl Kms {
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
         };
         Ok(kms)
+    }
+
+    /// What persisting the state has written since the KMS was opened (`None` for a KMS in
+    /// memory).
+    pub fn persist_stats(&self) -> Option<crate::PersistStats> {
+        self.store.as_ref().map(Store::stats)
     }
 
     /// `DIR/kms/service-credential`.
@@ -387,9 +416,7 @@ impl Kms {
                 }
             });
         match parsed {
-            Ok(v) => self
-                .call_json(caller, operation, v)
-                .map(|out| serde_json::to_vec(&out).unwrap_or_else(|_| b"{}".to_vec())),
+            Ok(v) => self.call_json(caller, operation, v).map(wiped_body),
             Err(e) => {
                 self.record(
                     caller,
@@ -425,6 +452,7 @@ impl Kms {
             &ev,
             result.as_ref().err(),
         );
+        wipe_plaintext(req);
         result
     }
 
@@ -436,9 +464,14 @@ impl Kms {
         if dry_run && !crate::ops::operation(op).is_some_and(|o| o.dry_run && o.implemented) {
             return Err(validation("DryRun is not supported for this operation."));
         }
-        for name in ["KeyId", "DestinationKeyId", "SourceKeyId"] {
+        let refs = [
+            ("KeyId", op),
+            ("DestinationKeyId", "ReEncryptTo"),
+            ("SourceKeyId", "ReEncryptFrom"),
+        ];
+        for (name, action) in refs.into_iter().filter(|_| takes_alias(op)) {
             if let Some(k) = opt_str(req, name)? {
-                self.ensure_managed(caller, &k, now)?;
+                self.ensure_managed(caller, &k, action, now)?;
             }
         }
         let out = if read_only(op) {
@@ -466,7 +499,7 @@ impl Kms {
                 self.write_op(&mut st, &cx, ev)?
             } else {
                 let out = self.write_op(&mut st, &cx, ev)?;
-                self.persist(&st)?;
+                self.persist(&mut st)?;
                 self.update_due(&st);
                 out
             }
@@ -625,6 +658,36 @@ impl Kms {
             )),
         }
     }
+}
+
+/// Whether a member of a request or response carries plaintext: `Plaintext` (Encrypt,
+/// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
+/// Sign, Verify).
+fn carries_plaintext(member: &str) -> bool {
+    member.contains("Plaintext") || member == "Message"
+}
+
+/// Wipes the text of the members of `m` that carry plaintext, then drops it.
+fn wipe_plaintext(mut m: Map<String, Value>) {
+    for (name, v) in &mut m {
+        if carries_plaintext(name)
+            && let Value::String(s) = v
+        {
+            zeroize::Zeroize::zeroize(s);
+        }
+    }
+}
+
+/// An answer of the general path as its body: written into a buffer of its exact size (a
+/// growing buffer would leave copies of a plaintext in freed memory), then the plaintext
+/// members of the value are wiped (docs/kms.md, "Plaintext in memory").
+fn wiped_body(out: Value) -> Vec<u8> {
+    let body = ebsim_kms_api::to_wiped_vec(&out)
+        .map_or_else(|_| b"{}".to_vec(), |mut b| std::mem::take(&mut *b));
+    if let Value::Object(m) = out {
+        wipe_plaintext(m);
+    }
+    body
 }
 
 impl ebsim_kms_api::Backend for Kms {

@@ -108,12 +108,14 @@ impl Kms {
             ),
             None => None,
         };
-        let fresh = State {
+        let mut fresh = State {
             format: STATE_FORMAT,
+            // The next generation: no journal line of the state replaced applies to it.
+            generation: st.generation,
             ..State::default()
         };
         // The commit point: once the empty state is on disk, the keys are gone.
-        self.persist(&fresh)?;
+        self.persist_whole(&mut fresh)?;
         *st = fresh;
         let cleared = match &self.store {
             Some(store) => clear_resources(store.layout()).map_err(|e| state_error(e, "reset")),
@@ -154,7 +156,8 @@ impl Kms {
         let _locks = VolumeLocks::acquire_all(layout).map_err(|e| state_error(e, "restore"))?;
         let staged = stage_restore(layout, name).map_err(|e| state_error(e, "restore"))?;
         // The commit point, as for a reset.
-        self.persist(&saved)?;
+        saved.generation = st.generation;
+        self.persist_whole(&mut saved)?;
         *st = saved;
         let committed = staged.commit().map_err(|e| state_error(e, "restore"));
         let started = self.start_afresh(&st);
