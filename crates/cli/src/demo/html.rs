@@ -163,10 +163,10 @@ table.calls{table-layout:fixed;width:100%}\
 table.calls th:nth-child(1){width:17%}table.calls th:nth-child(2){width:24%}\
 table.calls th:nth-child(3){width:12%}table.calls th:nth-child(4){width:22%}\
 table.calls th:nth-child(5){width:15%}table.calls th:nth-child(6){width:10%}\
-td{overflow-wrap:anywhere}\
+td{overflow-wrap:anywhere}.decided{font-size:12px}\
 td,th{border:1px solid #ddd;padding:3px 5px;vertical-align:top;text-align:left}\
 tr.error td.outcome{color:#b00;font-weight:bold}\
-.principal,.context,.decided,code{font-family:'DejaVu Sans Mono',monospace;font-size:12px;word-break:break-all}\
+.principal,.context,code{font-family:'DejaVu Sans Mono',monospace;font-size:12px;word-break:break-all}\
 abbr.term{text-decoration:underline dotted;cursor:help}\
 pre{background:#f6f6f6;padding:.5em;overflow:auto}\
 .tag{background:#eef;border-radius:3px;padding:0 3px;font-size:11px}";
