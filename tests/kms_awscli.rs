@@ -545,3 +545,59 @@ fn aws_cli_session_against_ebsim_kms_serve() {
     assert!(status.success(), "kms serve exit status {status}");
     assert!(!data.join("kms/endpoint").exists());
 }
+
+/// The README's KMS example, as written: a customer key makes a data key without plaintext,
+/// `alias/aws/ebs` refuses aws-cli (its policy allows use only via EBS), and `ebsim demo
+/// --data-dir DIR` then runs through the server.
+#[test]
+fn the_readme_kms_example_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ebsim-data");
+    let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
+    let server = ebsim.serve(&["kms", "serve", "--listen", "127.0.0.1:0"]);
+    let url = server.url();
+    let aws = Aws {
+        url: &url,
+        key: "test".into(),
+        secret: "test".into(),
+    };
+    let key = aws.ok(&["kms", "create-key"])["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let context = "aws:ebs:id=vol-0123456789abcdef0";
+    let made = aws.ok(&[
+        "kms",
+        "generate-data-key-without-plaintext",
+        "--key-id",
+        &key,
+        "--number-of-bytes",
+        "64",
+        "--encryption-context",
+        context,
+    ]);
+    assert_eq!(made["KeyId"], key.as_str());
+    assert!(
+        made["CiphertextBlob"]
+            .as_str()
+            .is_some_and(|b| !b.is_empty())
+    );
+    assert!(made.get("Plaintext").is_none());
+    aws.fails(
+        &[
+            "kms",
+            "generate-data-key-without-plaintext",
+            "--key-id",
+            "alias/aws/ebs",
+            "--number-of-bytes",
+            "64",
+            "--encryption-context",
+            context,
+        ],
+        "AccessDeniedException",
+    );
+    let out = ebsim.ok(&["demo", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["data_dir"], data.to_str().unwrap());
+    server.stop();
+}

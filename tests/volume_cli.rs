@@ -172,3 +172,60 @@ fn serve_refuses_non_loopback_and_unknown_volumes() {
         .expect_err("a volume named twice is refused");
     assert!(err.to_string().contains("twice"), "{err}");
 }
+
+/// `volume read --output FILE --json` describes the read in one JSON line; an output that
+/// cannot be written fails before the volume is attached (no Decrypt in the trail).
+#[test]
+fn read_to_a_file_prints_json_and_checks_the_file_first() {
+    use ebsim_test_support::ebsim::Ebsim;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(dir.path().join("d"));
+    e.ok(&["volume", "create", "--size", "1MiB"]);
+    let ids = volume_ids(&dir.path().join("d"));
+    let vol = ids[0].as_str();
+    let out = dir.path().join("out.bin");
+    let line = e.ok(&[
+        "--json",
+        "volume",
+        "read",
+        vol,
+        "--offset",
+        "10",
+        "--length",
+        "100",
+        "--output",
+        out.to_str().expect("utf-8"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(
+        v,
+        serde_json::json!({"volume_id": vol, "offset": 10, "length": 100,
+            "output": out.to_str().expect("utf-8")})
+    );
+    assert_eq!(std::fs::read(&out).expect("output"), vec![0u8; 100]);
+    let decrypts = |e: &Ebsim| {
+        e.ok(&["--json", "audit"])
+            .lines()
+            .filter(|l| l.contains("\"eventName\":\"Decrypt\""))
+            .count()
+    };
+    let before = decrypts(&e);
+    assert!(before >= 1, "the read above attached the volume");
+    let bad = dir.path().join("missing-dir").join("x.bin");
+    let o = e.output(&[
+        "volume",
+        "read",
+        vol,
+        "--length",
+        "1",
+        "--output",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write"));
+    assert_eq!(
+        decrypts(&e),
+        before,
+        "the volume was attached before the output was checked"
+    );
+}

@@ -7,7 +7,8 @@ use ebsim::kms_client::Identity;
 use ebsim::workspaces::ekm::{self, EXAMPLE_ROLE_ARN, EkmCause, EkmError};
 use serde_json::{Value, json};
 
-fn setup() -> (Simulator, String) {
+/// The vendor's role, without its identity policy yet, and the customer's key.
+fn setup_without_role_policy() -> (Simulator, String) {
     let sim = Simulator::in_memory();
     sim.kms()
         .admin(
@@ -20,6 +21,11 @@ fn setup() -> (Simulator, String) {
         .call(&Identity::Default, "CreateKey", json!({}))
         .expect("CreateKey");
     let arn = key["KeyMetadata"]["Arn"].as_str().expect("arn").to_owned();
+    (sim, arn)
+}
+
+fn setup() -> (Simulator, String) {
+    let (sim, arn) = setup_without_role_policy();
     // The vendor's own IAM policy for its role (cross-account use needs both sides).
     let iam = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": arn}]});
@@ -55,10 +61,11 @@ fn default_policy(sim: &Simulator, key: &str) -> Value {
 }
 
 #[test]
-fn pasted_statement_passes_and_missing_statement_is_cause_one() {
+fn pasted_statement_passes_and_a_missing_statement_is_told_apart() {
     let (sim, key) = setup();
     let err = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect_err("not yet allowed");
-    assert_eq!(err.cause(), EkmCause::PolicyInvalid, "{err}");
+    assert_eq!(err.cause(), EkmCause::RoleNotInKeyPolicy, "{err}");
+    assert!(err.fix().contains("ekm policy-statement"), "{}", err.fix());
 
     let mut policy = default_policy(&sim, &key);
     policy["Statement"]
@@ -142,4 +149,37 @@ fn typos_wrong_keys_and_outages_are_told_apart() {
     assert_eq!(err.cause(), EkmCause::KmsOutage, "{err}");
     sim.clear_faults().expect("clear");
     ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect("valid again");
+}
+
+/// The statement is pasted, but the vendor's role has no identity policy of its own: not
+/// cause 1 (the policy is valid), and the fix says what the vendor must do. A role the key
+/// policy does not name is told apart too.
+#[test]
+fn missing_role_identity_policy_and_unnamed_role_are_not_cause_one() {
+    let (sim, key) = setup_without_role_policy();
+    let mut policy = default_policy(&sim, &key);
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    put_policy(&sim, &key, &policy.to_string());
+    let err = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect_err("no role policy");
+    assert_eq!(err.cause(), EkmCause::RoleIdentityPolicyMissing, "{err}");
+    assert!(
+        matches!(
+            err,
+            EkmError::RoleLacksIdentityPolicy {
+                operation: "Encrypt",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.fix().contains("identity policy"), "{}", err.fix());
+    assert!(!err.cause().to_string().starts_with("cause 1"));
+
+    let other = "arn:aws:iam::222233334444:role/Other_EKM";
+    let err = ekm::validate(sim.kms(), &key, other).expect_err("not named");
+    assert_eq!(err.cause(), EkmCause::RoleNotInKeyPolicy, "{err}");
+    assert!(err.fix().contains(other), "{}", err.fix());
 }

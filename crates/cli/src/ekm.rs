@@ -41,11 +41,11 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
     match &args.command {
         EkmCommand::PolicyStatement { role_arn } => {
             ekm::check_role_arn(role_arn)?;
-            let stmt = ekm::policy_statement(role_arn);
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&stmt).unwrap_or_default()
-            )?;
+            if global.json {
+                outln!("{}", ekm::policy_statement(role_arn))?;
+            } else {
+                outln!("{}", ekm::policy_statement_lines(role_arn).join("\n"))?;
+            }
             Ok(())
         }
         EkmCommand::Connect { key_arn, role_arn } => {

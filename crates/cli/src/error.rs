@@ -105,6 +105,17 @@ pub enum CliError {
     /// The NBD server failed.
     #[error(transparent)]
     Nbd(#[from] ebsim_nbd::NbdError),
+    /// `demo --kms-endpoint URL` names a server whose data dir the demo does not hold (the
+    /// demo acts for EBS with that data dir's service credential).
+    #[error("{endpoint} is not the KMS server of {}: {reason}", dir.display())]
+    NotOwnServer {
+        /// The endpoint given.
+        endpoint: String,
+        /// The data dir in force.
+        dir: PathBuf,
+        /// Why it is not (no credential, no running server, another server).
+        reason: String,
+    },
     /// Standard output could not be written (closed early, as by `| head`, or failing).
     #[error("writing to standard output: {0}")]
     Stdout(std::io::Error),

@@ -29,6 +29,7 @@ mod error;
 mod iam;
 mod info;
 mod kms;
+mod output_file;
 mod state;
 mod volume;
 mod volume_serve;

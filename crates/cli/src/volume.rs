@@ -97,7 +97,8 @@ pub struct ReadArgs {
     /// Number of bytes (suffixes allowed; at most 1 GiB per command).
     #[arg(long, value_parser = parse_size)]
     pub length: u64,
-    /// File to write the bytes to, or `-` for stdout.
+    /// File to write the bytes to (replaced whole; with --json a line describing the read is
+    /// printed), or `-` for stdout.
     #[arg(long, value_name = "FILE", default_value = "-")]
     pub output: PathBuf,
 }
@@ -256,16 +257,31 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                     r.length
                 )));
             }
+            // The output file is checked before the volume is attached, and replaced whole.
+            let to_stdout = r.output.as_os_str() == "-";
+            let mut file = if to_stdout {
+                None
+            } else {
+                Some(crate::output_file::Output::prepare(&r.output, "output")?)
+            };
             let vol = attach_volume(global, &r.volume_id)?;
             let mut buf = vec![0u8; r.length as usize];
             vol.read_at(r.offset, &mut buf)?;
             vol.detach()?;
-            if r.output.as_os_str() == "-" {
-                std::io::stdout()
+            match &mut file {
+                None => std::io::stdout()
                     .write_all(&buf)
-                    .map_err(CliError::Stdout)?;
-            } else {
-                std::fs::write(&r.output, &buf).map_err(CliError::io("write", &r.output))?;
+                    .map_err(CliError::Stdout)?,
+                Some(f) => {
+                    f.commit(&buf)?;
+                    if global.json {
+                        outln!(
+                            "{}",
+                            serde_json::json!({"volume_id": r.volume_id, "offset": r.offset,
+                                "length": buf.len(), "output": r.output.display().to_string()})
+                        )?;
+                    }
+                }
             }
             Ok(())
         }

@@ -28,6 +28,24 @@ pub fn policy_statement(role_arn: &str) -> Value {
     })
 }
 
+/// [`policy_statement`] as text to paste, its elements in the order a policy is written (Sid,
+/// Effect, Principal, Action, Resource), one line each.
+pub fn policy_statement_lines(role_arn: &str) -> Vec<String> {
+    let s = policy_statement(role_arn);
+    vec![
+        "{".into(),
+        format!("  \"Sid\": {},", s["Sid"]),
+        format!("  \"Effect\": {},", s["Effect"]),
+        format!("  \"Principal\": {{\"AWS\": {}}},", s["Principal"]["AWS"]),
+        format!(
+            "  \"Action\": {},",
+            s["Action"].to_string().replace(',', ", ")
+        ),
+        format!("  \"Resource\": {}", s["Resource"]),
+        "}".into(),
+    ]
+}
+
 /// The three causes the source lists for a failed validation (plus the key's own state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +56,12 @@ pub enum EkmCause {
     WrongArn,
     /// KMS itself is having an outage.
     KmsOutage,
+    /// Not one of the three: the key policy is valid, but no statement lets this role use
+    /// the key (the statement is missing, or names another role).
+    RoleNotInKeyPolicy,
+    /// Not one of the three: the key policy lets the role use the key, but the role has no
+    /// identity policy of its own allowing it (a key in another account needs both).
+    RoleIdentityPolicyMissing,
 }
 
 impl fmt::Display for EkmCause {
@@ -49,7 +73,13 @@ impl fmt::Display for EkmCause {
             Self::WrongArn => {
                 "cause 2: the ARN has extra spaces or characters, or is not the right key"
             }
-            Self::KmsOutage => "cause 3: AWS KMS is having an outage",
+            Self::KmsOutage => "cause 3: AWS KMS is having an outage or cannot be reached",
+            Self::RoleNotInKeyPolicy => {
+                "not one of the three documented causes: the key policy is valid JSON, but no statement in it lets this role use the key"
+            }
+            Self::RoleIdentityPolicyMissing => {
+                "not one of the three documented causes: the key policy lets the role use the key, but the role has no identity policy of its own allowing it"
+            }
         })
     }
 }
@@ -114,6 +144,21 @@ pub enum EkmError {
         /// What the evaluator decided.
         decision: String,
     },
+    /// The key policy allows the role, but KMS refused the role's call because no identity
+    /// policy of the role allows it.
+    #[error(
+        "the key policy of {key_arn} allows {role_arn}, but KMS refused its {operation}: no identity policy of the role allows {action}"
+    )]
+    RoleLacksIdentityPolicy {
+        /// The key.
+        key_arn: String,
+        /// The app role.
+        role_arn: String,
+        /// `Encrypt` or `Decrypt`.
+        operation: &'static str,
+        /// `kms:Encrypt` or `kms:Decrypt`.
+        action: &'static str,
+    },
     /// A KMS call failed.
     #[error("{operation} failed: {source}")]
     Kms {
@@ -144,9 +189,9 @@ impl EkmError {
             | Self::KeyNotFound { .. }
             | Self::NotSymmetric { .. }
             | Self::KeyNotEnabled { .. } => EkmCause::WrongArn,
-            Self::PolicyNotValid { .. } | Self::PolicyDoesNotAllow { .. } => {
-                EkmCause::PolicyInvalid
-            }
+            Self::PolicyNotValid { .. } => EkmCause::PolicyInvalid,
+            Self::PolicyDoesNotAllow { .. } => EkmCause::RoleNotInKeyPolicy,
+            Self::RoleLacksIdentityPolicy { .. } => EkmCause::RoleIdentityPolicyMissing,
             Self::Kms { source, .. } if is_outage(source) => EkmCause::KmsOutage,
             Self::Kms { source, .. } => match source.kms_error_type().map(|t| t.name()) {
                 Some("AccessDeniedException") => EkmCause::PolicyInvalid,
@@ -166,10 +211,13 @@ impl EkmError {
             Self::PolicyNotValid { error, .. } => error.hint.clone().unwrap_or_else(|| {
                 "fix the JSON at that position (no comments; a comma between statements, none after the last)".into()
             }),
-            Self::PolicyDoesNotAllow { .. } => {
-                "add the statement from `ebsim ekm policy-statement` inside the key policy's Statement array".into()
-            }
-            Self::Kms { source, .. } if is_outage(source) => "KMS is unavailable: wait and validate again".into(),
+            Self::PolicyDoesNotAllow { role_arn, .. } => format!(
+                "add the statement of `ebsim ekm policy-statement --role-arn {role_arn}` inside the key policy's Statement array, or correct the role ARN in its Principal"
+            ),
+            Self::RoleLacksIdentityPolicy { role_arn, key_arn, .. } => format!(
+                "the vendor attaches an identity policy to {role_arn} allowing kms:Encrypt and kms:Decrypt on {key_arn} (ebsim iam put-policy {role_arn} FILE); a key in another account needs both that and the key policy"
+            ),
+            Self::Kms { source, .. } if is_outage(source) => "KMS is unavailable: check the AWS Health Dashboard (or that the endpoint runs), wait and validate again".into(),
             Self::Kms { .. } => "check that the key policy lets the app role use the key".into(),
             Self::RoundTripMismatch => "validate again; if it persists, KMS is misbehaving".into(),
         }
@@ -419,6 +467,25 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
         }
     }
     let role = Identity::Principal(session);
+    // The key policy allowed the role: an AccessDenied now is the role's own side.
+    let round_trip = |operation: &'static str, action: &'static str| {
+        move |e: ClientError| {
+            let denied = e.kms_error_type().map(|t| t.name()) == Some("AccessDeniedException");
+            if denied && e.to_string().contains("no identity-based policy allows") {
+                EkmError::RoleLacksIdentityPolicy {
+                    key_arn: key_arn.to_owned(),
+                    role_arn: role_arn.to_owned(),
+                    operation,
+                    action,
+                }
+            } else {
+                EkmError::Kms {
+                    operation,
+                    source: Box::new(e),
+                }
+            }
+        }
+    };
     let probe = b"ebsim EKM validation";
     let context: StringMap = [("purpose".to_owned(), "ekm-validation".to_owned())].into();
     let enc = client
@@ -431,7 +498,7 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
                 ..Default::default()
             },
         )
-        .map_err(kms("Encrypt"))?;
+        .map_err(round_trip("Encrypt", "kms:Encrypt"))?;
     let dec = client
         .send(
             &role,
@@ -442,7 +509,7 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
                 ..Default::default()
             },
         )
-        .map_err(kms("Decrypt"))?;
+        .map_err(round_trip("Decrypt", "kms:Decrypt"))?;
     if dec.plaintext.expose() != probe {
         return Err(EkmError::RoundTripMismatch);
     }

@@ -71,7 +71,7 @@ fn arn_typos_are_reported_with_their_position() {
 }
 
 #[test]
-fn policy_problems_are_cause_one() {
+fn invalid_policies_are_cause_one_and_an_unnamed_role_is_not() {
     // The source's example with its /* ... */ comment: not JSON.
     let (_k, client, key) = setup("{\"Version\": \"2012-10-17\", \"Statement\": [ /* ... */ ]}");
     let err = ekm::validate(&client, &key, EXAMPLE_ROLE_ARN).expect_err("comment");
@@ -92,7 +92,8 @@ fn policy_problems_are_cause_one() {
         ),
         "{err}"
     );
-    assert_eq!(err.cause(), EkmCause::PolicyInvalid);
+    // Valid JSON with the statement inside `Statement`: not cause 1 but its own diagnosis.
+    assert_eq!(err.cause(), EkmCause::RoleNotInKeyPolicy);
     assert!(err.fix().contains("Statement"));
 }
 
@@ -106,4 +107,12 @@ fn outage_is_cause_three_and_asymmetric_keys_are_refused() {
     let rsa = kms.create_key("RSA_2048");
     let err = ekm::validate(&client, &rsa, EXAMPLE_ROLE_ARN).expect_err("rsa");
     assert!(err.to_string().contains("RSA_2048"), "{err}");
+}
+
+#[test]
+fn the_statement_to_paste_is_the_statement_in_policy_order() {
+    let lines = ekm::policy_statement_lines(EXAMPLE_ROLE_ARN);
+    let parsed: serde_json::Value = serde_json::from_str(&lines.join("\n")).expect("JSON");
+    assert_eq!(parsed, ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    assert!(lines[1].contains("\"Sid\"") && lines[5].contains("\"Resource\""));
 }
