@@ -638,7 +638,8 @@ fn policies_iam_and_lockout() {
         .map(|_| ())
         .unwrap_or_else(|e| panic!("{e}"));
     let bob = Caller::new("arn:aws:iam::111122223333:user/bob");
-    // Default policy delegates to IAM; bob has no identity policy yet.
+    // Default policy delegates to IAM; bob has no identity policy yet: the identity-based
+    // policy is the one missing.
     let e = fails(
         &kms,
         &bob,
@@ -648,7 +649,7 @@ fn policies_iam_and_lockout() {
     assert_eq!(
         e.message,
         Some(format!(
-            "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:Encrypt on resource: {arn} because no resource-based policy allows the kms:Encrypt action"
+            "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:Encrypt on resource: {arn} because no identity-based policy allows the kms:Encrypt action"
         ))
     );
     let e = fails(&kms, &bob, "CreateKey", json!({}));

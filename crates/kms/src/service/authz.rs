@@ -351,6 +351,9 @@ impl Kms {
                     ..Authz::default()
                 });
             }
+            // The key policy left the decision to IAM, and no identity policy allows it:
+            // AWS names the identity-based policy as the one missing.
+            Decision::DelegatedToIam { .. } => missing_identity = true,
             _ => {}
         }
         if grant_op {
