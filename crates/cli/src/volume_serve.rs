@@ -6,10 +6,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use ebsim_io::IoError;
-use ebsim_nbd::{BlockDevice, NbdServer, ServerConfig};
+use ebsim_nbd::{BlockDevice, Extent, NbdServer, ServerConfig};
 use ebsim_volume::{AttachedVolume, VolumeError};
 use tracing::Level;
 
@@ -35,6 +36,23 @@ pub struct ServeArgs {
     /// Allow --listen on a non-loopback address (exposes plaintext volume data to the network).
     #[arg(long)]
     allow_remote: bool,
+    /// Seconds a client may take from connecting to the end of the NBD handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    handshake_timeout: u64,
+    /// Seconds a connection may stay idle (no request arriving, none in flight) before it is
+    /// closed.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout: u64,
+    /// Seconds one write of a reply may wait for a client that reads nothing; the client is
+    /// then disconnected.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    write_timeout: u64,
+    /// Connections served at once; more are refused (and logged).
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_connections: u64,
+    /// Connections served at once from one IP address; more from it are refused (and logged).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_connections_per_peer: u64,
 }
 
 /// An attached volume as an NBD block device.
@@ -88,6 +106,23 @@ impl BlockDevice for VolumeDevice {
         self.volume.trim(offset, len).map_err(io_error)
     }
 
+    fn extents(&self, offset: u64, len: u32) -> io::Result<Vec<Extent>> {
+        // Holes (unallocated in data.img, or stored as all zeros) read as zeros.
+        let extents = self
+            .volume
+            .extents(offset, u64::from(len))
+            .map_err(io_error)?;
+        Ok(extents
+            .into_iter()
+            .map(|e| Extent {
+                // Each extent lies inside the request, whose length is a u32.
+                length: u32::try_from(e.length).unwrap_or(len),
+                hole: e.hole,
+                zero: e.hole,
+            })
+            .collect())
+    }
+
     fn write_zeroes(&self, offset: u64, len: u64, no_hole: bool) -> io::Result<()> {
         if !no_hole {
             return self.trim(offset, len);
@@ -103,6 +138,37 @@ impl BlockDevice for VolumeDevice {
         }
         Ok(())
     }
+}
+
+/// Listens on a Unix socket at `path` that only this user can connect to (mode 0600): the
+/// socket is bound under a random name next to `path`, made 0600, then renamed into place, so
+/// that it is never reachable with wider permissions. A stale socket at `path` (from an earlier
+/// run) is replaced; any other file there is an error.
+fn bind_private_unix(path: &std::path::Path) -> Result<UnixListener, CliError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && !m.file_type().is_socket()
+    {
+        return Err(CliError::InvalidArgument(format!(
+            "--unix {}: the path exists and is not a socket",
+            path.display()
+        )));
+    }
+    let name = path.file_name().ok_or_else(|| {
+        CliError::InvalidArgument(format!("--unix {}: not a file path", path.display()))
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let tmp = path.with_file_name(tmp_name);
+    let listener = UnixListener::bind(&tmp).map_err(CliError::io("listen on", path))?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io("listen on", path)(e));
+    }
+    Ok(listener)
 }
 
 /// Runs `ebsim volume serve`, attaching each volume with `attach` (which unwraps its data key
@@ -150,7 +216,15 @@ pub(crate) fn run(
         .collect();
     // The server's own lines (connections opened and closed, failures of one connection) go
     // to stderr when info events are on for it: `-v`, or RUST_LOG=ebsim_nbd=info.
-    let config = ServerConfig::default().log(tracing::enabled!(target: "ebsim_nbd", Level::INFO));
+    let config = ServerConfig::default()
+        .log(tracing::enabled!(target: "ebsim_nbd", Level::INFO))
+        .handshake_timeout(Duration::from_secs(args.handshake_timeout))
+        .idle_timeout(Duration::from_secs(args.idle_timeout))
+        .write_timeout(Duration::from_secs(args.write_timeout))
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
+        .max_connections_per_peer(
+            usize::try_from(args.max_connections_per_peer).unwrap_or(usize::MAX),
+        );
     let server = Arc::new(NbdServer::with_config(exports, config)?);
 
     let tcp = match listen {
@@ -158,16 +232,7 @@ pub(crate) fn run(
         None => None,
     };
     let unix = match &args.unix {
-        Some(p) => {
-            if std::fs::symlink_metadata(p).is_ok_and(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.file_type().is_socket()
-            }) {
-                // A stale socket from an earlier run.
-                let _ = std::fs::remove_file(p);
-            }
-            Some(UnixListener::bind(p).map_err(CliError::io("listen on", p))?)
-        }
+        Some(p) => Some(bind_private_unix(p)?),
         None => None,
     };
 
@@ -230,6 +295,7 @@ pub(crate) fn run(
     }
 
     // The server and its connections are gone: detach (flush, zeroize the key, unlock).
+    tracing::info!("nbd: served {}", server.stats());
     drop(server);
     for d in devices {
         let id = d.volume.volume_id().to_owned();

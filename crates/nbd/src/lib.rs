@@ -50,11 +50,13 @@ mod handshake;
 mod proto;
 mod server;
 mod sock;
+mod stats;
 
 // The public interface is:
 pub use device::{BlockDevice, Extent, MemoryDevice};
 pub use error::NbdError;
 pub use server::{NbdServer, ServerConfig, ShutdownHandle};
+pub use stats::ServerStats;
 
 /// The default NBD port.
 pub const DEFAULT_PORT: u16 = 10809;

@@ -4,6 +4,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A connected client socket.
 #[derive(Debug)]
@@ -18,6 +19,26 @@ impl Sock {
         let _ = match self {
             Sock::Tcp(s) => s.shutdown(how),
             Sock::Unix(s) => s.shutdown(how),
+        };
+    }
+
+    /// Sets how long a read may wait (`SO_RCVTIMEO`); a wait that long fails with
+    /// [`is_timeout`].
+    pub(crate) fn set_read_timeout(&self, t: Duration) {
+        // Zero would mean "no limit" to the socket: use the smallest limit instead.
+        let t = Some(t.max(Duration::from_millis(1)));
+        let _ = match self {
+            Sock::Tcp(s) => s.set_read_timeout(t),
+            Sock::Unix(s) => s.set_read_timeout(t),
+        };
+    }
+
+    /// Sets how long a write may wait for the client to make room (`SO_SNDTIMEO`).
+    pub(crate) fn set_write_timeout(&self, t: Duration) {
+        let t = Some(t.max(Duration::from_millis(1)));
+        let _ = match self {
+            Sock::Tcp(s) => s.set_write_timeout(t),
+            Sock::Unix(s) => s.set_write_timeout(t),
         };
     }
 
@@ -65,11 +86,41 @@ impl Write for &Sock {
     }
 }
 
-/// Owned read half, for a buffered reader.
-pub(crate) struct SockReader(pub(crate) Arc<Sock>);
+/// Whether an error is a socket timeout (`SO_RCVTIMEO` / `SO_SNDTIMEO` ran out).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Owned read half, for a buffered reader; with a deadline, every read waits at most until
+/// then (and fails with a timeout after it).
+pub(crate) struct SockReader {
+    sock: Arc<Sock>,
+    deadline: Option<Instant>,
+}
+
+impl SockReader {
+    pub(crate) fn new(sock: Arc<Sock>, deadline: Option<Instant>) -> Self {
+        Self { sock, deadline }
+    }
+
+    /// Sets or clears the deadline (clearing leaves the socket's read timeout as it is).
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+}
 
 impl Read for SockReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.sock.set_read_timeout(left);
+        }
+        (&*self.sock).read(buf)
     }
 }
