@@ -19,7 +19,8 @@ use crate::{CliError, GlobalArgs};
 /// Default NBD listen address.
 const DEFAULT_LISTEN: &str = "127.0.0.1:10809";
 
-/// `ebsim volume serve VOL... [--listen ADDR] [--unix PATH] [--allow-remote]`
+/// `ebsim volume serve VOL... [--listen ADDR] [--unix PATH] [--allow-remote] [--tls-creds DIR]
+/// [--tls MODE] [limits]`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Volumes to export: one NBD export each, named by the volume id (the first is also the
@@ -33,9 +34,17 @@ pub struct ServeArgs {
     /// Listen on a Unix socket at PATH (instead of TCP, or as well with --listen).
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
-    /// Allow --listen on a non-loopback address (exposes plaintext volume data to the network).
+    /// Allow --listen on a non-loopback address (TLS is then required unless --tls off).
     #[arg(long)]
     allow_remote: bool,
+    /// TLS credentials: a directory in qemu's x509 layout (ca-cert.pem, server-cert.pem,
+    /// server-key.pem). TLS clients must present a certificate signed by ca-cert.pem.
+    #[arg(long, value_name = "DIR")]
+    tls_creds: Option<PathBuf>,
+    /// TLS (NBD_OPT_STARTTLS): require (nothing is served without it), optional (for clients
+    /// that ask), or off. Default: require with --tls-creds or --allow-remote, off otherwise.
+    #[arg(long, value_enum, value_name = "MODE")]
+    tls: Option<TlsMode>,
     /// Seconds a client may take from connecting to the end of the NBD handshake.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     handshake_timeout: u64,
@@ -53,6 +62,41 @@ pub struct ServeArgs {
     /// Connections served at once from one IP address; more from it are refused (and logged).
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_connections_per_peer: u64,
+}
+
+/// `--tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TlsMode {
+    /// Nothing is served without TLS.
+    Require,
+    /// TLS for clients that ask for it; plaintext for the others.
+    Optional,
+    /// No TLS.
+    Off,
+}
+
+/// The TLS mode `volume serve` runs with, from `--tls`, `--tls-creds` and `--allow-remote`.
+fn tls_mode(args: &ServeArgs) -> Result<TlsMode, CliError> {
+    let mode = args
+        .tls
+        .unwrap_or(if args.tls_creds.is_some() || args.allow_remote {
+            TlsMode::Require
+        } else {
+            TlsMode::Off
+        });
+    match (mode, &args.tls_creds) {
+        (TlsMode::Require | TlsMode::Optional, None) => Err(CliError::InvalidArgument(
+            if args.allow_remote && args.tls.is_none() {
+                "--allow-remote requires TLS: pass --tls-creds DIR (or --tls off to serve plaintext to the network)".to_owned()
+            } else {
+                "--tls require/optional needs --tls-creds DIR".to_owned()
+            },
+        )),
+        (TlsMode::Off, Some(_)) => Err(CliError::InvalidArgument(
+            "--tls-creds with --tls off: drop one of them".to_owned(),
+        )),
+        _ => Ok(mode),
+    }
 }
 
 /// An attached volume as an NBD block device.
@@ -191,6 +235,22 @@ pub(crate) fn run(
             "refusing to serve volumes on non-loopback address {a}; pass --allow-remote to expose them to the network"
         )));
     }
+    let tls_mode = tls_mode(args)?;
+    // Load the credentials before attaching anything: bad ones change nothing.
+    let tls_creds = match &args.tls_creds {
+        Some(dir) if tls_mode != TlsMode::Off => Some(ebsim_nbd::TlsCreds::from_x509_dir(dir)?),
+        _ => None,
+    };
+    if args.allow_remote && tls_mode != TlsMode::Require {
+        tracing::warn!(
+            "serving volumes to the network without requiring TLS (--tls {})",
+            if tls_mode == TlsMode::Off {
+                "off"
+            } else {
+                "optional"
+            }
+        );
+    }
     for (i, v) in args.volumes.iter().enumerate() {
         if args.volumes[..i].contains(v) {
             return Err(CliError::InvalidArgument(format!(
@@ -216,7 +276,7 @@ pub(crate) fn run(
         .collect();
     // The server's own lines (connections opened and closed, failures of one connection) go
     // to stderr when info events are on for it: `-v`, or RUST_LOG=ebsim_nbd=info.
-    let config = ServerConfig::default()
+    let mut config = ServerConfig::default()
         .log(tracing::enabled!(target: "ebsim_nbd", Level::INFO))
         .handshake_timeout(Duration::from_secs(args.handshake_timeout))
         .idle_timeout(Duration::from_secs(args.idle_timeout))
@@ -225,6 +285,9 @@ pub(crate) fn run(
         .max_connections_per_peer(
             usize::try_from(args.max_connections_per_peer).unwrap_or(usize::MAX),
         );
+    if let Some(creds) = tls_creds {
+        config = config.tls(creds, tls_mode == TlsMode::Require);
+    }
     let server = Arc::new(NbdServer::with_config(exports, config)?);
 
     let tcp = match listen {
@@ -261,9 +324,14 @@ pub(crate) fn run(
     }
     for (id, d) in args.volumes.iter().zip(&devices) {
         let v = &d.volume;
+        let scheme = if tls_mode == TlsMode::Off {
+            "nbd"
+        } else {
+            "nbds"
+        };
         let at = match (tcp_addr, &args.unix) {
-            (Some(a), _) => format!("nbd://{a}/{id}"),
-            (None, Some(p)) => format!("nbd+unix:///{id}?socket={}", p.display()),
+            (Some(a), _) => format!("{scheme}://{a}/{id}"),
+            (None, Some(p)) => format!("{scheme}+unix:///{id}?socket={}", p.display()),
             (None, None) => String::new(),
         };
         tracing::info!(

@@ -9,18 +9,20 @@ use std::io::{self, BufRead, BufReader, IoSlice, Read};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::accept::{self, Accepted};
 use crate::buffers::{Budget, BufPool};
 use crate::device::BlockDevice;
-use crate::handshake::{self, ExportInfo, Outcome, read_exact_or_eof};
+use crate::handshake::{ExportInfo, TlsPolicy, read_exact_or_eof};
 use crate::proto::{
     self, Command, CommandType, Errno, ExportGeometry, ReplyType, RequestHeader, Session,
 };
 use crate::sock::{Sock, SockReader, is_timeout};
 use crate::stats::Counters;
+use crate::tls::TlsCreds;
 
 /// What a connection needs from the server that accepted it. The server builds one and hands
 /// each connection a counted reference to it; a connection sees nothing else of the server.
@@ -41,6 +43,10 @@ pub(crate) struct Context {
     pub(crate) counters: Counters,
     /// How long a client may take over the handshake, stay idle, or leave a reply unread.
     pub(crate) timeouts: Timeouts,
+    /// The server's TLS credentials, if it offers TLS.
+    pub(crate) tls: Option<TlsCreds>,
+    /// Whether TLS is off, offered, or required.
+    pub(crate) tls_policy: TlsPolicy,
 }
 
 /// The time limits of a connection.
@@ -341,39 +347,16 @@ impl Transmission {
 /// Serves one accepted connection until the client leaves, breaks the protocol, or the
 /// server shuts down (the server then shuts the socket's read side, which ends the loop).
 pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
-    // Small: it holds request headers and small payloads; large payloads are read from the
-    // socket straight into their own buffers (see `read_payload`).
-    let deadline = Instant::now() + ctx.timeouts.handshake;
-    let mut reader = BufReader::with_capacity(
-        READER_CAPACITY,
-        SockReader::new(Arc::clone(&sock), Some(deadline)),
-    );
-    // A handshake reply left unread counts against the handshake's time.
-    sock.set_write_timeout(ctx.timeouts.handshake);
-    let stop = || ctx.stopping();
-    let outcome = handshake::negotiate(&mut reader, &mut &*sock, &ctx.exports, &stop);
-    let (export, session) = match outcome {
-        Ok(Outcome::Transmission { export, session }) => (export, session),
-        Ok(Outcome::Closed) => return,
-        Err(handshake::HandshakeError::Io(e)) if is_timeout(&e) => {
-            Counters::add(&ctx.counters.timed_out, 1);
-            if ctx.log {
-                tracing::info!(
-                    "nbd: {peer}: handshake not done within {} s; closing",
-                    ctx.timeouts.handshake.as_secs_f64()
-                );
-            }
-            return;
-        }
-        Err(e) => {
-            if ctx.log {
-                tracing::info!("nbd: {peer}: handshake failed: {e}");
-            }
-            return;
-        }
+    let Some(Accepted {
+        sock,
+        reader,
+        export,
+        session,
+    }) = accept::handshake(sock, &peer, &ctx)
+    else {
+        return;
     };
     // Transmission: reads wait up to the idle limit (see `read_request`).
-    reader.get_mut().set_deadline(None);
     sock.set_read_timeout(ctx.timeouts.idle);
     sock.set_write_timeout(ctx.timeouts.write);
     let info = &ctx.exports[export];
@@ -429,9 +412,6 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
     }
     sock.shutdown(Shutdown::Both);
 }
-
-/// Capacity of a connection's buffered reader.
-const READER_CAPACITY: usize = 16 << 10;
 
 /// Reads a write payload: what the buffered reader already holds, then the rest straight
 /// from the socket into `buf` (no second copy through the reader's buffer).

@@ -14,10 +14,11 @@ use crate::NbdError;
 use crate::buffers::BufPool;
 use crate::conn::{self, Context, Timeouts};
 use crate::device::{BlockDevice, check_geometry};
-use crate::handshake::ExportInfo;
+use crate::handshake::{ExportInfo, TlsPolicy};
 use crate::proto::{ExportGeometry, MAX_STRING};
 use crate::sock::Sock;
 use crate::stats::{Counters, ServerStats};
+use crate::tls::TlsCreds;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -46,6 +47,11 @@ pub struct ServerConfig {
     /// Log connections, refusals and errors through `tracing` (target `ebsim_nbd`; default
     /// true). Never logs data.
     pub log: bool,
+    /// TLS credentials; TLS is offered (`NBD_OPT_STARTTLS`) when set (default: none).
+    pub tls: Option<TlsCreds>,
+    /// Whether TLS is required before anything else, or only offered (ignored without
+    /// [`ServerConfig::tls`]).
+    pub tls_required: bool,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +66,8 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             log: true,
+            tls: None,
+            tls_required: false,
         }
     }
 }
@@ -98,6 +106,13 @@ impl ServerConfig {
     /// Sets [`ServerConfig::write_timeout`].
     pub fn write_timeout(mut self, t: Duration) -> Self {
         self.write_timeout = t;
+        self
+    }
+
+    /// Offers TLS with `creds`; with `required`, nothing but TLS is served.
+    pub fn tls(mut self, creds: TlsCreds, required: bool) -> Self {
+        self.tls = Some(creds);
+        self.tls_required = required;
         self
     }
 
@@ -246,6 +261,12 @@ impl NbdServer {
                 idle: config.idle_timeout,
                 write: config.write_timeout,
             },
+            tls_policy: match (&config.tls, config.tls_required) {
+                (None, _) => TlsPolicy::Off,
+                (Some(_), false) => TlsPolicy::Optional,
+                (Some(_), true) => TlsPolicy::Required,
+            },
+            tls: config.tls,
         };
         Ok(Self {
             shared: Arc::new(Shared {
