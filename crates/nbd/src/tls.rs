@@ -146,7 +146,9 @@ impl TlsSock {
         let mut conn = ServerConnection::new(Arc::clone(&creds.config)).map_err(tls_error)?;
         let mut early = early;
         while !early.is_empty() {
-            conn.read_tls(&mut early)?;
+            if conn.read_tls(&mut early)? == 0 {
+                break;
+            }
             conn.process_new_packets().map_err(tls_error)?;
         }
         let mut io = DeadlineIo {
