@@ -41,16 +41,18 @@ for i in $(seq 0 15); do
 done
 
 D="$WORK/data"
-serve() { # NAME SIZE PORT
+serve() { # NAME SIZE PORT: sets URI and adds the server to PIDS
     local vol
     vol=$("$EBSIM" --data-dir "$D" volume create --size "$2")
     "$EBSIM" -v --data-dir "$D" volume serve "$vol" --listen "127.0.0.1:$3" \
         >/dev/null 2>"$WORK/$1.err" &
     PIDS+=($!)
-    echo "nbd://127.0.0.1:$3/$vol"
+    URI="nbd://127.0.0.1:$3/$vol"
 }
-SPARSE=$(serve sparse 1TiB $((PORT_BASE + 1)))
-DENSE=$(serve dense "${DATA_MIB}MiB" $((PORT_BASE + 2)))
+serve sparse 1TiB $((PORT_BASE + 1))
+SPARSE=$URI
+serve dense "${DATA_MIB}MiB" $((PORT_BASE + 2))
+DENSE=$URI
 wait_port "$SPARSE"
 wait_port "$DENSE"
 nbdcopy --destination-is-zero "$WORK/sparse.bin" "$SPARSE"
@@ -70,7 +72,7 @@ echo "sparse / dense time: $(ratio "$s" "$n")  (goal <= 1.5)"
 
 # The copies read the data only: the read bytes each server sent.
 for p in "${PIDS[@]}"; do kill -TERM "$p"; done
-wait 2>/dev/null || true
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 for name in sparse dense; do
     echo "$name server: $(grep -o 'read_bytes=[0-9]*.*' "$WORK/$name.err")"

@@ -6,7 +6,9 @@
 # Both TLS servers use the same credentials (made with the openssl command: P-256 keys, a
 # client certificate signed by the CA, verified by the server). All servers run at once and
 # are measured in turns, RUNS rounds of writes of SIZE random bytes, then of reads, as
-# bench/nbd.sh does; printed: medians and every run, and the ratio to nbdkit (goal >= 0.8).
+# bench/nbd.sh does; printed: medians and every run, the server's own CPU time per GiB (user +
+# system from /proc, median over the runs: what load from elsewhere disturbs least), and the
+# ratio to nbdkit (goal >= 0.8).
 #
 # usage: bench/nbd-tls.sh           (SIZE_MIB=1024 RUNS=5 by default)
 set -euo pipefail
@@ -66,19 +68,26 @@ add "ebsim serve, no TLS" "nbd://127.0.0.1:$P/$VOL2" "$!"
 
 gbps() { awk -v s="$SIZE" -v t="$1" 'BEGIN {printf "%.2f", s / t / 1e9}'; }
 echo "nbdcopy $(nbdcopy --version | head -1 | cut -d' ' -f2), nbdkit $(nbdkit --version | cut -d' ' -f2), ${SIZE_MIB} MiB, median of $RUNS; $(nproc) CPUs"
-declare -A W R
+declare -A W R WT RT
 for dir in write read; do
     for _ in $(seq 1 "$RUNS"); do
         for k in "${!NAMES[@]}"; do
             n=${NAMES[$k]}
+            t0=$(ticks "${SPIDS[$k]}")
             if [[ $dir == write ]]; then
                 W[$n]+="$(gbps "$(seconds "$WORK/src.bin" "${URIS[$k]}")") "
+                WT[$n]+="$(($(ticks "${SPIDS[$k]}") - t0)) "
             else
                 R[$n]+="$(gbps "$(seconds "${URIS[$k]}" null:)") "
+                RT[$n]+="$(($(ticks "${SPIDS[$k]}") - t0)) "
             fi
         done
     done
 done
+HZ=$(getconf CLK_TCK)
+# median CPU ticks of the runs, as seconds per GiB
+# shellcheck disable=SC2086
+cpu() { awk -v t="$(median $1)" -v hz="$HZ" -v m="$SIZE_MIB" 'BEGIN {printf "%.2f", t / hz / (m / 1024)}'; }
 declare -A WRITE READ
 for k in "${!NAMES[@]}"; do
     n=${NAMES[$k]}
@@ -89,8 +98,8 @@ for k in "${!NAMES[@]}"; do
     WRITE[$n]=$(median ${W[$n]})
     # shellcheck disable=SC2086
     READ[$n]=$(median ${R[$n]})
-    printf '%-22s write %5s GB/s  read %5s GB/s | runs: write %s; read %s\n' \
-        "$n" "${WRITE[$n]}" "${READ[$n]}" "${W[$n]% }" "${R[$n]% }"
+    printf '%-22s write %5s GB/s  read %5s GB/s | server CPU s/GiB: write %s read %s | runs: write %s; read %s\n' \
+        "$n" "${WRITE[$n]}" "${READ[$n]}" "$(cpu "${WT[$n]}")" "$(cpu "${RT[$n]}")" "${W[$n]% }" "${R[$n]% }"
 done
 echo
 K="nbdkit memory + TLS" E="ebsim serve + TLS"

@@ -233,22 +233,47 @@ impl TlsSock {
         }
     }
 
-    /// Encrypts and sends all of `bufs`.
+    /// Encrypts and sends all of `bufs`: a piece of at most [`WRITE_PIECE`] bytes at a time,
+    /// each piece made into records across the buffers (a reply's header shares its first
+    /// record with the data) and sent before the next is encrypted.
     pub(crate) fn write_all_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<()> {
         let _tx = self.tx.lock();
         let mut out = Vec::new();
-        for b in bufs {
-            for piece in b.chunks(WRITE_PIECE) {
-                out.clear();
-                {
-                    let mut c = self.conn.lock();
-                    c.writer().write_all(piece)?;
-                    while c.wants_write() {
-                        c.write_tls(&mut out)?;
-                    }
+        let (mut i, mut at) = (0, 0);
+        while i < bufs.len() {
+            // The next piece: up to WRITE_PIECE bytes from buffer i (offset at) on.
+            let mut piece: Vec<&[u8]> = Vec::with_capacity(2);
+            let mut len = 0;
+            while i < bufs.len() && len < WRITE_PIECE {
+                let rest = &bufs[i][at..];
+                let n = rest.len().min(WRITE_PIECE - len);
+                if n > 0 {
+                    piece.push(&rest[..n]);
                 }
-                (&self.inner).write_all(&out)?;
+                len += n;
+                if n == rest.len() {
+                    (i, at) = (i + 1, 0);
+                } else {
+                    at += n;
+                }
             }
+            out.clear();
+            {
+                let mut c = self.conn.lock();
+                let mut slices: Vec<IoSlice<'_>> = piece.iter().map(|p| IoSlice::new(p)).collect();
+                let mut slices = &mut slices[..];
+                while !slices.is_empty() {
+                    let n = c.writer().write_vectored(slices)?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                    IoSlice::advance_slices(&mut slices, n);
+                }
+                while c.wants_write() {
+                    c.write_tls(&mut out)?;
+                }
+            }
+            (&self.inner).write_all(&out)?;
         }
         Ok(())
     }
