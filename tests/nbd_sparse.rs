@@ -17,8 +17,16 @@ const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 const TIB: u64 = 1 << 40;
 
-/// The data extents (start, length) `qemu-img map` reports, merged.
-fn qemu_img_data(uri: &str) -> Vec<(u64, u64)> {
+/// What a map shows besides holes: data, and stored ranges that read as zeros, each as merged
+/// (start, length) extents.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Map {
+    data: Vec<(u64, u64)>,
+    zero: Vec<(u64, u64)>,
+}
+
+/// The map `qemu-img map` reports (its "data" means stored).
+fn qemu_img_map(uri: &str) -> Map {
     let out = ok(
         &Command::new("qemu-img")
             .args(["map", "--output=json", "-f", "raw", uri])
@@ -26,25 +34,26 @@ fn qemu_img_data(uri: &str) -> Vec<(u64, u64)> {
             .expect("qemu-img"),
         "qemu-img map",
     );
-    let map: serde_json::Value = serde_json::from_str(&out).expect("qemu-img map json");
-    let mut data = Vec::new();
+    let json: serde_json::Value = serde_json::from_str(&out).expect("qemu-img map json");
+    let mut map = Map::default();
     let mut total = 0;
-    for e in map.as_array().expect("array") {
+    for e in json.as_array().expect("array") {
         let (start, length) = (e["start"].as_u64().unwrap(), e["length"].as_u64().unwrap());
         assert_eq!(start, total, "extents are consecutive: {out}");
         total += length;
-        if e["data"].as_bool().unwrap() {
-            merge(&mut data, start, length);
-        } else {
-            assert!(e["zero"].as_bool().unwrap(), "a hole reads as zeros: {e}");
+        match (e["data"].as_bool().unwrap(), e["zero"].as_bool().unwrap()) {
+            (true, false) => merge(&mut map.data, start, length),
+            (true, true) => merge(&mut map.zero, start, length),
+            (false, true) => {}
+            (false, false) => panic!("a hole must read as zeros: {e}"),
         }
     }
     assert_eq!(total, TIB, "the map covers the volume");
-    data
+    map
 }
 
-/// The data extents (start, length) `nbdinfo --map` reports, merged.
-fn nbdinfo_data(uri: &str) -> Vec<(u64, u64)> {
+/// The map `nbdinfo --map` reports.
+fn nbdinfo_map(uri: &str) -> Map {
     let out = ok(
         &Command::new("nbdinfo")
             .args(["--map", uri])
@@ -52,8 +61,8 @@ fn nbdinfo_data(uri: &str) -> Vec<(u64, u64)> {
             .expect("nbdinfo"),
         "nbdinfo --map",
     );
-    // Lines: OFFSET LENGTH TYPE DESCRIPTION, where TYPE 0 is data and 3 a hole of zeros.
-    let mut data = Vec::new();
+    // Lines: OFFSET LENGTH TYPE DESCRIPTION; TYPE 0 is data, 2 zeros, 3 a hole of zeros.
+    let mut map = Map::default();
     let mut total = 0;
     for line in out.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -65,13 +74,22 @@ fn nbdinfo_data(uri: &str) -> Vec<(u64, u64)> {
         assert_eq!(start, total, "extents are consecutive: {out}");
         total += length;
         match ty {
-            0 => merge(&mut data, start, length),
+            0 => merge(&mut map.data, start, length),
+            2 => merge(&mut map.zero, start, length),
             3 => {}
             _ => panic!("unexpected extent type in {line:?}"),
         }
     }
     assert_eq!(total, TIB, "the map covers the volume");
-    data
+    map
+}
+
+/// A map of data only.
+fn data(extents: &[(u64, u64)]) -> Map {
+    Map {
+        data: extents.to_vec(),
+        zero: Vec::new(),
+    }
 }
 
 fn merge(v: &mut Vec<(u64, u64)>, start: u64, length: u64) {
@@ -103,8 +121,8 @@ fn holes_are_reported_and_skipped_on_a_sparse_terabyte() {
     let uri = format!("nbd://{}/{vol}", serve.addr);
 
     // Nothing written: one hole.
-    assert_eq!(qemu_img_data(&uri), []);
-    assert_eq!(nbdinfo_data(&uri), []);
+    assert_eq!(qemu_img_map(&uri), data(&[]));
+    assert_eq!(nbdinfo_map(&uri), data(&[]));
 
     // 1 MiB of data at 256 GiB, and 64 KiB at 1 GiB.
     let at = 256 * GIB;
@@ -115,9 +133,9 @@ fn holes_are_reported_and_skipped_on_a_sparse_terabyte() {
             format!("write -P 0x11 {GIB} 65536"),
         ],
     );
-    let want = [(GIB, 65536), (at, MIB)];
-    assert_eq!(qemu_img_data(&uri), want);
-    assert_eq!(nbdinfo_data(&uri), want);
+    let want = data(&[(GIB, 65536), (at, MIB)]);
+    assert_eq!(qemu_img_map(&uri), want);
+    assert_eq!(nbdinfo_map(&uri), want);
 
     // nbdcopy to nowhere: only the data is read.
     ok(
@@ -139,8 +157,20 @@ fn holes_are_reported_and_skipped_on_a_sparse_terabyte() {
             format!("read -P 0x11 {GIB} 65536"),
         ],
     );
-    assert_eq!(qemu_img_data(&uri), [(GIB, 65536)]);
-    assert_eq!(nbdinfo_data(&uri), [(GIB, 65536)]);
+    assert_eq!(qemu_img_map(&uri), data(&[(GIB, 65536)]));
+    assert_eq!(nbdinfo_map(&uri), data(&[(GIB, 65536)]));
+
+    // One 512-byte sector in a page of its own: data.img gets a whole 4 KiB block, whose
+    // other seven sectors are stored zeros. They are reported as zeros, not as data, and not
+    // as a hole (they have storage).
+    let one = 2 * GIB;
+    qemu_io(&uri, &[format!("write -P 0x22 {one} 512")]);
+    let want = Map {
+        data: vec![(GIB, 65536), (one, 512)],
+        zero: vec![(one + 512, 3584)],
+    };
+    assert_eq!(qemu_img_map(&uri), want);
+    assert_eq!(nbdinfo_map(&uri), want);
 
     let (status, stderr) = serve.stop_with_stderr();
     assert!(status.is_some_and(|s| s.success()), "{status:?}\n{stderr}");

@@ -151,7 +151,7 @@ impl BlockDevice for VolumeDevice {
     }
 
     fn extents(&self, offset: u64, len: u32) -> io::Result<Vec<Extent>> {
-        // Holes (unallocated in data.img, or stored as all zeros) read as zeros.
+        // Holes (no blocks in data.img) and stored all-zero sectors read as zeros.
         let extents = self
             .volume
             .extents(offset, u64::from(len))
@@ -162,7 +162,7 @@ impl BlockDevice for VolumeDevice {
                 // Each extent lies inside the request, whose length is a u32.
                 length: u32::try_from(e.length).unwrap_or(len),
                 hole: e.hole,
-                zero: e.hole,
+                zero: e.zero,
             })
             .collect())
     }

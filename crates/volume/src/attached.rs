@@ -325,12 +325,12 @@ impl AttachedVolume {
         Ok(())
     }
 
-    /// Where `[offset, offset + len)` holds data and where it has holes: consecutive extents
-    /// from `offset`, covering at least a first part of the range (at most [`MAX_EXTENTS`],
-    /// and data sectors are looked at up to 64 MiB per call; ask again from where the answer
-    /// ends). A hole is what data.img's file system does not allocate (SEEK_DATA /
-    /// SEEK_HOLE; the chunk map of a memory store) or a stored sector of all zeros, which
-    /// reads as zeros too. The answer is a snapshot: writes running meanwhile may or may not be
+    /// Where `[offset, offset + len)` holds data, where it has holes and where it reads as
+    /// zeros: consecutive extents from `offset`, covering at least a first part of the range
+    /// (at most [`MAX_EXTENTS`], and stored sectors are looked at up to 64 MiB per call; ask
+    /// again from where the answer ends). A hole is what data.img's file system does not
+    /// allocate (SEEK_DATA / SEEK_HOLE; the chunk map of a memory store); stored sectors of
+    /// all zeros read as zeros too (the hole rule). The answer is a snapshot: writes running meanwhile may or may not be
     /// in it. Extents are reported in whole sectors, except that the first starts at `offset`
     /// and none goes past `offset + len`.
     ///
@@ -349,13 +349,14 @@ impl AttachedVolume {
         let runs = sector_extents(self.store.as_ref(), first, end - first)?;
         let mut out = Vec::with_capacity(runs.len());
         let mut at = first * ss;
-        for (sectors, hole) in runs {
+        for (sectors, kind) in runs {
             let next = at + sectors * ss;
             let (a, b) = (at.max(offset), next.min(offset + len));
             if b > a {
                 out.push(Extent {
                     length: b - a,
-                    hole,
+                    hole: kind.hole(),
+                    zero: kind.zero(),
                 });
             }
             at = next;

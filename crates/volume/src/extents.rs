@@ -1,6 +1,6 @@
-//! Where a volume holds data and where it has holes: the answer to a block client's
-//! "block status" question, from the store's allocation record merged with the hole rule (a
-//! stored sector of all zeros reads as zeros: it is a hole too).
+//! Where a volume holds data, where it has holes and where it reads as zeros: the answer to a
+//! block client's "block status" question, from the store's allocation record merged with the
+//! hole rule (a stored sector of all zeros reads as zeros).
 
 use ebsim_io::BlockStore;
 
@@ -11,9 +11,32 @@ use ebsim_io::BlockStore;
 pub struct Extent {
     /// Length in bytes.
     pub length: u64,
-    /// The run holds no data and reads as zeros: never written, trimmed, written with zeros,
-    /// or a hole of data.img's file system.
+    /// The run has no storage: data.img's file system holds no blocks for it (never written,
+    /// trimmed, written with zeros), or the memory store no chunk. A hole reads as zeros.
     pub hole: bool,
+    /// The run reads as zeros: a hole, or stored sectors of all zeros (the hole rule).
+    pub zero: bool,
+}
+
+/// What a run of sectors is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Stored data.
+    Data,
+    /// Stored, all zeros: reads as zeros.
+    Zero,
+    /// No storage: reads as zeros.
+    Hole,
+}
+
+impl Kind {
+    pub(crate) fn hole(self) -> bool {
+        self == Kind::Hole
+    }
+
+    pub(crate) fn zero(self) -> bool {
+        self != Kind::Data
+    }
 }
 
 /// At most this many extents per answer.
@@ -26,21 +49,21 @@ const MAX_SCAN_BYTES: u64 = 64 << 20;
 /// Sectors looked at under one range lock, in bytes.
 const SCAN_WINDOW_BYTES: u64 = 4 << 20;
 
-/// Runs of sectors (count, hole), merged, at most [`MAX_EXTENTS`].
+/// Runs of sectors (count, kind), merged, at most [`MAX_EXTENTS`].
 #[derive(Default)]
-struct Runs(Vec<(u64, bool)>);
+struct Runs(Vec<(u64, Kind)>);
 
 impl Runs {
     /// Adds a run; false when it could not be added because the list is full.
-    fn push(&mut self, sectors: u64, hole: bool) -> bool {
+    fn push(&mut self, sectors: u64, kind: Kind) -> bool {
         if sectors == 0 {
             return true;
         }
         let full = self.0.len() >= MAX_EXTENTS;
         match self.0.last_mut() {
-            Some(r) if r.1 == hole => r.0 += sectors,
+            Some(r) if r.1 == kind => r.0 += sectors,
             _ if full => return false,
-            _ => self.0.push((sectors, hole)),
+            _ => self.0.push((sectors, kind)),
         }
         true
     }
@@ -52,7 +75,7 @@ pub(crate) fn sector_extents(
     store: &dyn BlockStore,
     first: u64,
     count: u64,
-) -> Result<Vec<(u64, bool)>, ebsim_io::IoError> {
+) -> Result<Vec<(u64, Kind)>, ebsim_io::IoError> {
     let ss = store.sector_size().bytes() as u64;
     let window = (SCAN_WINDOW_BYTES / ss).max(1);
     let mut budget = MAX_SCAN_BYTES / ss;
@@ -61,7 +84,7 @@ pub(crate) fn sector_extents(
     let mut at = first;
     'runs: for run in store.allocation(first, count)? {
         if !run.allocated {
-            if !runs.push(run.sectors, true) {
+            if !runs.push(run.sectors, Kind::Hole) {
                 break;
             }
             at += run.sectors;
@@ -88,7 +111,8 @@ pub(crate) fn sector_extents(
                 while i < flags.len() && flags[i] == z {
                     i += 1;
                 }
-                if !runs.push((i - start) as u64, z) {
+                let kind = if z { Kind::Zero } else { Kind::Data };
+                if !runs.push((i - start) as u64, kind) {
                     break 'runs;
                 }
             }
@@ -108,7 +132,8 @@ mod tests {
     fn holes_zero_sectors_and_data_are_told_apart() {
         let store = MemoryStore::new(SectorSize::S4096, 1 << 20).expect("store");
         let locks = store.range_locks();
-        // Data at sectors 100..104 and 110; sector 105 is written as zeros (allocated, a hole).
+        // Data at sectors 100..104 and 110; sector 105 is written as zeros. The memory store
+        // keeps 256 KiB chunks (64 sectors): 0..64 is a hole, 64..128 stored.
         store
             .write_sectors(&locks.write(100, 4), 100, &[7u8; 4 * 4096])
             .expect("write");
@@ -122,17 +147,19 @@ mod tests {
         assert_eq!(
             e,
             [
-                (100, true),
-                (4, false),
-                (6, true),
-                (1, false),
-                ((1 << 20) - 111, true)
+                (64, Kind::Hole),
+                (36, Kind::Zero),
+                (4, Kind::Data),
+                (6, Kind::Zero),
+                (1, Kind::Data),
+                (17, Kind::Zero),
+                ((1 << 20) - 128, Kind::Hole)
             ]
         );
         // A range inside: starts where asked.
         assert_eq!(
             sector_extents(&store, 102, 4).expect("extents"),
-            [(2, false), (2, true)]
+            [(2, Kind::Data), (2, Kind::Zero)]
         );
     }
 
@@ -148,8 +175,8 @@ mod tests {
         }
         let e = sector_extents(&store, 0, 1 << 22).expect("extents");
         assert_eq!(e.len(), MAX_EXTENTS);
-        assert_eq!(e[0], (1, false));
-        assert_eq!(e[1], (1, true));
+        assert_eq!(e[0], (1, Kind::Data));
+        assert_eq!(e[1], (1, Kind::Zero));
         // Whole allocated ranges are looked at only up to the scan budget.
         let big = MemoryStore::new(SectorSize::S4096, 1 << 16).expect("store");
         let all = 1u64 << 16;
@@ -158,6 +185,6 @@ mod tests {
             .expect("write");
         drop(guard);
         let e = sector_extents(&big, 0, all).expect("extents");
-        assert_eq!(e, [(MAX_SCAN_BYTES / 4096, false)]);
+        assert_eq!(e, [(MAX_SCAN_BYTES / 4096, Kind::Data)]);
     }
 }
