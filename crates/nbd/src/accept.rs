@@ -84,6 +84,9 @@ pub(crate) fn handshake(sock: Arc<Sock>, peer: &str, ctx: &Context) -> Option<Ac
                     tracing::info!("nbd: {peer}: TLS on");
                 }
                 sock = Arc::new(Sock::Tls(Box::new(tls)));
+                // The TLS handshake left the socket's write limit at what remained of the
+                // deadline: back to the handshake's own limit for the replies to come.
+                sock.set_write_timeout(ctx.timeouts.handshake);
                 reader = BufReader::with_capacity(
                     READER_CAPACITY,
                     SockReader::new(Arc::clone(&sock), Some(deadline)),
