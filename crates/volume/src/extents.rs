@@ -79,12 +79,22 @@ pub(crate) fn sector_extents(
     let ss = store.sector_size().bytes() as u64;
     let window = (SCAN_WINDOW_BYTES / ss).max(1);
     let mut budget = MAX_SCAN_BYTES / ss;
+    // Sectors no smaller than the storage's allocation blocks were written whole where
+    // allocated: never all zeros (the volume stores zero sectors as holes), nothing to look for.
+    let scan = store.allocation_unit().is_none_or(|unit| ss < unit);
     let mut runs = Runs::default();
     let mut flags = Vec::new();
     let mut at = first;
     'runs: for run in store.allocation(first, count)? {
         if !run.allocated {
             if !runs.push(run.sectors, Kind::Hole) {
+                break;
+            }
+            at += run.sectors;
+            continue;
+        }
+        if !scan {
+            if !runs.push(run.sectors, Kind::Data) {
                 break;
             }
             at += run.sectors;
@@ -161,6 +171,31 @@ mod tests {
             sector_extents(&store, 102, 4).expect("extents"),
             [(2, Kind::Data), (2, Kind::Zero)]
         );
+    }
+
+    #[test]
+    fn whole_block_sectors_are_not_scanned() {
+        use ebsim_io::FileStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Stored zeros at sector 8 and data at 9, on 512-byte and on 4096-byte sectors.
+        for (ss, name) in [(SectorSize::S512, "small"), (SectorSize::S4096, "large")] {
+            let store = FileStore::create(dir.path().join(name), ss, 1 << 20).expect("store");
+            let n = ss.bytes();
+            let mut buf = vec![0u8; 2 * n];
+            buf[n..].fill(5);
+            store
+                .write_sectors(&store.range_locks().write(8, 2), 8, &buf)
+                .expect("write");
+            let e = sector_extents(&store, 8, 2).expect("extents");
+            let unit = store.allocation_unit().expect("block size");
+            if (n as u64) < unit {
+                // Looked at: the stored zeros are told from the data.
+                assert_eq!(e, [(1, Kind::Zero), (1, Kind::Data)], "{name}");
+            } else {
+                // A whole block per sector: allocated means written; not looked at.
+                assert_eq!(e, [(2, Kind::Data)], "{name}");
+            }
+        }
     }
 
     #[test]

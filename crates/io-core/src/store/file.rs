@@ -199,6 +199,12 @@ pub(crate) fn file_allocation(
     Ok(runs)
 }
 
+/// The file system's block size for `file` (`st_blksize`), if it can be read.
+pub(crate) fn file_block_size(file: &File) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().ok().map(|m| m.blksize()).filter(|&b| b > 0)
+}
+
 fn not_a_volume(path: &Path, reason: &str) -> IoError {
     IoError::NotAVolume {
         path: path.to_path_buf(),
@@ -269,5 +275,9 @@ impl BlockStore for FileStore {
 
     fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
         file_allocation(&self.file, self.sector_size, self.num_sectors, first, count)
+    }
+
+    fn allocation_unit(&self) -> Option<u64> {
+        file_block_size(&self.file)
     }
 }

@@ -227,6 +227,10 @@ impl BlockStore for MemoryStore {
         })
     }
 
+    fn allocation_unit(&self) -> Option<u64> {
+        Some(CHUNK as u64)
+    }
+
     fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
         check_range(self.num_sectors, first, count)?;
         // From the chunk map: a chunk never written (or freed by a trim) is a hole; whole

@@ -431,6 +431,11 @@ impl BlockStore for MmapStore {
         file_allocation(&self.file, self.sector_size, self.num_sectors, first, count)
     }
 
+    fn allocation_unit(&self) -> Option<u64> {
+        // First writes allocate whole pages.
+        file::file_block_size(&self.file).map(|b| b.max(1 << self.page_shift))
+    }
+
     fn zero_sectors(
         &self,
         held: &RangeGuard<'_>,

@@ -167,6 +167,15 @@ pub trait BlockStore: Send + Sync {
         }])
     }
 
+    /// The size in bytes of the blocks in which the storage allocates (a file system's
+    /// blocks, a page of the map, a memory chunk), if known. Where sectors are at least that
+    /// large, an allocated sector was written whole, so it holds what was written: in a
+    /// volume, never all zeros (an all-zero sector is stored as a hole), and
+    /// [`BlockStore::zero_sectors`] has nothing to find. `None` (the default): unknown.
+    fn allocation_unit(&self) -> Option<u64> {
+        None
+    }
+
     /// Sets `zero[i]` to whether the stored sector `first + i` is all zero (a hole, which
     /// reads as zeros; see [`is_hole`]). Stores that can look at their storage in place do so
     /// without copying it out; the default reads the sectors through a bounce buffer. `held`
