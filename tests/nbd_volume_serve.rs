@@ -6,56 +6,13 @@
 #![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::Command;
 
-use ebsim_test_support::ebsim::{Cli, Ebsim, ok};
+use ebsim_test_support::ebsim::{Cli, ok};
 use ebsim_test_support::kms_double::served_data_dir;
-use ebsim_test_support::process::Server;
 
-fn create_volume(cli: &Cli, dir: &Path, size: &str, sector: &str) -> String {
-    cli.ok(&["volume", "create", "--size", size, "--sector-size", sector]);
-    let mut ids: Vec<String> = std::fs::read_dir(dir.join("volumes"))
-        .expect("volumes dir")
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    assert_eq!(ids.len(), 1);
-    ids.pop().expect("one volume")
-}
-
-/// `ebsim volume serve ARGS…` on the data dir, through the KMS endpoint.
-fn start_serve(dir: &Path, url: &str, args: &[&str]) -> Server {
-    let mut argv = vec!["volume", "serve"];
-    argv.extend_from_slice(args);
-    Ebsim::new(env!("CARGO_BIN_EXE_ebsim"))
-        .data_dir(dir)
-        .kms_endpoint(url)
-        .serve(&argv)
-}
-
-/// SIGTERM: the exit must be clean and prompt.
-fn stop(serve: Server) {
-    let status = serve.stop();
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "volume serve did not stop cleanly on SIGTERM: {status:?}"
-    );
-}
-
-fn qemu_io(uri: &str, cmds: &[String]) -> String {
-    let mut c = Command::new("qemu-io");
-    c.args(["-f", "raw", uri]);
-    for cmd in cmds {
-        c.args(["-c", cmd]);
-    }
-    let out = ok(
-        &c.output().expect("qemu-io (installed by .ci/install-deps)"),
-        "qemu-io",
-    );
-    assert!(!out.contains("verification failed"), "{out}");
-    out
-}
+mod common;
+use common::{create_volume, qemu_io, start_serve, stop};
 
 #[test]
 fn served_volume_keeps_data_across_restarts_and_stores_ciphertext() {

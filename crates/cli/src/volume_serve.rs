@@ -6,10 +6,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use ebsim_io::IoError;
-use ebsim_nbd::{BlockDevice, NbdServer, ServerConfig};
+use ebsim_nbd::{BlockDevice, Extent, NbdServer, ServerConfig};
 use ebsim_volume::{AttachedVolume, VolumeError};
 use tracing::Level;
 
@@ -18,7 +19,8 @@ use crate::{CliError, GlobalArgs};
 /// Default NBD listen address.
 const DEFAULT_LISTEN: &str = "127.0.0.1:10809";
 
-/// `ebsim volume serve VOL... [--listen ADDR] [--unix PATH] [--allow-remote]`
+/// `ebsim volume serve VOL... [--listen ADDR] [--unix PATH] [--allow-remote] [--tls-creds DIR]
+/// [--tls MODE] [limits]`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Volumes to export: one NBD export each, named by the volume id (the first is also the
@@ -32,9 +34,69 @@ pub struct ServeArgs {
     /// Listen on a Unix socket at PATH (instead of TCP, or as well with --listen).
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
-    /// Allow --listen on a non-loopback address (exposes plaintext volume data to the network).
+    /// Allow --listen on a non-loopback address (TLS is then required unless --tls off).
     #[arg(long)]
     allow_remote: bool,
+    /// TLS credentials: a directory in qemu's x509 layout (ca-cert.pem, server-cert.pem,
+    /// server-key.pem). TLS clients must present a certificate signed by ca-cert.pem.
+    #[arg(long, value_name = "DIR")]
+    tls_creds: Option<PathBuf>,
+    /// TLS (NBD_OPT_STARTTLS): require (nothing is served without it), optional (for clients
+    /// that ask), or off. Default: require with --tls-creds or --allow-remote, off otherwise.
+    #[arg(long, value_enum, value_name = "MODE")]
+    tls: Option<TlsMode>,
+    /// Seconds a client may take from connecting to the end of the NBD handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    handshake_timeout: u64,
+    /// Seconds a connection may stay idle (no request arriving, none in flight) before it is
+    /// closed.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout: u64,
+    /// Seconds one write of a reply may wait for a client that reads nothing; the client is
+    /// then disconnected.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    write_timeout: u64,
+    /// Connections served at once; more are refused (and logged).
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_connections: u64,
+    /// Connections served at once from one IP address; more from it are refused (and logged).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_connections_per_peer: u64,
+}
+
+/// `--tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TlsMode {
+    /// Nothing is served without TLS.
+    Require,
+    /// TLS for clients that ask for it; plaintext for the others.
+    Optional,
+    /// No TLS.
+    Off,
+}
+
+/// The TLS mode `volume serve` runs with, from `--tls`, `--tls-creds` and `--allow-remote`.
+fn tls_mode(args: &ServeArgs) -> Result<TlsMode, CliError> {
+    let mode = args
+        .tls
+        .unwrap_or(if args.tls_creds.is_some() || args.allow_remote {
+            TlsMode::Require
+        } else {
+            TlsMode::Off
+        });
+    match (mode, &args.tls_creds) {
+        (TlsMode::Require | TlsMode::Optional, None) => Err(CliError::InvalidArgument(
+            if args.allow_remote && args.tls.is_none() {
+                "--allow-remote requires TLS: pass --tls-creds DIR (or --tls off to serve plaintext to the network)".to_owned()
+            } else {
+                "--tls require/optional needs --tls-creds DIR".to_owned()
+            },
+        )),
+        (TlsMode::Off, Some(_)) => Err(CliError::InvalidArgument(
+            "--tls-creds with --tls off: drop one of them".to_owned(),
+        )),
+        _ => Ok(mode),
+    }
 }
 
 /// An attached volume as an NBD block device.
@@ -88,6 +150,23 @@ impl BlockDevice for VolumeDevice {
         self.volume.trim(offset, len).map_err(io_error)
     }
 
+    fn extents(&self, offset: u64, len: u32) -> io::Result<Vec<Extent>> {
+        // Holes (no blocks in data.img) and stored all-zero sectors read as zeros.
+        let extents = self
+            .volume
+            .extents(offset, u64::from(len))
+            .map_err(io_error)?;
+        Ok(extents
+            .into_iter()
+            .map(|e| Extent {
+                // Each extent lies inside the request, whose length is a u32.
+                length: u32::try_from(e.length).unwrap_or(len),
+                hole: e.hole,
+                zero: e.zero,
+            })
+            .collect())
+    }
+
     fn write_zeroes(&self, offset: u64, len: u64, no_hole: bool) -> io::Result<()> {
         if !no_hole {
             return self.trim(offset, len);
@@ -103,6 +182,37 @@ impl BlockDevice for VolumeDevice {
         }
         Ok(())
     }
+}
+
+/// Listens on a Unix socket at `path` that only this user can connect to (mode 0600): the
+/// socket is bound under a random name next to `path`, made 0600, then renamed into place, so
+/// that it is never reachable with wider permissions. A stale socket at `path` (from an earlier
+/// run) is replaced; any other file there is an error.
+fn bind_private_unix(path: &std::path::Path) -> Result<UnixListener, CliError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && !m.file_type().is_socket()
+    {
+        return Err(CliError::InvalidArgument(format!(
+            "--unix {}: the path exists and is not a socket",
+            path.display()
+        )));
+    }
+    let name = path.file_name().ok_or_else(|| {
+        CliError::InvalidArgument(format!("--unix {}: not a file path", path.display()))
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let tmp = path.with_file_name(tmp_name);
+    let listener = UnixListener::bind(&tmp).map_err(CliError::io("listen on", path))?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io("listen on", path)(e));
+    }
+    Ok(listener)
 }
 
 /// Runs `ebsim volume serve`, attaching each volume with `attach` (which unwraps its data key
@@ -124,6 +234,22 @@ pub(crate) fn run(
         return Err(CliError::InvalidArgument(format!(
             "refusing to serve volumes on non-loopback address {a}; pass --allow-remote to expose them to the network"
         )));
+    }
+    let tls_mode = tls_mode(args)?;
+    // Load the credentials before attaching anything: bad ones change nothing.
+    let tls_creds = match &args.tls_creds {
+        Some(dir) if tls_mode != TlsMode::Off => Some(ebsim_nbd::TlsCreds::from_x509_dir(dir)?),
+        _ => None,
+    };
+    if args.allow_remote && tls_mode != TlsMode::Require {
+        tracing::warn!(
+            "serving volumes to the network without requiring TLS (--tls {})",
+            if tls_mode == TlsMode::Off {
+                "off"
+            } else {
+                "optional"
+            }
+        );
     }
     for (i, v) in args.volumes.iter().enumerate() {
         if args.volumes[..i].contains(v) {
@@ -150,7 +276,18 @@ pub(crate) fn run(
         .collect();
     // The server's own lines (connections opened and closed, failures of one connection) go
     // to stderr when info events are on for it: `-v`, or RUST_LOG=ebsim_nbd=info.
-    let config = ServerConfig::default().log(tracing::enabled!(target: "ebsim_nbd", Level::INFO));
+    let mut config = ServerConfig::default()
+        .log(tracing::enabled!(target: "ebsim_nbd", Level::INFO))
+        .handshake_timeout(Duration::from_secs(args.handshake_timeout))
+        .idle_timeout(Duration::from_secs(args.idle_timeout))
+        .write_timeout(Duration::from_secs(args.write_timeout))
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
+        .max_connections_per_peer(
+            usize::try_from(args.max_connections_per_peer).unwrap_or(usize::MAX),
+        );
+    if let Some(creds) = tls_creds {
+        config = config.tls(creds, tls_mode == TlsMode::Require);
+    }
     let server = Arc::new(NbdServer::with_config(exports, config)?);
 
     let tcp = match listen {
@@ -158,16 +295,7 @@ pub(crate) fn run(
         None => None,
     };
     let unix = match &args.unix {
-        Some(p) => {
-            if std::fs::symlink_metadata(p).is_ok_and(|m| {
-                use std::os::unix::fs::FileTypeExt;
-                m.file_type().is_socket()
-            }) {
-                // A stale socket from an earlier run.
-                let _ = std::fs::remove_file(p);
-            }
-            Some(UnixListener::bind(p).map_err(CliError::io("listen on", p))?)
-        }
+        Some(p) => Some(bind_private_unix(p)?),
         None => None,
     };
 
@@ -196,9 +324,14 @@ pub(crate) fn run(
     }
     for (id, d) in args.volumes.iter().zip(&devices) {
         let v = &d.volume;
+        let scheme = if tls_mode == TlsMode::Off {
+            "nbd"
+        } else {
+            "nbds"
+        };
         let at = match (tcp_addr, &args.unix) {
-            (Some(a), _) => format!("nbd://{a}/{id}"),
-            (None, Some(p)) => format!("nbd+unix:///{id}?socket={}", p.display()),
+            (Some(a), _) => format!("{scheme}://{a}/{id}"),
+            (None, Some(p)) => format!("{scheme}+unix:///{id}?socket={}", p.display()),
             (None, None) => String::new(),
         };
         tracing::info!(
@@ -230,6 +363,7 @@ pub(crate) fn run(
     }
 
     // The server and its connections are gone: detach (flush, zeroize the key, unlock).
+    tracing::info!("nbd: served {}", server.stats());
     drop(server);
     for d in devices {
         let id = d.volume.volume_id().to_owned();

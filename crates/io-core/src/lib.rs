@@ -34,5 +34,6 @@ pub use error::IoError;
 pub use key::XtsKey;
 pub use sector::SectorSize;
 pub use store::{
-    BlockStore, FileStore, MemoryStore, MmapStore, RangeGuard, RangeLocks, SectorTransform, is_hole,
+    AllocationRun, BlockStore, FileStore, MAX_ALLOCATION_RUNS, MemoryStore, MmapStore, RangeGuard,
+    RangeLocks, SectorTransform, is_hole,
 };

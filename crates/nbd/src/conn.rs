@@ -8,17 +8,21 @@
 use std::io::{self, BufRead, BufReader, IoSlice, Read};
 use std::net::Shutdown;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::accept::{self, Accepted};
 use crate::buffers::{Budget, BufPool};
 use crate::device::BlockDevice;
-use crate::handshake::{self, ExportInfo, Outcome, read_exact_or_eof};
+use crate::handshake::{ExportInfo, TlsPolicy, read_exact_or_eof};
 use crate::proto::{
     self, Command, CommandType, Errno, ExportGeometry, ReplyType, RequestHeader, Session,
 };
-use crate::sock::{Sock, SockReader};
+use crate::sock::{Sock, SockReader, is_timeout};
+use crate::stats::Counters;
+use crate::tls::TlsCreds;
 
 /// What a connection needs from the server that accepted it. The server builds one and hands
 /// each connection a counted reference to it; a connection sees nothing else of the server.
@@ -33,8 +37,27 @@ pub(crate) struct Context {
     pub(crate) stop: Arc<AtomicBool>,
     /// Threads per connection ([`crate::ServerConfig::workers_per_connection`]).
     pub(crate) workers: usize,
-    /// Log connections and errors to stderr.
+    /// Log connections and errors (through `tracing`, target `ebsim_nbd`).
     pub(crate) log: bool,
+    /// What the server has done.
+    pub(crate) counters: Counters,
+    /// How long a client may take over the handshake, stay idle, or leave a reply unread.
+    pub(crate) timeouts: Timeouts,
+    /// The server's TLS credentials, if it offers TLS.
+    pub(crate) tls: Option<TlsCreds>,
+    /// Whether TLS is off, offered, or required.
+    pub(crate) tls_policy: TlsPolicy,
+}
+
+/// The time limits of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// From accepting the connection to the end of the handshake.
+    pub(crate) handshake: Duration,
+    /// With no request in flight, until the next request starts to arrive.
+    pub(crate) idle: Duration,
+    /// For one write of a reply to make progress.
+    pub(crate) write: Duration,
 }
 
 impl Context {
@@ -58,6 +81,8 @@ struct Transmission {
     budget: Budget,
     ctx: Arc<Context>,
     logged: AtomicU32,
+    /// Requests read and not yet answered.
+    in_flight: AtomicUsize,
 }
 
 /// The read side of a connection, shared by its threads.
@@ -83,30 +108,48 @@ const MAX_LOGGED: u32 = 16;
 impl Transmission {
     fn log(&self, what: std::fmt::Arguments<'_>) {
         if self.ctx.log && self.logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED {
-            eprintln!("nbd: {} ({}): {what}", self.peer, self.name);
+            tracing::info!("nbd: {} ({}): {what}", self.peer, self.name);
         }
     }
 
-    fn send(&self, bufs: &mut [IoSlice<'_>]) {
+    /// Writes a reply whole; false if the connection is dead or the write failed (the
+    /// connection then ends).
+    fn send(&self, bufs: &mut [IoSlice<'_>]) -> bool {
         if self.dead.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
         let res = {
             let _g = self.write_lock.lock();
             self.sock.write_all_vectored(bufs)
         };
-        if let Err(e) = res {
-            if !self.dead.swap(true, Ordering::Relaxed) {
+        let Err(e) = res else { return true };
+        if !self.dead.swap(true, Ordering::Relaxed) {
+            if is_timeout(&e) {
+                Counters::add(&self.ctx.counters.timed_out, 1);
+                self.log(format_args!(
+                    "the client read nothing for {} s; closing",
+                    self.ctx.timeouts.write.as_secs_f64()
+                ));
+            } else {
                 self.log(format_args!("writing a reply failed: {e}"));
             }
-            // Wake the reader so that the connection ends.
-            self.sock.shutdown(Shutdown::Both);
         }
+        // Wake the reader so that the connection ends.
+        self.sock.shutdown(Shutdown::Both);
+        false
     }
 
     fn reply_ok(&self, cookie: u64) {
         let h = proto::simple_reply(cookie, None);
         self.send(&mut [IoSlice::new(&h)]);
+    }
+
+    fn count_read(&self, sent: bool, len: usize) {
+        if sent {
+            let c = &self.ctx.counters;
+            Counters::add(&c.reads, 1);
+            Counters::add(&c.read_bytes, len as u64);
+        }
     }
 
     /// An error reply; `read_offset` is the offset of a failed read (structured replies
@@ -129,11 +172,13 @@ impl Transmission {
             } else {
                 // data.len() <= MAX_PAYLOAD, checked by check_request.
                 let h = proto::offset_data_header(cookie, offset, data.len() as u32);
-                self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+                let sent = self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+                self.count_read(sent, data.len());
             }
         } else {
             let h = proto::simple_reply(cookie, None);
-            self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+            let sent = self.send(&mut [IoSlice::new(&h), IoSlice::new(data)]);
+            self.count_read(sent, data.len());
         }
     }
 
@@ -174,7 +219,9 @@ impl Transmission {
             cookie,
             payload.len() as u32,
         );
-        self.send(&mut [IoSlice::new(&h), IoSlice::new(&payload)]);
+        if self.send(&mut [IoSlice::new(&h), IoSlice::new(&payload)]) {
+            Counters::add(&self.ctx.counters.block_status, 1);
+        }
     }
 
     fn fail(&self, cookie: u64, what: &str, offset: u64, e: &io::Error, read: bool) {
@@ -220,6 +267,11 @@ impl Transmission {
                 let mut buf = payload.unwrap_or_default();
                 let data = buf.get_mut(..length as usize).unwrap_or_default();
                 let res = self.device.write_at_mut(offset, data);
+                if res.is_ok() {
+                    let c = &self.ctx.counters;
+                    Counters::add(&c.writes, 1);
+                    Counters::add(&c.written_bytes, u64::from(length));
+                }
                 self.flush_after(cookie, fua, "write", offset, res);
                 pool.put(buf);
             }
@@ -262,7 +314,10 @@ impl Transmission {
         }
         let r = &mut *r;
         match read_request(&mut r.inner, self, &r.geometry) {
-            Ok(job) => Some(job),
+            Ok(job) => {
+                self.in_flight.fetch_add(1, Ordering::SeqCst);
+                Some(job)
+            }
             Err(reason) => {
                 r.closed = true;
                 if let Some(reason) = reason {
@@ -284,6 +339,7 @@ impl Transmission {
                 self.reply_err(cookie, Errno::Io, "internal error", None);
             }
             self.budget.release(cost);
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -291,25 +347,22 @@ impl Transmission {
 /// Serves one accepted connection until the client leaves, breaks the protocol, or the
 /// server shuts down (the server then shuts the socket's read side, which ends the loop).
 pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
-    // Small: it holds request headers and small payloads; large payloads are read from the
-    // socket straight into their own buffers (see `read_payload`).
-    let mut reader = BufReader::with_capacity(READER_CAPACITY, SockReader(Arc::clone(&sock)));
-    let stop = || ctx.stopping();
-    let outcome = handshake::negotiate(&mut reader, &mut &*sock, &ctx.exports, &stop);
-    let (export, session) = match outcome {
-        Ok(Outcome::Transmission { export, session }) => (export, session),
-        Ok(Outcome::Closed) => return,
-        Err(e) => {
-            if ctx.log {
-                eprintln!("nbd: {peer}: handshake failed: {e}");
-            }
-            return;
-        }
+    let Some(Accepted {
+        sock,
+        reader,
+        export,
+        session,
+    }) = accept::handshake(sock, &peer, &ctx)
+    else {
+        return;
     };
+    // Transmission: reads wait up to the idle limit (see `read_request`).
+    sock.set_read_timeout(ctx.timeouts.idle);
+    sock.set_write_timeout(ctx.timeouts.write);
     let info = &ctx.exports[export];
     let name = info.name.clone();
     if ctx.log {
-        eprintln!(
+        tracing::info!(
             "nbd: {peer}: connected to export {name}{}",
             match (session.structured, session.block_status) {
                 (true, true) => " (structured replies, base:allocation)",
@@ -335,6 +388,7 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
         budget: Budget::default(),
         ctx: Arc::clone(&ctx),
         logged: AtomicU32::new(0),
+        in_flight: AtomicUsize::new(0),
     });
 
     // This thread is one of the connection's threads; the others are started here.
@@ -354,13 +408,10 @@ pub(crate) fn serve(sock: Arc<Sock>, peer: String, ctx: Arc<Context>) {
         let _ = h.join();
     }
     if ctx.log {
-        eprintln!("nbd: {} ({}): disconnected", t.peer, t.name);
+        tracing::info!("nbd: {} ({}): disconnected", t.peer, t.name);
     }
     sock.shutdown(Shutdown::Both);
 }
-
-/// Capacity of a connection's buffered reader.
-const READER_CAPACITY: usize = 16 << 10;
 
 /// Reads a write payload: what the buffered reader already holds, then the rest straight
 /// from the socket into `buf` (no second copy through the reader's buffer).
@@ -383,6 +434,24 @@ fn read_request<R: Read>(
 ) -> Result<Job, Option<String>> {
     loop {
         let mut hb = [0u8; proto::REQUEST_LEN];
+        // Nothing arrived for the idle time: wait on while requests are in flight (the
+        // client waits for them), close otherwise.
+        match reader.fill_buf() {
+            Err(e) if is_timeout(&e) => {
+                if t.in_flight.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                if t.dead.load(Ordering::Relaxed) || t.ctx.stopping() {
+                    return Err(None);
+                }
+                Counters::add(&t.ctx.counters.timed_out, 1);
+                return Err(Some(format!(
+                    "idle for {} s; closing",
+                    t.ctx.timeouts.idle.as_secs_f64()
+                )));
+            }
+            _ => {}
+        }
         match read_exact_or_eof(reader, &mut hb) {
             Ok(true) => {}
             Ok(false) => return Err(None),

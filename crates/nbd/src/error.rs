@@ -31,6 +31,14 @@ pub enum NbdError {
     /// Listening or accepting failed.
     #[error("nbd listener: {0}")]
     Io(#[from] io::Error),
+    /// TLS credentials could not be loaded.
+    #[error("TLS credentials: {path}: {reason}")]
+    TlsCreds {
+        /// The file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The final flush of an export failed at shutdown.
     #[error("flushing export {export} failed: {source}")]
     Flush {

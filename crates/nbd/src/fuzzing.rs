@@ -71,4 +71,24 @@ pub fn fuzz_parsers(data: &[u8]) {
         },
     ];
     let _ = nbd::negotiate(&mut &data[..], &mut std::io::sink(), &exports, &|| false);
+    // With TLS offered or required, before and after STARTTLS.
+    for policy in [
+        crate::handshake::TlsPolicy::Optional,
+        crate::handshake::TlsPolicy::Required,
+    ] {
+        let flags = nbd::ClientFlags {
+            fixed_newstyle: true,
+            no_zeroes: data.first().is_some_and(|b| b & 1 == 1),
+        };
+        for after_tls in [None, Some(flags)] {
+            let _ = crate::handshake::negotiate_with(
+                &mut &data[..],
+                &mut std::io::sink(),
+                &exports,
+                &|| false,
+                policy,
+                after_tls,
+            );
+        }
+    }
 }

@@ -2,21 +2,23 @@
 //! graceful shutdown.
 
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpListener};
+use std::net::{IpAddr, Shutdown, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::NbdError;
 use crate::buffers::BufPool;
-use crate::conn::{self, Context};
+use crate::conn::{self, Context, Timeouts};
 use crate::device::{BlockDevice, check_geometry};
-use crate::handshake::ExportInfo;
+use crate::handshake::{ExportInfo, TlsPolicy};
 use crate::proto::{ExportGeometry, MAX_STRING};
 use crate::sock::Sock;
+use crate::stats::{Counters, ServerStats};
+use crate::tls::TlsCreds;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -27,10 +29,29 @@ pub struct ServerConfig {
     /// also how many requests of one connection run at once. (Payload memory is bounded
     /// separately: 64 MiB per connection.)
     pub workers_per_connection: usize,
-    /// Connections served at once; more are closed at once (default 64).
+    /// Connections served at once; more are refused: closed at once, and logged
+    /// (default 256).
     pub max_connections: usize,
-    /// Log connections and errors to stderr (default true). Never logs data.
+    /// Connections served at once from one peer IP address (TCP); more from that address
+    /// are refused (default 16).
+    pub max_connections_per_peer: usize,
+    /// Time from accepting a connection to the end of its handshake; a client that takes
+    /// longer is disconnected (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Time a connection may stay idle (no request arriving, none in flight) before it is
+    /// closed (default 300 s).
+    pub idle_timeout: Duration,
+    /// Time one write of a reply may wait for the client to read; a client that reads nothing
+    /// for that long is disconnected (default 30 s).
+    pub write_timeout: Duration,
+    /// Log connections, refusals and errors through `tracing` (target `ebsim_nbd`; default
+    /// true). Never logs data.
     pub log: bool,
+    /// TLS credentials; TLS is offered (`NBD_OPT_STARTTLS`) when set (default: none).
+    pub tls: Option<TlsCreds>,
+    /// Whether TLS is required before anything else, or only offered (ignored without
+    /// [`ServerConfig::tls`]).
+    pub tls_required: bool,
 }
 
 impl Default for ServerConfig {
@@ -39,8 +60,14 @@ impl Default for ServerConfig {
         Self {
             // More threads than CPUs: while some wait on the socket, others have work.
             workers_per_connection: (2 * cpus).clamp(4, 16),
-            max_connections: 64,
+            max_connections: 256,
+            max_connections_per_peer: 16,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(30),
             log: true,
+            tls: None,
+            tls_required: false,
         }
     }
 }
@@ -58,6 +85,37 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::max_connections_per_peer`].
+    pub fn max_connections_per_peer(mut self, n: usize) -> Self {
+        self.max_connections_per_peer = n;
+        self
+    }
+
+    /// Sets [`ServerConfig::handshake_timeout`].
+    pub fn handshake_timeout(mut self, t: Duration) -> Self {
+        self.handshake_timeout = t;
+        self
+    }
+
+    /// Sets [`ServerConfig::idle_timeout`].
+    pub fn idle_timeout(mut self, t: Duration) -> Self {
+        self.idle_timeout = t;
+        self
+    }
+
+    /// Sets [`ServerConfig::write_timeout`].
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.write_timeout = t;
+        self
+    }
+
+    /// Offers TLS with `creds`; with `required`, nothing but TLS is served.
+    pub fn tls(mut self, creds: TlsCreds, required: bool) -> Self {
+        self.tls = Some(creds);
+        self.tls_required = required;
+        self
+    }
+
     /// Sets [`ServerConfig::log`].
     pub fn log(mut self, on: bool) -> Self {
         self.log = on;
@@ -69,10 +127,28 @@ impl ServerConfig {
 struct Shared {
     ctx: Arc<Context>,
     max_connections: usize,
-    conns: Mutex<HashMap<u64, Arc<Sock>>>,
+    max_per_peer: usize,
+    conns: Mutex<Conns>,
     idle: Condvar,
     next_id: AtomicU64,
+    /// Refusals logged in the current second, and when that second began.
+    refusals_logged: Mutex<(Instant, u32)>,
 }
+
+/// The connections being served.
+#[derive(Default)]
+struct Conns {
+    socks: HashMap<u64, Arc<Sock>>,
+    /// Connections per peer IP address (TCP only).
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+/// At most this many refused connections are logged per second (the rest are counted).
+const MAX_REFUSALS_LOGGED: u32 = 10;
+
+/// After shutdown starts, connections get this long to answer the requests they hold; then
+/// their sockets are closed both ways, so that a reply no client reads cannot hold shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// An NBD server exporting block devices (fixed newstyle handshake; `NBD_OPT_GO`/`INFO`/
 /// `EXPORT_NAME`/`LIST`/`ABORT`/`STRUCTURED_REPLY`; READ, WRITE with FUA, FLUSH, TRIM,
@@ -101,6 +177,8 @@ impl std::fmt::Debug for NbdServer {
             .field("exports", &sh.ctx.exports)
             .field("workers_per_connection", &sh.ctx.workers)
             .field("max_connections", &sh.max_connections)
+            .field("max_connections_per_peer", &sh.max_per_peer)
+            .field("timeouts", &sh.ctx.timeouts)
             .field("log", &sh.ctx.log)
             .finish_non_exhaustive()
     }
@@ -177,14 +255,28 @@ impl NbdServer {
             stop: Arc::new(AtomicBool::new(false)),
             workers: config.workers_per_connection.max(1),
             log: config.log,
+            counters: Counters::default(),
+            timeouts: Timeouts {
+                handshake: config.handshake_timeout,
+                idle: config.idle_timeout,
+                write: config.write_timeout,
+            },
+            tls_policy: match (&config.tls, config.tls_required) {
+                (None, _) => TlsPolicy::Off,
+                (Some(_), false) => TlsPolicy::Optional,
+                (Some(_), true) => TlsPolicy::Required,
+            },
+            tls: config.tls,
         };
         Ok(Self {
             shared: Arc::new(Shared {
                 ctx: Arc::new(ctx),
                 max_connections: config.max_connections,
-                conns: Mutex::new(HashMap::new()),
+                max_per_peer: config.max_connections_per_peer,
+                conns: Mutex::new(Conns::default()),
                 idle: Condvar::new(),
                 next_id: AtomicU64::new(0),
+                refusals_logged: Mutex::new((Instant::now(), 0)),
             }),
         })
     }
@@ -213,7 +305,12 @@ impl NbdServer {
 
     /// Number of connections being served.
     pub fn active_connections(&self) -> usize {
-        self.shared.conns.lock().len()
+        self.shared.conns.lock().socks.len()
+    }
+
+    /// What the server has done so far.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.ctx.counters.snapshot()
     }
 
     /// Accepts TCP connections until shutdown, then waits for the connections to finish their
@@ -227,7 +324,7 @@ impl NbdServer {
             listener.accept().map(|(s, addr)| {
                 let _ = s.set_nonblocking(false);
                 let _ = s.set_nodelay(true);
-                (Sock::Tcp(s), addr.to_string())
+                (Sock::Tcp(s), addr.to_string(), Some(addr.ip()))
             })
         })
     }
@@ -242,19 +339,19 @@ impl NbdServer {
             listener.accept().map(|(s, _)| {
                 let _ = s.set_nonblocking(false);
                 let id = self.shared.next_id.load(Ordering::Relaxed);
-                (Sock::Unix(s), format!("unix#{id}"))
+                (Sock::Unix(s), format!("unix#{id}"), None)
             })
         })
     }
 
     fn accept_loop(
         &self,
-        mut accept: impl FnMut() -> std::io::Result<(Sock, String)>,
+        mut accept: impl FnMut() -> std::io::Result<(Sock, String, Option<IpAddr>)>,
     ) -> Result<(), NbdError> {
         let sh = &self.shared;
         while !sh.ctx.stop.load(Ordering::SeqCst) {
             match accept() {
-                Ok((sock, peer)) => self.spawn(sock, peer),
+                Ok((sock, peer, ip)) => self.spawn(sock, peer, ip),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(ACCEPT_POLL)
                 }
@@ -268,7 +365,7 @@ impl NbdServer {
                 Err(e) => {
                     // Out of descriptors or similar: report, back off, keep serving.
                     if sh.ctx.log {
-                        eprintln!("nbd: accept failed: {e}");
+                        tracing::warn!("nbd: accept failed: {e}");
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -277,23 +374,52 @@ impl NbdServer {
         self.finish()
     }
 
-    fn spawn(&self, sock: Sock, peer: String) {
+    /// Logs a refused connection (at most [`MAX_REFUSALS_LOGGED`] a second) and counts it.
+    fn refuse(&self, sock: &Sock, peer: &str, why: std::fmt::Arguments<'_>) {
+        let sh = &self.shared;
+        sock.shutdown(Shutdown::Both);
+        Counters::add(&sh.ctx.counters.refused, 1);
+        if !sh.ctx.log {
+            return;
+        }
+        let mut l = sh.refusals_logged.lock();
+        if l.0.elapsed() >= Duration::from_secs(1) {
+            *l = (Instant::now(), 0);
+        }
+        l.1 += 1;
+        if l.1 <= MAX_REFUSALS_LOGGED {
+            tracing::warn!("nbd: {peer}: connection refused: {why}");
+        }
+    }
+
+    fn spawn(&self, sock: Sock, peer: String, ip: Option<IpAddr>) {
         let sh = &self.shared;
         let sock = Arc::new(sock);
         let id = sh.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut conns = sh.conns.lock();
-            if conns.len() >= sh.max_connections {
-                if sh.ctx.log {
-                    eprintln!("nbd: {peer}: refused, {} connections already", conns.len());
-                }
-                sock.shutdown(Shutdown::Both);
-                return;
+            let n = conns.socks.len();
+            if n >= sh.max_connections {
+                drop(conns);
+                return self.refuse(&sock, &peer, format_args!("{n} connections already"));
             }
-            conns.insert(id, Arc::clone(&sock));
+            if let Some(ip) = ip {
+                let from_peer = conns.per_peer.get(&ip).copied().unwrap_or(0);
+                if from_peer >= sh.max_per_peer {
+                    drop(conns);
+                    return self.refuse(
+                        &sock,
+                        &peer,
+                        format_args!("{from_peer} connections from {ip} already"),
+                    );
+                }
+                *conns.per_peer.entry(ip).or_insert(0) += 1;
+            }
+            conns.socks.insert(id, Arc::clone(&sock));
         }
+        Counters::add(&sh.ctx.counters.connections, 1);
         if sh.ctx.log {
-            eprintln!("nbd: {peer}: connection accepted");
+            tracing::info!("nbd: {peer}: connection accepted");
         }
         let shared = Arc::clone(sh);
         let sock2 = Arc::clone(&sock);
@@ -301,28 +427,44 @@ impl NbdServer {
             .name(format!("nbd-conn-{id}"))
             .spawn(move || {
                 conn::serve(sock2, peer, Arc::clone(&shared.ctx));
-                let mut conns = shared.conns.lock();
-                conns.remove(&id);
-                shared.idle.notify_all();
+                shared.forget(id, ip);
             });
         if let Err(e) = spawned {
             if sh.ctx.log {
-                eprintln!("nbd: could not start a connection thread: {e}");
+                tracing::warn!("nbd: could not start a connection thread: {e}");
             }
             sock.shutdown(Shutdown::Both);
-            sh.conns.lock().remove(&id);
+            sh.forget(id, ip);
         }
     }
 
-    /// Ends every connection's reading, waits for in-flight requests, flushes the devices.
+    /// Ends every connection's reading, waits for in-flight requests (closing the sockets of
+    /// connections that have not finished after [`SHUTDOWN_GRACE`]: their remaining replies
+    /// are dropped, but every request already received still runs), flushes the devices.
     fn finish(&self) -> Result<(), NbdError> {
         let sh = &self.shared;
         {
             let mut conns = sh.conns.lock();
-            for s in conns.values() {
+            for s in conns.socks.values() {
                 s.shutdown(Shutdown::Read);
             }
-            while !conns.is_empty() {
+            let grace = Instant::now() + SHUTDOWN_GRACE;
+            while !conns.socks.is_empty() {
+                if sh.idle.wait_until(&mut conns, grace).timed_out() {
+                    break;
+                }
+            }
+            if !conns.socks.is_empty() && sh.ctx.log {
+                tracing::warn!(
+                    "nbd: {} connections still busy after {} s; closing them",
+                    conns.socks.len(),
+                    SHUTDOWN_GRACE.as_secs()
+                );
+            }
+            for s in conns.socks.values() {
+                s.shutdown(Shutdown::Both);
+            }
+            while !conns.socks.is_empty() {
                 sh.idle.wait(&mut conns);
             }
         }
@@ -333,8 +475,25 @@ impl NbdServer {
             })?;
         }
         if sh.ctx.log {
-            eprintln!("nbd: server stopped; devices flushed");
+            tracing::info!("nbd: server stopped; devices flushed");
         }
         Ok(())
+    }
+}
+
+impl Shared {
+    /// Removes a finished connection.
+    fn forget(&self, id: u64, ip: Option<IpAddr>) {
+        let mut conns = self.conns.lock();
+        conns.socks.remove(&id);
+        if let Some(ip) = ip
+            && let Some(n) = conns.per_peer.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                conns.per_peer.remove(&ip);
+            }
+        }
+        self.idle.notify_all();
     }
 }

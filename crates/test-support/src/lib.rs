@@ -7,6 +7,7 @@
 //! - [`process`]: child processes that print `listening on ADDR` first, moto's server, free
 //!   ports.
 //! - [`http`]: KMS requests signed with SigV4 as the AWS SDKs sign them, sent over HTTP.
+//! - [`tls`] (feature `tls`): a CA, server and client certificates for TLS tests.
 //! - [`kms_double`] (feature `kms-double`): a grant-aware KMS double, in process or behind
 //!   an HTTP endpoint, and a data dir that reaches it with a service credential.
 //!
@@ -27,3 +28,5 @@ pub mod http;
 #[cfg(feature = "kms-double")]
 pub mod kms_double;
 pub mod process;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ebsim_io::{BlockStore, RangeGuard, SectorSize, XtsEngine, XtsTransform, is_hole};
 
 use crate::VolumeError;
+use crate::extents::{Extent, sector_extents};
 use crate::metadata::VolumeMetadata;
 
 /// Whether a plaintext sector is all zeros; a data sector answers at its first bytes.
@@ -324,7 +325,47 @@ impl AttachedVolume {
         Ok(())
     }
 
+    /// Where `[offset, offset + len)` holds data, where it has holes and where it reads as
+    /// zeros: consecutive extents from `offset`, covering at least a first part of the range
+    /// (at most [`MAX_EXTENTS`], and stored sectors are looked at up to 64 MiB per call; ask
+    /// again from where the answer ends). A hole is what data.img's file system does not
+    /// allocate (SEEK_DATA / SEEK_HOLE; the chunk map of a memory store); stored sectors of
+    /// all zeros read as zeros too (the hole rule). The answer is a snapshot: writes running meanwhile may or may not be
+    /// in it. Extents are reported in whole sectors, except that the first starts at `offset`
+    /// and none goes past `offset + len`.
+    ///
+    /// # Errors
+    /// [`VolumeError::OutOfRange`], or an error of the store.
+    ///
+    /// [`MAX_EXTENTS`]: crate::MAX_EXTENTS
+    pub fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, VolumeError> {
+        self.check(offset, len)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let ss = self.sector_size.bytes() as u64;
+        let first = offset / ss;
+        let end = (offset + len).div_ceil(ss);
+        let runs = sector_extents(self.store.as_ref(), first, end - first)?;
+        let mut out = Vec::with_capacity(runs.len());
+        let mut at = first * ss;
+        for (sectors, kind) in runs {
+            let next = at + sectors * ss;
+            let (a, b) = (at.max(offset), next.min(offset + len));
+            if b > a {
+                out.push(Extent {
+                    length: b - a,
+                    hole: kind.hole(),
+                    zero: kind.zero(),
+                });
+            }
+            at = next;
+        }
+        Ok(out)
+    }
+
     /// Makes every completed write durable.
+    ///    /// Makes every completed write durable.
     ///
     /// # Errors
     /// An error of the store.

@@ -42,11 +42,13 @@
 
 mod attached;
 mod error;
+mod extents;
 mod metadata;
 mod root;
 
 // The public interface is:
 pub use attached::AttachedVolume;
 pub use error::{VolumeError, kms_failure_meaning};
+pub use extents::{Extent, MAX_EXTENTS};
 pub use metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, new_volume_id};
 pub use root::{NewVolume, VolumeRoot};

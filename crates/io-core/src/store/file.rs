@@ -13,7 +13,9 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use super::{BlockStore, RangeGuard, RangeLocks, check_range, check_request, sys};
+use super::{
+    AllocationRun, BlockStore, RangeGuard, RangeLocks, check_range, check_request, push_run, sys,
+};
 use crate::{IoError, SectorSize};
 
 /// A block store on a sparse file: sector *i* at byte offset *i × sector_size*.
@@ -150,6 +152,59 @@ pub(super) fn allocated_bytes(file: &File, path: &Path) -> Result<u64, IoError> 
     Ok(meta.blocks() * 512)
 }
 
+/// The allocation of sectors `first..first + count` of a sparse data file, from the file
+/// system's record of its holes (`SEEK_DATA` / `SEEK_HOLE`); see [`BlockStore::allocation`].
+/// A sector counts as allocated if any byte of it is. Where the file system cannot tell (an
+/// error from `lseek`), the rest of the range is reported allocated, which is always correct.
+pub(crate) fn file_allocation(
+    file: &File,
+    ss: SectorSize,
+    num_sectors: u64,
+    first: u64,
+    count: u64,
+) -> Result<Vec<AllocationRun>, IoError> {
+    check_range(num_sectors, first, count)?;
+    let shift = ss.shift();
+    let end = first + count;
+    let mut runs = Vec::new();
+    let mut at = first;
+    while at < end {
+        // The next data at or after sector `at`: the sectors before it are a hole.
+        let data = match sys::seek_data_or_hole(file, at << shift, true) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                push_run(&mut runs, end - at, false);
+                break;
+            }
+            Err(_) => {
+                push_run(&mut runs, end - at, true);
+                break;
+            }
+        };
+        let data_sector = (data >> shift).clamp(at, end);
+        if !push_run(&mut runs, data_sector - at, false) || data_sector >= end {
+            break;
+        }
+        at = data_sector;
+        // The data runs to the next hole (the end of the file is one), rounded up to a sector.
+        let hole_sector = match sys::seek_data_or_hole(file, data, false) {
+            Ok(Some(h)) => h.div_ceil(1 << shift).clamp(at + 1, end),
+            Ok(None) | Err(_) => end,
+        };
+        if !push_run(&mut runs, hole_sector - at, true) {
+            break;
+        }
+        at = hole_sector;
+    }
+    Ok(runs)
+}
+
+/// The file system's block size for `file` (`st_blksize`), if it can be read.
+pub(crate) fn file_block_size(file: &File) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().ok().map(|m| m.blksize()).filter(|&b| b > 0)
+}
+
 fn not_a_volume(path: &Path, reason: &str) -> IoError {
     IoError::NotAVolume {
         path: path.to_path_buf(),
@@ -216,5 +271,13 @@ impl BlockStore for FileStore {
 
     fn flush(&self) -> Result<(), IoError> {
         self.file.sync_data().map_err(|e| io_error(&self.path, e))
+    }
+
+    fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
+        file_allocation(&self.file, self.sector_size, self.num_sectors, first, count)
+    }
+
+    fn allocation_unit(&self) -> Option<u64> {
+        file_block_size(&self.file)
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len, check_range,
-    check_request, is_hole, transform_out,
+    AllocationRun, BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len,
+    check_range, check_request, is_hole, push_run, transform_out,
 };
 use crate::{IoError, SectorSize};
 
@@ -222,6 +222,70 @@ impl BlockStore for MemoryStore {
                     dst.fill(0);
                     holes.fill(true);
                 }
+            }
+            Ok(())
+        })
+    }
+
+    fn allocation_unit(&self) -> Option<u64> {
+        Some(CHUNK as u64)
+    }
+
+    fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
+        check_range(self.num_sectors, first, count)?;
+        // From the chunk map: a chunk never written (or freed by a trim) is a hole; whole
+        // regions never written are skipped at once.
+        let shift = self.sector_size.shift();
+        let chunk_sectors = (CHUNK as u64) >> shift;
+        let region_sectors = chunk_sectors << REGION_SHIFT;
+        let end = first + count;
+        let mut runs = Vec::new();
+        let mut at = first;
+        while at < end {
+            let index = at / chunk_sectors;
+            let region = self.regions.get((index >> REGION_SHIFT) as usize);
+            let (next, allocated) = match region.and_then(OnceLock::get) {
+                None => ((at / region_sectors + 1) * region_sectors, false),
+                Some(_) => {
+                    let here = self.chunk(index).is_some_and(|c| read_lock(c).is_some());
+                    ((index + 1) * chunk_sectors, here)
+                }
+            };
+            let next = next.min(end);
+            if !push_run(&mut runs, next - at, allocated) {
+                break;
+            }
+            at = next;
+        }
+        Ok(runs)
+    }
+
+    fn zero_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        zero: &mut [bool],
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size.bytes();
+        let len = zero.len().checked_mul(ss).ok_or(IoError::SectorOverflow {
+            first,
+            count: zero.len() as u64,
+        })?;
+        let count = check_request(self.sector_size, self.num_sectors, first, len)?;
+        held.check(&self.locks, first, count, false)?;
+        let start = first << self.sector_size.shift();
+        // Looked at in place, chunk by chunk (chunks are whole sectors).
+        Self::for_each_piece(start, len, |index, off, range| {
+            let flags = &mut zero[range.start / ss..range.end / ss];
+            let guard = self.chunk(index).map(read_lock);
+            match guard.as_ref().and_then(|g| g.as_deref()) {
+                Some(data) => {
+                    let src = &data[off..off + range.len()];
+                    for (s, z) in src.chunks_exact(ss).zip(flags.iter_mut()) {
+                        *z = is_hole(s);
+                    }
+                }
+                None => flags.fill(true),
             }
             Ok(())
         })

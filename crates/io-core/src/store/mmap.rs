@@ -43,8 +43,8 @@ use memmap2::{Advice, MmapOptions, MmapRaw};
 
 use super::file::{self, io_error};
 use super::{
-    BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len, check_range,
-    check_request, sys, transform_out,
+    AllocationRun, BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len,
+    check_range, check_request, file_allocation, is_hole, sys, transform_out,
 };
 use crate::{IoError, SectorSize};
 
@@ -425,6 +425,37 @@ impl BlockStore for MmapStore {
         // than a page): the next write to it allocates again.
         self.allocated.clear(self.pages(offset, len));
         sys::punch_hole(&self.file, offset, len).map_err(|e| io_error(&self.path, e))
+    }
+
+    fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
+        file_allocation(&self.file, self.sector_size, self.num_sectors, first, count)
+    }
+
+    fn allocation_unit(&self) -> Option<u64> {
+        // First writes allocate whole pages.
+        file::file_block_size(&self.file).map(|b| b.max(1 << self.page_shift))
+    }
+
+    fn zero_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        zero: &mut [bool],
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size.bytes();
+        let len = zero.len().checked_mul(ss).ok_or(IoError::SectorOverflow {
+            first,
+            count: zero.len() as u64,
+        })?;
+        let count = check_request(self.sector_size, self.num_sectors, first, len)?;
+        held.check(&self.locks, first, count, false)?;
+        // In place, in the map: ciphertext answers at its first bytes.
+        self.view(first << self.sector_size.shift(), len, |src| {
+            for (s, z) in src.chunks_exact(ss).zip(zero.iter_mut()) {
+                *z = is_hole(s);
+            }
+            Ok(())
+        })
     }
 
     fn flush(&self) -> Result<(), IoError> {

@@ -25,6 +25,7 @@ mod range_lock;
 mod sys;
 
 pub use file::FileStore;
+pub(crate) use file::file_allocation;
 pub use memory::MemoryStore;
 pub use mmap::MmapStore;
 pub use range_lock::{RangeGuard, RangeLocks};
@@ -148,6 +149,56 @@ pub trait BlockStore: Send + Sync {
         Ok(())
     }
 
+    /// How sectors `first..first + count` are allocated in the store's storage: consecutive
+    /// runs from `first`, merged (no two neighbours alike), covering at least a first part of
+    /// the range and at most [`MAX_ALLOCATION_RUNS`] runs. An unallocated sector is a hole and
+    /// reads as zeros; an allocated one may read as zeros too (see
+    /// [`BlockStore::zero_sectors`]). Takes no range lock: the answer is a snapshot, as exact
+    /// as the storage's own record at the time of the call. The default reports the whole
+    /// range as allocated, which is always correct.
+    ///
+    /// # Errors
+    /// [`IoError::OutOfRange`], or an I/O error of the store.
+    fn allocation(&self, first: u64, count: u64) -> Result<Vec<AllocationRun>, IoError> {
+        check_range(self.num_sectors(), first, count)?;
+        Ok(vec![AllocationRun {
+            sectors: count,
+            allocated: true,
+        }])
+    }
+
+    /// The size in bytes of the blocks in which the storage allocates (a file system's
+    /// blocks, a page of the map, a memory chunk), if known. Where sectors are at least that
+    /// large, an allocated sector was written whole, so it holds what was written: in a
+    /// volume, never all zeros (an all-zero sector is stored as a hole), and
+    /// [`BlockStore::zero_sectors`] has nothing to find. `None` (the default): unknown.
+    fn allocation_unit(&self) -> Option<u64> {
+        None
+    }
+
+    /// Sets `zero[i]` to whether the stored sector `first + i` is all zero (a hole, which
+    /// reads as zeros; see [`is_hole`]). Stores that can look at their storage in place do so
+    /// without copying it out; the default reads the sectors through a bounce buffer. `held`
+    /// covers the sectors (shared or exclusive).
+    ///
+    /// # Errors
+    /// As [`BlockStore::read_sectors`].
+    fn zero_sectors(
+        &self,
+        held: &RangeGuard<'_>,
+        first: u64,
+        zero: &mut [bool],
+    ) -> Result<(), IoError> {
+        let ss = self.sector_size().bytes();
+        let per = (ZERO_SCAN_BUF / ss).max(1);
+        let mut buf = vec![0u8; per.min(zero.len()) * ss];
+        for (i, flags) in zero.chunks_mut(per).enumerate() {
+            let b = &mut buf[..flags.len() * ss];
+            self.read_sectors_with_holes(held, first + (i * per) as u64, b, flags)?;
+        }
+        Ok(())
+    }
+
     /// Stores the transform of `buf` at sector `first`: the same as
     /// `transform.apply(first, buf)` followed by [`BlockStore::write_sectors`] (which is what
     /// this default does), but a store that can write the transform's output straight into its
@@ -190,6 +241,36 @@ pub trait BlockStore: Send + Sync {
             transform.apply(first + i as u64, &mut buf[i * ss..j * ss])
         })
     }
+}
+
+/// A run of sectors with one allocation status (see [`BlockStore::allocation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocationRun {
+    /// Number of sectors in the run.
+    pub sectors: u64,
+    /// Whether the storage holds blocks for them (false: a hole, which reads as zeros).
+    pub allocated: bool,
+}
+
+/// At most this many runs per [`BlockStore::allocation`] answer.
+pub const MAX_ALLOCATION_RUNS: usize = 1024;
+
+/// Bytes per bounce buffer of the default [`BlockStore::zero_sectors`].
+const ZERO_SCAN_BUF: usize = 1 << 20;
+
+/// Appends a run of `sectors` to `runs`, merging it with the last run when alike. Returns
+/// false once `runs` holds [`MAX_ALLOCATION_RUNS`] runs and this one could not be merged.
+pub(crate) fn push_run(runs: &mut Vec<AllocationRun>, sectors: u64, allocated: bool) -> bool {
+    if sectors == 0 {
+        return true;
+    }
+    let full = runs.len() >= MAX_ALLOCATION_RUNS;
+    match runs.last_mut() {
+        Some(r) if r.allocated == allocated => r.sectors += sectors,
+        _ if full => return false,
+        _ => runs.push(AllocationRun { sectors, allocated }),
+    }
+    true
 }
 
 /// A transformation of whole sectors that a store applies on the way in or out: the volume

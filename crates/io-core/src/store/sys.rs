@@ -1,5 +1,6 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! allocating and punching holes in a file (`fallocate`), and views of a shared file map for
+//! allocating and punching holes in a file (`fallocate`), finding them (`lseek` with
+//! `SEEK_DATA`/`SEEK_HOLE`), and views of a shared file map for
 //! the duration of a call.
 
 use std::fs::File;
@@ -36,6 +37,34 @@ fn fallocate(file: &File, mode: libc::c_int, offset: u64, len: u64) -> io::Resul
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// The offset of the first byte of data (`data`: `SEEK_DATA`) or of a hole (`SEEK_HOLE`) at or
+/// after `offset` in `file`; `None` when there is no data at or after `offset` (`ENXIO`). The end
+/// of the file counts as a hole. File systems without hole tracking report the whole file as
+/// data. Moves the descriptor's file position, which the stores never use (they read and write
+/// at explicit offsets).
+pub(super) fn seek_data_or_hole(file: &File, offset: u64, data: bool) -> io::Result<Option<u64>> {
+    let Ok(off) = libc::off_t::try_from(offset) else {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    let whence = if data {
+        libc::SEEK_DATA
+    } else {
+        libc::SEEK_HOLE
+    };
+    // SAFETY: lseek takes a file descriptor and two integers and touches no memory of this
+    // process; the descriptor is valid for as long as `file` is borrowed.
+    let rc = unsafe { libc::lseek(file.as_raw_fd(), off, whence) };
+    if rc >= 0 {
+        return Ok(u64::try_from(rc).ok());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        Ok(None)
+    } else {
+        Err(e)
     }
 }
 

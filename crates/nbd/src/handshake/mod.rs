@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 
 use thiserror::Error;
 
-use crate::proto::{self, ExportGeometry, OptionType, ProtocolError, Session};
+use crate::proto::{self, ClientFlags, ExportGeometry, OptionType, ProtocolError, Session};
 
 mod options;
 
@@ -32,6 +32,26 @@ pub enum Outcome {
     },
     /// The client aborted (`NBD_OPT_ABORT`) or went away between options.
     Closed,
+    /// The server acknowledged `NBD_OPT_STARTTLS`: the TLS handshake comes next, then the
+    /// option haggling goes on over TLS ([`negotiate_with`] with `after_tls`).
+    StartTls {
+        /// The client's flags from before TLS.
+        client: ClientFlags,
+    },
+}
+
+/// Whether the handshake offers TLS (`NBD_OPT_STARTTLS`), and whether it insists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsPolicy {
+    /// No TLS: `NBD_OPT_STARTTLS` is refused with `NBD_REP_ERR_UNSUP`.
+    #[default]
+    Off,
+    /// TLS if the client asks for it; plaintext otherwise.
+    Optional,
+    /// Nothing but `NBD_OPT_STARTTLS` and `NBD_OPT_ABORT` before TLS: other options get
+    /// `NBD_REP_ERR_TLS_REQD` (and `NBD_OPT_EXPORT_NAME`, which cannot be refused, ends the
+    /// connection).
+    Required,
 }
 
 /// Why a handshake failed; the connection is closed.
@@ -51,6 +71,9 @@ pub enum HandshakeError {
     /// An option was too long to even skip.
     #[error("option of {0} bytes is too long")]
     OptionTooLong(u32),
+    /// `NBD_OPT_EXPORT_NAME` before TLS where TLS is required (that option cannot be refused).
+    #[error("client asked for an export without TLS, which is required")]
+    TlsRequired,
 }
 
 /// Options up to this length are read and discarded when refused as too big; longer ones end
@@ -104,18 +127,43 @@ pub fn negotiate<R: Read, W: Write>(
     exports: &[ExportInfo],
     shutting_down: &dyn Fn() -> bool,
 ) -> Result<Outcome, HandshakeError> {
-    let mut greeting = Vec::with_capacity(18);
-    greeting.extend_from_slice(&proto::NBDMAGIC.to_be_bytes());
-    greeting.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
-    greeting.extend_from_slice(&(proto::FLAG_FIXED_NEWSTYLE | proto::FLAG_NO_ZEROES).to_be_bytes());
-    w.write_all(&greeting)?;
-    w.flush()?;
+    negotiate_with(r, w, exports, shutting_down, TlsPolicy::Off, None)
+}
 
-    let mut cf = [0u8; 4];
-    if !read_exact_or_eof(r, &mut cf)? {
-        return Ok(Outcome::Closed);
-    }
-    let mut n = Negotiation::new(exports, proto::parse_client_flags(cf)?);
+/// As [`negotiate`], offering TLS by `tls`. Without `after_tls`, it starts with the greeting;
+/// it ends with [`Outcome::StartTls`] when the client's `NBD_OPT_STARTTLS` was acknowledged.
+/// With `after_tls` (the client's flags), it goes on with the options over TLS, as the NBD
+/// protocol says: no new greeting, and nothing negotiated before TLS is kept.
+///
+/// # Errors
+/// As [`negotiate`].
+pub fn negotiate_with<R: Read, W: Write>(
+    r: &mut R,
+    w: &mut W,
+    exports: &[ExportInfo],
+    shutting_down: &dyn Fn() -> bool,
+    tls: TlsPolicy,
+    after_tls: Option<ClientFlags>,
+) -> Result<Outcome, HandshakeError> {
+    let client = match after_tls {
+        Some(c) => c,
+        None => {
+            let mut greeting = Vec::with_capacity(18);
+            greeting.extend_from_slice(&proto::NBDMAGIC.to_be_bytes());
+            greeting.extend_from_slice(&proto::IHAVEOPT.to_be_bytes());
+            greeting.extend_from_slice(
+                &(proto::FLAG_FIXED_NEWSTYLE | proto::FLAG_NO_ZEROES).to_be_bytes(),
+            );
+            w.write_all(&greeting)?;
+            w.flush()?;
+            let mut cf = [0u8; 4];
+            if !read_exact_or_eof(r, &mut cf)? {
+                return Ok(Outcome::Closed);
+            }
+            proto::parse_client_flags(cf)?
+        }
+    };
+    let mut n = Negotiation::new(exports, client, tls, after_tls.is_some());
     loop {
         let mut hb = [0u8; proto::OPTION_HEADER_LEN];
         if !read_exact_or_eof(r, &mut hb)? {

@@ -2,7 +2,9 @@
 
 use std::io::{self, Read};
 
-use super::{ExportInfo, HandshakeError, MAX_SKIPPED_OPTION, Outcome, transmission_flags};
+use super::{
+    ExportInfo, HandshakeError, MAX_SKIPPED_OPTION, Outcome, TlsPolicy, transmission_flags,
+};
 use crate::proto::{
     self, ClientFlags, InfoRequest, InfoType, OptionReplyType as Rep, OptionType, Session,
 };
@@ -29,17 +31,28 @@ pub(super) struct Negotiation<'a> {
     structured: bool,
     /// The export for which `base:allocation` is selected, if any.
     meta_export: Option<usize>,
+    /// Whether TLS is offered or required.
+    tls: TlsPolicy,
+    /// TLS is on (the options are read over it).
+    tls_active: bool,
     /// The replies to the current option.
     pub(super) out: Vec<u8>,
 }
 
 impl<'a> Negotiation<'a> {
-    pub(super) fn new(exports: &'a [ExportInfo], client: ClientFlags) -> Self {
+    pub(super) fn new(
+        exports: &'a [ExportInfo],
+        client: ClientFlags,
+        tls: TlsPolicy,
+        tls_active: bool,
+    ) -> Self {
         Self {
             exports,
             client,
             structured: false,
             meta_export: None,
+            tls,
+            tls_active,
             out: Vec::with_capacity(256),
         }
     }
@@ -68,6 +81,20 @@ impl<'a> Negotiation<'a> {
 
     /// Answers one option.
     pub(super) fn option(&mut self, opt: OptionType, data: &[u8]) -> Result<Step, HandshakeError> {
+        if self.tls == TlsPolicy::Required
+            && !self.tls_active
+            && !matches!(opt, OptionType::StartTls | OptionType::Abort)
+        {
+            if opt == OptionType::ExportName {
+                return Err(HandshakeError::TlsRequired);
+            }
+            self.reply(
+                opt,
+                Rep::ErrTlsReqd,
+                b"TLS is required: NBD_OPT_STARTTLS first",
+            );
+            return Ok(Step::Next);
+        }
         Ok(match opt {
             OptionType::ExportName => return self.export_name(data),
             OptionType::Abort => self.abort(),
@@ -77,8 +104,28 @@ impl<'a> Negotiation<'a> {
             OptionType::StructuredReply => self.structured_reply(data),
             OptionType::ListMetaContext => self.list_meta_context(data),
             OptionType::SetMetaContext => self.set_meta_context(data),
-            OptionType::StartTls | OptionType::Unknown(_) => self.unsupported(opt),
+            OptionType::StartTls => self.start_tls(data),
+            OptionType::Unknown(_) => self.unsupported(opt),
         })
+    }
+
+    /// `NBD_OPT_STARTTLS`: acknowledged where TLS is offered and not yet on; the TLS
+    /// handshake follows.
+    fn start_tls(&mut self, data: &[u8]) -> Step {
+        let opt = OptionType::StartTls;
+        if self.tls == TlsPolicy::Off {
+            self.reply(opt, Rep::ErrUnsup, b"TLS is not configured");
+        } else if self.tls_active {
+            self.reply(opt, Rep::ErrInvalid, b"TLS is already on");
+        } else if !data.is_empty() {
+            self.reply(opt, Rep::ErrInvalid, b"NBD_OPT_STARTTLS takes no data");
+        } else {
+            self.reply(opt, Rep::Ack, &[]);
+            return Step::Done(Outcome::StartTls {
+                client: self.client,
+            });
+        }
+        Step::Next
     }
 
     /// An option longer than [`proto::MAX_OPTION_LEN`]: skipped if it is not absurdly long,

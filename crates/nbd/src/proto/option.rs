@@ -55,6 +55,8 @@ wire_enum! {
         ErrUnsup => 0x8000_0001,
         /// `NBD_REP_ERR_INVALID` (2^31 + 3).
         ErrInvalid => 0x8000_0003,
+        /// `NBD_REP_ERR_TLS_REQD` (2^31 + 5).
+        ErrTlsReqd => 0x8000_0005,
         /// `NBD_REP_ERR_UNKNOWN` (2^31 + 6).
         ErrUnknown => 0x8000_0006,
         /// `NBD_REP_ERR_SHUTDOWN` (2^31 + 7).

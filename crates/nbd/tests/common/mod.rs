@@ -19,10 +19,13 @@ pub struct Running {
 
 impl Running {
     pub fn start(exports: Vec<(String, Arc<dyn BlockDevice>)>) -> Self {
-        let server = Arc::new(
-            NbdServer::with_config(exports, ServerConfig::default().workers_per_connection(3))
-                .expect("server"),
-        );
+        Self::start_with(exports, ServerConfig::default())
+    }
+
+    /// As [`Running::start`], with settings (3 threads per connection unless set otherwise).
+    pub fn start_with(exports: Vec<(String, Arc<dyn BlockDevice>)>, config: ServerConfig) -> Self {
+        let config = config.workers_per_connection(3);
+        let server = Arc::new(NbdServer::with_config(exports, config).expect("server"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let s = Arc::clone(&server);
