@@ -209,7 +209,11 @@ fn returned_plaintexts_do_not_linger_in_server_memory() {
             .seek(SeekFrom::Start(r.start))
             .and_then(|_| mem.read_exact(&mut buf));
         if let Err(e) = read {
-            unreadable.push(format!("{} ({e})", r.line));
+            // A thread that ended meanwhile took its stack with it; anything else unreadable
+            // fails the test.
+            if writable_regions(pid).iter().any(|now| now.line == r.line) {
+                unreadable.push(format!("{} ({e})", r.line));
+            }
             continue;
         }
         scanned += buf.len() as u64;

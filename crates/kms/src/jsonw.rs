@@ -57,7 +57,7 @@ pub(crate) fn truncation_marker(len: usize) -> String {
 /// and the control characters below 0x20). Checks eight bytes at a time, as one word (for a
 /// constant, such as a member name, the check folds away).
 #[inline(always)]
-fn plain(s: &str) -> bool {
+pub(crate) fn plain(s: &str) -> bool {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     // Whether any byte of `w` is below `n` (n <= 0x80), or is zero.
