@@ -293,23 +293,35 @@ struct FileSink {
     out: BufWriter<File>,
     size: u64,
     unflushed: u32,
+    /// Records in the current file, when this process wrote all of them (else counted only
+    /// if it is ever rotated out).
+    lines: Option<u64>,
+    /// The same for `.1` … `.4`.
+    rotated: [Option<u64>; ROTATE_KEEP as usize],
 }
 
 impl FileSink {
     fn open(path: PathBuf, limit: u64) -> std::io::Result<Self> {
+        let (out, size) = Self::open_current(&path)?;
+        Ok(Self {
+            path,
+            limit,
+            out,
+            size,
+            unflushed: 0,
+            lines: (size == 0).then_some(0),
+            rotated: [None; ROTATE_KEEP as usize],
+        })
+    }
+
+    fn open_current(path: &std::path::Path) -> std::io::Result<(BufWriter<File>, u64)> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
-            .open(&path)?;
+            .open(path)?;
         let size = file.metadata()?.len();
-        Ok(Self {
-            path,
-            limit,
-            out: BufWriter::with_capacity(256 * 1024, file),
-            size,
-            unflushed: 0,
-        })
+        Ok((BufWriter::with_capacity(256 * 1024, file), size))
     }
 
     /// Rotates the files; the oldest one, if there were already [`ROTATE_KEEP`], is removed
@@ -317,10 +329,14 @@ impl FileSink {
     fn rotate(&mut self) -> std::io::Result<u64> {
         self.out.flush()?;
         let oldest = self.path.with_extension(format!("jsonl.{ROTATE_KEEP}"));
-        let dropped = match std::fs::read(&oldest) {
-            Ok(bytes) => bytecount_lines(&bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e),
+        // Counted as written; a file older than this process is read once, when it goes.
+        let dropped = match self.rotated[ROTATE_KEEP as usize - 1] {
+            Some(n) => n,
+            None => match std::fs::read(&oldest) {
+                Ok(bytes) => bytecount_lines(&bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(e),
+            },
         };
         for i in (1..ROTATE_KEEP).rev() {
             let from = self.path.with_extension(format!("jsonl.{i}"));
@@ -329,7 +345,13 @@ impl FileSink {
             }
         }
         std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;
-        *self = Self::open(self.path.clone(), self.limit)?;
+        self.rotated.rotate_right(1);
+        self.rotated[0] = self.lines;
+        let (out, size) = Self::open_current(&self.path)?;
+        self.out = out;
+        self.size = size;
+        self.unflushed = 0;
+        self.lines = (size == 0).then_some(0);
         Ok(dropped)
     }
 
@@ -341,6 +363,9 @@ impl FileSink {
         }
         self.out.write_all(line)?;
         self.out.write_all(b"\n")?;
+        if let Some(n) = self.lines.as_mut() {
+            *n += 1;
+        }
         self.size += line.len() as u64 + 1;
         self.unflushed += 1;
         if self.unflushed >= FLUSH_EVERY {
@@ -379,6 +404,17 @@ pub fn dropped_from_disk(trail: &std::path::Path) -> u64 {
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Writes `n` as the text of the file at `path` (mode 0600), without syncing it.
+fn write_count(path: &std::path::Path, n: u64) -> std::io::Result<()> {
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(format!("{n}\n").as_bytes())
 }
 
 /// The per-file limit of an on-disk trail of `total` bytes (at least [`MIN_TRAIL_BYTES`]).
@@ -506,10 +542,8 @@ impl AuditLog {
                 inner.warned = Some(std::time::Instant::now());
             }
             if let Some(sink) = &inner.file {
-                let _ = ebsim_data_dir::write_private_atomic(
-                    &dropped_path(&sink.path),
-                    format!("{total}\n").as_bytes(),
-                );
+                // Informative, and rewritten at each rotation: not synced.
+                let _ = write_count(&dropped_path(&sink.path), total);
             }
             if warn {
                 let limit = inner
