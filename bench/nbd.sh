@@ -52,20 +52,8 @@ trap cleanup EXIT
 
 head -c "$SIZE" /dev/urandom >"$WORK/src.bin"
 
-wait_port() {
-    for _ in $(seq 1 100); do
-        nbdinfo --size "$1" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "server at $1 did not come up" >&2
-    return 1
-}
-
-# median of the arguments
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# CPU time (user + system, in clock ticks) of process $1 and its threads
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# wait_port, median, ticks
+source bench/nbd-common.sh
 
 # prints GB/s of one nbdcopy run: timed SRC DST
 timed() {
