@@ -1,0 +1,199 @@
+//! The one XML encoder of the Query services (quick-xml): the `<ActionResponse>` envelope
+//! with its `<ActionResult>` and `<ResponseMetadata>`, the `<ErrorResponse>` envelope, and the
+//! URL encoding of policy documents in responses (docs/iam.md, "Responses").
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::error::QueryError;
+use crate::ops::QueryService;
+
+/// The content type of every response.
+pub const CONTENT_TYPE: &str = "text/xml";
+
+/// Builds the elements of a response.
+pub struct XmlWriter {
+    w: Writer<Vec<u8>>,
+}
+
+impl std::fmt::Debug for XmlWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlWriter").finish_non_exhaustive()
+    }
+}
+
+impl XmlWriter {
+    fn new() -> Self {
+        let mut w = Writer::new(Vec::with_capacity(512));
+        // Writing to a Vec cannot fail.
+        let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        Self { w }
+    }
+
+    fn start(&mut self, name: &str, namespace: Option<&str>) {
+        let mut e = BytesStart::new(name);
+        if let Some(ns) = namespace {
+            e.push_attribute(("xmlns", ns));
+        }
+        let _ = self.w.write_event(Event::Start(e));
+    }
+
+    /// Opens element `name`.
+    pub fn open(&mut self, name: &str) {
+        self.start(name, None);
+    }
+
+    /// Closes element `name`.
+    pub fn close(&mut self, name: &str) {
+        let _ = self.w.write_event(Event::End(BytesEnd::new(name)));
+    }
+
+    /// `<name>text</name>`, the text escaped.
+    pub fn text(&mut self, name: &str, text: &str) {
+        self.open(name);
+        let _ = self.w.write_event(Event::Text(BytesText::new(text)));
+        self.close(name);
+    }
+
+    /// [`XmlWriter::text`] when `text` is present.
+    pub fn opt(&mut self, name: &str, text: Option<&str>) {
+        if let Some(t) = text {
+            self.text(name, t);
+        }
+    }
+
+    /// A boolean, as botocore reads it (`true` / `false`).
+    pub fn bool(&mut self, name: &str, b: bool) {
+        self.text(name, if b { "true" } else { "false" });
+    }
+
+    /// A number.
+    pub fn num(&mut self, name: &str, n: impl std::fmt::Display) {
+        self.text(name, &n.to_string());
+    }
+
+    /// A policy document, URL-encoded as IAM sends every document.
+    pub fn document(&mut self, name: &str, doc: &str) {
+        self.text(name, &encode_document(doc));
+    }
+
+    /// `<name><member>…</member>…</name>`, each member written by `each`.
+    pub fn list<T>(
+        &mut self,
+        name: &str,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) {
+        self.open(name);
+        for item in items {
+            self.open("member");
+            each(self, item);
+            self.close("member");
+        }
+        self.close(name);
+    }
+
+    /// `IsTruncated`, and `Marker` when truncated (docs/iam.md, "Pagination").
+    pub fn page(&mut self, next_marker: Option<&str>) {
+        self.bool("IsTruncated", next_marker.is_some());
+        self.opt("Marker", next_marker);
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.w.into_inner()
+    }
+}
+
+/// Every byte but `A–Z a–z 0–9 - _ . ~` escaped (RFC 3986), as IAM encodes documents.
+const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A policy document as IAM sends it: URL-encoded.
+pub fn encode_document(doc: &str) -> String {
+    utf8_percent_encode(doc, DOCUMENT).to_string()
+}
+
+/// The response to `action`: `<ActionResponse xmlns=…><ActionResult>…</ActionResult>
+/// <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata></ActionResponse>`. The
+/// Result element is always sent (botocore needs it even when empty).
+pub fn response(
+    service: QueryService,
+    action: &str,
+    request_id: &str,
+    body: impl FnOnce(&mut XmlWriter),
+) -> Vec<u8> {
+    let mut w = XmlWriter::new();
+    let root = format!("{action}Response");
+    let result = format!("{action}Result");
+    w.start(&root, Some(service.namespace()));
+    w.open(&result);
+    body(&mut w);
+    w.close(&result);
+    w.open("ResponseMetadata");
+    w.text("RequestId", request_id);
+    w.close("ResponseMetadata");
+    w.close(&root);
+    w.finish()
+}
+
+/// The error envelope: `<ErrorResponse xmlns=…><Error><Type>Sender</Type><Code>…</Code>
+/// <Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>`.
+pub fn error(service: QueryService, e: &QueryError, request_id: &str) -> Vec<u8> {
+    let mut w = XmlWriter::new();
+    w.start("ErrorResponse", Some(service.namespace()));
+    w.open("Error");
+    w.text("Type", e.fault());
+    w.text("Code", e.code);
+    w.text("Message", &e.message);
+    w.close("Error");
+    w.text("RequestId", request_id);
+    w.close("ErrorResponse");
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_url_encoded() {
+        assert_eq!(
+            encode_document("{\"Version\": \"2012-10-17\", \"a\": \"%3A~\"}"),
+            "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22a%22%3A%20%22%253A~%22%7D"
+        );
+    }
+
+    #[test]
+    fn error_envelope() {
+        let body = error(
+            QueryService::Sts,
+            &QueryError::invalid_client_token_id(),
+            "r-1",
+        );
+        let text = String::from_utf8(body).expect("UTF-8");
+        assert!(text.contains(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+        ), "{text}");
+        assert!(text.ends_with("<RequestId>r-1</RequestId></ErrorResponse>"));
+    }
+
+    #[test]
+    fn empty_result_is_sent_and_text_escaped() {
+        let body = response(QueryService::Iam, "DeleteUser", "r", |_| {});
+        let text = String::from_utf8(body).expect("UTF-8");
+        assert!(
+            text.contains("<DeleteUserResult></DeleteUserResult>"),
+            "{text}"
+        );
+        let body = response(QueryService::Iam, "X", "r", |w| {
+            w.list("Users", ["<a>", "b&c"], |w, u| w.text("UserName", u));
+            w.page(None);
+        });
+        let text = String::from_utf8(body).expect("UTF-8");
+        assert!(text.contains("<Users><member><UserName>&lt;a&gt;</UserName></member><member><UserName>b&amp;c</UserName></member></Users><IsTruncated>false</IsTruncated></XResult>"), "{text}");
+    }
+}
