@@ -56,6 +56,11 @@ impl XmlWriter {
         self.close(name);
     }
 
+    /// Escaped text inside the element open now (a list member that is a string).
+    pub fn text_only(&mut self, text: &str) {
+        let _ = self.w.write_event(Event::Text(BytesText::new(text)));
+    }
+
     /// [`XmlWriter::text`] when `text` is present.
     pub fn opt(&mut self, name: &str, text: Option<&str>) {
         if let Some(t) = text {

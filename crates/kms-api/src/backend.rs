@@ -34,6 +34,28 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// The session behind a temporary access key (`ASIA…`): its credential, the token a request
+/// signed with it must carry, and whether it has expired on the simulated clock.
+pub struct SessionCredential {
+    /// Who signs with it and its secret.
+    pub credential: Credential,
+    /// The session token.
+    pub token: Zeroizing<String>,
+    /// Whether it is past its expiration.
+    pub expired: bool,
+    /// Whether GetSessionToken issued it (such credentials cannot call IAM).
+    pub from_session_token: bool,
+}
+
+impl std::fmt::Debug for SessionCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCredential")
+            .field("credential", &self.credential)
+            .field("expired", &self.expired)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A KMS: operations and admin operations with AWS JSON 1.1 bodies, and (for servers) the
 /// credentials it knows.
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
@@ -57,6 +79,28 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
         let _ = access_key_id;
         None
+    }
+
+    /// The session of a temporary access key id (none by default).
+    fn lookup_session(&self, access_key_id: &str) -> Option<SessionCredential> {
+        let _ = access_key_id;
+        None
+    }
+
+    /// An IAM or STS action in the Query protocol, answered as its XML response
+    /// (`request_id` goes into its `ResponseMetadata`). By default there is none.
+    ///
+    /// # Errors
+    /// The IAM or STS error, as the service would answer it.
+    fn query(
+        &self,
+        caller: &Caller,
+        service: ebsim_iam::QueryService,
+        request: &ebsim_iam::QueryRequest,
+        request_id: &str,
+    ) -> Result<Vec<u8>, ebsim_iam::QueryError> {
+        let _ = (caller, service, request_id);
+        Err(ebsim_iam::QueryError::invalid_action(request.action()))
     }
 
     /// The default account: its root is who the built-in `test` key and, on a server that

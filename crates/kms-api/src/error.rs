@@ -14,6 +14,9 @@ pub struct Caller {
     /// The region the call is made in (a signed request's credential scope); `None`: the
     /// KMS's own region.
     pub region: Option<crate::Region>,
+    /// The temporary access key (`ASIA…`) the call is signed with, when it comes from an STS
+    /// session: its session policies limit what the call may do (docs/iam.md).
+    pub session: Option<String>,
 }
 
 impl Caller {
@@ -23,7 +26,15 @@ impl Caller {
             principal: principal.into(),
             via_service: None,
             region: None,
+            session: None,
         }
+    }
+
+    /// The same principal, signing with the session credentials of `access_key_id`.
+    #[must_use]
+    pub fn in_session(mut self, access_key_id: impl Into<String>) -> Self {
+        self.session = Some(access_key_id.into());
+        self
     }
 
     /// The same principal, calling in `region`.

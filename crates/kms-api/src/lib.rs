@@ -27,8 +27,9 @@ pub mod types;
 // The public interface is:
 pub use backend::{
     BUILTIN_ACCESS_KEY, Backend, CONTENT_TYPE, Credential, CredentialMode, PRINCIPAL_HEADER,
-    TARGET_HEADER, VIA_SERVICE_HEADER,
+    SessionCredential, TARGET_HEADER, VIA_SERVICE_HEADER,
 };
+pub use ebsim_iam;
 pub use error::{Caller, ErrorType, KmsError};
 pub use key_state::KeyState;
 pub use region::{AWS_REGIONS, Region};

@@ -1,5 +1,5 @@
 //! The KMS journal (docs/formats.md, "The KMS journal"): one JSON line per call that changed
-//! the state, holding the entries it changed (a key, alias or principal whole, or `null` for
+//! the state, holding the entries it changed (a key, alias, principal, managed policy or session whole, or `null` for
 //! one removed) and the clock offset, tagged with the generation of the snapshot
 //! (`state.json`) it follows. Opening replays the lines of the snapshot's generation; a torn
 //! last line (a crash while it was written, before the call was answered) is ignored.
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::iam_state::{ManagedPolicy, Session};
 use crate::state::{Alias, Key, Principal, State, Tracked};
 
 /// One call's changes, as written.
@@ -21,6 +22,10 @@ struct DeltaOut<'a> {
     aliases: BTreeMap<String, Option<&'a Alias>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     principals: BTreeMap<String, Option<&'a Principal>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    managed_policies: BTreeMap<String, Option<&'a ManagedPolicy>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sessions: BTreeMap<String, Option<&'a Session>>,
     clock_offset: f64,
 }
 
@@ -34,6 +39,10 @@ struct DeltaIn {
     aliases: BTreeMap<String, Option<Alias>>,
     #[serde(default)]
     principals: BTreeMap<String, Option<Principal>>,
+    #[serde(default)]
+    managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
+    #[serde(default)]
+    sessions: BTreeMap<String, Option<Session>>,
     clock_offset: Option<f64>,
 }
 
@@ -61,6 +70,8 @@ pub(crate) fn line(st: &mut State) -> serde_json::Result<Zeroizing<Vec<u8>>> {
         keys: changed(&mut st.keys),
         aliases: changed(&mut st.aliases),
         principals: changed(&mut st.principals),
+        managed_policies: changed(&mut st.managed_policies),
+        sessions: changed(&mut st.sessions),
         clock_offset,
     };
     let mut out = Zeroizing::new(Vec::with_capacity(1024));
@@ -100,6 +111,8 @@ pub(crate) fn replay(st: &mut State, journal: &[u8]) -> usize {
         apply(&mut st.keys, delta.keys);
         apply(&mut st.aliases, delta.aliases);
         apply(&mut st.principals, delta.principals);
+        apply(&mut st.managed_policies, delta.managed_policies);
+        apply(&mut st.sessions, delta.sessions);
         if let Some(offset) = delta.clock_offset.filter(|o| o.is_finite()) {
             st.clock_offset = offset.clamp(0.0, crate::state::MAX_CLOCK_OFFSET);
         }
@@ -113,4 +126,6 @@ pub(crate) fn forget_changes(st: &mut State) {
     st.keys.forget_changes();
     st.aliases.forget_changes();
     st.principals.forget_changes();
+    st.managed_policies.forget_changes();
+    st.sessions.forget_changes();
 }

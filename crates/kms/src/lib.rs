@@ -30,6 +30,7 @@ mod api {
     pub use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 }
 mod audit;
+mod iam_state;
 mod journal;
 mod tracked;
 pub use audit::{

@@ -218,22 +218,162 @@ pub struct Alias {
     pub updated: f64,
 }
 
-/// An IAM user or role known to the simulator.
+/// An IAM user or role known to the simulator (docs/iam.md).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Principal {
     pub arn: String,
+    /// `user` or `role`.
     pub kind: String,
     pub account: String,
+    /// The name (the last part of the ARN); empty in a state written before it was kept.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// `AIDA…` or `AROA…`.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub created: f64,
+    /// The one access key of a principal made before keys were kept as a list: moved into
+    /// `access_keys` when the state is read, never written.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub access_key_id: String,
-    #[serde(with = "secret_string")]
+    #[serde(
+        default,
+        with = "secret_string",
+        skip_serializing_if = "secret_string::is_empty"
+    )]
     pub secret: Zeroizing<String>,
+    #[serde(default)]
+    pub access_keys: Vec<crate::iam_state::AccessKey>,
+    /// Inline policies: name → document.
     pub policies: BTreeMap<String, String>,
+    /// Attached managed policies (ARNs).
+    #[serde(default)]
+    pub attached: Vec<String>,
+    /// A role's trust policy (AssumeRolePolicyDocument).
+    #[serde(default)]
+    pub trust_policy: Option<String>,
+    /// A role's longest session, seconds.
+    #[serde(default = "default_max_session")]
+    pub max_session_duration: u32,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The inline and attached policies, compiled.
     #[serde(skip)]
     pub compiled: Vec<Arc<PolicyDocument>>,
+    /// The trust policy, compiled.
+    #[serde(skip)]
+    pub trust: Option<Arc<PolicyDocument>>,
 }
 
-mod secret_string {
+fn root_path() -> String {
+    "/".to_owned()
+}
+
+fn default_max_session() -> u32 {
+    3600
+}
+
+impl Principal {
+    /// A user or role (`kind`) with no key and no policy; the name is the ARN's last part.
+    pub fn new(arn: String, kind: &str, account: String, created: f64) -> Self {
+        let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let path = arn
+            .split_once(&format!(":{kind}"))
+            .map(|(_, rest)| rest[..rest.len() - name.len()].to_owned())
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or_else(root_path);
+        Self {
+            id: crate::iam_state::unique_id(if kind == "role" { "AROA" } else { "AIDA" }),
+            arn,
+            kind: kind.to_owned(),
+            account,
+            name,
+            path,
+            created,
+            access_key_id: String::new(),
+            secret: Zeroizing::new(String::new()),
+            access_keys: Vec::new(),
+            policies: BTreeMap::new(),
+            attached: Vec::new(),
+            trust_policy: None,
+            max_session_duration: default_max_session(),
+            description: None,
+            compiled: Vec::new(),
+            trust: None,
+        }
+    }
+
+    /// The same principal with an active access key.
+    #[must_use]
+    pub fn with_key(mut self, id: String, secret: Zeroizing<String>) -> Self {
+        self.access_keys.push(crate::iam_state::AccessKey {
+            id,
+            secret,
+            status: crate::iam_state::KeyStatus::Active,
+            created: self.created,
+        });
+        self
+    }
+
+    /// Recompiles the inline policies, the default versions of the attached ones (from
+    /// `managed`) and the trust policy.
+    pub fn compile(
+        &mut self,
+        managed: &BTreeMap<String, crate::iam_state::ManagedPolicy>,
+    ) -> Result<(), String> {
+        let mut compiled = Vec::with_capacity(self.policies.len() + self.attached.len());
+        for t in self.policies.values() {
+            compiled.push(Arc::new(
+                PolicyDocument::parse_identity_policy(t)
+                    .map_err(|e| format!("identity policy of {}: {e}", self.arn))?,
+            ));
+        }
+        for arn in &self.attached {
+            if let Some(doc) = managed.get(arn).and_then(|m| m.compiled.clone()) {
+                compiled.push(doc);
+            }
+        }
+        self.compiled = compiled;
+        self.trust = match &self.trust_policy {
+            Some(t) => Some(Arc::new(
+                PolicyDocument::parse(t, crate::policy::PolicyKind::Trust)
+                    .map_err(|e| format!("trust policy of {}: {e}", self.arn))?,
+            )),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// Completes a principal read from a state written before the IAM API: its name, id,
+    /// and its one access key moved into the list.
+    fn upgrade(&mut self) {
+        if self.name.is_empty() {
+            self.name = self.arn.rsplit('/').next().unwrap_or_default().to_owned();
+        }
+        if self.id.is_empty() {
+            let prefix = if self.kind == "role" { "AROA" } else { "AIDA" };
+            self.id = crate::iam_state::derived_id(prefix, &self.arn);
+        }
+        if !self.access_key_id.is_empty() {
+            self.access_keys.push(crate::iam_state::AccessKey {
+                id: std::mem::take(&mut self.access_key_id),
+                secret: std::mem::take(&mut self.secret),
+                status: crate::iam_state::KeyStatus::Active,
+                created: self.created,
+            });
+        }
+    }
+}
+
+pub(crate) mod secret_string {
     use super::*;
+
+    pub fn is_empty(m: &Zeroizing<String>) -> bool {
+        m.is_empty()
+    }
 
     pub fn serialize<S: serde::Serializer>(m: &Zeroizing<String>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(m)
@@ -260,6 +400,12 @@ pub struct State {
     pub aliases: Tracked<Alias>,
     /// IAM principal ARN → principal.
     pub principals: Tracked<Principal>,
+    /// Customer managed policy ARN → policy.
+    #[serde(default)]
+    pub managed_policies: Tracked<crate::iam_state::ManagedPolicy>,
+    /// Session access key id (`ASIA…`) → session.
+    #[serde(default)]
+    pub sessions: Tracked<crate::iam_state::Session>,
     /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
     /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
     /// opens with the offset brought back into it.
@@ -297,13 +443,22 @@ impl State {
                     .map_err(|_| format!("bad material id {}", m.id))?;
             }
         }
+        for m in self.managed_policies.values_mut_all() {
+            m.compile()?;
+        }
+        let managed: &BTreeMap<String, crate::iam_state::ManagedPolicy> = &self.managed_policies;
         for p in self.principals.values_mut_all() {
-            p.compiled = p
-                .policies
-                .values()
-                .map(|t| PolicyDocument::parse_identity_policy(t).map(Arc::new))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("identity policy of {}: {e}", p.arn))?;
+            p.upgrade();
+            p.compile(managed)?;
+        }
+        for s in self.sessions.values_mut_all() {
+            s.compiled = match &s.policy {
+                Some(t) => Some(Arc::new(
+                    PolicyDocument::parse_identity_policy(t)
+                        .map_err(|e| format!("session policy of {}: {e}", s.principal))?,
+                )),
+                None => None,
+            };
         }
         Ok(())
     }

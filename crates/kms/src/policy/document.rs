@@ -17,6 +17,9 @@ pub enum PolicyKind {
     Key,
     /// An IAM identity policy: no `Principal`; it applies to the principal it is attached to.
     Identity,
+    /// A role's trust policy (AssumeRolePolicyDocument): every statement names a `Principal`
+    /// and none a `Resource` (the resource is the role itself; docs/iam.md).
+    Trust,
 }
 
 /// `Allow` or `Deny`.

@@ -31,10 +31,15 @@ impl PolicyDocument {
         let mut allow: Option<&Statement> = None;
         let mut delegated: Option<&Statement> = None;
         for s in &self.statements {
-            let (Some(actions), Some(resources)) = (&s.actions, &s.resources) else {
+            let Some(actions) = &s.actions else {
                 continue;
             };
-            if !actions.matches_lowercased(action) || !resources.matches(req.resource) {
+            let resource_matches = match &s.resources {
+                Some(resources) => resources.matches(req.resource),
+                // A trust policy's statements are about the role that holds it.
+                None => self.kind == super::PolicyKind::Trust,
+            };
+            if !resource_matches || !actions.matches_lowercased(action) {
                 continue;
             }
             let m = match &s.principals {

@@ -316,6 +316,15 @@ fn parse_statement(cx: &Ctx<'_>, n: &Node) -> Result<Statement, PolicyError> {
         false,
         check_resource,
     )?;
+    if cx.kind == PolicyKind::Trust
+        && let Some(m) = get("Resource").or(get("NotResource"))
+    {
+        return Err(cx.grammar(
+            m.key_pos,
+            "Has prohibited field Resource.",
+            Some("a trust policy is about the role that holds it: leave `Resource` out".into()),
+        ));
+    }
     let conditions = match get("Condition") {
         Some(m) => parse_conditions(cx, &m.value)?,
         None => Vec::new(),

@@ -180,15 +180,7 @@ impl Kms {
                     json!({"Arn": arn, "AccessKeyId": id, "SecretAccessKey": secret.as_str()});
                 st.principals.insert(
                     arn.clone(),
-                    Principal {
-                        arn,
-                        kind: kind.into(),
-                        account,
-                        access_key_id: id,
-                        secret,
-                        policies: BTreeMap::new(),
-                        compiled: Vec::new(),
-                    },
+                    Principal::new(arn, kind, account, self.now()).with_key(id, secret),
                 );
                 self.persist(&mut st)?;
                 Ok(out)
@@ -209,7 +201,8 @@ impl Kms {
                 };
                 let doc = PolicyDocument::parse_identity_policy(&text).map_err(KmsError::from)?;
                 let mut st = self.state.write();
-                let p = st.principals.get_mut(arn).ok_or_else(|| {
+                let stm = &mut *st;
+                let p = stm.principals.get_mut(arn).ok_or_else(|| {
                     err(
                         ErrorType::NotFoundException,
                         format!("No IAM user or role {arn}."),
@@ -217,17 +210,13 @@ impl Kms {
                 })?;
                 p.policies.insert(name.to_string(), text);
                 let _ = doc;
-                p.compiled = p
-                    .policies
-                    .values()
-                    .filter_map(|t| PolicyDocument::parse_identity_policy(t).ok().map(Arc::new))
-                    .collect();
+                p.compile(&stm.managed_policies).map_err(internal)?;
                 self.persist(&mut st)?;
                 Ok(json!({}))
             }
             "ListPrincipals" => {
                 let st = self.state.read();
-                let list: Vec<Value> = st.principals.values().map(|p| json!({"Arn": p.arn, "Type": p.kind, "AccountId": p.account, "AccessKeyId": p.access_key_id, "PolicyNames": p.policies.keys().collect::<Vec<_>>()})).collect();
+                let list: Vec<Value> = st.principals.values().map(|p| json!({"Arn": p.arn, "Type": p.kind, "AccountId": p.account, "AccessKeyId": p.access_keys.first().map(|k| k.id.as_str()), "PolicyNames": p.policies.keys().collect::<Vec<_>>()})).collect();
                 Ok(json!({"Principals": list}))
             }
             "GetRootCredentials" => {

@@ -332,6 +332,11 @@ impl Kms {
                 "with an explicit deny in an identity-based policy",
             ));
         }
+        if caller.session.is_some()
+            && let Some(why) = self.session_limit(st, caller, &full, &key.arn, cv)
+        {
+            return Err(Self::denied(p, &full, &key.arn, &why));
+        }
         let same_account = || principal_account(p) == Some(key.account.as_str());
         let root = || is_root(p);
         let mut missing_identity = false;
@@ -398,6 +403,9 @@ impl Kms {
         let p = caller.principal.as_str();
         let full = format!("kms:{action}");
         let cv = self.base_conditions(caller);
+        if let Some(why) = self.session_limit(st, caller, &full, resource, &cv) {
+            return Err(Self::denied(p, &full, resource, &why));
+        }
         match self.iam(st, p, &full, resource, &cv) {
             Iam::Deny => Err(Self::denied(
                 p,

@@ -33,6 +33,7 @@ mod crypto;
 mod dry_run;
 mod grant_principals;
 mod grants;
+mod iam;
 mod key_policy;
 mod keys;
 mod lifecycle;
@@ -352,7 +353,8 @@ impl Kms {
     }
 
     /// The credential of an access key: `test` (the default account's root), IAM users and
-    /// roles created through the admin operations, and the data dir's service credential.
+    /// roles' active access keys (docs/iam.md), account roots' keys and the data dir's service
+    /// credential. Session keys (`ASIA…`) are [`Kms::lookup_session`]'s.
     pub fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
         if access_key_id == ebsim_kms_api::BUILTIN_ACCESS_KEY {
             return Some(Credential {
@@ -378,14 +380,16 @@ impl Kms {
             });
         }
         let st = self.state.read();
-        st.principals
-            .values()
-            .find(|p| p.access_key_id == access_key_id)
-            .map(|p| Credential {
-                principal: p.arn.clone(),
-                secret: p.secret.clone(),
-                is_service: false,
-            })
+        st.principals.values().find_map(|p| {
+            p.access_keys
+                .iter()
+                .find(|k| k.id == access_key_id && k.status == crate::iam_state::KeyStatus::Active)
+                .map(|k| Credential {
+                    principal: p.arn.clone(),
+                    secret: k.secret.clone(),
+                    is_service: false,
+                })
+        })
     }
 
     /// Every KMS operation by its AWS name, AWS JSON 1.1 bodies.
@@ -705,6 +709,20 @@ impl ebsim_kms_api::Backend for Kms {
 
     fn service_access_key_id(&self) -> Option<String> {
         Kms::service_access_key_id(self).map(str::to_owned)
+    }
+
+    fn lookup_session(&self, access_key_id: &str) -> Option<ebsim_kms_api::SessionCredential> {
+        Kms::lookup_session(self, access_key_id)
+    }
+
+    fn query(
+        &self,
+        caller: &Caller,
+        service: ebsim_iam::QueryService,
+        request: &ebsim_iam::QueryRequest,
+        request_id: &str,
+    ) -> Result<Vec<u8>, ebsim_iam::QueryError> {
+        Kms::query(self, caller, service, request, request_id)
     }
 
     fn default_account(&self) -> String {
