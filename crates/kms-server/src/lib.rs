@@ -4,7 +4,8 @@
 //! the signature is verified by re-signing the received request with `aws-sigv4`, the signer
 //! becomes the [`ebsim_kms::Caller`], and the operation goes to [`Backend::call`]. Errors
 //! go back as the real service sends them (`__type`, `message`/`Message`, status 400 or 500).
-//! `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations, and `POST /ebsim/reset`
+//! Requests whose credential scope names `iam` or `sts` are Query-protocol calls with XML
+//! answers (docs/iam.md). `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations, and `POST /ebsim/reset`
 //! the admin operation `Reset` (loopback clients only).
 //!
 //! ```no_run
@@ -20,8 +21,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auth;
 mod backend;
 mod body;
+mod query;
 mod server;
 pub mod sigv4;
 pub mod trust;

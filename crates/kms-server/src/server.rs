@@ -20,7 +20,8 @@ use tokio::task::JoinSet;
 
 use ebsim_kms::trust::{CHALLENGE_BYTES, CHALLENGE_PARAM, NONCE_HEADER, PROOF_HEADER};
 
-use crate::backend::{Backend, ServerCredential as Credential};
+use crate::auth;
+use crate::backend::Backend;
 use crate::sigv4::{self, AuthError};
 use crate::trust::{ReplayGuard, host_names_server};
 use crate::wire::{CONTENT_TYPE, WireError};
@@ -125,11 +126,11 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-struct State<B> {
-    backend: Arc<B>,
-    config: ServerConfig,
+pub(crate) struct State<B> {
+    pub(crate) backend: Arc<B>,
+    pub(crate) config: ServerConfig,
     /// Nonces of service-credential requests (refused when replayed or made before start).
-    replay: ReplayGuard,
+    pub(crate) replay: ReplayGuard,
 }
 
 /// A bound, not yet running KMS endpoint.
@@ -312,11 +313,11 @@ impl Drop for ServerHandle {
 
 /// The two ends of a connection.
 #[derive(Debug, Clone, Copy)]
-struct Addrs {
+pub(crate) struct Addrs {
     /// The client.
-    peer: SocketAddr,
+    pub(crate) peer: SocketAddr,
     /// The local address the client reached (what its `Host` header must name).
-    local: SocketAddr,
+    pub(crate) local: SocketAddr,
 }
 
 async fn serve_connection<B: Backend>(
@@ -374,7 +375,7 @@ fn error_response(e: &WireError, request_id: &str, close: bool) -> Response<Full
     response(e.status, e.body(), request_id, close)
 }
 
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
@@ -494,6 +495,12 @@ async fn handle<B: Backend>(
         }
     };
 
+    // One port for every API: the credential scope's service decides (docs/iam.md).
+    if let Some(service) =
+        sigv4::scope_service(&parts.headers).and_then(ebsim_iam::QueryService::from_scope)
+    {
+        return crate::query::handle(service, &parts, body, addrs, state, &rid).await;
+    }
     let target = parts
         .headers
         .get(ebsim_kms_api::TARGET_HEADER)
@@ -520,9 +527,10 @@ async fn handle<B: Backend>(
     let unsigned_reset = matches!(target, Target::Reset)
         && state.config.credentials == CredentialMode::AnyAsRoot
         && !parts.headers.contains_key(http::header::AUTHORIZATION);
+    let mut session = None;
     let verified = if unsigned_reset {
         Ok(sigv4::Verified {
-            credential: trusted_root(&**backend, BUILTIN_ACCESS_KEY),
+            credential: auth::trusted_root(&**backend, BUILTIN_ACCESS_KEY),
             access_key_id: BUILTIN_ACCESS_KEY.to_owned(),
             region: ebsim_kms_api::Region::default(),
             service: "kms".to_owned(),
@@ -536,13 +544,17 @@ async fn handle<B: Backend>(
             &parts.headers,
             &body,
             SystemTime::now(),
-            |akid| lookup(&**backend, state.config.credentials, akid),
+            |akid| auth::lookup(&**backend, state.config.credentials, akid, &mut session),
         )
     };
     let verified = match verified {
         Ok(v) => v,
         Err(e) => return error_response(&WireError::from(&e), &rid, false),
     };
+    if let Err(e) = auth::check_token(&parts.headers, session.as_ref(), state.config.credentials)
+    {
+        return error_response(&WireError::from(e), &rid, false);
+    }
     if !unsigned_reset
         && let Some(name) = sigv4::unsigned_required_header(&parts.headers, &verified)
     {
@@ -602,6 +614,9 @@ async fn handle<B: Backend>(
         .in_region(verified.region);
     if let Some(via) = via {
         caller = caller.via(via);
+    }
+    if let Some(s) = session {
+        caller = caller.in_session(s.access_key_id);
     }
 
     let result: Result<Vec<u8>, KmsError> = match target {
@@ -692,41 +707,5 @@ impl WireError {
             type_name: ErrorType::UnknownOperationException.name(),
             message: None,
         }
-    }
-}
-
-/// What the server accepts of access key `akid` under `mode` (docs/kms.md, "Credential
-/// modes").
-fn lookup<B: Backend + ?Sized>(
-    backend: &B,
-    mode: CredentialMode,
-    akid: &str,
-) -> sigv4::Lookup<Credential> {
-    use sigv4::Lookup;
-    let builtin = akid == BUILTIN_ACCESS_KEY;
-    match mode {
-        CredentialMode::Strict if builtin => Lookup::Unknown,
-        // The built-in key's secret is not checked either: clients bring their own habits.
-        CredentialMode::AnyAsRoot if builtin => Lookup::Trust(trusted_root(backend, akid)),
-        _ => match backend.lookup_access_key(akid) {
-            Some(c) => Lookup::Verify(c),
-            None if mode == CredentialMode::AnyAsRoot => Lookup::Trust(trusted_root(backend, akid)),
-            None => Lookup::Unknown,
-        },
-    }
-}
-
-/// The root an unknown access key acts as under `any-as-root`: the account an id of exactly
-/// 12 digits names, else the default account.
-fn trusted_root<B: Backend + ?Sized>(backend: &B, akid: &str) -> Credential {
-    let account = if akid.len() == 12 && akid.bytes().all(|b| b.is_ascii_digit()) {
-        akid.to_owned()
-    } else {
-        backend.default_account()
-    };
-    Credential {
-        principal: format!("arn:aws:iam::{account}:root"),
-        secret: zeroize::Zeroizing::new(String::new()),
-        is_service: false,
     }
 }

@@ -139,6 +139,13 @@ pub fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>, AuthE
     })
 }
 
+/// The service of a request's credential scope (`kms`, `iam`, `sts`), if its
+/// `Authorization` header parses.
+pub fn scope_service(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    parse_authorization(value).ok().map(|a| a.service)
+}
+
 /// Parses an ISO-8601 basic `YYYYMMDDTHHMMSSZ` date (the `x-amz-date` format).
 ///
 /// # Errors

@@ -66,6 +66,22 @@ impl From<&KmsError> for WireError {
     }
 }
 
+impl From<crate::auth::TokenError> for WireError {
+    fn from(e: crate::auth::TokenError) -> Self {
+        match e {
+            crate::auth::TokenError::Invalid => Self::new(
+                ErrorType::UnrecognizedClientException,
+                "The security token included in the request is invalid.",
+            ),
+            crate::auth::TokenError::Expired => Self::other(
+                400,
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+        }
+    }
+}
+
 impl From<&AuthError> for WireError {
     fn from(e: &AuthError) -> Self {
         let t = match e {

@@ -1,0 +1,167 @@
+//! IAM and STS requests (AWS Query protocol, XML answers; docs/iam.md): authenticated like
+//! every request, with the errors of the Query protocol (`InvalidClientTokenId`,
+//! `SignatureDoesNotMatch`, `ExpiredToken`), then answered by [`Backend::query`].
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use ebsim_iam::{QueryError, QueryRequest, QueryService, xml};
+use ebsim_kms::Caller;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use zeroize::Zeroizing;
+
+use crate::auth::{self, TokenError};
+use crate::backend::Backend;
+use crate::server::{Addrs, State};
+use crate::sigv4::{self, AuthError};
+use ebsim_kms::trust::NONCE_HEADER;
+use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
+
+fn answer(status: u16, body: Vec<u8>, rid: &str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(xml::CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(rid) {
+        h.insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+fn error(service: QueryService, e: &QueryError, rid: &str) -> Response<Full<Bytes>> {
+    answer(e.status, xml::error(service, e, rid), rid)
+}
+
+/// The Query protocol's error for an authentication failure.
+pub(crate) fn auth_error(e: &AuthError) -> QueryError {
+    match e {
+        AuthError::Missing => QueryError::new(
+            "MissingAuthenticationToken",
+            403,
+            "Request is missing Authentication Token",
+        ),
+        AuthError::Incomplete(m) => QueryError::new("IncompleteSignature", 400, m.clone()),
+        AuthError::UnknownAccessKey => QueryError::invalid_client_token_id(),
+        AuthError::BadSignature => QueryError::new("SignatureDoesNotMatch", 403, e.to_string()),
+        AuthError::BadScope(m) | AuthError::Expired(m) => {
+            QueryError::new("SignatureDoesNotMatch", 403, m.clone())
+        }
+        AuthError::Replay(m) => QueryError::new("SignatureDoesNotMatch", 403, *m),
+    }
+}
+
+fn token_error(e: TokenError) -> QueryError {
+    match e {
+        TokenError::Invalid => QueryError::invalid_client_token_id(),
+        TokenError::Expired => QueryError::expired_token(),
+    }
+}
+
+/// Authenticates and answers one IAM or STS request.
+pub(crate) async fn handle<B: Backend>(
+    service: QueryService,
+    parts: &http::request::Parts,
+    body: Zeroizing<Vec<u8>>,
+    addrs: Addrs,
+    state: &State<B>,
+    rid: &str,
+) -> Response<Full<Bytes>> {
+    let _ = addrs;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let backend = &state.backend;
+    let mode = state.config.credentials;
+    let mut session = None;
+    let verified = sigv4::verify_with(
+        parts.method.as_str(),
+        path,
+        &parts.headers,
+        &body,
+        SystemTime::now(),
+        |akid| auth::lookup(&**backend, mode, akid, &mut session),
+    );
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => return error(service, &auth_error(&e), rid),
+    };
+    if let Some(name) = sigv4::unsigned_required_header(&parts.headers, &verified) {
+        let e = QueryError::new(
+            "IncompleteSignature",
+            400,
+            format!("The request signature does not cover the header '{name}': Content-Type and every x-amz-* and x-ebsim-* header must be signed."),
+        );
+        return error(service, &e, rid);
+    }
+    if let Err(e) = auth::check_token(&parts.headers, session.as_ref(), mode) {
+        return error(service, &token_error(e), rid);
+    }
+    // GetSessionToken's credentials cannot call IAM (without MFA, which ebsim does not model).
+    if service == QueryService::Iam && session.as_ref().is_some_and(|s| s.from_session_token) {
+        return error(service, &QueryError::invalid_client_token_id(), rid);
+    }
+    let signs_nonce = verified.signs(NONCE_HEADER);
+    let (signed_at, region) = (verified.time, verified.region);
+    let credential = verified.credential;
+    let header = |name: &str| -> Result<Option<String>, ()> {
+        match parts.headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| ()),
+        }
+    };
+    let (Ok(act_as), Ok(via)) = (header(PRINCIPAL_HEADER), header(VIA_SERVICE_HEADER)) else {
+        return error(
+            service,
+            &QueryError::validation("x-ebsim-* headers must be ASCII."),
+            rid,
+        );
+    };
+    if (act_as.is_some() || via.is_some()) && !credential.is_service {
+        let e = QueryError::access_denied(format!(
+            "User: {} is not authorized to act for another principal or claim a forwarding service (x-ebsim-principal / x-ebsim-via-service)",
+            credential.principal
+        ));
+        return error(service, &e, rid);
+    }
+    if credential.is_service {
+        let nonce = if signs_nonce {
+            parts
+                .headers
+                .get(NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+        } else {
+            None
+        };
+        if let Err(e) = state.replay.check(nonce, signed_at, SystemTime::now()) {
+            return error(service, &auth_error(&AuthError::Replay(e.message())), rid);
+        }
+    }
+    let request = match QueryRequest::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return error(service, &e, rid),
+    };
+    let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()))
+        .in_region(region);
+    if let Some(via) = via {
+        caller = caller.via(via);
+    }
+    if let Some(s) = session {
+        caller = caller.in_session(s.access_key_id);
+    }
+    let backend = backend.clone();
+    let rid_owned = rid.to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        backend.query(&caller, service, &request, &rid_owned)
+    })
+    .await
+    .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")));
+    match result {
+        Ok(body) => answer(200, body, rid),
+        Err(e) => error(service, &e, rid),
+    }
+}
