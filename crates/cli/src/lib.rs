@@ -129,7 +129,15 @@ pub enum Command {
     Ekm(ekm::EkmArgs),
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
-    /// The KMS endpoint: `ebsim kms serve` speaks the AWS KMS JSON 1.1 protocol (SigV4).
+    /// Serve every API of the data dir on one port (default 127.0.0.1:4566): KMS (JSON 1.1),
+    /// IAM and STS (Query protocol), routed by the SigV4 scope's service name.
+    ///
+    /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
+    /// (other ebsim commands on the data dir route to it), and stops cleanly on
+    /// SIGINT/SIGTERM. Example: `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws iam
+    /// list-users --endpoint-url http://127.0.0.1:4566 --region us-west-2`.
+    Serve(kms::serve::ServeArgs),
+    /// The KMS endpoint: `ebsim kms serve` is `ebsim serve` on port 4599 by default.
     Kms(kms::serve::KmsArgs),
     /// IAM users, roles and identity policies of the data dir's KMS.
     Iam(iam::IamArgs),
@@ -185,6 +193,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
+        Command::Serve(args) => kms::serve::serve(&global, &args, kms::serve::SERVE_PORT),
         Command::Kms(args) => kms::serve::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
         Command::Key(args) => kms::key::run(&global, &args),

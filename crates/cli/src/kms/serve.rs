@@ -1,4 +1,5 @@
-//! `ebsim kms serve`: the AWS KMS JSON 1.1 endpoint for the data dir's KMS.
+//! `ebsim serve` and `ebsim kms serve`: one endpoint for every API of the data dir (KMS in
+//! JSON 1.1, IAM and STS in the Query protocol), routed by the SigV4 scope's service name.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,7 +23,8 @@ pub struct KmsArgs {
 #[derive(Debug, Subcommand)]
 enum KmsCommand {
     /// Serve the data dir's KMS over the AWS KMS JSON 1.1 protocol (SigV4-verified), for
-    /// aws-cli, boto3, the AWS SDKs and other `ebsim` commands.
+    /// aws-cli, boto3, the AWS SDKs and other `ebsim` commands; the same server as
+    /// `ebsim serve` (IAM and STS included), on port 4599 by default.
     ///
     /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
     /// (other ebsim commands on the data dir route to it), and stops cleanly on
@@ -31,11 +33,13 @@ enum KmsCommand {
     Serve(ServeArgs),
 }
 
+/// The options of `ebsim serve` and `ebsim kms serve`.
 #[derive(Debug, Args)]
-struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR")]
-    listen: SocketAddr,
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:4566 for `ebsim serve`, 127.0.0.1:4599 for
+    /// `ebsim kms serve`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     /// Allow listening on a non-loopback address (exposes the endpoint to the network).
     #[arg(long)]
     allow_remote: bool,
@@ -74,18 +78,32 @@ fn parse_trail_size(s: &str) -> Result<u64, String> {
 /// Runs `ebsim kms …`.
 pub(crate) fn run(global: &GlobalArgs, args: &KmsArgs) -> Result<(), CliError> {
     match &args.command {
-        KmsCommand::Serve(a) => serve(global, a),
+        KmsCommand::Serve(a) => serve(global, a, KMS_SERVE_PORT),
     }
 }
 
-fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CliError> {
+/// `ebsim serve`'s default port.
+pub(crate) const SERVE_PORT: u16 = 4566;
+/// `ebsim kms serve`'s default port.
+const KMS_SERVE_PORT: u16 = 4599;
+
+/// Runs the server of the data dir until SIGINT/SIGTERM, on `args.listen` or else
+/// 127.0.0.1:`default_port`.
+pub(crate) fn serve(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    default_port: u16,
+) -> Result<(), CliError> {
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)));
     let dir = data_dir(global, DataDir::Create)?;
     let kms_config = KmsConfig::default()
         .account(global.account().as_str())
         .region(global.region())
         .audit_trail_bytes(args.audit_max_size);
     let kms = Arc::new(Kms::open(&dir, kms_config)?);
-    let config = ServerConfig::new(args.listen)
+    let config = ServerConfig::new(listen)
         .allow_remote(args.allow_remote)
         .credentials(args.credentials);
     let server = KmsServer::bind(kms.clone(), config)?;
