@@ -94,7 +94,9 @@ pub(crate) async fn handle<B: Backend>(
         let e = QueryError::new(
             "IncompleteSignature",
             400,
-            format!("The request signature does not cover the header '{name}': Content-Type and every x-amz-* and x-ebsim-* header must be signed."),
+            format!(
+                "The request signature does not cover the header '{name}': Content-Type and every x-amz-* and x-ebsim-* header must be signed."
+            ),
         );
         return error(service, &e, rid);
     }
@@ -145,8 +147,8 @@ pub(crate) async fn handle<B: Backend>(
         Ok(r) => r,
         Err(e) => return error(service, &e, rid),
     };
-    let mut caller = Caller::new(act_as.unwrap_or_else(|| credential.principal.clone()))
-        .in_region(region);
+    let mut caller =
+        Caller::new(act_as.unwrap_or_else(|| credential.principal.clone())).in_region(region);
     if let Some(via) = via {
         caller = caller.via(via);
     }
@@ -155,11 +157,10 @@ pub(crate) async fn handle<B: Backend>(
     }
     let backend = backend.clone();
     let rid_owned = rid.to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        backend.query(&caller, service, &request, &rid_owned)
-    })
-    .await
-    .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")));
+    let result =
+        tokio::task::spawn_blocking(move || backend.query(&caller, service, &request, &rid_owned))
+            .await
+            .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")));
     match result {
         Ok(body) => answer(200, body, rid),
         Err(e) => error(service, &e, rid),

@@ -551,8 +551,7 @@ async fn handle<B: Backend>(
         Ok(v) => v,
         Err(e) => return error_response(&WireError::from(&e), &rid, false),
     };
-    if let Err(e) = auth::check_token(&parts.headers, session.as_ref(), state.config.credentials)
-    {
+    if let Err(e) = auth::check_token(&parts.headers, session.as_ref(), state.config.credentials) {
         return error_response(&WireError::from(e), &rid, false);
     }
     if !unsigned_reset

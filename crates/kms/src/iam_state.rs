@@ -157,7 +157,11 @@ pub fn derived_id(prefix: &str, arn: &str) -> String {
     let hash = sha2::Sha256::digest(arn.as_bytes());
     prefix
         .chars()
-        .chain(hash.iter().take(17).map(|b| ALPHABET[(*b % 32) as usize] as char))
+        .chain(
+            hash.iter()
+                .take(17)
+                .map(|b| ALPHABET[(*b % 32) as usize] as char),
+        )
         .collect()
 }
 

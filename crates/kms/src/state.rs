@@ -326,10 +326,10 @@ impl Principal {
     ) -> Result<(), String> {
         let mut compiled = Vec::with_capacity(self.policies.len() + self.attached.len());
         for t in self.policies.values() {
-            compiled.push(Arc::new(
-                PolicyDocument::parse_identity_policy(t)
-                    .map_err(|e| format!("identity policy of {}: {e}", self.arn))?,
-            ));
+            compiled
+                .push(Arc::new(PolicyDocument::parse_identity_policy(t).map_err(
+                    |e| format!("identity policy of {}: {e}", self.arn),
+                )?));
         }
         for arn in &self.attached {
             if let Some(doc) = managed.get(arn).and_then(|m| m.compiled.clone()) {

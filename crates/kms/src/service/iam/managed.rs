@@ -22,7 +22,10 @@ fn check_policy_arn(arn: &str) -> Q<()> {
 }
 
 fn policy_missing(arn: &str) -> QueryError {
-    QueryError::no_such_entity(format!("Policy {} was not found.", ebsim_iam::names::echo(arn)))
+    QueryError::no_such_entity(format!(
+        "Policy {} was not found.",
+        ebsim_iam::names::echo(arn)
+    ))
 }
 
 fn attachments(st: &State, arn: &str) -> usize {
@@ -176,14 +179,21 @@ impl Kms {
         let items = st
             .managed_policies
             .iter()
-            .filter(|(_, m)| scope != "AWS" && m.account == cx.account && m.path.starts_with(prefix))
+            .filter(|(_, m)| {
+                scope != "AWS" && m.account == cx.account && m.path.starts_with(prefix)
+            })
             .map(|(k, m)| (k.as_str(), (m, attachments(&st, k))))
             .filter(|(_, (_, n))| !only_attached || *n > 0);
         let (items, next) = page(items, marker, max);
-        Ok(xml::response(QueryService::Iam, "ListPolicies", cx.rid, |w| {
-            w.list("Policies", items, |w, (m, n)| write_policy(w, m, n, false));
-            w.page(next.as_deref());
-        }))
+        Ok(xml::response(
+            QueryService::Iam,
+            "ListPolicies",
+            cx.rid,
+            |w| {
+                w.list("Policies", items, |w, (m, n)| write_policy(w, m, n, false));
+                w.page(next.as_deref());
+            },
+        ))
     }
 
     pub(super) fn delete_policy(&self, cx: &Cx<'_>) -> Q<Vec<u8>> {
@@ -203,7 +213,12 @@ impl Kms {
         }
         st.managed_policies.remove(&arn);
         self.save(&mut st)?;
-        Ok(xml::response(QueryService::Iam, "DeletePolicy", cx.rid, |_| {}))
+        Ok(xml::response(
+            QueryService::Iam,
+            "DeletePolicy",
+            cx.rid,
+            |_| {},
+        ))
     }
 
     pub(super) fn create_policy_version(&self, cx: &Cx<'_>) -> Q<Vec<u8>> {
@@ -248,9 +263,9 @@ impl Kms {
 
     pub(super) fn get_policy_version(&self, cx: &Cx<'_>) -> Q<Vec<u8>> {
         let version = cx.req.required("VersionId")?;
-        let well_formed = version
-            .strip_prefix('v')
-            .is_some_and(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()));
+        let well_formed = version.strip_prefix('v').is_some_and(|n| {
+            !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit())
+        });
         if !well_formed {
             return Err(QueryError::validation(format!(
                 "1 validation error detected: Value '{}' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
@@ -266,20 +281,33 @@ impl Kms {
                 "Policy {arn} version {version} does not exist or is not attachable."
             ))
         })?;
-        Ok(xml::response(QueryService::Iam, "GetPolicyVersion", cx.rid, |w| {
-            w.open("PolicyVersion");
-            w.document("Document", &v.document);
-            w.text("VersionId", &v.id);
-            w.bool("IsDefaultVersion", v.id == m.default_version);
-            w.text("CreateDate", &iso8601(v.created));
-            w.close("PolicyVersion");
-        }))
+        Ok(xml::response(
+            QueryService::Iam,
+            "GetPolicyVersion",
+            cx.rid,
+            |w| {
+                w.open("PolicyVersion");
+                w.document("Document", &v.document);
+                w.text("VersionId", &v.id);
+                w.bool("IsDefaultVersion", v.id == m.default_version);
+                w.text("CreateDate", &iso8601(v.created));
+                w.close("PolicyVersion");
+            },
+        ))
     }
 
     /// Attach/Detach User/Role Policy.
     pub(super) fn attach(&self, cx: &Cx<'_>, action: &str) -> Q<Vec<u8>> {
-        let kind = if action.contains("Role") { "role" } else { "user" };
-        let param = if kind == "role" { "RoleName" } else { "UserName" };
+        let kind = if action.contains("Role") {
+            "role"
+        } else {
+            "user"
+        };
+        let param = if kind == "role" {
+            "RoleName"
+        } else {
+            "UserName"
+        };
         let name = cx.req.required(param)?;
         check_name(param, name, 1, 128)?;
         let policy_arn = cx.req.required("PolicyArn")?;
@@ -309,7 +337,11 @@ impl Kms {
             (false, Some(_)) => {}
             (false, None) => {
                 if p.attached.len() >= MAX_ATTACHED {
-                    let quota = if kind == "role" { "PoliciesPerRole" } else { "PoliciesPerUser" };
+                    let quota = if kind == "role" {
+                        "PoliciesPerRole"
+                    } else {
+                        "PoliciesPerUser"
+                    };
                     return Err(QueryError::limit_exceeded(format!(
                         "Cannot exceed quota for {quota}: {MAX_ATTACHED}"
                     )));
@@ -324,8 +356,16 @@ impl Kms {
     }
 
     pub(super) fn list_attached(&self, cx: &Cx<'_>, action: &str) -> Q<Vec<u8>> {
-        let kind = if action.contains("Role") { "role" } else { "user" };
-        let param = if kind == "role" { "RoleName" } else { "UserName" };
+        let kind = if action.contains("Role") {
+            "role"
+        } else {
+            "user"
+        };
+        let param = if kind == "role" {
+            "RoleName"
+        } else {
+            "UserName"
+        };
         let name = cx.req.required(param)?;
         check_name(param, name, 1, 128)?;
         let prefix = cx.req.get("PathPrefix").unwrap_or("/");

@@ -143,8 +143,9 @@ impl Kms {
             "DeletePolicy" => self.delete_policy(cx),
             "CreatePolicyVersion" => self.create_policy_version(cx),
             "GetPolicyVersion" => self.get_policy_version(cx),
-            "AttachUserPolicy" | "AttachRolePolicy" | "DetachUserPolicy"
-            | "DetachRolePolicy" => self.attach(cx, action),
+            "AttachUserPolicy" | "AttachRolePolicy" | "DetachUserPolicy" | "DetachRolePolicy" => {
+                self.attach(cx, action)
+            }
             "ListAttachedUserPolicies" | "ListAttachedRolePolicies" => {
                 self.list_attached(cx, action)
             }

@@ -4,12 +4,20 @@ use super::*;
 
 /// `user` or `role`, by the action's noun.
 fn kind_of(action: &str) -> &'static str {
-    if action.contains("Role") { "role" } else { "user" }
+    if action.contains("Role") {
+        "role"
+    } else {
+        "user"
+    }
 }
 
 /// The name parameter of a kind (`UserName`, `RoleName`).
 fn name_param(kind: &str) -> &'static str {
-    if kind == "role" { "RoleName" } else { "UserName" }
+    if kind == "role" {
+        "RoleName"
+    } else {
+        "UserName"
+    }
 }
 
 fn not_found(kind: &str, name: &str) -> QueryError {
@@ -94,7 +102,12 @@ impl Kms {
         let mut max_session = 3600;
         if kind == "role" {
             let text = cx.req.required("AssumeRolePolicyDocument")?;
-            check_document("AssumeRolePolicyDocument", text, TRUST_CHARS, "ACLSizePerRole")?;
+            check_document(
+                "AssumeRolePolicyDocument",
+                text,
+                TRUST_CHARS,
+                "ACLSizePerRole",
+            )?;
             trust = Some(Self::parse_trust(text)?);
             max_session = cx
                 .req
@@ -311,15 +324,20 @@ impl Kms {
             marker,
             max,
         );
-        Ok(xml::response(QueryService::Iam, "ListAccessKeys", cx.rid, |w| {
-            w.list("AccessKeyMetadata", keys, |w, k| {
-                w.text("UserName", &p.name);
-                w.text("AccessKeyId", &k.id);
-                w.text("Status", k.status.as_str());
-                w.text("CreateDate", &iso8601(k.created));
-            });
-            w.page(next.as_deref());
-        }))
+        Ok(xml::response(
+            QueryService::Iam,
+            "ListAccessKeys",
+            cx.rid,
+            |w| {
+                w.list("AccessKeyMetadata", keys, |w, k| {
+                    w.text("UserName", &p.name);
+                    w.text("AccessKeyId", &k.id);
+                    w.text("Status", k.status.as_str());
+                    w.text("CreateDate", &iso8601(k.created));
+                });
+                w.page(next.as_deref());
+            },
+        ))
     }
 
     /// UpdateAccessKey and DeleteAccessKey. Without `UserName`, the key is looked for among
@@ -343,18 +361,14 @@ impl Kms {
         };
         let mut st = self.state.write();
         let missing = || {
-            QueryError::no_such_entity(format!(
-                "The Access Key with id {key_id} cannot be found."
-            ))
+            QueryError::no_such_entity(format!("The Access Key with id {key_id} cannot be found."))
         };
         let arn = if cx.req.get("UserName").is_some() {
             self.named(&st, cx, "user", 128)?
         } else {
             st.principals
                 .values()
-                .find(|p| {
-                    p.account == cx.account && p.access_keys.iter().any(|k| k.id == key_id)
-                })
+                .find(|p| p.account == cx.account && p.access_keys.iter().any(|k| k.id == key_id))
                 .map(|p| p.arn.clone())
                 .ok_or_else(missing)?
         };

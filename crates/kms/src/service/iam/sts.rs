@@ -24,7 +24,12 @@ impl Kms {
     fn get_caller_identity(&self, cx: &Cx<'_>) -> Q<Vec<u8>> {
         let st = self.state.read();
         let p = &cx.caller.principal;
-        let user_id = match cx.caller.session.as_deref().and_then(|s| st.sessions.get(s)) {
+        let user_id = match cx
+            .caller
+            .session
+            .as_deref()
+            .and_then(|s| st.sessions.get(s))
+        {
             Some(s) => s.user_id.clone(),
             None if is_root(p) => cx.account.clone(),
             None => match st.principals.get(p) {
@@ -32,20 +37,24 @@ impl Kms {
                 None => cx.account.clone(),
             },
         };
-        Ok(xml::response(QueryService::Sts, "GetCallerIdentity", cx.rid, |w| {
-            w.text("UserId", &user_id);
-            w.text("Account", &cx.account);
-            w.text("Arn", p);
-        }))
+        Ok(xml::response(
+            QueryService::Sts,
+            "GetCallerIdentity",
+            cx.rid,
+            |w| {
+                w.text("UserId", &user_id);
+                w.text("Account", &cx.account);
+                w.text("Arn", p);
+            },
+        ))
     }
 
     fn assume_role(&self, cx: &Cx<'_>) -> Q<Vec<u8>> {
         let req = cx.req;
         let role_arn = req.required("RoleArn")?;
         check_len("RoleArn", role_arn, 20, 2048)?;
-        let invalid = || {
-            QueryError::validation(format!("{} is invalid", ebsim_iam::names::echo(role_arn)))
-        };
+        let invalid =
+            || QueryError::validation(format!("{} is invalid", ebsim_iam::names::echo(role_arn)));
         let (account, role_name) = role_arn
             .strip_prefix("arn:aws:iam::")
             .and_then(|rest| rest.split_once(":role/"))
@@ -72,7 +81,8 @@ impl Kms {
             check_len("PolicyArns", a, 20, 2048)?;
             policy_arns.push(a.to_owned());
         }
-        let packed: usize = policy.map_or(0, str::len) + policy_arns.iter().map(String::len).sum::<usize>();
+        let packed: usize =
+            policy.map_or(0, str::len) + policy_arns.iter().map(String::len).sum::<usize>();
         if let Some(t) = policy {
             check_document("Policy", t, usize::MAX, "PolicySize")?;
         }
@@ -152,7 +162,10 @@ impl Kms {
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
             ));
         }
-        let session_arn = format!("arn:aws:sts::{account}:assumed-role/{}/{session_name}", role.name);
+        let session_arn = format!(
+            "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+            role.name
+        );
         let user_id = format!("{}:{session_name}", role.id);
         let (id, _) = self.mint_session(
             &mut st,
@@ -165,7 +178,10 @@ impl Kms {
             policy.map(str::to_owned),
             policy_arns,
         )?;
-        let s = st.sessions.get(&id).ok_or_else(super::principals::internal_q)?;
+        let s = st
+            .sessions
+            .get(&id)
+            .ok_or_else(super::principals::internal_q)?;
         let out = xml::response(QueryService::Sts, "AssumeRole", cx.rid, |w| {
             Self::write_credentials(w, s);
             w.open("AssumedRoleUser");
@@ -218,7 +234,10 @@ impl Kms {
             None,
             Vec::new(),
         )?;
-        let s = st.sessions.get(&id).ok_or_else(super::principals::internal_q)?;
+        let s = st
+            .sessions
+            .get(&id)
+            .ok_or_else(super::principals::internal_q)?;
         let out = xml::response(QueryService::Sts, "GetSessionToken", cx.rid, |w| {
             Self::write_credentials(w, s);
         });
