@@ -1,9 +1,10 @@
-//! `ebsim iam …`: IAM users, roles and their identity policies, through the KMS admin API
-//! (of the running `ebsim kms serve`, or of the embedded KMS).
+//! `ebsim iam …` and `ebsim sts …`: thin fronts of the IAM and STS actions (docs/iam.md),
+//! called on the running `ebsim serve` or on the embedded KMS.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use ebsim_iam::QueryService::{Iam, Sts};
 use ebsim_kms_client::KmsClient;
 use serde_json::{Value, json};
 
@@ -19,25 +20,53 @@ pub struct IamArgs {
 
 #[derive(Debug, Subcommand)]
 enum IamCommand {
-    /// Create an IAM user with an access key; prints its ARN, access key id and secret.
-    CreateUser(CreateArgs),
-    /// Create an IAM role with an access key (for signing as the role); prints its ARN,
+    /// Create an IAM user with an access key (CreateUser, CreateAccessKey); prints its ARN,
     /// access key id and secret.
-    CreateRole(CreateArgs),
-    /// Attach an identity policy (a JSON file) to a user or role.
+    CreateUser(NameArgs),
+    /// Create an IAM role (CreateRole), assumable through `ebsim sts assume-role`; prints
+    /// its ARN. Roles get no access keys: they are used through sessions.
+    CreateRole(CreateRoleArgs),
+    /// Give a user another access key (at most two); prints it.
+    CreateAccessKey(NameArgs),
+    /// Delete an access key (of a user, or of a role made before roles took sessions only):
+    /// requests signed with it are refused from then on.
+    DeleteAccessKey(DeleteKeyArgs),
+    /// Delete a user with its access keys and inline policies, after detaching its managed
+    /// policies.
+    DeleteUser(NameArgs),
+    /// Put an inline identity policy (a JSON file) on a user or role.
     PutPolicy(PutPolicyArgs),
-    /// List the users and roles known to the data dir.
+    /// List the users and roles of the account.
     List,
     /// Print the access key of an account's root (`--account`, default 111122223333),
     /// generated on first use and kept in DIR/kms/root-credentials (mode 0600). Every
-    /// credential mode of `ebsim kms serve` accepts it; `strict` accepts no other root key.
+    /// credential mode of `ebsim serve` accepts it; `strict` accepts no other root key.
     RootCredentials,
 }
 
 #[derive(Debug, Args)]
-struct CreateArgs {
-    /// User or role name (in the account of `--account`, default 111122223333).
+struct NameArgs {
+    /// User name (in the account of `--account`, default 111122223333).
     name: String,
+}
+
+#[derive(Debug, Args)]
+struct CreateRoleArgs {
+    /// Role name (in the account of `--account`, default 111122223333).
+    name: String,
+    /// The trust policy (AssumeRolePolicyDocument, a JSON file); default: the account's
+    /// principals may assume it (as their identity policies allow).
+    #[arg(long, value_name = "FILE")]
+    trust_policy: Option<PathBuf>,
+    /// The longest session, seconds (3600 to 43200; default 3600).
+    #[arg(long, value_name = "SECONDS")]
+    max_session_duration: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct DeleteKeyArgs {
+    /// The access key id (`AKIA…`).
+    access_key_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +80,39 @@ struct PutPolicyArgs {
     policy_name: Option<String>,
 }
 
+/// `ebsim sts …`
+#[derive(Debug, Args)]
+pub struct StsArgs {
+    #[command(subcommand)]
+    command: StsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum StsCommand {
+    /// Assume a role (AssumeRole, as `--as` or the account root): prints the session's
+    /// temporary credentials (access key id, secret, session token, expiration on the
+    /// simulated clock) and its assumed-role ARN. The role's trust policy must allow the
+    /// caller; account roots cannot assume roles.
+    AssumeRole(AssumeRoleArgs),
+    /// Who the command's credentials are (GetCallerIdentity).
+    GetCallerIdentity,
+}
+
+#[derive(Debug, Args)]
+struct AssumeRoleArgs {
+    /// The role's ARN, or its name in the caller's account.
+    role: String,
+    /// The session name (2 to 64 characters of `[A-Za-z0-9_+=,.@-]`).
+    #[arg(long, default_value = "ebsim-cli", value_name = "NAME")]
+    session_name: String,
+    /// Seconds the credentials last (900 up to the role's MaxSessionDuration; default 3600).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u32>,
+    /// A session policy (JSON file): the session may do only what it and the role allow.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+}
+
 /// Runs `ebsim iam …`.
 pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
     let need = match args.command {
@@ -61,27 +123,186 @@ pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
     };
     let client = kms_client(global, need)?;
     match &args.command {
-        IamCommand::CreateUser(a) => create(global, &client, "CreateUser", "UserName", a),
-        IamCommand::CreateRole(a) => create(global, &client, "CreateRole", "RoleName", a),
+        IamCommand::CreateUser(a) => {
+            let user = client.query(Iam, "CreateUser", &[("UserName", &a.name)])?;
+            let arn = field(&user, "Arn");
+            let key = client.query(Iam, "CreateAccessKey", &[("UserName", &a.name)])?;
+            print_key(global, &arn, &key)
+        }
+        IamCommand::CreateAccessKey(a) => {
+            let user = client.query(Iam, "GetUser", &[("UserName", &a.name)])?;
+            let key = client.query(Iam, "CreateAccessKey", &[("UserName", &a.name)])?;
+            print_key(global, &field(&user, "Arn"), &key)
+        }
+        IamCommand::CreateRole(a) => create_role(global, &client, a),
+        IamCommand::DeleteAccessKey(a) => {
+            client.query(Iam, "DeleteAccessKey", &[("AccessKeyId", &a.access_key_id)])?;
+            done(
+                global,
+                json!({"access_key_id": a.access_key_id, "status": "deleted"}),
+            )
+        }
+        IamCommand::DeleteUser(a) => delete_user(global, &client, &a.name),
         IamCommand::PutPolicy(a) => put_policy(global, &client, a),
         IamCommand::List => list(global, &client),
         IamCommand::RootCredentials => root_credentials(global, &client),
     }
 }
 
-fn create(
+/// Runs `ebsim sts …`.
+pub(crate) fn run_sts(global: &GlobalArgs, args: &StsArgs) -> Result<(), CliError> {
+    let client = kms_client(global, DataDir::Existing)?;
+    match &args.command {
+        StsCommand::GetCallerIdentity => {
+            let me = client.query(Sts, "GetCallerIdentity", &[])?;
+            let v = json!({"user_id": field(&me, "UserId"), "account": field(&me, "Account"), "arn": field(&me, "Arn")});
+            if global.json {
+                outln!("{v}")?;
+            } else {
+                outln!("{}", field(&me, "Arn"))?;
+            }
+            Ok(())
+        }
+        StsCommand::AssumeRole(a) => assume_role(global, &client, a),
+    }
+}
+
+/// The text of the first element `name` of an answer.
+fn field(leaves: &[(String, String)], name: &str) -> String {
+    leaves
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Every text of elements `name` of an answer.
+fn fields<'a>(leaves: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    leaves
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn done(global: &GlobalArgs, v: Value) -> Result<(), CliError> {
+    if global.json {
+        outln!("{v}")?;
+    } else if let Some(obj) = v.as_object() {
+        let parts: Vec<String> = obj
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+            .collect();
+        outln!("{}", parts.join(", "))?;
+    }
+    Ok(())
+}
+
+fn read_file(path: &PathBuf, what: &'static str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(CliError::io(what, path))
+}
+
+fn create_role(
     global: &GlobalArgs,
     client: &KmsClient,
-    op: &str,
-    name_field: &str,
-    a: &CreateArgs,
+    a: &CreateRoleArgs,
 ) -> Result<(), CliError> {
-    let mut req = json!({ name_field: a.name });
-    if let (Some(acct), Some(obj)) = (&global.account, req.as_object_mut()) {
-        obj.insert("AccountId".to_owned(), acct.as_str().into());
+    let trust = match &a.trust_policy {
+        Some(p) => read_file(p, "read the trust policy file")?,
+        None => json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": global.account().root_arn()}, "Action": "sts:AssumeRole"}]})
+        .to_string(),
+    };
+    let max = a.max_session_duration.map(|m| m.to_string());
+    let mut params = vec![
+        ("RoleName", a.name.as_str()),
+        ("AssumeRolePolicyDocument", &trust),
+    ];
+    if let Some(m) = &max {
+        params.push(("MaxSessionDuration", m));
     }
-    let out = client.admin(op, req)?;
-    print_key(global, &out)
+    let role = client.query(Iam, "CreateRole", &params)?;
+    done(
+        global,
+        json!({"arn": field(&role, "Arn"), "role_id": field(&role, "RoleId")}),
+    )
+}
+
+fn delete_user(global: &GlobalArgs, client: &KmsClient, name: &str) -> Result<(), CliError> {
+    let user = [("UserName", name)];
+    let keys = client.query(Iam, "ListAccessKeys", &user)?;
+    for id in fields(&keys, "AccessKeyId") {
+        client.query(
+            Iam,
+            "DeleteAccessKey",
+            &[("UserName", name), ("AccessKeyId", id)],
+        )?;
+    }
+    let policies = client.query(Iam, "ListUserPolicies", &user)?;
+    for p in fields(&policies, "member") {
+        client.query(
+            Iam,
+            "DeleteUserPolicy",
+            &[("UserName", name), ("PolicyName", p)],
+        )?;
+    }
+    let attached = client.query(Iam, "ListAttachedUserPolicies", &user)?;
+    for arn in fields(&attached, "PolicyArn") {
+        client.query(
+            Iam,
+            "DetachUserPolicy",
+            &[("UserName", name), ("PolicyArn", arn)],
+        )?;
+    }
+    client.query(Iam, "DeleteUser", &user)?;
+    done(global, json!({"user_name": name, "status": "deleted"}))
+}
+
+fn assume_role(
+    global: &GlobalArgs,
+    client: &KmsClient,
+    a: &AssumeRoleArgs,
+) -> Result<(), CliError> {
+    let arn = if a.role.starts_with("arn:") {
+        a.role.clone()
+    } else {
+        format!("arn:aws:iam::{}:role/{}", global.account().as_str(), a.role)
+    };
+    let duration = a.duration.map(|d| d.to_string());
+    let policy = match &a.policy {
+        Some(p) => Some(read_file(p, "read the session policy file")?),
+        None => None,
+    };
+    let mut params = vec![
+        ("RoleArn", arn.as_str()),
+        ("RoleSessionName", a.session_name.as_str()),
+    ];
+    if let Some(d) = &duration {
+        params.push(("DurationSeconds", d));
+    }
+    if let Some(p) = &policy {
+        params.push(("Policy", p));
+    }
+    let out = client.query(Sts, "AssumeRole", &params)?;
+    let (id, secret, token, expires) = (
+        field(&out, "AccessKeyId"),
+        field(&out, "SecretAccessKey"),
+        field(&out, "SessionToken"),
+        field(&out, "Expiration"),
+    );
+    let session_arn = fields(&out, "Arn").last().unwrap_or_default().to_owned();
+    if global.json {
+        outln!(
+            "{}",
+            json!({"arn": session_arn, "access_key_id": id, "secret_access_key": secret,
+                "session_token": token, "expiration": expires})
+        )?;
+    } else {
+        outln!("# {session_arn}, until {expires} (simulated time)")?;
+        outln!("export AWS_ACCESS_KEY_ID={id}")?;
+        outln!("export AWS_SECRET_ACCESS_KEY={secret}")?;
+        outln!("export AWS_SESSION_TOKEN={token}")?;
+    }
+    Ok(())
 }
 
 fn root_credentials(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliError> {
@@ -89,18 +310,22 @@ fn root_credentials(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliEr
         "GetRootCredentials",
         json!({ "AccountId": global.account().as_str() }),
     )?;
-    print_key(global, &out)
-}
-
-/// Prints the ARN, access key id and secret of an admin answer.
-fn print_key(global: &GlobalArgs, out: &Value) -> Result<(), CliError> {
-    let field = |k: &str| {
+    let text = |k: &str| {
         out.get(k)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned()
     };
-    let (arn, id, secret) = (field("Arn"), field("AccessKeyId"), field("SecretAccessKey"));
+    let key = vec![
+        ("AccessKeyId".to_owned(), text("AccessKeyId")),
+        ("SecretAccessKey".to_owned(), text("SecretAccessKey")),
+    ];
+    print_key(global, &text("Arn"), &key)
+}
+
+/// Prints an ARN and the access key of a CreateAccessKey answer.
+fn print_key(global: &GlobalArgs, arn: &str, key: &[(String, String)]) -> Result<(), CliError> {
+    let (id, secret) = (field(key, "AccessKeyId"), field(key, "SecretAccessKey"));
     if global.json {
         outln!(
             "{}",
@@ -114,46 +339,56 @@ fn print_key(global: &GlobalArgs, out: &Value) -> Result<(), CliError> {
     Ok(())
 }
 
-fn principals(client: &KmsClient) -> Result<Vec<Value>, CliError> {
-    let out = client.admin("ListPrincipals", json!({}))?;
-    Ok(out
-        .get("Principals")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default())
+/// The account's users and roles: (kind, name, ARN).
+fn principals(client: &KmsClient) -> Result<Vec<(&'static str, String, String)>, CliError> {
+    let mut out = Vec::new();
+    for (kind, action, name_field) in [
+        ("user", "ListUsers", "UserName"),
+        ("role", "ListRoles", "RoleName"),
+    ] {
+        let mut marker: Option<String> = None;
+        loop {
+            let mut params = vec![("MaxItems", "1000")];
+            if let Some(m) = &marker {
+                params.push(("Marker", m.as_str()));
+            }
+            let page = client.query(Iam, action, &params)?;
+            let names = fields(&page, name_field);
+            let arns = fields(&page, "Arn");
+            out.extend(
+                names
+                    .zip(arns)
+                    .map(|(n, a)| (kind, n.to_owned(), a.to_owned())),
+            );
+            if field(&page, "IsTruncated") != "true" {
+                break;
+            }
+            marker = Some(field(&page, "Marker"));
+        }
+    }
+    Ok(out)
 }
 
 fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Result<(), CliError> {
-    let doc =
-        std::fs::read_to_string(&a.file).map_err(CliError::io("read the policy file", &a.file))?;
-    let arn = if a.name.starts_with("arn:") {
-        a.name.clone()
-    } else {
-        let matches: Vec<String> = principals(client)?
-            .iter()
-            .filter_map(|p| p.get("Arn").and_then(Value::as_str))
-            .filter(|arn| {
-                arn.rsplit_once('/').is_some_and(|(kind, name)| {
-                    name == a.name && (kind.ends_with(":user") || kind.ends_with(":role"))
-                })
-            })
-            .map(str::to_owned)
-            .collect();
-        match matches.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                return Err(CliError::InvalidArgument(format!(
-                    "no user or role named '{}'",
-                    a.name
-                )));
-            }
-            _ => {
-                return Err(CliError::InvalidArgument(format!(
-                    "'{}' names several principals ({}); pass the ARN",
-                    a.name,
-                    matches.join(", ")
-                )));
-            }
+    let doc = read_file(&a.file, "read the policy file")?;
+    let all = principals(client)?;
+    let matches: Vec<&(&str, String, String)> = all
+        .iter()
+        .filter(|(_, name, arn)| *arn == a.name || *name == a.name)
+        .collect();
+    let (kind, name, arn) = match matches.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(CliError::InvalidArgument(format!(
+                "no user or role named '{}'",
+                a.name
+            )));
+        }
+        _ => {
+            return Err(CliError::InvalidArgument(format!(
+                "'{}' names both a user and a role; pass the ARN",
+                a.name
+            )));
         }
     };
     let policy_name = a.policy_name.clone().unwrap_or_else(|| {
@@ -161,9 +396,19 @@ fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Res
             .file_stem()
             .map_or_else(|| "inline".to_owned(), |s| s.to_string_lossy().into_owned())
     });
-    client.admin(
-        "PutPrincipalPolicy",
-        json!({ "PrincipalArn": arn, "PolicyName": policy_name, "PolicyDocument": doc }),
+    let (action, name_field) = if *kind == "role" {
+        ("PutRolePolicy", "RoleName")
+    } else {
+        ("PutUserPolicy", "UserName")
+    };
+    client.query(
+        Iam,
+        action,
+        &[
+            (name_field, name),
+            ("PolicyName", &policy_name),
+            ("PolicyDocument", &doc),
+        ],
     )?;
     if global.json {
         outln!(
@@ -176,66 +421,18 @@ fn put_policy(global: &GlobalArgs, client: &KmsClient, a: &PutPolicyArgs) -> Res
     Ok(())
 }
 
-fn snake(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
-    let chars: Vec<char> = key.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
-            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_ascii_uppercase())) {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn snake_case_keys(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (snake(k), snake_case_keys(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(snake_case_keys).collect()),
-        other => other.clone(),
-    }
-}
-
 fn list(global: &GlobalArgs, client: &KmsClient) -> Result<(), CliError> {
     let principals = principals(client)?;
     if global.json {
-        outln!(
-            "{}",
-            json!({ "principals": snake_case_keys(&Value::Array(principals)) })
-        )?;
+        let list: Vec<Value> = principals
+            .iter()
+            .map(|(kind, name, arn)| json!({"arn": arn, "type": kind, "name": name}))
+            .collect();
+        outln!("{}", json!({ "principals": list }))?;
     } else {
-        for p in &principals {
-            let arn = p.get("Arn").and_then(Value::as_str).unwrap_or_default();
-            let key = p
-                .get("AccessKeyId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            outln!("{arn}\t{key}")?;
+        for (kind, _, arn) in &principals {
+            outln!("{arn}\t{kind}")?;
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::snake;
-
-    #[test]
-    fn pascal_to_snake() {
-        assert_eq!(snake("Arn"), "arn");
-        assert_eq!(snake("AccessKeyId"), "access_key_id");
-        assert_eq!(snake("AWSAccountId"), "aws_account_id");
-        assert_eq!(snake("PolicyNames"), "policy_names");
-    }
 }

@@ -139,8 +139,10 @@ pub enum Command {
     Serve(kms::serve::ServeArgs),
     /// The KMS endpoint: `ebsim kms serve` is `ebsim serve` on port 4599 by default.
     Kms(kms::serve::KmsArgs),
-    /// IAM users, roles and identity policies of the data dir's KMS.
+    /// IAM users, roles, access keys and identity policies (fronts of the IAM actions).
     Iam(iam::IamArgs),
+    /// STS: assume a role (temporary credentials on the simulated clock), who am I.
+    Sts(iam::StsArgs),
     /// KMS keys: create, list, describe, enable/disable, deletion, rotation, key policy.
     Key(kms::key::KeyArgs),
     /// KMS aliases: create, list, update, delete.
@@ -196,6 +198,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => kms::serve::serve(&global, &args, kms::serve::SERVE_PORT),
         Command::Kms(args) => kms::serve::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
+        Command::Sts(args) => iam::run_sts(&global, &args),
         Command::Key(args) => kms::key::run(&global, &args),
         Command::Alias(args) => kms::alias::run(&global, &args),
         Command::Grant(args) => kms::grant::run(&global, &args),

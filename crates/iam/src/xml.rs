@@ -202,3 +202,73 @@ mod tests {
         assert!(text.contains("<Users><member><UserName>&lt;a&gt;</UserName></member><member><UserName>b&amp;c</UserName></member></Users><IsTruncated>false</IsTruncated></XResult>"), "{text}");
     }
 }
+
+/// The leaf elements of a response, in document order: `(name, text)` with the text
+/// unescaped (a client's reading of an answer; lists give one pair per member).
+///
+/// # Errors
+/// A message when the body is not well-formed XML.
+pub fn leaves(body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    use quick_xml::Reader;
+    let mut reader = Reader::from_reader(body);
+    let mut out = Vec::new();
+    let mut open: Option<String> = None;
+    let mut text = String::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => {
+                open = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                text.clear();
+            }
+            Event::Text(t) => {
+                let raw = t.decode().map_err(|e| e.to_string())?;
+                text.push_str(&quick_xml::escape::unescape(&raw).map_err(|e| e.to_string())?);
+            }
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| e.to_string())?;
+                let c = match &*name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                text.extend(c);
+            }
+            Event::End(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if open.as_deref() == Some(name.as_str()) {
+                    out.push((name, std::mem::take(&mut text)));
+                }
+                open = None;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn leaves_round_trip_what_response_writes() {
+        let body = response(QueryService::Iam, "ListUsers", "r", |w| {
+            w.list("Users", ["a&b", "<c>"], |w, u| w.text("UserName", u));
+            w.page(Some("m\"1"));
+        });
+        let got = leaves(&body).expect("well-formed");
+        let names: Vec<&str> = got
+            .iter()
+            .filter(|(k, _)| k == "UserName")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(names, ["a&b", "<c>"]);
+        assert!(got.contains(&("Marker".to_owned(), "m\"1".to_owned())));
+        assert!(got.contains(&("RequestId".to_owned(), "r".to_owned())));
+        assert!(leaves(b"<a><b>x</a>").is_err());
+    }
+}

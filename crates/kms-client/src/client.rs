@@ -325,6 +325,62 @@ impl KmsClient {
         }
     }
 
+    /// An IAM or STS action (Query protocol; docs/iam.md) as the client's own principal:
+    /// `params` besides `Action` and `Version`; the answer's leaf elements in document order
+    /// (`(name, text)`, one pair per list member).
+    ///
+    /// # Errors
+    /// [`ClientError::Service`] with the IAM or STS error code and message; as
+    /// [`KmsClient::call`] otherwise.
+    pub fn query(
+        &self,
+        service: ebsim_iam::QueryService,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action);
+        form.append_pair("Version", service.version());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let body = Zeroizing::new(form.finish().into_bytes());
+        let out = match &*self.transport {
+            Transport::InProcess { kms, principal } => {
+                let caller = caller_for(&Identity::Default, principal, self.region);
+                let request = ebsim_iam::QueryRequest::parse(&body).map_err(query_error)?;
+                Zeroizing::new(
+                    kms.query(&caller, service, &request, "in-process")
+                        .map_err(query_error)?,
+                )
+            }
+            Transport::Http(t) => {
+                let svc;
+                let signer = match &t.config().default_principal {
+                    None if !t.config().default_as_service => Signer {
+                        credentials: &t.config().credentials,
+                        principal: None,
+                        via_service: None,
+                        service: false,
+                        region: self.region,
+                    },
+                    p => {
+                        svc = service_credentials(t)?;
+                        Signer {
+                            credentials: svc,
+                            principal: p.as_deref(),
+                            via_service: None,
+                            service: true,
+                            region: self.region,
+                        }
+                    }
+                };
+                t.post_query(service.name(), &body, &signer)?
+            }
+        };
+        ebsim_iam::xml::leaves(&out).map_err(|message| protocol(self, message))
+    }
+
     /// An admin operation (clock, faults, IAM users and roles, audit reads), allowed to the
     /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`, `CreateUser`,
     /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `GetRootCredentials`, `ReadAudit`,
@@ -462,6 +518,14 @@ impl KmsClient {
             },
         )?;
         Ok(DataKey::new(out.plaintext.0))
+    }
+}
+
+fn query_error(e: ebsim_iam::QueryError) -> ClientError {
+    ClientError::Service {
+        status: e.status,
+        type_name: e.code.to_owned(),
+        message: Some(e.message),
     }
 }
 

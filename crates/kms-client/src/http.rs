@@ -324,9 +324,36 @@ impl HttpTransport {
         body: &[u8],
         signer: &Signer<'_>,
     ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        self.post_to(
+            Some(target),
+            ebsim_kms_api::sign::SIGNING_NAME,
+            body,
+            signer,
+        )
+    }
+
+    /// One signed IAM or STS request (Query protocol: a form body, no `X-Amz-Target`, the
+    /// scope naming `service`) with retries; an error answer becomes
+    /// [`ClientError::Service`] with its `<Code>` and `<Message>`.
+    pub(crate) fn post_query(
+        &self,
+        service: &str,
+        body: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        self.post_to(None, service, body, signer)
+    }
+
+    fn post_to(
+        &self,
+        target: Option<&str>,
+        service: &str,
+        body: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         let mut attempt = 1;
         loop {
-            match self.post_once(target, body, signer) {
+            match self.post_once(target, service, body, signer) {
                 Err(e) if e.is_retryable() && attempt < self.config.retry.max_attempts => {
                     std::thread::sleep(self.config.retry.backoff(attempt));
                     attempt += 1;
@@ -338,7 +365,8 @@ impl HttpTransport {
 
     fn post_once(
         &self,
-        target: &str,
+        target: Option<&str>,
+        service: &str,
         body: &[u8],
         signer: &Signer<'_>,
     ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
@@ -358,9 +386,11 @@ impl HttpTransport {
         }
         let post = KmsPost {
             headers: &extra,
+            target,
+            service,
             ..KmsPost::new(
                 &self.host,
-                target,
+                "",
                 body,
                 match signer.region {
                     Some(r) => r.as_str(),
@@ -382,6 +412,9 @@ impl HttpTransport {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body = read_body(resp, endpoint)?;
+                if target.is_none() {
+                    return Err(parse_query_error(status, &body));
+                }
                 Err(parse_error(status, &body))
             }
             Err(t) => Err(ClientError::Transport {
@@ -389,6 +422,22 @@ impl HttpTransport {
                 message: t.to_string(),
             }),
         }
+    }
+}
+
+/// An IAM or STS error answer: its `<Code>` and `<Message>`.
+fn parse_query_error(status: u16, body: &[u8]) -> ClientError {
+    let leaves = ebsim_iam::xml::leaves(body).unwrap_or_default();
+    let field = |name: &str| {
+        leaves
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    ClientError::Service {
+        status,
+        type_name: field("Code").unwrap_or_else(|| status.to_string()),
+        message: field("Message"),
     }
 }
 
