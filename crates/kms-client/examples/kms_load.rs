@@ -8,6 +8,12 @@
 //! process instead (the same calls without HTTP), which tells the KMS's own cost apart from
 //! the wire's.
 //!
+//! `--credentials long-term` signs as an IAM user with its own access key (`AKIA…`) and
+//! `--credentials session` as a session of a role that user assumed (`ASIA…` with a session
+//! token), both allowed Decrypt by an identity policy; by default the requests sign as the
+//! account root (`test`). The users, roles and sessions are made through IAM and STS on the
+//! endpoint itself.
+//!
 //! ```text
 //! cargo run --release -p ebsim-kms-client --example kms_load -- \
 //!     --endpoint http://127.0.0.1:4599 --label ebsim --clients 1,8 --requests 20000 --seconds 10
@@ -33,6 +39,18 @@ struct Args {
     requests: usize,
     seconds: f64,
     via_client: bool,
+    credentials: Creds,
+}
+
+/// Who the Decrypt requests sign as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Creds {
+    /// `test`: the account root.
+    Root,
+    /// An IAM user's access key.
+    LongTerm,
+    /// A session of a role the user assumed.
+    Session,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
         requests: 20_000,
         seconds: 10.0,
         via_client: false,
+        credentials: Creds::Root,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +78,14 @@ fn parse_args() -> Result<Args, String> {
             "--requests" => a.requests = val()?.parse().map_err(|_| "bad --requests")?,
             "--seconds" => a.seconds = val()?.parse().map_err(|_| "bad --seconds")?,
             "--via-client" => a.via_client = true,
+            "--credentials" => {
+                a.credentials = match val()?.as_str() {
+                    "root" => Creds::Root,
+                    "long-term" => Creds::LongTerm,
+                    "session" => Creds::Session,
+                    other => return Err(format!("unknown --credentials {other} (root, long-term, session)")),
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -86,13 +113,12 @@ struct RawConn {
 }
 
 impl RawConn {
-    fn new(endpoint: &str, blob: &[u8], ctx: &EncryptionContext) -> Self {
+    fn new(endpoint: &str, blob: &[u8], ctx: &EncryptionContext, key: AccessKey) -> Self {
         let body = serde_json::to_vec(&serde_json::json!({
             "CiphertextBlob": base64::engine::general_purpose::STANDARD.encode(blob),
             "EncryptionContext": ctx,
         }))
         .unwrap_or_default();
-        let key = AccessKey::new("test", "test");
         let addr = endpoint
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -173,6 +199,53 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// A user allowed Decrypt, and its access key, made through IAM as the root; for
+/// [`Creds::Session`], a role the user assumes, and the session's credentials.
+fn signer(endpoint: &str, creds: Creds) -> Result<AccessKey, String> {
+    use ebsim_iam::QueryService::{Iam, Sts};
+    let http = |key: AccessKey| -> Result<KmsClient, String> {
+        let config = HttpConfig::new(endpoint)
+            .map_err(|e| e.to_string())?
+            .credentials(key)
+            .region("us-west-2")
+            .retry(RetryPolicy::none());
+        KmsClient::http(config).map_err(|e| e.to_string())
+    };
+    let field = |leaves: &[(String, String)], name: &str| {
+        leaves
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(format!("no {name} in the answer"))
+    };
+    if creds == Creds::Root {
+        return Ok(AccessKey::new("test", "test"));
+    }
+    let root = http(AccessKey::new("test", "test"))?;
+    let name = format!("load-{}", std::process::id());
+    let q = |c: &KmsClient, svc, action: &str, params: &[(&str, &str)]| {
+        c.query(svc, action, params)
+            .map_err(|e| format!("{action}: {e}"))
+    };
+    let user = q(&root, Iam, "CreateUser", &[("UserName", &name)])?;
+    let decrypt = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt","sts:AssumeRole"],"Resource":"*"}]}"#;
+    q(&root, Iam, "PutUserPolicy", &[("UserName", &name), ("PolicyName", "load"), ("PolicyDocument", decrypt)])?;
+    let key = q(&root, Iam, "CreateAccessKey", &[("UserName", &name)])?;
+    let user_key = AccessKey::new(field(&key, "AccessKeyId")?, field(&key, "SecretAccessKey")?);
+    if creds == Creds::LongTerm {
+        return Ok(user_key);
+    }
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"sts:AssumeRole"}}]}}"#,
+        field(&user, "Arn")?
+    );
+    let role = q(&root, Iam, "CreateRole", &[("RoleName", &name), ("AssumeRolePolicyDocument", &trust), ("MaxSessionDuration", "43200")])?;
+    q(&root, Iam, "PutRolePolicy", &[("RoleName", &name), ("PolicyName", "load"), ("PolicyDocument", decrypt)])?;
+    let out = q(&http(user_key)?, Sts, "AssumeRole", &[("RoleArn", &field(&role, "Arn")?), ("RoleSessionName", "load"), ("DurationSeconds", "43200")])?;
+    Ok(AccessKey::new(field(&out, "AccessKeyId")?, field(&out, "SecretAccessKey")?)
+        .with_session_token(field(&out, "SessionToken")?))
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let client = if args.endpoint == "embedded" {
@@ -208,6 +281,11 @@ fn run() -> Result<(), String> {
             .decrypt_data_key(&Identity::Default, &wrapped.ciphertext_blob, &ctx)
             .map_err(|e| format!("Decrypt: {e}"))?;
     }
+    let key = if args.endpoint == "embedded" {
+        AccessKey::new("test", "test")
+    } else {
+        signer(&args.endpoint, args.credentials)?
+    };
     for &clients in &args.clients {
         let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
         let per_client = args.requests.div_ceil(clients);
@@ -218,11 +296,12 @@ fn run() -> Result<(), String> {
                     let client = client.clone();
                     let (blob, ctx) = (&wrapped.ciphertext_blob, &ctx);
                     let (via_client, endpoint) = (args.via_client, args.endpoint.as_str());
+                    let key = key.clone();
                     s.spawn(move || {
                         let mut lat = Vec::with_capacity(per_client);
                         let mut errors = 0usize;
                         let mut raw = (!via_client && endpoint != "embedded")
-                            .then(|| RawConn::new(endpoint, blob, ctx));
+                            .then(|| RawConn::new(endpoint, blob, ctx, key));
                         while lat.len() + errors < per_client && Instant::now() < deadline {
                             let t = Instant::now();
                             let ok = match raw.as_mut() {
