@@ -121,7 +121,19 @@ pub(crate) fn run(global: &GlobalArgs, args: &IamArgs) -> Result<(), CliError> {
         }
         _ => DataDir::Existing,
     };
-    let client = kms_client(global, need)?;
+    // A policy for an ARN of another account is put as that account's root.
+    let mut other = global.clone();
+    if let IamCommand::PutPolicy(a) = &args.command
+        && global.as_principal.is_none()
+        && let Some(acct) = a
+            .name
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split(':').next())
+            .and_then(|acct| acct.parse::<ebsim_kms_api::id::AccountId>().ok())
+    {
+        other.account = Some(acct);
+    }
+    let client = kms_client(&other, need)?;
     match &args.command {
         IamCommand::CreateUser(a) => {
             let user = client.query(Iam, "CreateUser", &[("UserName", &a.name)])?;

@@ -83,7 +83,11 @@ fn parse_args() -> Result<Args, String> {
                     "root" => Creds::Root,
                     "long-term" => Creds::LongTerm,
                     "session" => Creds::Session,
-                    other => return Err(format!("unknown --credentials {other} (root, long-term, session)")),
+                    other => {
+                        return Err(format!(
+                            "unknown --credentials {other} (root, long-term, session)"
+                        ));
+                    }
                 }
             }
             other => return Err(format!("unknown argument {other}")),
@@ -229,7 +233,16 @@ fn signer(endpoint: &str, creds: Creds) -> Result<AccessKey, String> {
     };
     let user = q(&root, Iam, "CreateUser", &[("UserName", &name)])?;
     let decrypt = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt","sts:AssumeRole"],"Resource":"*"}]}"#;
-    q(&root, Iam, "PutUserPolicy", &[("UserName", &name), ("PolicyName", "load"), ("PolicyDocument", decrypt)])?;
+    q(
+        &root,
+        Iam,
+        "PutUserPolicy",
+        &[
+            ("UserName", &name),
+            ("PolicyName", "load"),
+            ("PolicyDocument", decrypt),
+        ],
+    )?;
     let key = q(&root, Iam, "CreateAccessKey", &[("UserName", &name)])?;
     let user_key = AccessKey::new(field(&key, "AccessKeyId")?, field(&key, "SecretAccessKey")?);
     if creds == Creds::LongTerm {
@@ -239,11 +252,40 @@ fn signer(endpoint: &str, creds: Creds) -> Result<AccessKey, String> {
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"sts:AssumeRole"}}]}}"#,
         field(&user, "Arn")?
     );
-    let role = q(&root, Iam, "CreateRole", &[("RoleName", &name), ("AssumeRolePolicyDocument", &trust), ("MaxSessionDuration", "43200")])?;
-    q(&root, Iam, "PutRolePolicy", &[("RoleName", &name), ("PolicyName", "load"), ("PolicyDocument", decrypt)])?;
-    let out = q(&http(user_key)?, Sts, "AssumeRole", &[("RoleArn", &field(&role, "Arn")?), ("RoleSessionName", "load"), ("DurationSeconds", "43200")])?;
-    Ok(AccessKey::new(field(&out, "AccessKeyId")?, field(&out, "SecretAccessKey")?)
-        .with_session_token(field(&out, "SessionToken")?))
+    let role = q(
+        &root,
+        Iam,
+        "CreateRole",
+        &[
+            ("RoleName", &name),
+            ("AssumeRolePolicyDocument", &trust),
+            ("MaxSessionDuration", "43200"),
+        ],
+    )?;
+    q(
+        &root,
+        Iam,
+        "PutRolePolicy",
+        &[
+            ("RoleName", &name),
+            ("PolicyName", "load"),
+            ("PolicyDocument", decrypt),
+        ],
+    )?;
+    let out = q(
+        &http(user_key)?,
+        Sts,
+        "AssumeRole",
+        &[
+            ("RoleArn", &field(&role, "Arn")?),
+            ("RoleSessionName", "load"),
+            ("DurationSeconds", "43200"),
+        ],
+    )?;
+    Ok(
+        AccessKey::new(field(&out, "AccessKeyId")?, field(&out, "SecretAccessKey")?)
+            .with_session_token(field(&out, "SessionToken")?),
+    )
 }
 
 fn run() -> Result<(), String> {
