@@ -476,6 +476,26 @@ mod tests {
     }
 
     #[test]
+    fn a_principal_of_an_earlier_state_keeps_its_key() {
+        let text = r#"{"arn":"arn:aws:iam::111122223333:role/app","kind":"role","account":"111122223333","access_key_id":"AKIAOLDOLDOLDOLDOLD1","secret":"s3cr3t","policies":{}}"#;
+        let mut p: Principal = serde_json::from_str(text).expect("an earlier principal reads");
+        p.upgrade();
+        assert_eq!(p.name, "app");
+        assert_eq!(p.path, "/");
+        assert_eq!(p.max_session_duration, 3600);
+        assert!(p.id.starts_with("AROA") && p.id.len() == 21, "{}", p.id);
+        assert_eq!(p.access_keys.len(), 1);
+        assert_eq!(p.access_keys[0].id, "AKIAOLDOLDOLDOLDOLD1");
+        assert_eq!(p.access_keys[0].secret.as_str(), "s3cr3t");
+        // Written back in the new shape only, with the same id each time it is read.
+        let again = serde_json::to_string(&p).expect("serializes");
+        assert!(!again.contains("\"access_key_id\""), "{again}");
+        let mut q: Principal = serde_json::from_str(text).expect("reads");
+        q.upgrade();
+        assert_eq!(q.id, p.id);
+    }
+
+    #[test]
     fn subset_and_equals() {
         let sub = Constraints {
             subset: Some(m(&[("aws:ebs:id", "vol-1")])),
