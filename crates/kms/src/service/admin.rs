@@ -168,6 +168,8 @@ impl Kms {
                     return Err(validation("AccountId must be 12 digits."));
                 }
                 let arn = format!("arn:aws:iam::{account}:{kind}/{name}");
+                // Read before the state is locked (the clock reads the state's offset).
+                let now = self.now();
                 let mut st = self.state.write();
                 if st.principals.contains_key(&arn) {
                     return Err(err(
@@ -180,7 +182,7 @@ impl Kms {
                     json!({"Arn": arn, "AccessKeyId": id, "SecretAccessKey": secret.as_str()});
                 st.principals.insert(
                     arn.clone(),
-                    Principal::new(arn, kind, account, self.now()).with_key(id, secret),
+                    Principal::new(arn, kind, account, now).with_key(id, secret),
                 );
                 self.persist(&mut st)?;
                 Ok(out)
