@@ -16,7 +16,7 @@ pub use ebs::{
     ec2_infrastructure_principal,
 };
 pub use error::ControlPlaneError;
-pub use simulator::{DEFAULT_REGION, Fault, Simulator};
+pub use simulator::{DEFAULT_REGION, Endpoint, Fault, ServeError, Simulator};
 pub use workspace::{
     DEFAULT_ROOT_SIZE, DEFAULT_USER_SIZE, DEFAULT_WORKSPACES_KEY, LaunchRequest, WorkSpaces,
     Workspace, WorkspaceState, is_workspace_id,

@@ -21,11 +21,54 @@ pub enum Fault {
     Throttle,
 }
 
+/// Why [`Simulator::serve`] could not start a server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Only an in-memory simulator is served in process; a data dir has `ebsim serve`.
+    #[error("only an in-memory simulator can be served in process; serve a data dir with `ebsim serve`")]
+    NotInMemory,
+    /// The server could not bind or start.
+    #[error(transparent)]
+    Server(#[from] ebsim_kms_server::ServerError),
+}
+
+/// A simulator served on a loopback port ([`Simulator::serve`]); the server stops (finishing
+/// in-flight requests) when this is dropped.
+#[derive(Debug)]
+pub struct Endpoint {
+    handle: ebsim_kms_server::ServerHandle,
+}
+
+impl Endpoint {
+    /// The endpoint URL (`http://127.0.0.1:PORT`) for KMS, IAM and STS alike.
+    pub fn url(&self) -> String {
+        self.handle.url()
+    }
+
+    /// The region the simulator's services run in.
+    pub fn region(&self) -> &'static str {
+        DEFAULT_REGION
+    }
+
+    /// The access key id of the account root (`test`).
+    pub fn access_key_id(&self) -> &'static str {
+        ebsim_kms_api::BUILTIN_ACCESS_KEY
+    }
+
+    /// The secret of the account root's key (`test`).
+    pub fn secret_access_key(&self) -> &'static str {
+        "test"
+    }
+}
+
 /// KMS, EBS and WorkSpaces over one KMS client (in-process or HTTP), with volumes and
 /// WorkSpace records either in a data dir or in memory.
 #[derive(Debug, Clone)]
 pub struct Simulator {
     client: KmsClient,
+    /// The KMS of an in-memory simulator, which [`Simulator::serve`] can put on a port.
+    local: Option<std::sync::Arc<ebsim_kms::Kms>>,
     ebs: Ebs,
     workspaces: WorkSpaces,
     data_dir: Option<PathBuf>,
@@ -35,8 +78,32 @@ impl Simulator {
     /// Everything in memory: a fresh KMS (account 111122223333, us-west-2), volumes and
     /// WorkSpace records; the client calls as the account root.
     pub fn in_memory() -> Self {
-        let kms = ebsim_kms::Kms::in_memory(ebsim_kms::KmsConfig::default());
-        Self::with_client(KmsClient::in_process(std::sync::Arc::new(kms)), None)
+        let kms = std::sync::Arc::new(ebsim_kms::Kms::in_memory(
+            ebsim_kms::KmsConfig::default(),
+        ));
+        Self {
+            local: Some(kms.clone()),
+            ..Self::with_client(KmsClient::in_process(kms), None)
+        }
+    }
+
+    /// Serves this in-memory simulator's KMS, with IAM and STS, on a free loopback port of
+    /// this process (the server of `ebsim serve`), until the returned [`Endpoint`] is
+    /// dropped: the AWS SDKs, boto3 and aws-cli reach it with [`Endpoint::url`] and the
+    /// account root's credentials ([`Endpoint::access_key_id`], `test`/`test`), and see what
+    /// this handle's calls do (docs/iam.md).
+    ///
+    /// # Errors
+    /// [`ServeError::NotInMemory`] for a simulator over a data dir (serve it with
+    /// `ebsim serve`); the server's own error when it cannot bind or start.
+    pub fn serve(&self) -> Result<Endpoint, ServeError> {
+        let kms = self.local.clone().ok_or(ServeError::NotInMemory)?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server =
+            ebsim_kms_server::KmsServer::bind(kms, ebsim_kms_server::ServerConfig::new(addr))?;
+        Ok(Endpoint {
+            handle: server.spawn()?,
+        })
     }
 
     /// A data dir (created if missing): its KMS (a running `ebsim kms serve` on it, else the
@@ -65,6 +132,7 @@ impl Simulator {
         let workspaces = WorkSpaces::new(ebs.clone(), region, data_dir);
         Self {
             client,
+            local: None,
             ebs,
             workspaces,
             data_dir: data_dir.map(Path::to_path_buf),
