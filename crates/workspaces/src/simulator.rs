@@ -26,7 +26,9 @@ pub enum Fault {
 #[non_exhaustive]
 pub enum ServeError {
     /// Only an in-memory simulator is served in process; a data dir has `ebsim serve`.
-    #[error("only an in-memory simulator can be served in process; serve a data dir with `ebsim serve`")]
+    #[error(
+        "only an in-memory simulator can be served in process; serve a data dir with `ebsim serve`"
+    )]
     NotInMemory,
     /// The server could not bind or start.
     #[error(transparent)]
@@ -78,9 +80,7 @@ impl Simulator {
     /// Everything in memory: a fresh KMS (account 111122223333, us-west-2), volumes and
     /// WorkSpace records; the client calls as the account root.
     pub fn in_memory() -> Self {
-        let kms = std::sync::Arc::new(ebsim_kms::Kms::in_memory(
-            ebsim_kms::KmsConfig::default(),
-        ));
+        let kms = std::sync::Arc::new(ebsim_kms::Kms::in_memory(ebsim_kms::KmsConfig::default()));
         Self {
             local: Some(kms.clone()),
             ..Self::with_client(KmsClient::in_process(kms), None)

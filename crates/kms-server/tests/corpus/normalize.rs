@@ -139,6 +139,15 @@ impl Normalizer {
             }
             Some(f) if MATERIAL_FIELDS.contains(&f) => self.assign(s, "material", "", false),
             Some("id") if is_hex64(s) => self.assign(s, "material", "", false),
+            // IAM unique ids of users, roles and managed policies (random).
+            Some("id")
+                if s.len() == 21
+                    && ["AIDA", "AROA", "ANPA"].iter().any(|p| s.starts_with(p))
+                    && s.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                self.assign(s, "iam-id", "", false)
+            }
             _ => self.text(s),
         }
     }
