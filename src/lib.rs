@@ -60,6 +60,6 @@ pub use ebsim_workspaces as workspaces;
 pub use ebsim_kms_client::{EncryptionContext, Identity, KmsClient};
 pub use ebsim_volume::{AttachedVolume, VolumeError, VolumeMetadata, VolumeRoot};
 pub use ebsim_workspaces::{
-    ControlPlaneError, CreateVolumeRequest, Ebs, Fault, LaunchRequest, Simulator, WorkSpaces,
-    Workspace,
+    ControlPlaneError, CreateVolumeRequest, Ebs, Endpoint, Fault, LaunchRequest, ServeError,
+    Simulator, WorkSpaces, Workspace,
 };
