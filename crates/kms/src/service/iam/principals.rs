@@ -179,7 +179,7 @@ impl Kms {
         }
         let arn = self.user_or_caller(&st, cx)?;
         self.allow(&st, cx, "iam:GetUser", &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         Ok(xml::response(QueryService::Iam, "GetUser", cx.rid, |w| {
             write_user(w, p)
         }))
@@ -189,7 +189,7 @@ impl Kms {
         let st = self.state.read();
         let arn = self.named(&st, cx, "role", 64)?;
         self.allow(&st, cx, "iam:GetRole", &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         Ok(xml::response(QueryService::Iam, "GetRole", cx.rid, |w| {
             w.open("Role");
             write_role_fields(w, p, true);
@@ -241,7 +241,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.named(&st, cx, kind, 128)?;
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         if kind == "user" && !p.access_keys.is_empty() {
             return Err(QueryError::delete_conflict(
                 "Cannot delete entity, must delete access keys first.",
@@ -269,7 +269,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.named(&st, cx, "role", 64)?;
         self.allow(&st, cx, "iam:UpdateAssumeRolePolicy", &arn)?;
-        let p = st.principals.get_mut(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get_mut(&arn).ok_or_else(internal_q)?;
         p.trust_policy = Some(text.to_owned());
         p.trust = Some(trust);
         self.save(&mut st)?;
@@ -285,7 +285,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.user_or_caller(&st, cx)?;
         self.allow(&st, cx, "iam:CreateAccessKey", &arn)?;
-        let p = st.principals.get_mut(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get_mut(&arn).ok_or_else(internal_q)?;
         if p.access_keys.len() >= MAX_KEYS {
             return Err(QueryError::limit_exceeded(format!(
                 "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS}"
@@ -318,7 +318,7 @@ impl Kms {
         let st = self.state.read();
         let arn = self.user_or_caller(&st, cx)?;
         self.allow(&st, cx, "iam:ListAccessKeys", &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         let (keys, next) = page(
             p.access_keys.iter().map(|k| (k.id.as_str(), k)),
             marker,
@@ -373,7 +373,7 @@ impl Kms {
                 .ok_or_else(missing)?
         };
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get_mut(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get_mut(&arn).ok_or_else(internal_q)?;
         let i = p
             .access_keys
             .iter()
@@ -399,7 +399,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.named(&st, cx, kind, 128)?;
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get_mut(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get_mut(&arn).ok_or_else(internal_q)?;
         let size = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
         let total: usize = p
             .policies
@@ -444,7 +444,7 @@ impl Kms {
         let st = self.state.read();
         let arn = self.named(&st, cx, kind, 128)?;
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         let text = p
             .policies
             .get(policy_name)
@@ -463,7 +463,7 @@ impl Kms {
         let st = self.state.read();
         let arn = self.named(&st, cx, kind, 128)?;
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         let (names, next) = page(
             p.policies.keys().map(|k| (k.as_str(), k.as_str())),
             marker,
@@ -482,7 +482,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.named(&st, cx, kind, 128)?;
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
-        let p = st.principals.get(&arn).ok_or_else(|| internal_q())?;
+        let p = st.principals.get(&arn).ok_or_else(internal_q)?;
         if !p.policies.contains_key(policy_name) {
             return Err(Self::inline_missing(kind, policy_name));
         }
