@@ -18,8 +18,10 @@ use crate::sigv4::{self, AuthError};
 use ebsim_kms::trust::NONCE_HEADER;
 use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
 
+/// An XML answer; its buffer is wiped once written (CreateAccessKey and AssumeRole carry
+/// secrets).
 fn answer(status: u16, body: Vec<u8>, rid: &str) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(Full::new(crate::body::wiped_on_drop(body)));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
     h.insert(

@@ -30,8 +30,8 @@ impl KeyStatus {
 }
 
 /// A long-term access key (`AKIA…`) of a user (or, made before roles took sessions only, of
-/// a role).
-#[derive(Debug, Serialize, Deserialize)]
+/// a role). Its `Debug` leaves the secret out.
+#[derive(Serialize, Deserialize)]
 pub struct AccessKey {
     pub id: String,
     #[serde(with = "crate::state::secret_string")]
@@ -40,6 +40,16 @@ pub struct AccessKey {
     pub status: KeyStatus,
     #[serde(default)]
     pub created: f64,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One version of a managed policy.
@@ -105,8 +115,8 @@ pub enum SessionKind {
 }
 
 /// Temporary credentials STS issued (`ASIA…` with a session token), valid until `expires`
-/// on the simulated clock.
-#[derive(Debug, Serialize, Deserialize)]
+/// on the simulated clock. Its `Debug` leaves the secret and the token out.
+#[derive(Serialize, Deserialize)]
 pub struct Session {
     pub access_key_id: String,
     #[serde(with = "crate::state::secret_string")]
@@ -129,6 +139,17 @@ pub struct Session {
     pub policy_arns: Vec<String>,
     #[serde(skip)]
     pub compiled: Option<Arc<PolicyDocument>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access_key_id", &self.access_key_id)
+            .field("kind", &self.kind)
+            .field("principal", &self.principal)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -172,4 +193,61 @@ pub fn session_token() -> Zeroizing<String> {
     let mut buf = Zeroizing::new([0u8; 64]);
     rand::Rng::fill_bytes(&mut rand::rng(), &mut *buf);
     Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(*buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_secrets_and_tokens_out() {
+        let key = AccessKey {
+            id: "AKIAEXAMPLEEXAMPLE12".into(),
+            secret: Zeroizing::new("the-secret-of-the-key".into()),
+            status: KeyStatus::Active,
+            created: 0.0,
+        };
+        let text = format!("{key:?}");
+        assert!(
+            text.contains("AKIAEXAMPLEEXAMPLE12") && !text.contains("the-secret"),
+            "{text}"
+        );
+        let session = Session {
+            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
+            secret: Zeroizing::new("session-secret".into()),
+            token: session_token(),
+            kind: SessionKind::AssumedRole,
+            principal: "arn:aws:sts::111122223333:assumed-role/r/s".into(),
+            identity: "arn:aws:iam::111122223333:role/r".into(),
+            user_id: "AROAEXAMPLE:s".into(),
+            expires: 1.0,
+            policy: None,
+            policy_arns: Vec::new(),
+            compiled: None,
+        };
+        let text = format!("{session:?}");
+        assert!(
+            !text.contains("session-secret") && !text.contains(session.token.as_str()),
+            "{text}"
+        );
+        assert!(text.contains("assumed-role/r/s"));
+    }
+
+    #[test]
+    fn ids_and_tokens_have_their_shapes() {
+        let id = unique_id("AIDA");
+        assert_eq!(id.len(), 21);
+        assert!(
+            id.starts_with("AIDA")
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
+        assert_ne!(unique_id("AIDA"), id);
+        assert_eq!(derived_id("AROA", "arn:x"), derived_id("AROA", "arn:x"));
+        assert_ne!(derived_id("AROA", "arn:x"), derived_id("AROA", "arn:y"));
+        let (a, b) = (session_token(), session_token());
+        assert_eq!(a.len(), 88);
+        assert_ne!(a.as_str(), b.as_str());
+    }
 }
