@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::{self, TokenError};
 use crate::backend::Backend;
-use crate::server::{Addrs, State};
+use crate::server::State;
 use crate::sigv4::{self, AuthError};
 use ebsim_kms::trust::NONCE_HEADER;
 use ebsim_kms_api::{PRINCIPAL_HEADER, VIA_SERVICE_HEADER};
@@ -68,11 +68,9 @@ pub(crate) async fn handle<B: Backend>(
     service: QueryService,
     parts: &http::request::Parts,
     body: Zeroizing<Vec<u8>>,
-    addrs: Addrs,
     state: &State<B>,
     rid: &str,
 ) -> Response<Full<Bytes>> {
-    let _ = addrs;
     let path = parts
         .uri
         .path_and_query()

@@ -313,11 +313,11 @@ impl Drop for ServerHandle {
 
 /// The two ends of a connection.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Addrs {
+struct Addrs {
     /// The client.
-    pub(crate) peer: SocketAddr,
+    peer: SocketAddr,
     /// The local address the client reached (what its `Host` header must name).
-    pub(crate) local: SocketAddr,
+    local: SocketAddr,
 }
 
 async fn serve_connection<B: Backend>(
@@ -375,7 +375,7 @@ fn error_response(e: &WireError, request_id: &str, close: bool) -> Response<Full
     response(e.status, e.body(), request_id, close)
 }
 
-pub(crate) fn request_id() -> String {
+fn request_id() -> String {
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
@@ -499,7 +499,7 @@ async fn handle<B: Backend>(
     if let Some(service) =
         sigv4::scope_service(&parts.headers).and_then(ebsim_iam::QueryService::from_scope)
     {
-        return crate::query::handle(service, &parts, body, addrs, state, &rid).await;
+        return crate::query::handle(service, &parts, body, state, &rid).await;
     }
     let target = parts
         .headers
