@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Decrypt over HTTP signed with session credentials (a role's AssumeRole session: ASIA key and
 # session token) against long-term ones (an IAM user's AKIA key), at 8 clients, on one
-# `ebsim serve`, in turns (long-term, session, long-term, session, …) for ROUNDS rounds;
+# `ebsim serve`, in turns for ROUNDS rounds (which goes first alternates by round);
 # prints every run, the medians, their spread and session/long-term.
 #   bench/session-load.sh [ROUNDS=5] [REQUESTS=30000] [SECONDS=6]
 # Loopback only; the server is stopped on exit.
@@ -28,8 +28,11 @@ for _ in $(seq 100); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && 
 URL="http://$(sed -n 's/^listening on //p' "$tmp/serve.out" | head -1)"
 
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of $REQUESTS requests / ${SECONDS_CAP}s cap, 8 clients"
-for _ in $(seq "$ROUNDS"); do
-    for creds in long-term session; do
+for round in $(seq "$ROUNDS"); do
+    # Which goes first alternates, so that a drift in the machine's load favours neither.
+    order="long-term session"
+    [ $((round % 2)) -eq 0 ] && order="session long-term"
+    for creds in $order; do
         "$BIN/examples/kms_load" --endpoint "$URL" --label "$creds" --credentials "$creds" \
             --clients 8 --requests "$REQUESTS" --seconds "$SECONDS_CAP" | tee -a "$tmp/$creds.jsonl"
     done

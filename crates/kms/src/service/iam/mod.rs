@@ -222,9 +222,10 @@ impl Kms {
         if !access_key_id.starts_with("ASIA") {
             return None;
         }
-        let now = self.now();
         let st = self.state.read();
         let s = st.sessions.get(access_key_id)?;
+        // Simulated time, read under the same lock (as `Kms::now` computes it).
+        let now = self.config.clock.now() + st.clock_offset;
         Some(ebsim_kms_api::SessionCredential {
             credential: Credential {
                 principal: s.principal.clone(),
