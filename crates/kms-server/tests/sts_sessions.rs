@@ -453,6 +453,8 @@ fn bad_input_gets_aws_codes_and_changes_nothing() {
         (sim.iam(&root(), "CreateRole", &[("RoleName", "r"), ("AssumeRolePolicyDocument", &format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Sid\":\"{}\",\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":{{\"AWS\":\"111122223333\"}}}}]}}", "a".repeat(2100)))]), 409, "LimitExceeded"),
         (sim.iam(&root(), "PutUserPolicy", &[("UserName", "alice"), ("PolicyName", "p"), ("PolicyDocument", r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Principal":"*"}]}"#)]), 400, "MalformedPolicyDocument"),
         (sim.iam(&root(), "PutUserPolicy", &[("UserName", "alice"), ("PolicyName", "p"), ("PolicyDocument", &format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*","Sid":"{}"}}]}}"#, "a".repeat(2100)))]), 409, "LimitExceeded"),
+        (sim.iam(&root(), "CreateRole", &[("RoleName", "r"), ("AssumeRolePolicyDocument", &trust("arn:aws:iam::111122223333:user/nobody"))]), 400, "MalformedPolicyDocument"),
+        (sim.iam(&root(), "UpdateAssumeRolePolicy", &[("RoleName", "missing"), ("PolicyDocument", &trust(&alice_arn))]), 404, "NoSuchEntity"),
         (sim.iam(&root(), "UpdateAccessKey", &[("UserName", "alice"), ("AccessKeyId", &alice.id), ("Status", "Paused")]), 400, "ValidationError"),
     ];
     for (r, status, want) in cases {
@@ -472,11 +474,43 @@ fn bad_input_gets_aws_codes_and_changes_nothing() {
             .next(),
         roles_before.split("<RequestId>").next()
     );
+    // A trust policy naming a user that exists is taken; once the role exists, one naming a
+    // user that does not is refused and the role keeps its trust policy.
+    let ok = sim.iam(
+        &root(),
+        "CreateRole",
+        &[
+            ("RoleName", "r"),
+            ("AssumeRolePolicyDocument", &trust(&alice_arn)),
+        ],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let bad_trust = sim.iam(
+        &root(),
+        "UpdateAssumeRolePolicy",
+        &[
+            ("RoleName", "r"),
+            (
+                "PolicyDocument",
+                &trust("arn:aws:iam::111122223333:role/ghost"),
+            ),
+        ],
+    );
+    assert_eq!(code(&bad_trust, 400), "MalformedPolicyDocument");
+    assert!(
+        bad_trust.body.contains("Invalid principal in policy"),
+        "{}",
+        bad_trust.body
+    );
+    let role = sim.iam(&root(), "GetRole", &[("RoleName", "r")]);
+    assert_eq!(
+        tag(&role, "AssumeRolePolicyDocument"),
+        ebsim_iam::xml::encode_document(&trust(&alice_arn))
+    );
     let policies = sim.iam(&root(), "ListUserPolicies", &[("UserName", "alice")]);
     assert!(
         policies.body.contains("<PolicyNames></PolicyNames>"),
         "{}",
         policies.body
     );
-    let _ = alice_arn;
 }

@@ -117,6 +117,9 @@ impl Kms {
         let arn = format!("arn:aws:iam::{}:{kind}{path}{name}", cx.account);
         let mut st = self.state.write();
         self.allow(&st, cx, &format!("iam:{action}"), &arn)?;
+        if let Some(t) = &trust {
+            Self::check_trust_principals(&st, t)?;
+        }
         if find(&st, &cx.account, kind, name).is_some() {
             let what = if kind == "role" { "Role" } else { "User" };
             return Err(QueryError::already_exists(format!(
@@ -157,6 +160,38 @@ impl Kms {
         st.principals.insert(arn, p);
         self.save(&mut st)?;
         Ok(out)
+    }
+
+    /// Refuses a trust policy naming a user or role that does not exist, as IAM does
+    /// (`Invalid principal in policy`); accounts, roots, sessions and services are not
+    /// checked.
+    pub(super) fn check_trust_principals(st: &State, trust: &PolicyDocument) -> Q<()> {
+        for p in trust.principals() {
+            let crate::policy::PolicyPrincipal::Aws(arn) = p else {
+                continue;
+            };
+            let Some((account, resource)) = arn
+                .strip_prefix("arn:aws:iam::")
+                .and_then(|r| r.split_once(':'))
+            else {
+                continue;
+            };
+            let kind = if resource.starts_with("user/") {
+                "user"
+            } else if resource.starts_with("role/") {
+                "role"
+            } else {
+                continue;
+            };
+            let name = resource.rsplit('/').next().unwrap_or_default();
+            if find(st, account, kind, name).is_none() {
+                return Err(QueryError::malformed_policy(format!(
+                    "Invalid principal in policy: \"AWS\":\"{}\"",
+                    ebsim_iam::names::echo(arn)
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn parse_trust(text: &str) -> Q<Arc<PolicyDocument>> {
@@ -269,6 +304,7 @@ impl Kms {
         let mut st = self.state.write();
         let arn = self.named(&st, cx, "role", 64)?;
         self.allow(&st, cx, "iam:UpdateAssumeRolePolicy", &arn)?;
+        Self::check_trust_principals(&st, &trust)?;
         let p = st.principals.get_mut(&arn).ok_or_else(internal_q)?;
         p.trust_policy = Some(text.to_owned());
         p.trust = Some(trust);
