@@ -79,6 +79,8 @@ pub enum ErrorType {
     InvalidSignatureException,
     IncompleteSignatureException,
     TagException,
+    KMSInvalidSignatureException,
+    KMSInvalidMacException,
 }
 
 impl ErrorType {
@@ -113,6 +115,8 @@ impl ErrorType {
             Self::InvalidSignatureException => "InvalidSignatureException",
             Self::IncompleteSignatureException => "IncompleteSignatureException",
             Self::TagException => "TagException",
+            Self::KMSInvalidSignatureException => "KMSInvalidSignatureException",
+            Self::KMSInvalidMacException => "KMSInvalidMacException",
         }
     }
 
@@ -124,7 +128,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 28] = [
+    pub const ALL: [ErrorType; 30] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -153,6 +157,8 @@ impl ErrorType {
         Self::InvalidSignatureException,
         Self::IncompleteSignatureException,
         Self::TagException,
+        Self::KMSInvalidSignatureException,
+        Self::KMSInvalidMacException,
     ];
 
     /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,

@@ -106,6 +106,15 @@ fn implemented_operations_are_classified() {
         "ReEncrypt",
         "DescribeKey",
         "ListKeys",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "GetPublicKey",
+        "DeriveSharedSecret",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GetKeyLastUsage",
     ] {
         let o = operation(name).unwrap();
         assert!(
@@ -126,7 +135,7 @@ fn implemented_operations_are_classified() {
         );
     }
     let implemented = operations().iter().filter(|o| o.implemented).count();
-    assert_eq!(implemented, 34, "54 operations, 20 not implemented");
+    assert_eq!(implemented, 43, "54 operations, 11 not implemented");
 }
 
 /// The rules each request type declares agree with the model: every member exists in the
