@@ -355,8 +355,9 @@ impl State {
                 .map_err(|e| format!("key policy of {}: {e}", key.arn))?;
             key.policy = Some(Arc::new(doc));
             if let KeySecret::Stored(bytes) = &key.secret {
-                let spec = Spec::parse(&key.key_spec)
-                    .ok_or_else(|| format!("key {} has material but spec {}", key.arn, key.key_spec))?;
+                let spec = Spec::parse(&key.key_spec).ok_or_else(|| {
+                    format!("key {} has material but spec {}", key.arn, key.key_spec)
+                })?;
                 let agreement = key.key_usage == "KEY_AGREEMENT";
                 let parsed = PrivateKey::from_stored(spec, agreement, bytes.clone())
                     .map_err(|_| format!("the key material of {} does not parse", key.arn))?;

@@ -247,7 +247,15 @@ impl PrivateKey {
                 let oaep = aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(dec).map_err(internal)?;
                 let der = sign.public_key().as_der().map_err(internal)?;
                 let raw = sign.public_key().as_ref().to_vec();
-                (Live::Rsa { sign, oaep, oaep_public }, der.as_ref().to_vec(), raw)
+                (
+                    Live::Rsa {
+                        sign,
+                        oaep,
+                        oaep_public,
+                    },
+                    der.as_ref().to_vec(),
+                    raw,
+                )
             }
             Spec::P256 | Spec::P384 | Spec::P521 | Spec::K256 => {
                 let alg = spec.ecdsa().ok_or(AsymError::Internal)?;

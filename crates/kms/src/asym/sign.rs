@@ -181,20 +181,17 @@ fn input(alg: SigningAlgorithm, mt: MessageType, msg: &[u8]) -> Result<Input<'_>
         ))
     };
     match (alg, mt) {
-        (SigningAlgorithm::MlDsa, MessageType::ExternalMu) => msg
-            .try_into()
-            .map(Input::Mu)
-            .map_err(|_| {
+        (SigningAlgorithm::MlDsa, MessageType::ExternalMu) => {
+            msg.try_into().map(Input::Mu).map_err(|_| {
                 AsymError::Invalid(format!(
                     "External mu is invalid length for algorithm {}. It must be 64 bytes.",
                     alg.name()
                 ))
-            }),
+            })
+        }
         (_, MessageType::ExternalMu) => Err(refuse()),
         (SigningAlgorithm::Ed25519Ph, MessageType::Raw) => Err(refuse()),
-        (SigningAlgorithm::Ed25519 | SigningAlgorithm::MlDsa, MessageType::Digest) => {
-            Err(refuse())
-        }
+        (SigningAlgorithm::Ed25519 | SigningAlgorithm::MlDsa, MessageType::Digest) => Err(refuse()),
         (_, MessageType::Digest) => {
             let d = alg.digest().ok_or_else(refuse)?;
             digest::Digest::import_less_safe(msg, d)
@@ -220,9 +217,18 @@ fn mu_signature(mu: &MuKey, m: &[u8; 64]) -> Result<Vec<u8>, AsymError> {
     use ml_dsa::signature::SignatureEncoding as _;
     let mut rng = rand::rng();
     Ok(match mu {
-        MuKey::P44(k) => k.sign_mu_randomized(&(*m).into(), &mut rng).map_err(internal)?.to_vec(),
-        MuKey::P65(k) => k.sign_mu_randomized(&(*m).into(), &mut rng).map_err(internal)?.to_vec(),
-        MuKey::P87(k) => k.sign_mu_randomized(&(*m).into(), &mut rng).map_err(internal)?.to_vec(),
+        MuKey::P44(k) => k
+            .sign_mu_randomized(&(*m).into(), &mut rng)
+            .map_err(internal)?
+            .to_vec(),
+        MuKey::P65(k) => k
+            .sign_mu_randomized(&(*m).into(), &mut rng)
+            .map_err(internal)?
+            .to_vec(),
+        MuKey::P87(k) => k
+            .sign_mu_randomized(&(*m).into(), &mut rng)
+            .map_err(internal)?
+            .to_vec(),
     })
 }
 
@@ -334,9 +340,11 @@ impl PrivateKey {
                     Input::Mu(_) => false,
                 }
             }
-            (Live::Ed25519 { .. }, Input::Raw(m)) => UnparsedPublicKey::new(&sig::ED25519, &self.public_raw)
-                .verify(m, signature)
-                .is_ok(),
+            (Live::Ed25519 { .. }, Input::Raw(m)) => {
+                UnparsedPublicKey::new(&sig::ED25519, &self.public_raw)
+                    .verify(m, signature)
+                    .is_ok()
+            }
             (Live::Ed25519 { dalek, .. }, Input::Digest(d)) => {
                 match ed25519_dalek::Signature::from_slice(signature) {
                     Ok(s) => dalek
@@ -353,7 +361,11 @@ impl PrivateKey {
             },
             _ => false,
         };
-        if ok { Ok(()) } else { Err(AsymError::BadSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(AsymError::BadSignature)
+        }
     }
 
     fn check_fits(&self, alg: SigningAlgorithm) -> Result<(), AsymError> {

@@ -111,10 +111,18 @@ fn ml_dsa_mu_signatures_verify_as_raw_ones_and_the_two_libraries_agree() {
     let s = key
         .sign(SigningAlgorithm::MlDsa, MessageType::ExternalMu, &mu_bytes)
         .unwrap();
-    key.verify(SigningAlgorithm::MlDsa, MessageType::Raw, m, &s).unwrap();
-    let raw = key.sign(SigningAlgorithm::MlDsa, MessageType::Raw, m).unwrap();
-    key.verify(SigningAlgorithm::MlDsa, MessageType::ExternalMu, &mu_bytes, &raw)
+    key.verify(SigningAlgorithm::MlDsa, MessageType::Raw, m, &s)
         .unwrap();
+    let raw = key
+        .sign(SigningAlgorithm::MlDsa, MessageType::Raw, m)
+        .unwrap();
+    key.verify(
+        SigningAlgorithm::MlDsa,
+        MessageType::ExternalMu,
+        &mu_bytes,
+        &raw,
+    )
+    .unwrap();
     assert!(matches!(
         key.sign(SigningAlgorithm::MlDsa, MessageType::ExternalMu, &[0u8; 63]),
         Err(AsymError::Invalid(_))
@@ -130,7 +138,10 @@ fn oaep_hmac_and_ecdh() {
     let rsa = PrivateKey::generate(Spec::Rsa(2048), false).unwrap();
     let c = rsa.oaep_encrypt("RSAES_OAEP_SHA_256", &[1u8; 190]).unwrap();
     assert_eq!(c.len(), 256);
-    assert_eq!(&*rsa.oaep_decrypt("RSAES_OAEP_SHA_256", &c).unwrap(), &[1u8; 190]);
+    assert_eq!(
+        &*rsa.oaep_decrypt("RSAES_OAEP_SHA_256", &c).unwrap(),
+        &[1u8; 190]
+    );
     assert_eq!(
         rsa.oaep_decrypt("RSAES_OAEP_SHA_1", &c),
         Err(AsymError::BadCiphertext)
@@ -147,7 +158,10 @@ fn oaep_hmac_and_ecdh() {
     let mac = h.mac("HMAC_SHA_384", b"m").unwrap();
     assert_eq!(mac.len(), 48);
     h.verify_mac("HMAC_SHA_384", b"m", &mac).unwrap();
-    assert_eq!(h.verify_mac("HMAC_SHA_384", b"n", &mac), Err(AsymError::BadMac));
+    assert_eq!(
+        h.verify_mac("HMAC_SHA_384", b"n", &mac),
+        Err(AsymError::BadMac)
+    );
     assert!(matches!(
         h.mac("HMAC_SHA_256", b"m"),
         Err(AsymError::Incompatible(_))
@@ -170,7 +184,12 @@ fn oaep_hmac_and_ecdh() {
 
 #[test]
 fn data_key_pairs_read_back() {
-    for spec in ["RSA_2048", "ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519"] {
+    for spec in [
+        "RSA_2048",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+        "ECC_NIST_EDWARDS25519",
+    ] {
         let pair = generate_pair(spec).unwrap().unwrap();
         let back =
             PrivateKey::from_stored(Spec::parse(spec).unwrap(), false, pair.private_der.clone())

@@ -61,7 +61,9 @@ impl HotReq {
         let dry = match &req {
             Self::Encrypt(r) => r.dry_run.is_some() || asym(&r.encryption_algorithm),
             Self::Decrypt(r) => {
-                r.dry_run.is_some() || r.dry_run_modifiers.is_some() || asym(&r.encryption_algorithm)
+                r.dry_run.is_some()
+                    || r.dry_run_modifiers.is_some()
+                    || asym(&r.encryption_algorithm)
             }
             Self::DataKey(r) => r.dry_run.is_some(),
             Self::ReEncrypt(r) => r.dry_run.is_some() || r.dry_run_modifiers.is_some(),
