@@ -918,3 +918,100 @@ fn material_survives_a_reopen_and_never_reaches_the_audit_trail() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn policies_see_the_new_condition_keys_and_the_trail_records_the_calls() {
+    let (kms, _) = kms();
+    let arn = key(&kms, "RSA_2048", "SIGN_VERIFY");
+    let mac = key(&kms, "HMAC_256", "GENERATE_VERIFY_MAC");
+    let policy = |deny: Value| {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            deny
+        ]})
+        .to_string()
+    };
+    let put = |k: &str, deny: Value| {
+        ok(
+            &kms,
+            &root(),
+            "PutKeyPolicy",
+            json!({"KeyId": k, "Policy": policy(deny)}),
+        );
+    };
+    put(
+        &arn,
+        json!({"Sid": "nopss", "Effect": "Deny", "Principal": "*", "Action": ["kms:Sign"], "Resource": "*",
+        "Condition": {"StringLike": {"kms:SigningAlgorithm": "RSASSA_PSS_*"}, "StringEquals": {"kms:KeySpec": "RSA_2048", "kms:KeyUsage": "SIGN_VERIFY", "kms:MessageType": "RAW"}}}),
+    );
+    kms.send(
+        &root(),
+        &sign_req(&arn, "RSASSA_PKCS1_V1_5_SHA_256", None, b"m"),
+    )
+    .unwrap();
+    let e = error(
+        &kms,
+        &root(),
+        &sign_req(&arn, "RSASSA_PSS_SHA_256", None, b"m"),
+    );
+    assert_eq!(e.error_type, ErrorType::AccessDeniedException);
+    assert!(
+        e.message
+            .unwrap()
+            .contains("explicit deny in a resource-based policy")
+    );
+    // DIGEST is another message type: the Deny does not apply.
+    let d = sha2::Sha256::digest(b"m");
+    kms.send(
+        &root(),
+        &sign_req(&arn, "RSASSA_PSS_SHA_256", Some("DIGEST"), &d),
+    )
+    .unwrap();
+    put(
+        &mac,
+        json!({"Sid": "no512", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac", "Resource": "*",
+        "Condition": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}}),
+    );
+    let e = error(
+        &kms,
+        &root(),
+        &GenerateMacRequest {
+            key_id: Some(mac.clone()),
+            message: secret(b"m"),
+            mac_algorithm: Some("HMAC_SHA_256".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(e.error_type, ErrorType::AccessDeniedException);
+    // A grant allows Sign to its grantee.
+    let user = Caller::new("arn:aws:iam::111122223333:user/signer");
+    assert_eq!(
+        error(
+            &kms,
+            &user,
+            &sign_req(&arn, "RSASSA_PKCS1_V1_5_SHA_256", None, b"m")
+        )
+        .error_type,
+        ErrorType::AccessDeniedException
+    );
+    let g = ok(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({"KeyId": arn, "GranteePrincipal": "arn:aws:iam::111122223333:user/signer", "Operations": ["Sign"]}),
+    );
+    kms.send(
+        &user,
+        &sign_req(&arn, "RSASSA_PKCS1_V1_5_SHA_256", None, b"m"),
+    )
+    .unwrap();
+    let records = kms.audit_records();
+    let last = records.last().unwrap();
+    assert_eq!(last["eventName"], json!("Sign"));
+    assert_eq!(last["additionalEventData"]["grantId"], g["GrantId"]);
+    assert_eq!(
+        last["requestParameters"]["signingAlgorithm"],
+        json!("RSASSA_PKCS1_V1_5_SHA_256")
+    );
+    assert!(last["requestParameters"].get("message").is_none());
+}
