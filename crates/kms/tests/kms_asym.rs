@@ -1015,3 +1015,13 @@ fn policies_see_the_new_condition_keys_and_the_trail_records_the_calls() {
     );
     assert!(last["requestParameters"].get("message").is_none());
 }
+
+#[test]
+fn recipient_is_refused_where_it_would_change_the_answer() {
+    let (kms, _) = kms();
+    let sym = ok(&kms, &root(), "CreateKey", json!({}))["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let e = kms
+        .call_json(&root(), "GenerateDataKeyPair", json!({"KeyId": sym, "KeyPairSpec": "RSA_2048", "Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "AA=="}}))
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::UnsupportedOperationException);
+}
