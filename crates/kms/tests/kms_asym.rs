@@ -3,6 +3,8 @@
 //! that ebsim can produce, the key-state table of the new operations, the material kept
 //! across a reopen, and no secret in the audit trail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{kms, ok, root};
@@ -1019,7 +1021,10 @@ fn policies_see_the_new_condition_keys_and_the_trail_records_the_calls() {
 #[test]
 fn recipient_is_refused_where_it_would_change_the_answer() {
     let (kms, _) = kms();
-    let sym = ok(&kms, &root(), "CreateKey", json!({}))["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let sym = ok(&kms, &root(), "CreateKey", json!({}))["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let e = kms
         .call_json(&root(), "GenerateDataKeyPair", json!({"KeyId": sym, "KeyPairSpec": "RSA_2048", "Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "AA=="}}))
         .unwrap_err();

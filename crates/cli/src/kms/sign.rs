@@ -300,6 +300,7 @@ pub(crate) fn verify_mac(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

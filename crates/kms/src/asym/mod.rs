@@ -146,13 +146,13 @@ enum Live {
     Ecdh(aws_lc_rs::agreement::PrivateKey),
     Ed25519 {
         lc: Ed25519KeyPair,
-        dalek: ed25519_dalek::SigningKey,
+        dalek: Box<ed25519_dalek::SigningKey>,
     },
     MlDsa {
         lc: PqdsaKeyPair,
         mu: MuKey,
     },
-    Hmac(aws_lc_rs::hmac::Key),
+    Hmac(Box<aws_lc_rs::hmac::Key>),
 }
 
 /// The secret of an asymmetric or HMAC KMS key. Zeroized on drop (the bytes here; the
@@ -281,7 +281,7 @@ impl PrivateKey {
                         .try_into()
                         .map_err(internal)?,
                 );
-                let dalek = ed25519_dalek::SigningKey::from_bytes(&seed_bytes);
+                let dalek = Box::new(ed25519_dalek::SigningKey::from_bytes(&seed_bytes));
                 let der = lc.public_key().as_der().map_err(internal)?;
                 let raw = lc.public_key().as_ref().to_vec();
                 (Live::Ed25519 { lc, dalek }, der.as_ref().to_vec(), raw)
@@ -305,7 +305,7 @@ impl PrivateKey {
                 }
                 let alg = spec.hmac().ok_or(AsymError::Internal)?;
                 (
-                    Live::Hmac(aws_lc_rs::hmac::Key::new(alg, &stored)),
+                    Live::Hmac(Box::new(aws_lc_rs::hmac::Key::new(alg, &stored))),
                     Vec::new(),
                     Vec::new(),
                 )

@@ -95,15 +95,15 @@ impl SigningAlgorithm {
 
     /// Whether a key of `spec` signs with this algorithm (AWS's pairs).
     pub fn fits(self, spec: Spec) -> bool {
-        match (self, spec) {
-            (Self::Pss(_) | Self::Pkcs1(_), Spec::Rsa(_)) => true,
-            (Self::Ecdsa(256), Spec::P256 | Spec::K256) => true,
-            (Self::Ecdsa(384), Spec::P384) => true,
-            (Self::Ecdsa(512), Spec::P521) => true,
-            (Self::Ed25519 | Self::Ed25519Ph, Spec::Ed25519) => true,
-            (Self::MlDsa, Spec::MlDsa(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, spec),
+            (Self::Pss(_) | Self::Pkcs1(_), Spec::Rsa(_))
+                | (Self::Ecdsa(256), Spec::P256 | Spec::K256)
+                | (Self::Ecdsa(384), Spec::P384)
+                | (Self::Ecdsa(512), Spec::P521)
+                | (Self::Ed25519 | Self::Ed25519Ph, Spec::Ed25519)
+                | (Self::MlDsa, Spec::MlDsa(_))
+        )
     }
 
     /// The digest a `DIGEST` message must be, if the algorithm takes one.

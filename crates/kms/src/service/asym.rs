@@ -47,6 +47,15 @@ pub(super) fn is_asymmetric_algorithm(algorithm: Option<&str>) -> bool {
     )
 }
 
+/// What a call asks of its key: the action, the condition keys of the request, and its
+/// encryption context (for the operations that take one).
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    action: &'a str,
+    extra: &'a [(&'a str, &'a str)],
+    ctx: Option<&'a StringMap>,
+}
+
 /// AWS's error for what the key material refused.
 fn asym_err(key: &Key, e: AsymError) -> KmsError {
     match e {
@@ -105,7 +114,8 @@ impl Kms {
         let Call {
             caller, op, req, ..
         } = *cx;
-        if matches!(op, "DeriveSharedSecret" | "GenerateDataKeyPair") && req.contains_key("Recipient")
+        if matches!(op, "DeriveSharedSecret" | "GenerateDataKeyPair")
+            && req.contains_key("Recipient")
         {
             return Some(Err(err(
                 ErrorType::UnsupportedOperationException,
@@ -185,11 +195,10 @@ impl Kms {
         st: &'a State,
         caller: &Caller,
         key_ref: &str,
-        action: &str,
-        extra: &[(&str, &str)],
-        ctx: Option<&StringMap>,
+        ask: Ask<'_>,
         ev: &mut Ev,
     ) -> R<&'a Key> {
+        let Ask { action, extra, ctx } = ask;
         let key = self.key(st, caller, key_ref, Forms::All, ev)?;
         let mut cv = self.base_conditions(caller);
         cv.insert("kms:KeySpec", key.key_spec.clone());
@@ -227,7 +236,17 @@ impl Kms {
             ("kms:SigningAlgorithm", alg_name),
             ("kms:MessageType", mt_name),
         ];
-        let key = self.asym_key(st, caller, key_ref, "Sign", &extra, None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "Sign",
+                extra: &extra,
+                ctx: None,
+            },
+            ev,
+        )?;
         check_usage(key, "SIGN_VERIFY", "Sign")?;
         let (alg, mt) = signing(key, alg_name, mt_name)?;
         let signature = material(key)?
@@ -262,7 +281,17 @@ impl Kms {
             ("kms:SigningAlgorithm", alg_name),
             ("kms:MessageType", mt_name),
         ];
-        let key = self.asym_key(st, caller, key_ref, "Verify", &extra, None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "Verify",
+                extra: &extra,
+                ctx: None,
+            },
+            ev,
+        )?;
         check_usage(key, "SIGN_VERIFY", "Verify")?;
         let (alg, mt) = signing(key, alg_name, mt_name)?;
         material(key)?
@@ -285,7 +314,17 @@ impl Kms {
         type Q = GetPublicKeyRequest;
         check_grant_tokens(r.grant_tokens.as_deref())?;
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
-        let key = self.asym_key(st, caller, key_ref, "GetPublicKey", &[], None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "GetPublicKey",
+                extra: &[],
+                ctx: None,
+            },
+            ev,
+        )?;
         let public = key
             .secret
             .ready()
@@ -327,7 +366,17 @@ impl Kms {
         Q::MAC_ALGORITHM.check_str(alg)?;
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
         let extra = [("kms:MacAlgorithm", alg)];
-        let key = self.asym_key(st, caller, key_ref, "GenerateMac", &extra, None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "GenerateMac",
+                extra: &extra,
+                ctx: None,
+            },
+            ev,
+        )?;
         check_usage(key, "GENERATE_VERIFY_MAC", "GenerateMac")?;
         let mac = material(key)?
             .mac(alg, msg.expose())
@@ -356,7 +405,17 @@ impl Kms {
         Q::MAC.check_len(mac.0.len())?;
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
         let extra = [("kms:MacAlgorithm", alg)];
-        let key = self.asym_key(st, caller, key_ref, "VerifyMac", &extra, None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "VerifyMac",
+                extra: &extra,
+                ctx: None,
+            },
+            ev,
+        )?;
         check_usage(key, "GENERATE_VERIFY_MAC", "VerifyMac")?;
         material(key)?
             .verify_mac(alg, msg.expose(), &mac.0)
@@ -383,7 +442,17 @@ impl Kms {
         Q::PUBLIC_KEY.check_len(peer.0.len())?;
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
         let extra = [("kms:KeyAgreementAlgorithm", alg)];
-        let key = self.asym_key(st, caller, key_ref, "DeriveSharedSecret", &extra, None, ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "DeriveSharedSecret",
+                extra: &extra,
+                ctx: None,
+            },
+            ev,
+        )?;
         check_usage(key, "KEY_AGREEMENT", "DeriveSharedSecret")?;
         let secret = material(key)?
             .derive(&peer.0)
@@ -416,7 +485,17 @@ impl Kms {
         Q::KEY_PAIR_SPEC.check_str(spec)?;
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
         let extra = [("kms:DataKeyPairSpec", spec)];
-        let key = self.asym_key(st, caller, key_ref, action, &extra, Some(ctx), ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action,
+                extra: &extra,
+                ctx: Some(ctx),
+            },
+            ev,
+        )?;
         Self::check_symmetric(key, action)?;
         if spec == "SM2" {
             return Err(err(
@@ -478,7 +557,17 @@ impl Kms {
         let key_ref = Q::KEY_ID.check_present(r.key_id.as_deref())?;
         let ctx = context(&r.encryption_context);
         let extra = [("kms:EncryptionAlgorithm", alg)];
-        let key = self.asym_key(st, caller, key_ref, "Encrypt", &extra, Some(ctx), ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "Encrypt",
+                extra: &extra,
+                ctx: Some(ctx),
+            },
+            ev,
+        )?;
         if key.is_symmetric() {
             return Err(symmetric_refusal(alg));
         }
@@ -516,7 +605,17 @@ impl Kms {
             .ok_or_else(KmsError::invalid_ciphertext)?;
         let ctx = context(&r.encryption_context);
         let extra = [("kms:EncryptionAlgorithm", alg)];
-        let key = self.asym_key(st, caller, key_ref, "Decrypt", &extra, Some(ctx), ev)?;
+        let key = self.asym_key(
+            st,
+            caller,
+            key_ref,
+            Ask {
+                action: "Decrypt",
+                extra: &extra,
+                ctx: Some(ctx),
+            },
+            ev,
+        )?;
         if key.is_symmetric() {
             return Err(symmetric_refusal(alg));
         }
