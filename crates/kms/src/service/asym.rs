@@ -599,10 +599,14 @@ impl Kms {
         let alg = r.encryption_algorithm.as_deref().unwrap_or_default();
         // The ciphertext of an asymmetric key names no key: without `KeyId` there is nothing
         // to decrypt it with.
-        let key_ref = r
-            .key_id
-            .as_deref()
-            .ok_or_else(KmsError::invalid_ciphertext)?;
+        let Some(key_ref) = r.key_id.as_deref() else {
+            // A symmetric ciphertext asked to decrypt with an asymmetric algorithm.
+            return Err(if crate::blob::parse(&blob.0).is_some() {
+                symmetric_refusal(alg)
+            } else {
+                KmsError::invalid_ciphertext()
+            });
+        };
         let ctx = context(&r.encryption_context);
         let extra = [("kms:EncryptionAlgorithm", alg)];
         let key = self.asym_key(
