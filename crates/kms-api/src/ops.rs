@@ -88,7 +88,8 @@ pub struct Operation {
     pub dry_run: bool,
     /// The request members an audit record copies into `requestParameters`.
     pub audited: &'static [&'static str],
-    /// Whether it may block (it persists state): servers run it off their async workers.
+    /// Whether it may block (it persists state, or generates an RSA key pair): servers run it
+    /// off their async workers.
     pub blocking: bool,
     /// Its key-state rules (`None` for operations that name no key).
     pub key_states: Option<KeyStates>,
@@ -193,6 +194,12 @@ impl Operation {
         self.blocking = false;
         self
     }
+    /// May block its thread for long (it generates an RSA key pair, up to a second for
+    /// RSA_4096): servers run it off their async workers though it only reads the state.
+    const fn slow(mut self) -> Self {
+        self.blocking = true;
+        self
+    }
     const fn grant(mut self) -> Self {
         self.grant = true;
         self
@@ -243,8 +250,8 @@ static OPERATIONS: [Operation; 54] = [
     op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
     op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("GenerateDataKey", &["kms:GenerateDataKey"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
-    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"]).read().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
-    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"]).read().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
+    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"]).read().slow().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
+    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"]).read().slow().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
     op("GenerateDataKeyWithoutPlaintext", &["kms:GenerateDataKeyWithoutPlaintext"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
     op("GenerateMac", &["kms:GenerateMac"]).read().grant().dry_run().audits(MAC).states(USABLE),
     op("GenerateRandom", &["kms:GenerateRandom"]).read().audits(&["NumberOfBytes"]),

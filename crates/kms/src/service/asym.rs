@@ -637,18 +637,34 @@ impl Kms {
     }
 
     /// Notes a successful use of a key for GetKeyLastUsage (kept in memory; docs/kms.md).
+    /// On the data plane: a key used before has its entry rewritten in place, with no
+    /// allocation.
     pub(super) fn note_usage(&self, op: &str, key_arn: &str, now: f64, ids: (&str, &str)) {
-        if TRACKED_USES.contains(&op) {
-            self.last_usage.lock().insert(
-                key_arn.to_owned(),
-                KeyLastUsage {
-                    operation: op.to_owned(),
-                    timestamp: now,
-                    cloud_trail_event_id: ids.1.to_owned(),
-                    kms_request_id: ids.0.to_owned(),
-                },
-            );
+        if !TRACKED_USES.contains(&op) {
+            return;
         }
+        let mut map = self.last_usage.lock();
+        if let Some(u) = map.get_mut(key_arn) {
+            for (field, value) in [
+                (&mut u.operation, op),
+                (&mut u.kms_request_id, ids.0),
+                (&mut u.cloud_trail_event_id, ids.1),
+            ] {
+                field.clear();
+                field.push_str(value);
+            }
+            u.timestamp = now;
+            return;
+        }
+        map.insert(
+            key_arn.to_owned(),
+            KeyLastUsage {
+                operation: op.to_owned(),
+                timestamp: now,
+                cloud_trail_event_id: ids.1.to_owned(),
+                kms_request_id: ids.0.to_owned(),
+            },
+        );
     }
 }
 
