@@ -1030,3 +1030,36 @@ fn recipient_is_refused_where_it_would_change_the_answer() {
         .unwrap_err();
     assert_eq!(e.error_type, ErrorType::UnsupportedOperationException);
 }
+
+#[test]
+fn create_key_sees_the_requested_key_spec_and_usage() {
+    let (kms, _) = kms();
+    kms.admin_json(&root(), "CreateUser", json!({"UserName": "maker"}))
+        .unwrap();
+    let arn = "arn:aws:iam::111122223333:user/maker";
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*",
+        "Condition": {"StringEquals": {"kms:KeySpec": "HMAC_256", "kms:KeyUsage": "GENERATE_VERIFY_MAC"}}}]});
+    kms.admin_json(
+        &root(),
+        "PutPrincipalPolicy",
+        json!({"PrincipalArn": arn, "PolicyName": "p", "PolicyDocument": policy.to_string()}),
+    )
+    .unwrap();
+    let maker = Caller::new(arn);
+    kms.call_json(
+        &maker,
+        "CreateKey",
+        json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+    )
+    .unwrap();
+    let e = kms.call_json(&maker, "CreateKey", json!({})).unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDeniedException);
+    let e = kms
+        .call_json(
+            &maker,
+            "CreateKey",
+            json!({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_type, ErrorType::AccessDeniedException);
+}

@@ -252,7 +252,25 @@ impl Kms {
         // Tags are checked after everything else; a malformed member other than `Tags` is
         // refused first.
         req.check_except(&[&Q::TAGS])?;
-        self.authorize_iam_only(st, caller, "CreateKey", "*")?;
+        // The request's key spec and usage, as sent, are condition keys of CreateKey.
+        let asked_spec = req
+            .key_spec
+            .as_deref()
+            .or(req.customer_master_key_spec.as_deref())
+            .unwrap_or("SYMMETRIC_DEFAULT");
+        let asked_usage =
+            req.key_usage
+                .as_deref()
+                .unwrap_or(if asked_spec == "SYMMETRIC_DEFAULT" {
+                    "ENCRYPT_DECRYPT"
+                } else {
+                    ""
+                });
+        let mut asked = vec![("kms:KeySpec", asked_spec)];
+        if !asked_usage.is_empty() {
+            asked.push(("kms:KeyUsage", asked_usage));
+        }
+        self.authorize_iam_only_with(st, caller, "CreateKey", "*", &asked)?;
         let description = req.description.as_deref().unwrap_or("");
         Q::DESCRIPTION.check_len(description.len())?;
         let spec = match (
