@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod attached;
+mod binding;
 mod error;
 mod extents;
 mod metadata;
@@ -51,4 +52,4 @@ pub use attached::AttachedVolume;
 pub use error::{VolumeError, kms_failure_meaning};
 pub use extents::{Extent, MAX_EXTENTS};
 pub use metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, new_volume_id};
-pub use root::{NewVolume, VolumeRoot};
+pub use root::{BrokenVolume, NewVolume, VolumeListing, VolumeRoot};

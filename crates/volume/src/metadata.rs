@@ -70,6 +70,11 @@ pub struct VolumeMetadata {
     pub attached_to: Option<String>,
     /// Creation time, seconds since the Unix epoch.
     pub created_time: u64,
+    /// The MAC binding `volume_id`, `size_bytes`, `sector_size`, `kms_key_arn` and
+    /// `encryption_context` to the data key (base64; docs/formats.md, "The metadata MAC").
+    /// Written at the volume's first attach; a mismatch refuses the attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_mac: Option<String>,
 }
 
 impl VolumeMetadata {

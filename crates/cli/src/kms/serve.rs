@@ -33,8 +33,9 @@ enum KmsCommand {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR")]
+    /// Address to listen on, IP:PORT or HOST:PORT (e.g. localhost:0); port 0 picks a free
+    /// port.
+    #[arg(long, default_value = "127.0.0.1:4599", value_name = "ADDR", value_parser = crate::args::parse_listen)]
     listen: SocketAddr,
     /// Allow listening on a non-loopback address (exposes the endpoint to the network).
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! The only system calls of the block stores that the standard library does not wrap:
 //! allocating and punching holes in a file (`fallocate`), finding them (`lseek` with
-//! `SEEK_DATA`/`SEEK_HOLE`), and views of a shared file map for
+//! `SEEK_DATA`/`SEEK_HOLE`), the file system's type and the file-size limit (`fstatfs`,
+//! `getrlimit`, for the error of a file too large), and views of a shared file map for
 //! the duration of a call.
 
 use std::fs::File;
@@ -131,4 +132,33 @@ pub(super) fn page_size() -> u64 {
         .ok()
         .filter(|s| s.is_power_of_two())
         .unwrap_or(4096)
+}
+
+/// The `f_type` magic number of the file system holding `file` (`fstatfs`), e.g. `0xEF53`
+/// for ext2/3/4; `None` if it cannot be read.
+pub(super) fn file_system_magic(file: &File) -> Option<i64> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: fstatfs writes one `struct statfs` to the pointer it is given, which points at
+    // a properly aligned, writable `MaybeUninit<statfs>` of this frame; the descriptor is
+    // valid for as long as `file` is borrowed.
+    let rc = unsafe { libc::fstatfs(file.as_raw_fd(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: fstatfs returned 0, so it filled the whole struct (and it started zeroed).
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Some(st.f_type as i64)
+}
+
+/// The process's file-size limit (`RLIMIT_FSIZE`, `ulimit -f`) in bytes, when it has one.
+pub(super) fn file_size_rlimit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `struct rlimit` to the pointer it is given, which points at
+    // a writable `rlimit` of this frame.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &raw mut lim) };
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
