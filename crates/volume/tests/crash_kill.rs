@@ -97,7 +97,7 @@ fn crash_child_writer() {
             fill(first + i as u64, generation, s);
         }
         // Both write paths: a copy (write_at) and the caller's scratch (write_at_in_place).
-        if generation % 2 == 0 {
+        if generation.is_multiple_of(2) {
             vol.write_at(first * SECTOR as u64, run).expect("write");
         } else {
             vol.write_at_in_place(first * SECTOR as u64, run)
