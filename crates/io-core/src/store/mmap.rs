@@ -1,43 +1,66 @@
-//! A block store on a sparse file: reads through a shared, read-only memory map (memmap2),
-//! writes with one positional write (`pwrite`) per request.
+//! A block store on a sparse file, accessed through a shared memory map (memmap2).
 //!
-//! **Reads** copy from the map, or, through [`BlockStore::read_sectors_via`], run the caller's
-//! transform (the volume's XTS engine) straight from the map into its buffer: no system call
-//! per request once the pages are resident, and no copy besides the transform's own pass.
-//! Pages of holes read as zeros without allocating disk.
+//! Reads and writes are copies to and from the map, or, through
+//! [`BlockStore::write_sectors_via`] and [`BlockStore::read_sectors_via`], the caller's
+//! transform (the volume's XTS engine) running straight between its buffer and the map: no
+//! system call per request once the pages are resident, and no copy besides the transform's
+//! own pass. Two hazards of writing through a map are handled here:
 //!
-//! **Writes** never go through the map. [`BlockStore::write_sectors_via`] encrypts in the
-//! caller's buffer (its scratch) and stores it with `pwrite`, where the kernel copies the data
-//! into the page cache one page at a time, each page whole: a process killed at any moment
-//! (SIGKILL included) leaves every sector, which lies inside one page, with its old or its new
-//! contents, never a mix of the two (docs/security.md, "Storage and CLI"). A transform running
-//! straight into a shared map could be stopped between two 16-byte blocks of a sector, and
-//! the page cache would keep the torn sector. Writing with `pwrite` also allocates blocks as
-//! it writes, so a full file system is a clean [`IoError::NoSpace`], never the `SIGBUS` a
-//! write fault into a hole of a full file system raises.
+//! - **No `SIGBUS` on a full disk.** Writing through a map into a hole of the file makes the
+//!   kernel allocate a block at fault time; if the file system is full, the process gets
+//!   `SIGBUS`. So the map is written only where the store knows the file has blocks. Before
+//!   a write that touches any page not known to have them, the store allocates the blocks of
+//!   those pages with `fallocate` (which leaves data as it is and fails cleanly with `ENOSPC`,
+//!   [`IoError::NoSpace`]) and maps them in one `madvise(MADV_POPULATE_WRITE)` rather than
+//!   one fault at a time; the write then goes through the map like any other. On a file
+//!   system without `fallocate` the write is a positional write (`pwrite`) instead, which
+//!   allocates as it writes and fails just as cleanly; the pages it covered whole are then
+//!   known to be allocated. The knowledge is a bitmap, allocated per GiB region written
+//!   (memory proportional to the data, not to the volume size); a trim clears the bits of
+//!   every page it touches. After a restart the bitmap is empty, so each page's first write
+//!   allocates again (a no-op for blocks that exist).
+//! - **No torn sectors.** A write through the map is many store instructions, and a process
+//!   killed between two of them would leave a sector part old, part new (the page cache
+//!   outlives the process). So every write goes through the store's write journal
+//!   (`journal.rs`, a small file beside the data file): the transform writes its output into a
+//!   journal slot, the slot is committed, copied into the map and released; a committed slot
+//!   left by a killed process is copied again when the store is next opened. Every sector then
+//!   reads back old or new, never a mix, whenever the writer dies.
+//! - **No data races.** Every request comes with the caller's guard from the store's
+//!   [`RangeLocks`], checked before the map is touched: overlapping requests of this process
+//!   never copy the same bytes at once, and requests that touch the same page (and so the same
+//!   bits of the allocation record, and the same `fallocate`d blocks) never run at once. The
+//!   file itself must not be shortened or written by another process while mapped (see
+//!   [`MmapStore::open`]); the volume layer guarantees one owner per volume.
 //!
-//! **No data races.** Every request comes with the caller's guard from the store's
-//! [`RangeLocks`], checked before the map or the file is touched: overlapping requests of this
-//! process never run at once. The file itself must not be shortened or written by another
-//! process while mapped (see [`MmapStore::open`]); the volume layer guarantees one owner per
-//! volume.
+//! Reads always copy from the map: pages of holes read as zeros without allocating disk.
 //!
 //! The map reserves address space for the whole file (an 8 TiB volume maps 8 TiB of the
 //! 128 TiB user address space) but no memory or disk: both grow with the data written.
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 use super::file::{self, io_error};
+use super::journal::{CHUNK, Journal};
 use super::{
     AllocationRun, BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len,
     check_range, check_request, file_allocation, is_hole, sys, transform_out,
 };
 use crate::{IoError, SectorSize};
+
+/// Writes what is to be stored for sectors `first..` of `piece` into `out`.
+type SectorsFn<'a> = dyn Fn(u64, &[u8], &mut [u8]) -> Result<(), IoError> + 'a;
+
+/// Pages per bitmap region (one lazily allocated array of bits each).
+const REGION_PAGES: u64 = 1 << 18;
 
 /// A block store on a sparse file accessed through a shared memory map: sector *i* at byte
 /// offset *i × sector_size*, the same layout as [`FileStore`](super::FileStore), so either
@@ -52,7 +75,13 @@ pub struct MmapStore {
     path: PathBuf,
     sector_size: SectorSize,
     num_sectors: u64,
+    page_shift: u32,
+    allocated: PageBits,
     locks: RangeLocks,
+    /// Whether the file system allocates with `fallocate` (cleared on its first refusal).
+    can_allocate: AtomicBool,
+    /// The write journal (always there once the store is open).
+    journal: Option<Journal>,
 }
 
 impl std::fmt::Debug for MmapStore {
@@ -84,6 +113,7 @@ impl MmapStore {
         let made = Self::map(file, path, sector_size, size_bytes);
         if made.is_err() {
             let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(Journal::path_for(path));
         }
         made
     }
@@ -116,16 +146,69 @@ impl MmapStore {
         let map = MmapOptions::new()
             .len(map_len)
             .no_reserve_swap()
-            .map_raw_read_only(&file)
+            .map_raw(&file)
             .map_err(|e| io_error(path, e))?;
-        Ok(Self {
+        let page_shift = sys::page_size().trailing_zeros();
+        let mut store = Self {
+            allocated: PageBits::new(len.div_ceil(1 << page_shift)),
             file,
             map,
             path: path.to_path_buf(),
             sector_size,
             num_sectors: len >> sector_size.shift(),
+            page_shift,
             locks: RangeLocks::new(sector_size),
-        })
+            can_allocate: AtomicBool::new(true),
+            journal: None,
+        };
+        // Writes a killed process committed but did not finish go to their place first.
+        let journal = Journal::open(path, len, u64::from(sector_size.get()), |pending| {
+            store.store_bytes(pending.offset, pending.bytes)
+        })?;
+        store.journal = Some(journal);
+        Ok(store)
+    }
+
+    /// Stores `bytes` at byte `offset` straight into the map (after giving its pages blocks),
+    /// or with `pwrite` where the file system has no `fallocate`: for the journal's replay,
+    /// when nothing else uses the store.
+    fn store_bytes(&self, offset: u64, bytes: &[u8]) -> Result<(), IoError> {
+        if self.writable_in_map(offset, bytes.len()) || self.allocate(offset, bytes.len())? {
+            self.view_mut(offset, bytes.len(), |dst| {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            })
+        } else {
+            self.write_through_file(offset, bytes)
+        }
+    }
+
+    /// Writes sectors `first..` (`src.len()` bytes, whose pages have blocks) through the
+    /// journal: `make(first, piece, out)` writes what is to be stored for the sectors of
+    /// `piece` (starting at sector `first`) into `out`, a part of a journal slot; the slot is
+    /// committed and copied into the map. The caller has checked its guard: the range is
+    /// locked exclusively.
+    fn write_journaled(&self, first: u64, src: &[u8], make: &SectorsFn<'_>) -> Result<(), IoError> {
+        let shift = self.sector_size.shift();
+        let Some(journal) = &self.journal else {
+            return Err(outside_map(&self.path));
+        };
+        let offset = first << shift;
+        // Pieces of whole sectors: 32 KiB, or one sector where sectors are larger.
+        let piece = CHUNK.max(self.sector_size.bytes());
+        journal.write(
+            offset,
+            src.len(),
+            piece,
+            &|at, out| make(first + (at >> shift) as u64, &src[at..at + out.len()], out),
+            &|at, bytes| {
+                // Past the cache, as the engine writes storage: nothing reads it soon.
+                self.view_mut(offset + at as u64, bytes.len(), |dst| {
+                    crate::arch::copy_stream(dst, bytes);
+                    Ok(())
+                })
+            },
+        )
     }
 
     /// The path of the file.
@@ -141,6 +224,34 @@ impl MmapStore {
         file::allocated_bytes(&self.file, &self.path)
     }
 
+    /// The pages covering bytes `offset..offset + len`.
+    fn pages(&self, offset: u64, len: u64) -> Range<u64> {
+        let mask = (1u64 << self.page_shift) - 1;
+        (offset >> self.page_shift)..((offset + len + mask) >> self.page_shift)
+    }
+
+    /// The pages lying whole inside bytes `offset..offset + len`.
+    fn whole_pages(&self, offset: u64, len: u64) -> Range<u64> {
+        let mask = (1u64 << self.page_shift) - 1;
+        let start = (offset + mask) >> self.page_shift;
+        let end = (offset + len) >> self.page_shift;
+        start..end.max(start)
+    }
+
+    /// Records that bytes `offset..offset + len` were written with `pwrite`: the pages inside
+    /// them have blocks now, and are mapped right away.
+    fn written_through_file(&self, offset: u64, len: u64) {
+        let pages = self.whole_pages(offset, len);
+        if pages.is_empty() {
+            return;
+        }
+        self.allocated.set(pages.clone());
+        self.populate(
+            pages.start << self.page_shift,
+            (pages.end - pages.start) << self.page_shift,
+        );
+    }
+
     /// Calls `f` with a view of the mapped bytes `offset..offset + len`. The caller has checked
     /// its guard: the range is locked (shared or exclusive).
     fn view<T>(
@@ -153,14 +264,123 @@ impl MmapStore {
         sys::with_map(&self.map, at, len, f).unwrap_or_else(|| Err(outside_map(&self.path)))
     }
 
-    /// Stores `buf` at byte `offset` with `pwrite` (allocating blocks as it goes, or failing
-    /// with [`IoError::NoSpace`]): the kernel copies each page whole, so no sector is ever
-    /// half written, whenever this process dies. The caller has checked its guard: the range
-    /// is locked exclusively.
-    fn store(&self, offset: u64, buf: &[u8]) -> Result<(), IoError> {
+    /// Calls `f` with a writable view of the mapped bytes `offset..offset + len`. The caller
+    /// has checked its guard (the range is locked exclusively) and that every page of the
+    /// range has blocks.
+    fn view_mut<T>(
+        &self,
+        offset: u64,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> Result<T, IoError>,
+    ) -> Result<T, IoError> {
+        let at = usize::try_from(offset).map_err(|_| outside_map(&self.path))?;
+        sys::with_map_mut(&self.map, at, len, f).unwrap_or_else(|| Err(outside_map(&self.path)))
+    }
+
+    /// Whether every page of bytes `offset..offset + len` is known to have blocks, so that
+    /// the range may be written through the map.
+    fn writable_in_map(&self, offset: u64, len: usize) -> bool {
+        self.allocated.all_set(self.pages(offset, len as u64))
+    }
+
+    /// Gives every page of bytes `offset..offset + len` blocks with `fallocate` (data stays as
+    /// it is), records them and maps them in one `madvise(MADV_POPULATE_WRITE)`. `Ok(false)`
+    /// if the file system has no `fallocate` (the caller then writes with `pwrite`, which
+    /// allocates as it writes); [`IoError::NoSpace`] if it is full. The caller has checked its
+    /// guard: the range, and so every page it touches, is locked exclusively.
+    fn allocate(&self, offset: u64, len: usize) -> Result<bool, IoError> {
+        if !self.can_allocate.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let pages = self.pages(offset, len as u64);
+        let start = pages.start << self.page_shift;
+        // The file ends on a sector, not necessarily on a page.
+        let end = (pages.end << self.page_shift).min(self.num_sectors << self.sector_size.shift());
+        match sys::allocate(&self.file, start, end - start) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOSYS)) => {
+                self.can_allocate.store(false, Ordering::Relaxed);
+                return Ok(false);
+            }
+            Err(e) => return Err(io_error(&self.path, e)),
+        }
+        self.allocated.set(pages);
+        self.populate(start, end - start);
+        Ok(true)
+    }
+
+    /// Maps bytes `offset..offset + len` (which have blocks) into the process in one call
+    /// rather than one page fault at a time on the next writes. An optimisation only: if it
+    /// fails, or the kernel lacks `MADV_POPULATE_WRITE`, the faults happen later.
+    fn populate(&self, offset: u64, len: u64) {
+        if let (Ok(at), Ok(bytes)) = (usize::try_from(offset), usize::try_from(len)) {
+            let _ = self.map.advise_range(Advice::PopulateWrite, at, bytes);
+        }
+    }
+
+    /// Writes `buf` at `offset` with `pwrite` (allocating blocks, or failing with
+    /// [`IoError::NoSpace`]) and records the pages it allocated. The caller has checked its
+    /// guard: the range is locked exclusively.
+    fn write_through_file(&self, offset: u64, buf: &[u8]) -> Result<(), IoError> {
         self.file
             .write_all_at(buf, offset)
-            .map_err(|e| io_error(&self.path, e))
+            .map_err(|e| io_error(&self.path, e))?;
+        self.written_through_file(offset, buf.len() as u64);
+        Ok(())
+    }
+}
+
+/// Which pages of the file are known to have disk blocks, in lazily allocated 1 GiB regions
+/// (32 KiB of bits per region touched, at 4 KiB pages).
+struct PageBits {
+    regions: Box<[OnceLock<Box<[AtomicU64]>>]>,
+}
+
+impl PageBits {
+    fn new(pages: u64) -> Self {
+        let regions = usize::try_from(pages.div_ceil(REGION_PAGES)).unwrap_or(usize::MAX);
+        Self {
+            regions: (0..regions).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn word(&self, page: u64, create: bool) -> Option<(&AtomicU64, u64)> {
+        let region = self
+            .regions
+            .get(usize::try_from(page / REGION_PAGES).ok()?)?;
+        let words = if create {
+            region.get_or_init(|| (0..REGION_PAGES / 64).map(|_| AtomicU64::new(0)).collect())
+        } else {
+            region.get()?
+        };
+        let index = page % REGION_PAGES;
+        Some((
+            words.get(usize::try_from(index / 64).ok()?)?,
+            1 << (index % 64),
+        ))
+    }
+
+    fn all_set(&self, pages: Range<u64>) -> bool {
+        pages.into_iter().all(|p| {
+            self.word(p, false)
+                .is_some_and(|(w, bit)| w.load(Ordering::Acquire) & bit != 0)
+        })
+    }
+
+    fn set(&self, pages: Range<u64>) {
+        for p in pages {
+            if let Some((w, bit)) = self.word(p, true) {
+                w.fetch_or(bit, Ordering::Release);
+            }
+        }
+    }
+
+    fn clear(&self, pages: Range<u64>) {
+        for p in pages {
+            if let Some((w, bit)) = self.word(p, false) {
+                w.fetch_and(!bit, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -204,7 +424,15 @@ impl BlockStore for MmapStore {
         if buf.is_empty() {
             return Ok(());
         }
-        self.store(first << self.sector_size.shift(), buf)
+        let offset = first << self.sector_size.shift();
+        if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
+            return self.write_journaled(first, buf, &|_, piece, out| {
+                out.copy_from_slice(piece);
+                Ok(())
+            });
+        }
+        // No fallocate here: let pwrite allocate (or refuse with ENOSPC).
+        self.write_through_file(offset, buf)
     }
 
     fn write_sectors_via(
@@ -219,10 +447,16 @@ impl BlockStore for MmapStore {
         if buf.is_empty() {
             return Ok(());
         }
-        // Encrypted in the caller's scratch, then stored whole: never through the map, where
-        // a kill between two blocks of a sector would leave it torn.
+        let offset = first << self.sector_size.shift();
+        if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
+            // The transform writes into a journal slot, which is then copied into the map.
+            return self.write_journaled(first, buf, &|piece_first, piece, out| {
+                transform.apply_to(piece_first, piece, out)
+            });
+        }
+        // No fallocate here: transform in place, let pwrite allocate.
         transform.apply(first, buf)?;
-        self.store(first << self.sector_size.shift(), buf)
+        self.write_through_file(offset, buf)
     }
 
     fn read_sectors_via(
@@ -252,6 +486,9 @@ impl BlockStore for MmapStore {
         }
         let shift = self.sector_size.shift();
         let (offset, len) = (first << shift, count << shift);
+        // Every page the hole touches may have lost blocks (file-system blocks can be smaller
+        // than a page): the next write to it allocates again.
+        self.allocated.clear(self.pages(offset, len));
         sys::punch_hole(&self.file, offset, len).map_err(|e| io_error(&self.path, e))
     }
 
@@ -260,7 +497,8 @@ impl BlockStore for MmapStore {
     }
 
     fn allocation_unit(&self) -> Option<u64> {
-        file::file_block_size(&self.file)
+        // First writes allocate whole pages.
+        file::file_block_size(&self.file).map(|b| b.max(1 << self.page_shift))
     }
 
     fn zero_sectors(
@@ -286,7 +524,7 @@ impl BlockStore for MmapStore {
     }
 
     fn flush(&self) -> Result<(), IoError> {
-        // Writes go through the file, never the (read-only) map: syncing the file is enough.
+        self.map.flush().map_err(|e| io_error(&self.path, e))?;
         self.file.sync_data().map_err(|e| io_error(&self.path, e))
     }
 }
@@ -347,43 +585,53 @@ mod tests {
         assert!(is_hole(&again[data.len()..]));
     }
 
-    /// Plain and transformed writes, first writes and overwrites, read back the same through
-    /// the map; the map sees every write at once, and writes allocate only what they cover.
+    /// Both ways of giving pages blocks before the map is written: `fallocate`, and `pwrite`
+    /// where the file system has no `fallocate` (forced here); plain and transformed writes,
+    /// first writes and overwrites, read back the same.
     #[test]
-    fn writes_are_seen_through_the_map_and_allocate_what_they_cover() {
+    fn first_writes_allocate_with_fallocate_or_pwrite() {
         let dir = tmp();
         let key = crate::XtsKey::from_slice(&(1u8..=64).collect::<Vec<u8>>())
             .unwrap_or_else(|e| panic!("{e}"));
         let ss = SectorSize::S4096;
         let engine = crate::XtsEngine::new(&key, ss);
-        let path = dir.path().join("alloc.img");
-        let store = MmapStore::create(&path, ss, 4 << 20).unwrap_or_else(|e| panic!("{e}"));
-        let held = all(&store);
-        for round in 0u8..2 {
-            let plain: Vec<u8> = (0..8 * 4096).map(|i| (i % 253) as u8 | 1 | round).collect();
-            store
-                .write_sectors(&held, 3, &plain)
-                .unwrap_or_else(|e| panic!("{e}"));
-            let mut scratch = plain.clone();
-            store
-                .write_sectors_via(&held, 300, &mut scratch, &engine.encryptor())
-                .unwrap_or_else(|e| panic!("{e}"));
-            let mut back = vec![0u8; plain.len()];
-            store
-                .read_sectors(&held, 3, &mut back)
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(back == plain, "round {round}");
-            let mut holes = [true; 8];
-            store
-                .read_sectors_via(&held, 300, &mut back, &mut holes, &engine.decryptor())
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(back == plain && holes == [false; 8], "round {round}");
-            // What was stored is the ciphertext, as the file holds it.
-            let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(&on_disk[300 * 4096..308 * 4096], &scratch[..]);
+        for fallocate in [true, false] {
+            let path = dir.path().join(format!("alloc-{fallocate}.img"));
+            let store = MmapStore::create(&path, ss, 4 << 20).unwrap_or_else(|e| panic!("{e}"));
+            store.can_allocate.store(fallocate, Ordering::Relaxed);
+            let held = all(&store);
+            let plain: Vec<u8> = (0..8 * 4096).map(|i| (i % 253) as u8 | 1).collect();
+            for round in 0..2 {
+                // Plain, then transformed, each at two places, first writes then overwrites.
+                store
+                    .write_sectors(&held, 3, &plain)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut scratch = plain.clone();
+                store
+                    .write_sectors_via(&held, 300, &mut scratch, &engine.encryptor())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut back = vec![0u8; plain.len()];
+                store
+                    .read_sectors(&held, 3, &mut back)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(back == plain, "fallocate={fallocate} round {round}");
+                let mut holes = [true; 8];
+                store
+                    .read_sectors_via(&held, 300, &mut back, &mut holes, &engine.decryptor())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    back == plain && holes == [false; 8],
+                    "fallocate={fallocate}"
+                );
+                // After the first round every page written is known to have blocks.
+                assert!(store.writable_in_map(3 * 4096, plain.len()));
+                assert!(store.writable_in_map(300 * 4096, plain.len()));
+            }
+            assert_eq!(store.can_allocate.load(Ordering::Relaxed), fallocate);
+            // Neither way allocates beyond what was written.
+            let used = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
+            assert!(used < 1 << 20, "{used}");
         }
-        let used = store.allocated_bytes().unwrap_or_else(|e| panic!("{e}"));
-        assert!(used < 1 << 20, "{used}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The only system calls of the block stores that the standard library does not wrap:
-//! punching holes in a file (`fallocate`), finding them (`lseek` with
+//! allocating and punching holes in a file (`fallocate`), finding them (`lseek` with
 //! `SEEK_DATA`/`SEEK_HOLE`), the file system's type and the file-size limit (`fstatfs`,
-//! `getrlimit`, for the error of a file too large), and read-only views of a shared file map
-//! for the duration of a call.
+//! `getrlimit`, for the error of a file too large), and views of a shared file map for
+//! the duration of a call.
 
 use std::fs::File;
 use std::io;
@@ -18,6 +18,13 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
         offset,
         len,
     )
+}
+
+/// Allocates blocks for `len` bytes at `offset` of `file` without changing its size or any
+/// data (`fallocate(FALLOC_FL_KEEP_SIZE)`): afterwards writes to the range cannot fail for lack
+/// of space.
+pub(super) fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    fallocate(file, libc::FALLOC_FL_KEEP_SIZE, offset, len)
 }
 
 fn fallocate(file: &File, mode: libc::c_int, offset: u64, len: u64) -> io::Result<()> {
@@ -88,6 +95,34 @@ pub(super) fn with_map<R>(
     // (it cannot escape `f`). Pages of holes read as zeros; no other process shortens the
     // file while it is mapped (the condition `MmapStore::open` and `create` document).
     let view = unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset), len) };
+    Some(f(view))
+}
+
+/// Calls `f` with a writable view of `len` bytes at `offset` of `map`; returns `None`, calling
+/// nothing, if the range does not lie inside the map.
+///
+/// The caller must have checked that the request holds a guard of the store's
+/// [`RangeLocks`](super::RangeLocks) covering the range exclusively (or, for the write
+/// journal's map, the lock of the slot the range belongs to), and the file must have
+/// blocks behind the whole range (allocated with `fallocate` or written with `pwrite`), so
+/// that the page faults of writes through the view cannot fail for lack of space (which would
+/// raise `SIGBUS`).
+pub(super) fn with_map_mut<R>(
+    map: &memmap2::MmapRaw,
+    offset: usize,
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Option<R> {
+    if !in_map(map, offset, len) {
+        return None;
+    }
+    // SAFETY: `offset..offset + len` lies inside the live, writable shared mapping (checked
+    // above; `map_raw` maps read-write), so it is valid for reads and writes of `len` bytes.
+    // No other access of this process touches the range while the slice lives (the exclusive
+    // range lock the caller checked, or the journal slot's lock; the slice cannot escape `f`),
+    // so it is unique. The blocks
+    // behind it are allocated, so write faults cannot SIGBUS.
+    let view = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(offset), len) };
     Some(f(view))
 }
 
