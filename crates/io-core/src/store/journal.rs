@@ -302,3 +302,74 @@ fn not_regular(path: &Path) -> IoError {
 fn outside(path: &Path) -> IoError {
     io_error(path, io::Error::from_raw_os_error(libc::EFAULT))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SectorSize;
+    use crate::store::{BlockStore, MmapStore};
+
+    /// Writes a slot header as a killed process leaves it: bytes made, commit set.
+    fn plant(journal: &Path, slot: usize, commit: u64, offset: u64, bytes: &[u8]) {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(journal)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut head = Vec::new();
+        for w in [MAGIC, commit, offset, bytes.len() as u64] {
+            head.extend_from_slice(&w.to_le_bytes());
+        }
+        let at = (slot * SLOT_BYTES) as u64;
+        f.write_all_at(&head, at).unwrap_or_else(|e| panic!("{e}"));
+        f.write_all_at(bytes, at + HEADER as u64)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn committed_writes_are_finished_at_open_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let data = dir.path().join("data.img");
+        let ss = SectorSize::S512;
+        let store = MmapStore::create(&data, ss, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        drop(store);
+        let journal = Journal::path_for(&data);
+        assert_eq!(
+            std::fs::metadata(&journal).map(|m| m.len()).ok(),
+            Some(JOURNAL_BYTES as u64)
+        );
+        // A committed write (to be finished), one not committed, one out of range, one torn.
+        plant(&journal, 0, 1, 4096, &[0xA1; 1024]);
+        plant(&journal, 1, 0, 8192, &[0xB2; 512]);
+        plant(&journal, 2, 1, (1 << 20) - 512, &[0xC3; 1024]);
+        plant(&journal, 3, 1, 100, &[0xD4; 512]);
+        let store = MmapStore::open(&data, ss).unwrap_or_else(|e| panic!("{e}"));
+        let held = store.range_locks().write(0, store.num_sectors());
+        let mut all = vec![0u8; 1 << 20];
+        store
+            .read_sectors(&held, 0, &mut all)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(all[4096..5120].iter().all(|&b| b == 0xA1), "finished");
+        let written = all.iter().filter(|&&b| b != 0).count();
+        assert_eq!(
+            written, 1024,
+            "only the committed, valid write was finished"
+        );
+        drop(held);
+        drop(store);
+        // Every commit word is cleared: a second open changes nothing.
+        let bytes = std::fs::read(&journal).unwrap_or_else(|e| panic!("{e}"));
+        for slot in 0..SLOTS {
+            let at = slot * SLOT_BYTES + W_COMMIT;
+            assert!(bytes[at..at + 8].iter().all(|&b| b == 0), "slot {slot}");
+        }
+        // A link in place of the journal is refused.
+        std::fs::remove_file(&journal).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &journal)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            MmapStore::open(&data, ss),
+            Err(IoError::NotAVolume { .. })
+        ));
+        assert!(!dir.path().join("elsewhere").exists());
+    }
+}
