@@ -31,6 +31,45 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// Parses a volume size: as [`parse_size`], and not zero.
+pub(crate) fn parse_volume_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("a volume cannot be empty: give a size of at least one sector".to_owned()),
+        n => Ok(n),
+    }
+}
+
+/// Parses a listen address: `IP:PORT`, or `HOST:PORT` with a host name such as `localhost`
+/// (its first loopback address when it has one, else its first address). Port 0 picks a
+/// free port when the server binds.
+pub(crate) fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let bad = || {
+        format!(
+            "invalid address {s:?}: expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:0 or localhost:0"
+        )
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || host.len() > 253 {
+        return Err(bad());
+    }
+    let addrs: Vec<std::net::SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.ip().is_loopback() && a.is_ipv4())
+        .or_else(|| addrs.iter().find(|a| a.ip().is_loopback()))
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} has no address"))
+}
+
 /// Parses a sector size: 512 or 4096.
 pub(crate) fn parse_sector_size(s: &str) -> Result<SectorSize, String> {
     match s.trim().parse::<u64>() {
@@ -65,6 +104,22 @@ mod tests {
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("").is_err());
         assert!(parse_size("99999999999TiB").is_err());
+    }
+
+    #[test]
+    fn volume_sizes_are_not_zero_and_listen_addresses_take_host_names() {
+        assert!(parse_volume_size("0").is_err());
+        assert!(parse_volume_size("0MiB").is_err());
+        assert_eq!(parse_volume_size("1MiB"), Ok(1 << 20));
+        let a = parse_listen("localhost:0").unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.ip().is_loopback() && a.port() == 0, "{a}");
+        assert_eq!(
+            parse_listen("127.0.0.1:4599").map(|a| a.to_string()),
+            Ok("127.0.0.1:4599".to_owned())
+        );
+        assert_eq!(parse_listen("[::1]:0").map(|a| a.port()), Ok(0));
+        assert!(parse_listen("localhost").is_err());
+        assert!(parse_listen("localhost:99999").is_err());
     }
 
     #[test]

@@ -23,8 +23,21 @@ pub(crate) enum DataDir {
 pub(crate) fn data_dir(global: &GlobalArgs, need: DataDir) -> Result<PathBuf, CliError> {
     let dir = global.data_dir();
     match need {
+        DataDir::Create if dir.is_dir() => {}
         DataDir::Create => {
-            ebsim_data_dir::create_private_dir_all(&dir)
+            // One level only: a mistyped path is not made from nothing, at any depth.
+            let parent = match dir.parent() {
+                Some(p) if p.as_os_str().is_empty() => PathBuf::from("."),
+                Some(p) => p.to_path_buf(),
+                None => PathBuf::from("/"),
+            };
+            if !parent.is_dir() {
+                return Err(CliError::NoDataDirParent { path: dir, parent });
+            }
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
                 .map_err(CliError::io("create the data dir", &dir))?;
         }
         DataDir::Existing if !dir.is_dir() => return Err(CliError::NoDataDir { path: dir }),

@@ -24,6 +24,19 @@ pub enum CliError {
         /// The data dir in force.
         path: PathBuf,
     },
+    /// A command that creates things was pointed at a data dir whose parent directory does
+    /// not exist (only the data dir itself is created, never the path to it).
+    #[error(
+        "no data dir at {}, and it is not created: its parent {} does not exist (create that first, or check --data-dir)",
+        path.display(),
+        parent.display()
+    )]
+    NoDataDirParent {
+        /// The data dir in force.
+        path: PathBuf,
+        /// Its missing parent.
+        parent: PathBuf,
+    },
     /// The data dir's KMS state is held by another process (a running `ebsim kms serve` that
     /// could not be used, or another command).
     #[error(
@@ -83,6 +96,16 @@ pub enum CliError {
         operation: &'static str,
         /// The repeated marker.
         marker: String,
+    },
+    /// `volume delete` of a volume whose metadata cannot be read.
+    #[error(
+        "{source}; `ebsim volume delete --force {volume_id}` removes the volume and retires its grant"
+    )]
+    BrokenVolume {
+        /// The volume.
+        volume_id: String,
+        /// Why its metadata cannot be read.
+        source: Box<VolumeError>,
     },
     /// A volume operation failed.
     #[error(transparent)]

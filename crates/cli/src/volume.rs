@@ -9,7 +9,7 @@ use ebsim_io::SectorSize;
 use ebsim_volume::{AttachedVolume, VolumeMetadata, VolumeOwner};
 use ebsim_workspaces::CreateVolumeRequest;
 
-use crate::args::{parse_sector_size, parse_size};
+use crate::args::{parse_sector_size, parse_size, parse_volume_size};
 use crate::common::{DataDir, data_dir, simulator};
 use crate::{CliError, GlobalArgs};
 
@@ -32,7 +32,7 @@ pub enum VolumeCommand {
     /// Show a volume's metadata (nothing secret is stored in it).
     Describe(VolumeId),
     /// Delete a volume: retire its grant, remove its files.
-    Delete(VolumeId),
+    Delete(DeleteArgs),
     /// Write bytes to a volume at any offset (attaches, writes, detaches).
     Write(WriteArgs),
     /// Read bytes from a volume at any offset (attaches, reads, detaches).
@@ -51,11 +51,24 @@ pub struct VolumeId {
     pub volume_id: String,
 }
 
+/// `ebsim volume delete`
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The volume id (vol-…).
+    #[arg(value_name = "VOL")]
+    pub volume_id: String,
+    /// Also delete a volume whose metadata.json is corrupt or unreadable: its grant is found
+    /// by its name (the volume id) among the grants the caller may retire
+    /// (ListRetirableGrants) and retired, then its files are removed.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `ebsim volume create`
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Size in bytes (suffixes KiB, MiB, GiB, TiB), a multiple of the sector size.
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, value_parser = parse_volume_size, value_name = "SIZE")]
     pub size: u64,
     /// KMS key: id, ARN, alias or alias ARN (default alias/aws/ebs). Symmetric keys only.
     #[arg(long, value_name = "KEY")]
@@ -152,13 +165,22 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
     let volumes = ebsim_volume::VolumeRoot::dir(&dir);
     match &args.command {
         VolumeCommand::List => {
-            let list = volumes.list()?;
+            let listing = volumes.list()?;
+            for b in &listing.broken {
+                tracing::warn!(
+                    "volume {} cannot be read: {}; `ebsim volume delete --force {}` removes it and retires its grant",
+                    b.volume_id,
+                    b.error,
+                    b.volume_id
+                );
+            }
+            let list = listing.volumes;
             if global.json {
                 outln!(
                     "{}",
                     serde_json::to_string_pretty(&list).unwrap_or_default()
                 )?;
-            } else if list.is_empty() {
+            } else if list.is_empty() && listing.broken.is_empty() {
                 outln!("no volumes in {}", dir.display())?;
             } else {
                 outln!(
@@ -178,11 +200,30 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                         m.kms_key_arn
                     )?;
                 }
+                for b in &listing.broken {
+                    outln!(
+                        "{:<22} {:>14} {:>6}  {:<9} (metadata.json cannot be read)",
+                        b.volume_id,
+                        "?",
+                        "?",
+                        "broken"
+                    )?;
+                }
             }
             Ok(())
         }
         VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
         VolumeCommand::Create(c) => {
+            if !c.size.is_multiple_of(u64::from(c.sector_size.get())) {
+                // A usage error (exit 2), found before any KMS call.
+                return Err(CliError::Usage(clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!(
+                        "invalid value for --size: {} bytes is not a multiple of the sector size {}\n",
+                        c.size, c.sector_size
+                    ),
+                )));
+            }
             let owner = match (&c.workspace_user, &c.directory) {
                 (Some(u), Some(d)) => Some(VolumeOwner {
                     user_sid: u.clone(),
@@ -207,16 +248,37 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
         }
         VolumeCommand::Delete(v) => {
-            simulator(global, DataDir::Existing)?
-                .ebs()
-                .delete_volume(&v.volume_id, global.as_principal.as_deref())?;
+            let sim = simulator(global, DataDir::Existing)?;
+            let caller = global.as_principal.as_deref();
+            let retired = if v.force {
+                sim.ebs()
+                    .force_delete_volume(&v.volume_id, caller)?
+                    .retired_grants
+            } else {
+                match sim.ebs().delete_volume(&v.volume_id, caller) {
+                    Err(ebsim_workspaces::ControlPlaneError::Volume(e))
+                        if matches!(*e, ebsim_volume::VolumeError::CorruptMetadata { .. }) =>
+                    {
+                        return Err(CliError::BrokenVolume {
+                            volume_id: v.volume_id.clone(),
+                            source: e,
+                        });
+                    }
+                    other => other?,
+                }
+                Vec::new()
+            };
             if global.json {
                 outln!(
                     "{}",
-                    serde_json::json!({"volume_id": v.volume_id, "deleted": true})
+                    serde_json::json!({"volume_id": v.volume_id, "deleted": true,
+                        "retired_grants": retired})
                 )?;
             } else {
                 outln!("deleted {}", v.volume_id)?;
+                for g in &retired {
+                    outln!("retired grant {g} (found by the volume's name)")?;
+                }
             }
             Ok(())
         }

@@ -27,9 +27,9 @@ pub struct ServeArgs {
     /// default export, reached with an empty name).
     #[arg(required = true, value_name = "VOL")]
     volumes: Vec<String>,
-    /// TCP address to listen on (default 127.0.0.1:10809 unless --unix is given; port 0 picks
-    /// a free port).
-    #[arg(long, value_name = "ADDR")]
+    /// TCP address to listen on, IP:PORT or HOST:PORT (default 127.0.0.1:10809 unless --unix
+    /// is given; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", value_parser = crate::args::parse_listen)]
     listen: Option<SocketAddr>,
     /// Listen on a Unix socket at PATH (instead of TCP, or as well with --listen).
     #[arg(long, value_name = "PATH")]

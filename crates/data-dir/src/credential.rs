@@ -44,7 +44,7 @@ pub enum CredentialError {
 pub fn read_service_credential(
     path: &Path,
 ) -> Result<Option<(String, Zeroizing<String>)>, CredentialError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::read_regular(path, 64 << 10) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {

@@ -91,7 +91,8 @@ pub fn publish_endpoint(path: &Path, record: &EndpointRecord) -> std::io::Result
 /// # Errors
 /// [`MalformedRecord`] when it is missing, unreadable or not a record.
 pub fn read_endpoint(path: &Path) -> Result<EndpointRecord, MalformedRecord> {
-    let f = std::fs::File::open(path).map_err(|_| MalformedRecord)?;
+    let f = crate::open_regular(path, std::fs::OpenOptions::new().read(true))
+        .map_err(|_| MalformedRecord)?;
     let mut text = String::new();
     f.take(MAX_ENDPOINT_FILE)
         .read_to_string(&mut text)

@@ -18,6 +18,65 @@ pub fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
         .create(path)
 }
 
+/// Adds the flags every data-dir file is opened with: `O_NOFOLLOW` (a symbolic link in the last
+/// component is an error, `ELOOP`, never followed) and `O_CLOEXEC`. See docs/security.md,
+/// "Storage and CLI".
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+}
+
+/// The error for a data-dir path that is a symbolic link or not a regular file: kind
+/// `InvalidInput`, naming what it is.
+fn not_regular(path: &Path, what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {what}; ebsim opens only regular files in a data dir",
+            path.display()
+        ),
+    )
+}
+
+/// Opens the data-dir file at `path` with `options` (plus [`no_follow`] and, so that a FIFO
+/// cannot block the open, `O_NONBLOCK`) and checks that what was opened is a regular file.
+///
+/// # Errors
+/// The I/O error; kind `InvalidInput` for a symbolic link or anything but a regular file.
+pub fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    let file = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_regular(path, "a symbolic link"),
+            _ => e,
+        })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(path, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads the whole data-dir file at `path`, a regular file (see [`open_regular`]) of at most
+/// `max_len` bytes.
+///
+/// # Errors
+/// The I/O error; kind `NotFound` when it is missing, `InvalidInput` for a symbolic link or
+/// anything but a regular file, `InvalidData` when it is larger than `max_len`.
+pub fn read_regular(path: &Path, max_len: u64) -> std::io::Result<Vec<u8>> {
+    let file = open_regular(path, OpenOptions::new().read(true))?;
+    let mut bytes = Vec::new();
+    file.take(max_len.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is larger than {max_len} bytes", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Makes data dir `dir` private (mode 0700) when group or others have any access to it, so
 /// that no other local user can reach anything inside; says so in one warning. `Ok(true)` when
 /// it was tightened.
@@ -51,12 +110,13 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        // A new file, never one planted at the temporary name (a link would be followed).
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut f =
+            no_follow(OpenOptions::new().create_new(true).write(true).mode(0o600)).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -75,7 +135,7 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// # Errors
 /// The I/O error.
 pub fn end_torn_line(path: &Path) -> std::io::Result<()> {
-    let mut f = match OpenOptions::new().read(true).append(true).open(path) {
+    let mut f = match open_regular(path, OpenOptions::new().read(true).append(true)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
@@ -129,13 +189,15 @@ impl ExclusiveLock {
             path: path.to_owned(),
             source,
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
+        let file = open_regular(
+            path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600),
+        )
+        .map_err(io)?;
         match file.try_lock() {
             Ok(()) => Ok(Self {
                 _file: file,
@@ -185,6 +247,36 @@ mod tests {
         end_torn_line(&p).unwrap();
         end_torn_line(&p).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"{\"a\":1}\n{\"b\"\n".to_vec());
+    }
+
+    #[test]
+    fn links_and_special_files_are_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, b"precious").unwrap();
+        let link = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = read_regular(&link, 100).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let e = ExclusiveLock::try_acquire(&link).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // A link planted at the temporary name is replaced, not written through.
+        let planted = dir.path().join("state.json.tmp");
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        write_private_atomic(&dir.path().join("state.json"), b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A directory is not a regular file; bounds are kept.
+        let e = read_regular(dir.path(), 100).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read_regular(&target, 3).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
     }
 
     #[test]

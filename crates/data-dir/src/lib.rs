@@ -28,8 +28,8 @@ pub use endpoint::{
     read_endpoint, remove_endpoint, withdraw_endpoint,
 };
 pub use files::{
-    ExclusiveLock, LockError, create_private_dir_all, end_torn_line, tighten_data_dir,
-    write_private_atomic,
+    ExclusiveLock, LockError, create_private_dir_all, end_torn_line, no_follow, open_regular,
+    read_regular, tighten_data_dir, write_private_atomic,
 };
 pub use layout::{DataDir, VOLUME_DATA, VOLUME_LOCK, VOLUME_METADATA};
 pub use states::{

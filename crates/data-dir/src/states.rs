@@ -20,6 +20,9 @@ use crate::copy::copy_tree_sparse;
 use crate::files::{ExclusiveLock, LockError, write_private_atomic};
 use crate::layout::{DataDir, VOLUME_LOCK};
 
+/// The largest saved KMS state a restore reads (a bound on input from a file).
+const MAX_SAVED_KMS_STATE: u64 = 1 << 30;
+
 /// The directories below a data dir that hold resources, besides `kms/state.json`: volumes,
 /// WorkSpace records, and snapshots (none are written yet; a reset and a restore already
 /// treat them as resources).
@@ -310,7 +313,7 @@ pub fn read_saved_kms_state(
         return Err(StateError::NotFound { name: name.clone() });
     }
     let path = saved.join(SAVED_KMS_STATE);
-    std::fs::read(&path)
+    crate::read_regular(&path, MAX_SAVED_KMS_STATE)
         .map(Zeroizing::new)
         .map_err(io("read", &path))
 }

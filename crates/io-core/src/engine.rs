@@ -220,11 +220,8 @@ impl XtsEngine {
     fn run(&self, encrypt: bool, first_sector: u64, src: Option<&[u8]>, dst: &mut [u8]) {
         match &self.keys {
             Keys::AesCrate { data, tweak } => {
-                if let Some(src) = src {
-                    dst.copy_from_slice(src);
-                }
                 let ss = self.sector_size.bytes();
-                aes_crate_run(data, tweak, encrypt, first_sector, dst, ss);
+                aes_crate_run(data, tweak, encrypt, first_sector, src, dst, ss);
             }
             Keys::Arch(rk) => {
                 let shift = self.sector_size.shift();
@@ -480,16 +477,20 @@ fn mul_x(t: u128) -> u128 {
 }
 
 /// [`Backend::AesCrate`]: `aes` crate block functions over 32 blocks at a time, tweaks computed
-/// for the batch first.
+/// for the batch first. In place on `buf`, or from `src` (of the same length) into `buf`: the
+/// input is read block by block and only output is ever stored in `buf`, so a destination in
+/// a file map never holds plaintext that is being encrypted, even for a moment.
 #[inline(never)]
 fn aes_crate_run(
     data: &Aes256,
     tweak: &Aes256,
     encrypt: bool,
     first_sector: u64,
+    src: Option<&[u8]>,
     buf: &mut [u8],
     ss: usize,
 ) {
+    const PIECE: usize = 16 * AES_CRATE_BATCH;
     let mut blocks = [aes::Block::default(); AES_CRATE_BATCH];
     let mut tweaks = [0u128; AES_CRATE_BATCH];
     for (i, sector) in buf.chunks_exact_mut(ss).enumerate() {
@@ -497,11 +498,16 @@ fn aes_crate_run(
         let mut t0 = aes::Block::from(u128::from(n).to_le_bytes());
         tweak.encrypt_block(&mut t0);
         let mut t = u128::from_le_bytes(t0.into());
-        for piece in sector.chunks_exact_mut(16 * AES_CRATE_BATCH) {
+        for (j, piece) in sector.chunks_exact_mut(PIECE).enumerate() {
+            let at = i * ss + j * PIECE;
+            let input: &[u8] = match src {
+                Some(src) => &src[at..at + PIECE],
+                None => piece,
+            };
             for ((blk, tw), bytes) in blocks
                 .iter_mut()
                 .zip(tweaks.iter_mut())
-                .zip(piece.chunks_exact(16))
+                .zip(input.chunks_exact(16))
             {
                 *tw = t;
                 t = mul_x(t);

@@ -58,6 +58,19 @@ pub enum IoError {
         /// Largest size supported.
         max_bytes: u64,
     },
+    /// The file system of a new data file (or the process's file-size limit, `ulimit -f`)
+    /// does not allow a file of the size asked for (`EFBIG`).
+    #[error(
+        "cannot create {path} of {size_bytes} bytes: {limit}; use a smaller --size, or a data dir on a file system that allows larger files (XFS and btrfs allow files of 8 EiB)"
+    )]
+    FileTooLarge {
+        /// The data file.
+        path: PathBuf,
+        /// The size asked for.
+        size_bytes: u64,
+        /// What limits it, in words: the file system and its largest file, or the process limit.
+        limit: String,
+    },
     /// A file that cannot be a volume's data file (not a regular file, wrong size).
     #[error("{path} is not a volume data file: {reason}")]
     NotAVolume {

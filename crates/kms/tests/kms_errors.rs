@@ -136,8 +136,7 @@ fn refused_calls_are_audited_with_their_error() {
 
 #[test]
 fn blob_corpus_replays() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/blob_parser");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/blob_parser");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let data = std::fs::read(entry.map(|e| e.path()).unwrap_or_default()).unwrap_or_default();

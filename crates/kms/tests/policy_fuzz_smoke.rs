@@ -1,5 +1,5 @@
 //! Fuzz smoke run inside the normal test suite: replays the committed corpus of the
-//! `policy_parser` fuzz target (fuzz/corpus/policy_parser) and a few thousand deterministic
+//! `policy_parser` fuzz target (fuzz/seeds/policy_parser) and a few thousand deterministic
 //! mutations of it through the same entry point the fuzz target calls. The entry point panics
 //! on a bug (a parser panic, or canonical JSON that does not parse back to an equal
 //! document). The full coverage-guided run is `cargo fuzz run policy_parser` (fuzz/README.md).
@@ -10,7 +10,7 @@ use ebsim_kms::policy::internal::fuzz_policy_parser;
 use ebsim_kms::policy::{PolicyDocument, PolicyKind};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/policy_parser");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/policy_parser");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus directory {}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())

@@ -1,4 +1,4 @@
-//! Replays the committed seed corpus of the `nbd_parsers` fuzz target (fuzz/corpus/nbd_parsers)
+//! Replays the committed seed corpus of the `nbd_parsers` fuzz target (fuzz/seeds/nbd_parsers)
 //! and deterministic mutations of it through the same entry point, as an ordinary test.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use ebsim_nbd::internal::fuzz_parsers;
 
 #[test]
 fn corpus_and_mutations_never_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/nbd_parsers");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/nbd_parsers");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .expect("seed corpus")
         .map(|e| std::fs::read(e.expect("entry").path()).expect("seed"))

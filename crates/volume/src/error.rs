@@ -26,6 +26,19 @@ pub enum VolumeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `metadata.json` does not carry the MAC of its geometry and identity under the volume's
+    /// data key: `volume_id`, `size_bytes`, `sector_size`, `kms_key_arn` or the encryption
+    /// context was changed since the volume was bound (docs/formats.md, "The metadata MAC").
+    #[error(
+        "the metadata of volume {volume_id} ({}) does not match its data key: its size, sector size, key ARN or encryption context was changed; restore the file (nothing was read or written)",
+        path.display()
+    )]
+    MetadataMismatch {
+        /// The volume.
+        volume_id: String,
+        /// Its metadata file.
+        path: std::path::PathBuf,
+    },
     /// Another process (or another attachment in this one) holds the volume.
     #[error("volume {0} is in use by another process")]
     InUse(String),

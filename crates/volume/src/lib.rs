@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod attached;
+mod binding;
 mod error;
 mod extents;
 mod metadata;
@@ -51,4 +52,15 @@ pub use attached::AttachedVolume;
 pub use error::{VolumeError, kms_failure_meaning};
 pub use extents::{Extent, MAX_EXTENTS};
 pub use metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, new_volume_id};
-pub use root::{NewVolume, VolumeRoot};
+pub use root::{BrokenVolume, NewVolume, VolumeListing, VolumeRoot};
+
+/// Entry points for the fuzz targets (fuzz/README.md). Not a stable API.
+#[doc(hidden)]
+pub mod internal {
+    /// Feeds arbitrary bytes to the `metadata.json` reader: it must never panic; a file it
+    /// accepts must write back (as ebsim writes it) to bytes it reads as the same metadata, and
+    /// its MAC must verify after signing and fail after a change of any bound field.
+    pub fn fuzz_metadata(data: &[u8]) {
+        crate::metadata::fuzz(data);
+    }
+}

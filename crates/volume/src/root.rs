@@ -15,8 +15,30 @@ use parking_lot::Mutex;
 
 use crate::VolumeError;
 use crate::attached::{AttachedVolume, LockHolder};
+use crate::binding::MetadataKey;
 use crate::error::kms_failure_meaning;
 use crate::metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, now_epoch};
+
+/// The largest `metadata.json` a volume may have (a bound on input from a file).
+const MAX_METADATA_BYTES: u64 = 1 << 20;
+
+/// The volumes of a data dir as [`VolumeRoot::list`] finds them.
+#[derive(Debug, Default)]
+pub struct VolumeListing {
+    /// The volumes whose metadata reads and validates, sorted by id.
+    pub volumes: Vec<VolumeMetadata>,
+    /// The volumes that cannot be read, sorted by id.
+    pub broken: Vec<BrokenVolume>,
+}
+
+/// A volume directory whose `metadata.json` cannot be read or is corrupt.
+#[derive(Debug)]
+pub struct BrokenVolume {
+    /// The volume id (its directory's name).
+    pub volume_id: String,
+    /// Why it cannot be read.
+    pub error: VolumeError,
+}
 
 /// Everything needed to record a new volume (the wrapped key was made by KMS beforehand).
 #[derive(Debug, Clone)]
@@ -128,6 +150,7 @@ impl VolumeRoot {
             owner: new.owner,
             attached_to: None,
             created_time: now_epoch(),
+            metadata_mac: None,
         };
         meta.validate(None)
             .map_err(|reason| VolumeError::CorruptMetadata {
@@ -172,12 +195,13 @@ impl VolumeRoot {
                     FileStore::create(dir.join(DATA_FILE), new.sector_size, new.size_bytes)?;
                     {
                         use std::os::unix::fs::OpenOptionsExt as _;
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .write(true)
-                            .truncate(true)
-                            .mode(0o600)
-                            .open(dir.join(LOCK_FILE))
+                        ebsim_data_dir::no_follow(
+                            std::fs::OpenOptions::new()
+                                .create_new(true)
+                                .write(true)
+                                .mode(0o600),
+                        )
+                        .open(dir.join(LOCK_FILE))
                     }
                     .map_err(|e| VolumeError::fs("cannot create", dir.join(LOCK_FILE), e))?;
                     let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
@@ -208,7 +232,9 @@ impl VolumeRoot {
             Inner::Dir(_) => {
                 let dir = self.volume_dir(volume_id).unwrap_or_default();
                 let path = dir.join(METADATA_FILE);
-                let bytes = match std::fs::read(&path) {
+                let bytes = match real_dir(&dir)
+                    .and_then(|()| ebsim_data_dir::read_regular(&path, MAX_METADATA_BYTES))
+                {
                     Ok(b) => b,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(VolumeError::NotFound(volume_id.to_owned()));
@@ -220,19 +246,25 @@ impl VolumeRoot {
         }
     }
 
-    /// Every volume, sorted by id. Directories that are not volumes are skipped; a volume whose
-    /// metadata is corrupt is an error.
+    /// Every volume, sorted by id, and apart from them the volumes that cannot be read (a
+    /// corrupt or unreadable `metadata.json`), each with its error. Directories whose names are
+    /// not volume ids are skipped.
     ///
     /// # Errors
-    /// [`VolumeError::CorruptMetadata`] or a file-system error.
-    pub fn list(&self) -> Result<Vec<VolumeMetadata>, VolumeError> {
+    /// A file-system error reading the `volumes` directory itself.
+    pub fn list(&self) -> Result<VolumeListing, VolumeError> {
         match &self.0 {
-            Inner::Memory(m) => Ok(m.lock().values().map(|v| v.meta.clone()).collect()),
+            Inner::Memory(m) => Ok(VolumeListing {
+                volumes: m.lock().values().map(|v| v.meta.clone()).collect(),
+                broken: Vec::new(),
+            }),
             Inner::Dir(d) => {
                 let vols = d.volumes();
                 let entries = match std::fs::read_dir(&vols) {
                     Ok(e) => e,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(VolumeListing::default());
+                    }
                     Err(e) => return Err(VolumeError::fs("cannot list", vols, e)),
                 };
                 let mut ids: Vec<String> = entries
@@ -241,7 +273,19 @@ impl VolumeRoot {
                     .filter(|n| is_volume_id(n))
                     .collect();
                 ids.sort();
-                ids.iter().map(|id| self.load(id)).collect()
+                let mut listing = VolumeListing::default();
+                for id in ids {
+                    match self.load(&id) {
+                        Ok(meta) => listing.volumes.push(meta),
+                        // Removed between the listing and the read.
+                        Err(VolumeError::NotFound(_)) => {}
+                        Err(error) => listing.broken.push(BrokenVolume {
+                            volume_id: id,
+                            error,
+                        }),
+                    }
+                }
+                Ok(listing)
             }
         }
     }
@@ -294,6 +338,29 @@ impl VolumeRoot {
         }
     }
 
+    /// Whether a process holds the volume's lock right now, without reading its metadata (so
+    /// also for a volume whose metadata is corrupt).
+    ///
+    /// # Errors
+    /// [`VolumeError::InvalidVolumeId`], [`VolumeError::NotFound`], or a file-system error.
+    pub fn is_locked(&self, volume_id: &str) -> Result<bool, VolumeError> {
+        Self::check_id(volume_id)?;
+        match &self.0 {
+            Inner::Memory(_) => self.is_attached(volume_id),
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                if real_dir(&dir).is_err() {
+                    return Err(VolumeError::NotFound(volume_id.to_owned()));
+                }
+                match lock_dir(&dir, volume_id) {
+                    Ok(_) => Ok(false),
+                    Err(VolumeError::InUse(_)) => Ok(true),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
     /// Removes a volume's files. Refused while it is attached somewhere.
     ///
     /// # Errors
@@ -318,6 +385,39 @@ impl VolumeRoot {
                 // Metadata first: a half-removed directory is then no longer a volume.
                 std::fs::remove_file(dir.join(METADATA_FILE))
                     .map_err(|e| VolumeError::fs("cannot remove", dir.join(METADATA_FILE), e))?;
+                std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::fs("cannot remove", &dir, e))
+            }
+        }
+    }
+
+    /// Removes a volume's files whatever its `metadata.json` holds (a corrupt one included).
+    /// Refused while a process has it attached.
+    ///
+    /// # Errors
+    /// [`VolumeError::InvalidVolumeId`], [`VolumeError::NotFound`] (no such directory),
+    /// [`VolumeError::InUse`], or a file-system error.
+    pub fn delete_files(&self, volume_id: &str) -> Result<(), VolumeError> {
+        Self::check_id(volume_id)?;
+        match &self.0 {
+            Inner::Memory(_) => self.delete(volume_id),
+            Inner::Dir(_) => {
+                let dir = self.volume_dir(volume_id).unwrap_or_default();
+                match std::fs::symlink_metadata(&dir) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        // A link planted in place of a volume: remove the link, never its target.
+                        return std::fs::remove_file(&dir)
+                            .map_err(|e| VolumeError::fs("cannot remove", &dir, e));
+                    }
+                    Ok(m) if m.is_dir() => {}
+                    _ => return Err(VolumeError::NotFound(volume_id.to_owned())),
+                }
+                let _lock = lock_dir(&dir, volume_id)?;
+                match std::fs::remove_file(dir.join(METADATA_FILE)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(VolumeError::fs("cannot remove", dir.join(METADATA_FILE), e));
+                    }
+                    _ => {}
+                }
                 std::fs::remove_dir_all(&dir).map_err(|e| VolumeError::fs("cannot remove", &dir, e))
             }
         }
@@ -394,6 +494,27 @@ impl VolumeRoot {
             meaning: kms_failure_meaning("Decrypt", &source),
             source: Box::new(source),
         })?;
+        // The geometry and identity in metadata.json must be the ones bound to this data key;
+        // a volume from a build without the MAC gets it now (docs/formats.md).
+        let mac_key = MetadataKey::derive(key.as_ref());
+        let meta = match &meta.metadata_mac {
+            Some(stored) if mac_key.verify(&meta, stored) => meta,
+            Some(_) => {
+                return Err(VolumeError::MetadataMismatch {
+                    volume_id: meta.volume_id.clone(),
+                    path: self
+                        .volume_dir(volume_id)
+                        .map_or_else(|| PathBuf::from(METADATA_FILE), |d| d.join(METADATA_FILE)),
+                });
+            }
+            None => {
+                let mut bound = meta;
+                bound.metadata_mac = Some(mac_key.sign(&bound));
+                self.update(&bound)?;
+                bound
+            }
+        };
+        drop(mac_key);
         let xts = XtsKey::from_slice(key.as_ref()).map_err(|source| VolumeError::BadDataKey {
             volume_id: meta.volume_id.clone(),
             source,
@@ -403,6 +524,23 @@ impl VolumeRoot {
         let engine = XtsEngine::new(&xts, ss);
         drop(xts);
         Ok(AttachedVolume::new(meta, store, engine, holder))
+    }
+}
+
+/// `Ok` when `dir` is a directory itself, not a symbolic link to one (kind `NotFound` when it is
+/// missing, `InvalidInput` when it is something else).
+fn real_dir(dir: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.is_dir() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a directory (a symbolic link is not followed)",
+                dir.display()
+            ),
+        ))
     }
 }
 

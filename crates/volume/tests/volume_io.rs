@@ -279,10 +279,15 @@ fn bad_input_is_typed_and_changes_nothing() {
         std::fs::read(vdir.join("metadata.json")).expect("read"),
         b"{\"volume_id\": 3"
     );
+    // The listing names it apart and lists the rest.
+    let listing = root.list().expect("list");
+    assert_eq!(listing.broken.len(), 1);
+    assert_eq!(listing.broken[0].volume_id, id);
     assert!(matches!(
-        root.list(),
-        Err(VolumeError::CorruptMetadata { .. })
+        listing.broken[0].error,
+        VolumeError::CorruptMetadata { .. }
     ));
+    assert!(listing.volumes.iter().all(|m| m.volume_id != id));
 
     // A data.img that is not the volume's data file.
     let id2 = create(&root, 1 << 20, SectorSize::S4096);

@@ -3,7 +3,9 @@
 //! volume's grant) and the control-plane attachment state.
 
 use ebsim_io::SectorSize;
-use ebsim_kms_api::types::grants::{CreateGrantRequest, GrantConstraints, RetireGrantRequest};
+use ebsim_kms_api::types::grants::{
+    CreateGrantRequest, GrantConstraints, ListRetirableGrantsRequest, RetireGrantRequest,
+};
 use ebsim_kms_api::types::keys::DescribeKeyRequest;
 use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext, Identity, KmsClient};
 use ebsim_volume::{
@@ -33,6 +35,26 @@ pub fn arn_account(arn: &str) -> Option<&str> {
 /// the session name is the volume id.
 pub fn ec2_infrastructure_principal(account: &str, volume_id: &str) -> String {
     format!("arn:aws:sts::{account}:assumed-role/aws:ec2-infrastructure/{volume_id}")
+}
+
+/// The principal a volume's grant is made for and its attach decrypts as: the EC2
+/// infrastructure session named after the volume, in the account of the volume's key.
+///
+/// Derived from the key ARN, which KMS checks against the ciphertext blob at every Decrypt
+/// (a key ARN edited in metadata.json fails there), never from a principal stored in a file.
+pub fn attach_principal(key_arn: &str, volume_id: &str) -> String {
+    let account = arn_account(key_arn).unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT);
+    ec2_infrastructure_principal(account, volume_id)
+}
+
+/// What [`Ebs::force_delete_volume`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForcedDelete {
+    /// The grants it found by the volume's name and retired (none when the metadata was
+    /// readable: the volume's own grant was retired as DeleteVolume does).
+    pub retired_grants: Vec<String>,
+    /// Whether the volume's metadata could be read (then it was an ordinary delete).
+    pub metadata_was_readable: bool,
 }
 
 /// What CreateVolume needs.
@@ -201,11 +223,7 @@ impl Ebs {
             Some(o) => EncryptionContext::workspaces(&volume_id, &o.user_sid, &o.directory_id)?,
             None => EncryptionContext::ebs(&volume_id)?,
         };
-        let account = arn_account(&caller)
-            .or_else(|| arn_account(&key.arn))
-            .unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT)
-            .to_owned();
-        let grantee = ec2_infrastructure_principal(&account, &volume_id);
+        let grantee = attach_principal(&key.arn, &volume_id);
         // The grant's constraint is the volume's whole context, so a WorkSpace volume's grant
         // is at least as strict as the WorkSpace's own grant (its parent).
         let grant = self
@@ -314,6 +332,80 @@ impl Ebs {
         Ok(())
     }
 
+    /// DeleteVolume of a volume whose `metadata.json` cannot be read (corrupt, truncated):
+    /// finds the volume's grant by its name (the volume id) among the grants the caller may
+    /// retire (ListRetirableGrants), retires it, then removes the files. A readable volume is
+    /// deleted as [`Ebs::delete_volume`] does. Refused while a process has it attached.
+    ///
+    /// # Errors
+    /// A volume error (`NotFound`, `InUse`), or the KMS failure of ListRetirableGrants or
+    /// RetireGrant (the files are then kept).
+    pub fn force_delete_volume(
+        &self,
+        volume_id: &str,
+        caller: Option<&str>,
+    ) -> Result<ForcedDelete, ControlPlaneError> {
+        match self.volumes.load(volume_id) {
+            Ok(_) => {
+                self.delete_volume(volume_id, caller)?;
+                return Ok(ForcedDelete {
+                    retired_grants: Vec::new(),
+                    metadata_was_readable: true,
+                });
+            }
+            Err(ebsim_volume::VolumeError::CorruptMetadata { .. })
+            | Err(ebsim_volume::VolumeError::Fs { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if self.volumes.is_locked(volume_id)? {
+            return Err(ebsim_volume::VolumeError::InUse(volume_id.to_owned()).into());
+        }
+        let retiring = caller.unwrap_or(DEFAULT_CALLER);
+        let who = self.on_behalf_of(retiring);
+        let mut found = Vec::new();
+        let mut marker: Option<String> = None;
+        // Bounded: at most 1,000 pages of 100 grants.
+        for _ in 0..1000 {
+            let page = self
+                .client
+                .send(
+                    &who,
+                    &ListRetirableGrantsRequest {
+                        retiring_principal: Some(retiring.to_owned()),
+                        limit: Some(100),
+                        marker: marker.clone(),
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| kms_err("ListRetirableGrants", retiring, e))?;
+            found.extend(
+                page.grants
+                    .into_iter()
+                    .filter(|g| g.name.as_deref() == Some(volume_id))
+                    .map(|g| (g.key_id, g.grant_id)),
+            );
+            match page.next_marker {
+                Some(next) if page.truncated && marker.as_deref() != Some(next.as_str()) => {
+                    marker = Some(next);
+                }
+                _ => break,
+            }
+        }
+        let mut retired = Vec::new();
+        for (key_arn, grant_id) in found {
+            match self.retire_grant(&who, &key_arn, &grant_id) {
+                Ok(()) => retired.push(grant_id),
+                Err(e) if e.kms_error_type().map(|t| t.name()) == Some("NotFoundException") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.volumes.delete_files(volume_id)?;
+        Ok(ForcedDelete {
+            retired_grants: retired,
+            metadata_was_readable: false,
+        })
+    }
+
     /// Attaches a volume in this process: Decrypt of its wrapped key under its stored context,
     /// as the EC2 infrastructure role session through the volume's grant.
     ///
@@ -322,18 +414,9 @@ impl Ebs {
     /// (disabled key, retired grant, …) and what it means; nothing on disk changes.
     pub fn attach(&self, volume_id: &str) -> Result<AttachedVolume, ControlPlaneError> {
         let meta = self.volumes.load(volume_id)?;
-        let account = meta
-            .grantee_principal
-            .as_deref()
-            .and_then(arn_account)
-            .or_else(|| arn_account(&meta.kms_key_arn))
-            .unwrap_or(ebsim_kms_api::id::DEFAULT_ACCOUNT)
-            .to_owned();
-        let who = Identity::Principal(
-            meta.grantee_principal
-                .clone()
-                .unwrap_or_else(|| ec2_infrastructure_principal(&account, volume_id)),
-        );
+        // Who EBS acts as is derived here, never read from metadata.json (a file anyone with
+        // write access to the data dir could edit): docs/security.md, "Storage and CLI".
+        let who = Identity::Principal(attach_principal(&meta.kms_key_arn, volume_id));
         let key_arn = meta.kms_key_arn.clone();
         // The key's region, whichever region this control plane runs in.
         let client = &match ebsim_kms_api::id::Arn::parse(&key_arn)

@@ -44,7 +44,9 @@ pub enum ControlPlaneError {
         message: String,
     },
     /// The volume is attached (control-plane state in-use) and cannot be deleted.
-    #[error("volume {volume_id} is attached to {attached_to}; detach it first")]
+    #[error(
+        "volume {volume_id} is attached to WorkSpace {attached_to}; terminate it first (`ebsim workspace terminate {attached_to}`, which also deletes its volumes)"
+    )]
     VolumeAttached {
         /// The volume.
         volume_id: String,

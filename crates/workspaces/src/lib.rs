@@ -12,8 +12,8 @@ mod workspace;
 
 // The public interface is:
 pub use ebs::{
-    CreateVolumeRequest, DEFAULT_CALLER, DEFAULT_EBS_KEY, Ebs, KeyInfo, arn_account,
-    ec2_infrastructure_principal,
+    CreateVolumeRequest, DEFAULT_CALLER, DEFAULT_EBS_KEY, Ebs, ForcedDelete, KeyInfo, arn_account,
+    attach_principal, ec2_infrastructure_principal,
 };
 pub use error::ControlPlaneError;
 pub use simulator::{DEFAULT_REGION, Endpoint, Fault, ServeError, Simulator};

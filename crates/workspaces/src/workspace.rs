@@ -181,22 +181,8 @@ impl WorkSpaces {
                     message: e.to_string(),
                 };
                 ebsim_data_dir::create_private_dir_all(d).map_err(err)?;
-                let tmp = path.with_extension("json.tmp");
                 let json = serde_json::to_vec_pretty(ws).unwrap_or_default();
-                (|| {
-                    use std::io::Write as _;
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .write(true)
-                        .truncate(true)
-                        .mode(0o600)
-                        .open(&tmp)?;
-                    f.write_all(&json)?;
-                    f.sync_all()?;
-                    std::fs::rename(&tmp, &path)
-                })()
-                .map_err(err)
+                ebsim_data_dir::write_private_atomic(&path, &json).map_err(err)
             }
         }
     }
@@ -220,7 +206,7 @@ impl WorkSpaces {
                 .ok_or_else(|| ControlPlaneError::WorkspaceNotFound(workspace_id.to_owned())),
             Records::Dir(d) => {
                 let path = d.join(format!("{workspace_id}.json"));
-                let bytes = match std::fs::read(&path) {
+                let bytes = match ebsim_data_dir::read_regular(&path, 1 << 20) {
                     Ok(b) => b,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(ControlPlaneError::WorkspaceNotFound(

@@ -36,9 +36,9 @@ enum KmsCommand {
 /// The options of `ebsim serve` and `ebsim kms serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (default 127.0.0.1:4566 for `ebsim serve`, 127.0.0.1:4599 for
-    /// `ebsim kms serve`); port 0 picks a free port.
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on, IP:PORT or HOST:PORT such as localhost:0 (default 127.0.0.1:4566
+    /// for `ebsim serve`, 127.0.0.1:4599 for `ebsim kms serve`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", value_parser = crate::args::parse_listen)]
     listen: Option<SocketAddr>,
     /// Allow listening on a non-loopback address (exposes the endpoint to the network).
     #[arg(long)]

@@ -19,7 +19,7 @@
 mod x86;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{RoundKeys, is_available, run, run_to};
+pub(crate) use x86::{RoundKeys, copy_stream, is_available, run, run_to};
 
 #[cfg(not(target_arch = "x86_64"))]
 mod portable {
@@ -45,7 +45,13 @@ mod portable {
     pub(crate) fn run_to(rk: &RoundKeys, _: bool, _: u64, _: &[u8], _: &mut [u8], _: u32, _: bool) {
         match *rk {}
     }
+
+    /// A plain copy (no non-temporal stores on this target).
+    pub(crate) fn copy_stream(dst: &mut [u8], src: &[u8]) {
+        let len = src.len().min(dst.len());
+        dst[..len].copy_from_slice(&src[..len]);
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) use portable::{RoundKeys, is_available, run, run_to};
+pub(crate) use portable::{RoundKeys, copy_stream, is_available, run, run_to};

@@ -636,3 +636,48 @@ unsafe fn vaes256<const ENC: bool, const NT: bool>(
         _mm_sfence();
     }
 }
+
+/// Copies `src` into `dst` (equal lengths; the engine's callers pass them) with non-temporal
+/// stores, which bypass the cache, for bytes headed to storage that nothing reads again soon;
+/// ends with a store fence. Where `dst` is not 16-byte aligned, a plain copy.
+pub(crate) fn copy_stream(dst: &mut [u8], src: &[u8]) {
+    let len = src.len().min(dst.len());
+    let head = dst.as_ptr().align_offset(16);
+    if head != 0 || len < 64 {
+        dst[..len].copy_from_slice(&src[..len]);
+        return;
+    }
+    let whole = len & !63;
+    // SAFETY: `dst` is valid for writes and `src` for reads of `whole <= len` bytes (both
+    // slices are at least `len` long), they cannot overlap (one shared, one exclusive
+    // borrow), `dst` is 16-byte aligned (checked above) as `_mm_stream_si128` requires, and
+    // SSE2 is part of x86-64. Unaligned loads have no alignment requirement.
+    unsafe { stream_64(dst.as_mut_ptr(), src.as_ptr(), whole) };
+    dst[whole..len].copy_from_slice(&src[whole..len]);
+}
+
+/// # Safety
+/// `dst` must be valid for writes and 16-byte aligned, `src` valid for reads, of `len` bytes
+/// (a multiple of 64), and the ranges must not overlap.
+#[target_feature(enable = "sse2")]
+unsafe fn stream_64(dst: *mut u8, src: *const u8, len: usize) {
+    let mut i = 0;
+    while i < len {
+        // SAFETY: `i + 64 <= len`, so the four 16-byte loads and stores stay inside the
+        // ranges the caller vouched for; `dst + i` stays 16-byte aligned.
+        unsafe {
+            let s = src.add(i).cast::<__m128i>();
+            let d = dst.add(i).cast::<__m128i>();
+            let a = _mm_loadu_si128(s);
+            let b = _mm_loadu_si128(s.add(1));
+            let c = _mm_loadu_si128(s.add(2));
+            let e = _mm_loadu_si128(s.add(3));
+            _mm_stream_si128(d, a);
+            _mm_stream_si128(d.add(1), b);
+            _mm_stream_si128(d.add(2), c);
+            _mm_stream_si128(d.add(3), e);
+        }
+        i += 64;
+    }
+    _mm_sfence();
+}

@@ -107,26 +107,67 @@ pub(super) fn create_file(
         .open(path)
         .map_err(|e| io_error(path, e))?;
     if let Err(e) = file.set_len(size_bytes) {
+        let err = if e.raw_os_error() == Some(libc::EFBIG) {
+            IoError::FileTooLarge {
+                path: path.to_path_buf(),
+                size_bytes,
+                limit: file_size_limit(&file),
+            }
+        } else {
+            io_error(path, e)
+        };
         drop(file);
         let _ = std::fs::remove_file(path);
-        return Err(io_error(path, e));
+        return Err(err);
     }
     Ok(file)
+}
+
+/// What limits the size of `file`, in words, for an `EFBIG`: the process's file-size limit
+/// when it has one, else the file system and the largest file it allows.
+fn file_size_limit(file: &File) -> String {
+    if let Some(max) = sys::file_size_rlimit() {
+        return format!("this process may not write files larger than {max} bytes (ulimit -f)");
+    }
+    let (name, largest) = match sys::file_system_magic(file) {
+        Some(0xEF53) => (
+            "ext4",
+            Some("16 TiB - 4 KiB (17592186040320 bytes) with 4 KiB blocks"),
+        ),
+        Some(0x0102_1994) => ("tmpfs", None),
+        Some(0x5846_5342) => ("XFS", None),
+        Some(0x9123_683E) => ("btrfs", None),
+        Some(0x4d44) => ("FAT", Some("4 GiB - 1 byte")),
+        _ => ("this file system", None),
+    };
+    match largest {
+        Some(l) => format!("{name} allows files of at most {l}"),
+        None => format!("{name} does not allow a file that large"),
+    }
 }
 
 /// Opens an existing volume data file for reading and writing; returns it and its size.
 /// Refuses what is not a regular file of a whole, non-zero number of sectors.
 pub(super) fn open_file(path: &Path, sector_size: SectorSize) -> Result<(File, u64), IoError> {
-    // Refuse before opening what could block or have side effects (FIFOs, devices).
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    // Refuse before opening what could block or have side effects (FIFOs, devices), and never
+    // follow a symbolic link: ciphertext would be written to whatever it points at
+    // (docs/security.md, "Storage and CLI").
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io_error(path, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(not_a_volume(path, "a symbolic link (not followed)"));
+    }
     if !meta.is_file() {
         return Err(not_a_volume(path, "not a regular file"));
     }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_a_volume(path, "a symbolic link (not followed)"),
+            _ => io_error(path, e),
+        })?;
     // Check what was actually opened, in case the path changed in between.
     let meta = file.metadata().map_err(|e| io_error(path, e))?;
     if !meta.is_file() {

@@ -19,6 +19,13 @@
 //!   (memory proportional to the data, not to the volume size); a trim clears the bits of
 //!   every page it touches. After a restart the bitmap is empty, so each page's first write
 //!   allocates again (a no-op for blocks that exist).
+//! - **No torn sectors.** A write through the map is many store instructions, and a process
+//!   killed between two of them would leave a sector part old, part new (the page cache
+//!   outlives the process). So every write goes through the store's write journal
+//!   (`journal.rs`, a small file beside the data file): the transform writes its output into a
+//!   journal slot, the slot is committed, copied into the map and released; a committed slot
+//!   left by a killed process is copied again when the store is next opened. Every sector then
+//!   reads back old or new, never a mix, whenever the writer dies.
 //! - **No data races.** Every request comes with the caller's guard from the store's
 //!   [`RangeLocks`], checked before the map is touched: overlapping requests of this process
 //!   never copy the same bytes at once, and requests that touch the same page (and so the same
@@ -42,11 +49,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use memmap2::{Advice, MmapOptions, MmapRaw};
 
 use super::file::{self, io_error};
+use super::journal::{CHUNK, Journal};
 use super::{
     AllocationRun, BlockStore, RangeGuard, RangeLocks, SectorTransform, check_holes_len,
     check_range, check_request, file_allocation, is_hole, sys, transform_out,
 };
 use crate::{IoError, SectorSize};
+
+/// Writes what is to be stored for sectors `first..` of `piece` into `out`.
+type SectorsFn<'a> = dyn Fn(u64, &[u8], &mut [u8]) -> Result<(), IoError> + 'a;
 
 /// Pages per bitmap region (one lazily allocated array of bits each).
 const REGION_PAGES: u64 = 1 << 18;
@@ -69,6 +80,8 @@ pub struct MmapStore {
     locks: RangeLocks,
     /// Whether the file system allocates with `fallocate` (cleared on its first refusal).
     can_allocate: AtomicBool,
+    /// The write journal (always there once the store is open).
+    journal: Option<Journal>,
 }
 
 impl std::fmt::Debug for MmapStore {
@@ -100,6 +113,7 @@ impl MmapStore {
         let made = Self::map(file, path, sector_size, size_bytes);
         if made.is_err() {
             let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(Journal::path_for(path));
         }
         made
     }
@@ -135,7 +149,7 @@ impl MmapStore {
             .map_raw(&file)
             .map_err(|e| io_error(path, e))?;
         let page_shift = sys::page_size().trailing_zeros();
-        Ok(Self {
+        let mut store = Self {
             allocated: PageBits::new(len.div_ceil(1 << page_shift)),
             file,
             map,
@@ -145,7 +159,56 @@ impl MmapStore {
             page_shift,
             locks: RangeLocks::new(sector_size),
             can_allocate: AtomicBool::new(true),
-        })
+            journal: None,
+        };
+        // Writes a killed process committed but did not finish go to their place first.
+        let journal = Journal::open(path, len, u64::from(sector_size.get()), |pending| {
+            store.store_bytes(pending.offset, pending.bytes)
+        })?;
+        store.journal = Some(journal);
+        Ok(store)
+    }
+
+    /// Stores `bytes` at byte `offset` straight into the map (after giving its pages blocks),
+    /// or with `pwrite` where the file system has no `fallocate`: for the journal's replay,
+    /// when nothing else uses the store.
+    fn store_bytes(&self, offset: u64, bytes: &[u8]) -> Result<(), IoError> {
+        if self.writable_in_map(offset, bytes.len()) || self.allocate(offset, bytes.len())? {
+            self.view_mut(offset, bytes.len(), |dst| {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            })
+        } else {
+            self.write_through_file(offset, bytes)
+        }
+    }
+
+    /// Writes sectors `first..` (`src.len()` bytes, whose pages have blocks) through the
+    /// journal: `make(first, piece, out)` writes what is to be stored for the sectors of
+    /// `piece` (starting at sector `first`) into `out`, a part of a journal slot; the slot is
+    /// committed and copied into the map. The caller has checked its guard: the range is
+    /// locked exclusively.
+    fn write_journaled(&self, first: u64, src: &[u8], make: &SectorsFn<'_>) -> Result<(), IoError> {
+        let shift = self.sector_size.shift();
+        let Some(journal) = &self.journal else {
+            return Err(outside_map(&self.path));
+        };
+        let offset = first << shift;
+        // Pieces of whole sectors: 32 KiB, or one sector where sectors are larger.
+        let piece = CHUNK.max(self.sector_size.bytes());
+        journal.write(
+            offset,
+            src.len(),
+            piece,
+            &|at, out| make(first + (at >> shift) as u64, &src[at..at + out.len()], out),
+            &|at, bytes| {
+                // Past the cache, as the engine writes storage: nothing reads it soon.
+                self.view_mut(offset + at as u64, bytes.len(), |dst| {
+                    crate::arch::copy_stream(dst, bytes);
+                    Ok(())
+                })
+            },
+        )
     }
 
     /// The path of the file.
@@ -363,8 +426,8 @@ impl BlockStore for MmapStore {
         }
         let offset = first << self.sector_size.shift();
         if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
-            return self.view_mut(offset, buf.len(), |dst| {
-                dst.copy_from_slice(buf);
+            return self.write_journaled(first, buf, &|_, piece, out| {
+                out.copy_from_slice(piece);
                 Ok(())
             });
         }
@@ -386,8 +449,10 @@ impl BlockStore for MmapStore {
         }
         let offset = first << self.sector_size.shift();
         if self.writable_in_map(offset, buf.len()) || self.allocate(offset, buf.len())? {
-            // The transform writes straight into the map: one pass over the data.
-            return self.view_mut(offset, buf.len(), |dst| transform.apply_to(first, buf, dst));
+            // The transform writes into a journal slot, which is then copied into the map.
+            return self.write_journaled(first, buf, &|piece_first, piece, out| {
+                transform.apply_to(piece_first, piece, out)
+            });
         }
         // No fallocate here: transform in place, let pwrite allocate.
         transform.apply(first, buf)?;

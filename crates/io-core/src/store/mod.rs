@@ -7,7 +7,9 @@
 //! Three stores:
 //! - [`MemoryStore`]: sparse, in memory; memory grows with the data written, not the size.
 //! - [`MmapStore`]: a sparse file (`data.img`) accessed through a shared memory map; disk
-//!   use grows with the data written, and a full disk is an error, never a `SIGBUS`.
+//!   use grows with the data written, a full disk is an error, never a `SIGBUS`, and writes
+//!   go through a small journal (`data.journal`) so that a process killed mid-write never
+//!   leaves a sector half written.
 //! - [`FileStore`]: the same file accessed with positional reads and writes (one system call
 //!   per request, no map).
 //!
@@ -18,6 +20,7 @@
 use crate::{IoError, SectorSize};
 
 mod file;
+mod journal;
 mod memory;
 mod mmap;
 mod range_lock;

@@ -1,6 +1,7 @@
 //! The only system calls of the block stores that the standard library does not wrap:
 //! allocating and punching holes in a file (`fallocate`), finding them (`lseek` with
-//! `SEEK_DATA`/`SEEK_HOLE`), and views of a shared file map for
+//! `SEEK_DATA`/`SEEK_HOLE`), the file system's type and the file-size limit (`fstatfs`,
+//! `getrlimit`, for the error of a file too large), and views of a shared file map for
 //! the duration of a call.
 
 use std::fs::File;
@@ -101,7 +102,8 @@ pub(super) fn with_map<R>(
 /// nothing, if the range does not lie inside the map.
 ///
 /// The caller must have checked that the request holds a guard of the store's
-/// [`RangeLocks`](super::RangeLocks) covering the range exclusively, and the file must have
+/// [`RangeLocks`](super::RangeLocks) covering the range exclusively (or, for the write
+/// journal's map, the lock of the slot the range belongs to), and the file must have
 /// blocks behind the whole range (allocated with `fallocate` or written with `pwrite`), so
 /// that the page faults of writes through the view cannot fail for lack of space (which would
 /// raise `SIGBUS`).
@@ -117,7 +119,8 @@ pub(super) fn with_map_mut<R>(
     // SAFETY: `offset..offset + len` lies inside the live, writable shared mapping (checked
     // above; `map_raw` maps read-write), so it is valid for reads and writes of `len` bytes.
     // No other access of this process touches the range while the slice lives (the exclusive
-    // range lock the caller checked; the slice cannot escape `f`), so it is unique. The blocks
+    // range lock the caller checked, or the journal slot's lock; the slice cannot escape `f`),
+    // so it is unique. The blocks
     // behind it are allocated, so write faults cannot SIGBUS.
     let view = unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(offset), len) };
     Some(f(view))
@@ -131,4 +134,33 @@ pub(super) fn page_size() -> u64 {
         .ok()
         .filter(|s| s.is_power_of_two())
         .unwrap_or(4096)
+}
+
+/// The `f_type` magic number of the file system holding `file` (`fstatfs`), e.g. `0xEF53`
+/// for ext2/3/4; `None` if it cannot be read.
+pub(super) fn file_system_magic(file: &File) -> Option<i64> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: fstatfs writes one `struct statfs` to the pointer it is given, which points at
+    // a properly aligned, writable `MaybeUninit<statfs>` of this frame; the descriptor is
+    // valid for as long as `file` is borrowed.
+    let rc = unsafe { libc::fstatfs(file.as_raw_fd(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: fstatfs returned 0, so it filled the whole struct (and it started zeroed).
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Some(st.f_type as i64)
+}
+
+/// The process's file-size limit (`RLIMIT_FSIZE`, `ulimit -f`) in bytes, when it has one.
+pub(super) fn file_size_rlimit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `struct rlimit` to the pointer it is given, which points at
+    // a writable `rlimit` of this frame.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &raw mut lim) };
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
