@@ -261,61 +261,7 @@ impl KmsClient {
                 Ok(out)
             }
             Transport::Http(t) => {
-                let svc;
-                let signer = match identity {
-                    Identity::Default => match &t.config().default_principal {
-                        None if t.config().default_as_service => {
-                            svc = service_credentials(t)?;
-                            Signer {
-                                credentials: svc,
-                                principal: None,
-                                via_service: None,
-                                service: true,
-                                region: self.region,
-                            }
-                        }
-                        None => Signer {
-                            credentials: &t.config().credentials,
-                            principal: None,
-                            via_service: None,
-                            service: false,
-                            region: self.region,
-                        },
-                        Some(p) => {
-                            svc = service_credentials(t)?;
-                            Signer {
-                                credentials: svc,
-                                principal: Some(p),
-                                via_service: None,
-                                service: true,
-                                region: self.region,
-                            }
-                        }
-                    },
-                    Identity::OnBehalfOf {
-                        principal,
-                        via_service,
-                    } => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: Some(principal),
-                            via_service: Some(via_service),
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                    Identity::Principal(p) => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: Some(p),
-                            via_service: None,
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                };
+                let signer = signer_for(t, identity, self.region)?;
                 let mut out = t.post(&format!("TrentService.{operation}"), body, &signer)?;
                 if out.is_empty() {
                     out.extend_from_slice(b"{}");
@@ -338,6 +284,21 @@ impl KmsClient {
         action: &str,
         params: &[(&str, &str)],
     ) -> Result<Vec<(String, String)>, ClientError> {
+        self.query_as(&Identity::Default, service, action, params)
+    }
+
+    /// [`KmsClient::query`] as `identity`: e.g. the root of another account
+    /// (`Identity::Principal`), as the CLI's `--account` and the demo's vendor account act.
+    ///
+    /// # Errors
+    /// As [`KmsClient::query`].
+    pub fn query_as(
+        &self,
+        identity: &Identity,
+        service: ebsim_iam::QueryService,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, ClientError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("Action", action);
         form.append_pair("Version", service.version());
@@ -347,7 +308,7 @@ impl KmsClient {
         let body = Zeroizing::new(form.finish().into_bytes());
         let out = match &*self.transport {
             Transport::InProcess { kms, principal } => {
-                let caller = caller_for(&Identity::Default, principal, self.region);
+                let caller = caller_for(identity, principal, self.region);
                 let request = ebsim_iam::QueryRequest::parse(&body).map_err(query_error)?;
                 Zeroizing::new(
                     kms.query(&caller, service, &request, "in-process")
@@ -355,35 +316,16 @@ impl KmsClient {
                 )
             }
             Transport::Http(t) => {
-                let svc;
-                let signer = match &t.config().default_principal {
-                    None if !t.config().default_as_service => Signer {
-                        credentials: &t.config().credentials,
-                        principal: None,
-                        via_service: None,
-                        service: false,
-                        region: self.region,
-                    },
-                    p => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: p.as_deref(),
-                            via_service: None,
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                };
+                let signer = signer_for(t, identity, self.region)?;
                 t.post_query(service.name(), &body, &signer)?
             }
         };
         ebsim_iam::xml::leaves(&out).map_err(|message| protocol(self, message))
     }
 
-    /// An admin operation (clock, faults, IAM users and roles, audit reads), allowed to the
-    /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`, `CreateUser`,
-    /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `GetRootCredentials`, `ReadAudit`,
+    /// An admin operation (clock, faults, root credentials, audit reads), allowed to the
+    /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`,
+    /// `GetRootCredentials`, `ReadAudit`,
     /// `Reset`, `SaveState`, `RestoreState`, `ListStates`, `DeleteState`.
     ///
     /// # Errors
@@ -542,6 +484,41 @@ fn caller_for(identity: &Identity, default_principal: &str, region: Option<Regio
         Some(r) => caller.in_region(r),
         None => caller,
     }
+}
+
+/// How a request as `identity` is signed: with the client's own credential for its own
+/// principal, else with the service credential naming the principal it acts as.
+fn signer_for<'a>(
+    t: &'a HttpTransport,
+    identity: &'a Identity,
+    region: Option<Region>,
+) -> Result<Signer<'a>, ClientError> {
+    let (principal, via_service) = match identity {
+        Identity::Default => match &t.config().default_principal {
+            None if !t.config().default_as_service => {
+                return Ok(Signer {
+                    credentials: &t.config().credentials,
+                    principal: None,
+                    via_service: None,
+                    service: false,
+                    region,
+                });
+            }
+            p => (p.as_deref(), None),
+        },
+        Identity::OnBehalfOf {
+            principal,
+            via_service,
+        } => (Some(principal.as_str()), Some(via_service.as_str())),
+        Identity::Principal(p) => (Some(p.as_str()), None),
+    };
+    Ok(Signer {
+        credentials: service_credentials(t)?,
+        principal,
+        via_service,
+        service: true,
+        region,
+    })
 }
 
 fn service_credentials(t: &HttpTransport) -> Result<&ebsim_kms_api::sign::AccessKey, ClientError> {
