@@ -19,6 +19,7 @@ use crate::discovery::running_server;
 use crate::error::ClientError;
 use crate::http::{HttpConfig, HttpTransport, Signer};
 use crate::key::{DataKey, WrappedKey};
+use ebsim_kms_api::sign::AccessKey;
 
 /// Number of bytes of a volume data key (XTS-AES-256: key1 ‖ key2).
 pub const VOLUME_KEY_BYTES: u32 = 64;
@@ -41,7 +42,31 @@ pub enum Identity {
     /// The service acting as a principal of its own, e.g.
     /// `arn:aws:sts::ACCT:assumed-role/aws:ec2-infrastructure/i-0123`.
     Principal(String),
+    /// A session STS issued (AssumeRole, docs/iam.md): calls are signed with its temporary
+    /// credentials and token, and the session's expiry and policies apply to them.
+    Session(Box<SessionIdentity>),
 }
+
+/// The temporary credentials of a session and the principal they act as
+/// (`arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`); see [`KmsClient::assume_role`].
+#[derive(Debug, Clone)]
+pub struct SessionIdentity {
+    /// The session's principal.
+    pub principal: String,
+    /// Its `ASIA…` access key, secret and session token.
+    pub credentials: AccessKey,
+    /// When it expires (ISO 8601, simulated time).
+    pub expiration: String,
+}
+
+impl PartialEq for SessionIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.principal == other.principal
+            && self.credentials.access_key_id == other.credentials.access_key_id
+    }
+}
+
+impl Eq for SessionIdentity {}
 
 /// A KMS living in this process (the `ebsim-kms` service, or a test double): the one backend
 /// trait of `ebsim-kms-api`.
@@ -323,6 +348,45 @@ impl KmsClient {
         ebsim_iam::xml::leaves(&out).map_err(|message| protocol(self, message))
     }
 
+    /// STS AssumeRole as `identity` (docs/iam.md): the role's trust policy decides, and the
+    /// answer is the session as an [`Identity`] to make calls as.
+    ///
+    /// # Errors
+    /// As [`KmsClient::query`]: e.g. `AccessDenied` when the trust policy does not name the
+    /// caller, `NoSuchEntity` for a role that does not exist.
+    pub fn assume_role(
+        &self,
+        identity: &Identity,
+        role_arn: &str,
+        session_name: &str,
+    ) -> Result<Identity, ClientError> {
+        let out = self.query_as(
+            identity,
+            ebsim_iam::QueryService::Sts,
+            "AssumeRole",
+            &[("RoleArn", role_arn), ("RoleSessionName", session_name)],
+        )?;
+        let leaf = |name: &str| {
+            out.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| protocol(self, format!("AssumeRole answered without {name}")))
+        };
+        let principal = out
+            .iter()
+            .filter(|(k, _)| k == "Arn")
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| protocol(self, "AssumeRole answered without Arn".to_owned()))?;
+        let credentials = AccessKey::new(leaf("AccessKeyId")?, leaf("SecretAccessKey")?.as_str())
+            .with_session_token(leaf("SessionToken")?);
+        Ok(Identity::Session(Box::new(SessionIdentity {
+            principal,
+            credentials,
+            expiration: leaf("Expiration")?,
+        })))
+    }
+
     /// An admin operation (clock, faults, root credentials, audit reads), allowed to the
     /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`,
     /// `GetRootCredentials`, `ReadAudit`,
@@ -479,6 +543,9 @@ fn caller_for(identity: &Identity, default_principal: &str, region: Option<Regio
             via_service,
         } => Caller::new(principal.clone()).via(via_service.clone()),
         Identity::Principal(p) => Caller::new(p.clone()),
+        Identity::Session(s) => {
+            Caller::new(s.principal.clone()).in_session(s.credentials.access_key_id.clone())
+        }
     };
     match region {
         Some(r) => caller.in_region(r),
@@ -511,6 +578,15 @@ fn signer_for<'a>(
             via_service,
         } => (Some(principal.as_str()), Some(via_service.as_str())),
         Identity::Principal(p) => (Some(p.as_str()), None),
+        Identity::Session(s) => {
+            return Ok(Signer {
+                credentials: &s.credentials,
+                principal: None,
+                via_service: None,
+                service: false,
+                region,
+            });
+        }
     };
     Ok(Signer {
         credentials: service_credentials(t)?,
