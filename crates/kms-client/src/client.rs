@@ -374,8 +374,7 @@ impl KmsClient {
         };
         let principal = out
             .iter()
-            .filter(|(k, _)| k == "Arn")
-            .next_back()
+            .rfind(|(k, _)| k == "Arn")
             .map(|(_, v)| v.clone())
             .ok_or_else(|| protocol(self, "AssumeRole answered without Arn".to_owned()))?;
         let credentials = AccessKey::new(leaf("AccessKeyId")?, leaf("SecretAccessKey")?.as_str())
