@@ -33,14 +33,14 @@ fn an_old_role_key_works_until_deleted() {
         "a new role has no access key"
     );
     // As a state of an earlier ebsim holds it.
-    kms.state.write().principals.get_mut(ROLE).map(|p| {
+    if let Some(p) = kms.state.write().principals.get_mut(ROLE) {
         p.access_keys.push(AccessKey {
             id: "AKIAOLDROLEKEY000001".into(),
             secret: Zeroizing::new("old-secret".into()),
             status: KeyStatus::Active,
             created: 0.0,
-        })
-    });
+        });
+    }
     let cred = kms.lookup_access_key("AKIAOLDROLEKEY000001");
     assert_eq!(cred.map(|c| c.principal), Some(ROLE.to_owned()));
     iam(
