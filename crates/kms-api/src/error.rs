@@ -90,6 +90,8 @@ pub enum ErrorType {
     InvalidSignatureException,
     IncompleteSignatureException,
     TagException,
+    KMSInvalidSignatureException,
+    KMSInvalidMacException,
 }
 
 impl ErrorType {
@@ -124,6 +126,8 @@ impl ErrorType {
             Self::InvalidSignatureException => "InvalidSignatureException",
             Self::IncompleteSignatureException => "IncompleteSignatureException",
             Self::TagException => "TagException",
+            Self::KMSInvalidSignatureException => "KMSInvalidSignatureException",
+            Self::KMSInvalidMacException => "KMSInvalidMacException",
         }
     }
 
@@ -135,7 +139,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 28] = [
+    pub const ALL: [ErrorType; 30] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -164,6 +168,8 @@ impl ErrorType {
         Self::InvalidSignatureException,
         Self::IncompleteSignatureException,
         Self::TagException,
+        Self::KMSInvalidSignatureException,
+        Self::KMSInvalidMacException,
     ];
 
     /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,

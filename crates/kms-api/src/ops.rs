@@ -88,7 +88,8 @@ pub struct Operation {
     pub dry_run: bool,
     /// The request members an audit record copies into `requestParameters`.
     pub audited: &'static [&'static str],
-    /// Whether it may block (it persists state): servers run it off their async workers.
+    /// Whether it may block (it persists state, or generates an RSA key pair): servers run it
+    /// off their async workers.
     pub blocking: bool,
     /// Its key-state rules (`None` for operations that name no key).
     pub key_states: Option<KeyStates>,
@@ -165,7 +166,9 @@ const DATA_KEY: &[&str] = &[
     "KeySpec",
     "DryRun",
 ];
-const KEY_DRY: &[&str] = &["KeyId", "DryRun"];
+const DATA_KEY_PAIR: &[&str] = &["KeyId", "EncryptionContext", "KeyPairSpec", "DryRun"];
+const SIGN: &[&str] = &["KeyId", "MessageType", "SigningAlgorithm", "DryRun"];
+const MAC: &[&str] = &["KeyId", "MacAlgorithm", "DryRun"];
 const NONE: &[&str] = &[];
 
 /// A row: a write operation that is implemented, names no key, takes no grant or `DryRun`
@@ -189,6 +192,12 @@ impl Operation {
     const fn read(mut self) -> Self {
         self.access = Access::Read;
         self.blocking = false;
+        self
+    }
+    /// May block its thread for long (it generates an RSA key pair, up to a second for
+    /// RSA_4096): servers run it off their async workers though it only reads the state.
+    const fn slow(mut self) -> Self {
+        self.blocking = true;
         self
     }
     const fn grant(mut self) -> Self {
@@ -231,7 +240,7 @@ static OPERATIONS: [Operation; 54] = [
     op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),
     op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).unimplemented(),
     op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(KEY).unimplemented(),
-    op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).read().grant().dry_run().audits(&["KeyId", "KeyAgreementAlgorithm", "DryRun"]).states(USABLE),
     op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).audits(&["Limit"]).unimplemented(),
     op("DescribeKey", &["kms:DescribeKey"]).read().grant().audits(KEY).states(ANY),
     op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(NOT_PENDING),
@@ -241,16 +250,16 @@ static OPERATIONS: [Operation; 54] = [
     op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
     op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("GenerateDataKey", &["kms:GenerateDataKey"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
-    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"]).grant().dry_run().audits(&["KeyId", "EncryptionContext", "DryRun"]).unimplemented(),
-    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"]).grant().dry_run().audits(&["KeyId", "EncryptionContext", "DryRun"]).unimplemented(),
+    op("GenerateDataKeyPair", &["kms:GenerateDataKeyPair"]).read().slow().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
+    op("GenerateDataKeyPairWithoutPlaintext", &["kms:GenerateDataKeyPairWithoutPlaintext"]).read().slow().grant().dry_run().audits(DATA_KEY_PAIR).states(USABLE),
     op("GenerateDataKeyWithoutPlaintext", &["kms:GenerateDataKeyWithoutPlaintext"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
-    op("GenerateMac", &["kms:GenerateMac"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("GenerateMac", &["kms:GenerateMac"]).read().grant().dry_run().audits(MAC).states(USABLE),
     op("GenerateRandom", &["kms:GenerateRandom"]).read().audits(&["NumberOfBytes"]),
-    op("GetKeyLastUsage", &["kms:GetKeyLastUsage"]).audits(KEY).unimplemented(),
+    op("GetKeyLastUsage", &["kms:GetKeyLastUsage"]).read().audits(KEY).states(ANY),
     op("GetKeyPolicy", &["kms:GetKeyPolicy"]).read().audits(&["KeyId", "PolicyName"]).states(ANY),
     op("GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]).read().audits(KEY).states(ANY),
     op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(KEY).unimplemented(),
-    op("GetPublicKey", &["kms:GetPublicKey"]).grant().audits(KEY).unimplemented(),
+    op("GetPublicKey", &["kms:GetPublicKey"]).read().grant().audits(KEY).states(USABLE),
     op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(KEY).unimplemented(),
     op("ListAliases", &["kms:ListAliases"]).read().audits(KEY_LIMIT),
     op("ListGrants", &["kms:ListGrants"]).read().audits(&["KeyId", "GranteePrincipal", "GrantId", "Limit", "GranteeServicePrincipal"]).states(ANY),
@@ -266,15 +275,15 @@ static OPERATIONS: [Operation; 54] = [
     op("RevokeGrant", &["kms:RevokeGrant"]).dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
     op("RotateKeyOnDemand", &["kms:RotateKeyOnDemand"]).audits(KEY).states(USABLE),
     op("ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]).audits(&["KeyId", "PendingWindowInDays"]).states(NOT_PENDING),
-    op("Sign", &["kms:Sign"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("Sign", &["kms:Sign"]).read().grant().dry_run().audits(SIGN).states(USABLE),
     op("TagResource", &["kms:TagResource"]).audits(&["KeyId", "Tags"]).states(NOT_PENDING),
     op("UntagResource", &["kms:UntagResource"]).audits(&["KeyId", "TagKeys"]).states(NOT_PENDING),
     op("UpdateAlias", &["kms:UpdateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
     op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).unimplemented(),
     op("UpdateKeyDescription", &["kms:UpdateKeyDescription"]).audits(&["KeyId", "Description"]).states(NOT_PENDING),
     op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(KEY).unimplemented(),
-    op("Verify", &["kms:Verify"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
-    op("VerifyMac", &["kms:VerifyMac"]).grant().dry_run().audits(KEY_DRY).unimplemented(),
+    op("Verify", &["kms:Verify"]).read().grant().dry_run().audits(SIGN).states(USABLE),
+    op("VerifyMac", &["kms:VerifyMac"]).read().grant().dry_run().audits(MAC).states(USABLE),
 ];
 
 #[cfg(test)]

@@ -29,6 +29,7 @@
 mod api {
     pub use ebsim_kms_api::{Caller, ErrorType, KmsError, Region};
 }
+pub mod asym;
 mod audit;
 mod iam_state;
 mod journal;

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::asym::{PrivateKey, Spec};
 use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
 pub use crate::tracked::Tracked;
@@ -196,6 +197,69 @@ pub struct Key {
     pub on_demand_rotations: u32,
     pub grants: Vec<Grant>,
     pub tags: Vec<(String, String)>,
+    /// The private key of an asymmetric key, or the secret of an HMAC key (base64 in the
+    /// state; `crate::asym`).
+    #[serde(default, skip_serializing_if = "KeySecret::is_none")]
+    pub secret: KeySecret,
+}
+
+/// The material of an asymmetric or HMAC key, as read (`Stored`, until
+/// [`State::rehydrate`] parses it) or ready to use.
+#[derive(Default)]
+pub enum KeySecret {
+    /// A symmetric key (its material is in [`Key::materials`]).
+    #[default]
+    None,
+    /// The bytes read from the state, not yet parsed.
+    Stored(Zeroizing<Vec<u8>>),
+    /// Parsed.
+    Ready(Box<PrivateKey>),
+}
+
+impl std::fmt::Debug for KeySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::Stored(_) => "Stored(..)",
+            Self::Ready(_) => "Ready(..)",
+        })
+    }
+}
+
+impl KeySecret {
+    pub fn is_none(&self) -> bool {
+        matches!(self, Self::None)
+    }
+
+    /// The parsed material.
+    pub fn ready(&self) -> Option<&PrivateKey> {
+        match self {
+            Self::Ready(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for KeySecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bytes: &[u8] = match self {
+            Self::None => &[],
+            Self::Stored(b) => b,
+            Self::Ready(k) => k.stored(),
+        };
+        let text = Zeroizing::new(B64.encode(bytes));
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeySecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = B64
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("key secret is not base64"))?;
+        Ok(Self::Stored(Zeroizing::new(bytes)))
+    }
 }
 
 impl Key {
@@ -424,6 +488,15 @@ impl State {
             let doc = PolicyDocument::parse_key_policy(&key.policy_text)
                 .map_err(|e| format!("key policy of {}: {e}", key.arn))?;
             key.policy = Some(Arc::new(doc));
+            if let KeySecret::Stored(bytes) = &key.secret {
+                let spec = Spec::parse(&key.key_spec).ok_or_else(|| {
+                    format!("key {} has material but spec {}", key.arn, key.key_spec)
+                })?;
+                let agreement = key.key_usage == "KEY_AGREEMENT";
+                let parsed = PrivateKey::from_stored(spec, agreement, bytes.clone())
+                    .map_err(|_| format!("the key material of {} does not parse", key.arn))?;
+                key.secret = KeySecret::Ready(Box::new(parsed));
+            }
             for m in &mut key.materials {
                 let bytes = hex::decode(&m.id).map_err(|_| format!("bad material id {}", m.id))?;
                 m.id_bytes = bytes

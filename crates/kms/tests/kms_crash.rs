@@ -92,7 +92,48 @@ fn crash_child() {
         } else {
             keys[rng.random_range(0..keys.len())].clone()
         };
+        // The operations below are for symmetric keys; asymmetric and HMAC keys are made
+        // and used by choice 6 only.
+        if !key.is_empty() && choice != 6 {
+            let d = call("DescribeKey", json!({"KeyId": key}))
+                .unwrap_or_else(|e| panic!("DescribeKey: {e}"));
+            if d["KeyMetadata"]["KeySpec"] != json!("SYMMETRIC_DEFAULT") {
+                continue;
+            }
+        }
         match choice {
+            6 => {
+                let msg = B64.encode(format!("message {tag}"));
+                if n % 2 == 0 {
+                    let k = call(
+                        "CreateKey",
+                        json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+                    )
+                    .unwrap_or_else(|e| panic!("CreateKey: {e}"));
+                    let id = s(&k["KeyMetadata"]["KeyId"]);
+                    log(format!("key {id}"));
+                    let m = call(
+                        "GenerateMac",
+                        json!({"KeyId": id, "Message": msg, "MacAlgorithm": "HMAC_SHA_256"}),
+                    )
+                    .unwrap_or_else(|e| panic!("GenerateMac: {e}"));
+                    log(format!("mac {id} {msg} {}", s(&m["Mac"])));
+                } else {
+                    let k = call(
+                        "CreateKey",
+                        json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+                    )
+                    .unwrap_or_else(|e| panic!("CreateKey: {e}"));
+                    let id = s(&k["KeyMetadata"]["KeyId"]);
+                    log(format!("key {id}"));
+                    let m = call(
+                        "Sign",
+                        json!({"KeyId": id, "Message": msg, "SigningAlgorithm": "ECDSA_SHA_256"}),
+                    )
+                    .unwrap_or_else(|e| panic!("Sign: {e}"));
+                    log(format!("sig {id} {msg} {}", s(&m["Signature"])));
+                }
+            }
             0 => {
                 let k = call("CreateKey", json!({"Description": format!("crash {tag}")}))
                     .unwrap_or_else(|e| panic!("CreateKey: {e}"));
@@ -208,6 +249,10 @@ struct Expected {
     /// key → (last completed tag value, value of a TagResource in flight at a kill)
     tags: BTreeMap<String, (Option<String>, Option<String>)>,
     rotation_on: BTreeSet<String>,
+    /// (HMAC key, message b64, MAC b64)
+    macs: Vec<(String, String, String)>,
+    /// (ECC key, message b64, signature b64)
+    signatures: Vec<(String, String, String)>,
     /// The largest clock offset a completed AdvanceClock returned.
     clock: f64,
     ops: usize,
@@ -244,6 +289,8 @@ fn read_journal(path: &Path) -> Expected {
             Some("rotation-on") => {
                 x.rotation_on.insert(own(1));
             }
+            Some("mac") => x.macs.push((own(1), own(2), own(3))),
+            Some("sig") => x.signatures.push((own(1), own(2), own(3))),
             Some("clock") => x.clock = x.clock.max(own(1).parse().unwrap_or(0.0)),
             _ => continue,
         }
@@ -278,6 +325,19 @@ fn verify(dir: &Path, journal: &Path) {
         );
         assert_eq!(d["Plaintext"], json!(pt), "blob of {key}");
         assert!(s(&d["KeyId"]).ends_with(key.as_str()));
+    }
+    // The material of asymmetric and HMAC keys came back: their MACs and signatures verify.
+    for (key, msg, mac) in &x.macs {
+        ok(
+            "VerifyMac",
+            json!({"KeyId": key, "Message": msg, "Mac": mac, "MacAlgorithm": "HMAC_SHA_256"}),
+        );
+    }
+    for (key, msg, sig) in &x.signatures {
+        ok(
+            "Verify",
+            json!({"KeyId": key, "Message": msg, "Signature": sig, "SigningAlgorithm": "ECDSA_SHA_256"}),
+        );
     }
     for (key, material) in &x.rotations {
         let r = ok(
@@ -418,7 +478,10 @@ fn kill_9_at_random_moments_keeps_state_consistent() {
     }
     let x = read_journal(&journal);
     assert!(
-        x.ops >= ROUNDS * 3 && !x.keys.is_empty() && !x.blobs.is_empty(),
+        x.ops >= ROUNDS * 3
+            && !x.keys.is_empty()
+            && !x.blobs.is_empty()
+            && x.macs.len() + x.signatures.len() > 0,
         "the children did too little to test anything: {} operations",
         x.ops
     );

@@ -1,4 +1,5 @@
-//! `ebsim key …`: create, list, describe, enable/disable, deletion, rotation, tags, policy.
+//! `ebsim key …`: create, list, describe, enable/disable, deletion, rotation, tags, policy;
+//! sign, verify, public-key, mac and verify-mac are in `super::sign`.
 
 use std::path::PathBuf;
 
@@ -72,6 +73,17 @@ enum KeyCmd {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Sign a message (or its digest) with an asymmetric SIGN_VERIFY key; prints the
+    /// signature in base64.
+    Sign(super::sign::SignArgs),
+    /// Verify a signature (exit status 0 when it verifies).
+    Verify(super::sign::VerifyArgs),
+    /// Print the public key of an asymmetric key (PEM), or write it as DER.
+    PublicKey(super::sign::PublicKeyArgs),
+    /// Compute the HMAC of a message with an HMAC key; prints it in base64.
+    Mac(super::sign::MacArgs),
+    /// Verify an HMAC (exit status 0 when it matches).
+    VerifyMac(super::sign::VerifyMacArgs),
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +186,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
         _ => DataDir::Existing,
     };
     let kms = kms_client(global, need)?;
+    match &args.cmd {
+        KeyCmd::Sign(a) => return super::sign::sign(global, &kms, a),
+        KeyCmd::Verify(a) => return super::sign::verify(global, &kms, a),
+        KeyCmd::PublicKey(a) => return super::sign::public_key(global, &kms, a),
+        KeyCmd::Mac(a) => return super::sign::mac(global, &kms, a),
+        KeyCmd::VerifyMac(a) => return super::sign::verify_mac(global, &kms, a),
+        _ => {}
+    }
     let (op, req) = match &args.cmd {
         KeyCmd::Create(a) => ("CreateKey", create_request(a)?),
         KeyCmd::List => {
@@ -248,6 +268,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
             json!({"KeyId": key, "Policy": read_policy(file)?,
                    "BypassPolicyLockoutSafetyCheck": bypass_policy_lockout_safety_check}),
         ),
+        KeyCmd::Sign(_)
+        | KeyCmd::Verify(_)
+        | KeyCmd::PublicKey(_)
+        | KeyCmd::Mac(_)
+        | KeyCmd::VerifyMac(_) => return Ok(()),
     };
     let out = kms.call(&Identity::Default, op, req)?;
     if global.json {

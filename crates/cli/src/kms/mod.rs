@@ -8,6 +8,7 @@ pub(crate) mod clock;
 pub(crate) mod grant;
 pub(crate) mod key;
 pub(crate) mod serve;
+pub(crate) mod sign;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -22,6 +22,7 @@ pub mod constraint;
 #[macro_use]
 mod macros;
 pub mod aliases;
+pub mod asym;
 pub mod crypto;
 pub mod grants;
 pub mod keys;
@@ -68,6 +69,15 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<tags::TagResourceRequest>(),
     entry::<tags::UntagResourceRequest>(),
     entry::<tags::ListResourceTagsRequest>(),
+    entry::<asym::SignRequest>(),
+    entry::<asym::VerifyRequest>(),
+    entry::<asym::GetPublicKeyRequest>(),
+    entry::<asym::GenerateMacRequest>(),
+    entry::<asym::VerifyMacRequest>(),
+    entry::<asym::DeriveSharedSecretRequest>(),
+    entry::<asym::GenerateDataKeyPairRequest>(),
+    entry::<asym::GenerateDataKeyPairWithoutPlaintextRequest>(),
+    entry::<asym::GetKeyLastUsageRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {

@@ -123,6 +123,13 @@ impl Normalizer {
             Some("AccessKeyId" | "access_key_id") => self.assign(s, "akid", "", true),
             Some("SecretAccessKey") => self.assign(s, "secret", "", true),
             // Key material in state.json (IAM secrets were seen as SecretAccessKey first).
+            // An RSA private key's DER length varies with its integers' leading zeros: longer
+            // secrets (PKCS #8 private keys of asymmetric keys) keep no length.
+            Some("secret") if base64_len(s) > 64 => {
+                let p = "<private-key>".to_owned();
+                self.opaque.push((s.to_owned(), p.clone()));
+                p
+            }
             Some("secret") => {
                 let p = format!("<material-secret len={}>", base64_len(s));
                 self.opaque.push((s.to_owned(), p.clone()));

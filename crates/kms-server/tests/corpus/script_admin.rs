@@ -286,9 +286,9 @@ fn refusals(c: &mut Corpus) {
 
 fn unknown_operations(c: &mut Corpus) {
     for op in [
-        "Sign",
-        "GenerateDataKeyPair",
-        "GenerateMac",
+        "ImportKeyMaterial",
+        "ReplicateKey",
+        "UpdatePrimaryRegion",
         "CreateCustomKeyStore",
         "Bogus",
         "",

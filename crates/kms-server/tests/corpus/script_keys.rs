@@ -75,7 +75,6 @@ pub fn run(c: &mut Corpus) -> Keys {
         ("ECC_NIST_P521", "SIGN_VERIFY"),
         ("ECC_NIST_P384", "KEY_AGREEMENT"),
         ("ECC_NIST_EDWARDS25519", "SIGN_VERIFY"),
-        ("SM2", "ENCRYPT_DECRYPT"),
         ("ML_DSA_65", "SIGN_VERIFY"),
     ] {
         create(
@@ -93,6 +92,10 @@ pub fn run(c: &mut Corpus) -> Keys {
         (
             "keys/create refused: description over 8192",
             json!({"Description": "d".repeat(8193)}),
+        ),
+        (
+            "keys/create refused: SM2 (no aws-cn partition)",
+            json!({"KeySpec": "SM2", "KeyUsage": "ENCRYPT_DECRYPT"}),
         ),
         (
             "keys/create refused: unknown KeySpec",

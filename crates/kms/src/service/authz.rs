@@ -400,9 +400,25 @@ impl Kms {
         action: &str,
         resource: &str,
     ) -> R<()> {
+        self.authorize_iam_only_with(st, caller, action, resource, &[])
+    }
+
+    /// [`Kms::authorize_iam_only`] with condition keys of the request (CreateKey's
+    /// `kms:KeySpec`, `kms:KeyUsage`).
+    pub(super) fn authorize_iam_only_with(
+        &self,
+        st: &State,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, &str)],
+    ) -> R<()> {
         let p = caller.principal.as_str();
         let full = format!("kms:{action}");
-        let cv = self.base_conditions(caller);
+        let mut cv = self.base_conditions(caller);
+        for (k, v) in extra {
+            cv.insert(k, *v);
+        }
         if let Some(why) = self.session_limit(st, caller, &full, resource, &cv) {
             return Err(Self::denied(p, &full, resource, &why));
         }

@@ -53,6 +53,19 @@ pub(super) struct Sealed<'a> {
 
 impl Kms {
     pub(super) fn check_symmetric(key: &Key, op: &str) -> R<()> {
+        // An RSA encryption key asked for the symmetric algorithm (docs/kms.md).
+        if !key.is_symmetric()
+            && key.key_usage == "ENCRYPT_DECRYPT"
+            && matches!(op, "Encrypt" | "Decrypt")
+        {
+            return Err(err(
+                ErrorType::InvalidKeyUsageException,
+                format!(
+                    "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec {}.",
+                    key.key_spec
+                ),
+            ));
+        }
         if !key.is_symmetric() {
             return Err(err(
                 ErrorType::InvalidKeyUsageException,

@@ -257,6 +257,14 @@ impl Kms {
                 )));
             }
         }
+        // Encryption-context constraints only mean something for symmetric encryption keys
+        // (docs/kms.md, "Asymmetric and HMAC keys").
+        if !key.is_symmetric() && !constraints.is_empty() {
+            return Err(validation(format!(
+                "Grant constraints are not supported for key {} of spec {}: only symmetric encryption keys take an encryption context.",
+                key.arn, key.key_spec
+            )));
+        }
         let (key_id, key_arn) = (key.id.clone(), key.arn.clone());
         let mut ops_sorted = ops.to_vec();
         ops_sorted.sort();

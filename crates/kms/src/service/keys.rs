@@ -28,10 +28,10 @@ pub(super) fn key_usage_for_spec(spec: &str) -> Option<&'static [&'static str]> 
     Some(match spec {
         "SYMMETRIC_DEFAULT" => &["ENCRYPT_DECRYPT"],
         "RSA_2048" | "RSA_3072" | "RSA_4096" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
-        "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" | "ECC_SECG_P256K1" => {
-            &["SIGN_VERIFY", "KEY_AGREEMENT"]
+        "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" => &["SIGN_VERIFY", "KEY_AGREEMENT"],
+        "ECC_SECG_P256K1" | "ECC_NIST_EDWARDS25519" | "ML_DSA_44" | "ML_DSA_65" | "ML_DSA_87" => {
+            &["SIGN_VERIFY"]
         }
-        "ECC_NIST_EDWARDS25519" | "ML_DSA_44" | "ML_DSA_65" | "ML_DSA_87" => &["SIGN_VERIFY"],
         "SM2" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"],
         "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512" => &["GENERATE_VERIFY_MAC"],
         _ => return None,
@@ -58,22 +58,7 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
             mac = Some(vec![alg]);
         }
         "SIGN_VERIFY" => {
-            let algs: &[&str] = match k.key_spec.as_str() {
-                s if s.starts_with("RSA_") => &[
-                    "RSASSA_PSS_SHA_256",
-                    "RSASSA_PSS_SHA_384",
-                    "RSASSA_PSS_SHA_512",
-                    "RSASSA_PKCS1_V1_5_SHA_256",
-                    "RSASSA_PKCS1_V1_5_SHA_384",
-                    "RSASSA_PKCS1_V1_5_SHA_512",
-                ],
-                "ECC_NIST_P256" | "ECC_SECG_P256K1" => &["ECDSA_SHA_256"],
-                "ECC_NIST_P384" => &["ECDSA_SHA_384"],
-                "ECC_NIST_P521" => &["ECDSA_SHA_512"],
-                "ECC_NIST_EDWARDS25519" => &["ED25519_SHA_512", "ED25519_PH_SHA_512"],
-                "SM2" => &["SM2DSA"],
-                _ => &["ML_DSA_SHAKE_256"],
-            };
+            let algs = crate::asym::SigningAlgorithm::of_spec(&k.key_spec);
             signing = strings(algs);
         }
         "KEY_AGREEMENT" => agreement = strings(&["ECDH"]),
@@ -251,6 +236,7 @@ impl Kms {
             on_demand_rotations: 0,
             grants: Vec::new(),
             tags: Vec::new(),
+            secret: crate::state::KeySecret::None,
         }
     }
 
@@ -266,7 +252,25 @@ impl Kms {
         // Tags are checked after everything else; a malformed member other than `Tags` is
         // refused first.
         req.check_except(&[&Q::TAGS])?;
-        self.authorize_iam_only(st, caller, "CreateKey", "*")?;
+        // The request's key spec and usage, as sent, are condition keys of CreateKey.
+        let asked_spec = req
+            .key_spec
+            .as_deref()
+            .or(req.customer_master_key_spec.as_deref())
+            .unwrap_or("SYMMETRIC_DEFAULT");
+        let asked_usage =
+            req.key_usage
+                .as_deref()
+                .unwrap_or(if asked_spec == "SYMMETRIC_DEFAULT" {
+                    "ENCRYPT_DECRYPT"
+                } else {
+                    ""
+                });
+        let mut asked = vec![("kms:KeySpec", asked_spec)];
+        if !asked_usage.is_empty() {
+            asked.push(("kms:KeyUsage", asked_usage));
+        }
+        self.authorize_iam_only_with(st, caller, "CreateKey", "*", &asked)?;
         let description = req.description.as_deref().unwrap_or("");
         Q::DESCRIPTION.check_len(description.len())?;
         let spec = match (
@@ -297,6 +301,13 @@ impl Kms {
             return Err(validation(format!(
                 "KeyUsage {usage} is not compatible with KeySpec {spec}."
             )));
+        }
+        // ebsim has no `aws-cn` partition, where SM2 is offered (docs/kms.md).
+        if spec == "SM2" {
+            return Err(err(
+                ErrorType::UnsupportedOperationException,
+                "KeySpec SM2 is not supported in this Region",
+            ));
         }
         if let Some(o) = req.origin.as_deref() {
             Q::ORIGIN.check_str(o)?;
@@ -361,6 +372,11 @@ impl Kms {
             now,
         );
         key.tags = tags;
+        if let Some(asym) = crate::asym::Spec::parse(spec) {
+            let material = crate::asym::PrivateKey::generate(asym, usage == "KEY_AGREEMENT")
+                .map_err(|_| internal("Key generation failed."))?;
+            key.secret = crate::state::KeySecret::Ready(Box::new(material));
+        }
         ev.key(&key);
         let key_metadata = key_metadata(&key);
         ev.response = Some(json!({"keyMetadata": {"keyId": key.id, "arn": key.arn}}));

@@ -28,6 +28,7 @@ pub use ebsim_kms_api::Credential;
 
 mod admin;
 mod aliases;
+mod asym;
 mod authz;
 mod crypto;
 mod dry_run;
@@ -155,7 +156,11 @@ pub struct Kms {
     root_keys: root_keys::RootKeys,
     /// The last audit timestamp formatted (whole second, text).
     time_text: parking_lot::Mutex<(i64, String)>,
+    /// Key ARN → its last successful cryptographic use (GetKeyLastUsage; in memory only).
+    last_usage: parking_lot::Mutex<std::collections::HashMap<String, KeyLastUsage>>,
 }
+
+use ebsim_kms_api::types::asym::KeyLastUsage;
 
 type R<T> = Result<T, KmsError>;
 
@@ -225,6 +230,7 @@ impl Kms {
             service_key: None,
             root_keys: root_keys::RootKeys::in_memory(),
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
+            last_usage: parking_lot::Mutex::default(),
         }
     }
 
@@ -290,6 +296,7 @@ impl Kms {
             service_key: Some(service_key),
             root_keys,
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
+            last_usage: parking_lot::Mutex::default(),
         };
         Ok(kms)
     }
@@ -520,6 +527,9 @@ impl Kms {
 
     /// Runs an operation that only reads the state.
     fn read_op(&self, st: &State, cx: &Call<'_>, ev: &mut Ev) -> R<Value> {
+        if let Some(out) = self.asym_op(st, cx, ev) {
+            return out;
+        }
         let Call {
             caller, op, req, ..
         } = *cx;
@@ -667,9 +677,9 @@ impl Kms {
 
 /// Whether a member of a request or response carries plaintext: `Plaintext` (Encrypt,
 /// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
-/// Sign, Verify).
+/// Sign, Verify), `SharedSecret` (DeriveSharedSecret).
 fn carries_plaintext(member: &str) -> bool {
-    member.contains("Plaintext") || member == "Message"
+    member.contains("Plaintext") || member == "Message" || member == "SharedSecret"
 }
 
 /// Wipes the text of the members of `m` that carry plaintext, then drops it.

@@ -151,6 +151,12 @@ impl Kms {
             recipient_account_id: ev.key_account.as_deref().unwrap_or(&self.config.account),
             event_category: AuditRecord::EVENT_CATEGORY,
         };
+        if error.is_none()
+            && let Some(arn) = ev.key_arn.as_deref()
+        {
+            let now = ev.now.unwrap_or_else(|| self.now());
+            self.note_usage(op, arn, now, (record.request_id, record.event_id));
+        }
         self.audit.append(&record);
     }
 }
