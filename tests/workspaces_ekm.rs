@@ -5,17 +5,31 @@
 use ebsim::Simulator;
 use ebsim::kms_client::Identity;
 use ebsim::workspaces::ekm::{self, EXAMPLE_ROLE_ARN, EkmCause, EkmError};
+use ebsim_iam::QueryService;
 use serde_json::{Value, json};
 
-/// The vendor's role, without its identity policy yet, and the customer's key.
+/// An IAM action in the vendor's account (222233334444), as its root.
+fn vendor_iam(sim: &Simulator, action: &str, params: &[(&str, &str)]) {
+    let vendor = Identity::Principal("arn:aws:iam::222233334444:root".into());
+    sim.kms()
+        .query_as(&vendor, QueryService::Iam, action, params)
+        .unwrap_or_else(|e| panic!("{action}: {e}"));
+}
+
+/// The vendor's app user and role (whose trust policy lets the app assume it), without the
+/// role's identity policy yet, and the customer's key.
 fn setup_without_role_policy() -> (Simulator, String) {
     let sim = Simulator::in_memory();
-    sim.kms()
-        .admin(
-            "CreateRole",
-            json!({"RoleName": "Workato_EKM", "AccountId": "222233334444"}),
-        )
-        .expect("CreateRole");
+    vendor_iam(&sim, "CreateUser", &[("UserName", ekm::APP_USER)]);
+    let trust = ekm::trust_policy(&ekm::app_principal(EXAMPLE_ROLE_ARN)).to_string();
+    vendor_iam(
+        &sim,
+        "CreateRole",
+        &[
+            ("RoleName", "Workato_EKM"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    );
     let key = sim
         .kms()
         .call(&Identity::Default, "CreateKey", json!({}))
@@ -29,12 +43,15 @@ fn setup() -> (Simulator, String) {
     // The vendor's own IAM policy for its role (cross-account use needs both sides).
     let iam = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": arn}]});
-    sim.kms()
-        .admin(
-            "PutPrincipalPolicy",
-            json!({"PrincipalArn": EXAMPLE_ROLE_ARN, "PolicyName": "ekm", "PolicyDocument": iam.to_string()}),
-        )
-        .expect("PutPrincipalPolicy");
+    vendor_iam(
+        &sim,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "Workato_EKM"),
+            ("PolicyName", "ekm"),
+            ("PolicyDocument", &iam.to_string()),
+        ],
+    );
     (sim, arn)
 }
 
@@ -182,4 +199,39 @@ fn missing_role_identity_policy_and_unnamed_role_are_not_cause_one() {
     let err = ekm::validate(sim.kms(), &key, other).expect_err("not named");
     assert_eq!(err.cause(), EkmCause::RoleNotInKeyPolicy, "{err}");
     assert!(err.fix().contains(other), "{}", err.fix());
+}
+
+/// The app acts as its role through a real AssumeRole: the report names the session, and a
+/// trust policy that no longer names the app stops it (not one of the three causes).
+#[test]
+fn the_app_assumes_its_role_and_the_trust_policy_decides() {
+    let (sim, key) = setup();
+    let mut policy = default_policy(&sim, &key);
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(ekm::policy_statement(EXAMPLE_ROLE_ARN));
+    put_policy(&sim, &key, &policy.to_string());
+    let report = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect("valid");
+    assert_eq!(
+        report.session_arn,
+        "arn:aws:sts::222233334444:assumed-role/Workato_EKM/ekm-validation"
+    );
+    assert!(report.session_expiration.ends_with('Z'), "{report:?}");
+
+    // The trust policy names the vendor's account instead of the app: the app user has no
+    // identity policy allowing sts:AssumeRole, so the AssumeRole is refused.
+    let account_only = ekm::trust_policy("arn:aws:iam::222233334444:root").to_string();
+    vendor_iam(
+        &sim,
+        "UpdateAssumeRolePolicy",
+        &[
+            ("RoleName", "Workato_EKM"),
+            ("PolicyDocument", &account_only),
+        ],
+    );
+    let err = ekm::validate(sim.kms(), &key, EXAMPLE_ROLE_ARN).expect_err("not assumable");
+    assert_eq!(err.cause(), EkmCause::RoleNotAssumable, "{err}");
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+    assert!(err.fix().contains("trust policy"), "{}", err.fix());
 }

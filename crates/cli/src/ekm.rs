@@ -25,7 +25,8 @@ pub enum EkmCommand {
         role_arn: String,
     },
     /// Validate a key for the app as the app does: ARN syntax, key exists, symmetric, enabled,
-    /// key policy lets the role Encrypt and Decrypt, a live round trip as the role.
+    /// key policy lets the role Encrypt and Decrypt, a live round trip as a session of the
+    /// role, which the app's user `ekm-app` of the role's account takes on with AssumeRole.
     Connect {
         /// The key ARN given to the app.
         #[arg(long, value_name = "ARN")]
@@ -62,6 +63,12 @@ pub fn run(global: &GlobalArgs, args: &EkmArgs) -> Result<(), CliError> {
                             "  Encrypt allowed by statement {:?}, Decrypt by {:?}; round trip as the role succeeded",
                             report.encrypt_allowed_by.unwrap_or_default(),
                             report.decrypt_allowed_by.unwrap_or_default()
+                        )?;
+                        outln!(
+                            "  the round trip ran as {} (AssumeRole by {}), until {} (simulated time)",
+                            report.session_arn,
+                            ekm::app_principal(role_arn),
+                            report.session_expiration
                         )?;
                         for r in &report.recommendations {
                             outln!("  recommendation: {r}")?;

@@ -19,6 +19,7 @@ use crate::discovery::running_server;
 use crate::error::ClientError;
 use crate::http::{HttpConfig, HttpTransport, Signer};
 use crate::key::{DataKey, WrappedKey};
+use ebsim_kms_api::sign::AccessKey;
 
 /// Number of bytes of a volume data key (XTS-AES-256: key1 ‖ key2).
 pub const VOLUME_KEY_BYTES: u32 = 64;
@@ -41,7 +42,31 @@ pub enum Identity {
     /// The service acting as a principal of its own, e.g.
     /// `arn:aws:sts::ACCT:assumed-role/aws:ec2-infrastructure/i-0123`.
     Principal(String),
+    /// A session STS issued (AssumeRole, docs/iam.md): calls are signed with its temporary
+    /// credentials and token, and the session's expiry and policies apply to them.
+    Session(Box<SessionIdentity>),
 }
+
+/// The temporary credentials of a session and the principal they act as
+/// (`arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`); see [`KmsClient::assume_role`].
+#[derive(Debug, Clone)]
+pub struct SessionIdentity {
+    /// The session's principal.
+    pub principal: String,
+    /// Its `ASIA…` access key, secret and session token.
+    pub credentials: AccessKey,
+    /// When it expires (ISO 8601, simulated time).
+    pub expiration: String,
+}
+
+impl PartialEq for SessionIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.principal == other.principal
+            && self.credentials.access_key_id == other.credentials.access_key_id
+    }
+}
+
+impl Eq for SessionIdentity {}
 
 /// A KMS living in this process (the `ebsim-kms` service, or a test double): the one backend
 /// trait of `ebsim-kms-api`.
@@ -261,61 +286,7 @@ impl KmsClient {
                 Ok(out)
             }
             Transport::Http(t) => {
-                let svc;
-                let signer = match identity {
-                    Identity::Default => match &t.config().default_principal {
-                        None if t.config().default_as_service => {
-                            svc = service_credentials(t)?;
-                            Signer {
-                                credentials: svc,
-                                principal: None,
-                                via_service: None,
-                                service: true,
-                                region: self.region,
-                            }
-                        }
-                        None => Signer {
-                            credentials: &t.config().credentials,
-                            principal: None,
-                            via_service: None,
-                            service: false,
-                            region: self.region,
-                        },
-                        Some(p) => {
-                            svc = service_credentials(t)?;
-                            Signer {
-                                credentials: svc,
-                                principal: Some(p),
-                                via_service: None,
-                                service: true,
-                                region: self.region,
-                            }
-                        }
-                    },
-                    Identity::OnBehalfOf {
-                        principal,
-                        via_service,
-                    } => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: Some(principal),
-                            via_service: Some(via_service),
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                    Identity::Principal(p) => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: Some(p),
-                            via_service: None,
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                };
+                let signer = signer_for(t, identity, self.region)?;
                 let mut out = t.post(&format!("TrentService.{operation}"), body, &signer)?;
                 if out.is_empty() {
                     out.extend_from_slice(b"{}");
@@ -338,6 +309,21 @@ impl KmsClient {
         action: &str,
         params: &[(&str, &str)],
     ) -> Result<Vec<(String, String)>, ClientError> {
+        self.query_as(&Identity::Default, service, action, params)
+    }
+
+    /// [`KmsClient::query`] as `identity`: e.g. the root of another account
+    /// (`Identity::Principal`), as the CLI's `--account` and the demo's vendor account act.
+    ///
+    /// # Errors
+    /// As [`KmsClient::query`].
+    pub fn query_as(
+        &self,
+        identity: &Identity,
+        service: ebsim_iam::QueryService,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<(String, String)>, ClientError> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("Action", action);
         form.append_pair("Version", service.version());
@@ -347,7 +333,7 @@ impl KmsClient {
         let body = Zeroizing::new(form.finish().into_bytes());
         let out = match &*self.transport {
             Transport::InProcess { kms, principal } => {
-                let caller = caller_for(&Identity::Default, principal, self.region);
+                let caller = caller_for(identity, principal, self.region);
                 let request = ebsim_iam::QueryRequest::parse(&body).map_err(query_error)?;
                 Zeroizing::new(
                     kms.query(&caller, service, &request, "in-process")
@@ -355,35 +341,54 @@ impl KmsClient {
                 )
             }
             Transport::Http(t) => {
-                let svc;
-                let signer = match &t.config().default_principal {
-                    None if !t.config().default_as_service => Signer {
-                        credentials: &t.config().credentials,
-                        principal: None,
-                        via_service: None,
-                        service: false,
-                        region: self.region,
-                    },
-                    p => {
-                        svc = service_credentials(t)?;
-                        Signer {
-                            credentials: svc,
-                            principal: p.as_deref(),
-                            via_service: None,
-                            service: true,
-                            region: self.region,
-                        }
-                    }
-                };
+                let signer = signer_for(t, identity, self.region)?;
                 t.post_query(service.name(), &body, &signer)?
             }
         };
         ebsim_iam::xml::leaves(&out).map_err(|message| protocol(self, message))
     }
 
-    /// An admin operation (clock, faults, IAM users and roles, audit reads), allowed to the
-    /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`, `CreateUser`,
-    /// `CreateRole`, `PutPrincipalPolicy`, `ListPrincipals`, `GetRootCredentials`, `ReadAudit`,
+    /// STS AssumeRole as `identity` (docs/iam.md): the role's trust policy decides, and the
+    /// answer is the session as an [`Identity`] to make calls as.
+    ///
+    /// # Errors
+    /// As [`KmsClient::query`]: e.g. `AccessDenied` when the trust policy does not name the
+    /// caller, `NoSuchEntity` for a role that does not exist.
+    pub fn assume_role(
+        &self,
+        identity: &Identity,
+        role_arn: &str,
+        session_name: &str,
+    ) -> Result<Identity, ClientError> {
+        let out = self.query_as(
+            identity,
+            ebsim_iam::QueryService::Sts,
+            "AssumeRole",
+            &[("RoleArn", role_arn), ("RoleSessionName", session_name)],
+        )?;
+        let leaf = |name: &str| {
+            out.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| protocol(self, format!("AssumeRole answered without {name}")))
+        };
+        let principal = out
+            .iter()
+            .rfind(|(k, _)| k == "Arn")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| protocol(self, "AssumeRole answered without Arn".to_owned()))?;
+        let credentials = AccessKey::new(leaf("AccessKeyId")?, leaf("SecretAccessKey")?.as_str())
+            .with_session_token(leaf("SessionToken")?);
+        Ok(Identity::Session(Box::new(SessionIdentity {
+            principal,
+            credentials,
+            expiration: leaf("Expiration")?,
+        })))
+    }
+
+    /// An admin operation (clock, faults, root credentials, audit reads), allowed to the
+    /// account root only: `AdvanceClock`, `GetClock`, `SetFault`, `ClearFaults`,
+    /// `GetRootCredentials`, `ReadAudit`,
     /// `Reset`, `SaveState`, `RestoreState`, `ListStates`, `DeleteState`.
     ///
     /// # Errors
@@ -537,11 +542,58 @@ fn caller_for(identity: &Identity, default_principal: &str, region: Option<Regio
             via_service,
         } => Caller::new(principal.clone()).via(via_service.clone()),
         Identity::Principal(p) => Caller::new(p.clone()),
+        Identity::Session(s) => {
+            Caller::new(s.principal.clone()).in_session(s.credentials.access_key_id.clone())
+        }
     };
     match region {
         Some(r) => caller.in_region(r),
         None => caller,
     }
+}
+
+/// How a request as `identity` is signed: with the client's own credential for its own
+/// principal, else with the service credential naming the principal it acts as.
+fn signer_for<'a>(
+    t: &'a HttpTransport,
+    identity: &'a Identity,
+    region: Option<Region>,
+) -> Result<Signer<'a>, ClientError> {
+    let (principal, via_service) = match identity {
+        Identity::Default => match &t.config().default_principal {
+            None if !t.config().default_as_service => {
+                return Ok(Signer {
+                    credentials: &t.config().credentials,
+                    principal: None,
+                    via_service: None,
+                    service: false,
+                    region,
+                });
+            }
+            p => (p.as_deref(), None),
+        },
+        Identity::OnBehalfOf {
+            principal,
+            via_service,
+        } => (Some(principal.as_str()), Some(via_service.as_str())),
+        Identity::Principal(p) => (Some(p.as_str()), None),
+        Identity::Session(s) => {
+            return Ok(Signer {
+                credentials: &s.credentials,
+                principal: None,
+                via_service: None,
+                service: false,
+                region,
+            });
+        }
+    };
+    Ok(Signer {
+        credentials: service_credentials(t)?,
+        principal,
+        via_service,
+        service: true,
+        region,
+    })
 }
 
 fn service_credentials(t: &HttpTransport) -> Result<&ebsim_kms_api::sign::AccessKey, ClientError> {

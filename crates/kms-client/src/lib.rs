@@ -20,7 +20,9 @@ mod http;
 mod key;
 
 // The public interface is:
-pub use client::{DEFAULT_ROOT, Identity, KmsClient, LocalKms, VOLUME_KEY_BYTES, is_kms_error};
+pub use client::{
+    DEFAULT_ROOT, Identity, KmsClient, LocalKms, SessionIdentity, VOLUME_KEY_BYTES, is_kms_error,
+};
 pub use context::{ContextError, EBS_CONTEXT_KEY, EncryptionContext, WORKSPACES_CONTEXT_KEY};
 pub use discovery::{
     EndpointRecord, Untrusted, endpoint_file, lock_file, publish_endpoint, running_server,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ebsim_iam::QueryService;
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, KmsError};
 use ebsim_kms_client::{
     AccessKey, ClientError, EncryptionContext, EndpointRecord, HttpConfig, Identity, KmsClient,
@@ -316,8 +317,10 @@ fn generic_calls_and_errors(c: &KmsClient) {
 }
 
 fn acting_as_another_principal(c: &KmsClient) {
-    let user = c.admin("CreateUser", json!({"UserName": "carol"})).unwrap();
-    let arn = user["Arn"].as_str().unwrap().to_owned();
+    let user = c
+        .query(QueryService::Iam, "CreateUser", &[("UserName", "carol")])
+        .unwrap();
+    let arn = leaf(&user, "Arn");
     assert_eq!(arn, "arn:aws:iam::111122223333:user/carol");
     let (key_id, _) = new_key(c);
     let carol = Identity::Principal(arn.clone());
@@ -332,16 +335,71 @@ fn acting_as_another_principal(c: &KmsClient) {
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "kms:GenerateDataKeyWithoutPlaintext", "Resource": "*"}]
-    });
-    c.admin(
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": arn, "PolicyName": "gen", "PolicyDocument": policy.to_string()}),
+    })
+    .to_string();
+    c.query(
+        QueryService::Iam,
+        "PutUserPolicy",
+        &[
+            ("UserName", "carol"),
+            ("PolicyName", "gen"),
+            ("PolicyDocument", &policy),
+        ],
     )
     .unwrap();
     c.generate_wrapped_data_key(&carol, &key_id, &ctx())
         .unwrap();
-    let listed = c.admin("ListPrincipals", json!({})).unwrap();
-    assert!(listed.to_string().contains("user/carol"), "{listed}");
+    let listed = c.query(QueryService::Iam, "ListUsers", &[]).unwrap();
+    assert!(
+        listed.iter().any(|(k, v)| k == "UserName" && v == "carol"),
+        "{listed:?}"
+    );
+
+    // A role carol may assume, with the same permission: its session signs its own calls.
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    c.query(
+        QueryService::Iam,
+        "CreateRole",
+        &[("RoleName", "gen"), ("AssumeRolePolicyDocument", &trust)],
+    )
+    .unwrap();
+    c.query(
+        QueryService::Iam,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "gen"),
+            ("PolicyName", "gen"),
+            ("PolicyDocument", &policy),
+        ],
+    )
+    .unwrap();
+    let role = "arn:aws:iam::111122223333:role/gen";
+    let e = c
+        .assume_role(&Identity::Default, role, "s1")
+        .expect_err("the root may not assume a role");
+    assert!(e.to_string().contains("AccessDenied"), "{e}");
+    let session = c.assume_role(&carol, role, "s1").unwrap();
+    let Identity::Session(s) = &session else {
+        panic!("{session:?}")
+    };
+    assert_eq!(s.principal, "arn:aws:sts::111122223333:assumed-role/gen/s1");
+    assert!(s.credentials.access_key_id.starts_with("ASIA"), "{s:?}");
+    c.generate_wrapped_data_key(&session, &key_id, &ctx())
+        .unwrap();
+    let me = c
+        .query_as(&session, QueryService::Sts, "GetCallerIdentity", &[])
+        .unwrap();
+    assert_eq!(leaf(&me, "Arn"), s.principal);
+}
+
+fn leaf(leaves: &[(String, String)], name: &str) -> String {
+    leaves
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn admin_operations(c: &KmsClient) {

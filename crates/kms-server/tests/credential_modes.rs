@@ -102,14 +102,23 @@ fn any_as_root_takes_any_key_and_reads_accounts_from_12_digit_ids() {
     );
     assert_eq!(keys["Keys"].as_array().map(Vec::len), Some(1), "{keys}");
     // Keys ebsim issued are still verified.
-    let user = kms
-        .admin_json(
-            &ebsim_kms::Caller::new("arn:aws:iam::111122223333:root"),
-            "CreateUser",
-            json!({"UserName": "bob"}),
-        )
+    let root = ebsim_kms::Caller::new("arn:aws:iam::111122223333:root");
+    let iam = |action: &str| {
+        let req =
+            ebsim_iam::QueryRequest::parse(format!("Action={action}&UserName=bob").as_bytes())
+                .unwrap();
+        let out = kms
+            .query(&root, ebsim_iam::QueryService::Iam, &req, "test")
+            .unwrap();
+        ebsim_iam::xml::leaves(&out).unwrap()
+    };
+    iam("CreateUser");
+    let key = iam("CreateAccessKey");
+    let akid = key
+        .iter()
+        .find(|(k, _)| k == "AccessKeyId")
+        .map(|(_, v)| v.as_str())
         .unwrap();
-    let akid = user["AccessKeyId"].as_str().unwrap();
     let (_, out) = call(addr, (akid, "wrong"), "us-east-1", "ListKeys", &json!({}));
     assert_eq!(error_type(&out), "InvalidSignatureException", "{out}");
     // The scope is still checked.

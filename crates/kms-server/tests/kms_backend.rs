@@ -168,37 +168,86 @@ fn bad_input_gets_aws_errors_and_changes_nothing() {
     assert_eq!(d["KeyMetadata"]["KeyState"], "Enabled");
 }
 
+/// An IAM action (Query protocol over the wire) signed with `key`/`secret`: the status and
+/// the answer's leaf elements (or the error's).
+fn iam(
+    addr: SocketAddr,
+    key: &str,
+    secret: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", action);
+    form.append_pair("Version", "2010-05-08");
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let body = form.finish();
+    let mut req = KmsRequest::new("", body.as_bytes());
+    req.key = key;
+    req.secret = secret;
+    req.service = "iam";
+    let resp = req.send(addr);
+    let leaves = ebsim_iam::xml::leaves(resp.body.as_bytes()).unwrap_or_default();
+    (resp.status, leaves)
+}
+
+fn leaf(leaves: &[(String, String)], name: &str) -> String {
+    leaves
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// A user `name` with an access key, made by the root: (access key id, secret).
+fn user(addr: SocketAddr, name: &str) -> (String, String) {
+    let (status, out) = iam(addr, "test", "test", "CreateUser", &[("UserName", name)]);
+    assert_eq!(status, 200, "{out:?}");
+    let (status, key) = iam(
+        addr,
+        "test",
+        "test",
+        "CreateAccessKey",
+        &[("UserName", name)],
+    );
+    assert_eq!(status, 200, "{key:?}");
+    (leaf(&key, "AccessKeyId"), leaf(&key, "SecretAccessKey"))
+}
+
 #[test]
 fn admin_is_root_only() {
     let (_dir, server) = start();
     let addr = server.addr();
-    let (status, user) = post(
-        addr,
-        "EbsimAdmin.CreateUser",
-        br#"{"UserName": "eve"}"#,
-        "test",
-        "test",
-    );
-    assert_eq!(status, 200, "{user}");
-    let (key, secret) = (
-        user["AccessKeyId"].as_str().unwrap(),
-        user["SecretAccessKey"].as_str().unwrap(),
-    );
-    let (status, err) = post(
-        addr,
-        "EbsimAdmin.CreateUser",
-        br#"{"UserName": "mallory"}"#,
-        key,
-        secret,
-    );
+    let (key, secret) = user(addr, "eve");
+    let (key, secret) = (key.as_str(), secret.as_str());
+    let (status, err) = post(addr, "EbsimAdmin.GetClock", b"{}", key, secret);
     assert_eq!(status, 400);
     assert_eq!(err["__type"], "AccessDeniedException", "{err}");
     assert!(
         err.get("Message").is_some(),
         "AccessDenied uses Message: {err}"
     );
-    let (_, listed) = post(addr, "EbsimAdmin.ListPrincipals", b"{}", "test", "test");
-    assert!(!listed.to_string().contains("mallory"), "{listed}");
+    // IAM principals are made with IAM actions only.
+    for op in [
+        "CreateUser",
+        "CreateRole",
+        "PutPrincipalPolicy",
+        "ListPrincipals",
+    ] {
+        let (status, err) = post(
+            addr,
+            &format!("EbsimAdmin.{op}"),
+            br#"{"UserName": "mallory", "RoleName": "mallory"}"#,
+            "test",
+            "test",
+        );
+        assert_eq!(status, 400, "{op}");
+        assert_eq!(err["__type"], "UnknownOperationException", "{op}: {err}");
+    }
+    let (_, listed) = iam(addr, "test", "test", "ListUsers", &[]);
+    assert!(!listed.iter().any(|(_, v)| v == "mallory"), "{listed:?}");
     let (status, err) = post(addr, "EbsimAdmin.NoSuchAdminOp", b"{}", "test", "test");
     assert_eq!(status, 400);
     assert_eq!(err["__type"], "UnknownOperationException", "{err}");

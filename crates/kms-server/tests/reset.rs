@@ -100,9 +100,57 @@ fn key_count(addr: SocketAddr) -> usize {
 }
 
 fn principal_count(addr: SocketAddr) -> usize {
-    ok(addr, "EbsimAdmin.ListPrincipals", json!({}))["Principals"]
-        .as_array()
-        .map_or(0, Vec::len)
+    let (status, users) = iam(addr, "test", "test", "ListUsers", &[]);
+    assert_eq!(status, 200, "{users:?}");
+    users.iter().filter(|(k, _)| k == "UserName").count()
+}
+
+/// An IAM action (Query protocol over the wire) signed with `key`/`secret`: the status and
+/// the answer's leaf elements (or the error's).
+fn iam(
+    addr: SocketAddr,
+    key: &str,
+    secret: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", action);
+    form.append_pair("Version", "2010-05-08");
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let body = form.finish();
+    let mut req = KmsRequest::new("", body.as_bytes());
+    req.key = key;
+    req.secret = secret;
+    req.service = "iam";
+    let resp = req.send(addr);
+    let leaves = ebsim_iam::xml::leaves(resp.body.as_bytes()).unwrap_or_default();
+    (resp.status, leaves)
+}
+
+fn leaf(leaves: &[(String, String)], name: &str) -> String {
+    leaves
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// A user `name` with an access key, made by the root: (access key id, secret).
+fn user(addr: SocketAddr, name: &str) -> (String, String) {
+    let (status, out) = iam(addr, "test", "test", "CreateUser", &[("UserName", name)]);
+    assert_eq!(status, 200, "{out:?}");
+    let (status, key) = iam(
+        addr,
+        "test",
+        "test",
+        "CreateAccessKey",
+        &[("UserName", name)],
+    );
+    assert_eq!(status, 200, "{key:?}");
+    (leaf(&key, "AccessKeyId"), leaf(&key, "SecretAccessKey"))
 }
 
 #[test]
@@ -111,7 +159,7 @@ fn a_signed_reset_forgets_everything_but_the_service_credential() {
     let addr = server.addr();
     ok(addr, "TrentService.CreateKey", json!({}));
     ok(addr, "TrentService.CreateKey", json!({}));
-    let user = ok(addr, "EbsimAdmin.CreateUser", json!({"UserName": "alice"}));
+    let (akid, secret) = user(addr, "alice");
     ok(addr, "EbsimAdmin.AdvanceClock", json!({"Days": 5}));
     assert_eq!(key_count(addr), 2);
     assert_eq!(principal_count(addr), 1);
@@ -126,8 +174,7 @@ fn a_signed_reset_forgets_everything_but_the_service_credential() {
     let clock = ok(addr, "EbsimAdmin.GetClock", json!({}));
     assert_eq!(clock["OffsetSeconds"], json!(0.0));
     // The user's key went with the user.
-    let akid = user["AccessKeyId"].as_str().unwrap();
-    let secret = user["SecretAccessKey"].as_str().unwrap();
+    let (akid, secret) = (akid.as_str(), secret.as_str());
     let mut req = KmsRequest::new("TrentService.ListKeys", b"{}");
     req.key = akid;
     req.secret = secret;
@@ -186,7 +233,7 @@ fn an_unsigned_or_non_root_reset_is_refused() {
     let (_dir, server) = start();
     let addr = server.addr();
     ok(addr, "TrentService.CreateKey", json!({}));
-    let user = ok(addr, "EbsimAdmin.CreateUser", json!({"UserName": "alice"}));
+    let (akid, secret) = user(addr, "alice");
 
     let (status, out) = reset_with(addr, &[("host".to_owned(), addr.to_string())]);
     assert_eq!(status, 400);
@@ -196,8 +243,7 @@ fn an_unsigned_or_non_root_reset_is_refused() {
     assert_eq!(status, 400);
     assert_eq!(out["__type"], json!("InvalidSignatureException"));
 
-    let akid = user["AccessKeyId"].as_str().unwrap();
-    let secret = user["SecretAccessKey"].as_str().unwrap();
+    let (akid, secret) = (akid.as_str(), secret.as_str());
     let (status, out) = reset_with(addr, &signed(addr, akid, secret));
     assert_eq!(status, 400);
     assert_eq!(out["__type"], json!("AccessDeniedException"));

@@ -52,7 +52,9 @@ pub use ebsim_kms_api::types;
 // The public interface is:
 pub use api::{Caller, ErrorType, KmsError, Region};
 pub use clock::{Clock, ManualClock, SystemClock, iso8601};
-pub use service::{Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig};
+pub use service::{
+    ADMIN_OPERATIONS, Credential, GRANT_OPERATIONS, GRANT_QUOTA, KEY_QUOTA, Kms, KmsConfig,
+};
 pub use store::{KmsOpenError, PersistStats};
 
 /// Entry points for the fuzz targets.

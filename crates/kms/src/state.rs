@@ -370,18 +370,6 @@ impl Principal {
         }
     }
 
-    /// The same principal with an active access key.
-    #[must_use]
-    pub fn with_key(mut self, id: String, secret: Zeroizing<String>) -> Self {
-        self.access_keys.push(crate::iam_state::AccessKey {
-            id,
-            secret,
-            status: crate::iam_state::KeyStatus::Active,
-            created: self.created,
-        });
-        self
-    }
-
     /// Recompiles the inline policies, the default versions of the attached ones (from
     /// `managed`) and the trust policy.
     pub fn compile(

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{kms, ok, root};
+use common::{iam, kms, ok, root};
 use ebsim_kms::types::asym::*;
 use ebsim_kms::types::crypto::{DecryptRequest, EncryptRequest};
 use ebsim_kms::types::{Blob, SecretBlob};
@@ -1034,17 +1034,21 @@ fn recipient_is_refused_where_it_would_change_the_answer() {
 #[test]
 fn create_key_sees_the_requested_key_spec_and_usage() {
     let (kms, _) = kms();
-    kms.admin_json(&root(), "CreateUser", json!({"UserName": "maker"}))
-        .unwrap();
+    iam(&kms, &root(), "CreateUser", &[("UserName", "maker")]);
     let arn = "arn:aws:iam::111122223333:user/maker";
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*",
-        "Condition": {"StringEquals": {"kms:KeySpec": "HMAC_256", "kms:KeyUsage": "GENERATE_VERIFY_MAC"}}}]});
-    kms.admin_json(
+        "Condition": {"StringEquals": {"kms:KeySpec": "HMAC_256", "kms:KeyUsage": "GENERATE_VERIFY_MAC"}}}]})
+    .to_string();
+    iam(
+        &kms,
         &root(),
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": arn, "PolicyName": "p", "PolicyDocument": policy.to_string()}),
-    )
-    .unwrap();
+        "PutUserPolicy",
+        &[
+            ("UserName", "maker"),
+            ("PolicyName", "p"),
+            ("PolicyDocument", &policy),
+        ],
+    );
     let maker = Caller::new(arn);
     kms.call_json(
         &maker,

@@ -5,15 +5,14 @@
 
 mod common;
 
-use common::{ROOT, create_key, fails, kms, ok, root};
+use common::{ROOT, create_key, fails, iam, kms, ok, root};
 use ebsim_kms::{Caller, ErrorType, Kms};
 use serde_json::{Value, json};
 
 const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
 
 fn alice(kms: &Kms) -> Caller {
-    kms.admin_json(&root(), "CreateUser", json!({"UserName": "alice"}))
-        .unwrap_or_else(|e| panic!("{e}"));
+    iam(kms, &root(), "CreateUser", &[("UserName", "alice")]);
     Caller::new(ALICE)
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ROOT, create_key, fails, kms, ok, root};
+use common::{ROOT, create_key, fails, iam, kms, leaf, ok, root, trust};
 use ebsim_kms::{Caller, ErrorType, KmsError};
 use serde_json::{Value, json};
 
@@ -236,13 +236,8 @@ fn asymmetric_and_hmac_keys_are_described_but_refused_for_data_keys() {
 fn ebs_pattern_with_managed_key_and_grant() {
     let (kms, _) = kms();
     let user = "arn:aws:iam::111122223333:user/alice";
-    let created = kms
-        .admin_json(&root(), "CreateUser", json!({"UserName": "alice"}))
-        .map_err(|e| e.to_string());
-    assert_eq!(
-        created.as_ref().ok().and_then(|v| v["Arn"].as_str()),
-        Some(user)
-    );
+    let created = iam(&kms, &root(), "CreateUser", &[("UserName", "alice")]);
+    assert_eq!(leaf(&created, "Arn"), user);
     let alice = Caller::new(user);
     // Direct use of the managed key is refused by its policy (no via-service).
     let e = fails(
@@ -634,9 +629,7 @@ fn rotation_keeps_old_blobs() {
 fn policies_iam_and_lockout() {
     let (kms, _) = kms();
     let (id, arn) = create_key(&kms);
-    kms.admin_json(&root(), "CreateUser", json!({"UserName": "bob"}))
-        .map(|_| ())
-        .unwrap_or_else(|e| panic!("{e}"));
+    iam(&kms, &root(), "CreateUser", &[("UserName", "bob")]);
     let bob = Caller::new("arn:aws:iam::111122223333:user/bob");
     // Default policy delegates to IAM; bob has no identity policy yet: the identity-based
     // policy is the one missing.
@@ -654,11 +647,20 @@ fn policies_iam_and_lockout() {
     );
     let e = fails(&kms, &bob, "CreateKey", json!({}));
     assert_eq!(e.error_type, ErrorType::AccessDeniedException);
-    kms.admin_json(&root(), "PutPrincipalPolicy", json!({"PrincipalArn": "arn:aws:iam::111122223333:user/bob", "PolicyName": "use",
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:CreateKey"], "Resource": "*"},
-            {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:tier": "secret"}}}]}}))
-        .map(|_| ()).unwrap_or_else(|e| panic!("{e}"));
+    let use_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:CreateKey"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:tier": "secret"}}}]})
+    .to_string();
+    iam(
+        &kms,
+        &root(),
+        "PutUserPolicy",
+        &[
+            ("UserName", "bob"),
+            ("PolicyName", "use"),
+            ("PolicyDocument", &use_policy),
+        ],
+    );
     let c = ok(
         &kms,
         &bob,
@@ -763,13 +765,19 @@ fn cross_account_needs_key_policy_and_identity_policy() {
         {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": vendor_role}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}).to_string();
     let k = ok(&kms, &root(), "CreateKey", json!({"Policy": policy}));
     let arn = k["KeyMetadata"]["Arn"].clone();
-    kms.admin_json(
-        &root(),
+    let vendor_root = Caller::new("arn:aws:iam::444455556666:root");
+    iam(
+        &kms,
+        &vendor_root,
         "CreateRole",
-        json!({"RoleName": "Vendor_EKM", "AccountId": "444455556666"}),
-    )
-    .map(|_| ())
-    .unwrap_or_else(|e| panic!("{e}"));
+        &[
+            ("RoleName", "Vendor_EKM"),
+            (
+                "AssumeRolePolicyDocument",
+                &trust("arn:aws:iam::444455556666:root"),
+            ),
+        ],
+    );
     let session = Caller::new("arn:aws:sts::444455556666:assumed-role/Vendor_EKM/s1");
     let e = fails(
         &kms,
@@ -782,9 +790,19 @@ fn cross_account_needs_key_policy_and_identity_policy() {
             .unwrap_or_default()
             .contains("no identity-based policy")
     );
-    kms.admin_json(&root(), "PutPrincipalPolicy", json!({"PrincipalArn": vendor_role, "PolicyName": "p",
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}}))
-        .map(|_| ()).unwrap_or_else(|e| panic!("{e}"));
+    let vendor_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]})
+    .to_string();
+    iam(
+        &kms,
+        &vendor_root,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "Vendor_EKM"),
+            ("PolicyName", "p"),
+            ("PolicyDocument", &vendor_policy),
+        ],
+    );
     let c = ok(
         &kms,
         &session,
@@ -914,12 +932,12 @@ fn faults_and_admin_access() {
         kms.lookup_access_key("test")
             .is_some_and(|c| c.principal == ROOT && c.secret.as_str() == "test" && !c.is_service)
     );
-    let u = kms
-        .admin_json(&root(), "CreateUser", json!({"UserName": "carol"}))
-        .unwrap_or_default();
-    let akid = u["AccessKeyId"].as_str().unwrap_or_default();
+    iam(&kms, &root(), "CreateUser", &[("UserName", "carol")]);
+    let u = iam(&kms, &root(), "CreateAccessKey", &[("UserName", "carol")]);
+    let akid = leaf(&u, "AccessKeyId");
+    let akid = akid.as_str();
     assert!(akid.starts_with("AKIA") && akid.len() == 20);
-    assert_eq!(u["SecretAccessKey"].as_str().map(str::len), Some(40));
+    assert_eq!(leaf(&u, "SecretAccessKey").len(), 40);
     assert_eq!(
         kms.lookup_access_key(akid).map(|c| c.principal),
         Some("arn:aws:iam::111122223333:user/carol".into())
@@ -980,4 +998,25 @@ fn the_typed_api_round_trips_a_data_key() {
             "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
         )
     );
+}
+
+/// IAM users, roles and their policies are IAM actions only: no admin operation makes them
+/// (docs/iam.md).
+#[test]
+fn no_admin_operation_makes_iam_principals() {
+    let (kms, _) = kms();
+    for op in [
+        "CreateUser",
+        "CreateRole",
+        "PutPrincipalPolicy",
+        "ListPrincipals",
+    ] {
+        assert!(!ebsim_kms::ADMIN_OPERATIONS.contains(&op), "{op}");
+        let e = kms
+            .admin_json(&root(), op, json!({"UserName": "u", "RoleName": "r"}))
+            .err()
+            .map(|e| e.error_type);
+        assert_eq!(e, Some(ErrorType::UnknownOperationException), "{op}");
+    }
+    assert!(ebsim_kms::ADMIN_OPERATIONS.contains(&"AdvanceClock"));
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ROOT, fails, ok};
+use common::{ROOT, fails, iam, ok};
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig, PersistStats};
 use serde_json::json;
 
@@ -31,8 +31,7 @@ fn managed_keys_are_not_created_for_other_accounts_or_unauthorized_callers() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let kms = open(dir.path());
     let root = Caller::new(ROOT);
-    kms.admin_json(&root, "CreateUser", json!({"UserName": "nobody"}))
-        .unwrap_or_else(|e| panic!("{e}"));
+    iam(&kms, &root, "CreateUser", &[("UserName", "nobody")]);
     let nobody = Caller::new("arn:aws:iam::111122223333:user/nobody");
     let before = stats(&kms);
     // Any 12-digit account named in an alias ARN: nothing is created anywhere.

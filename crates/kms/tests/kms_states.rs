@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{create_key, ok, root};
+use common::{create_key, iam, ok, root};
 use ebsim_data_dir::{DataDir, ExclusiveLock};
 use ebsim_kms::{Caller, ErrorType, Kms, KmsConfig};
 use serde_json::{Value, json};
@@ -39,9 +39,8 @@ fn key_ids(kms: &Kms) -> Vec<String> {
 }
 
 fn principals(kms: &Kms) -> usize {
-    admin(kms, "ListPrincipals", json!({}))["Principals"]
-        .as_array()
-        .map_or(0, Vec::len)
+    let users = iam(kms, &root(), "ListUsers", &[]);
+    users.iter().filter(|(k, _)| k == "UserName").count()
 }
 
 /// Keys, an alias, a grant, a user, a clock offset, a fault, audit records.
@@ -59,7 +58,7 @@ fn populate(kms: &Kms) -> String {
         "CreateGrant",
         json!({"KeyId": id, "GranteePrincipal": "arn:aws:iam::111122223333:user/u", "Operations": ["Decrypt"]}),
     );
-    admin(kms, "CreateUser", json!({"UserName": "alice"}));
+    iam(kms, &root(), "CreateUser", &[("UserName", "alice")]);
     admin(kms, "AdvanceClock", json!({"Days": 3}));
     admin(
         kms,
@@ -205,7 +204,7 @@ fn save_change_restore_gives_the_saved_state_back() {
     // Change things: a new key, the first one disabled, another user, the image, the clock.
     let (other, _) = create_key(&kms);
     ok(&kms, &root(), "DisableKey", json!({"KeyId": id}));
-    admin(&kms, "CreateUser", json!({"UserName": "bob"}));
+    iam(&kms, &root(), "CreateUser", &[("UserName", "bob")]);
     admin(&kms, "AdvanceClock", json!({"Days": 10}));
     std::fs::write(d.volume_data(VOL), b"changed").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(key_ids(&kms).len(), 2);

@@ -162,6 +162,33 @@ fn ctx_of(v: &Value) -> BTreeMap<String, String> {
 }
 
 impl LocalKms for KmsDouble {
+    /// STS AssumeRole only: any caller may assume any role (no trust policy is kept); the
+    /// session is `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` and the call is recorded.
+    fn query(
+        &self,
+        caller: &Caller,
+        _service: ebsim_iam::QueryService,
+        request: &ebsim_iam::QueryRequest,
+        _request_id: &str,
+    ) -> Result<Vec<u8>, ebsim_iam::QueryError> {
+        if request.action() != "AssumeRole" {
+            return Err(ebsim_iam::QueryError::invalid_action(request.action()));
+        }
+        let role = request.required("RoleArn")?;
+        let session = request.required("RoleSessionName")?;
+        let account = role.split(':').nth(4).unwrap_or_default();
+        let name = role.rsplit('/').next().unwrap_or_default();
+        self.0.lock().expect("lock").calls.push((
+            "AssumeRole".to_owned(),
+            caller.principal.clone(),
+            None,
+        ));
+        Ok(format!(
+            "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIADOUBLE</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROADOUBLE:{session}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{name}/{session}</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>"
+        )
+        .into_bytes())
+    }
+
     fn call(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
         let req: Value = serde_json::from_slice(body)
             .map_err(|_| err(ErrorType::SerializationException, "json"))?;

@@ -17,6 +17,25 @@ use serde_json::{Value, json};
 /// The app role of the source's example (in the vendor's account).
 pub const EXAMPLE_ROLE_ARN: &str = "arn:aws:iam::222233334444:role/Workato_EKM";
 
+/// The IAM user the app runs as in the vendor's account; it assumes the app role.
+pub const APP_USER: &str = "ekm-app";
+
+/// The session name of the app's AssumeRole.
+pub const SESSION_NAME: &str = "ekm-validation";
+
+/// The app's own principal for `role_arn`: the user [`APP_USER`] of the role's account, whose
+/// AssumeRole the role's trust policy must allow.
+pub fn app_principal(role_arn: &str) -> String {
+    let account = role_arn.split(':').nth(4).unwrap_or_default();
+    format!("arn:aws:iam::{account}:user/{APP_USER}")
+}
+
+/// The app role's trust policy: `app` (see [`app_principal`]) may assume it.
+pub fn trust_policy(app: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": app}, "Action": "sts:AssumeRole"}]})
+}
+
 /// The key-policy statement that lets `role_arn` use a key for Encrypt and Decrypt.
 pub fn policy_statement(role_arn: &str) -> Value {
     json!({
@@ -62,6 +81,9 @@ pub enum EkmCause {
     /// Not one of the three: the key policy lets the role use the key, but the role has no
     /// identity policy of its own allowing it (a key in another account needs both).
     RoleIdentityPolicyMissing,
+    /// Not one of the three: the app cannot assume its role (no such role, or its trust
+    /// policy does not name the app).
+    RoleNotAssumable,
 }
 
 impl fmt::Display for EkmCause {
@@ -79,6 +101,9 @@ impl fmt::Display for EkmCause {
             }
             Self::RoleIdentityPolicyMissing => {
                 "not one of the three documented causes: the key policy lets the role use the key, but the role has no identity policy of its own allowing it"
+            }
+            Self::RoleNotAssumable => {
+                "not one of the three documented causes: the app cannot assume its role (the role does not exist, or its trust policy does not name the app)"
             }
         })
     }
@@ -159,6 +184,17 @@ pub enum EkmError {
         /// `kms:Encrypt` or `kms:Decrypt`.
         action: &'static str,
     },
+    /// The app's AssumeRole of its role was refused.
+    #[error("{app} could not assume {role_arn}: {source}")]
+    AssumeRole {
+        /// The app role.
+        role_arn: String,
+        /// The app's principal.
+        app: String,
+        /// What STS answered.
+        #[source]
+        source: Box<ClientError>,
+    },
     /// A KMS call failed.
     #[error("{operation} failed: {source}")]
     Kms {
@@ -192,6 +228,8 @@ impl EkmError {
             Self::PolicyNotValid { .. } => EkmCause::PolicyInvalid,
             Self::PolicyDoesNotAllow { .. } => EkmCause::RoleNotInKeyPolicy,
             Self::RoleLacksIdentityPolicy { .. } => EkmCause::RoleIdentityPolicyMissing,
+            Self::AssumeRole { source, .. } if is_outage(source) => EkmCause::KmsOutage,
+            Self::AssumeRole { .. } => EkmCause::RoleNotAssumable,
             Self::Kms { source, .. } if is_outage(source) => EkmCause::KmsOutage,
             Self::Kms { source, .. } => match source.kms_error_type().map(|t| t.name()) {
                 Some("AccessDeniedException") => EkmCause::PolicyInvalid,
@@ -217,6 +255,9 @@ impl EkmError {
             Self::RoleLacksIdentityPolicy { role_arn, key_arn, .. } => format!(
                 "the vendor attaches an identity policy to {role_arn} allowing kms:Encrypt and kms:Decrypt on {key_arn} (ebsim iam put-policy {role_arn} FILE); a key in another account needs both that and the key policy"
             ),
+            Self::AssumeRole { role_arn, app, .. } => format!(
+                "the vendor creates {role_arn} with a trust policy letting {app} assume it (ebsim iam create-role NAME --trust-policy FILE)"
+            ),
             Self::Kms { source, .. } if is_outage(source) => "KMS is unavailable: check the AWS Health Dashboard (or that the endpoint runs), wait and validate again".into(),
             Self::Kms { .. } => "check that the key policy lets the app role use the key".into(),
             Self::RoundTripMismatch => "validate again; if it persists, KMS is misbehaving".into(),
@@ -235,6 +276,10 @@ pub struct EkmReport {
     pub encrypt_allowed_by: Option<String>,
     /// The key policy statement that allowed Decrypt (its Sid).
     pub decrypt_allowed_by: Option<String>,
+    /// The session of the role the round trip ran as (STS AssumeRole by [`app_principal`]).
+    pub session_arn: String,
+    /// When that session expires (ISO 8601, simulated time).
+    pub session_expiration: String,
     /// Whether automatic rotation is on (when KMS said).
     pub rotation_enabled: Option<bool>,
     /// Recommendations (e.g. switch rotation on).
@@ -374,12 +419,13 @@ pub fn check_role_arn(arn: &str) -> Result<(), EkmError> {
 pub fn role_session(role_arn: &str) -> String {
     let account = role_arn.split(':').nth(4).unwrap_or_default();
     let name = role_arn.rsplit('/').next().unwrap_or_default();
-    format!("arn:aws:sts::{account}:assumed-role/{name}/ekm-validation")
+    format!("arn:aws:sts::{account}:assumed-role/{name}/{SESSION_NAME}")
 }
 
 /// Validates `key_arn` for the app role `role_arn` as the app does: ARN syntax, the key exists
 /// and is a symmetric, enabled key, the key policy (evaluated, not string-matched) lets the
-/// role Encrypt and Decrypt, and a live Encrypt→Decrypt round trip as the role. The key's
+/// role Encrypt and Decrypt, and a live Encrypt→Decrypt round trip as a session of the role
+/// that [`app_principal`] takes on with STS AssumeRole. The key's
 /// owner (the client's default identity) reads the key and its policy.
 ///
 /// # Errors
@@ -466,7 +512,15 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
             }
         }
     }
-    let role = Identity::Principal(session);
+    // The app acts as the role through a real AssumeRole: the role's trust policy decides.
+    let app = app_principal(role_arn);
+    let role = client
+        .assume_role(&Identity::Principal(app.clone()), role_arn, SESSION_NAME)
+        .map_err(|e| EkmError::AssumeRole {
+            role_arn: role_arn.to_owned(),
+            app,
+            source: Box::new(e),
+        })?;
     // The key policy allowed the role: an AccessDenied now is the role's own side.
     let round_trip = |operation: &'static str, action: &'static str| {
         move |e: ClientError| {
@@ -529,9 +583,15 @@ pub fn validate(client: &KmsClient, key_arn: &str, role_arn: &str) -> Result<Ekm
         ));
     }
     let mut sids = allowed_by.into_iter();
+    let (session_arn, session_expiration) = match &role {
+        Identity::Session(s) => (s.principal.clone(), s.expiration.clone()),
+        _ => (session, String::new()),
+    };
     Ok(EkmReport {
         key_arn: key_arn.to_owned(),
         role_arn: role_arn.to_owned(),
+        session_arn,
+        session_expiration,
         encrypt_allowed_by: sids.next().flatten(),
         decrypt_allowed_by: sids.next().flatten(),
         rotation_enabled: rotation,

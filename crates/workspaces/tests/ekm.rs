@@ -36,7 +36,7 @@ fn policy_with(statement: &serde_json::Value) -> String {
 fn pasted_statement_validates_and_rotation_off_is_a_recommendation() {
     let stmt = ekm::policy_statement(EXAMPLE_ROLE_ARN);
     assert_eq!(stmt["Principal"]["AWS"], EXAMPLE_ROLE_ARN);
-    let (_kms, client, key) = setup(&policy_with(&stmt));
+    let (kms, client, key) = setup(&policy_with(&stmt));
     let report = ekm::validate(&client, &key, EXAMPLE_ROLE_ARN).expect("valid");
     assert_eq!(
         report.encrypt_allowed_by.as_deref(),
@@ -44,6 +44,16 @@ fn pasted_statement_validates_and_rotation_off_is_a_recommendation() {
     );
     assert_eq!(report.rotation_enabled, Some(false));
     assert!(report.recommendations[0].contains("rotation"));
+    // The app assumed the role as its own principal, then encrypted as the session.
+    let session = "arn:aws:sts::222233334444:assumed-role/Workato_EKM/ekm-validation";
+    assert_eq!(report.session_arn, session);
+    let calls = kms.0.lock().expect("lock").calls.clone();
+    let at = |op: &str, who: &str| calls.iter().position(|(o, p, _)| o == op && p == who);
+    let assumed = at("AssumeRole", &ekm::app_principal(EXAMPLE_ROLE_ARN)).expect("AssumeRole");
+    assert!(
+        at("Encrypt", session).is_some_and(|e| e > assumed),
+        "{calls:?}"
+    );
 }
 
 #[test]

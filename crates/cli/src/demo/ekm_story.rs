@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use ebsim_iam::QueryService;
 use ebsim_kms_client::{HttpConfig, Identity, KmsClient, RetryPolicy};
 use ebsim_workspaces::Simulator;
 use ebsim_workspaces::ekm::{self, EkmError};
@@ -39,6 +40,21 @@ pub(crate) fn vendor_policy_lines() -> Vec<String> {
         "  \"Resource\": \"arn:aws:kms:*:*:key/*\"}".into(),
         "]}".into(),
     ]
+}
+
+/// An IAM action in the vendor's account, as its root; a user or role that already exists
+/// (a data dir the story ran in before) is kept.
+fn vendor_iam(client: &KmsClient, action: &str, params: &[(&str, &str)]) -> Result<(), CliError> {
+    let vendor = Identity::Principal(format!("arn:aws:iam::{VENDOR_ACCOUNT}:root"));
+    match client.query_as(&vendor, QueryService::Iam, action, params) {
+        Ok(_) => Ok(()),
+        Err(ebsim_kms_client::ClientError::Service { type_name, .. })
+            if type_name == "EntityAlreadyExists" =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// One `ekm connect` as the app runs it: the outcome (`valid` or the cause) and its text.
@@ -103,16 +119,23 @@ pub(crate) fn run(
             "The vendor creates its app's IAM role in its own account ({VENDOR_ACCOUNT}): {ROLE}. The app calls KMS as a session of this role."
         ),
     );
-    match client.admin(
+    let app = ekm::app_principal(ROLE);
+    vendor_iam(client, "CreateUser", &[("UserName", ekm::APP_USER)])?;
+    let trust = ekm::trust_policy(&app).to_string();
+    vendor_iam(
+        client,
         "CreateRole",
-        json!({"RoleName": "Workato_EKM", "AccountId": VENDOR_ACCOUNT}),
-    ) {
-        Ok(_) => {}
-        Err(e) if code_of(&e) == "AlreadyExistsException" => {}
-        Err(e) => return Err(e.into()),
-    }
+        &[
+            ("RoleName", "Workato_EKM"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    )?;
     s1.text(format!(
-        "(ebsim iam create-role Workato_EKM --account {VENDOR_ACCOUNT})"
+        "(ebsim iam create-role Workato_EKM --account {VENDOR_ACCOUNT} --trust-policy trust.json)"
+    ));
+    s1.text(format!(
+        "Its trust policy lets the app's own principal, {app}, assume it (sts:AssumeRole); the app's calls are made as the session arn:aws:sts::{VENDOR_ACCOUNT}:assumed-role/Workato_EKM/{}.",
+        ekm::SESSION_NAME
     ));
     s1.notes.push("the vendor's role: IAM, no KMS call".into());
     report.sections.push(s1);
@@ -157,10 +180,14 @@ pub(crate) fn run(
     s4.calls(trail.take()?);
     report.sections.push(s4);
 
-    client.admin(
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": ROLE, "PolicyName": "ekm",
-        "PolicyDocument": vendor_policy().to_string()}),
+    vendor_iam(
+        client,
+        "PutRolePolicy",
+        &[
+            ("RoleName", "Workato_EKM"),
+            ("PolicyName", "ekm"),
+            ("PolicyDocument", &vendor_policy().to_string()),
+        ],
     )?;
     let (outcome, lines, _) = connect(client, &key, ROLE);
     let mut s5 = step(

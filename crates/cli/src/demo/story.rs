@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ebsim_iam::QueryService;
 use ebsim_kms_client::{Identity, KmsClient};
 use ebsim_workspaces::{LaunchRequest, Simulator, Workspace};
 use serde_json::{Value, json};
@@ -86,14 +87,13 @@ pub(crate) fn code_of(e: &ebsim_kms_client::ClientError) -> String {
         .map_or_else(|| e.to_string(), |t| t.name().to_owned())
 }
 
-/// Creates an IAM user of `account` unless it exists.
+/// Creates the IAM user `name` of the client's account (`account`, the key's) unless it
+/// exists.
 fn ensure_user(client: &KmsClient, account: &str, name: &str) -> Result<String, CliError> {
-    match client.admin(
-        "CreateUser",
-        json!({"UserName": name, "AccountId": account}),
-    ) {
+    match client.query(QueryService::Iam, "CreateUser", &[("UserName", name)]) {
         Ok(_) => {}
-        Err(e) if code_of(&e) == "AlreadyExistsException" => {}
+        Err(ebsim_kms_client::ClientError::Service { type_name, .. })
+            if type_name == "EntityAlreadyExists" => {}
         Err(e) => return Err(e.into()),
     }
     Ok(format!("arn:aws:iam::{account}:user/{name}"))
@@ -205,17 +205,25 @@ pub(crate) fn run(
     )?;
     setup.text(format!("Part 1: the key policy's \"Allow use of the key\" statement makes {ADMIN} and {HELPDESK} key users (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey)."));
     setup.calls(trail.take()?);
-    client.admin(
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": admin, "PolicyName": "workspaces-kms",
-            "PolicyDocument": admin_policy(&key_arn).to_string()}),
+    client.query(
+        QueryService::Iam,
+        "PutUserPolicy",
+        &[
+            ("UserName", ADMIN),
+            ("PolicyName", "workspaces-kms"),
+            ("PolicyDocument", &admin_policy(&key_arn).to_string()),
+        ],
     )?;
     let console_only = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["kms:ListAliases", "kms:ListKeys"], "Resource": "*"}]});
-    client.admin(
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": helpdesk, "PolicyName": "console-only",
-            "PolicyDocument": console_only.to_string()}),
+    client.query(
+        QueryService::Iam,
+        "PutUserPolicy",
+        &[
+            ("UserName", HELPDESK),
+            ("PolicyName", "console-only"),
+            ("PolicyDocument", &console_only.to_string()),
+        ],
     )?;
     setup.text(format!(
         "Part 2: {ADMIN}'s IAM policy, as the source document writes it, with this key's ARN:"

@@ -35,7 +35,7 @@ const LONG: usize = 512;
 pub enum Who {
     /// The built-in `test`/`test` credential: the default account's root.
     Root,
-    /// An IAM user or role created through the admin API.
+    /// An IAM user with an access key (IAM CreateUser and CreateAccessKey).
     Iam {
         label: String,
         akid: String,
@@ -328,6 +328,34 @@ impl Corpus {
     pub fn kms(&mut self, step: &str, who: &Who, op: &str, body: Value) -> Value {
         let bytes = serde_json::to_vec(&body).expect("request JSON");
         self.call(step, who, &format!("TrentService.{op}"), &bytes)
+    }
+
+    /// An IAM action made in process as `principal`, not a step of the corpus (the corpus
+    /// pins the KMS endpoint; IAM over the wire is tested by `iam_sts.rs`): the answer's
+    /// leaf elements. Panics if the action fails.
+    pub fn iam(
+        &self,
+        principal: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let kms = self.kms.as_ref().expect("running");
+        let out = ebsim_iam::QueryRequest::parse(form.finish().as_bytes())
+            .and_then(|req| {
+                kms.query(
+                    &ebsim_kms::Caller::new(principal),
+                    ebsim_iam::QueryService::Iam,
+                    &req,
+                    "corpus",
+                )
+            })
+            .unwrap_or_else(|e| panic!("{action} {params:?}: {e}"));
+        ebsim_iam::xml::leaves(&out).expect("IAM answer")
     }
 
     /// An admin operation (`EbsimAdmin.<op>`) with a JSON body.

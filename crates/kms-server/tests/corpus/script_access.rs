@@ -15,22 +15,37 @@ pub const OTHER_ROOT: &str = "arn:aws:iam::444455556666:root";
 const VENDOR_ROLE: &str = "arn:aws:iam::444455556666:role/Vendor_EKM";
 const VENDOR_SESSION: &str = "arn:aws:sts::444455556666:assumed-role/Vendor_EKM/s1";
 
-/// Creates an IAM user (admin API) and returns its credential.
+/// Creates an IAM user with an access key (IAM actions, in process) and returns its
+/// credential.
 pub fn user(c: &mut Corpus, name: &str) -> Who {
-    let v = c.admin(
-        &format!("iam/create user {name}"),
-        &Who::Root,
-        "CreateUser",
-        json!({"UserName": name}),
-    );
-    match (v["AccessKeyId"].as_str(), v["SecretAccessKey"].as_str()) {
-        (Some(akid), Some(secret)) => Who::Iam {
-            label: format!("iam user {name}"),
-            akid: akid.to_owned(),
-            secret: secret.to_owned(),
-        },
-        _ => panic!("CreateUser {name}: {v}"),
+    c.iam(ROOT, "CreateUser", &[("UserName", name)]);
+    let key = c.iam(ROOT, "CreateAccessKey", &[("UserName", name)]);
+    let field = |n: &str| {
+        key.iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("CreateAccessKey {name}: no {n}"))
+    };
+    let akid = field("AccessKeyId");
+    c.norm.name(&akid, &format!("<akid of {name}>"));
+    Who::Iam {
+        label: format!("iam user {name}"),
+        akid,
+        secret: field("SecretAccessKey"),
     }
+}
+
+/// An inline policy of a user or role (IAM PutUserPolicy or PutRolePolicy as `root`).
+fn put_policy(c: &Corpus, root: &str, action: &str, names: [(&str, &str); 2], policy: &Value) {
+    let text = match policy {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    c.iam(
+        root,
+        action,
+        &[names[0], names[1], ("PolicyDocument", &text)],
+    );
 }
 
 fn policy(statements: Value) -> String {
@@ -76,24 +91,25 @@ fn identity_policies(c: &mut Corpus, k: &Keys, alice: &Who, bob: &Who, carol: &W
     ] {
         c.kms(step, alice, op, body);
     }
-    c.admin(
-        "iam/put bob's policy",
-        &Who::Root,
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": BOB, "PolicyName": "use", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+    put_policy(
+        c,
+        ROOT,
+        "PutUserPolicy",
+        [("UserName", "bob"), ("PolicyName", "use")],
+        &json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateKey", "kms:ListKeys",
                 "kms:ListAliases", "kms:CreateAlias", "kms:TagResource", "kms:GenerateRandom"], "Resource": "*"},
             {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
-                "Condition": {"StringEquals": {"kms:EncryptionContext:tier": "secret"}}}]}}),
+                "Condition": {"StringEquals": {"kms:EncryptionContext:tier": "secret"}}}]}),
     );
-    c.admin(
-        "iam/put carol's policy (as text)",
-        &Who::Root,
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": "arn:aws:iam::111122223333:user/carol", "PolicyName": "limited",
-               "PolicyDocument": policy(json!([
-                   {"Effect": "Allow", "Action": ["kms:CreateKey", "kms:ListAliases"], "Resource": "*"},
-                   {"Effect": "Deny", "Action": "kms:ListAliases", "Resource": "*"}]))}),
+    put_policy(
+        c,
+        ROOT,
+        "PutUserPolicy",
+        [("UserName", "carol"), ("PolicyName", "limited")],
+        &Value::String(policy(json!([
+            {"Effect": "Allow", "Action": ["kms:CreateKey", "kms:ListAliases"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "kms:ListAliases", "Resource": "*"}]))),
     );
     let secret = c.kms(
         "iam/bob encrypt (identity policy)",
@@ -290,11 +306,16 @@ fn cross_account(c: &mut Corpus, k: &Keys) {
             json!({"Policy": text}),
         ),
     );
-    c.admin(
-        "cross/create the vendor role",
-        &root,
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": OTHER_ROOT}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    c.iam(
+        OTHER_ROOT,
         "CreateRole",
-        json!({"RoleName": "Vendor_EKM", "AccountId": "444455556666"}),
+        &[
+            ("RoleName", "Vendor_EKM"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
     );
     let vendor = Who::acting(VENDOR_SESSION);
     c.kms(
@@ -303,12 +324,13 @@ fn cross_account(c: &mut Corpus, k: &Keys) {
         "Encrypt",
         json!({"KeyId": x.arn, "Plaintext": HELLO}),
     );
-    c.admin(
-        "cross/put the vendor role's policy",
-        &root,
-        "PutPrincipalPolicy",
-        json!({"PrincipalArn": VENDOR_ROLE, "PolicyName": "ekm", "PolicyDocument": {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}}),
+    put_policy(
+        c,
+        OTHER_ROOT,
+        "PutRolePolicy",
+        [("RoleName", "Vendor_EKM"), ("PolicyName", "ekm")],
+        &json!({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}),
     );
     let w = c.kms(
         "cross/vendor encrypt",

@@ -1,12 +1,29 @@
-//! The admin operations: clock, faults, IAM principals, audit reads (account root only),
+//! The admin operations: clock, faults, root credentials, audit reads (account root only),
 //! and reset and saved states (`states.rs`; the default account's root only).
 
 use super::*;
 
+/// Every admin operation (`X-Amz-Target: EbsimAdmin.<Operation>`). IAM users, roles and
+/// their policies are not among them: they are IAM actions (docs/iam.md).
+pub const ADMIN_OPERATIONS: &[&str] = &[
+    "AdvanceClock",
+    "ResetClock",
+    "GetClock",
+    "SetFault",
+    "ClearFaults",
+    "GetRootCredentials",
+    "ReadAudit",
+    "Reset",
+    "SaveState",
+    "RestoreState",
+    "ListStates",
+    "DeleteState",
+];
+
 impl Kms {
-    /// Operations KMS has no wire operation for (clock, faults, IAM, audit, reset and saved
-    /// states), allowed to an account root only (reset and saved states: to the default
-    /// account's root).
+    /// Operations KMS has no wire operation for (clock, faults, root credentials, audit, reset
+    /// and saved states), allowed to an account root only (reset and saved states: to the
+    /// default account's root). IAM users, roles and policies are IAM actions (docs/iam.md).
     ///
     /// # Errors
     /// AccessDeniedException for anyone but a root; ValidationException for bad input.
@@ -37,6 +54,12 @@ impl Kms {
         operation: &str,
         request: Value,
     ) -> Result<Value, KmsError> {
+        if !ADMIN_OPERATIONS.contains(&operation) {
+            return Err(err(
+                ErrorType::UnknownOperationException,
+                format!("Unknown admin operation {operation}"),
+            ));
+        }
         if !is_root(&caller.principal) || caller.via_service.is_some() {
             return Err(err(
                 ErrorType::AccessDeniedException,
@@ -139,88 +162,6 @@ impl Kms {
                 self.faults.clear();
                 Ok(json!({}))
             }
-            "CreateUser" | "CreateRole" => {
-                let (field, kind) = if operation == "CreateUser" {
-                    ("UserName", "user")
-                } else {
-                    ("RoleName", "role")
-                };
-                let name = req
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| validation(format!("{field} is required.")))?;
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-                {
-                    return Err(validation(format!(
-                        "{field} must be 1..64 characters of [A-Za-z0-9+=,.@_-]."
-                    )));
-                }
-                let account = req
-                    .get("AccountId")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&self.config.account)
-                    .to_string();
-                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(validation("AccountId must be 12 digits."));
-                }
-                let arn = format!("arn:aws:iam::{account}:{kind}/{name}");
-                // Read before the state is locked (the clock reads the state's offset).
-                let now = self.now();
-                let mut st = self.state.write();
-                if st.principals.contains_key(&arn) {
-                    return Err(err(
-                        ErrorType::AlreadyExistsException,
-                        format!("{arn} already exists."),
-                    ));
-                }
-                let (id, secret) = store::new_access_key("AKIA");
-                let out =
-                    json!({"Arn": arn, "AccessKeyId": id, "SecretAccessKey": secret.as_str()});
-                st.principals.insert(
-                    arn.clone(),
-                    Principal::new(arn, kind, account, now).with_key(id, secret),
-                );
-                self.persist(&mut st)?;
-                Ok(out)
-            }
-            "PutPrincipalPolicy" => {
-                let arn = req
-                    .get("PrincipalArn")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| validation("PrincipalArn is required."))?;
-                let name = req
-                    .get("PolicyName")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| validation("PolicyName is required."))?;
-                let text = match req.get("PolicyDocument") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v @ Value::Object(_)) => v.to_string(),
-                    _ => return Err(validation("PolicyDocument is required.")),
-                };
-                let doc = PolicyDocument::parse_identity_policy(&text).map_err(KmsError::from)?;
-                let mut st = self.state.write();
-                let stm = &mut *st;
-                let p = stm.principals.get_mut(arn).ok_or_else(|| {
-                    err(
-                        ErrorType::NotFoundException,
-                        format!("No IAM user or role {arn}."),
-                    )
-                })?;
-                p.policies.insert(name.to_string(), text);
-                let _ = doc;
-                p.compile(&stm.managed_policies).map_err(internal)?;
-                self.persist(&mut st)?;
-                Ok(json!({}))
-            }
-            "ListPrincipals" => {
-                let st = self.state.read();
-                let list: Vec<Value> = st.principals.values().map(|p| json!({"Arn": p.arn, "Type": p.kind, "AccountId": p.account, "AccessKeyId": p.access_keys.first().map(|k| k.id.as_str()), "PolicyNames": p.policies.keys().collect::<Vec<_>>()})).collect();
-                Ok(json!({"Principals": list}))
-            }
             "GetRootCredentials" => {
                 let account = match req.get("AccountId") {
                     None | Some(Value::Null) => self.config.account.clone(),
@@ -258,5 +199,25 @@ impl Kms {
     pub(super) fn clock_json(&self) -> Value {
         let now = self.now();
         json!({"OffsetSeconds": self.state.read().clock_offset, "Now": now, "NowIso": iso8601(now)})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_holds_every_state_operation_and_no_iam_one() {
+        for op in states::STATE_OPERATIONS {
+            assert!(ADMIN_OPERATIONS.contains(&op), "{op}");
+        }
+        for op in [
+            "CreateUser",
+            "CreateRole",
+            "PutPrincipalPolicy",
+            "ListPrincipals",
+        ] {
+            assert!(!ADMIN_OPERATIONS.contains(&op), "{op}");
+        }
     }
 }

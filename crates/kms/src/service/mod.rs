@@ -50,6 +50,7 @@ use ebsim_kms_api::types::crypto::{
     DecryptRequest, GenerateDataKeyWithoutPlaintextRequest, ReEncryptRequest,
 };
 
+pub use admin::ADMIN_OPERATIONS;
 use aliases::*;
 use authz::*;
 pub use grants::GRANT_OPERATIONS;

@@ -57,3 +57,38 @@ pub fn create_key(kms: &Kms) -> (String, String) {
     };
     (field("KeyId"), field("Arn"))
 }
+
+/// An IAM action (Query protocol, docs/iam.md) as `caller`; panics with the action if it
+/// fails. The answer's leaf elements in document order.
+pub fn iam(
+    kms: &Kms,
+    caller: &Caller,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", action);
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let out = ebsim_iam::QueryRequest::parse(form.finish().as_bytes())
+        .and_then(|req| kms.query(caller, ebsim_iam::QueryService::Iam, &req, "test"))
+        .unwrap_or_else(|e| panic!("{action} {params:?} failed: {e}"));
+    ebsim_iam::xml::leaves(&out).unwrap_or_else(|e| panic!("{action}: {e}"))
+}
+
+/// The text of the first leaf `name` of an IAM answer ("" if none).
+pub fn leaf(leaves: &[(String, String)], name: &str) -> String {
+    leaves
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// A trust policy letting `principal` assume the role.
+pub fn trust(principal: &str) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]})
+    .to_string()
+}

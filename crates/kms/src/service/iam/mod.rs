@@ -307,3 +307,6 @@ impl Kms {
         w.close("Credentials");
     }
 }
+
+#[cfg(test)]
+mod tests;
