@@ -77,18 +77,15 @@ impl MetadataKey {
 
 /// HKDF-SHA256 (RFC 5869) with an output of one hash length.
 fn hkdf_sha256_32(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let hmac = |key: &[u8], parts: &[&[u8]]| -> Zeroizing<[u8; 32]> {
-        let mut m = match HmacSha256::new_from_slice(key) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts any key length"),
-        };
-        for p in parts {
-            m.update(p);
-        }
-        Zeroizing::new(m.finalize().into_bytes().into())
-    };
-    let prk = hmac(salt, &[ikm]);
-    hmac(prk.as_ref(), &[info, &[1u8]])
+    let mut okm = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit of 255 hash lengths: expand cannot fail.
+    if hkdf::Hkdf::<Sha256>::new(Some(salt), ikm)
+        .expand(info, okm.as_mut())
+        .is_err()
+    {
+        unreachable!("32 bytes is a valid HKDF-SHA256 output length");
+    }
+    okm
 }
 
 #[cfg(test)]
