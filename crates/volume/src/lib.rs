@@ -45,6 +45,7 @@ mod binding;
 mod error;
 mod extents;
 mod metadata;
+mod raw;
 mod root;
 
 // The public interface is:
@@ -52,6 +53,7 @@ pub use attached::AttachedVolume;
 pub use error::{VolumeError, kms_failure_meaning};
 pub use extents::{Extent, MAX_EXTENTS};
 pub use metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, new_volume_id};
+pub use raw::{CiphertextAccess, RawVolume};
 pub use root::{BrokenVolume, NewVolume, VolumeListing, VolumeRoot};
 
 /// Entry points for the fuzz targets (fuzz/README.md). Not a stable API.
