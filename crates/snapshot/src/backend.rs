@@ -68,10 +68,9 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Sna
         rand::random::<u64>()
     ));
     let result = (|| {
-        let mut f = ebsim_data_dir::no_follow(
-            OpenOptions::new().write(true).create_new(true).mode(0o600),
-        )
-        .open(&tmp)?;
+        let mut f =
+            ebsim_data_dir::no_follow(OpenOptions::new().write(true).create_new(true).mode(0o600))
+                .open(&tmp)?;
         f.write_all(bytes)?;
         if sync {
             f.sync_data()?;
@@ -126,8 +125,7 @@ impl Backend for LocalBackend {
 
     fn get_block(&self, sha: &[u8; 32], out: &mut Vec<u8>) -> Result<bool, SnapshotError> {
         let path = self.block_path(sha);
-        let mut f: File = match ebsim_data_dir::open_regular(&path, OpenOptions::new().read(true))
-        {
+        let mut f: File = match ebsim_data_dir::open_regular(&path, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(SnapshotError::io("cannot open", path, e)),
@@ -153,9 +151,12 @@ impl Backend for LocalBackend {
     fn list_blocks(&self) -> Result<Vec<[u8; 32]>, SnapshotError> {
         let blocks = self.root.join("blocks");
         let mut out = Vec::new();
-        let top = std::fs::read_dir(&blocks).map_err(|e| SnapshotError::io("cannot list", &blocks, e))?;
+        let top =
+            std::fs::read_dir(&blocks).map_err(|e| SnapshotError::io("cannot list", &blocks, e))?;
         for sub in top.filter_map(Result::ok) {
-            let Ok(entries) = std::fs::read_dir(sub.path()) else { continue };
+            let Ok(entries) = std::fs::read_dir(sub.path()) else {
+                continue;
+            };
             for e in entries.filter_map(Result::ok) {
                 if let Some(sha) = e.file_name().to_str().and_then(|n| parse_sha256(n).ok()) {
                     out.push(sha);
@@ -166,7 +167,8 @@ impl Backend for LocalBackend {
     }
 
     fn sync(&self) -> Result<(), SnapshotError> {
-        let dir = File::open(&self.root).map_err(|e| SnapshotError::io("cannot open", &self.root, e))?;
+        let dir =
+            File::open(&self.root).map_err(|e| SnapshotError::io("cannot open", &self.root, e))?;
         rustix::fs::syncfs(&dir).map_err(|e| SnapshotError::io("cannot sync", &self.root, e.into()))
     }
 
@@ -195,7 +197,8 @@ impl Backend for LocalBackend {
 
     fn list_manifests(&self) -> Result<Vec<SnapshotId>, SnapshotError> {
         let dir = self.root.join("manifests");
-        let entries = std::fs::read_dir(&dir).map_err(|e| SnapshotError::io("cannot list", &dir, e))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| SnapshotError::io("cannot list", &dir, e))?;
         let mut ids: Vec<SnapshotId> = entries
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -219,7 +222,11 @@ impl FileLock {
         ebsim_data_dir::open_regular(
             path,
             ebsim_data_dir::no_follow(
-                OpenOptions::new().read(true).write(true).create(true).mode(0o600),
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .mode(0o600),
             ),
         )
         .map_err(|e| SnapshotError::io("cannot open", path, e))

@@ -60,8 +60,9 @@ impl SnapshotStore {
     /// [`SnapshotError::Kms`]; nothing is written then.
     pub fn copy(&self, req: CopySnapshot) -> Result<SnapshotJob, SnapshotError> {
         let id = SnapshotId::parse(&req.source_snapshot_id)?;
-        let src_region = Region::parse(&req.source_region)
-            .ok_or_else(|| SnapshotError::UnknownRegion(req.source_region.chars().take(64).collect()))?;
+        let src_region = Region::parse(&req.source_region).ok_or_else(|| {
+            SnapshotError::UnknownRegion(req.source_region.chars().take(64).collect())
+        })?;
         if req.encrypted == Some(false) && req.kms_key_id.is_some() {
             return Err(SnapshotError::KmsKeyWithoutEncryption);
         }
@@ -104,7 +105,8 @@ impl SnapshotStore {
                         // Another region: its own key of the same name.
                         DEFAULT_EBS_KEY.to_owned()
                     });
-                    let source_key = Ebs::new(&self.0.client, src_region, &caller).unwrap_lineage(k)?;
+                    let source_key =
+                        Ebs::new(&self.0.client, src_region, &caller).unwrap_lineage(k)?;
                     let from = engine(source_key, sector_size(&src)?)?;
                     let (lineage, new_key) = here.new_lineage(&key_id, &copy_context(&new_id))?;
                     let to = engine(new_key, sector_size(&src)?)?;
@@ -112,9 +114,16 @@ impl SnapshotStore {
                 }
             }
             (None, Some(true)) => {
-                let key_id = req.kms_key_id.clone().unwrap_or_else(|| DEFAULT_EBS_KEY.to_owned());
+                let key_id = req
+                    .kms_key_id
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_EBS_KEY.to_owned());
                 let (lineage, new_key) = here.new_lineage(&key_id, &copy_context(&new_id))?;
-                (Some(lineage), None, Some(engine(new_key, sector_size(&src)?)?))
+                (
+                    Some(lineage),
+                    None,
+                    Some(engine(new_key, sector_size(&src)?)?),
+                )
             }
             (None, _) => (None, None, None),
         };
@@ -163,7 +172,10 @@ impl SnapshotStore {
                             }
                             let sha = sha256(&buf);
                             store.0.backend.put_block(&sha, &buf)?;
-                            Ok(Some(BlockRef { index: b.index, sha256: sha }))
+                            Ok(Some(BlockRef {
+                                index: b.index,
+                                sha256: sha,
+                            }))
                         })
                         .collect();
                     for r in results {
@@ -183,7 +195,10 @@ impl SnapshotStore {
 
 /// The context of a copy's own data key: `{"aws:ebs:id": "<the copy's id>"}`.
 fn copy_context(id: &SnapshotId) -> EncryptionContext {
-    EncryptionContext::from_map(BTreeMap::from([(EBS_CONTEXT_KEY.to_owned(), id.to_string())]))
+    EncryptionContext::from_map(BTreeMap::from([(
+        EBS_CONTEXT_KEY.to_owned(),
+        id.to_string(),
+    )]))
 }
 
 pub(crate) fn sector_size(m: &Manifest) -> Result<ebsim_io::SectorSize, SnapshotError> {

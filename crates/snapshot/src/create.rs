@@ -11,7 +11,9 @@ use crate::blocks::sha256;
 use crate::keys::lineage_key;
 use crate::manifest::{FORMAT, MAX_DESCRIPTION, Manifest, now_rfc3339};
 use crate::store::{block_count, block_len};
-use crate::{BLOCK_SIZE, BlockRef, SnapshotError, SnapshotId, SnapshotJob, SnapshotState, SnapshotStore};
+use crate::{
+    BLOCK_SIZE, BlockRef, SnapshotError, SnapshotId, SnapshotJob, SnapshotState, SnapshotStore,
+};
 
 /// Blocks read and hashed per batch (over rayon), bounding memory to this many 512 KiB
 /// buffers.
@@ -107,7 +109,9 @@ impl SnapshotStore {
                 }
                 match self.0.volumes.open_raw(&req.volume_id) {
                     Ok(raw) => Box::new(raw),
-                    Err(VolumeError::NotFound(id)) => return Err(SnapshotError::VolumeNotFound(id)),
+                    Err(VolumeError::NotFound(id)) => {
+                        return Err(SnapshotError::VolumeNotFound(id));
+                    }
                     Err(VolumeError::InUse(id)) => {
                         return Err(SnapshotError::VolumeAttachedElsewhere(id));
                     }
@@ -120,7 +124,12 @@ impl SnapshotStore {
             .wrapped_key()
             .map_err(SnapshotError::InvalidParameter)?;
         let lineage = lineage_key(&meta.kms_key_arn, &blob, &meta.context());
-        let parent = self.latest_of(&meta.volume_id, &lineage.encrypted_data_key, meta.size_bytes, meta.sector_size)?;
+        let parent = self.latest_of(
+            &meta.volume_id,
+            &lineage.encrypted_data_key,
+            meta.size_bytes,
+            meta.sector_size,
+        )?;
         let m = Manifest {
             format: FORMAT,
             snapshot_id: SnapshotId::new(),
@@ -194,15 +203,23 @@ impl SnapshotStore {
     ) -> Result<Option<Manifest>, SnapshotError> {
         let mut best: Option<Manifest> = None;
         for id in self.0.backend.list_manifests()? {
-            let Ok(Some(m)) = self.load(&id) else { continue };
+            let Ok(Some(m)) = self.load(&id) else {
+                continue;
+            };
             let fits = m.volume_id == volume_id
                 && m.copied_from.is_none()
                 && m.region == self.0.region.as_str()
                 && m.state == SnapshotState::Completed
                 && m.size_bytes == size_bytes
                 && m.sector_size == sector_size
-                && m.encryption.as_ref().is_some_and(|k| k.encrypted_data_key == wrapped);
-            if fits && best.as_ref().is_none_or(|b| (&m.start_time, &m.snapshot_id) > (&b.start_time, &b.snapshot_id)) {
+                && m.encryption
+                    .as_ref()
+                    .is_some_and(|k| k.encrypted_data_key == wrapped);
+            if fits
+                && best.as_ref().is_none_or(|b| {
+                    (&m.start_time, &m.snapshot_id) > (&b.start_time, &b.snapshot_id)
+                })
+            {
                 best = Some(m);
             }
         }

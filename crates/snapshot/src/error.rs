@@ -30,7 +30,9 @@ pub enum SnapshotError {
     #[error("The parameter KmsKeyId requires the parameter Encrypted to be set.")]
     KmsKeyWithoutEncryption,
     /// `Encrypted=false` for an encrypted snapshot: encryption can never be removed.
-    #[error("Encryption cannot be removed: snapshot {0} is encrypted, so its copies and volumes are too.")]
+    #[error(
+        "Encryption cannot be removed: snapshot {0} is encrypted, so its copies and volumes are too."
+    )]
     EncryptionCannotBeRemoved(SnapshotId),
     /// A restore size below the snapshot's size.
     #[error(

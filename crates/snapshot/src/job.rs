@@ -58,7 +58,8 @@ impl SnapshotJob {
 }
 
 /// What a job's thread does with the pending manifest: fill in the blocks.
-pub(crate) type Work = Box<dyn FnOnce(&mut Manifest, &Progress) -> Result<(), SnapshotError> + Send>;
+pub(crate) type Work =
+    Box<dyn FnOnce(&mut Manifest, &Progress) -> Result<(), SnapshotError> + Send>;
 
 /// Progress reporting of a running job: in memory at once, in the manifest now and then.
 pub(crate) struct Progress {
@@ -80,7 +81,11 @@ impl Progress {
         let pct = pct.min(99);
         self.shared.store(pct, Ordering::Relaxed);
         let last = self.last_saved.load(Ordering::Relaxed);
-        if pct >= last.saturating_add(5) && self.last_saved.compare_exchange(last, pct, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        if pct >= last.saturating_add(5)
+            && self
+                .last_saved
+                .compare_exchange(last, pct, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
             && let Some(m) = self.manifest.lock().as_mut()
         {
             m.progress = pct;
@@ -93,10 +98,18 @@ impl SnapshotStore {
     /// Writes `m` (pending, progress 0) and runs `work` on a thread of its own, holding the
     /// snapshot's job lock and a shared lock on the store (so no sweep removes blocks it has
     /// written but not yet listed). The job lock is taken before the manifest is written.
-    pub(crate) fn start_job(&self, mut m: Manifest, work: Work) -> Result<SnapshotJob, SnapshotError> {
-        let job_lock = FileLock::try_exclusive(&self.job_lock(&m.snapshot_id))?.ok_or_else(|| {
-            SnapshotError::Store(format!("snapshot {} is already being written", m.snapshot_id))
-        })?;
+    pub(crate) fn start_job(
+        &self,
+        mut m: Manifest,
+        work: Work,
+    ) -> Result<SnapshotJob, SnapshotError> {
+        let job_lock =
+            FileLock::try_exclusive(&self.job_lock(&m.snapshot_id))?.ok_or_else(|| {
+                SnapshotError::Store(format!(
+                    "snapshot {} is already being written",
+                    m.snapshot_id
+                ))
+            })?;
         m.state = SnapshotState::Pending;
         m.progress = 0;
         self.save(&m)?;

@@ -43,8 +43,14 @@ impl Ebs {
             )
             .map_err(|e| SnapshotError::kms("DescribeKey", key_id, e))?;
         let m = out.key_metadata;
-        let spec = if m.key_spec.is_empty() { "SYMMETRIC_DEFAULT" } else { m.key_spec.as_str() };
-        if spec != "SYMMETRIC_DEFAULT" || (!m.key_usage.is_empty() && m.key_usage != "ENCRYPT_DECRYPT") {
+        let spec = if m.key_spec.is_empty() {
+            "SYMMETRIC_DEFAULT"
+        } else {
+            m.key_spec.as_str()
+        };
+        if spec != "SYMMETRIC_DEFAULT"
+            || (!m.key_usage.is_empty() && m.key_usage != "ENCRYPT_DECRYPT")
+        {
             return Err(SnapshotError::InvalidParameter(format!(
                 "The key {} is not a symmetric encryption key ({spec}); EBS needs one.",
                 m.arn
@@ -92,7 +98,10 @@ impl Ebs {
     ) -> Result<(LineageKey, DataKey), SnapshotError> {
         let wrapped = self.generate(key_id, context)?;
         let key = self.decrypt(&wrapped.ciphertext_blob, context, &wrapped.key_arn)?;
-        Ok((lineage_key(&wrapped.key_arn, &wrapped.ciphertext_blob, context), key))
+        Ok((
+            lineage_key(&wrapped.key_arn, &wrapped.ciphertext_blob, context),
+            key,
+        ))
     }
 }
 
@@ -112,7 +121,14 @@ pub(crate) fn lineage_key(key_arn: &str, blob: &[u8], context: &EncryptionContex
 pub(crate) fn data_encryption_key_id(blob: &[u8]) -> String {
     let d = sha2::Sha256::digest(blob);
     let h = hex::encode(&d[..16]);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The XTS engine of a data key; the key bytes are dropped at once.

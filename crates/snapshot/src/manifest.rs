@@ -76,8 +76,15 @@ impl<'de> Deserialize<'de> for BlockRef {
 /// Parses 64 lowercase hex digits.
 pub(crate) fn parse_sha256(h: &str) -> Result<[u8; 32], String> {
     let mut out = [0u8; 32];
-    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(format!("'{}' is not 64 lowercase hex digits", h.chars().take(70).collect::<String>()));
+    if h.len() != 64
+        || !h
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "'{}' is not 64 lowercase hex digits",
+            h.chars().take(70).collect::<String>()
+        ));
     }
     hex::decode_to_slice(h, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
@@ -160,7 +167,10 @@ impl Manifest {
         if let Some(id) = expected
             && *id != self.snapshot_id
         {
-            return Err(format!("snapshot_id {} does not match its name {id}", self.snapshot_id));
+            return Err(format!(
+                "snapshot_id {} does not match its name {id}",
+                self.snapshot_id
+            ));
         }
         if !ebsim_volume::is_volume_id(&self.volume_id) {
             return Err(format!("volume_id '{}' is not a volume id", self.volume_id));
@@ -169,10 +179,16 @@ impl Manifest {
             return Err(format!("region '{}' is unknown", self.region));
         }
         if self.block_size != BLOCK_SIZE {
-            return Err(format!("block_size {} is not {BLOCK_SIZE}", self.block_size));
+            return Err(format!(
+                "block_size {} is not {BLOCK_SIZE}",
+                self.block_size
+            ));
         }
         if self.sector_size != 512 && self.sector_size != 4096 {
-            return Err(format!("sector_size {} is not 512 or 4096", self.sector_size));
+            return Err(format!(
+                "sector_size {} is not 512 or 4096",
+                self.sector_size
+            ));
         }
         if self.size_bytes == 0
             || self.size_bytes > MAX_SIZE_BYTES
@@ -196,7 +212,10 @@ impl Manifest {
             if blob.is_empty() || k.kms_key_arn.is_empty() {
                 return Err("the lineage key is empty".to_owned());
             }
-            if !k.encryption_context.contains_key(ebsim_kms_client::EBS_CONTEXT_KEY) {
+            if !k
+                .encryption_context
+                .contains_key(ebsim_kms_client::EBS_CONTEXT_KEY)
+            {
                 return Err("the lineage's encryption context has no aws:ebs:id".to_owned());
             }
         }

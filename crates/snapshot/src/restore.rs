@@ -130,7 +130,12 @@ impl SnapshotStore {
                     Some(k) => Some(engine(ebs.unwrap_lineage(k)?, ss)?),
                     None => None,
                 };
-                (wrapped.key_arn, wrapped.ciphertext_blob, ctx, Some((from, new_key)))
+                (
+                    wrapped.key_arn,
+                    wrapped.ciphertext_blob,
+                    ctx,
+                    Some((from, new_key)),
+                )
             }
         };
         let grantee = ebsim_workspaces::attach_principal(&key_arn, &volume_id);

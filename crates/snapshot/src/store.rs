@@ -202,11 +202,6 @@ impl SnapshotStore {
             .map_err(|e| SnapshotError::io("cannot create", root.join("jobs"), e))?;
         let backend: Box<dyn Backend> = match location {
             StoreLocation::DataDir => Box::new(local),
-            #[cfg(feature = "s3-snapshots")]
-            StoreLocation::S3 { bucket, prefix } => {
-                Box::new(crate::s3::S3Backend::open(bucket, prefix)?)
-            }
-            #[cfg(not(feature = "s3-snapshots"))]
             StoreLocation::S3 { .. } => {
                 return Err(SnapshotError::Store(
                     "this build has no S3 support (cargo feature s3-snapshots)".to_owned(),
@@ -280,7 +275,9 @@ impl SnapshotStore {
     /// [`SnapshotError::CorruptManifest`].
     pub fn describe(&self, snapshot_id: &str) -> Result<Snapshot, SnapshotError> {
         let id = SnapshotId::parse(snapshot_id)?;
-        Ok(Snapshot::from_manifest(&self.load_here(&id, self.0.region)?))
+        Ok(Snapshot::from_manifest(
+            &self.load_here(&id, self.0.region)?,
+        ))
     }
 
     /// Every snapshot of this store's region, by start time then id. Manifests that do not
@@ -320,7 +317,11 @@ impl SnapshotStore {
     ///
     /// # Errors
     /// As [`SnapshotStore::blocks`]; [`SnapshotError::CorruptBlock`].
-    pub fn read_block(&self, snapshot_id: &str, index: u64) -> Result<Option<Vec<u8>>, SnapshotError> {
+    pub fn read_block(
+        &self,
+        snapshot_id: &str,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, SnapshotError> {
         let id = SnapshotId::parse(snapshot_id)?;
         let m = self.completed(&id)?;
         let Ok(at) = m.blocks.binary_search_by_key(&index, |b| b.index) else {
