@@ -112,9 +112,11 @@ impl SnapshotStore {
                     Err(VolumeError::NotFound(id)) => {
                         return Err(SnapshotError::VolumeNotFound(id));
                     }
-                    Err(VolumeError::InUse(id)) => {
-                        return Err(SnapshotError::VolumeAttachedElsewhere(id));
-                    }
+                    // Attached by another process: copy through it, under its range locks.
+                    Err(VolumeError::InUse(id)) => match self.0.volumes.connect_holder(&id) {
+                        Ok(held) => Box::new(held),
+                        Err(_) => return Err(SnapshotError::VolumeAttachedElsewhere(id)),
+                    },
                     Err(e) => return Err(e.into()),
                 }
             }
