@@ -22,6 +22,11 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn list_blocks(&self) -> Result<Vec<[u8; 32]>, SnapshotError>;
     /// Makes every stored block durable.
     fn sync(&self) -> Result<(), SnapshotError>;
+    /// Whether reading a block back costs less than hashing it (a local file in the page
+    /// cache, not an object across the network).
+    fn cheap_reads(&self) -> bool {
+        false
+    }
     /// Replaces a manifest atomically.
     fn put_manifest(&self, id: &SnapshotId, bytes: &[u8]) -> Result<(), SnapshotError>;
     /// A manifest's bytes, and where they were read (for errors); `None` when there is none.
@@ -164,6 +169,10 @@ impl Backend for LocalBackend {
             }
         }
         Ok(out)
+    }
+
+    fn cheap_reads(&self) -> bool {
+        true
     }
 
     fn sync(&self) -> Result<(), SnapshotError> {

@@ -157,6 +157,7 @@ impl SnapshotStore {
             .map(|p| p.blocks.iter().map(|b| (b.index, b.sha256)).collect())
             .unwrap_or_default();
         let store = self.clone();
+        let cheap = self.0.backend.cheap_reads();
         self.start_job(
             m,
             Box::new(move |m, progress| {
@@ -172,8 +173,19 @@ impl SnapshotStore {
                             if ebsim_io::is_hole(&buf) {
                                 return Ok(None);
                             }
+                            let parent = parent_blocks.get(&index);
+                            // Where the parent's block reads back cheaply, comparing bytes
+                            // spares hashing an unchanged block.
+                            if let Some(p) = parent
+                                && cheap
+                            {
+                                let mut old = Vec::new();
+                                if store.0.backend.get_block(p, &mut old)? && old == buf {
+                                    return Ok(Some((BlockRef { index, sha256: *p }, false)));
+                                }
+                            }
                             let sha = sha256(&buf);
-                            let unchanged = parent_blocks.get(&index) == Some(&sha);
+                            let unchanged = parent == Some(&sha);
                             if !unchanged {
                                 store.0.backend.put_block(&sha, &buf)?;
                             }

@@ -40,6 +40,8 @@ mod job;
 mod keys;
 mod manifest;
 mod restore;
+#[cfg(feature = "s3-snapshots")]
+mod s3;
 mod store;
 
 // The public interface is:

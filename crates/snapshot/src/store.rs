@@ -202,6 +202,11 @@ impl SnapshotStore {
             .map_err(|e| SnapshotError::io("cannot create", root.join("jobs"), e))?;
         let backend: Box<dyn Backend> = match location {
             StoreLocation::DataDir => Box::new(local),
+            #[cfg(feature = "s3-snapshots")]
+            StoreLocation::S3 { bucket, prefix } => {
+                Box::new(crate::s3::S3Backend::open(bucket, prefix)?)
+            }
+            #[cfg(not(feature = "s3-snapshots"))]
             StoreLocation::S3 { .. } => {
                 return Err(SnapshotError::Store(
                     "this build has no S3 support (cargo feature s3-snapshots)".to_owned(),

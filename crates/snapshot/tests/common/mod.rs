@@ -12,6 +12,7 @@ use ebsim_snapshot::SnapshotStore;
 use ebsim_volume::VolumeRoot;
 use ebsim_workspaces::{CreateVolumeRequest, Ebs};
 
+#[allow(missing_debug_implementations)]
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub kms: Arc<Kms>,
