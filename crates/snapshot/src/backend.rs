@@ -121,7 +121,9 @@ impl Backend for LocalBackend {
             return Ok(false);
         }
         if let Some(dir) = path.parent() {
-            mkdir(dir)?;
+            // All of it: a reset may have removed the store since it was opened.
+            ebsim_data_dir::create_private_dir_all(dir)
+                .map_err(|e| SnapshotError::io("cannot create", dir, e))?;
         }
         // Synced all at once before the manifest that lists it is completed (`sync`).
         write_new(&path, bytes, false)?;
@@ -166,8 +168,11 @@ impl Backend for LocalBackend {
     fn list_blocks(&self) -> Result<Vec<[u8; 32]>, SnapshotError> {
         let blocks = self.root.join("blocks");
         let mut out = Vec::new();
-        let top =
-            std::fs::read_dir(&blocks).map_err(|e| SnapshotError::io("cannot list", &blocks, e))?;
+        let top = match std::fs::read_dir(&blocks) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(SnapshotError::io("cannot list", &blocks, e)),
+        };
         for sub in top.filter_map(Result::ok) {
             let Ok(entries) = std::fs::read_dir(sub.path()) else {
                 continue;
@@ -192,6 +197,9 @@ impl Backend for LocalBackend {
     }
 
     fn put_manifest(&self, id: &SnapshotId, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let dir = self.root.join("manifests");
+        ebsim_data_dir::create_private_dir_all(&dir)
+            .map_err(|e| SnapshotError::io("cannot create", &dir, e))?;
         write_new(&self.manifest_path(id), bytes, true)
     }
 
@@ -216,8 +224,11 @@ impl Backend for LocalBackend {
 
     fn list_manifests(&self) -> Result<Vec<SnapshotId>, SnapshotError> {
         let dir = self.root.join("manifests");
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| SnapshotError::io("cannot list", &dir, e))?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(SnapshotError::io("cannot list", &dir, e)),
+        };
         let mut ids: Vec<SnapshotId> = entries
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -238,6 +249,10 @@ pub(crate) struct FileLock {
 
 impl FileLock {
     fn open(path: &Path) -> Result<File, SnapshotError> {
+        if let Some(dir) = path.parent() {
+            ebsim_data_dir::create_private_dir_all(dir)
+                .map_err(|e| SnapshotError::io("cannot create", dir, e))?;
+        }
         ebsim_data_dir::open_regular(
             path,
             ebsim_data_dir::no_follow(

@@ -269,3 +269,24 @@ fn a_corrupt_or_missing_block_is_a_typed_error_and_a_failed_restore_leaves_no_vo
         Some("RetireGrant")
     );
 }
+
+#[test]
+fn a_store_keeps_working_after_its_directory_is_removed_by_a_reset() {
+    let e = env();
+    let vol = e.volume(MIB);
+    e.write(&vol, 0, &pattern(6, 4096));
+    std::fs::remove_dir_all(e.dir.path().join("snapshots")).expect("as a reset does");
+    assert!(e.store.list().expect("list").is_empty());
+    let s = e
+        .store
+        .create(CreateSnapshot::new(&vol))
+        .expect("create")
+        .wait()
+        .expect("snap");
+    assert_eq!(s.block_count, 1);
+    let r = e
+        .store
+        .restore(RestoreVolume::new(s.snapshot_id.as_str()))
+        .expect("restore");
+    assert_eq!(e.read_all(&r.volume_id), e.read_all(&vol));
+}
