@@ -241,3 +241,49 @@ fn a_snapshot_under_concurrent_writes_holds_every_sector_whole() {
         }
     }
 }
+
+#[test]
+fn a_copy_or_restore_under_a_disabled_key_fails_and_makes_nothing() {
+    use ebsim_kms_api::types::keys::DisableKeyRequest;
+    use ebsim_kms_client::Identity;
+    let e = env();
+    let key = e.customer_key();
+    let vol = e.volume(MIB);
+    e.write(&vol, 0, &pattern(8, 8192));
+    let s = e
+        .store
+        .create(CreateSnapshot::new(&vol))
+        .expect("create")
+        .wait()
+        .expect("snap");
+    e.client
+        .send(
+            &Identity::Default,
+            &DisableKeyRequest {
+                key_id: Some(key.clone()),
+                ..Default::default()
+            },
+        )
+        .expect("disable");
+    let volumes = e.ebs.volumes().list().expect("list").volumes.len();
+    let blocks = e.stored_blocks();
+    let err = e
+        .store
+        .copy(CopySnapshot {
+            kms_key_id: Some(key.clone()),
+            ..CopySnapshot::new(s.snapshot_id.as_str(), "us-west-2")
+        })
+        .expect_err("disabled key");
+    assert_eq!(err.code(), "InvalidKMSKey.State", "{err}");
+    let err = e
+        .store
+        .restore(RestoreVolume {
+            kms_key_id: Some(key),
+            ..RestoreVolume::new(s.snapshot_id.as_str())
+        })
+        .expect_err("disabled key");
+    assert_eq!(err.code(), "InvalidKMSKey.State", "{err}");
+    assert_eq!(e.store.list().expect("list").len(), 1);
+    assert_eq!(e.ebs.volumes().list().expect("list").volumes.len(), volumes);
+    assert_eq!(e.stored_blocks(), blocks);
+}
