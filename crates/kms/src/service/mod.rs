@@ -29,6 +29,7 @@ pub use ebsim_kms_api::Credential;
 mod admin;
 mod aliases;
 mod asym;
+mod asym_reencrypt;
 mod authz;
 mod crypto;
 mod dry_run;
@@ -156,8 +157,11 @@ pub struct Kms {
     root_keys: root_keys::RootKeys,
     /// The last audit timestamp formatted (whole second, text).
     time_text: parking_lot::Mutex<(i64, String)>,
-    /// Key ARN → its last successful cryptographic use (GetKeyLastUsage; in memory only).
+    /// Key ARN → its last successful cryptographic use (GetKeyLastUsage; saved to
+    /// `DIR/kms/key-last-usage.json` when the KMS closes, `lifecycle.rs`).
     last_usage: parking_lot::Mutex<std::collections::HashMap<String, KeyLastUsage>>,
+    /// Whether `last_usage` changed since it was loaded or saved.
+    last_usage_dirty: std::sync::atomic::AtomicBool,
 }
 
 use ebsim_kms_api::types::asym::KeyLastUsage;
@@ -231,6 +235,7 @@ impl Kms {
             root_keys: root_keys::RootKeys::in_memory(),
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
             last_usage: parking_lot::Mutex::default(),
+            last_usage_dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -296,7 +301,8 @@ impl Kms {
             service_key: Some(service_key),
             root_keys,
             time_text: parking_lot::Mutex::new((i64::MIN, String::new())),
-            last_usage: parking_lot::Mutex::default(),
+            last_usage: parking_lot::Mutex::new(lifecycle::load_last_usage(data_dir)),
+            last_usage_dirty: std::sync::atomic::AtomicBool::new(false),
         };
         Ok(kms)
     }
