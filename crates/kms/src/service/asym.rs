@@ -114,14 +114,6 @@ impl Kms {
         let Call {
             caller, op, req, ..
         } = *cx;
-        if matches!(op, "DeriveSharedSecret" | "GenerateDataKeyPair")
-            && req.contains_key("Recipient")
-        {
-            return Some(Err(err(
-                ErrorType::UnsupportedOperationException,
-                "Recipient (an attested Nitro enclave) is not supported by this KMS.",
-            )));
-        }
         Some(match op {
             "Sign" => parse(req)
                 .and_then(|r| self.handle_sign(st, caller, &r, ev))

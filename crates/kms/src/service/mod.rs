@@ -212,6 +212,15 @@ impl Ev {
     }
 }
 
+/// The operations that take a `Recipient` (an attested Nitro enclave to answer to).
+const TAKES_RECIPIENT: &[&str] = &[
+    "Decrypt",
+    "DeriveSharedSecret",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateRandom",
+];
+
 /// Whether `op` only reads the state (unknown operations are treated as writes).
 fn read_only(op: &str) -> bool {
     crate::ops::operation(op).is_some_and(crate::ops::Operation::read_only)
@@ -478,6 +487,14 @@ impl Kms {
         self.faults.apply(op, || SystemClock.now())?;
         let now = self.now();
         self.maintain(now)?;
+        // Answering to an attested enclave would change the answer (no plaintext in it):
+        // refused rather than ignored (docs/kms.md).
+        if req.contains_key("Recipient") && TAKES_RECIPIENT.contains(&op) {
+            return Err(err(
+                ErrorType::UnsupportedOperationException,
+                "Recipient (an attested Nitro enclave) is not supported by this KMS.",
+            ));
+        }
         let dry_run = opt_bool(req, "DryRun")?;
         if dry_run && !crate::ops::operation(op).is_some_and(|o| o.dry_run && o.implemented) {
             return Err(validation("DryRun is not supported for this operation."));
