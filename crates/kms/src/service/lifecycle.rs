@@ -152,7 +152,7 @@ const LAST_USAGE_MAX: u64 = 8 << 20;
 /// The keys' last uses saved by the previous KMS of `data_dir`; none when the file is
 /// missing, and none, with a warning, when it is unreadable (it decides nothing but what
 /// GetKeyLastUsage reports).
-pub(super) fn load_last_usage(data_dir: &Path) -> std::collections::HashMap<String, KeyLastUsage> {
+pub(super) fn load_last_usage(data_dir: &Path) -> LastUsage {
     let path = ebsim_data_dir::DataDir::new(data_dir).kms_key_last_usage();
     let bytes = match ebsim_data_dir::read_regular(&path, LAST_USAGE_MAX) {
         Ok(b) => b,
@@ -169,7 +169,7 @@ pub(super) fn load_last_usage(data_dir: &Path) -> std::collections::HashMap<Stri
 }
 
 /// Writes the keys' last uses next to the state (0600, replaced whole).
-fn save_last_usage(store: &Store, map: &std::collections::HashMap<String, KeyLastUsage>) {
+fn save_last_usage(store: &Store, map: &LastUsage) {
     let path = store.layout().kms_key_last_usage();
     let written = serde_json::to_vec(map)
         .map_err(std::io::Error::other)

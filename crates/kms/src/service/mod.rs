@@ -159,12 +159,17 @@ pub struct Kms {
     time_text: parking_lot::Mutex<(i64, String)>,
     /// Key ARN → its last successful cryptographic use (GetKeyLastUsage; saved to
     /// `DIR/kms/key-last-usage.json` when the KMS closes, `lifecycle.rs`).
-    last_usage: parking_lot::Mutex<std::collections::HashMap<String, KeyLastUsage>>,
+    /// FxHash: the keys are ARNs of keys this KMS made (random ids), and SipHash of an ARN
+    /// was a tenth of the cost GetKeyLastUsage added to a Decrypt (docs/benchmarks.md).
+    last_usage: parking_lot::Mutex<LastUsage>,
     /// Whether `last_usage` changed since it was loaded or saved.
     last_usage_dirty: std::sync::atomic::AtomicBool,
 }
 
 use ebsim_kms_api::types::asym::KeyLastUsage;
+
+/// Key ARN → its last successful cryptographic use.
+type LastUsage = rustc_hash::FxHashMap<String, KeyLastUsage>;
 
 type R<T> = Result<T, KmsError>;
 
