@@ -45,6 +45,7 @@ mod binding;
 mod error;
 mod extents;
 mod metadata;
+mod resize;
 mod root;
 
 // The public interface is:
