@@ -92,7 +92,16 @@ impl Ec2 {
     /// # Errors
     /// A message when `DIR/ec2/state.json` cannot be read.
     pub fn open(dir: &Path, kms: Arc<Kms>, region: Region) -> Result<Self, String> {
-        let state = Ec2State::load(dir)?;
+        let mut state = Ec2State::load(dir)?;
+        let volumes = VolumeRoot::dir(dir);
+        if crate::adopt::reconcile(
+            &mut state,
+            &volumes,
+            &kms.account_of(&Caller::new("")),
+            region,
+        ) {
+            state.save(dir)?;
+        }
         Ok(Self {
             client: KmsClient::in_process(kms.clone()),
             kms,

@@ -57,6 +57,9 @@ impl Ec2 {
         scope: &mut Scope,
     ) -> Result<Vec<u8>, QueryError> {
         let req = cx.req;
+        if req.get("EbsimSizeBytes").is_some() {
+            return self.create_cli_volume(cx, scope);
+        }
         let size = params::int(req, "Size", 1, 65_536)?;
         if let Some(snap) = req.get("SnapshotId") {
             let snap = ids::parse(IdKind::Snapshot, "SnapshotId", snap)?;
@@ -169,6 +172,58 @@ impl Ec2 {
             }
         }
         Ok(volume)
+    }
+
+    /// `ebsim volume create` through the server (docs/ec2.md, "ebsim's own parameters"):
+    /// `EbsimSizeBytes`, `EbsimSectorSize`, `KmsKeyId`, `EbsimWorkspaceUser` and
+    /// `EbsimDirectory`. The volume is made as EBS's CLI path makes it, with its per-volume
+    /// grant for I/O without an instance, and recorded in the EC2 state.
+    fn create_cli_volume(&self, cx: &Cx<'_>, scope: &mut Scope) -> Result<Vec<u8>, QueryError> {
+        let req = cx.req;
+        let size_bytes = params::int(req, "EbsimSizeBytes", 1, 64 << 40)?.unwrap_or(0);
+        let sector = params::int(req, "EbsimSectorSize", 512, 4096)?.unwrap_or(4096);
+        let sector_size = SectorSize::new(sector)
+            .ok()
+            .filter(|_| sector == 512 || sector == 4096)
+            .ok_or_else(|| invalid_value("EbsimSectorSize must be 512 or 4096."))?;
+        if !size_bytes.is_multiple_of(sector) {
+            return Err(invalid_value(format!(
+                "EbsimSizeBytes {size_bytes} is not a multiple of the sector size {sector}."
+            )));
+        }
+        let owner = match (
+            params::text(req, "EbsimWorkspaceUser", 256)?,
+            params::text(req, "EbsimDirectory", 64)?,
+        ) {
+            (Some(u), Some(d)) => Some(ebsim_volume::VolumeOwner {
+                user_sid: u.to_owned(),
+                directory_id: d.to_owned(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid_dependency(
+                    "EbsimWorkspaceUser and EbsimDirectory go together.",
+                ));
+            }
+        };
+        let ebs =
+            ebsim_workspaces::Ebs::new(self.kms_in(cx), self.volumes.clone(), cx.region.as_str());
+        let meta = ebs
+            .create_volume(&ebsim_workspaces::CreateVolumeRequest {
+                size_bytes,
+                sector_size,
+                key_id: params::text(req, "KmsKeyId", MAX_KEY_ID)?.map(str::to_owned),
+                owner,
+                caller: Some(cx.caller.principal.clone()),
+                key_info: None,
+            })
+            .map_err(|e| QueryError::new(cli_error_code(&e), 400, e.to_string()))?;
+        let volume = adopted(&meta, &cx.zones()[0]);
+        let out = xml::response(ebsim_iam::QueryService::Ec2, "CreateVolume", cx.rid, |w| {
+            write_volume_fields(w, &volume, Some("creating"));
+        });
+        scope.volumes.insert(volume.volume_id.clone(), volume);
+        Ok(out)
     }
 
     /// The ARN of `key_id` (DescribeKey on behalf of the caller), if it resolves.
@@ -422,6 +477,40 @@ impl Ec2 {
                 w.close("volumeModification");
             },
         ))
+    }
+}
+
+/// The code of a failed `ebsim volume create`: the KMS error's name when KMS refused.
+fn cli_error_code(e: &ebsim_workspaces::ControlPlaneError) -> &'static str {
+    e.kms_error_type()
+        .map_or("InvalidParameterValue", |t| t.name())
+}
+
+/// The EC2 record of a volume found under `DIR/volumes/` (made by `ebsim volume create`).
+pub(crate) fn adopted(meta: &ebsim_volume::VolumeMetadata, zone: &str) -> Volume {
+    let at = jiff::Timestamp::from_second(meta.created_time as i64)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
+        .unwrap_or_else(|_| now_iso());
+    let size_gib = meta.size_bytes.div_ceil(1 << 30);
+    Volume {
+        volume_id: meta.volume_id.clone(),
+        size_gib,
+        volume_type: "gp2".to_owned(),
+        iops: Some((size_gib * 3).clamp(100, 16_000) as u32),
+        throughput: None,
+        availability_zone: zone.to_owned(),
+        encrypted: true,
+        kms_key_id: Some(meta.kms_key_arn.clone()),
+        status: VolumeStatus::Available,
+        create_time: at,
+        snapshot_id: None,
+        tags: Default::default(),
+        attachment: None,
+        error_cause: None,
+        creator: meta
+            .retiring_principal
+            .clone()
+            .unwrap_or_else(|| ebsim_kms_api::id::DEFAULT_ROOT.to_owned()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `ebsim serve` and `ebsim kms serve`: one endpoint for every API of the data dir (KMS in
-//! JSON 1.1, IAM and STS in the Query protocol), routed by the SigV4 scope's service name.
+//! JSON 1.1, IAM, STS and EC2 in the Query protocol), routed by the SigV4 scope's service name.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -106,7 +106,10 @@ pub(crate) fn serve(
     let config = ServerConfig::new(listen)
         .allow_remote(args.allow_remote)
         .credentials(args.credentials);
-    let server = KmsServer::bind(kms.clone(), config)?;
+    // The server owns the data dir's EC2 state while it runs (docs/formats.md, "One data
+    // dir, several processes").
+    let ec2 = ebsim_ec2::Ec2::open(&dir, kms.clone(), global.region()).map_err(CliError::Tool)?;
+    let server = KmsServer::bind(kms.clone(), config)?.with_ec2(Arc::new(ec2));
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,
