@@ -286,7 +286,7 @@ impl Ec2 {
                 (_, s) => (s, s, None),
             };
             if let Some(i) = scope.instances.get_mut(&id)
-                && next != previous
+                && (next != previous || reason.is_some())
             {
                 i.state = next;
                 i.state_reason = reason;
