@@ -24,7 +24,10 @@ pub struct Ec2 {
     pub(crate) volumes: VolumeRoot,
     pub(crate) dir: PathBuf,
     pub(crate) default_region: Region,
-    pub(crate) state: Mutex<Ec2State>,
+    /// Held while a request reads and writes `DIR/ec2/state.json`. The state is read from
+    /// the file at each request, so that a reset or a restored saved state is what the next
+    /// request sees.
+    pub(crate) lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -108,13 +111,17 @@ impl Ec2 {
             volumes: VolumeRoot::dir(dir),
             dir: dir.to_owned(),
             default_region: region,
-            state: Mutex::new(state),
+            lock: Mutex::new(()),
         })
     }
 
-    /// A copy of the state (for tests and the CLI's reading).
-    pub fn snapshot_state(&self) -> Ec2State {
-        self.state.lock().clone()
+    /// The state as it is now.
+    ///
+    /// # Errors
+    /// A message when `DIR/ec2/state.json` cannot be read.
+    pub fn current_state(&self) -> Result<Ec2State, String> {
+        let _guard = self.lock.lock();
+        Ec2State::load(&self.dir)
     }
 
     /// The KMS client in `cx`'s region.
@@ -181,14 +188,12 @@ impl Ec2 {
         if op.dry_run && crate::params::bool(req, "DryRun")? == Some(true) {
             return Err(dry_run());
         }
-        let mut guard = self.state.lock();
-        if !op.mutates {
-            return self.dispatch(&cx, op.name, &mut guard);
+        let _guard = self.lock.lock();
+        let mut st = Ec2State::load(&self.dir).map_err(internal)?;
+        let out = self.dispatch(&cx, op.name, &mut st)?;
+        if op.mutates {
+            st.save(&self.dir).map_err(internal)?;
         }
-        let mut work = guard.clone();
-        let out = self.dispatch(&cx, op.name, &mut work)?;
-        work.save(&self.dir).map_err(internal)?;
-        *guard = work;
         Ok(out)
     }
 

@@ -206,7 +206,9 @@ mod tests {
             "InvalidParameterValue"
         );
         assert_eq!(
-            check(Some("io1"), 10, None, Some(200)).unwrap_err().code,
+            check(Some("io1"), 10, Some(100), Some(200))
+                .unwrap_err()
+                .code,
             "InvalidParameterCombination"
         );
         assert_eq!(
