@@ -68,12 +68,6 @@ impl Aws<'_> {
     }
 }
 
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
 #[test]
 fn aws_cli_ec2_against_ebsim_serve() {
     let tmp = tempfile::tempdir().unwrap();

@@ -182,7 +182,8 @@ fn bad_input_changes_nothing() {
         &[("Size", "1"), ("AvailabilityZone", "us-west-2a")],
     );
     let before = Ec2State::load(&f.dir).unwrap();
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
         (
             "DeleteVolume",
             &[("VolumeId", "snap-0123456789abcdef0")],
