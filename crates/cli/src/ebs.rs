@@ -208,8 +208,16 @@ pub(crate) fn io_principal(
     global: &GlobalArgs,
     volume_id: &str,
 ) -> Result<Option<String>, CliError> {
+    // The account whose EC2 state has the volume: that of `--as`, else `--account`.
+    let account = global
+        .as_principal
+        .as_deref()
+        .and_then(ebsim_kms_api::id::arn_account)
+        .map_or_else(|| global.account().as_str().to_owned(), str::to_owned);
     if let Some(client) = own_server(global)? {
-        let who = Identity::Principal(principal(global));
+        // The control plane's own lookup, as the account's root (the I/O process asks who
+        // may unwrap the key, not whether the user may describe volumes).
+        let who = Identity::Principal(format!("arn:aws:iam::{account}:root"));
         let out = match client.query_as(
             &who,
             QueryService::Ec2,
@@ -225,8 +233,7 @@ pub(crate) fn io_principal(
             }
             Err(e) => return Err(e.into()),
         };
-        return Ok(leaf(&out, "instanceId")
-            .map(|i| ebsim_ec2::instance_principal(global.account().as_str(), i)));
+        return Ok(leaf(&out, "instanceId").map(|i| ebsim_ec2::instance_principal(&account, i)));
     }
     let dir = data_dir(global, DataDir::Existing)?;
     ebsim_ec2::attached_instance_principal(&dir, volume_id).map_err(CliError::Tool)
