@@ -96,3 +96,70 @@ impl VolumeRoot {
         Ok(grown)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use ebsim_io::SectorSize;
+    use ebsim_kms_client::{ClientError, EncryptionContext};
+
+    use crate::{NewVolume, VolumeError, VolumeRoot, new_volume_id};
+
+    fn key(byte: u8) -> impl Fn(&[u8], &EncryptionContext) -> Result<Vec<u8>, ClientError> {
+        // Two different halves: XTS refuses key1 == key2.
+        move |_, _| Ok((0u8..64).map(|i| i ^ byte).collect())
+    }
+
+    #[test]
+    fn growth_rebinds_the_mac_and_keeps_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = VolumeRoot::dir(tmp.path());
+        let id = new_volume_id();
+        root.create(NewVolume {
+            volume_id: id.clone(),
+            size_bytes: 1 << 20,
+            sector_size: SectorSize::S4096,
+            kms_key_arn: "arn:aws:kms:us-west-2:111122223333:key/k".into(),
+            wrapped_key: vec![1; 32],
+            context: EncryptionContext::ebs(&id).unwrap(),
+            grant_id: None,
+            grantee_principal: None,
+            retiring_principal: None,
+            owner: None,
+        })
+        .unwrap();
+        let vol = root.attach_with(&id, key(7)).unwrap();
+        vol.write_at(4096, b"kept").unwrap();
+        assert!(matches!(
+            root.resize_with(&id, 2 << 20, key(7)),
+            Err(VolumeError::InUse(_))
+        ));
+        vol.detach().unwrap();
+        assert!(matches!(
+            root.resize_with(&id, 1 << 19, key(7)),
+            Err(VolumeError::InvalidSize { .. })
+        ));
+        assert!(matches!(
+            root.resize_with(&id, 2 << 20, key(8)),
+            Err(VolumeError::MetadataMismatch { .. })
+        ));
+        assert_eq!(
+            root.load(&id).unwrap().size_bytes,
+            1 << 20,
+            "nothing changed"
+        );
+        let grown = root.resize_with(&id, 2 << 20, key(7)).unwrap();
+        assert_eq!(grown.size_bytes, 2 << 20);
+        let vol = root.attach_with(&id, key(7)).unwrap();
+        let mut buf = [0u8; 4];
+        vol.read_at(4096, &mut buf).unwrap();
+        assert_eq!(&buf, b"kept");
+        vol.write_at((2 << 20) - 4, b"end!").unwrap();
+        vol.detach().unwrap();
+        // The size is bound: an edit of metadata.json back to the old size is refused.
+        let mut meta = root.load(&id).unwrap();
+        meta.size_bytes = 1 << 20;
+        root.update(&meta).unwrap();
+        assert!(root.attach_with(&id, key(7)).is_err());
+    }
+}
