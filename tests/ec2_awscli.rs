@@ -159,7 +159,21 @@ fn aws_cli_ec2_against_ebsim_serve() {
         "--filters",
         &format!("Name=attachment.instance-id,Values={inst}"),
     ]);
-    assert_eq!(on["Volumes"][0]["VolumeId"], vol.as_str(), "{on}");
+    // The volume and the instance's root volume (at /dev/xvda).
+    let devices: Vec<(&str, &str)> = on["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["VolumeId"].as_str().unwrap(),
+                v["Attachments"][0]["Device"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(devices.len(), 2, "{on}");
+    assert!(devices.contains(&(vol.as_str(), "/dev/sdf")), "{on}");
+    assert!(devices.iter().any(|(_, d)| *d == "/dev/xvda"), "{on}");
     let input = tmp.path().join("in.bin");
     std::fs::write(&input, b"through aws ec2 attach-volume").unwrap();
     ebsim.ok(&[
