@@ -67,6 +67,13 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A snapshot operation failed (the message starts with EC2's error code).
+    #[error("{code}: {source}", code = source.code())]
+    Snapshot {
+        /// What the snapshot store said.
+        #[from]
+        source: ebsim_snapshot::SnapshotError,
+    },
     /// An external program the command runs (`openssl` for `bench --compare-openssl`) is
     /// missing or failed.
     #[error("{0}")]

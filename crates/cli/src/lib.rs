@@ -31,6 +31,7 @@ mod iam;
 mod info;
 mod kms;
 mod output_file;
+mod snapshot;
 mod state;
 mod volume;
 mod volume_serve;
@@ -124,6 +125,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Encrypted volumes: create, list, describe, delete, read, write, serve (NBD).
     Volume(volume::VolumeArgs),
+    /// EBS snapshots: create (incremental), list, describe, copy, delete.
+    Snapshot(snapshot::SnapshotArgs),
     /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
     Workspace(workspace::WorkspaceArgs),
     /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
@@ -196,6 +199,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Info(args) => info::run(&global, &args),
         Command::Bench(args) => bench::run(&global, &args),
         Command::Volume(args) => volume::run(&global, &args),
+        Command::Snapshot(args) => snapshot::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),

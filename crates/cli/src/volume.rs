@@ -67,9 +67,22 @@ pub struct DeleteArgs {
 /// `ebsim volume create`
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Size in bytes (suffixes KiB, MiB, GiB, TiB), a multiple of the sector size.
-    #[arg(long, value_parser = parse_volume_size, value_name = "SIZE")]
-    pub size: u64,
+    /// Size in bytes (suffixes KiB, MiB, GiB, TiB), a multiple of the sector size; with
+    /// --snapshot, the snapshot's size by default and never less.
+    #[arg(long, value_parser = parse_volume_size, value_name = "SIZE", required_unless_present = "snapshot")]
+    pub size: Option<u64>,
+    /// Restore the volume from a snapshot (snap-…): under its key it keeps the snapshot
+    /// lineage's data key; with --key another, a new data key and the blocks re-encrypted.
+    #[arg(long, value_name = "SNAP", conflicts_with_all = ["workspace_user", "directory"])]
+    pub snapshot: Option<String>,
+    /// Where snapshots are kept (as `ebsim snapshot --snapshot-store`).
+    #[arg(
+        long,
+        value_name = "LOCATION",
+        env = "EBSIM_SNAPSHOT_STORE",
+        requires = "snapshot"
+    )]
+    pub snapshot_store: Option<String>,
     /// KMS key: id, ARN, alias or alias ARN (default alias/aws/ebs). Symmetric keys only.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
@@ -215,14 +228,43 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             Ok(())
         }
         VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
+        VolumeCommand::Create(c) if c.snapshot.is_some() => {
+            let store =
+                crate::snapshot::store(global, c.snapshot_store.as_deref(), DataDir::Existing)?;
+            let bar = indicatif::ProgressBar::new(0);
+            if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let meta = store.restore_with_progress(
+                ebsim_snapshot::RestoreVolume {
+                    snapshot_id: c.snapshot.clone().unwrap_or_default(),
+                    size_bytes: c.size,
+                    encrypted: None,
+                    kms_key_id: c.key.clone(),
+                    caller: global.as_principal.clone(),
+                },
+                &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
+            bar.finish_and_clear();
+            if global.json {
+                print_meta(global, &meta)
+            } else {
+                outln!("{}", meta.volume_id)?;
+                Ok(())
+            }
+        }
         VolumeCommand::Create(c) => {
-            if !c.size.is_multiple_of(u64::from(c.sector_size.get())) {
+            let size = c.size.unwrap_or_default();
+            if !size.is_multiple_of(u64::from(c.sector_size.get())) {
                 // A usage error (exit 2), found before any KMS call.
                 return Err(CliError::Usage(clap::Error::raw(
                     clap::error::ErrorKind::ValueValidation,
                     format!(
                         "invalid value for --size: {} bytes is not a multiple of the sector size {}\n",
-                        c.size, c.sector_size
+                        size, c.sector_size
                     ),
                 )));
             }
@@ -238,7 +280,7 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
             let sim = simulator(global, DataDir::Create)?;
             let meta = sim.ebs().create_volume(&CreateVolumeRequest {
-                size_bytes: c.size,
+                size_bytes: size,
                 sector_size: c.sector_size,
                 key_id: c.key.clone(),
                 owner,
@@ -387,7 +429,7 @@ fn create_on_server(
     c: &CreateArgs,
     volumes: &ebsim_volume::VolumeRoot,
 ) -> Result<(), CliError> {
-    let size = c.size.to_string();
+    let size = c.size.unwrap_or_default().to_string();
     let sector = c.sector_size.get().to_string();
     let mut params = vec![
         ("EbsimSizeBytes", size.as_str()),

@@ -7,7 +7,7 @@ use ebsim_kms_api::types::grants::{
     CreateGrantRequest, GrantConstraints, ListRetirableGrantsRequest, RetireGrantRequest,
 };
 use ebsim_kms_api::types::keys::DescribeKeyRequest;
-use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext, Identity, KmsClient};
+use ebsim_kms_client::{EncryptionContext, Identity, KmsClient};
 use ebsim_volume::{
     AttachedVolume, NewVolume, VolumeMetadata, VolumeOwner, VolumeRoot, VolumeState, new_volume_id,
 };
@@ -447,7 +447,8 @@ impl Ebs {
         // retries here (throttling, internal errors).
         let attempts = if client.is_http() { 1 } else { ATTACH_ATTEMPTS };
         Ok(self.volumes.attach_with(volume_id, |blob, ctx| {
-            debug_assert_eq!(ctx.get(EBS_CONTEXT_KEY), Some(volume_id));
+            // `ctx` names the volume, or for a volume restored from a snapshot its lineage's
+            // first volume or re-keying copy (docs/formats.md, "Snapshots").
             let mut attempt = 1;
             loop {
                 match client.decrypt_data_key_with(&who, blob, ctx, Some(&key_arn)) {
