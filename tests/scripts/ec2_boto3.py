@@ -293,6 +293,59 @@ assert before == after, "bad input changed the volumes"
 assert ec2.get_ebs_default_kms_key_id()["KmsKeyId"] == "alias/aws/ebs"
 print("bad input OK")
 
+# --- snapshots through EC2 ---------------------------------------------------------------
+import time
+
+
+def completed(ec2, sid):
+    for _ in range(600):
+        s = ec2.describe_snapshots(SnapshotIds=[sid])["Snapshots"][0]
+        if s["State"] != "pending":
+            assert s["State"] == "completed", s
+            return s
+        time.sleep(0.05)
+    raise AssertionError(f"{sid} still pending")
+
+
+other = kms.create_key(Description="copies")["KeyMetadata"]
+src = ec2.create_volume(Size=1, AvailabilityZone=ZONE, Encrypted=True, KmsKeyId=key["Arn"])["VolumeId"]
+ec2.attach_volume(VolumeId=src, InstanceId=iid, Device="/dev/sdj")
+blob = bytes(range(256)) * 4096  # 1 MiB over two snapshot blocks
+ebsim("volume", "write", src, "--offset", "1048576", "--input", "-", stdin=blob)
+snap = ec2.create_snapshot(VolumeId=src, Description="first",
+                           TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "k", "Value": "v"}]}])
+assert snap["State"] == "pending" and snap["Encrypted"] and snap["KmsKeyId"] == key["Arn"], snap
+first = completed(ec2, snap["SnapshotId"])
+assert first["VolumeId"] == src and first["Progress"] == "100%" and first["Tags"] == [{"Key": "k", "Value": "v"}], first
+assert first["DataEncryptionKeyId"], first
+copy = ec2.copy_snapshot(SourceSnapshotId=snap["SnapshotId"], SourceRegion="us-west-2",
+                         Encrypted=True, KmsKeyId=other["Arn"])["SnapshotId"]
+copied = completed(ec2, copy)
+assert copied["KmsKeyId"] == other["Arn"] and copied["Encrypted"], copied
+assert copied["DataEncryptionKeyId"] != first["DataEncryptionKeyId"], copied
+restored = ec2.create_volume(SnapshotId=copy, AvailabilityZone=ZONE)
+assert restored["SnapshotId"] == copy and restored["KmsKeyId"] == other["Arn"], restored
+ec2.attach_volume(VolumeId=restored["VolumeId"], InstanceId=iid, Device="/dev/sdk")
+back = ebsim("volume", "read", restored["VolumeId"], "--offset", "1048576", "--length", str(len(blob)))
+assert back == blob, "the restored copy does not read back the same bytes"
+mine = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:k", "Values": ["v"]}])["Snapshots"]
+assert [s["SnapshotId"] for s in mine] == [snap["SnapshotId"]], mine
+by_vol = ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [src]}])["Snapshots"]
+assert snap["SnapshotId"] in [s["SnapshotId"] for s in by_vol], by_vol
+expect_error("InvalidParameterValue", ec2.create_snapshot, VolumeId=snap["SnapshotId"])
+expect_error("InvalidVolume.NotFound", ec2.create_snapshot, VolumeId="vol-0123456789abcdef0")
+expect_error("InvalidSnapshot.NotFound", ec2.describe_snapshots, SnapshotIds=["snap-0123456789abcdef0"])
+expect_error("InvalidSnapshotID.Malformed", ec2.delete_snapshot, SnapshotId="snap-nothex")
+expect_error("InvalidParameterValue", ec2.copy_snapshot, SourceSnapshotId=copy, SourceRegion="mars-north-1")
+expect_error("InvalidParameterValue", ec2.create_volume, SnapshotId=copy, AvailabilityZone=ZONE, Size=1,
+             VolumeType="st1")
+expect_error("InvalidParameterDependency", ec2.copy_snapshot, SourceSnapshotId=copy, SourceRegion="us-west-2",
+             Encrypted=False, KmsKeyId=key["Arn"])
+ec2.delete_snapshot(SnapshotId=copy)
+expect_error("InvalidSnapshot.NotFound", ec2.describe_snapshots, SnapshotIds=[copy])
+assert completed(ec2, snap["SnapshotId"])["State"] == "completed"
+print("snapshots OK")
+
 # --- terminate: attachments end, their grants retired ------------------------------------
 term = ec2.terminate_instances(InstanceIds=[iid])["TerminatingInstances"][0]
 assert term["CurrentState"]["Name"] == "shutting-down"

@@ -150,6 +150,11 @@ impl Ec2 {
                 .load(volume_id)
                 .map_err(|e| internal(e.to_string()))?;
             let key_arn = meta.kms_key_arn.clone();
+            let ebs_id = meta
+                .context()
+                .get(ebsim_kms_client::EBS_CONTEXT_KEY)
+                .unwrap_or(volume_id)
+                .to_owned();
             let kms = self.kms_in(cx);
             let grant = kms
                 .send(
@@ -160,13 +165,12 @@ impl Ec2 {
                         retiring_principal: Some(grantee.clone()),
                         operations: Some(vec!["Decrypt".to_owned()]),
                         constraints: Some(GrantConstraints {
+                            // The volume's own `aws:ebs:id`: a volume restored within its
+                            // snapshot's lineage keeps the lineage's.
                             encryption_context_subset: Some(
-                                [(
-                                    ebsim_kms_client::EBS_CONTEXT_KEY.to_owned(),
-                                    volume_id.to_owned(),
-                                )]
-                                .into_iter()
-                                .collect(),
+                                [(ebsim_kms_client::EBS_CONTEXT_KEY.to_owned(), ebs_id.clone())]
+                                    .into_iter()
+                                    .collect(),
                             ),
                             encryption_context_equals: None,
                         }),

@@ -129,6 +129,7 @@ pub fn page_params(
     if let Some(t) = &token
         && !crate::ids::is_id(crate::ids::IdKind::Volume, t)
         && !crate::ids::is_id(crate::ids::IdKind::Instance, t)
+        && !crate::ids::is_id(crate::ids::IdKind::Snapshot, t)
     {
         return Err(invalid_value(format!(
             "The token '{}' is invalid.",

@@ -1,5 +1,5 @@
 //! EC2, the EBS part, over the AWS Query protocol (docs/ec2.md): volumes, instances,
-//! attachments and encryption by default, with the KMS calls EBS makes (KMS-REFERENCE §9 as
+//! attachments, snapshots (on `ebsim-snapshot`) and encryption by default, with the KMS calls EBS makes (KMS-REFERENCE §9 as
 //! docs/key-flow.md tells it) and its typed state under `DIR/ec2/state.json`.
 //!
 //! `ebsim serve` routes requests whose SigV4 scope names `ec2` to [`Ec2::handle`], after
@@ -18,6 +18,7 @@ mod instances;
 pub mod ops;
 mod params;
 mod service;
+mod snapshots;
 pub mod state;
 mod types;
 mod volumes;

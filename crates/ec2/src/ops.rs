@@ -11,7 +11,7 @@ pub struct Operation {
     pub mutates: bool,
     /// Whether it accepts `DryRun`.
     pub dry_run: bool,
-    /// Whether ebsim serves it (the snapshot actions wait for the snapshot engine).
+    /// Whether ebsim serves it.
     pub implemented: bool,
 }
 
@@ -43,22 +43,10 @@ pub const OPERATIONS: &[Operation] = &[
     op("GetEbsDefaultKmsKeyId", false),
     op("ModifyEbsDefaultKmsKeyId", true),
     op("ResetEbsDefaultKmsKeyId", true),
-    Operation {
-        implemented: false,
-        ..op("CreateSnapshot", true)
-    },
-    Operation {
-        implemented: false,
-        ..op("DescribeSnapshots", false)
-    },
-    Operation {
-        implemented: false,
-        ..op("DeleteSnapshot", true)
-    },
-    Operation {
-        implemented: false,
-        ..op("CopySnapshot", true)
-    },
+    op("CreateSnapshot", true),
+    op("DescribeSnapshots", false),
+    op("DeleteSnapshot", true),
+    op("CopySnapshot", true),
 ];
 
 /// The operation named `name`.

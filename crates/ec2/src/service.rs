@@ -24,6 +24,8 @@ pub struct Ec2 {
     pub(crate) volumes: VolumeRoot,
     pub(crate) dir: PathBuf,
     pub(crate) default_region: Region,
+    /// Where snapshots are kept.
+    pub(crate) snapshot_location: ebsim_snapshot::StoreLocation,
     /// Held while a request reads and writes `DIR/ec2/state.json`. The state is read from
     /// the file at each request, so that a reset or a restored saved state is what the next
     /// request sees.
@@ -111,8 +113,16 @@ impl Ec2 {
             volumes: VolumeRoot::dir(dir),
             dir: dir.to_owned(),
             default_region: region,
+            snapshot_location: ebsim_snapshot::StoreLocation::DataDir,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Keeps snapshots at `location` (`--snapshot-store`) rather than under `DIR/snapshots/`.
+    #[must_use]
+    pub fn with_snapshot_store(mut self, location: ebsim_snapshot::StoreLocation) -> Self {
+        self.snapshot_location = location;
+        self
     }
 
     /// The state as it is now.
@@ -190,8 +200,16 @@ impl Ec2 {
         }
         let _guard = self.lock.lock();
         let mut st = Ec2State::load(&self.dir).map_err(internal)?;
+        // Volumes made outside the server meanwhile (restored by `ebsim volume create
+        // --snapshot`, say) are recorded before the request sees the state.
+        let adopted = crate::adopt::reconcile(
+            &mut st,
+            &self.volumes,
+            &self.kms.account_of(&Caller::new("")),
+            self.default_region,
+        );
         let out = self.dispatch(&cx, op.name, &mut st)?;
-        if op.mutates {
+        if op.mutates || adopted {
             st.save(&self.dir).map_err(internal)?;
         }
         Ok(out)
@@ -219,22 +237,26 @@ impl Ec2 {
     ) -> Result<Vec<u8>, QueryError> {
         let key = cx.scope_key();
         match action {
-            "CreateVolume" => self.create_volume(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "DescribeVolumes" => self.describe_volumes(cx, scope_ref(st, &key)),
-            "DeleteVolume" => self.delete_volume(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "ModifyVolume" => self.modify_volume(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "AttachVolume" => self.attach_volume(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "DetachVolume" => self.detach_volume(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "RunInstances" => self.run_instances(cx, st.scope_mut(&cx.account, cx.region.as_str())),
-            "DescribeInstances" => self.describe_instances(cx, scope_ref(st, &key)),
+            "DescribeVolumes" => return self.describe_volumes(cx, scope_ref(st, &key)),
+            "DescribeInstances" => return self.describe_instances(cx, scope_ref(st, &key)),
+            "DescribeSnapshots" => return self.describe_snapshots(cx, scope_ref(st, &key)),
+            _ => {}
+        }
+        let scope = st.scope_mut(&cx.account, cx.region.as_str());
+        match action {
+            "CreateVolume" => self.create_volume(cx, scope),
+            "DeleteVolume" => self.delete_volume(cx, scope),
+            "ModifyVolume" => self.modify_volume(cx, scope),
+            "AttachVolume" => self.attach_volume(cx, scope),
+            "DetachVolume" => self.detach_volume(cx, scope),
+            "RunInstances" => self.run_instances(cx, scope),
             "StartInstances" | "StopInstances" | "TerminateInstances" => {
-                self.change_instances(cx, action, st.scope_mut(&cx.account, cx.region.as_str()))
+                self.change_instances(cx, action, scope)
             }
-            _ => self.encryption_by_default(
-                cx,
-                action,
-                st.scope_mut(&cx.account, cx.region.as_str()),
-            ),
+            "CreateSnapshot" => self.create_snapshot(cx, scope),
+            "DeleteSnapshot" => self.delete_snapshot(cx, scope),
+            "CopySnapshot" => self.copy_snapshot(cx, scope),
+            _ => self.encryption_by_default(cx, action, scope),
         }
     }
 

@@ -188,6 +188,10 @@ pub struct Scope {
     /// Encryption by default.
     #[serde(default)]
     pub encryption_by_default: EncryptionByDefault,
+    /// The tags of snapshots, by snapshot id (the snapshots themselves are the snapshot
+    /// engine's, under `DIR/snapshots/`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snapshot_tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The whole EC2 state: scopes keyed `ACCOUNT/REGION`.

@@ -61,17 +61,15 @@ impl Ec2 {
             return self.create_cli_volume(cx, scope);
         }
         let size = params::int(req, "Size", 1, 65_536)?;
-        if let Some(snap) = req.get("SnapshotId") {
-            let snap = ids::parse(IdKind::Snapshot, "SnapshotId", snap)?;
-            // The hook of the snapshot engine: volumes from snapshots come with it.
-            return Err(QueryError::new(
-                "InvalidSnapshot.NotFound",
-                400,
-                format!("The snapshot '{snap}' does not exist."),
+        let snapshot = match req.get("SnapshotId") {
+            Some(s) => Some(ids::parse(IdKind::Snapshot, "SnapshotId", s)?),
+            None => None,
+        };
+        if size.is_none() && snapshot.is_none() {
+            return Err(missing(
+                "The request must contain the parameter size/snapshot",
             ));
         }
-        let size =
-            size.ok_or_else(|| missing("The request must contain the parameter size/snapshot"))?;
         let zone = params::required(req, "AvailabilityZone", 64)?;
         if !cx.zones().iter().any(|z| z == zone) {
             return Err(invalid_value(format!(
@@ -79,6 +77,10 @@ impl Ec2 {
                 ebsim_iam::names::echo(zone)
             )));
         }
+        if let Some(snap) = snapshot {
+            return self.create_volume_from_snapshot(cx, scope, &snap, size, zone);
+        }
+        let size = size.unwrap_or_default();
         let spec = crate::types::check(
             params::text(req, "VolumeType", 16)?,
             size,

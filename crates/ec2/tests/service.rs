@@ -269,7 +269,7 @@ fn bad_input_changes_nothing() {
         (
             "CreateSnapshot",
             &[("VolumeId", "vol-0123456789abcdef0")],
-            "UnsupportedOperation",
+            "InvalidVolume.NotFound",
         ),
         ("NoSuchAction", &[], "InvalidAction"),
     ];

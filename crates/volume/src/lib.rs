@@ -46,8 +46,8 @@ mod error;
 mod extents;
 mod holder;
 mod metadata;
-mod resize;
 mod raw;
+mod resize;
 mod root;
 
 // The public interface is:
