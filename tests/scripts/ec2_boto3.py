@@ -328,6 +328,18 @@ assert restored["SnapshotId"] == copy and restored["KmsKeyId"] == other["Arn"], 
 ec2.attach_volume(VolumeId=restored["VolumeId"], InstanceId=iid, Device="/dev/sdk")
 back = ebsim("volume", "read", restored["VolumeId"], "--offset", "1048576", "--length", str(len(blob)))
 assert back == blob, "the restored copy does not read back the same bytes"
+# Within the lineage (the snapshot's own key): the volume keeps the lineage's data key and
+# context, and its attach grant is constrained to the lineage's aws:ebs:id.
+same = ec2.create_volume(SnapshotId=snap["SnapshotId"], AvailabilityZone=ZONE, Size=2)
+assert same["KmsKeyId"] == key["Arn"] and same["Size"] == 2, same
+ec2.attach_volume(VolumeId=same["VolumeId"], InstanceId=iid, Device="/dev/sdl")
+lineage = [g for g in kms.list_grants(KeyId=key["Arn"])["Grants"]
+           if g["GranteePrincipal"] == session and g["Constraints"]["EncryptionContextSubset"] == {"aws:ebs:id": src}]
+assert len(lineage) == 2, lineage  # the source's attachment and the restored volume's
+back = ebsim("volume", "read", same["VolumeId"], "--offset", "1048576", "--length", str(len(blob)))
+assert back == blob, "the restored volume does not read back the same bytes"
+expect_error("InvalidParameterValue", ec2.create_volume, SnapshotId=snap["SnapshotId"], AvailabilityZone=ZONE,
+             Size=1, Encrypted=False)
 mine = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:k", "Values": ["v"]}])["Snapshots"]
 assert [s["SnapshotId"] for s in mine] == [snap["SnapshotId"]], mine
 by_vol = ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [src]}])["Snapshots"]
