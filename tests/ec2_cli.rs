@@ -59,16 +59,26 @@ fn ebs_settings_and_volumes_without_then_with_the_server() {
         .ok(&["volume", "create", "--size", "2MiB"])
         .trim()
         .to_owned();
+    // A volume restored from a snapshot through the server is EC2's, with its snapshot id.
+    let snap = json(&ebsim.ok(&["--json", "snapshot", "create", &served, "--wait"]));
+    let snap_id = snap["snapshot_id"].as_str().unwrap().to_owned();
+    let restored = ebsim
+        .ok(&["volume", "create", "--snapshot", &snap_id, "--size", "4MiB"])
+        .trim()
+        .to_owned();
+    let meta = json(&ebsim.ok(&["--json", "volume", "describe", &restored]));
+    assert_eq!(meta["size_bytes"], 4 << 20, "{meta}");
     ebsim.ok(&["ebs", "encryption-by-default", "disable"]);
     assert!(server.stop().expect("stopped").success());
 
     let state = json(&std::fs::read_to_string(&state_file).unwrap());
     let scope = &state["scopes"]["111122223333/us-west-2"];
     assert_eq!(scope["encryption_by_default"]["enabled"], false, "{state}");
-    for id in [&vol, &served] {
+    for id in [&vol, &served, &restored] {
         assert_eq!(scope["volumes"][id]["status"], "available", "{id}: {state}");
         assert_eq!(scope["volumes"][id]["encrypted"], true);
     }
+    assert_eq!(scope["volumes"][&restored]["snapshot_id"], snap_id.as_str());
     // An attachment the EC2 state records keeps `ebsim volume delete` off the volume.
     let mut edited = state.clone();
     edited["scopes"]["111122223333/us-west-2"]["volumes"][&vol]["attachment"] = serde_json::json!({

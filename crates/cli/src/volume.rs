@@ -228,6 +228,13 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             Ok(())
         }
         VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
+        VolumeCommand::Create(c)
+            if c.snapshot.is_some()
+                && c.snapshot_store.is_none()
+                && crate::ebs::own_server(global)?.is_some() =>
+        {
+            restore_on_server(global, c, &volumes)
+        }
         VolumeCommand::Create(c) if c.snapshot.is_some() => {
             let store =
                 crate::snapshot::store(global, c.snapshot_store.as_deref(), DataDir::Existing)?;
@@ -441,6 +448,37 @@ fn create_on_server(
     if let (Some(u), Some(d)) = (&c.workspace_user, &c.directory) {
         params.push(("EbsimWorkspaceUser", u.as_str()));
         params.push(("EbsimDirectory", d.as_str()));
+    }
+    let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
+    let id = crate::ebs::leaf(&out, "volumeId")
+        .unwrap_or_default()
+        .to_owned();
+    if global.json {
+        print_meta(global, &volumes.load(&id)?)
+    } else {
+        outln!("{id}")
+    }
+}
+
+/// `ebsim volume create --snapshot` on the running server: EC2 CreateVolume with
+/// `SnapshotId` (and the size in bytes, ebsim's `EbsimSizeBytes`).
+fn restore_on_server(
+    global: &GlobalArgs,
+    c: &CreateArgs,
+    volumes: &ebsim_volume::VolumeRoot,
+) -> Result<(), CliError> {
+    let zone = format!("{}a", global.region().as_str());
+    let size = c.size.map(|s| s.to_string());
+    let mut params = vec![
+        ("SnapshotId", c.snapshot.as_deref().unwrap_or_default()),
+        ("AvailabilityZone", zone.as_str()),
+    ];
+    if let Some(s) = &size {
+        params.push(("EbsimSizeBytes", s.as_str()));
+    }
+    if let Some(k) = &c.key {
+        params.push(("Encrypted", "true"));
+        params.push(("KmsKeyId", k.as_str()));
     }
     let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
     let id = crate::ebs::leaf(&out, "volumeId")

@@ -286,13 +286,13 @@ impl Ec2 {
         cx: &Cx<'_>,
         scope: &mut Scope,
         snapshot_id: &str,
-        size_gib: Option<u64>,
+        size_bytes: Option<u64>,
         zone: &str,
     ) -> Result<Vec<u8>, QueryError> {
         let req = cx.req;
         let store = self.store(cx)?;
         let snap = self.own_snapshot(cx, &store, snapshot_id)?;
-        let size = size_gib.unwrap_or(snap.volume_size_gib);
+        let size = size_bytes.map_or(snap.volume_size_gib, |b| b.div_ceil(1 << 30));
         let spec = crate::types::check(
             params::text(req, "VolumeType", 16)?,
             size,
@@ -318,7 +318,7 @@ impl Ec2 {
         let meta = store
             .restore(RestoreVolume {
                 snapshot_id: snapshot_id.to_owned(),
-                size_bytes: size_gib.map(|g| g << 30),
+                size_bytes,
                 encrypted,
                 kms_key_id: key,
                 caller: Some(cx.caller.principal.clone()),

@@ -57,7 +57,7 @@ impl Ec2 {
         scope: &mut Scope,
     ) -> Result<Vec<u8>, QueryError> {
         let req = cx.req;
-        if req.get("EbsimSizeBytes").is_some() {
+        if req.get("EbsimSizeBytes").is_some() && req.get("SnapshotId").is_none() {
             return self.create_cli_volume(cx, scope);
         }
         let size = params::int(req, "Size", 1, 65_536)?;
@@ -78,7 +78,12 @@ impl Ec2 {
             )));
         }
         if let Some(snap) = snapshot {
-            return self.create_volume_from_snapshot(cx, scope, &snap, size, zone);
+            // `ebsim volume create --snapshot --size BYTES` names the size in bytes.
+            let bytes = match params::int(req, "EbsimSizeBytes", 1, 64 << 40)? {
+                Some(b) => Some(b),
+                None => size.map(|g| g << 30),
+            };
+            return self.create_volume_from_snapshot(cx, scope, &snap, bytes, zone);
         }
         let size = size.unwrap_or_default();
         let spec = crate::types::check(
