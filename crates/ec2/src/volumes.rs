@@ -327,6 +327,13 @@ impl Ec2 {
             Err(VolumeError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(internal(e.to_string())),
         };
+        // A WorkSpace's volume: its control plane attached it (metadata.json says so).
+        if meta.state == ebsim_volume::VolumeState::InUse {
+            return Err(volume_in_use(format!(
+                "Volume {id} is attached to {}.",
+                meta.attached_to.as_deref().unwrap_or("a WorkSpace")
+            )));
+        }
         if self
             .volumes
             .is_attached(id)
@@ -508,7 +515,12 @@ pub(crate) fn adopted(meta: &ebsim_volume::VolumeMetadata, zone: &str) -> Volume
         availability_zone: zone.to_owned(),
         encrypted: true,
         kms_key_id: Some(meta.kms_key_arn.clone()),
-        status: VolumeStatus::Available,
+        // A WorkSpace's volume stays `in-use` while its WorkSpace has it.
+        status: if meta.state == ebsim_volume::VolumeState::InUse {
+            VolumeStatus::InUse
+        } else {
+            VolumeStatus::Available
+        },
         create_time: at,
         snapshot_id: None,
         tags: Default::default(),

@@ -297,3 +297,28 @@ fn iam_policies_decide_ec2_actions() {
         .expect_err("dry run");
     assert_eq!((e.code, e.status), ("DryRunOperation", 412));
 }
+
+#[test]
+fn a_workspace_volume_is_not_deleted_through_ec2() {
+    let f = fixture();
+    let v = f.ok(
+        "CreateVolume",
+        &[
+            ("Size", "1"),
+            ("AvailabilityZone", "us-west-2a"),
+            ("Encrypted", "true"),
+        ],
+    );
+    let vol = leaf(&v, "volumeId").to_owned();
+    let root = ebsim_volume::VolumeRoot::dir(&f.dir);
+    let mut meta = root.load(&vol).unwrap();
+    meta.state = ebsim_volume::VolumeState::InUse;
+    meta.attached_to = Some("ws-0123456789".to_owned());
+    root.update(&meta).unwrap();
+    assert_eq!(f.code("DeleteVolume", &[("VolumeId", &vol)]), "VolumeInUse");
+    assert!(f.dir.join("volumes").join(&vol).is_dir());
+    // Adopted when the service opens: a WorkSpace's volume is `in-use`.
+    std::fs::remove_file(ebsim_ec2::state_file(&f.dir)).unwrap();
+    let d = f.ok("DescribeVolumes", &[("VolumeId.1", &vol)]);
+    assert_eq!(leaf(&d, "status"), "in-use");
+}
