@@ -135,10 +135,20 @@ impl Backend for LocalBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(SnapshotError::io("cannot open", path, e)),
         };
+        let len = f
+            .metadata()
+            .map_err(|e| SnapshotError::io("cannot inspect", &path, e))?
+            .len();
+        if len > BLOCK_SIZE {
+            return Err(SnapshotError::io(
+                "a block over 512 KiB",
+                path,
+                std::io::Error::from(std::io::ErrorKind::InvalidData),
+            ));
+        }
         out.clear();
-        std::io::Read::by_ref(&mut f)
-            .take(BLOCK_SIZE + 1)
-            .read_to_end(out)
+        out.resize(len as usize, 0);
+        f.read_exact(out)
             .map_err(|e| SnapshotError::io("cannot read", &path, e))?;
         Ok(true)
     }

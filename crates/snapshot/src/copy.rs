@@ -8,7 +8,7 @@ use ebsim_kms_api::Region;
 use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext};
 use rayon::prelude::*;
 
-use crate::blocks::{fetch, rekey, sha256};
+use crate::blocks::{fetch_bulk, rekey, sha256};
 use crate::create::{check_description, owner_of};
 use crate::keys::{DEFAULT_EBS_KEY, Ebs, engine};
 use crate::manifest::{CopiedFrom, Manifest, now_rfc3339};
@@ -165,7 +165,7 @@ impl SnapshotStore {
                         .par_iter()
                         .map(|b| {
                             let mut buf = Vec::new();
-                            fetch(&store, &src, b, &mut buf)?;
+                            fetch_bulk(&store, &src, b, &mut buf)?;
                             rekey(from.as_ref(), to.as_ref(), ss, b.index, &mut buf)?;
                             if ebsim_io::is_hole(&buf) {
                                 return Ok(None);

@@ -72,9 +72,7 @@ pub(crate) struct Progress {
 impl Progress {
     /// Records `done` of `total` units.
     pub(crate) fn set(&self, done: u64, total: u64) {
-        let pct = (done.min(total) * 100)
-            .checked_div(total)
-            .map_or(100, |p| p as u8);
+        let pct = (done.min(total) * 100).checked_div(total).unwrap_or(100) as u8;
         // 100 is written only with the completed state.
         let pct = pct.min(99);
         self.shared.store(pct, Ordering::Relaxed);

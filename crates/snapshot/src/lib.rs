@@ -43,6 +43,8 @@ mod restore;
 #[cfg(feature = "s3-snapshots")]
 mod s3;
 mod store;
+#[cfg(test)]
+mod unencrypted_tests;
 
 // The public interface is:
 pub use copy::CopySnapshot;

@@ -9,7 +9,7 @@ use ebsim_volume::{NewVolume, VolumeMetadata, new_volume_id};
 use rayon::prelude::*;
 
 use crate::backend::FileLock;
-use crate::blocks::{fetch, rekey};
+use crate::blocks::{fetch_bulk, rekey};
 use crate::copy::sector_size;
 use crate::keys::{DEFAULT_EBS_KEY, Ebs, engine};
 use crate::manifest::MAX_SIZE_BYTES;
@@ -178,7 +178,7 @@ impl SnapshotStore {
         };
         let written = (|| {
             let _shared = FileLock::shared(&self.store_lock())?;
-            let mut raw = self.0.volumes.open_raw(&volume_id)?;
+            let mut raw = self.0.volumes.open_raw_unattached(&volume_id)?;
             let (from, to) = match keys {
                 Some((from, new_key)) => {
                     raw.bind_metadata(new_key.as_ref())?;
@@ -193,7 +193,7 @@ impl SnapshotStore {
                     .par_iter()
                     .map(|b| {
                         let mut buf = Vec::new();
-                        fetch(self, &m, b, &mut buf)?;
+                        fetch_bulk(self, &m, b, &mut buf)?;
                         if to.is_some() {
                             rekey(from.as_ref(), to.as_ref(), ss.bytes(), b.index, &mut buf)?;
                         }

@@ -223,3 +223,49 @@ fn a_copy_under_the_same_key_shares_blocks_and_makes_no_kms_call() {
         .expect("restore");
     assert_eq!(e.read_all(&r.volume_id), e.read_all(&vol));
 }
+
+#[test]
+fn a_corrupt_or_missing_block_is_a_typed_error_and_a_failed_restore_leaves_no_volume() {
+    let e = env();
+    let vol = e.volume(MIB);
+    e.write(&vol, 0, &pattern(5, MIB as usize));
+    let s = e
+        .store
+        .create(CreateSnapshot::new(&vol))
+        .expect("create")
+        .wait()
+        .expect("snap");
+    let blocks = e.store.blocks(s.snapshot_id.as_str()).expect("blocks");
+    assert_eq!(blocks.len(), 2);
+    let h = blocks[0].sha256_hex();
+    let path = e.dir.path().join("snapshots/blocks").join(&h[..2]).join(&h);
+    let mut bytes = std::fs::read(&path).expect("block");
+    bytes[100] ^= 1;
+    std::fs::write(&path, &bytes).expect("corrupt it");
+    let err = e
+        .store
+        .read_block(s.snapshot_id.as_str(), 0)
+        .expect_err("corrupt");
+    assert_eq!(err.code(), "InternalError");
+    assert!(err.to_string().contains("checksum mismatch"), "{err}");
+    // The other block still reads.
+    assert!(
+        e.store
+            .read_block(s.snapshot_id.as_str(), 1)
+            .expect("read")
+            .is_some()
+    );
+    std::fs::remove_file(&path).expect("remove");
+    let volumes = e.ebs.volumes().list().expect("list").volumes.len();
+    let err = e
+        .store
+        .restore(RestoreVolume::new(s.snapshot_id.as_str()))
+        .expect_err("missing");
+    assert!(err.to_string().contains("missing"), "{err}");
+    assert_eq!(e.ebs.volumes().list().expect("list").volumes.len(), volumes);
+    // Its grant was retired again.
+    assert_eq!(
+        e.audit().last().map(|(n, _)| n.as_str()),
+        Some("RetireGrant")
+    );
+}

@@ -236,6 +236,40 @@ impl VolumeRoot {
         })
     }
 
+    /// As [`VolumeRoot::open_raw`], for a volume that has never been attached and is being
+    /// filled (a restore): writes are positional (`pwrite`), without the write journal, which
+    /// such a volume does not have yet. A volume that has a journal is opened as
+    /// [`VolumeRoot::open_raw`] opens it.
+    ///
+    /// # Errors
+    /// As [`VolumeRoot::open_raw`].
+    pub fn open_raw_unattached(&self, volume_id: &str) -> Result<RawVolume, VolumeError> {
+        let Some(dir) = self.volume_dir(volume_id) else {
+            return self.open_raw(volume_id);
+        };
+        if std::fs::symlink_metadata(dir.join("data.journal")).is_ok() {
+            return self.open_raw(volume_id);
+        }
+        if real_dir(&dir).is_err() || !dir.join(METADATA_FILE).is_file() {
+            return Err(VolumeError::NotFound(volume_id.to_owned()));
+        }
+        let lock = lock_dir(&dir, volume_id)?;
+        let meta = self.load(volume_id)?;
+        let store = ebsim_io::FileStore::open(dir.join(DATA_FILE), meta.sector_size()?)?;
+        if store.size_bytes() != meta.size_bytes {
+            return Err(VolumeError::CorruptMetadata {
+                path: dir.join(METADATA_FILE),
+                reason: "size_bytes does not match data.img".to_owned(),
+            });
+        }
+        Ok(RawVolume {
+            meta,
+            store: Arc::new(store),
+            root: self.clone(),
+            _holder: LockHolder::File(lock),
+        })
+    }
+
     pub(crate) fn open_locked_dir(
         &self,
         volume_id: &str,
