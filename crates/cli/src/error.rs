@@ -78,6 +78,14 @@ pub enum CliError {
     /// missing or failed.
     #[error("{0}")]
     Tool(String),
+    /// EC2 refused the request.
+    #[error("{code}: {message}")]
+    Ec2 {
+        /// The EC2 error code (`InvalidVolume.NotFound`, …).
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// A server could not install its SIGINT/SIGTERM handlers.
     #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),

@@ -129,15 +129,17 @@ pub struct ReadArgs {
     pub output: PathBuf,
 }
 
-/// Attaches a volume of the data dir in this process (Decrypt as the EC2 infrastructure
-/// session through the volume's grant).
+/// Attaches a volume of the data dir in this process: Decrypt as the EC2 infrastructure
+/// session of the instance the EC2 state names for the volume's attachment (through the
+/// attachment's grant), else as the volume's own session (through its per-volume grant).
 pub(crate) fn attach_volume(
     global: &GlobalArgs,
     volume_id: &str,
 ) -> Result<AttachedVolume, CliError> {
+    let principal = crate::ebs::io_principal(global, volume_id)?;
     Ok(simulator(global, DataDir::Existing)?
         .ebs()
-        .attach(volume_id)?)
+        .attach_as(volume_id, principal.as_deref())?)
 }
 
 fn print_meta(global: &GlobalArgs, meta: &VolumeMetadata) -> Result<(), CliError> {
@@ -226,6 +228,13 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             Ok(())
         }
         VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
+        VolumeCommand::Create(c)
+            if c.snapshot.is_some()
+                && c.snapshot_store.is_none()
+                && crate::ebs::own_server(global)?.is_some() =>
+        {
+            restore_on_server(global, c, &volumes)
+        }
         VolumeCommand::Create(c) if c.snapshot.is_some() => {
             let store =
                 crate::snapshot::store(global, c.snapshot_store.as_deref(), DataDir::Existing)?;
@@ -273,6 +282,9 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 }),
                 _ => None,
             };
+            if crate::ebs::own_server(global)?.is_some() {
+                return create_on_server(global, c, &volumes);
+            }
             let sim = simulator(global, DataDir::Create)?;
             let meta = sim.ebs().create_volume(&CreateVolumeRequest {
                 size_bytes: size,
@@ -290,6 +302,18 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
         }
         VolumeCommand::Delete(v) => {
+            if !v.force && crate::ebs::own_server(global)?.is_some() {
+                // The server owns the EC2 state: it refuses an attached volume and retires
+                // the volume's grant.
+                crate::ebs::ec2_query(global, "DeleteVolume", &[("VolumeId", &v.volume_id)])?;
+                return print_deleted(global, &v.volume_id, &[]);
+            }
+            if let Some(instance) = attached_instance(&dir, &v.volume_id)? {
+                return Err(CliError::Ec2 {
+                    code: "VolumeInUse".to_owned(),
+                    message: format!("Volume {} is currently attached to {instance}", v.volume_id),
+                });
+            }
             let sim = simulator(global, DataDir::Existing)?;
             let caller = global.as_principal.as_deref();
             let retired = if v.force {
@@ -310,19 +334,7 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 }
                 Vec::new()
             };
-            if global.json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"volume_id": v.volume_id, "deleted": true,
-                        "retired_grants": retired})
-                )?;
-            } else {
-                outln!("deleted {}", v.volume_id)?;
-                for g in &retired {
-                    outln!("retired grant {g} (found by the volume's name)")?;
-                }
-            }
-            Ok(())
+            print_deleted(global, &v.volume_id, &retired)
         }
         VolumeCommand::Write(w) => {
             let mut data = Vec::new();
@@ -389,5 +401,92 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+fn print_deleted(global: &GlobalArgs, volume_id: &str, retired: &[String]) -> Result<(), CliError> {
+    if global.json {
+        outln!(
+            "{}",
+            serde_json::json!({"volume_id": volume_id, "deleted": true,
+                "retired_grants": retired})
+        )?;
+    } else {
+        outln!("deleted {volume_id}")?;
+        for g in retired {
+            outln!("retired grant {g} (found by the volume's name)")?;
+        }
+    }
+    Ok(())
+}
+
+/// The instance the EC2 state of `dir` has `volume_id` attached to, if any.
+fn attached_instance(dir: &std::path::Path, volume_id: &str) -> Result<Option<String>, CliError> {
+    let st = ebsim_ec2::Ec2State::load(dir).map_err(CliError::Tool)?;
+    Ok(st
+        .find_volume(volume_id)
+        .and_then(|(_, v)| v.attachment.as_ref())
+        .map(|a| a.instance_id.clone()))
+}
+
+/// `ebsim volume create` on the running server: EC2 CreateVolume with ebsim's own
+/// parameters (docs/ec2.md), which makes the volume with its per-volume grant.
+fn create_on_server(
+    global: &GlobalArgs,
+    c: &CreateArgs,
+    volumes: &ebsim_volume::VolumeRoot,
+) -> Result<(), CliError> {
+    let size = c.size.unwrap_or_default().to_string();
+    let sector = c.sector_size.get().to_string();
+    let mut params = vec![
+        ("EbsimSizeBytes", size.as_str()),
+        ("EbsimSectorSize", sector.as_str()),
+    ];
+    if let Some(k) = &c.key {
+        params.push(("KmsKeyId", k.as_str()));
+    }
+    if let (Some(u), Some(d)) = (&c.workspace_user, &c.directory) {
+        params.push(("EbsimWorkspaceUser", u.as_str()));
+        params.push(("EbsimDirectory", d.as_str()));
+    }
+    let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
+    let id = crate::ebs::leaf(&out, "volumeId")
+        .unwrap_or_default()
+        .to_owned();
+    if global.json {
+        print_meta(global, &volumes.load(&id)?)
+    } else {
+        outln!("{id}")
+    }
+}
+
+/// `ebsim volume create --snapshot` on the running server: EC2 CreateVolume with
+/// `SnapshotId` (and the size in bytes, ebsim's `EbsimSizeBytes`).
+fn restore_on_server(
+    global: &GlobalArgs,
+    c: &CreateArgs,
+    volumes: &ebsim_volume::VolumeRoot,
+) -> Result<(), CliError> {
+    let zone = format!("{}a", global.region().as_str());
+    let size = c.size.map(|s| s.to_string());
+    let mut params = vec![
+        ("SnapshotId", c.snapshot.as_deref().unwrap_or_default()),
+        ("AvailabilityZone", zone.as_str()),
+    ];
+    if let Some(s) = &size {
+        params.push(("EbsimSizeBytes", s.as_str()));
+    }
+    if let Some(k) = &c.key {
+        params.push(("Encrypted", "true"));
+        params.push(("KmsKeyId", k.as_str()));
+    }
+    let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
+    let id = crate::ebs::leaf(&out, "volumeId")
+        .unwrap_or_default()
+        .to_owned();
+    if global.json {
+        print_meta(global, &volumes.load(&id)?)
+    } else {
+        outln!("{id}")
     }
 }

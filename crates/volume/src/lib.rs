@@ -47,6 +47,7 @@ mod extents;
 mod holder;
 mod metadata;
 mod raw;
+mod resize;
 mod root;
 
 // The public interface is:

@@ -65,21 +65,21 @@ pub struct NewVolume {
     pub owner: Option<VolumeOwner>,
 }
 
-struct MemVolume {
+pub(crate) struct MemVolume {
     meta: VolumeMetadata,
     store: Arc<MemoryStore>,
     attached: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
-enum Inner {
+pub(crate) enum Inner {
     Dir(DataDir),
     Memory(Arc<Mutex<BTreeMap<String, MemVolume>>>),
 }
 
 /// The set of volumes of one data dir (or of one in-memory simulator).
 #[derive(Clone)]
-pub struct VolumeRoot(Inner);
+pub struct VolumeRoot(pub(crate) Inner);
 
 impl std::fmt::Debug for VolumeRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +90,7 @@ impl std::fmt::Debug for VolumeRoot {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
     write_private_atomic(path, bytes).map_err(|e| VolumeError::fs("cannot write", path, e))
 }
 
@@ -113,7 +113,7 @@ impl VolumeRoot {
         }
     }
 
-    fn check_id(volume_id: &str) -> Result<(), VolumeError> {
+    pub(crate) fn check_id(volume_id: &str) -> Result<(), VolumeError> {
         if is_volume_id(volume_id) {
             Ok(())
         } else {

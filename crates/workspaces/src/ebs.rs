@@ -413,10 +413,28 @@ impl Ebs {
     /// A volume error: `InUse`, `NotFound`, `CorruptMetadata`, or `Kms` naming the KMS error
     /// (disabled key, retired grant, …) and what it means; nothing on disk changes.
     pub fn attach(&self, volume_id: &str) -> Result<AttachedVolume, ControlPlaneError> {
+        self.attach_as(volume_id, None)
+    }
+
+    /// [`Ebs::attach`], decrypting as `principal` when given: the EC2 infrastructure session
+    /// of the instance the EC2 state names for the volume's attachment, through the
+    /// attachment's grant (docs/key-flow.md, "Attach to an instance").
+    ///
+    /// # Errors
+    /// As [`Ebs::attach`].
+    pub fn attach_as(
+        &self,
+        volume_id: &str,
+        principal: Option<&str>,
+    ) -> Result<AttachedVolume, ControlPlaneError> {
         let meta = self.volumes.load(volume_id)?;
-        // Who EBS acts as is derived here, never read from metadata.json (a file anyone with
-        // write access to the data dir could edit): docs/security.md, "Storage and CLI".
-        let who = Identity::Principal(attach_principal(&meta.kms_key_arn, volume_id));
+        // Who EBS acts as is derived here or given by the EC2 state, never read from
+        // metadata.json (a file anyone with write access to the data dir could edit):
+        // docs/security.md, "Storage and CLI".
+        let who = Identity::Principal(match principal {
+            Some(p) => p.to_owned(),
+            None => attach_principal(&meta.kms_key_arn, volume_id),
+        });
         let key_arn = meta.kms_key_arn.clone();
         // The key's region, whichever region this control plane runs in.
         let client = &match ebsim_kms_api::id::Arn::parse(&key_arn)
