@@ -261,7 +261,6 @@ fn a_copy_or_restore_under_a_disabled_key_fails_and_makes_nothing() {
             &Identity::Default,
             &DisableKeyRequest {
                 key_id: Some(key.clone()),
-                ..Default::default()
             },
         )
         .expect("disable");
