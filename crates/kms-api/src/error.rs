@@ -92,6 +92,9 @@ pub enum ErrorType {
     TagException,
     KMSInvalidSignatureException,
     KMSInvalidMacException,
+    ExpiredImportTokenException,
+    InvalidImportTokenException,
+    IncorrectKeyMaterialException,
 }
 
 impl ErrorType {
@@ -128,6 +131,9 @@ impl ErrorType {
             Self::TagException => "TagException",
             Self::KMSInvalidSignatureException => "KMSInvalidSignatureException",
             Self::KMSInvalidMacException => "KMSInvalidMacException",
+            Self::ExpiredImportTokenException => "ExpiredImportTokenException",
+            Self::InvalidImportTokenException => "InvalidImportTokenException",
+            Self::IncorrectKeyMaterialException => "IncorrectKeyMaterialException",
         }
     }
 
@@ -139,7 +145,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 30] = [
+    pub const ALL: [ErrorType; 33] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -170,6 +176,9 @@ impl ErrorType {
         Self::TagException,
         Self::KMSInvalidSignatureException,
         Self::KMSInvalidMacException,
+        Self::ExpiredImportTokenException,
+        Self::InvalidImportTokenException,
+        Self::IncorrectKeyMaterialException,
     ];
 
     /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,

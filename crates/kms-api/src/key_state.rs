@@ -12,6 +12,9 @@ pub enum KeyState {
     Disabled,
     /// Scheduled for deletion.
     PendingDeletion,
+    /// An `EXTERNAL` key without (all of) its key material: never imported, expired or
+    /// deleted (docs/kms.md, "Imported key material").
+    PendingImport,
 }
 
 impl KeyState {
@@ -21,6 +24,7 @@ impl KeyState {
             Self::Enabled => "Enabled",
             Self::Disabled => "Disabled",
             Self::PendingDeletion => "PendingDeletion",
+            Self::PendingImport => "PendingImport",
         }
     }
 }

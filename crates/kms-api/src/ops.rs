@@ -43,6 +43,8 @@ pub struct KeyStates {
     pub disabled: StateRule,
     /// `PendingDeletion`.
     pub pending_deletion: StateRule,
+    /// `PendingImport`.
+    pub pending_import: StateRule,
 }
 
 impl KeyStates {
@@ -51,24 +53,35 @@ impl KeyStates {
         enabled: StateRule::Allow,
         disabled: StateRule::Disabled,
         pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Invalid,
     };
     /// Management operations: not while pending deletion.
     pub const NOT_PENDING: Self = Self {
         enabled: StateRule::Allow,
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Allow,
+    };
+    /// EnableKey and DisableKey: not while pending deletion or pending import.
+    pub const SETTLED: Self = Self {
+        enabled: StateRule::Allow,
+        disabled: StateRule::Allow,
+        pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Invalid,
     };
     /// Any key state.
     pub const ANY: Self = Self {
         enabled: StateRule::Allow,
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Allow,
+        pending_import: StateRule::Allow,
     };
     /// CancelKeyDeletion: only while pending deletion.
     pub const PENDING_ONLY: Self = Self {
         enabled: StateRule::NotPendingDeletion,
         disabled: StateRule::NotPendingDeletion,
         pending_deletion: StateRule::Allow,
+        pending_import: StateRule::NotPendingDeletion,
     };
 }
 
@@ -105,6 +118,7 @@ impl Operation {
             KeyState::Enabled => (rules.enabled, "enabled"),
             KeyState::Disabled => (rules.disabled, "disabled"),
             KeyState::PendingDeletion => (rules.pending_deletion, "pending deletion"),
+            KeyState::PendingImport => (rules.pending_import, "pending import"),
         };
         match rule {
             StateRule::Allow => None,
@@ -227,6 +241,7 @@ impl Operation {
 const USABLE: KeyStates = KeyStates::USABLE;
 const NOT_PENDING: KeyStates = KeyStates::NOT_PENDING;
 const ANY: KeyStates = KeyStates::ANY;
+const SETTLED: KeyStates = KeyStates::SETTLED;
 
 #[rustfmt::skip]
 static OPERATIONS: [Operation; 54] = [
@@ -235,18 +250,18 @@ static OPERATIONS: [Operation; 54] = [
     op("CreateAlias", &["kms:CreateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
     op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).unimplemented(),
     op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(USABLE),
-    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags"]),
+    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags", "MultiRegion"]),
     op("Decrypt", &["kms:Decrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),
     op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).unimplemented(),
-    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(KEY).unimplemented(),
+    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(&["KeyId", "KeyMaterialId"]).states(ANY),
     op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).read().grant().dry_run().audits(&["KeyId", "KeyAgreementAlgorithm", "DryRun"]).states(USABLE),
     op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).audits(&["Limit"]).unimplemented(),
     op("DescribeKey", &["kms:DescribeKey"]).read().grant().audits(KEY).states(ANY),
-    op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(NOT_PENDING),
+    op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(SETTLED),
     op("DisableKeyRotation", &["kms:DisableKeyRotation"]).audits(KEY).states(USABLE),
     op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).unimplemented(),
-    op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(NOT_PENDING),
+    op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(SETTLED),
     op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
     op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("GenerateDataKey", &["kms:GenerateDataKey"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
@@ -258,9 +273,9 @@ static OPERATIONS: [Operation; 54] = [
     op("GetKeyLastUsage", &["kms:GetKeyLastUsage"]).read().audits(KEY).states(ANY),
     op("GetKeyPolicy", &["kms:GetKeyPolicy"]).read().audits(&["KeyId", "PolicyName"]).states(ANY),
     op("GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]).read().audits(KEY).states(ANY),
-    op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(KEY).unimplemented(),
+    op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(&["KeyId", "WrappingAlgorithm", "WrappingKeySpec"]).states(NOT_PENDING),
     op("GetPublicKey", &["kms:GetPublicKey"]).read().grant().audits(KEY).states(USABLE),
-    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(KEY).unimplemented(),
+    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(&["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription", "KeyMaterialId"]).states(NOT_PENDING),
     op("ListAliases", &["kms:ListAliases"]).read().audits(KEY_LIMIT),
     op("ListGrants", &["kms:ListGrants"]).read().audits(&["KeyId", "GranteePrincipal", "GrantId", "Limit", "GranteeServicePrincipal"]).states(ANY),
     op("ListKeyPolicies", &["kms:ListKeyPolicies"]).read().audits(KEY_LIMIT).states(ANY),

@@ -32,6 +32,7 @@ mod api {
 pub mod asym;
 mod audit;
 mod iam_state;
+mod import_state;
 mod journal;
 mod tracked;
 pub use audit::{

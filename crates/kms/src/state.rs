@@ -27,30 +27,92 @@ pub struct Material {
     pub created: f64,
     /// `None` for the original material, else `AUTOMATIC` / `ON_DEMAND`.
     pub rotation_type: Option<String>,
+    /// The material (written `""` while imported material is expired or deleted).
     #[serde(with = "material_b64")]
-    pub secret: KeyMaterial,
+    pub secret: MaterialSecret,
+    /// What was imported with it (keys of origin `EXTERNAL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import_state::ImportedMaterial>,
+}
+
+/// The secret of one material version: absent while imported material is expired or
+/// deleted (the key is then `PendingImport` and nothing seals or opens with it).
+#[derive(Debug)]
+pub struct MaterialSecret(Option<KeyMaterial>);
+
+impl MaterialSecret {
+    /// Present material.
+    pub fn new(m: KeyMaterial) -> Self {
+        Self(Some(m))
+    }
+
+    /// No material.
+    pub fn absent() -> Self {
+        Self(None)
+    }
+
+    /// Whether the material is present.
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// [`KeyMaterial::seal`]; `None` without material.
+    pub fn seal(
+        &self,
+        key_id: &[u8; 16],
+        material_id: &[u8; 32],
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Option<Vec<u8>> {
+        self.0
+            .as_ref()?
+            .seal(key_id, material_id, plaintext, context)
+    }
+
+    /// [`KeyMaterial::open`]; `None` without material.
+    pub fn open(
+        &self,
+        blob: &crate::blob::ParsedBlob<'_>,
+        context: &BTreeMap<String, String>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        self.0.as_ref()?.open(blob, context)
+    }
 }
 
 mod material_b64 {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(m: &KeyMaterial, s: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(B64.encode(m.expose()));
-        s.serialize_str(&text)
+    pub fn serialize<S: serde::Serializer>(m: &MaterialSecret, s: S) -> Result<S::Ok, S::Error> {
+        match &m.0 {
+            Some(m) => {
+                let text = Zeroizing::new(B64.encode(m.expose()));
+                s.serialize_str(&text)
+            }
+            None => s.serialize_str(""),
+        }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyMaterial, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MaterialSecret, D::Error> {
         let text = Zeroizing::new(String::deserialize(d)?);
+        if text.is_empty() {
+            return Ok(MaterialSecret::absent());
+        }
         let bytes = Zeroizing::new(
             B64.decode(text.as_bytes())
                 .map_err(|_| serde::de::Error::custom("key material is not base64"))?,
         );
         KeyMaterial::from_slice(&bytes)
+            .map(MaterialSecret::new)
             .ok_or_else(|| serde::de::Error::custom("key material is not 32 bytes"))
     }
 }
 
 impl Material {
+    /// Whether this is imported material waiting for RotateKeyOnDemand.
+    pub fn is_pending_rotation(&self) -> bool {
+        self.import.as_ref().is_some_and(|i| i.pending_rotation)
+    }
+
     pub fn generate(now: f64, rotation_type: Option<&str>) -> Self {
         let mut id_bytes = [0u8; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut id_bytes);
@@ -59,7 +121,8 @@ impl Material {
             id_bytes,
             created: now,
             rotation_type: rotation_type.map(str::to_string),
-            secret: KeyMaterial::generate(),
+            secret: MaterialSecret::new(KeyMaterial::generate()),
+            import: None,
         }
     }
 }
@@ -201,6 +264,10 @@ pub struct Key {
     /// state; `crate::asym`).
     #[serde(default, skip_serializing_if = "KeySecret::is_none")]
     pub secret: KeySecret,
+    /// Import parameters and the expiry of imported material (keys of origin `EXTERNAL`,
+    /// docs/kms.md, "Imported key material").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import_state::KeyImport>,
 }
 
 /// The material of an asymmetric or HMAC key, as read (`Stored`, until
@@ -267,8 +334,35 @@ impl Key {
         self.key_spec == "SYMMETRIC_DEFAULT"
     }
 
+    /// The material new ciphertext is sealed with: the last one, except imported material
+    /// still pending rotation.
     pub fn current_material(&self) -> Option<&Material> {
-        self.materials.last()
+        self.materials
+            .iter()
+            .rev()
+            .find(|m| !m.is_pending_rotation())
+    }
+
+    /// Whether the key is of origin `EXTERNAL`.
+    pub fn is_external(&self) -> bool {
+        self.origin == "EXTERNAL"
+    }
+
+    /// Whether an `EXTERNAL` key lacks material it needs: none imported yet, or one of its
+    /// materials (other than one pending rotation) expired or deleted.
+    pub fn missing_material(&self) -> bool {
+        if !self.is_external() {
+            return false;
+        }
+        if self.is_symmetric() {
+            self.materials.is_empty()
+                || self
+                    .materials
+                    .iter()
+                    .any(|m| !m.is_pending_rotation() && !m.secret.is_present())
+        } else {
+            self.secret.is_none()
+        }
     }
 }
 

@@ -1229,7 +1229,7 @@ fn create_key_enums_and_unsupported_origins() {
             ErrorType::ValidationException,
         ),
         (
-            json!({"Origin": "EXTERNAL"}),
+            json!({"Origin": "AWS_CLOUDHSM"}),
             ErrorType::UnsupportedOperationException,
         ),
         (

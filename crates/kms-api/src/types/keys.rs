@@ -47,7 +47,7 @@ request! {
         customer_master_key_spec, CUSTOMER_MASTER_KEY_SPEC: Option<String> = "CustomerMasterKeySpec", Value, [];
         /// The key usage (required for every spec but `SYMMETRIC_DEFAULT`).
         key_usage, KEY_USAGE: Option<String> = "KeyUsage", Value, [];
-        /// Where the key material comes from (only `AWS_KMS` is supported).
+        /// Where the key material comes from (`AWS_KMS` or `EXTERNAL`).
         origin, ORIGIN: Option<String> = "Origin", Value, [Rule::Enum(ORIGINS)];
         /// A multi-Region key (not supported).
         multi_region, MULTI_REGION: bool = "MultiRegion", Value, [];
@@ -160,6 +160,14 @@ pub struct KeyMetadata {
     /// The key agreement algorithms of a `KEY_AGREEMENT` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_agreement_algorithms: Option<Vec<String>>,
+    /// When the key material of an `EXTERNAL` key expires (the earliest expiry of its
+    /// materials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
+    /// Whether the imported material of an `EXTERNAL` key expires (absent until material is
+    /// imported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
     /// Whether the key is multi-Region (never).
     pub multi_region: bool,
     /// The current key material of a symmetric key.
@@ -324,6 +332,8 @@ mod tests {
             mac_algorithms: None,
             signing_algorithms: None,
             key_agreement_algorithms: None,
+            valid_to: None,
+            expiration_model: None,
             multi_region: false,
             current_key_material_id: None,
         };

@@ -25,6 +25,7 @@ pub mod aliases;
 pub mod asym;
 pub mod crypto;
 pub mod grants;
+pub mod import;
 pub mod keys;
 pub mod policy;
 pub mod rotation;
@@ -78,6 +79,9 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<asym::GenerateDataKeyPairRequest>(),
     entry::<asym::GenerateDataKeyPairWithoutPlaintextRequest>(),
     entry::<asym::GetKeyLastUsageRequest>(),
+    entry::<import::GetParametersForImportRequest>(),
+    entry::<import::ImportKeyMaterialRequest>(),
+    entry::<import::DeleteImportedKeyMaterialRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {
@@ -101,6 +105,8 @@ pub enum MemberRef<'a> {
     Int(i64),
     /// A boolean.
     Bool(bool),
+    /// A number that need not be whole (a timestamp, epoch seconds).
+    Number(f64),
     /// A map of strings.
     Map(&'a StringMap),
     /// A list of strings.
@@ -129,6 +135,11 @@ impl AsMemberRef for Option<String> {
 impl AsMemberRef for Option<i64> {
     fn member_ref(&self) -> Option<MemberRef<'_>> {
         self.map(MemberRef::Int)
+    }
+}
+impl AsMemberRef for Option<f64> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.map(MemberRef::Number)
     }
 }
 impl AsMemberRef for bool {
@@ -231,6 +242,18 @@ impl Member for Option<i64> {
             .map(|v| {
                 v.as_i64()
                     .ok_or_else(|| ser(format!("Value for {name} is not an integer")))
+            })
+            .transpose()
+    }
+}
+
+impl Member for Option<f64> {
+    fn read(m: &Map<String, Value>, name: &str) -> Result<Self, KmsError> {
+        get(m, name)
+            .map(|v| {
+                v.as_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| ser(format!("Value for {name} is not a timestamp")))
             })
             .transpose()
     }

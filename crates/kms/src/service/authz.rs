@@ -461,6 +461,7 @@ impl Kms {
     ) -> R<&'a Key> {
         let key = self.key(st, caller, key_ref, forms, ev)?;
         let mut cv = self.base_conditions(caller);
+        cv.insert("kms:KeyOrigin", key.origin.clone());
         if let Some(c) = what.ctx {
             Self::context_conditions(&mut cv, c);
         }

@@ -83,6 +83,8 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         mac_algorithms: mac,
         signing_algorithms: signing,
         key_agreement_algorithms: agreement,
+        valid_to: import::expiry_metadata(k).1,
+        expiration_model: import::expiry_metadata(k).0,
         multi_region: false,
         current_key_material_id: k.current_material().map(|m| m.id.clone()),
     }
@@ -237,6 +239,7 @@ impl Kms {
             grants: Vec::new(),
             tags: Vec::new(),
             secret: crate::state::KeySecret::None,
+            import: None,
         }
     }
 
@@ -266,7 +269,10 @@ impl Kms {
                 } else {
                     ""
                 });
-        let mut asked = vec![("kms:KeySpec", asked_spec)];
+        let mut asked = vec![
+            ("kms:KeySpec", asked_spec),
+            ("kms:KeyOrigin", req.origin.as_deref().unwrap_or("AWS_KMS")),
+        ];
         if !asked_usage.is_empty() {
             asked.push(("kms:KeyUsage", asked_usage));
         }
@@ -311,7 +317,7 @@ impl Kms {
         }
         if let Some(o) = req.origin.as_deref() {
             Q::ORIGIN.check_str(o)?;
-            if o != "AWS_KMS" {
+            if o != "AWS_KMS" && o != "EXTERNAL" {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
                     format!("Origin {o} is not supported by this KMS."),
@@ -372,7 +378,13 @@ impl Kms {
             now,
         );
         key.tags = tags;
-        if let Some(asym) = crate::asym::Spec::parse(spec) {
+        let external = req.origin.as_deref() == Some("EXTERNAL");
+        if external {
+            // The material comes with ImportKeyMaterial (docs/kms.md, "Imported key material").
+            key.origin = "EXTERNAL".into();
+            key.materials.clear();
+            key.state = KeyState::PendingImport;
+        } else if let Some(asym) = crate::asym::Spec::parse(spec) {
             let material = crate::asym::PrivateKey::generate(asym, usage == "KEY_AGREEMENT")
                 .map_err(|_| internal("Key generation failed."))?;
             key.secret = crate::state::KeySecret::Ready(Box::new(material));
@@ -566,7 +578,12 @@ impl Kms {
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        k.state = KeyState::Disabled;
+        // An imported key without its material goes back to waiting for it.
+        k.state = if k.missing_material() {
+            KeyState::PendingImport
+        } else {
+            KeyState::Disabled
+        };
         k.deletion_date = None;
         k.pending_window_days = None;
         Ok(CancelKeyDeletionResponse {

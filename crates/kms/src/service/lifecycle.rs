@@ -50,6 +50,9 @@ impl Kms {
             {
                 due = due.min(r.next);
             }
+            if let Some(v) = import::next_expiry(k) {
+                due = due.min(v);
+            }
         }
         self.next_due.store(due.to_bits(), Ordering::Release);
     }
@@ -72,6 +75,7 @@ impl Kms {
             st.aliases.retain(|_, a| a.target_key_id != id);
             changed = true;
         }
+        changed |= Self::expire_imported(&mut st, now);
         let due: Vec<String> = st
             .keys
             .values()

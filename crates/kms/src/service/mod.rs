@@ -35,6 +35,7 @@ mod dry_run;
 mod grant_principals;
 mod grants;
 mod iam;
+mod import;
 mod key_policy;
 mod keys;
 mod lifecycle;
@@ -666,6 +667,15 @@ impl Kms {
                 .and_then(to_json),
             "RevokeGrant" => self
                 .revoke_grant(st, caller, &parse(req)?, ev, dry)
+                .and_then(to_json),
+            "GetParametersForImport" => self
+                .get_parameters_for_import(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "ImportKeyMaterial" => self
+                .import_key_material(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "DeleteImportedKeyMaterial" => self
+                .delete_imported_key_material(st, caller, &parse(req)?, ev)
                 .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,

@@ -58,18 +58,38 @@ impl Kms {
                 v == "ALL_KEY_MATERIAL"
             }
         };
-        let last = key.materials.len().saturating_sub(1);
+        let current = key.current_material().map(|m| m.id.as_str());
         let items: Vec<RotationsListEntry> = key
             .materials
             .iter()
-            .enumerate()
-            .filter(|(_, m)| all || m.rotation_type.is_some())
-            .map(|(i, m)| RotationsListEntry {
-                key_id: key.arn.clone(),
-                key_material_id: m.id.clone(),
-                key_material_state: (if i == last { "CURRENT" } else { "NON_CURRENT" }).to_owned(),
-                rotation_date: m.rotation_type.as_ref().map(|_| m.created),
-                rotation_type: m.rotation_type.clone(),
+            .filter(|m| all || m.rotation_type.is_some())
+            .map(|m| {
+                let state = if m.is_pending_rotation() {
+                    "PENDING_ROTATION"
+                } else if current == Some(m.id.as_str()) {
+                    "CURRENT"
+                } else {
+                    "NON_CURRENT"
+                };
+                let import = m.import.as_ref();
+                RotationsListEntry {
+                    key_id: key.arn.clone(),
+                    key_material_id: m.id.clone(),
+                    key_material_description: import.and_then(|i| i.description.clone()),
+                    import_state: import.map(|_| {
+                        (if m.secret.is_present() {
+                            "IMPORTED"
+                        } else {
+                            "PENDING_IMPORT"
+                        })
+                        .to_owned()
+                    }),
+                    key_material_state: state.to_owned(),
+                    expiration_model: import.map(|i| i.expiration_model.clone()),
+                    valid_to: import.and_then(|i| i.valid_to),
+                    rotation_date: m.rotation_type.as_ref().map(|_| m.created),
+                    rotation_type: m.rotation_type.clone(),
+                }
             })
             .collect();
         let (rotations, next_marker) =
@@ -134,6 +154,10 @@ impl Kms {
     ) -> R<String> {
         let key = self.managed_key(st, caller, key_ref, op, ev)?;
         rotation_eligible(key)?;
+        // Imported material rotates on demand only (docs/kms.md, "Imported key material").
+        if key.is_external() {
+            return Err(KmsError::bare(ErrorType::UnsupportedOperationException));
+        }
         Self::check_state(op, key)?;
         if key.aws_managed {
             return Err(err(
@@ -165,6 +189,15 @@ impl Kms {
                 ));
             }
             Self::check_state(op, key)?;
+            if key.is_external() && !key.materials.iter().any(Material::is_pending_rotation) {
+                return Err(err(
+                    ErrorType::KMSInvalidStateException,
+                    format!(
+                        "No available key material pending rotation for the key: {}.",
+                        key.arn
+                    ),
+                ));
+            }
             if let Some(r) = &key.rotation
                 && r.next - now <= ROTATION_CONFLICT_WINDOW
             {
@@ -191,7 +224,18 @@ impl Kms {
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        k.materials.push(Material::generate(now, Some("ON_DEMAND")));
+        if k.is_external() {
+            // The imported material waiting for this rotation becomes current.
+            for m in &mut k.materials {
+                if let Some(i) = m.import.as_mut().filter(|i| i.pending_rotation) {
+                    i.pending_rotation = false;
+                    m.rotation_type = Some("ON_DEMAND".into());
+                    m.created = now;
+                }
+            }
+        } else {
+            k.materials.push(Material::generate(now, Some("ON_DEMAND")));
+        }
         k.on_demand_rotations += 1;
         Ok(RotateKeyOnDemandResponse {
             key_id: k.arn.clone(),
