@@ -15,7 +15,10 @@ fn boto3_imports_material_wrapped_offline() {
     let data = tmp.path().join("data");
     let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
     let server = ebsim.serve(&["kms", "serve", "--listen", "127.0.0.1:0"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/kms_byok_boto3.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/kms_byok_boto3.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .arg(server.url())

@@ -154,7 +154,26 @@ pub(crate) fn import(global: &GlobalArgs, kms: &KmsClient, a: &ImportArgs) -> Re
             "--valid-for-days must be 1 to 365".into(),
         ));
     }
-    // Read and check files before any call.
+    // Check the arguments and read the files before any call.
+    const ALGORITHMS: [&str; 4] = [
+        "RSAES_OAEP_SHA_256",
+        "RSAES_OAEP_SHA_1",
+        "RSA_AES_KEY_WRAP_SHA_256",
+        "RSA_AES_KEY_WRAP_SHA_1",
+    ];
+    if !ALGORITHMS.contains(&a.wrapping_algorithm.as_str()) {
+        return Err(CliError::InvalidArgument(format!(
+            "--wrapping-algorithm {}: use one of {}",
+            a.wrapping_algorithm,
+            ALGORITHMS.join(", ")
+        )));
+    }
+    if !["RSA_2048", "RSA_3072", "RSA_4096"].contains(&a.wrapping_key_spec.as_str()) {
+        return Err(CliError::InvalidArgument(format!(
+            "--wrapping-key-spec {}: use RSA_2048, RSA_3072 or RSA_4096",
+            a.wrapping_key_spec
+        )));
+    }
     let read = a.material.as_deref().map(read_material).transpose()?;
     let mut save = a
         .save_material
