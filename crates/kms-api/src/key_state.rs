@@ -15,6 +15,8 @@ pub enum KeyState {
     /// An `EXTERNAL` key without (all of) its key material: never imported, expired or
     /// deleted (docs/kms.md, "Imported key material").
     PendingImport,
+    /// A multi-Region primary key scheduled for deletion while it still has replicas.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -25,6 +27,7 @@ impl KeyState {
             Self::Disabled => "Disabled",
             Self::PendingDeletion => "PendingDeletion",
             Self::PendingImport => "PendingImport",
+            Self::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
     }
 }

@@ -119,6 +119,10 @@ impl Operation {
             KeyState::Disabled => (rules.disabled, "disabled"),
             KeyState::PendingDeletion => (rules.pending_deletion, "pending deletion"),
             KeyState::PendingImport => (rules.pending_import, "pending import"),
+            // AWS's key-state table gives both pending deletions one column.
+            KeyState::PendingReplicaDeletion => {
+                (rules.pending_deletion, "pending replica deletion")
+            }
         };
         match rule {
             StateRule::Allow => None,
@@ -285,7 +289,7 @@ static OPERATIONS: [Operation; 54] = [
     op("ListRetirableGrants", &["kms:ListRetirableGrants"]).read().audits(&["RetiringPrincipal", "Limit", "RetiringServicePrincipal"]),
     op("PutKeyPolicy", &["kms:PutKeyPolicy"]).audits(&["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"]).states(ANY),
     op("ReEncrypt", &["kms:ReEncryptFrom", "kms:ReEncryptTo"]).read().grant().dry_run().audits(&["SourceKeyId", "DestinationKeyId", "SourceEncryptionContext", "DestinationEncryptionContext", "DryRun"]).states(USABLE),
-    op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).unimplemented(),
+    op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "ReplicaRegion", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).states(USABLE),
     op("RetireGrant", &["kms:RetireGrant"]).grant().dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
     op("RevokeGrant", &["kms:RevokeGrant"]).dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
     op("RotateKeyOnDemand", &["kms:RotateKeyOnDemand"]).audits(KEY).states(USABLE),
@@ -296,7 +300,7 @@ static OPERATIONS: [Operation; 54] = [
     op("UpdateAlias", &["kms:UpdateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
     op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).unimplemented(),
     op("UpdateKeyDescription", &["kms:UpdateKeyDescription"]).audits(&["KeyId", "Description"]).states(NOT_PENDING),
-    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(KEY).unimplemented(),
+    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(&["KeyId", "PrimaryRegion"]).states(USABLE),
     op("Verify", &["kms:Verify"]).read().grant().dry_run().audits(SIGN).states(USABLE),
     op("VerifyMac", &["kms:VerifyMac"]).read().grant().dry_run().audits(MAC).states(USABLE),
 ];

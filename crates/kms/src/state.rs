@@ -51,6 +51,11 @@ impl MaterialSecret {
         Self(None)
     }
 
+    /// A copy of the material's bytes (for a multi-Region replica).
+    pub fn bytes(&self) -> Option<Zeroizing<Vec<u8>>> {
+        self.0.as_ref().map(|m| Zeroizing::new(m.expose().to_vec()))
+    }
+
     /// Whether the material is present.
     pub fn is_present(&self) -> bool {
         self.0.is_some()
@@ -268,6 +273,9 @@ pub struct Key {
     /// docs/kms.md, "Imported key material").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<crate::import_state::KeyImport>,
+    /// The role of a multi-Region key (`None` for a single-Region key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<MultiRegionRole>,
 }
 
 /// The material of an asymmetric or HMAC key, as read (`Stored`, until
@@ -329,7 +337,69 @@ impl<'de> Deserialize<'de> for KeySecret {
     }
 }
 
+/// The prefix of multi-Region key ids (`mrk-` and 32 lowercase hex).
+pub const MRK_PREFIX: &str = "mrk-";
+
+/// The map key of a key in [`State::keys`] (and of an alias's target): its id, and for a
+/// multi-Region key, whose related keys in other regions share the id, `<id>@<region>`.
+pub fn slot_of(id: &str, region: &str) -> String {
+    if id.starts_with(MRK_PREFIX) {
+        format!("{id}@{region}")
+    } else {
+        id.to_owned()
+    }
+}
+
+/// The key id of a map key ([`slot_of`] undone).
+pub fn wire_id(slot: &str) -> &str {
+    slot.split_once('@').map_or(slot, |(id, _)| id)
+}
+
+/// The 16 bytes a key id stands for in a ciphertext blob: the UUID's, or the 32 hex digits
+/// of a multi-Region key id. `None` for anything else.
+pub fn id_bytes(id: &str) -> Option<[u8; 16]> {
+    match id.strip_prefix(MRK_PREFIX) {
+        Some(hex_part)
+            if hex_part.len() == 32
+                && hex_part
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+        {
+            hex::decode(hex_part).ok()?.try_into().ok()
+        }
+        Some(_) => None,
+        None if id.len() == 36 => uuid::Uuid::parse_str(id).ok().map(|u| *u.as_bytes()),
+        None => None,
+    }
+}
+
+/// A multi-Region key's role (docs/kms.md, "Multi-Region keys").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MultiRegionRole {
+    /// The primary key.
+    #[serde(rename = "PRIMARY")]
+    Primary,
+    /// A replica.
+    #[serde(rename = "REPLICA")]
+    Replica,
+}
+
+impl MultiRegionRole {
+    /// `PRIMARY` or `REPLICA` (`MultiRegionKeyType`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Primary => "PRIMARY",
+            Self::Replica => "REPLICA",
+        }
+    }
+}
+
 impl Key {
+    /// The key's map key in [`State::keys`] ([`slot_of`]).
+    pub fn slot(&self) -> String {
+        slot_of(&self.id, &self.region)
+    }
+
     pub fn is_symmetric(&self) -> bool {
         self.key_spec == "SYMMETRIC_DEFAULT"
     }
@@ -572,13 +642,25 @@ fn bounded_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Erro
 }
 
 impl State {
+    /// The key of `region` a ciphertext blob names by its 16 key id bytes: a key with that
+    /// UUID, or the multi-Region key of that region whose id has those bytes.
+    pub fn blob_key(&self, id: &[u8; 16], region: ebsim_kms_api::Region) -> Option<&Key> {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let uuid: &str = uuid::Uuid::from_bytes(*id)
+            .hyphenated()
+            .encode_lower(&mut text);
+        if let Some(k) = self.keys.get(uuid).filter(|k| region == *k.region) {
+            return Some(k);
+        }
+        let mrk = slot_of(&format!("{MRK_PREFIX}{}", hex::encode(id)), region.as_str());
+        self.keys.get(&mrk)
+    }
+
     /// Rebuilds what is not serialized (compiled policies, id bytes). Errors name what is
     /// wrong.
     pub fn rehydrate(&mut self) -> Result<(), String> {
         for key in self.keys.values_mut_all() {
-            let uuid =
-                uuid::Uuid::parse_str(&key.id).map_err(|_| format!("bad key id {}", key.id))?;
-            key.id_bytes = *uuid.as_bytes();
+            key.id_bytes = id_bytes(&key.id).ok_or_else(|| format!("bad key id {}", key.id))?;
             let doc = PolicyDocument::parse_key_policy(&key.policy_text)
                 .map_err(|e| format!("key policy of {}: {e}", key.arn))?;
             key.policy = Some(Arc::new(doc));

@@ -1233,7 +1233,7 @@ fn create_key_enums_and_unsupported_origins() {
             ErrorType::UnsupportedOperationException,
         ),
         (
-            json!({"MultiRegion": true}),
+            json!({"Origin": "EXTERNAL_KEY_STORE"}),
             ErrorType::UnsupportedOperationException,
         ),
         (

@@ -49,7 +49,7 @@ request! {
         key_usage, KEY_USAGE: Option<String> = "KeyUsage", Value, [];
         /// Where the key material comes from (`AWS_KMS` or `EXTERNAL`).
         origin, ORIGIN: Option<String> = "Origin", Value, [Rule::Enum(ORIGINS)];
-        /// A multi-Region key (not supported).
+        /// A multi-Region primary key (`mrk-` id).
         multi_region, MULTI_REGION: bool = "MultiRegion", Value, [];
         /// Skips the check that the policy lets the caller manage the key.
         bypass_policy_lockout_safety_check, BYPASS_POLICY_LOCKOUT_SAFETY_CHECK: bool = "BypassPolicyLockoutSafetyCheck", Value, [];
@@ -168,8 +168,11 @@ pub struct KeyMetadata {
     /// imported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_model: Option<String>,
-    /// Whether the key is multi-Region (never).
+    /// Whether the key is multi-Region.
     pub multi_region: bool,
+    /// The primary and replicas of a multi-Region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<super::multi_region::MultiRegionConfiguration>,
     /// The current key material of a symmetric key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
@@ -197,8 +200,10 @@ pub struct DescribeKeyResponse {
 pub struct ScheduleKeyDeletionResponse {
     /// The key's ARN.
     pub key_id: String,
-    /// When the key is deleted (epoch seconds).
-    pub deletion_date: f64,
+    /// When the key is deleted (epoch seconds; absent for a primary waiting for its replicas
+    /// to be deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
     /// `PendingDeletion`.
     pub key_state: String,
     /// The waiting period in days.
@@ -335,6 +340,7 @@ mod tests {
             valid_to: None,
             expiration_model: None,
             multi_region: false,
+            multi_region_configuration: None,
             current_key_material_id: None,
         };
         let v = serde_json::to_value(&meta).unwrap();

@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod grants;
 pub mod import;
 pub mod keys;
+pub mod multi_region;
 pub mod policy;
 pub mod rotation;
 pub mod tags;
@@ -82,6 +83,8 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<import::GetParametersForImportRequest>(),
     entry::<import::ImportKeyMaterialRequest>(),
     entry::<import::DeleteImportedKeyMaterialRequest>(),
+    entry::<multi_region::ReplicateKeyRequest>(),
+    entry::<multi_region::UpdatePrimaryRegionRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {

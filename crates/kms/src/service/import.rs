@@ -44,12 +44,20 @@ struct Asked<'a> {
 }
 
 impl Kms {
-    /// The condition keys of a key itself that every key operation sees (docs/kms.md,
-    /// "Authorization"): `kms:KeyOrigin`, `kms:KeySpec`, `kms:KeyUsage`.
+    /// The condition keys of a key itself that the key operations see (docs/kms.md,
+    /// "Authorization"): `kms:KeyOrigin`, `kms:MultiRegion` and, for a multi-Region key,
+    /// `kms:MultiRegionKeyType`.
     pub(super) fn key_conditions(cv: &mut ConditionValues, key: &Key) {
         cv.insert("kms:KeyOrigin", key.origin.clone());
-        cv.insert("kms:KeySpec", key.key_spec.clone());
-        cv.insert("kms:KeyUsage", key.key_usage.clone());
+        match key.multi_region {
+            Some(role) => {
+                cv.insert("kms:MultiRegion", "true");
+                cv.insert("kms:MultiRegionKeyType", role.name());
+            }
+            None => {
+                cv.insert("kms:MultiRegion", "false");
+            }
+        }
     }
 
     /// The key an import operation (`op`) names: by id or ARN, authorized by its key policy
@@ -67,6 +75,8 @@ impl Kms {
         let key = self.key(st, caller, key_ref, Forms::IdOrArn, ev)?;
         let mut cv = self.base_conditions(caller);
         Self::key_conditions(&mut cv, key);
+        cv.insert("kms:KeySpec", key.key_spec.clone());
+        cv.insert("kms:KeyUsage", key.key_usage.clone());
         for (k, v) in extra {
             cv.insert(k, v.clone());
         }
@@ -105,8 +115,7 @@ impl Kms {
         ];
         let id = self
             .import_key(st, caller, key_ref, Q::OPERATION, &extra, ev)?
-            .id
-            .clone();
+            .slot();
         if alg == "RSAES_PKCS1_V1_5" {
             return Err(validation(
                 "The RSAES_PKCS1_V1_5 wrapping algorithm is not supported. Use RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1.",
@@ -223,7 +232,7 @@ impl Kms {
                 ));
             }
             let params = params.ok_or_else(invalid_token)?;
-            (key.id.clone(), params.token_id.clone())
+            (key.slot(), params.token_id.clone())
         };
         let key = st
             .keys
@@ -264,8 +273,7 @@ impl Kms {
         }
         let id = self
             .import_key(st, caller, key_ref, Q::OPERATION, &[], ev)?
-            .id
-            .clone();
+            .slot();
         let key = st
             .keys
             .get_mut(&id)
@@ -318,7 +326,7 @@ impl Kms {
             .keys
             .values()
             .filter(|k| next_expiry(k).is_some_and(|v| v <= now))
-            .map(|k| k.id.clone())
+            .map(|k| k.slot())
             .collect();
         for id in &due {
             let Some(key) = st.keys.get_mut(id) else {

@@ -74,7 +74,11 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         key_usage: k.key_usage.clone(),
         key_state: k.state.name().to_owned(),
         deletion_date,
-        pending_deletion_window_in_days: deletion_date.and(k.pending_window_days),
+        pending_deletion_window_in_days: if k.state == KeyState::PendingReplicaDeletion {
+            k.pending_window_days
+        } else {
+            deletion_date.and(k.pending_window_days)
+        },
         origin: k.origin.clone(),
         key_manager: (if k.aws_managed { "AWS" } else { "CUSTOMER" }).to_owned(),
         customer_master_key_spec: k.key_spec.clone(),
@@ -85,7 +89,9 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         key_agreement_algorithms: agreement,
         valid_to: import::expiry_metadata(k).1,
         expiration_model: import::expiry_metadata(k).0,
-        multi_region: false,
+        multi_region: k.multi_region.is_some(),
+        // Filled in by the callers that have the state (`multi_region::configuration`).
+        multi_region_configuration: None,
         current_key_material_id: k.current_material().map(|m| m.id.clone()),
     }
 }
@@ -181,7 +187,7 @@ impl Kms {
                 ),
             ));
         }
-        let id = key.id.clone();
+        let id = key.slot();
         st.keys.insert(id.clone(), key);
         st.aliases.insert(
             alias_arn.clone(),
@@ -240,6 +246,7 @@ impl Kms {
             tags: Vec::new(),
             secret: crate::state::KeySecret::None,
             import: None,
+            multi_region: None,
         }
     }
 
@@ -272,7 +279,14 @@ impl Kms {
         let mut asked = vec![
             ("kms:KeySpec", asked_spec),
             ("kms:KeyOrigin", req.origin.as_deref().unwrap_or("AWS_KMS")),
+            (
+                "kms:MultiRegion",
+                if req.multi_region { "true" } else { "false" },
+            ),
         ];
+        if req.multi_region {
+            asked.push(("kms:MultiRegionKeyType", "PRIMARY"));
+        }
         if !asked_usage.is_empty() {
             asked.push(("kms:KeyUsage", asked_usage));
         }
@@ -324,12 +338,6 @@ impl Kms {
                 ));
             }
         }
-        if req.multi_region {
-            return Err(err(
-                ErrorType::UnsupportedOperationException,
-                "Multi-Region keys are not supported by this KMS.",
-            ));
-        }
         let tags = match req.get(&Q::TAGS, req.tags.as_deref()) {
             Ok(tags) => parse_tags_list(tags)?,
             // A malformed tag: the tags before it are checked first.
@@ -378,6 +386,13 @@ impl Kms {
             now,
         );
         key.tags = tags;
+        if req.multi_region {
+            let (id, bytes) = multi_region::new_mrk_id();
+            key.arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
+            key.id = id;
+            key.id_bytes = bytes;
+            key.multi_region = Some(crate::state::MultiRegionRole::Primary);
+        }
         let external = req.origin.as_deref() == Some("EXTERNAL");
         if external {
             // The material comes with ImportKeyMaterial (docs/kms.md, "Imported key material").
@@ -390,9 +405,10 @@ impl Kms {
             key.secret = crate::state::KeySecret::Ready(Box::new(material));
         }
         ev.key(&key);
-        let key_metadata = key_metadata(&key);
+        let mut key_metadata = key_metadata(&key);
+        key_metadata.multi_region_configuration = multi_region::configuration(st, &key);
         ev.response = Some(json!({"keyMetadata": {"keyId": key.id, "arn": key.arn}}));
-        st.keys.insert(key.id.clone(), key);
+        st.keys.insert(key.slot(), key);
         Ok(CreateKeyResponse { key_metadata })
     }
 
@@ -407,9 +423,9 @@ impl Kms {
         let key_ref = DescribeKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
         let what = KeyUse::grantable("DescribeKey", None);
         let key = self.key_access(st, caller, key_ref, Forms::All, what, ev)?;
-        Ok(DescribeKeyResponse {
-            key_metadata: key_metadata(key),
-        })
+        let mut key_metadata = key_metadata(key);
+        key_metadata.multi_region_configuration = multi_region::configuration(st, key);
+        Ok(DescribeKeyResponse { key_metadata })
     }
 
     pub(super) fn list_keys(
@@ -475,7 +491,7 @@ impl Kms {
         let id = {
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         if let Some(k) = st.keys.get_mut(&id) {
             // Automatic rotations that fell due while the key was disabled happen
@@ -511,7 +527,7 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.description = d.to_string();
@@ -540,21 +556,31 @@ impl Kms {
                 ));
             }
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         Q::PENDING_WINDOW_IN_DAYS.check_int(days)?;
+        // A multi-Region primary waits for its replicas to be deleted first (docs/kms.md,
+        // "Multi-Region keys").
+        let has_replicas = st.keys.get(&id).is_some_and(|k| {
+            k.multi_region == Some(crate::state::MultiRegionRole::Primary)
+                && multi_region::related(st, k).len() > 1
+        });
         let k = st
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        let date = now + days as f64 * DAY;
-        k.state = KeyState::PendingDeletion;
-        k.deletion_date = Some(date);
+        let date = (!has_replicas).then(|| now + days as f64 * DAY);
+        k.state = if has_replicas {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
+        k.deletion_date = date;
         k.pending_window_days = Some(days as u32);
         Ok(ScheduleKeyDeletionResponse {
             key_id: k.arn.clone(),
             deletion_date: date,
-            key_state: KeyState::PendingDeletion.name().to_owned(),
+            key_state: k.state.name().to_owned(),
             pending_window_in_days: days,
         })
     }
@@ -572,7 +598,7 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         let k = st
             .keys

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::api::{Caller, ErrorType, KmsError, Region};
 use crate::audit::AuditLog;
 use crate::blob;
+use crate::blob::KeyMaterial;
 use crate::clock::{Clock, SystemClock, iso8601};
 use crate::fault::{FaultKind, Faults};
 use crate::policy::{
@@ -39,6 +40,7 @@ mod import;
 mod key_policy;
 mod keys;
 mod lifecycle;
+mod multi_region;
 mod record;
 mod request;
 mod rotation;
@@ -673,6 +675,12 @@ impl Kms {
                 .and_then(to_json),
             "ImportKeyMaterial" => self
                 .import_key_material(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "ReplicateKey" => self
+                .replicate_key(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "UpdatePrimaryRegion" => self
+                .update_primary_region(st, caller, &parse(req)?, ev)
                 .and_then(to_json),
             "DeleteImportedKeyMaterial" => self
                 .delete_imported_key_material(st, caller, &parse(req)?, ev)

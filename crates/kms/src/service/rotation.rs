@@ -123,6 +123,7 @@ impl Kms {
             period_days: period as u32,
             next: anchor + period as f64 * DAY,
         });
+        Self::sync_replicas(st, &id);
         Ok(EmptyResponse {})
     }
 
@@ -139,6 +140,7 @@ impl Kms {
         if let Some(k) = st.keys.get_mut(&id) {
             k.rotation = None;
         }
+        Self::sync_replicas(st, &id);
         Ok(EmptyResponse {})
     }
 
@@ -154,6 +156,7 @@ impl Kms {
     ) -> R<String> {
         let key = self.managed_key(st, caller, key_ref, op, ev)?;
         rotation_eligible(key)?;
+        super::multi_region::refuse_replica_rotation(key)?;
         // Imported material rotates on demand only (docs/kms.md, "Imported key material").
         if key.is_external() {
             return Err(KmsError::bare(ErrorType::UnsupportedOperationException));
@@ -165,7 +168,7 @@ impl Kms {
                 format!("{} is an AWS managed key.", key.arn),
             ));
         }
-        Ok(key.id.clone())
+        Ok(key.slot())
     }
 
     pub(super) fn rotate_key_on_demand(
@@ -182,6 +185,7 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             rotation_eligible(key)?;
+            super::multi_region::refuse_replica_rotation(key)?;
             if key.aws_managed {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
@@ -218,7 +222,7 @@ impl Kms {
                     ),
                 ));
             }
-            key.id.clone()
+            key.slot()
         };
         let k = st
             .keys
@@ -237,8 +241,8 @@ impl Kms {
             k.materials.push(Material::generate(now, Some("ON_DEMAND")));
         }
         k.on_demand_rotations += 1;
-        Ok(RotateKeyOnDemandResponse {
-            key_id: k.arn.clone(),
-        })
+        let key_id = k.arn.clone();
+        Self::sync_replicas(st, &id);
+        Ok(RotateKeyOnDemandResponse { key_id })
     }
 }
