@@ -34,6 +34,7 @@ mod audit;
 mod iam_state;
 mod import_state;
 mod journal;
+mod key_slots;
 mod tracked;
 pub use audit::{
     Dropped as AuditDropped, MIN_TRAIL_BYTES, ROTATE_KEEP, TRAIL_BYTES, dropped_from_disk,

@@ -15,6 +15,7 @@ use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
 pub use crate::tracked::Tracked;
 
+pub use crate::key_slots::{MRK_PREFIX, MultiRegionRole, id_bytes, slot_of, wire_id};
 pub use ebsim_kms_api::KeyState;
 
 /// One version of key material.
@@ -334,63 +335,6 @@ impl<'de> Deserialize<'de> for KeySecret {
             .decode(text.as_bytes())
             .map_err(|_| serde::de::Error::custom("key secret is not base64"))?;
         Ok(Self::Stored(Zeroizing::new(bytes)))
-    }
-}
-
-/// The prefix of multi-Region key ids (`mrk-` and 32 lowercase hex).
-pub const MRK_PREFIX: &str = "mrk-";
-
-/// The map key of a key in [`State::keys`] (and of an alias's target): its id, and for a
-/// multi-Region key, whose related keys in other regions share the id, `<id>@<region>`.
-pub fn slot_of(id: &str, region: &str) -> String {
-    if id.starts_with(MRK_PREFIX) {
-        format!("{id}@{region}")
-    } else {
-        id.to_owned()
-    }
-}
-
-/// The key id of a map key ([`slot_of`] undone).
-pub fn wire_id(slot: &str) -> &str {
-    slot.split_once('@').map_or(slot, |(id, _)| id)
-}
-
-/// The 16 bytes a key id stands for in a ciphertext blob: the UUID's, or the 32 hex digits
-/// of a multi-Region key id. `None` for anything else.
-pub fn id_bytes(id: &str) -> Option<[u8; 16]> {
-    match id.strip_prefix(MRK_PREFIX) {
-        Some(hex_part)
-            if hex_part.len() == 32
-                && hex_part
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
-        {
-            hex::decode(hex_part).ok()?.try_into().ok()
-        }
-        Some(_) => None,
-        None if id.len() == 36 => uuid::Uuid::parse_str(id).ok().map(|u| *u.as_bytes()),
-        None => None,
-    }
-}
-
-/// A multi-Region key's role (docs/kms.md, "Multi-Region keys").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MultiRegionRole {
-    /// The primary key.
-    #[serde(rename = "PRIMARY")]
-    Primary,
-    /// A replica.
-    #[serde(rename = "REPLICA")]
-    Replica,
-}
-
-impl MultiRegionRole {
-    /// `PRIMARY` or `REPLICA` (`MultiRegionKeyType`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Primary => "PRIMARY",
-            Self::Replica => "REPLICA",
-        }
     }
 }
 
