@@ -95,6 +95,14 @@ pub enum ErrorType {
     ExpiredImportTokenException,
     InvalidImportTokenException,
     IncorrectKeyMaterialException,
+    CustomKeyStoreNotFoundException,
+    CustomKeyStoreNameInUseException,
+    CustomKeyStoreInvalidStateException,
+    CustomKeyStoreHasCMKsException,
+    CloudHsmClusterInUseException,
+    XksProxyUriInUseException,
+    XksKeyNotFoundException,
+    XksKeyAlreadyInUseException,
 }
 
 impl ErrorType {
@@ -134,6 +142,14 @@ impl ErrorType {
             Self::ExpiredImportTokenException => "ExpiredImportTokenException",
             Self::InvalidImportTokenException => "InvalidImportTokenException",
             Self::IncorrectKeyMaterialException => "IncorrectKeyMaterialException",
+            Self::CustomKeyStoreNotFoundException => "CustomKeyStoreNotFoundException",
+            Self::CustomKeyStoreNameInUseException => "CustomKeyStoreNameInUseException",
+            Self::CustomKeyStoreInvalidStateException => "CustomKeyStoreInvalidStateException",
+            Self::CustomKeyStoreHasCMKsException => "CustomKeyStoreHasCMKsException",
+            Self::CloudHsmClusterInUseException => "CloudHsmClusterInUseException",
+            Self::XksProxyUriInUseException => "XksProxyUriInUseException",
+            Self::XksKeyNotFoundException => "XksKeyNotFoundException",
+            Self::XksKeyAlreadyInUseException => "XksKeyAlreadyInUseException",
         }
     }
 
@@ -145,7 +161,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 33] = [
+    pub const ALL: [ErrorType; 41] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -179,6 +195,14 @@ impl ErrorType {
         Self::ExpiredImportTokenException,
         Self::InvalidImportTokenException,
         Self::IncorrectKeyMaterialException,
+        Self::CustomKeyStoreNotFoundException,
+        Self::CustomKeyStoreNameInUseException,
+        Self::CustomKeyStoreInvalidStateException,
+        Self::CustomKeyStoreHasCMKsException,
+        Self::CloudHsmClusterInUseException,
+        Self::XksProxyUriInUseException,
+        Self::XksKeyNotFoundException,
+        Self::XksKeyAlreadyInUseException,
     ];
 
     /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,

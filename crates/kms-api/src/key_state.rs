@@ -17,6 +17,8 @@ pub enum KeyState {
     PendingImport,
     /// A multi-Region primary key scheduled for deletion while it still has replicas.
     PendingReplicaDeletion,
+    /// A key in a custom key store that is not connected.
+    Unavailable,
 }
 
 impl KeyState {
@@ -28,6 +30,7 @@ impl KeyState {
             Self::PendingDeletion => "PendingDeletion",
             Self::PendingImport => "PendingImport",
             Self::PendingReplicaDeletion => "PendingReplicaDeletion",
+            Self::Unavailable => "Unavailable",
         }
     }
 }

@@ -123,6 +123,15 @@ impl Operation {
             KeyState::PendingReplicaDeletion => {
                 (rules.pending_deletion, "pending replica deletion")
             }
+            // Usable keys only where an Enabled key is required (docs/kms.md, "Custom key
+            // stores"); management operations go on.
+            KeyState::Unavailable => (
+                match rules.disabled {
+                    StateRule::Disabled => StateRule::Invalid,
+                    other => other,
+                },
+                "unavailable",
+            ),
         };
         match rule {
             StateRule::Allow => None,
@@ -234,12 +243,6 @@ impl Operation {
         self.key_states = Some(rules);
         self
     }
-    /// Runs as any unknown name does (under the write lock, answering
-    /// UnknownOperationException).
-    const fn unimplemented(mut self) -> Self {
-        self.implemented = false;
-        self
-    }
 }
 
 const USABLE: KeyStates = KeyStates::USABLE;
@@ -250,21 +253,21 @@ const SETTLED: KeyStates = KeyStates::SETTLED;
 #[rustfmt::skip]
 static OPERATIONS: [Operation; 54] = [
     op("CancelKeyDeletion", &["kms:CancelKeyDeletion"]).audits(KEY).states(KeyStates::PENDING_ONLY),
-    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).unimplemented(),
+    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
     op("CreateAlias", &["kms:CreateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
-    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).unimplemented(),
+    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).audits(&["CustomKeyStoreName", "CustomKeyStoreType", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"]),
     op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(USABLE),
-    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags", "MultiRegion"]),
+    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags", "MultiRegion", "CustomKeyStoreId", "XksKeyId"]),
     op("Decrypt", &["kms:Decrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),
-    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).unimplemented(),
+    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
     op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(&["KeyId", "KeyMaterialId"]).states(ANY),
     op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).read().grant().dry_run().audits(&["KeyId", "KeyAgreementAlgorithm", "DryRun"]).states(USABLE),
-    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).audits(&["Limit"]).unimplemented(),
+    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).read().audits(&["CustomKeyStoreId", "CustomKeyStoreName", "Limit"]),
     op("DescribeKey", &["kms:DescribeKey"]).read().grant().audits(KEY).states(ANY),
     op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(SETTLED),
     op("DisableKeyRotation", &["kms:DisableKeyRotation"]).audits(KEY).states(USABLE),
-    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).unimplemented(),
+    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
     op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(SETTLED),
     op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
     op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
@@ -298,7 +301,7 @@ static OPERATIONS: [Operation; 54] = [
     op("TagResource", &["kms:TagResource"]).audits(&["KeyId", "Tags"]).states(NOT_PENDING),
     op("UntagResource", &["kms:UntagResource"]).audits(&["KeyId", "TagKeys"]).states(NOT_PENDING),
     op("UpdateAlias", &["kms:UpdateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
-    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).unimplemented(),
+    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).audits(&["CustomKeyStoreId", "NewCustomKeyStoreName", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"]),
     op("UpdateKeyDescription", &["kms:UpdateKeyDescription"]).audits(&["KeyId", "Description"]).states(NOT_PENDING),
     op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(&["KeyId", "PrimaryRegion"]).states(USABLE),
     op("Verify", &["kms:Verify"]).read().grant().dry_run().audits(SIGN).states(USABLE),

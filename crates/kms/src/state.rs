@@ -277,6 +277,15 @@ pub struct Key {
     /// The role of a multi-Region key (`None` for a single-Region key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_region: Option<MultiRegionRole>,
+    /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The external key of an `EXTERNAL_KEY_STORE` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks: Option<crate::custom_store_state::XksBinding>,
+    /// The state an `Unavailable` key returns to when its store is connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_state: Option<KeyState>,
 }
 
 /// The material of an asymmetric or HMAC key, as read (`Stored`, until
@@ -566,6 +575,9 @@ pub struct State {
     /// Session access key id (`ASIA…`) → session.
     #[serde(default)]
     pub sessions: Tracked<crate::iam_state::Session>,
+    /// Custom key store id → store.
+    #[serde(default)]
+    pub custom_key_stores: Tracked<crate::custom_store_state::CustomKeyStore>,
     /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
     /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
     /// opens with the offset brought back into it.

@@ -57,6 +57,12 @@ request! {
         policy, POLICY: Option<String> = "Policy", Hidden, [];
         /// Tags (read after the other checks, tag by tag).
         tags, TAGS: Option<Vec<super::tags::Tag>> = "Tags", Hidden, [];
+        /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key.
+        custom_key_store_id, CUSTOM_KEY_STORE_ID: Option<String> = "CustomKeyStoreId", Value,
+            [Rule::Length { min: 1, max: Some(64) }];
+        /// The external key of an `EXTERNAL_KEY_STORE` key.
+        xks_key_id, XKS_KEY_ID: Option<String> = "XksKeyId", Value,
+            [Rule::Length { min: 1, max: Some(128) }, Rule::Pattern("^[a-zA-Z0-9-_.]+$")];
     }
 
     /// DescribeKey: a key's metadata.
@@ -173,9 +179,26 @@ pub struct KeyMetadata {
     /// The primary and replicas of a multi-Region key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_region_configuration: Option<super::multi_region::MultiRegionConfiguration>,
+    /// The custom key store of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The CloudHSM cluster of an `AWS_CLOUDHSM` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// The external key of an `EXTERNAL_KEY_STORE` key (`{"Id": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks_key_configuration: Option<XksKeyConfiguration>,
     /// The current key material of a symmetric key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
+}
+
+/// `XksKeyConfiguration` of DescribeKey.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct XksKeyConfiguration {
+    /// The external key's id.
+    pub id: String,
 }
 
 /// The answer of CreateKey.
@@ -341,6 +364,9 @@ mod tests {
             expiration_model: None,
             multi_region: false,
             multi_region_configuration: None,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
+            xks_key_configuration: None,
             current_key_material_id: None,
         };
         let v = serde_json::to_value(&meta).unwrap();

@@ -24,6 +24,7 @@ mod macros;
 pub mod aliases;
 pub mod asym;
 pub mod crypto;
+pub mod custom_key_stores;
 pub mod grants;
 pub mod import;
 pub mod keys;
@@ -85,6 +86,12 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<import::DeleteImportedKeyMaterialRequest>(),
     entry::<multi_region::ReplicateKeyRequest>(),
     entry::<multi_region::UpdatePrimaryRegionRequest>(),
+    entry::<custom_key_stores::CreateCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DescribeCustomKeyStoresRequest>(),
+    entry::<custom_key_stores::ConnectCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DisconnectCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DeleteCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::UpdateCustomKeyStoreRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {

@@ -35,6 +35,9 @@ pub(super) fn seal<'k>(
     let m = key
         .current_material()
         .ok_or_else(|| internal("The key has no key material."))?;
+    // An external key store key: the proxy's layer first (crate::xks).
+    let layered = crate::xks::outer_seal(key, plaintext)?;
+    let plaintext = layered.as_deref().map_or(plaintext, Vec::as_slice);
     let blob = m
         .secret
         .seal(&key.id_bytes, &m.id_bytes, plaintext, ctx)
@@ -200,6 +203,7 @@ impl Kms {
             .secret
             .open(&parsed, ctx)
             .ok_or_else(KmsError::invalid_ciphertext)?;
+        let plaintext = crate::xks::outer_open(key, plaintext)?;
         Ok((key, plaintext, m.id.as_str()))
     }
 

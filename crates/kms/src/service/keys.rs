@@ -92,7 +92,18 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         multi_region: k.multi_region.is_some(),
         // Filled in by the callers that have the state (`multi_region::configuration`).
         multi_region_configuration: None,
-        current_key_material_id: k.current_material().map(|m| m.id.clone()),
+        custom_key_store_id: k.custom_key_store_id.clone(),
+        // Filled in by the callers that have the state (`custom_key_stores::cluster_of`).
+        cloud_hsm_cluster_id: None,
+        xks_key_configuration: k.xks.as_ref().map(|x| {
+            ebsim_kms_api::types::keys::XksKeyConfiguration {
+                id: x.key_id.clone(),
+            }
+        }),
+        current_key_material_id: k
+            .current_material()
+            .filter(|_| k.custom_key_store_id.is_none())
+            .map(|m| m.id.clone()),
     }
 }
 
@@ -247,6 +258,9 @@ impl Kms {
             secret: crate::state::KeySecret::None,
             import: None,
             multi_region: None,
+            custom_key_store_id: None,
+            xks: None,
+            available_state: None,
         }
     }
 
@@ -331,12 +345,6 @@ impl Kms {
         }
         if let Some(o) = req.origin.as_deref() {
             Q::ORIGIN.check_str(o)?;
-            if o != "AWS_KMS" && o != "EXTERNAL" {
-                return Err(err(
-                    ErrorType::UnsupportedOperationException,
-                    format!("Origin {o} is not supported by this KMS."),
-                ));
-            }
         }
         let tags = match req.get(&Q::TAGS, req.tags.as_deref()) {
             Ok(tags) => parse_tags_list(tags)?,
@@ -394,7 +402,18 @@ impl Kms {
             key.multi_region = Some(crate::state::MultiRegionRole::Primary);
         }
         let external = req.origin.as_deref() == Some("EXTERNAL");
-        if external {
+        if req.custom_key_store_id.is_some()
+            || matches!(
+                req.origin.as_deref(),
+                Some("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+            )
+        {
+            self.in_custom_key_store(st, caller, req, &mut key)?;
+        } else if req.xks_key_id.is_some() {
+            return Err(validation(
+                "XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.",
+            ));
+        } else if external {
             // The material comes with ImportKeyMaterial (docs/kms.md, "Imported key material").
             key.origin = "EXTERNAL".into();
             key.materials.clear();
@@ -407,6 +426,7 @@ impl Kms {
         ev.key(&key);
         let mut key_metadata = key_metadata(&key);
         key_metadata.multi_region_configuration = multi_region::configuration(st, &key);
+        key_metadata.cloud_hsm_cluster_id = custom_key_stores::cluster_of(st, &key);
         ev.response = Some(json!({"keyMetadata": {"keyId": key.id, "arn": key.arn}}));
         st.keys.insert(key.slot(), key);
         Ok(CreateKeyResponse { key_metadata })
@@ -425,6 +445,7 @@ impl Kms {
         let key = self.key_access(st, caller, key_ref, Forms::All, what, ev)?;
         let mut key_metadata = key_metadata(key);
         key_metadata.multi_region_configuration = multi_region::configuration(st, key);
+        key_metadata.cloud_hsm_cluster_id = custom_key_stores::cluster_of(st, key);
         Ok(DescribeKeyResponse { key_metadata })
     }
 
@@ -494,6 +515,15 @@ impl Kms {
             key.slot()
         };
         if let Some(k) = st.keys.get_mut(&id) {
+            // A key whose store is not connected takes the new state once it is.
+            if k.state == KeyState::Unavailable {
+                k.available_state = Some(if op == "EnableKey" {
+                    KeyState::Enabled
+                } else {
+                    KeyState::Disabled
+                });
+                return Ok(EmptyResponse {});
+            }
             // Automatic rotations that fell due while the key was disabled happen
             // once, now (docs/kms.md, "Ciphertext, grants, time"), not once per missed period.
             if op == "EnableKey"

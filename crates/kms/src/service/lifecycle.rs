@@ -55,6 +55,11 @@ impl Kms {
                 due = due.min(v);
             }
         }
+        for s in st.custom_key_stores.values() {
+            if let Some(t) = s.settles_at() {
+                due = due.min(t);
+            }
+        }
         self.next_due.store(due.to_bits(), Ordering::Release);
     }
 
@@ -77,6 +82,7 @@ impl Kms {
             changed = true;
         }
         changed |= Self::settle_replica_deletions(&mut st, now);
+        changed |= Self::settle_connections(&mut st, now);
         changed |= Self::expire_imported(&mut st, now);
         let due: Vec<String> = st
             .keys

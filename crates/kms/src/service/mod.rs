@@ -32,6 +32,7 @@ mod aliases;
 mod asym;
 mod authz;
 mod crypto;
+mod custom_key_stores;
 mod dry_run;
 mod grant_principals;
 mod grants;
@@ -575,6 +576,9 @@ impl Kms {
                 .handle_generate_random(st, caller, &parse(req)?)
                 .and_then(to_json),
             "ListKeys" => self.list_keys(st, caller, &parse(req)?).and_then(to_json),
+            "DescribeCustomKeyStores" => self
+                .describe_custom_key_stores(st, caller, &parse(req)?)
+                .and_then(to_json),
             "ListAliases" => self
                 .list_aliases(st, caller, &parse_staged(req)?)
                 .and_then(to_json),
@@ -675,6 +679,21 @@ impl Kms {
                 .and_then(to_json),
             "ImportKeyMaterial" => self
                 .import_key_material(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "CreateCustomKeyStore" => self
+                .create_custom_key_store(st, caller, &parse(req)?, now)
+                .and_then(to_json),
+            "ConnectCustomKeyStore" => self
+                .connect_custom_key_store(st, caller, &parse(req)?, now)
+                .and_then(to_json),
+            "DisconnectCustomKeyStore" => self
+                .disconnect_custom_key_store(st, caller, &parse(req)?)
+                .and_then(to_json),
+            "DeleteCustomKeyStore" => self
+                .delete_custom_key_store(st, caller, &parse(req)?)
+                .and_then(to_json),
+            "UpdateCustomKeyStore" => self
+                .update_custom_key_store(st, caller, &parse(req)?)
                 .and_then(to_json),
             "ReplicateKey" => self
                 .replicate_key(st, caller, &parse_staged(req)?, ev, now)

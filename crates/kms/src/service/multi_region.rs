@@ -332,6 +332,9 @@ impl Kms {
             secret,
             import: None,
             multi_region: Some(MultiRegionRole::Replica),
+            custom_key_store_id: None,
+            xks: None,
+            available_state: None,
         };
         let primary_slot = primary.slot();
         let replica_slot = replica.slot();

@@ -10,7 +10,8 @@ use ebsim_kms_api::types::{EmptyResponse, Request as _};
 use super::*;
 
 pub(super) fn rotation_eligible(key: &Key) -> R<()> {
-    if !key.is_symmetric() {
+    // Keys in custom key stores never rotate (docs/kms.md, "Custom key stores").
+    if !key.is_symmetric() || key.custom_key_store_id.is_some() {
         return Err(KmsError::bare(ErrorType::UnsupportedOperationException));
     }
     Ok(())
