@@ -286,10 +286,7 @@ fn refusals(c: &mut Corpus) {
 
 fn unknown_operations(c: &mut Corpus) {
     for op in [
-        "ImportKeyMaterial",
-        "ReplicateKey",
-        "UpdatePrimaryRegion",
-        "CreateCustomKeyStore",
+        "importKeyMaterial",
         "Bogus",
         "",
     ] {
