@@ -599,7 +599,7 @@ impl Kms {
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        let date = (!has_replicas).then(|| now + days as f64 * DAY);
+        let date = (!has_replicas).then_some(now + days as f64 * DAY);
         k.state = if has_replicas {
             KeyState::PendingReplicaDeletion
         } else {
