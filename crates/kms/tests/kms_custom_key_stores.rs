@@ -365,3 +365,119 @@ fn clashes_and_bad_settings_change_nothing() {
         ErrorType::CustomKeyStoreNotFoundException
     );
 }
+
+#[test]
+fn the_audit_trail_records_store_calls_without_secrets() {
+    let (kms, _) = kms();
+    let id = cloudhsm(&kms, "audited", "cluster-234abcdefgh");
+    ok(
+        &kms,
+        &root(),
+        "ConnectCustomKeyStore",
+        json!({"CustomKeyStoreId": id}),
+    );
+    ok(
+        &kms,
+        &root(),
+        "UpdateCustomKeyStore",
+        json!({"CustomKeyStoreId": id, "NewCustomKeyStoreName": "renamed"}),
+    );
+    let records = kms.audit_records();
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(
+        !text.contains("kmsuser-pass"),
+        "no kmsuser password in the trail"
+    );
+    let create = records
+        .iter()
+        .find(|r| r["eventName"] == "CreateCustomKeyStore")
+        .unwrap();
+    assert_eq!(create["requestParameters"]["customKeyStoreName"], "audited");
+    assert_eq!(
+        create["requestParameters"]["cloudHsmClusterId"],
+        "cluster-234abcdefgh"
+    );
+    assert!(
+        create["requestParameters"]
+            .get("keyStorePassword")
+            .is_none()
+    );
+    let connect = records
+        .iter()
+        .find(|r| r["eventName"] == "ConnectCustomKeyStore")
+        .unwrap();
+    assert_eq!(
+        connect["requestParameters"]["customKeyStoreId"],
+        id.as_str()
+    );
+    assert_eq!(connect["readOnly"], false);
+    let state = kms.admin_json(&root(), "ReadAudit", json!({})).unwrap();
+    assert!(!state.to_string().contains("kmsuser-pass"));
+}
+
+/// Stores, their keys (with the external key of the in-process proxy) and multi-Region
+/// replicas are persisted: a ciphertext made before a reopen decrypts after it.
+#[test]
+fn stores_and_replicas_survive_a_reopen() {
+    use ebsim_kms::{Caller, KmsConfig, Region};
+    let dir = tempfile::tempdir().unwrap();
+    let east = Caller::new(common::ROOT).in_region(Region::parse("us-east-1").unwrap());
+    let (store_id, xks_blob, mrk_blob) = {
+        let kms = Kms::open(dir.path(), KmsConfig::default()).unwrap();
+        let id = xks(&kms, "persisted", "xks.example.com");
+        ok(
+            &kms,
+            &root(),
+            "ConnectCustomKeyStore",
+            json!({"CustomKeyStoreId": id}),
+        );
+        kms.admin_json(&root(), "AdvanceClock", json!({"Days": 1}))
+            .unwrap();
+        let key = ok(
+            &kms,
+            &root(),
+            "CreateKey",
+            json!({"CustomKeyStoreId": id, "Origin": "EXTERNAL_KEY_STORE", "XksKeyId": "ext-9"}),
+        )["KeyMetadata"]["KeyId"]
+            .clone();
+        let xb = ok(
+            &kms,
+            &root(),
+            "Encrypt",
+            json!({"KeyId": key, "Plaintext": "AQID"}),
+        )["CiphertextBlob"]
+            .clone();
+        let mrk =
+            ok(&kms, &root(), "CreateKey", json!({"MultiRegion": true}))["KeyMetadata"]["KeyId"]
+                .clone();
+        ok(
+            &kms,
+            &root(),
+            "ReplicateKey",
+            json!({"KeyId": mrk, "ReplicaRegion": "us-east-1"}),
+        );
+        let mb = ok(
+            &kms,
+            &root(),
+            "Encrypt",
+            json!({"KeyId": mrk, "Plaintext": "BAU="}),
+        )["CiphertextBlob"]
+            .clone();
+        (id, xb, mb)
+    };
+    let kms = Kms::open(dir.path(), KmsConfig::default()).unwrap();
+    assert_eq!(store(&kms, &store_id)["ConnectionState"], "CONNECTED");
+    assert_eq!(
+        ok(
+            &kms,
+            &root(),
+            "Decrypt",
+            json!({"CiphertextBlob": xks_blob})
+        )["Plaintext"],
+        "AQID"
+    );
+    assert_eq!(
+        ok(&kms, &east, "Decrypt", json!({"CiphertextBlob": mrk_blob}))["Plaintext"],
+        "BAU="
+    );
+}

@@ -437,3 +437,110 @@ fn multi_region_conditions() {
     );
     assert_eq!(e.error_type, ErrorType::AccessDeniedException);
 }
+
+/// The key-state table of ReplicateKey and UpdatePrimaryRegion (docs/kms.md, "Key states"):
+/// allowed on an enabled primary; `DisabledException` on a disabled one;
+/// `KMSInvalidStateException` while pending deletion or import; nothing changes when refused.
+#[test]
+fn replicate_and_update_primary_in_each_key_state() {
+    let (kms, _) = kms();
+    let west = in_region("us-west-2");
+    for state in ["Enabled", "Disabled", "PendingDeletion", "PendingImport"] {
+        let req = if state == "PendingImport" {
+            json!({"MultiRegion": true, "Origin": "EXTERNAL"})
+        } else {
+            json!({"MultiRegion": true})
+        };
+        let m = ok(&kms, &west, "CreateKey", req)["KeyMetadata"].clone();
+        let (id, arn) = (m["KeyId"].as_str().unwrap(), m["Arn"].as_str().unwrap());
+        // A replica made first, for UpdatePrimaryRegion (an imported key's replica waits for
+        // its material too).
+        if state != "PendingImport" {
+            ok(
+                &kms,
+                &west,
+                "ReplicateKey",
+                json!({"KeyId": id, "ReplicaRegion": "eu-west-1"}),
+            );
+        }
+        match state {
+            "Disabled" => {
+                ok(&kms, &west, "DisableKey", json!({"KeyId": id}));
+            }
+            "PendingDeletion" => {
+                ok(&kms, &west, "ScheduleKeyDeletion", json!({"KeyId": id}));
+            }
+            _ => {}
+        }
+        let shown = if state == "PendingDeletion" {
+            "PendingReplicaDeletion"
+        } else {
+            state
+        };
+        assert_eq!(meta(&kms, &west, id)["KeyState"], shown);
+        let rep = kms.call_json(
+            &west,
+            "ReplicateKey",
+            json!({"KeyId": id, "ReplicaRegion": "ap-south-1"}),
+        );
+        let upd = kms.call_json(
+            &west,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "eu-west-1"}),
+        );
+        match state {
+            "Enabled" => {
+                rep.unwrap();
+                upd.unwrap();
+            }
+            "Disabled" => {
+                for r in [rep, upd] {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.error_type, ErrorType::DisabledException);
+                    assert_eq!(e.message, Some(format!("{arn} is disabled.")));
+                }
+            }
+            _ => {
+                for r in [rep, upd] {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.error_type, ErrorType::KMSInvalidStateException, "{state}");
+                }
+                assert_eq!(meta(&kms, &west, id)["KeyState"], shown, "nothing changed");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_audit_trail_records_the_multi_region_calls() {
+    let (kms, _) = kms();
+    let west = in_region("us-west-2");
+    let (id, _) = primary(&kms);
+    ok(
+        &kms,
+        &west,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-east-1", "Description": "d"}),
+    );
+    ok(
+        &kms,
+        &west,
+        "UpdatePrimaryRegion",
+        json!({"KeyId": id, "PrimaryRegion": "us-east-1"}),
+    );
+    let records = kms.audit_records();
+    let find = |name: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r["eventName"] == name)
+            .unwrap()
+            .clone()
+    };
+    let r = find("ReplicateKey");
+    assert_eq!(r["requestParameters"]["replicaRegion"], "us-east-1");
+    assert_eq!(r["awsRegion"], "us-west-2");
+    assert!(r["resources"].to_string().contains(&id), "{r}");
+    let u = find("UpdatePrimaryRegion");
+    assert_eq!(u["requestParameters"]["primaryRegion"], "us-east-1");
+}
