@@ -639,3 +639,64 @@ fn import_conditions_and_the_audit_trail() {
     );
     assert!(rec["requestParameters"].get("importToken").is_none());
 }
+
+/// A replica of an imported multi-Region key starts without material and takes the same
+/// material by import; a ciphertext of the primary then decrypts in the replica's region.
+#[test]
+fn a_replica_of_an_imported_key_takes_the_same_material() {
+    let (kms, _) = kms();
+    let east = ebsim_kms::Caller::new(common::ROOT)
+        .in_region(ebsim_kms::Region::parse("us-east-1").unwrap());
+    let (id, _) = external_key(&kms, json!({"MultiRegion": true}));
+    let alg = "RSAES_OAEP_SHA_256";
+    let (public, token) = params(&kms, &id, alg, "RSA_2048");
+    let material = [0x61u8; 32];
+    let first = import(
+        &kms,
+        &id,
+        &token,
+        &wrap(&public, alg, &material),
+        no_expiry(),
+    );
+    let blob = ok(
+        &kms,
+        &root(),
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "AQID"}),
+    )["CiphertextBlob"]
+        .clone();
+    let r = ok(
+        &kms,
+        &root(),
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-east-1"}),
+    );
+    assert_eq!(r["ReplicaKeyMetadata"]["KeyState"], "PendingImport");
+    let p = ok(
+        &kms,
+        &east,
+        "GetParametersForImport",
+        json!({"KeyId": id, "WrappingAlgorithm": alg, "WrappingKeySpec": "RSA_2048"}),
+    );
+    let rpub = B64.decode(p["PublicKey"].as_str().unwrap()).unwrap();
+    let other = kms.call_json(
+        &east,
+        "ImportKeyMaterial",
+        json!({"KeyId": id, "ImportToken": p["ImportToken"], "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+               "EncryptedKeyMaterial": B64.encode(wrap(&rpub, alg, &[0x62u8; 32]))}),
+    );
+    assert_eq!(
+        other.unwrap_err().error_type,
+        ErrorType::IncorrectKeyMaterialException
+    );
+    let out = ok(
+        &kms,
+        &east,
+        "ImportKeyMaterial",
+        json!({"KeyId": id, "ImportToken": p["ImportToken"], "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+               "EncryptedKeyMaterial": B64.encode(wrap(&rpub, alg, &material))}),
+    );
+    assert_eq!(out["KeyMaterialId"], first["KeyMaterialId"]);
+    let d = ok(&kms, &east, "Decrypt", json!({"CiphertextBlob": blob}));
+    assert_eq!(d["Plaintext"], "AQID");
+}
