@@ -392,6 +392,8 @@ fn multi_region_conditions() {
              "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}},
             {"Sid": "mrk-only", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey", "Resource": "*",
              "Condition": {"Bool": {"kms:MultiRegion": "false"}}},
+            {"Sid": "decrypt-at-primary", "Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}},
         ]
     })
     .to_string();
@@ -434,6 +436,22 @@ fn multi_region_conditions() {
         &in_region("us-east-1"),
         "Encrypt",
         json!({"KeyId": id, "Plaintext": "AQ=="}),
+    );
+    assert_eq!(e.error_type, ErrorType::AccessDeniedException);
+    // Decrypt sees the condition keys of the key its ciphertext names.
+    let blob = ok(
+        &kms,
+        &west,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "AQ=="}),
+    )["CiphertextBlob"]
+        .clone();
+    ok(&kms, &west, "Decrypt", json!({"CiphertextBlob": blob}));
+    let e = fails(
+        &kms,
+        &in_region("us-east-1"),
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
     );
     assert_eq!(e.error_type, ErrorType::AccessDeniedException);
 }

@@ -182,6 +182,7 @@ impl Kms {
         })?;
         ev.key(key);
         let mut cv = self.base_conditions(caller);
+        Self::key_conditions(&mut cv, key);
         Self::context_conditions(&mut cv, ctx);
         let a = self.authorize(st, caller, key, &cv, KeyUse::grantable(action, Some(ctx)))?;
         ev.grant_id = a.grant_id;
