@@ -113,6 +113,39 @@ impl super::AsMemberRef for Option<XksCredential> {
     }
 }
 
+/// A secret string member (`KeyStorePassword`): zeroized when dropped, never printed.
+#[derive(Default, Serialize, Deserialize)]
+pub struct SecretText(#[serde(with = "secret_string")] pub Zeroizing<String>);
+
+impl SecretText {
+    /// The text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(..)")
+    }
+}
+
+impl Member for Option<SecretText> {
+    fn read(m: &Map<String, Value>, name: &str) -> Result<Self, KmsError> {
+        match get(m, name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(SecretText(Zeroizing::new(s.clone())))),
+            Some(_) => Err(ser(format!("STRING_VALUE can not be converted to {name}"))),
+        }
+    }
+}
+
+impl super::AsMemberRef for Option<SecretText> {
+    fn member_ref(&self) -> Option<super::MemberRef<'_>> {
+        self.as_ref().map(|_| super::MemberRef::Opaque)
+    }
+}
+
 request! {
     /// CreateCustomKeyStore.
     CreateCustomKeyStoreRequest = "CreateCustomKeyStore" {
@@ -123,7 +156,7 @@ request! {
         /// The cluster's trust anchor certificate (`AWS_CLOUDHSM`).
         trust_anchor_certificate, TRUST_ANCHOR_CERTIFICATE: Option<String> = "TrustAnchorCertificate", Hidden, [TRUST_ANCHOR_RULE];
         /// The `kmsuser` password (`AWS_CLOUDHSM`).
-        key_store_password, KEY_STORE_PASSWORD: Option<String> = "KeyStorePassword", Hidden, [PASSWORD_RULE];
+        key_store_password, KEY_STORE_PASSWORD: Option<SecretText> = "KeyStorePassword", Hidden, [PASSWORD_RULE];
         /// `AWS_CLOUDHSM` (default) or `EXTERNAL_KEY_STORE`.
         custom_key_store_type, CUSTOM_KEY_STORE_TYPE: Option<String> = "CustomKeyStoreType", Value, [Rule::Enum(STORE_TYPES)];
         /// The XKS proxy's endpoint (`https://host`).
@@ -177,7 +210,7 @@ request! {
         /// A new name (allowed in any connection state).
         new_custom_key_store_name, NEW_CUSTOM_KEY_STORE_NAME: Option<String> = "NewCustomKeyStoreName", Value, [NAME_RULE];
         /// A new `kmsuser` password.
-        key_store_password, KEY_STORE_PASSWORD: Option<String> = "KeyStorePassword", Hidden, [PASSWORD_RULE];
+        key_store_password, KEY_STORE_PASSWORD: Option<SecretText> = "KeyStorePassword", Hidden, [PASSWORD_RULE];
         /// A related CloudHSM cluster.
         cloud_hsm_cluster_id, CLOUD_HSM_CLUSTER_ID: Option<String> = "CloudHsmClusterId", Value, [CLUSTER_ID_RULE];
         /// A new XKS proxy endpoint.

@@ -371,10 +371,10 @@ impl Kms {
                 )
             })?;
             Q::TRUST_ANCHOR_CERTIFICATE.check_str(anchor)?;
-            let password = req.key_store_password.as_deref().ok_or_else(|| {
+            let password = req.key_store_password.as_ref().ok_or_else(|| {
                 validation("KeyStorePassword is required for an AWS_CLOUDHSM custom key store.")
             })?;
-            Q::KEY_STORE_PASSWORD.check_str(password)?;
+            Q::KEY_STORE_PASSWORD.check_str(password.expose())?;
             store.cloud_hsm_cluster_id = Some(cluster.to_owned());
             store.trust_anchor_certificate = Some(anchor.to_owned());
         } else {
@@ -590,8 +590,8 @@ impl Kms {
             )));
         }
         if s.store_type == "AWS_CLOUDHSM" {
-            if let Some(p) = req.key_store_password.as_deref() {
-                Q::KEY_STORE_PASSWORD.check_str(p)?;
+            if let Some(p) = req.key_store_password.as_ref() {
+                Q::KEY_STORE_PASSWORD.check_str(p.expose())?;
             }
             if let Some(c) = req.cloud_hsm_cluster_id.as_deref() {
                 Q::CLOUD_HSM_CLUSTER_ID.check_str(c)?;

@@ -716,7 +716,10 @@ impl Kms {
 /// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
 /// Sign, Verify), `SharedSecret` (DeriveSharedSecret).
 fn carries_plaintext(member: &str) -> bool {
-    member.contains("Plaintext") || member == "Message" || member == "SharedSecret"
+    member.contains("Plaintext")
+        || member == "Message"
+        || member == "SharedSecret"
+        || member == "KeyStorePassword"
 }
 
 /// Wipes the text of the members of `m` that carry plaintext, then drops it.
@@ -724,6 +727,12 @@ fn wipe_plaintext(mut m: Map<String, Value>) {
     for (name, v) in &mut m {
         if carries_plaintext(name)
             && let Value::String(s) = v
+        {
+            zeroize::Zeroize::zeroize(s);
+        }
+        // A custom key store's proxy secret.
+        if name == "XksProxyAuthenticationCredential"
+            && let Some(Value::String(s)) = v.get_mut("RawSecretAccessKey")
         {
             zeroize::Zeroize::zeroize(s);
         }
