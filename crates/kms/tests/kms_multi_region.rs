@@ -562,3 +562,47 @@ fn the_audit_trail_records_the_multi_region_calls() {
     let u = find("UpdatePrimaryRegion");
     assert_eq!(u["requestParameters"]["primaryRegion"], "us-east-1");
 }
+
+/// Aliases are the related key's own: one name in two regions, each naming its region's key.
+#[test]
+fn aliases_of_related_keys_are_their_own() {
+    let (kms, _) = kms();
+    let (west, east) = (in_region("us-west-2"), in_region("us-east-1"));
+    let (id, _) = primary(&kms);
+    ok(
+        &kms,
+        &west,
+        "ReplicateKey",
+        json!({"KeyId": id, "ReplicaRegion": "us-east-1"}),
+    );
+    for c in [&west, &east] {
+        ok(
+            &kms,
+            c,
+            "CreateAlias",
+            json!({"AliasName": "alias/global", "TargetKeyId": id}),
+        );
+        let listed = ok(&kms, c, "ListAliases", json!({"KeyId": id}));
+        assert_eq!(
+            listed["Aliases"][0]["TargetKeyId"],
+            id.as_str(),
+            "the wire id, no region"
+        );
+        let m = meta(&kms, c, "alias/global");
+        assert_eq!(m["KeyId"], id.as_str());
+    }
+    let blob = ok(
+        &kms,
+        &west,
+        "Encrypt",
+        json!({"KeyId": "alias/global", "Plaintext": "AQ=="}),
+    )["CiphertextBlob"]
+        .clone();
+    let d = ok(
+        &kms,
+        &east,
+        "Decrypt",
+        json!({"CiphertextBlob": blob, "KeyId": "alias/global"}),
+    );
+    assert_eq!(d["Plaintext"], "AQ==");
+}
