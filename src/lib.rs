@@ -53,6 +53,7 @@ pub use ebsim_kms as kms;
 pub use ebsim_kms_client as kms_client;
 pub use ebsim_kms_server as kms_server;
 pub use ebsim_nbd as nbd;
+pub use ebsim_snapshot as snapshot;
 pub use ebsim_volume as volume;
 pub use ebsim_workspaces as workspaces;
 

@@ -67,10 +67,25 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A snapshot operation failed (the message starts with EC2's error code).
+    #[error("{code}: {source}", code = source.code())]
+    Snapshot {
+        /// What the snapshot store said.
+        #[from]
+        source: ebsim_snapshot::SnapshotError,
+    },
     /// An external program the command runs (`openssl` for `bench --compare-openssl`) is
     /// missing or failed.
     #[error("{0}")]
     Tool(String),
+    /// EC2 refused the request.
+    #[error("{code}: {message}")]
+    Ec2 {
+        /// The EC2 error code (`InvalidVolume.NotFound`, …).
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// A server could not install its SIGINT/SIGTERM handlers.
     #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),

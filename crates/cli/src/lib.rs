@@ -24,12 +24,14 @@ mod args;
 mod bench;
 mod common;
 mod demo;
+mod ebs;
 mod ekm;
 mod error;
 mod iam;
 mod info;
 mod kms;
 mod output_file;
+mod snapshot;
 mod state;
 mod volume;
 mod volume_serve;
@@ -123,6 +125,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Encrypted volumes: create, list, describe, delete, read, write, serve (NBD).
     Volume(volume::VolumeArgs),
+    /// EBS snapshots: create (incremental), list, describe, copy, delete.
+    Snapshot(snapshot::SnapshotArgs),
     /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
     Workspace(workspace::WorkspaceArgs),
     /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
@@ -130,13 +134,16 @@ pub enum Command {
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
     /// Serve every API of the data dir on one port (default 127.0.0.1:4566): KMS (JSON 1.1),
-    /// IAM and STS (Query protocol), routed by the SigV4 scope's service name.
+    /// IAM, STS and EC2's EBS part (Query protocol), routed by the SigV4 scope's service name.
     ///
     /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
     /// (other ebsim commands on the data dir route to it), and stops cleanly on
     /// SIGINT/SIGTERM. Example: `AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws iam
     /// list-users --endpoint-url http://127.0.0.1:4566 --region us-west-2`.
     Serve(kms::serve::ServeArgs),
+    /// EBS settings over the EC2 API: encryption by default and its default key, per
+    /// region (on the running `ebsim serve`, else in this process).
+    Ebs(ebs::EbsArgs),
     /// The KMS endpoint: `ebsim kms serve` is `ebsim serve` on port 4599 by default.
     Kms(kms::serve::KmsArgs),
     /// IAM users, roles, access keys and identity policies (fronts of the IAM actions).
@@ -192,11 +199,13 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Info(args) => info::run(&global, &args),
         Command::Bench(args) => bench::run(&global, &args),
         Command::Volume(args) => volume::run(&global, &args),
+        Command::Snapshot(args) => snapshot::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
         Command::Serve(args) => kms::serve::serve(&global, &args, kms::serve::SERVE_PORT),
         Command::Kms(args) => kms::serve::run(&global, &args),
+        Command::Ebs(args) => ebs::run(&global, &args),
         Command::Iam(args) => iam::run(&global, &args),
         Command::Sts(args) => iam::run_sts(&global, &args),
         Command::Key(args) => kms::key::run(&global, &args),

@@ -67,9 +67,22 @@ pub struct DeleteArgs {
 /// `ebsim volume create`
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Size in bytes (suffixes KiB, MiB, GiB, TiB), a multiple of the sector size.
-    #[arg(long, value_parser = parse_volume_size, value_name = "SIZE")]
-    pub size: u64,
+    /// Size in bytes (suffixes KiB, MiB, GiB, TiB), a multiple of the sector size; with
+    /// --snapshot, the snapshot's size by default and never less.
+    #[arg(long, value_parser = parse_volume_size, value_name = "SIZE", required_unless_present = "snapshot")]
+    pub size: Option<u64>,
+    /// Restore the volume from a snapshot (snap-…): under its key it keeps the snapshot
+    /// lineage's data key; with --key another, a new data key and the blocks re-encrypted.
+    #[arg(long, value_name = "SNAP", conflicts_with_all = ["workspace_user", "directory"])]
+    pub snapshot: Option<String>,
+    /// Where snapshots are kept (as `ebsim snapshot --snapshot-store`).
+    #[arg(
+        long,
+        value_name = "LOCATION",
+        env = "EBSIM_SNAPSHOT_STORE",
+        requires = "snapshot"
+    )]
+    pub snapshot_store: Option<String>,
     /// KMS key: id, ARN, alias or alias ARN (default alias/aws/ebs). Symmetric keys only.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
@@ -116,15 +129,17 @@ pub struct ReadArgs {
     pub output: PathBuf,
 }
 
-/// Attaches a volume of the data dir in this process (Decrypt as the EC2 infrastructure
-/// session through the volume's grant).
+/// Attaches a volume of the data dir in this process: Decrypt as the EC2 infrastructure
+/// session of the instance the EC2 state names for the volume's attachment (through the
+/// attachment's grant), else as the volume's own session (through its per-volume grant).
 pub(crate) fn attach_volume(
     global: &GlobalArgs,
     volume_id: &str,
 ) -> Result<AttachedVolume, CliError> {
+    let principal = crate::ebs::io_principal(global, volume_id)?;
     Ok(simulator(global, DataDir::Existing)?
         .ebs()
-        .attach(volume_id)?)
+        .attach_as(volume_id, principal.as_deref())?)
 }
 
 fn print_meta(global: &GlobalArgs, meta: &VolumeMetadata) -> Result<(), CliError> {
@@ -213,14 +228,50 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             Ok(())
         }
         VolumeCommand::Describe(v) => print_meta(global, &volumes.load(&v.volume_id)?),
+        VolumeCommand::Create(c)
+            if c.snapshot.is_some()
+                && c.snapshot_store.is_none()
+                && crate::ebs::own_server(global)?.is_some() =>
+        {
+            restore_on_server(global, c, &volumes)
+        }
+        VolumeCommand::Create(c) if c.snapshot.is_some() => {
+            let store =
+                crate::snapshot::store(global, c.snapshot_store.as_deref(), DataDir::Existing)?;
+            let bar = indicatif::ProgressBar::new(0);
+            if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let meta = store.restore_with_progress(
+                ebsim_snapshot::RestoreVolume {
+                    snapshot_id: c.snapshot.clone().unwrap_or_default(),
+                    size_bytes: c.size,
+                    encrypted: None,
+                    kms_key_id: c.key.clone(),
+                    caller: global.as_principal.clone(),
+                },
+                &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
+            bar.finish_and_clear();
+            if global.json {
+                print_meta(global, &meta)
+            } else {
+                outln!("{}", meta.volume_id)?;
+                Ok(())
+            }
+        }
         VolumeCommand::Create(c) => {
-            if !c.size.is_multiple_of(u64::from(c.sector_size.get())) {
+            let size = c.size.unwrap_or_default();
+            if !size.is_multiple_of(u64::from(c.sector_size.get())) {
                 // A usage error (exit 2), found before any KMS call.
                 return Err(CliError::Usage(clap::Error::raw(
                     clap::error::ErrorKind::ValueValidation,
                     format!(
                         "invalid value for --size: {} bytes is not a multiple of the sector size {}\n",
-                        c.size, c.sector_size
+                        size, c.sector_size
                     ),
                 )));
             }
@@ -231,9 +282,12 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 }),
                 _ => None,
             };
+            if crate::ebs::own_server(global)?.is_some() {
+                return create_on_server(global, c, &volumes);
+            }
             let sim = simulator(global, DataDir::Create)?;
             let meta = sim.ebs().create_volume(&CreateVolumeRequest {
-                size_bytes: c.size,
+                size_bytes: size,
                 sector_size: c.sector_size,
                 key_id: c.key.clone(),
                 owner,
@@ -248,6 +302,18 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
         }
         VolumeCommand::Delete(v) => {
+            if !v.force && crate::ebs::own_server(global)?.is_some() {
+                // The server owns the EC2 state: it refuses an attached volume and retires
+                // the volume's grant.
+                crate::ebs::ec2_query(global, "DeleteVolume", &[("VolumeId", &v.volume_id)])?;
+                return print_deleted(global, &v.volume_id, &[]);
+            }
+            if let Some(instance) = attached_instance(&dir, &v.volume_id)? {
+                return Err(CliError::Ec2 {
+                    code: "VolumeInUse".to_owned(),
+                    message: format!("Volume {} is currently attached to {instance}", v.volume_id),
+                });
+            }
             let sim = simulator(global, DataDir::Existing)?;
             let caller = global.as_principal.as_deref();
             let retired = if v.force {
@@ -268,19 +334,7 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
                 }
                 Vec::new()
             };
-            if global.json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"volume_id": v.volume_id, "deleted": true,
-                        "retired_grants": retired})
-                )?;
-            } else {
-                outln!("deleted {}", v.volume_id)?;
-                for g in &retired {
-                    outln!("retired grant {g} (found by the volume's name)")?;
-                }
-            }
-            Ok(())
+            print_deleted(global, &v.volume_id, &retired)
         }
         VolumeCommand::Write(w) => {
             let mut data = Vec::new();
@@ -347,5 +401,92 @@ pub fn run(global: &GlobalArgs, args: &VolumeArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
+    }
+}
+
+fn print_deleted(global: &GlobalArgs, volume_id: &str, retired: &[String]) -> Result<(), CliError> {
+    if global.json {
+        outln!(
+            "{}",
+            serde_json::json!({"volume_id": volume_id, "deleted": true,
+                "retired_grants": retired})
+        )?;
+    } else {
+        outln!("deleted {volume_id}")?;
+        for g in retired {
+            outln!("retired grant {g} (found by the volume's name)")?;
+        }
+    }
+    Ok(())
+}
+
+/// The instance the EC2 state of `dir` has `volume_id` attached to, if any.
+fn attached_instance(dir: &std::path::Path, volume_id: &str) -> Result<Option<String>, CliError> {
+    let st = ebsim_ec2::Ec2State::load(dir).map_err(CliError::Tool)?;
+    Ok(st
+        .find_volume(volume_id)
+        .and_then(|(_, v)| v.attachment.as_ref())
+        .map(|a| a.instance_id.clone()))
+}
+
+/// `ebsim volume create` on the running server: EC2 CreateVolume with ebsim's own
+/// parameters (docs/ec2.md), which makes the volume with its per-volume grant.
+fn create_on_server(
+    global: &GlobalArgs,
+    c: &CreateArgs,
+    volumes: &ebsim_volume::VolumeRoot,
+) -> Result<(), CliError> {
+    let size = c.size.unwrap_or_default().to_string();
+    let sector = c.sector_size.get().to_string();
+    let mut params = vec![
+        ("EbsimSizeBytes", size.as_str()),
+        ("EbsimSectorSize", sector.as_str()),
+    ];
+    if let Some(k) = &c.key {
+        params.push(("KmsKeyId", k.as_str()));
+    }
+    if let (Some(u), Some(d)) = (&c.workspace_user, &c.directory) {
+        params.push(("EbsimWorkspaceUser", u.as_str()));
+        params.push(("EbsimDirectory", d.as_str()));
+    }
+    let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
+    let id = crate::ebs::leaf(&out, "volumeId")
+        .unwrap_or_default()
+        .to_owned();
+    if global.json {
+        print_meta(global, &volumes.load(&id)?)
+    } else {
+        outln!("{id}")
+    }
+}
+
+/// `ebsim volume create --snapshot` on the running server: EC2 CreateVolume with
+/// `SnapshotId` (and the size in bytes, ebsim's `EbsimSizeBytes`).
+fn restore_on_server(
+    global: &GlobalArgs,
+    c: &CreateArgs,
+    volumes: &ebsim_volume::VolumeRoot,
+) -> Result<(), CliError> {
+    let zone = format!("{}a", global.region().as_str());
+    let size = c.size.map(|s| s.to_string());
+    let mut params = vec![
+        ("SnapshotId", c.snapshot.as_deref().unwrap_or_default()),
+        ("AvailabilityZone", zone.as_str()),
+    ];
+    if let Some(s) = &size {
+        params.push(("EbsimSizeBytes", s.as_str()));
+    }
+    if let Some(k) = &c.key {
+        params.push(("Encrypted", "true"));
+        params.push(("KmsKeyId", k.as_str()));
+    }
+    let out = crate::ebs::ec2_query(global, "CreateVolume", &params)?;
+    let id = crate::ebs::leaf(&out, "volumeId")
+        .unwrap_or_default()
+        .to_owned();
+    if global.json {
+        print_meta(global, &volumes.load(&id)?)
+    } else {
+        outln!("{id}")
     }
 }

@@ -116,6 +116,21 @@ fn io_error(e: VolumeError) -> io::Error {
     io::Error::new(kind, e)
 }
 
+/// A served volume as the source of a snapshot taken by another process.
+struct CopySource(Arc<VolumeDevice>);
+
+impl ebsim_volume::CiphertextAccess for CopySource {
+    fn meta(&self) -> &ebsim_volume::VolumeMetadata {
+        self.0.volume.metadata()
+    }
+    fn allocated(&self, offset: u64, len: u64) -> Result<Vec<(u64, u64)>, VolumeError> {
+        self.0.volume.allocated(offset, len)
+    }
+    fn read_stored(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        self.0.volume.read_stored(offset, buf)
+    }
+}
+
 /// Zeros written per call by `write_zeroes` with `NO_HOLE`.
 const ZERO_CHUNK: u64 = 1 << 20;
 
@@ -218,7 +233,7 @@ fn bind_private_unix(path: &std::path::Path) -> Result<UnixListener, CliError> {
 /// Runs `ebsim volume serve`, attaching each volume with `attach` (which unwraps its data key
 /// through KMS the way the volume commands do).
 pub(crate) fn run(
-    _global: &GlobalArgs,
+    global: &GlobalArgs,
     args: &ServeArgs,
     attach: &dyn Fn(&str) -> Result<AttachedVolume, CliError>,
 ) -> Result<(), CliError> {
@@ -267,6 +282,20 @@ pub(crate) fn run(
         // stays on the thread that runs it.
         volume.set_parallel_crypto(false);
         devices.push(Arc::new(VolumeDevice { volume }));
+    }
+    // Snapshots taken by other processes read each volume through this process, under its
+    // range locks (docs/formats.md, "Snapshots").
+    let root = ebsim_volume::VolumeRoot::dir(global.data_dir());
+    let mut copy_services = Vec::with_capacity(devices.len());
+    for d in &devices {
+        let source: Arc<dyn ebsim_volume::CiphertextAccess> = Arc::new(CopySource(Arc::clone(d)));
+        match ebsim_volume::CopyService::start(&root, source) {
+            Ok(s) => copy_services.push(s),
+            Err(e) => tracing::warn!(
+                "snapshots of {} cannot be taken while it is served: {e}",
+                d.volume.volume_id()
+            ),
+        }
     }
     let exports = args
         .volumes
@@ -364,6 +393,7 @@ pub(crate) fn run(
 
     // The server and its connections are gone: detach (flush, zeroize the key, unlock).
     tracing::info!("nbd: served {}", server.stats());
+    drop(copy_services);
     drop(server);
     for d in devices {
         let id = d.volume.volume_id().to_owned();

@@ -44,6 +44,12 @@ impl DataDir {
         self.kms().join("state.journal")
     }
 
+    /// `DIR/kms/key-last-usage.json`: each key's last successful cryptographic use
+    /// (GetKeyLastUsage), written when the KMS closes (docs/formats.md).
+    pub fn kms_key_last_usage(&self) -> PathBuf {
+        self.kms().join("key-last-usage.json")
+    }
+
     /// `DIR/kms/.lock`: held by whichever process has the KMS open.
     pub fn kms_lock(&self) -> PathBuf {
         self.kms().join(".lock")

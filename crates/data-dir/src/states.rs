@@ -24,9 +24,9 @@ use crate::layout::{DataDir, VOLUME_LOCK};
 const MAX_SAVED_KMS_STATE: u64 = 1 << 30;
 
 /// The directories below a data dir that hold resources, besides `kms/state.json`: volumes,
-/// WorkSpace records, and snapshots (none are written yet; a reset and a restore already
-/// treat them as resources).
-pub const RESOURCE_DIRS: [&str; 3] = ["volumes", "workspaces", "snapshots"];
+/// WorkSpace records, snapshots (none are written yet; a reset and a restore already treat
+/// them as resources), and the EC2 state (`ec2/state.json`).
+pub const RESOURCE_DIRS: [&str; 4] = ["volumes", "workspaces", "snapshots", "ec2"];
 
 /// The KMS state inside a saved state, relative to it.
 const SAVED_KMS_STATE: &str = "kms/state.json";

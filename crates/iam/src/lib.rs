@@ -1,4 +1,4 @@
-//! The AWS Query protocol of IAM and STS (docs/iam.md): the form-encoded request decoder,
+//! The AWS Query protocol of IAM, STS and EC2 (docs/iam.md, docs/ec2.md): the form-encoded request decoder,
 //! the XML response and error encoder, the operation table and the IAM name rules.
 //!
 //! ```
@@ -27,5 +27,5 @@ pub mod xml;
 
 // The public interface is:
 pub use error::QueryError;
-pub use ops::{IAM_ACTIONS, QueryService, STS_ACTIONS};
+pub use ops::{EC2_ACTIONS, IAM_ACTIONS, QueryService, STS_ACTIONS};
 pub use query::{DEFAULT_MAX_ITEMS, MAX_PARAMS, MAX_QUERY_BYTES, QueryRequest};

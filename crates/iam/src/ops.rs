@@ -41,6 +41,32 @@ pub const IAM_ACTIONS: &[&str] = &[
 /// The STS actions ebsim serves.
 pub const STS_ACTIONS: &[&str] = &["GetCallerIdentity", "AssumeRole", "GetSessionToken"];
 
+/// The EC2 actions ebsim serves (the EBS part; docs/ec2.md). Each is authorized as
+/// `ec2:ACTION`; what each does is the operation table of `ebsim-ec2`.
+pub const EC2_ACTIONS: &[&str] = &[
+    "CreateVolume",
+    "DescribeVolumes",
+    "DeleteVolume",
+    "ModifyVolume",
+    "AttachVolume",
+    "DetachVolume",
+    "RunInstances",
+    "DescribeInstances",
+    "StartInstances",
+    "StopInstances",
+    "TerminateInstances",
+    "EnableEbsEncryptionByDefault",
+    "DisableEbsEncryptionByDefault",
+    "GetEbsEncryptionByDefault",
+    "GetEbsDefaultKmsKeyId",
+    "ModifyEbsDefaultKmsKeyId",
+    "ResetEbsDefaultKmsKeyId",
+    "CreateSnapshot",
+    "DescribeSnapshots",
+    "DeleteSnapshot",
+    "CopySnapshot",
+];
+
 /// A service spoken in the Query protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -49,6 +75,9 @@ pub enum QueryService {
     Iam,
     /// STS (`sts`, version 2011-06-15).
     Sts,
+    /// EC2 (`ec2`, version 2016-11-15): the Query protocol's EC2 flavour (lists `Name.N`,
+    /// answers without a Result wrapper, `<Response><Errors>` errors).
+    Ec2,
 }
 
 impl QueryService {
@@ -57,6 +86,7 @@ impl QueryService {
         match name {
             "iam" => Some(Self::Iam),
             "sts" => Some(Self::Sts),
+            "ec2" => Some(Self::Ec2),
             _ => None,
         }
     }
@@ -66,6 +96,7 @@ impl QueryService {
         match self {
             Self::Iam => "iam",
             Self::Sts => "sts",
+            Self::Ec2 => "ec2",
         }
     }
 
@@ -74,6 +105,7 @@ impl QueryService {
         match self {
             Self::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
             Self::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
+            Self::Ec2 => "http://ec2.amazonaws.com/doc/2016-11-15/",
         }
     }
 
@@ -82,6 +114,7 @@ impl QueryService {
         match self {
             Self::Iam => "2010-05-08",
             Self::Sts => "2011-06-15",
+            Self::Ec2 => "2016-11-15",
         }
     }
 
@@ -90,6 +123,7 @@ impl QueryService {
         match self {
             Self::Iam => IAM_ACTIONS,
             Self::Sts => STS_ACTIONS,
+            Self::Ec2 => EC2_ACTIONS,
         }
     }
 

@@ -228,6 +228,76 @@ impl QueryRequest {
         Ok(out)
     }
 
+    /// The members of EC2 list parameter `name` (`Name.1`, `Name.2`, …; EC2 sends nothing
+    /// for an empty list). Members must be numbered from 1 without gaps.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a gap or more than `max` members.
+    pub fn ec2_list(&self, name: &str, max: usize) -> Result<Vec<&str>, QueryError> {
+        let prefix = format!("{name}.");
+        let count = self
+            .params
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| !k[prefix.len()..].contains('.'))
+            .count();
+        if count > max {
+            return Err(QueryError::new(
+                "InvalidParameterValue",
+                400,
+                format!("The parameter {name} may have at most {max} members."),
+            ));
+        }
+        (1..=count)
+            .map(|i| {
+                self.get(&format!("{prefix}{i}")).ok_or_else(|| {
+                    QueryError::new(
+                        "InvalidParameterValue",
+                        400,
+                        format!("The members of {name} must be numbered 1 to {count}."),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The numbers `N` of EC2 structure-list parameter `name` (`Name.N.Field…`), ascending;
+    /// they must run from 1 without gaps.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a gap, a number that is not one, or more than `max`.
+    pub fn ec2_indices(&self, name: &str, max: usize) -> Result<Vec<usize>, QueryError> {
+        let prefix = format!("{name}.");
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, _) in self
+            .params
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+        {
+            let n = k[prefix.len()..].split('.').next().unwrap_or("");
+            let bad = || {
+                QueryError::new(
+                    "InvalidParameterValue",
+                    400,
+                    format!("The parameter {} is not valid.", echo(k)),
+                )
+            };
+            let n: usize = n.parse().map_err(|_| bad())?;
+            if n == 0 || n > max {
+                return Err(bad());
+            }
+            seen.insert(n);
+        }
+        if seen.iter().copied().ne(1..=seen.len()) {
+            return Err(QueryError::new(
+                "InvalidParameterValue",
+                400,
+                format!("The members of {name} must be numbered from 1 without gaps."),
+            ));
+        }
+        Ok(seen.into_iter().collect())
+    }
+
     /// `MaxItems` (1–1000, default [`DEFAULT_MAX_ITEMS`]).
     ///
     /// # Errors
@@ -262,6 +332,22 @@ mod tests {
         assert_eq!(q.list("A").expect("list"), ["a", "b"]);
         let gap = QueryRequest::parse(b"Action=X&A.member.1=a&A.member.3=c").expect("parses");
         assert_eq!(gap.list("A").expect_err("gap").code, "ValidationError");
+    }
+
+    #[test]
+    fn ec2_lists_are_flattened() {
+        let q = QueryRequest::parse(
+            b"Action=X&VolumeId.2=b&VolumeId.1=a&Filter.1.Name=status&Filter.1.Value.1=x&Filter.2.Name=y",
+        )
+        .expect("parses");
+        assert_eq!(q.ec2_list("VolumeId", 10).expect("list"), ["a", "b"]);
+        assert!(q.ec2_list("VolumeId", 1).is_err());
+        assert_eq!(q.ec2_indices("Filter", 10).expect("indices"), [1, 2]);
+        assert_eq!(q.ec2_list("Filter.1.Value", 10).expect("values"), ["x"]);
+        let gap = QueryRequest::parse(b"Action=X&VolumeId.1=a&VolumeId.3=c").expect("parses");
+        assert!(gap.ec2_list("VolumeId", 10).is_err());
+        let bad = QueryRequest::parse(b"Action=X&Filter.x.Name=a").expect("parses");
+        assert!(bad.ec2_indices("Filter", 10).is_err());
     }
 
     #[test]

@@ -99,6 +99,22 @@ impl XmlWriter {
         self.close(name);
     }
 
+    /// EC2's list: `<name><item>…</item>…</name>`, each item written by `each`.
+    pub fn items<T>(
+        &mut self,
+        name: &str,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) {
+        self.open(name);
+        for item in items {
+            self.open("item");
+            each(self, item);
+            self.close("item");
+        }
+        self.close(name);
+    }
+
     /// `IsTruncated`, and `Marker` when truncated (docs/iam.md, "Pagination").
     pub fn page(&mut self, next_marker: Option<&str>) {
         self.bool("IsTruncated", next_marker.is_some());
@@ -125,6 +141,9 @@ pub fn encode_document(doc: &str) -> String {
 /// The response to `action`: `<ActionResponse xmlns=…><ActionResult>…</ActionResult>
 /// <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata></ActionResponse>`. The
 /// Result element is always sent (botocore needs it even when empty).
+///
+/// EC2 has no Result wrapper and no `ResponseMetadata`: `<ActionResponse xmlns=…>
+/// <requestId>…</requestId>…</ActionResponse>`, the members direct children.
 pub fn response(
     service: QueryService,
     action: &str,
@@ -133,6 +152,13 @@ pub fn response(
 ) -> Vec<u8> {
     let mut w = XmlWriter::new();
     let root = format!("{action}Response");
+    if service == QueryService::Ec2 {
+        w.start(&root, Some(service.namespace()));
+        w.text("requestId", request_id);
+        body(&mut w);
+        w.close(&root);
+        return w.finish();
+    }
     let result = format!("{action}Result");
     w.start(&root, Some(service.namespace()));
     w.open(&result);
@@ -147,8 +173,23 @@ pub fn response(
 
 /// The error envelope: `<ErrorResponse xmlns=…><Error><Type>Sender</Type><Code>…</Code>
 /// <Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>`.
+///
+/// EC2's: `<Response><Errors><Error><Code>…</Code><Message>…</Message></Error></Errors>
+/// <RequestID>…</RequestID></Response>`.
 pub fn error(service: QueryService, e: &QueryError, request_id: &str) -> Vec<u8> {
     let mut w = XmlWriter::new();
+    if service == QueryService::Ec2 {
+        w.open("Response");
+        w.open("Errors");
+        w.open("Error");
+        w.text("Code", e.code);
+        w.text("Message", &e.message);
+        w.close("Error");
+        w.close("Errors");
+        w.text("RequestID", request_id);
+        w.close("Response");
+        return w.finish();
+    }
     w.start("ErrorResponse", Some(service.namespace()));
     w.open("Error");
     w.text("Type", e.fault());
@@ -184,6 +225,23 @@ mod tests {
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
         ), "{text}");
         assert!(text.ends_with("<RequestId>r-1</RequestId></ErrorResponse>"));
+    }
+
+    #[test]
+    fn ec2_envelopes() {
+        let body = response(QueryService::Ec2, "DeleteVolume", "r-2", |w| {
+            w.bool("return", true);
+            w.items("volumeSet", ["a"], |w, v| w.text("volumeId", v));
+        });
+        let text = String::from_utf8(body).expect("UTF-8");
+        assert!(text.contains("<DeleteVolumeResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r-2</requestId><return>true</return><volumeSet><item><volumeId>a</volumeId></item></volumeSet></DeleteVolumeResponse>"), "{text}");
+        let body = error(
+            QueryService::Ec2,
+            &QueryError::new("IncorrectState", 400, "a<b"),
+            "r-3",
+        );
+        let text = String::from_utf8(body).expect("UTF-8");
+        assert!(text.ends_with("<Response><Errors><Error><Code>IncorrectState</Code><Message>a&lt;b</Message></Error></Errors><RequestID>r-3</RequestID></Response>"), "{text}");
     }
 
     #[test]

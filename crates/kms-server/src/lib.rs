@@ -4,8 +4,8 @@
 //! the signature is verified by re-signing the received request with `aws-sigv4`, the signer
 //! becomes the [`ebsim_kms::Caller`], and the operation goes to [`Backend::call`]. Errors
 //! go back as the real service sends them (`__type`, `message`/`Message`, status 400 or 500).
-//! Requests whose credential scope names `iam` or `sts` are Query-protocol calls with XML
-//! answers (docs/iam.md). `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations, and `POST /ebsim/reset`
+//! Requests whose credential scope names `iam`, `sts` or `ec2` are Query-protocol calls with XML
+//! answers (docs/iam.md; EC2 through a [`QueryHandler`], docs/ec2.md). `X-Amz-Target: EbsimAdmin.<Operation>` reaches the admin operations, and `POST /ebsim/reset`
 //! the admin operation `Reset` (loopback clients only).
 //!
 //! ```no_run
@@ -34,7 +34,7 @@ mod wire;
 pub use backend::{Backend, ServerCredential};
 pub use ebsim_kms_api::CredentialMode;
 pub use server::{
-    KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, RESET_PATH, ServerConfig,
-    ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
+    KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
+    ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
 };
 pub use wire::{CONTENT_TYPE, WireError};

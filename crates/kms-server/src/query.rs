@@ -1,4 +1,4 @@
-//! IAM and STS requests (AWS Query protocol, XML answers; docs/iam.md): authenticated like
+//! IAM, STS and EC2 requests (AWS Query protocol, XML answers; docs/iam.md, docs/ec2.md): authenticated like
 //! every request, with the errors of the Query protocol (`InvalidClientTokenId`,
 //! `SignatureDoesNotMatch`, `ExpiredToken`), then answered by [`Backend::query`].
 
@@ -155,12 +155,20 @@ pub(crate) async fn handle<B: Backend>(
     if let Some(s) = session {
         caller = caller.in_session(s.access_key_id);
     }
-    let backend = backend.clone();
     let rid_owned = rid.to_owned();
-    let result =
+    let result = if service == QueryService::Ec2 {
+        let Some(ec2) = state.ec2.clone() else {
+            return error(service, &QueryError::invalid_action(request.action()), rid);
+        };
+        tokio::task::spawn_blocking(move || ec2.handle(&caller, &request, &rid_owned))
+            .await
+            .unwrap_or_else(|_| Err(QueryError::new("InternalError", 500, "The request failed.")))
+    } else {
+        let backend = backend.clone();
         tokio::task::spawn_blocking(move || backend.query(&caller, service, &request, &rid_owned))
             .await
-            .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")));
+            .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")))
+    };
     match result {
         Ok(body) => answer(200, body, rid),
         Err(e) => error(service, &e, rid),

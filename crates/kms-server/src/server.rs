@@ -126,18 +126,47 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// A Query service served beside the KMS on the same port (EC2, `ebsim-ec2`): answers one
+/// authenticated, decoded request with its XML body.
+pub trait QueryHandler: Send + Sync + 'static {
+    /// Answers `request`, made by `caller`, as the service's XML (`request_id` goes into it).
+    ///
+    /// # Errors
+    /// The service's error, put on the wire in its envelope.
+    fn handle(
+        &self,
+        caller: &Caller,
+        request: &ebsim_iam::QueryRequest,
+        request_id: &str,
+    ) -> Result<Vec<u8>, ebsim_iam::QueryError>;
+}
+
 pub(crate) struct State<B> {
     pub(crate) backend: Arc<B>,
+    /// The EC2 service, when the server has one.
+    pub(crate) ec2: Option<Arc<dyn QueryHandler>>,
     pub(crate) config: ServerConfig,
     /// Nonces of service-credential requests (refused when replayed or made before start).
     pub(crate) replay: ReplayGuard,
 }
 
+impl<B: std::fmt::Debug> std::fmt::Debug for KmsServer<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsServer")
+            .field("listener", &self.listener)
+            .field("backend", &self.backend)
+            .field("ec2", &self.ec2.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A bound, not yet running KMS endpoint.
-#[derive(Debug)]
+#[allow(missing_debug_implementations)]
 pub struct KmsServer<B> {
     listener: StdTcpListener,
     backend: Arc<B>,
+    ec2: Option<Arc<dyn QueryHandler>>,
     config: ServerConfig,
     /// When the server bound its port: service-credential requests made earlier are refused.
     started: SystemTime,
@@ -160,9 +189,18 @@ impl<B: Backend> KmsServer<B> {
         Ok(Self {
             listener,
             backend,
+            ec2: None,
             config,
             started: SystemTime::now(),
         })
+    }
+
+    /// Serves EC2 (requests whose credential scope names `ec2`) with `handler`; without one
+    /// they are answered `InvalidAction`.
+    #[must_use]
+    pub fn with_ec2(mut self, handler: Arc<dyn QueryHandler>) -> Self {
+        self.ec2 = Some(handler);
+        self
     }
 
     /// The address actually bound (with the port chosen for `:0`).
@@ -190,6 +228,7 @@ impl<B: Backend> KmsServer<B> {
         let listener = TcpListener::from_std(self.listener)?;
         let state = Arc::new(State {
             backend: self.backend,
+            ec2: self.ec2,
             config: self.config,
             replay: ReplayGuard::new(self.started),
         });

@@ -1029,6 +1029,43 @@ fn recipient_is_refused_where_it_would_change_the_answer() {
         .call_json(&root(), "GenerateDataKeyPair", json!({"KeyId": sym, "KeyPairSpec": "RSA_2048", "Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "AA=="}}))
         .unwrap_err();
     assert_eq!(e.error_type, ErrorType::UnsupportedOperationException);
+    // Decrypt, GenerateDataKey and GenerateRandom would answer in plaintext outside the
+    // enclave: refused too, over the wire body as well as through JSON values.
+    let recipient =
+        json!({"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "AA=="});
+    let blob = ok(
+        &kms,
+        &root(),
+        "Encrypt",
+        json!({"KeyId": sym, "Plaintext": "aGk="}),
+    )["CiphertextBlob"]
+        .clone();
+    for (op, body) in [
+        (
+            "Decrypt",
+            json!({"CiphertextBlob": blob, "Recipient": recipient}),
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": sym, "KeySpec": "AES_256", "Recipient": recipient}),
+        ),
+        (
+            "GenerateRandom",
+            json!({"NumberOfBytes": 16, "Recipient": recipient}),
+        ),
+    ] {
+        let wire = serde_json::to_vec(&body).unwrap();
+        let e = kms.call(&root(), op, &wire).unwrap_err();
+        assert_eq!(
+            e.error_type,
+            ErrorType::UnsupportedOperationException,
+            "{op}"
+        );
+        // Without it, the same call answers.
+        let mut plain = body.clone();
+        plain.as_object_mut().unwrap().remove("Recipient");
+        ok(&kms, &root(), op, plain);
+    }
 }
 
 #[test]

@@ -80,6 +80,10 @@ impl AttachedVolume {
         }
     }
 
+    pub(crate) fn store(&self) -> &dyn BlockStore {
+        self.store.as_ref()
+    }
+
     /// The volume id.
     pub fn volume_id(&self) -> &str {
         &self.meta.volume_id

@@ -44,14 +44,19 @@ mod attached;
 mod binding;
 mod error;
 mod extents;
+mod holder;
 mod metadata;
+mod raw;
+mod resize;
 mod root;
 
 // The public interface is:
 pub use attached::AttachedVolume;
 pub use error::{VolumeError, kms_failure_meaning};
 pub use extents::{Extent, MAX_EXTENTS};
+pub use holder::{COPY_SOCKET, CopyService, HeldVolume};
 pub use metadata::{VolumeMetadata, VolumeOwner, VolumeState, is_volume_id, new_volume_id};
+pub use raw::{CiphertextAccess, RawVolume};
 pub use root::{BrokenVolume, NewVolume, VolumeListing, VolumeRoot};
 
 /// Entry points for the fuzz targets (fuzz/README.md). Not a stable API.

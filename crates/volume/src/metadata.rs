@@ -134,12 +134,20 @@ impl VolumeMetadata {
         if blob.is_empty() {
             return Err("encrypted_data_key is empty".to_owned());
         }
-        if self
+        // `aws:ebs:id` names this volume, or, for a volume restored within a snapshot lineage,
+        // the volume or snapshot the lineage's data key was made for (docs/formats.md,
+        // "Snapshots"); the metadata MAC binds it either way.
+        match self
             .encryption_context
             .get(ebsim_kms_client::EBS_CONTEXT_KEY)
-            != Some(&self.volume_id)
         {
-            return Err("encryption_context has no aws:ebs:id naming this volume".to_owned());
+            Some(id) if *id == self.volume_id || is_ebs_resource_id(id) => {}
+            _ => {
+                return Err(
+                    "encryption_context has no aws:ebs:id naming this volume or its lineage"
+                        .to_owned(),
+                );
+            }
         }
         Ok(())
     }
@@ -168,6 +176,18 @@ pub fn is_volume_id(s: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
+}
+
+/// Whether `s` is the id of an EBS volume or snapshot (`vol-`/`snap-` + 17 or 8 lowercase hex
+/// digits): what a lineage's `aws:ebs:id` may name.
+fn is_ebs_resource_id(s: &str) -> bool {
+    is_volume_id(s)
+        || s.strip_prefix("snap-").is_some_and(|hex| {
+            (hex.len() == 17 || hex.len() == 8)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// A new volume id: `vol-` + 17 lowercase hex digits from the OS random generator.

@@ -9,7 +9,7 @@ use ebsim_data_dir::{
     DataDir, ExclusiveLock, LockError, VOLUME_DATA as DATA_FILE, VOLUME_LOCK as LOCK_FILE,
     VOLUME_METADATA as METADATA_FILE, write_private_atomic,
 };
-use ebsim_io::{BlockStore, FileStore, MemoryStore, MmapStore, SectorSize, XtsEngine, XtsKey};
+use ebsim_io::{BlockStore, FileStore, MemoryStore, SectorSize, XtsEngine, XtsKey};
 use ebsim_kms_client::{ClientError, EncryptionContext};
 use parking_lot::Mutex;
 
@@ -65,21 +65,21 @@ pub struct NewVolume {
     pub owner: Option<VolumeOwner>,
 }
 
-struct MemVolume {
+pub(crate) struct MemVolume {
     meta: VolumeMetadata,
     store: Arc<MemoryStore>,
     attached: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
-enum Inner {
+pub(crate) enum Inner {
     Dir(DataDir),
     Memory(Arc<Mutex<BTreeMap<String, MemVolume>>>),
 }
 
 /// The set of volumes of one data dir (or of one in-memory simulator).
 #[derive(Clone)]
-pub struct VolumeRoot(Inner);
+pub struct VolumeRoot(pub(crate) Inner);
 
 impl std::fmt::Debug for VolumeRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +90,7 @@ impl std::fmt::Debug for VolumeRoot {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), VolumeError> {
     write_private_atomic(path, bytes).map_err(|e| VolumeError::fs("cannot write", path, e))
 }
 
@@ -113,7 +113,7 @@ impl VolumeRoot {
         }
     }
 
-    fn check_id(volume_id: &str) -> Result<(), VolumeError> {
+    pub(crate) fn check_id(volume_id: &str) -> Result<(), VolumeError> {
         if is_volume_id(volume_id) {
             Ok(())
         } else {
@@ -439,48 +439,7 @@ impl VolumeRoot {
         K: AsRef<[u8]>,
         F: FnOnce(&[u8], &EncryptionContext) -> Result<K, ClientError>,
     {
-        Self::check_id(volume_id)?;
-        let (meta, store, holder): (VolumeMetadata, Arc<dyn BlockStore>, LockHolder) = match &self.0
-        {
-            Inner::Memory(m) => {
-                let map = m.lock();
-                let v = map
-                    .get(volume_id)
-                    .ok_or_else(|| VolumeError::NotFound(volume_id.to_owned()))?;
-                if v.attached
-                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    return Err(VolumeError::InUse(volume_id.to_owned()));
-                }
-                (
-                    v.meta.clone(),
-                    v.store.clone(),
-                    LockHolder::Memory(v.attached.clone()),
-                )
-            }
-            Inner::Dir(_) => {
-                let dir = self.volume_dir(volume_id).unwrap_or_default();
-                if !dir.join(METADATA_FILE).is_file() {
-                    return Err(VolumeError::NotFound(volume_id.to_owned()));
-                }
-                let lock = lock_dir(&dir, volume_id)?;
-                let meta = self.load(volume_id)?;
-                let ss = meta.sector_size()?;
-                let store = MmapStore::open(dir.join(DATA_FILE), ss)?;
-                if store.size_bytes() != meta.size_bytes {
-                    return Err(VolumeError::CorruptMetadata {
-                        path: dir.join(METADATA_FILE),
-                        reason: format!(
-                            "size_bytes {} does not match data.img ({} bytes)",
-                            meta.size_bytes,
-                            store.size_bytes()
-                        ),
-                    });
-                }
-                (meta, Arc::new(store), LockHolder::File(lock))
-            }
-        };
+        let (meta, store, holder) = self.open_locked(volume_id)?;
         let blob = meta
             .wrapped_key()
             .map_err(|reason| VolumeError::CorruptMetadata {
@@ -527,9 +486,40 @@ impl VolumeRoot {
     }
 }
 
+impl VolumeRoot {
+    /// Takes the volume's lock (the in-memory flag, or the flock of `DIR/volumes/<id>/lock`)
+    /// and opens its store: what attaching and [`VolumeRoot::open_raw`] share.
+    pub(crate) fn open_locked(
+        &self,
+        volume_id: &str,
+    ) -> Result<(VolumeMetadata, Arc<dyn BlockStore>, LockHolder), VolumeError> {
+        Self::check_id(volume_id)?;
+        match &self.0 {
+            Inner::Memory(m) => {
+                let map = m.lock();
+                let v = map
+                    .get(volume_id)
+                    .ok_or_else(|| VolumeError::NotFound(volume_id.to_owned()))?;
+                if v.attached
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return Err(VolumeError::InUse(volume_id.to_owned()));
+                }
+                Ok((
+                    v.meta.clone(),
+                    v.store.clone(),
+                    LockHolder::Memory(v.attached.clone()),
+                ))
+            }
+            Inner::Dir(_) => self.open_locked_dir(volume_id),
+        }
+    }
+}
+
 /// `Ok` when `dir` is a directory itself, not a symbolic link to one (kind `NotFound` when it is
 /// missing, `InvalidInput` when it is something else).
-fn real_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn real_dir(dir: &Path) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(dir)?;
     if meta.is_dir() {
         Ok(())
@@ -545,7 +535,7 @@ fn real_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Opens `dir/lock` and takes an exclusive, non-blocking lock on it.
-fn lock_dir(dir: &Path, volume_id: &str) -> Result<ExclusiveLock, VolumeError> {
+pub(crate) fn lock_dir(dir: &Path, volume_id: &str) -> Result<ExclusiveLock, VolumeError> {
     let path = dir.join(LOCK_FILE);
     match ExclusiveLock::try_acquire(&path) {
         Ok(lock) => Ok(lock),

@@ -7,7 +7,7 @@ use ebsim_kms_api::types::grants::{
     CreateGrantRequest, GrantConstraints, ListRetirableGrantsRequest, RetireGrantRequest,
 };
 use ebsim_kms_api::types::keys::DescribeKeyRequest;
-use ebsim_kms_client::{EBS_CONTEXT_KEY, EncryptionContext, Identity, KmsClient};
+use ebsim_kms_client::{EncryptionContext, Identity, KmsClient};
 use ebsim_volume::{
     AttachedVolume, NewVolume, VolumeMetadata, VolumeOwner, VolumeRoot, VolumeState, new_volume_id,
 };
@@ -413,10 +413,28 @@ impl Ebs {
     /// A volume error: `InUse`, `NotFound`, `CorruptMetadata`, or `Kms` naming the KMS error
     /// (disabled key, retired grant, …) and what it means; nothing on disk changes.
     pub fn attach(&self, volume_id: &str) -> Result<AttachedVolume, ControlPlaneError> {
+        self.attach_as(volume_id, None)
+    }
+
+    /// [`Ebs::attach`], decrypting as `principal` when given: the EC2 infrastructure session
+    /// of the instance the EC2 state names for the volume's attachment, through the
+    /// attachment's grant (docs/key-flow.md, "Attach to an instance").
+    ///
+    /// # Errors
+    /// As [`Ebs::attach`].
+    pub fn attach_as(
+        &self,
+        volume_id: &str,
+        principal: Option<&str>,
+    ) -> Result<AttachedVolume, ControlPlaneError> {
         let meta = self.volumes.load(volume_id)?;
-        // Who EBS acts as is derived here, never read from metadata.json (a file anyone with
-        // write access to the data dir could edit): docs/security.md, "Storage and CLI".
-        let who = Identity::Principal(attach_principal(&meta.kms_key_arn, volume_id));
+        // Who EBS acts as is derived here or given by the EC2 state, never read from
+        // metadata.json (a file anyone with write access to the data dir could edit):
+        // docs/security.md, "Storage and CLI".
+        let who = Identity::Principal(match principal {
+            Some(p) => p.to_owned(),
+            None => attach_principal(&meta.kms_key_arn, volume_id),
+        });
         let key_arn = meta.kms_key_arn.clone();
         // The key's region, whichever region this control plane runs in.
         let client = &match ebsim_kms_api::id::Arn::parse(&key_arn)
@@ -429,7 +447,8 @@ impl Ebs {
         // retries here (throttling, internal errors).
         let attempts = if client.is_http() { 1 } else { ATTACH_ATTEMPTS };
         Ok(self.volumes.attach_with(volume_id, |blob, ctx| {
-            debug_assert_eq!(ctx.get(EBS_CONTEXT_KEY), Some(volume_id));
+            // `ctx` names the volume, or for a volume restored from a snapshot its lineage's
+            // first volume or re-keying copy (docs/formats.md, "Snapshots").
             let mut attempt = 1;
             loop {
                 match client.decrypt_data_key_with(&who, blob, ctx, Some(&key_arn)) {

@@ -1,5 +1,5 @@
 //! `ebsim serve` and `ebsim kms serve`: one endpoint for every API of the data dir (KMS in
-//! JSON 1.1, IAM and STS in the Query protocol), routed by the SigV4 scope's service name.
+//! JSON 1.1, IAM, STS and EC2 in the Query protocol), routed by the SigV4 scope's service name.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -60,6 +60,10 @@ pub struct ServeArgs {
         value_parser = parse_trail_size
     )]
     audit_max_size: u64,
+    /// Where EC2's snapshots are kept: the data dir (default), or `s3://bucket/prefix`
+    /// (endpoint and credentials from the usual AWS variables; builds with s3-snapshots).
+    #[arg(long, value_name = "LOCATION", env = "EBSIM_SNAPSHOT_STORE")]
+    snapshot_store: Option<String>,
 }
 
 /// An audit trail size: a size with an optional binary suffix, at least
@@ -106,7 +110,14 @@ pub(crate) fn serve(
     let config = ServerConfig::new(listen)
         .allow_remote(args.allow_remote)
         .credentials(args.credentials);
-    let server = KmsServer::bind(kms.clone(), config)?;
+    // The server owns the data dir's EC2 state while it runs (docs/formats.md, "One data
+    // dir, several processes").
+    let location =
+        ebsim_snapshot::StoreLocation::parse(args.snapshot_store.as_deref().unwrap_or_default())?;
+    let ec2 = ebsim_ec2::Ec2::open(&dir, kms.clone(), global.region())
+        .map_err(CliError::Tool)?
+        .with_snapshot_store(location);
+    let server = KmsServer::bind(kms.clone(), config)?.with_ec2(Arc::new(ec2));
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,

@@ -50,14 +50,14 @@ pub(super) fn is_asymmetric_algorithm(algorithm: Option<&str>) -> bool {
 /// What a call asks of its key: the action, the condition keys of the request, and its
 /// encryption context (for the operations that take one).
 #[derive(Clone, Copy)]
-struct Ask<'a> {
-    action: &'a str,
-    extra: &'a [(&'a str, &'a str)],
-    ctx: Option<&'a StringMap>,
+pub(super) struct Ask<'a> {
+    pub(super) action: &'a str,
+    pub(super) extra: &'a [(&'a str, &'a str)],
+    pub(super) ctx: Option<&'a StringMap>,
 }
 
 /// AWS's error for what the key material refused.
-fn asym_err(key: &Key, e: AsymError) -> KmsError {
+pub(super) fn asym_err(key: &Key, e: AsymError) -> KmsError {
     match e {
         AsymError::Incompatible(alg) => err(
             ErrorType::InvalidKeyUsageException,
@@ -76,7 +76,7 @@ fn asym_err(key: &Key, e: AsymError) -> KmsError {
 }
 
 /// InvalidKeyUsageException unless `key` has `usage`.
-fn check_usage(key: &Key, usage: &str, op: &str) -> R<()> {
+pub(super) fn check_usage(key: &Key, usage: &str, op: &str) -> R<()> {
     if key.key_usage == usage {
         Ok(())
     } else {
@@ -91,14 +91,14 @@ fn check_usage(key: &Key, usage: &str, op: &str) -> R<()> {
 }
 
 /// The key's material (every asymmetric and HMAC key has it).
-fn material(key: &Key) -> R<&PrivateKey> {
+pub(super) fn material(key: &Key) -> R<&PrivateKey> {
     key.secret
         .ready()
         .ok_or_else(|| internal("The key has no key material."))
 }
 
 /// A refusal of an encryption context on an asymmetric key (docs/kms.md).
-fn no_context(ctx: &StringMap, algorithm: &str) -> R<()> {
+pub(super) fn no_context(ctx: &StringMap, algorithm: &str) -> R<()> {
     if ctx.is_empty() {
         Ok(())
     } else {
@@ -114,14 +114,6 @@ impl Kms {
         let Call {
             caller, op, req, ..
         } = *cx;
-        if matches!(op, "DeriveSharedSecret" | "GenerateDataKeyPair")
-            && req.contains_key("Recipient")
-        {
-            return Some(Err(err(
-                ErrorType::UnsupportedOperationException,
-                "Recipient (an attested Nitro enclave) is not supported by this KMS.",
-            )));
-        }
         Some(match op {
             "Sign" => parse(req)
                 .and_then(|r| self.handle_sign(st, caller, &r, ev))
@@ -172,6 +164,27 @@ impl Kms {
                 self.handle_asym_encrypt(st, caller, &r, ev)
                     .and_then(to_json)
             }
+            "ReEncrypt" => {
+                let r: ReEncryptRequest = match parse(req) {
+                    Ok(r) => r,
+                    Err(e) => return Some(Err(e)),
+                };
+                let asym = |a: &Option<String>| is_asymmetric_algorithm(a.as_deref());
+                if !asym(&r.source_encryption_algorithm)
+                    && !asym(&r.destination_encryption_algorithm)
+                {
+                    return None;
+                }
+                // A dry run without a ciphertext checks the keys as for any ReEncrypt.
+                match super::dry_run::ignores_ciphertext(r.dry_run, r.dry_run_modifiers.as_deref())
+                {
+                    Ok(true) => return None,
+                    Ok(false) => {}
+                    Err(e) => return Some(Err(e)),
+                }
+                self.handle_asym_re_encrypt(st, caller, &r, ev)
+                    .and_then(to_json)
+            }
             "Decrypt" => {
                 let r: DecryptRequest = match parse(req) {
                     Ok(r) => r,
@@ -190,7 +203,7 @@ impl Kms {
     /// Resolves and authorizes the key of a call of `action`, with the condition keys of the
     /// key (`kms:KeySpec`, `kms:KeyUsage`), of the request (`extra`) and of its encryption
     /// context, if it takes one.
-    fn asym_key<'a>(
+    pub(super) fn asym_key<'a>(
         &self,
         st: &'a State,
         caller: &Caller,
@@ -637,14 +650,15 @@ impl Kms {
         })
     }
 
-    /// Notes a successful use of a key for GetKeyLastUsage (kept in memory; docs/kms.md).
-    /// On the data plane: a key used before has its entry rewritten in place, with no
-    /// allocation.
+    /// Notes a successful use of a key for GetKeyLastUsage (saved when the KMS closes;
+    /// docs/kms.md). On the data plane: a key used before has its entry rewritten in place,
+    /// with no allocation.
     pub(super) fn note_usage(&self, op: &str, key_arn: &str, now: f64, ids: (&str, &str)) {
         if !TRACKED_USES.contains(&op) {
             return;
         }
         let mut map = self.last_usage.lock();
+        self.last_usage_dirty.store(true, Ordering::Relaxed);
         if let Some(u) = map.get_mut(key_arn) {
             for (field, value) in [
                 (&mut u.operation, op),
@@ -679,7 +693,7 @@ fn signing(key: &Key, alg: &str, mt: &str) -> R<(SigningAlgorithm, MessageType)>
 }
 
 /// An asymmetric algorithm asked of a symmetric key.
-fn symmetric_refusal(alg: &str) -> KmsError {
+pub(super) fn symmetric_refusal(alg: &str) -> KmsError {
     err(
         ErrorType::InvalidKeyUsageException,
         format!("The encryption algorithm {alg} is not valid for a symmetric key."),

@@ -59,7 +59,7 @@ impl Kms {
         // An RSA encryption key asked for the symmetric algorithm (docs/kms.md).
         if !key.is_symmetric()
             && key.key_usage == "ENCRYPT_DECRYPT"
-            && matches!(op, "Encrypt" | "Decrypt")
+            && matches!(op, "Encrypt" | "Decrypt" | "ReEncrypt")
         {
             return Err(err(
                 ErrorType::InvalidKeyUsageException,

@@ -66,7 +66,12 @@ impl HotReq {
                     || asym(&r.encryption_algorithm)
             }
             Self::DataKey(r) => r.dry_run.is_some(),
-            Self::ReEncrypt(r) => r.dry_run.is_some() || r.dry_run_modifiers.is_some(),
+            Self::ReEncrypt(r) => {
+                r.dry_run.is_some()
+                    || r.dry_run_modifiers.is_some()
+                    || asym(&r.source_encryption_algorithm)
+                    || asym(&r.destination_encryption_algorithm)
+            }
         };
         (!dry).then_some(req)
     }

@@ -147,6 +147,15 @@ impl Drop for Kms {
         let Some(store) = &self.store else {
             return;
         };
+        if *self.last_usage_dirty.get_mut() {
+            // Only keys that still exist.
+            let keys = &self.state.get_mut().keys;
+            let map = self.last_usage.get_mut();
+            let live: std::collections::HashSet<&str> =
+                keys.values().map(|k| k.arn.as_str()).collect();
+            map.retain(|arn, _| live.contains(arn.as_str()));
+            save_last_usage(store, map);
+        }
         if store.journal_is_empty() {
             return;
         }
@@ -154,5 +163,38 @@ impl Drop for Kms {
         if let Err(e) = write_snapshot(store, st) {
             tracing::warn!(error = %e, "the KMS state could not be folded into state.json; the journal keeps it");
         }
+    }
+}
+
+/// Largest `key-last-usage.json` read at open (about 40,000 keys).
+const LAST_USAGE_MAX: u64 = 8 << 20;
+
+/// The keys' last uses saved by the previous KMS of `data_dir`; none when the file is
+/// missing, and none, with a warning, when it is unreadable (it decides nothing but what
+/// GetKeyLastUsage reports).
+pub(super) fn load_last_usage(data_dir: &Path) -> LastUsage {
+    let path = ebsim_data_dir::DataDir::new(data_dir).kms_key_last_usage();
+    let bytes = match ebsim_data_dir::read_regular(&path, LAST_USAGE_MAX) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Default::default(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "key last-usage records not read");
+            return Default::default();
+        }
+    };
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        tracing::warn!(path = %path.display(), error = %e, "key last-usage records not read");
+        Default::default()
+    })
+}
+
+/// Writes the keys' last uses next to the state (0600, replaced whole).
+fn save_last_usage(store: &Store, map: &LastUsage) {
+    let path = store.layout().kms_key_last_usage();
+    let written = serde_json::to_vec(map)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| ebsim_data_dir::write_private_atomic(&path, &bytes));
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), error = %e, "key last-usage records not saved");
     }
 }

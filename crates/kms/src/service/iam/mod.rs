@@ -118,8 +118,49 @@ impl Kms {
         };
         match service {
             QueryService::Sts => self.sts_action(&cx, action),
-            _ => self.iam_action(&cx, action),
+            QueryService::Iam => self.iam_action(&cx, action),
+            // EC2 is its own service (`ebsim-ec2`), not the KMS's.
+            _ => Err(QueryError::invalid_action(action)),
         }
+    }
+
+    /// Whether `caller` may perform `action` (`ec2:CreateVolume`) on `resource` by the rules
+    /// of the IAM actions: an account root may, anyone else needs an identity policy that
+    /// allows it and no deny (and, in a session with session policies, one of those too).
+    /// The denial's reason when not (docs/ec2.md, "Authorization").
+    ///
+    /// # Errors
+    /// The text of the denial: `User: P is not authorized to perform: A on resource: R …`.
+    pub fn authorize_action(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), String> {
+        let st = self.state.read();
+        let p = caller.principal.as_str();
+        let cv = self.base_conditions(caller);
+        let denied = |why: &str| {
+            format!(
+                "User: {p} is not authorized to perform: {action} on resource: {resource} {why}"
+            )
+        };
+        if let Some(why) = self.session_limit(&st, caller, action, resource, &cv) {
+            return Err(denied(&why));
+        }
+        match self.iam(&st, p, action, resource, &cv) {
+            Iam::Deny => Err(denied("with an explicit deny in an identity-based policy")),
+            Iam::Allow => Ok(()),
+            Iam::None if is_root(p) => Ok(()),
+            Iam::None => Err(denied(&format!(
+                "because no identity-based policy allows the {action} action"
+            ))),
+        }
+    }
+
+    /// The account of `caller` (its principal's, else the default account).
+    pub fn account_of(&self, caller: &Caller) -> String {
+        self.caller_account(caller).to_owned()
     }
 
     fn iam_action(&self, cx: &Cx<'_>, action: &str) -> Q<Vec<u8>> {
