@@ -1,4 +1,4 @@
-//! The key-state table of the import operations (docs/kms.md, "Key states"): what
+//! The key-state table of the import operations (docs/kms.md, "Imported key material"): what
 //! GetParametersForImport, ImportKeyMaterial and DeleteImportedKeyMaterial do to an `EXTERNAL`
 //! key that is Enabled, Disabled, PendingDeletion or PendingImport, what the other operations
 //! do to a key pending import, and that the import state survives a reopen of the data dir.

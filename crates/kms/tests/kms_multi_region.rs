@@ -456,7 +456,7 @@ fn multi_region_conditions() {
     assert_eq!(e.error_type, ErrorType::AccessDeniedException);
 }
 
-/// The key-state table of ReplicateKey and UpdatePrimaryRegion (docs/kms.md, "Key states"):
+/// The key-state table of ReplicateKey and UpdatePrimaryRegion (docs/kms.md, "Multi-Region keys"):
 /// allowed on an enabled primary; `DisabledException` on a disabled one;
 /// `KMSInvalidStateException` while pending deletion or import; nothing changes when refused.
 #[test]
