@@ -45,15 +45,27 @@ pub struct KeyStates {
     pub pending_deletion: StateRule,
     /// `PendingImport`.
     pub pending_import: StateRule,
+    /// `Unavailable` (a key of a disconnected custom key store): manageable but not usable.
+    pub unavailable: StateRule,
 }
 
 impl KeyStates {
-    /// Cryptographic operations (and CreateGrant, rotation): enabled keys only.
+    /// CreateGrant: enabled keys, and keys of a disconnected custom key store (AWS's
+    /// key-state table; docs/kms.md, "Custom key stores").
+    pub const GRANTABLE: Self = Self {
+        enabled: StateRule::Allow,
+        disabled: StateRule::Disabled,
+        pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Invalid,
+        unavailable: StateRule::Allow,
+    };
+    /// Cryptographic operations (and rotation): enabled keys only.
     pub const USABLE: Self = Self {
         enabled: StateRule::Allow,
         disabled: StateRule::Disabled,
         pending_deletion: StateRule::Invalid,
         pending_import: StateRule::Invalid,
+        unavailable: StateRule::Invalid,
     };
     /// Management operations: not while pending deletion.
     pub const NOT_PENDING: Self = Self {
@@ -61,6 +73,7 @@ impl KeyStates {
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Invalid,
         pending_import: StateRule::Allow,
+        unavailable: StateRule::Allow,
     };
     /// EnableKey and DisableKey: not while pending deletion or pending import.
     pub const SETTLED: Self = Self {
@@ -68,6 +81,7 @@ impl KeyStates {
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Invalid,
         pending_import: StateRule::Invalid,
+        unavailable: StateRule::Allow,
     };
     /// Any key state.
     pub const ANY: Self = Self {
@@ -75,6 +89,7 @@ impl KeyStates {
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Allow,
         pending_import: StateRule::Allow,
+        unavailable: StateRule::Allow,
     };
     /// CancelKeyDeletion: only while pending deletion.
     pub const PENDING_ONLY: Self = Self {
@@ -82,6 +97,7 @@ impl KeyStates {
         disabled: StateRule::NotPendingDeletion,
         pending_deletion: StateRule::Allow,
         pending_import: StateRule::NotPendingDeletion,
+        unavailable: StateRule::NotPendingDeletion,
     };
 }
 
@@ -123,15 +139,7 @@ impl Operation {
             KeyState::PendingReplicaDeletion => {
                 (rules.pending_deletion, "pending replica deletion")
             }
-            // Usable keys only where an Enabled key is required (docs/kms.md, "Custom key
-            // stores"); management operations go on.
-            KeyState::Unavailable => (
-                match rules.disabled {
-                    StateRule::Disabled => StateRule::Invalid,
-                    other => other,
-                },
-                "unavailable",
-            ),
+            KeyState::Unavailable => (rules.unavailable, "unavailable"),
         };
         match rule {
             StateRule::Allow => None,
@@ -246,6 +254,7 @@ impl Operation {
 }
 
 const USABLE: KeyStates = KeyStates::USABLE;
+const GRANTABLE: KeyStates = KeyStates::GRANTABLE;
 const NOT_PENDING: KeyStates = KeyStates::NOT_PENDING;
 const ANY: KeyStates = KeyStates::ANY;
 const SETTLED: KeyStates = KeyStates::SETTLED;
@@ -256,7 +265,7 @@ static OPERATIONS: [Operation; 54] = [
     op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
     op("CreateAlias", &["kms:CreateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
     op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).audits(&["CustomKeyStoreName", "CustomKeyStoreType", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"]),
-    op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(USABLE),
+    op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(GRANTABLE),
     op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags", "MultiRegion", "CustomKeyStoreId", "XksKeyId"]),
     op("Decrypt", &["kms:Decrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),

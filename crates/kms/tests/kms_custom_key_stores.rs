@@ -103,6 +103,18 @@ fn a_cloudhsm_store_connects_after_60_seconds_and_its_keys_follow_it() {
         kind(&kms, "EnableKeyRotation", json!({"KeyId": key})),
         ErrorType::UnsupportedOperationException
     );
+    // Data key pairs are generated under keys in AWS KMS only.
+    for op in ["GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"] {
+        assert_eq!(
+            kind(
+                &kms,
+                op,
+                json!({"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"})
+            ),
+            ErrorType::UnsupportedOperationException,
+            "{op}"
+        );
+    }
     // Disconnected: the key is Unavailable and refused, then back as it was.
     ok(
         &kms,
@@ -117,6 +129,22 @@ fn a_cloudhsm_store_connects_after_60_seconds_and_its_keys_follow_it() {
     assert_eq!(
         e.message,
         Some(format!("{} is unavailable.", d["Arn"].as_str().unwrap()))
+    );
+    // CreateGrant works on an unavailable key (AWS's key-state table); GenerateDataKey does not.
+    ok(
+        &kms,
+        &root(),
+        "CreateGrant",
+        json!({"KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:role/App",
+               "Operations": ["Decrypt"]}),
+    );
+    assert_eq!(
+        kind(
+            &kms,
+            "GenerateDataKey",
+            json!({"KeyId": key, "NumberOfBytes": 32})
+        ),
+        ErrorType::KMSInvalidStateException
     );
     ok(&kms, &root(), "DisableKey", json!({"KeyId": key}));
     ok(

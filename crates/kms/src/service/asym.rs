@@ -511,6 +511,17 @@ impl Kms {
             ev,
         )?;
         Self::check_symmetric(key, action)?;
+        // AWS generates data key pairs under keys in AWS KMS only (docs/kms.md, "Custom key
+        // stores").
+        if key.custom_key_store_id.is_some() {
+            return Err(err(
+                ErrorType::UnsupportedOperationException,
+                format!(
+                    "{} is in a custom key store, which {action} does not support.",
+                    key.arn
+                ),
+            ));
+        }
         if spec == "SM2" {
             return Err(err(
                 ErrorType::UnsupportedOperationException,
