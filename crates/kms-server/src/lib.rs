@@ -25,6 +25,7 @@ mod auth;
 mod backend;
 mod body;
 mod query;
+mod rest;
 mod server;
 pub mod sigv4;
 pub mod trust;
@@ -37,4 +38,5 @@ pub use server::{
     KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
     ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
 };
+pub use rest::{MAX_REST_BODY, RestHandler, RestRequest, RestResponse};
 pub use wire::{CONTENT_TYPE, WireError};

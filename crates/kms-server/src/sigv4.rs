@@ -268,6 +268,46 @@ pub fn verify_with<C: SigningSecret>(
     now: SystemTime,
     lookup: impl FnOnce(&str) -> Lookup<C>,
 ) -> Result<Verified<C>, AuthError> {
+    verify_payload(method, path_and_query, headers, body, false, now, lookup)
+}
+
+/// The `X-Amz-Content-SHA256` value of a request whose payload is not signed.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// [`verify_with`], accepting `X-Amz-Content-SHA256: UNSIGNED-PAYLOAD` (the literal is then
+/// the canonical request's payload line) when `allow_unsigned` — EBS direct's
+/// PutSnapshotBlock only (docs/ebs-direct.md, "Signing"). Any other value of that header must
+/// be the SHA-256 of `body`.
+///
+/// # Errors
+/// As [`verify`]; [`AuthError::Incomplete`] for an unsigned payload where it is not allowed.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_payload<C: SigningSecret>(
+    method: &str,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    allow_unsigned: bool,
+    now: SystemTime,
+    lookup: impl FnOnce(&str) -> Lookup<C>,
+) -> Result<Verified<C>, AuthError> {
+    let unsigned = match headers.get("x-amz-content-sha256").map(|v| v.to_str()) {
+        None => false,
+        Some(Ok(UNSIGNED_PAYLOAD)) if allow_unsigned => true,
+        Some(Ok(UNSIGNED_PAYLOAD)) => {
+            return Err(AuthError::Incomplete(
+                "UNSIGNED-PAYLOAD is accepted for PutSnapshotBlock only: this request must sign its payload's SHA-256.".to_owned(),
+            ));
+        }
+        Some(Ok(h)) => {
+            use sha2::Digest as _;
+            if !h.eq_ignore_ascii_case(&hex::encode(sha2::Sha256::digest(body))) {
+                return Err(AuthError::BadSignature);
+            }
+            false
+        }
+        Some(Err(_)) => return Err(AuthError::BadSignature),
+    };
     let Some(auth) = headers.get(http::header::AUTHORIZATION) else {
         return Err(AuthError::Missing);
     };
@@ -360,7 +400,11 @@ pub fn verify_with<C: SigningSecret>(
         method,
         path_and_query,
         signed.into_iter(),
-        SignableBody::Bytes(body),
+        if unsigned {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(body)
+        },
     )
     .map_err(|_| AuthError::BadSignature)?;
     let output = sign(request, &params).map_err(|_| AuthError::BadSignature)?;
