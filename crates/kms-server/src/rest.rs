@@ -50,7 +50,7 @@ impl RestResponse {
     /// `{"__type", "message", "Reason"}`.
     pub fn error(status: u16, code: &str, message: &str, reason: Option<&str>) -> Self {
         let message: String = message.chars().take(256).collect();
-        let mut body = serde_json::json!({ "__type": code, "message": message });
+        let mut body = serde_json::json!({ "__type": code, "Message": message });
         if let Some(r) = reason {
             body["Reason"] = serde_json::Value::from(r);
         }
