@@ -45,6 +45,8 @@ mod restore;
 mod s3;
 mod store;
 #[cfg(test)]
+mod direct_tests;
+#[cfg(test)]
 mod unencrypted_tests;
 
 // The public interface is:
