@@ -513,4 +513,74 @@ mod tests {
             matches!(check_skew(now + Duration::from_secs(16 * 60), now), Err(AuthError::Expired(m)) if m.starts_with("Signature not yet current"))
         );
     }
+
+    struct Secret;
+    impl SigningSecret for Secret {
+        fn secret(&self) -> &str {
+            "secret"
+        }
+    }
+
+    /// A PUT signed as botocore signs PutSnapshotBlock: `X-Amz-Content-SHA256` carries
+    /// `content_sha256` and, when `unsigned`, the canonical payload line is UNSIGNED-PAYLOAD.
+    fn signed_put(body: &[u8], content_sha256: &str, unsigned: bool) -> (http::HeaderMap, SystemTime) {
+        let now = SystemTime::now();
+        let date = format_amz_date(now);
+        let pairs = [
+            ("host", "127.0.0.1:1"),
+            ("x-amz-content-sha256", content_sha256),
+            ("x-amz-date", date.as_str()),
+        ];
+        let identity: Identity = Credentials::new("AKID", "secret", None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.excluded_headers = None;
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region("us-west-2")
+            .name("ebs")
+            .time(now)
+            .settings(settings)
+            .build()
+            .expect("params")
+            .into();
+        let payload = if unsigned {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(body)
+        };
+        let request = SignableRequest::new("PUT", "/snapshots/s/blocks/1", pairs.into_iter(), payload)
+            .expect("signable");
+        let signature = sign(request, &params).expect("signed").signature().to_owned();
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in pairs {
+            headers.insert(k, v.parse().expect("value"));
+        }
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/{}/us-west-2/ebs/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
+            &date[..8]
+        );
+        headers.insert(http::header::AUTHORIZATION, auth.parse().expect("value"));
+        (headers, now)
+    }
+
+    #[test]
+    fn unsigned_payload_only_where_allowed() {
+        let body = b"block";
+        let verify = |h: &http::HeaderMap, now, allow| {
+            verify_payload("PUT", "/snapshots/s/blocks/1", h, body, allow, now, |_| {
+                Lookup::Verify(Secret)
+            })
+        };
+        let (h, now) = signed_put(body, UNSIGNED_PAYLOAD, true);
+        assert!(verify(&h, now, true).is_ok());
+        assert!(matches!(verify(&h, now, false), Err(AuthError::Incomplete(m)) if m.contains("PutSnapshotBlock")));
+        // A payload hash in the header must be the body's.
+        use sha2::Digest as _;
+        let good = hex::encode(sha2::Sha256::digest(body));
+        let (h, now) = signed_put(body, &good, false);
+        assert!(verify(&h, now, false).is_ok());
+        let other = hex::encode(sha2::Sha256::digest(b"other"));
+        let (h, now) = signed_put(body, &other, false);
+        assert!(matches!(verify(&h, now, true), Err(AuthError::BadSignature)));
+    }
 }
