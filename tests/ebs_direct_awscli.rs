@@ -96,7 +96,12 @@ fn aws_cli_ebs_direct_against_ebsim_serve() {
     };
     let started = aws.ok(&["ebs", "start-snapshot", "--volume-size", "1", "--encrypted"]);
     assert_eq!(started["Status"], "pending", "{started}");
-    assert!(started["KmsKeyArn"].as_str().unwrap().starts_with("arn:aws:kms:"));
+    assert!(
+        started["KmsKeyArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:")
+    );
     let sid = started["SnapshotId"].as_str().unwrap().to_owned();
     let block: Vec<u8> = (0..BLOCK).map(|i| (i % 251) as u8 + 1).collect();
     let file = tmp.path().join("block");
@@ -106,9 +111,20 @@ fn aws_cli_ebs_direct_against_ebsim_serve() {
     let sum = b64sha(&block);
     let put = |index: &str, checksum: &str| {
         vec![
-            "ebs", "put-snapshot-block", "--snapshot-id", &sid, "--block-index", index,
-            "--block-data", &blob, "--data-length", "524288", "--checksum", checksum,
-            "--checksum-algorithm", "SHA256",
+            "ebs",
+            "put-snapshot-block",
+            "--snapshot-id",
+            &sid,
+            "--block-index",
+            index,
+            "--block-data",
+            &blob,
+            "--data-length",
+            "524288",
+            "--checksum",
+            checksum,
+            "--checksum-algorithm",
+            "SHA256",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -120,7 +136,14 @@ fn aws_cli_ebs_direct_against_ebsim_serve() {
     aws.fails(&args(&bad_sum), "ValidationException");
     let out_of_range = put("2048", &sum);
     aws.fails(&args(&out_of_range), "ValidationException");
-    aws.ok(&["ebs", "complete-snapshot", "--snapshot-id", &sid, "--changed-blocks-count", "1"]);
+    aws.ok(&[
+        "ebs",
+        "complete-snapshot",
+        "--snapshot-id",
+        &sid,
+        "--changed-blocks-count",
+        "1",
+    ]);
     aws.fails(&args(&p), "ValidationException");
     let listed = aws.ok(&["ebs", "list-snapshot-blocks", "--snapshot-id", &sid]);
     let blocks = listed["Blocks"].as_array().unwrap();
@@ -129,18 +152,39 @@ fn aws_cli_ebs_direct_against_ebsim_serve() {
     let token = blocks[0]["BlockToken"].as_str().unwrap();
     let outfile = tmp.path().join("out");
     let got = aws.ok(&[
-        "ebs", "get-snapshot-block", "--snapshot-id", &sid, "--block-index", "2",
-        "--block-token", token, outfile.to_str().unwrap(),
+        "ebs",
+        "get-snapshot-block",
+        "--snapshot-id",
+        &sid,
+        "--block-index",
+        "2",
+        "--block-token",
+        token,
+        outfile.to_str().unwrap(),
     ]);
     assert_eq!(got["Checksum"], sum.as_str(), "{got}");
     assert_eq!(std::fs::read(&outfile).unwrap(), block);
     aws.fails(
-        &["ebs", "get-snapshot-block", "--snapshot-id", &sid, "--block-index", "2",
-          "--block-token", "AAAA", outfile.to_str().unwrap()],
+        &[
+            "ebs",
+            "get-snapshot-block",
+            "--snapshot-id",
+            &sid,
+            "--block-index",
+            "2",
+            "--block-token",
+            "AAAA",
+            outfile.to_str().unwrap(),
+        ],
         "ValidationException",
     );
     aws.fails(
-        &["ebs", "list-snapshot-blocks", "--snapshot-id", "snap-0123456789abcdef0"],
+        &[
+            "ebs",
+            "list-snapshot-blocks",
+            "--snapshot-id",
+            "snap-0123456789abcdef0",
+        ],
         "ResourceNotFoundException",
     );
     let d = aws.ok(&["ec2", "describe-snapshots", "--snapshot-ids", &sid]);
@@ -151,9 +195,19 @@ fn aws_cli_ebs_direct_against_ebsim_serve() {
         .trim()
         .to_owned();
     let read = ebsim.output(&[
-        "volume", "read", &vol, "--offset", &(2 * BLOCK).to_string(), "--length", &BLOCK.to_string(),
+        "volume",
+        "read",
+        &vol,
+        "--offset",
+        &(2 * BLOCK).to_string(),
+        "--length",
+        &BLOCK.to_string(),
     ]);
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     assert_eq!(read.stdout, block);
     let status = server.stop().expect("server stopped");
     assert!(status.success());

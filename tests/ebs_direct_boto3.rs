@@ -16,7 +16,10 @@ fn boto3_ebs_direct_against_ebsim_serve() {
     let data = tmp.path().join("data");
     let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
     let server = ebsim.serve(&["serve", "--listen", "127.0.0.1:0"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/ebs_direct_boto3.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/ebs_direct_boto3.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .arg(server.url())
@@ -46,4 +49,3 @@ fn boto3_ebs_direct_against_ebsim_serve() {
     let status = server.stop().expect("server stopped");
     assert!(status.success());
 }
-

@@ -87,7 +87,9 @@ fn auth_error(e: &AuthError) -> RestResponse {
         | AuthError::Replay(_) => (400, "InvalidSignatureException"),
     };
     let message = match e {
-        AuthError::UnknownAccessKey => "The security token included in the request is invalid.".to_owned(),
+        AuthError::UnknownAccessKey => {
+            "The security token included in the request is invalid.".to_owned()
+        }
         other => other.to_string(),
     };
     RestResponse::error(status, code, &message, None)
@@ -167,8 +169,7 @@ pub(crate) async fn handle<B: Backend>(
         );
         return to_http(e, rid);
     }
-    let mut caller =
-        Caller::new(verified.credential.principal.clone()).in_region(verified.region);
+    let mut caller = Caller::new(verified.credential.principal.clone()).in_region(verified.region);
     if let Some(s) = session {
         caller = caller.in_session(s.access_key_id);
     }
@@ -180,11 +181,10 @@ pub(crate) async fn handle<B: Backend>(
         body: body.to_vec(),
     };
     let rid_owned = rid.to_owned();
-    let answer =
-        tokio::task::spawn_blocking(move || handler.handle(&caller, request, &rid_owned))
-            .await
-            .unwrap_or_else(|_| {
-                RestResponse::error(500, "InternalServerException", "The request failed.", None)
-            });
+    let answer = tokio::task::spawn_blocking(move || handler.handle(&caller, request, &rid_owned))
+        .await
+        .unwrap_or_else(|_| {
+            RestResponse::error(500, "InternalServerException", "The request failed.", None)
+        });
     to_http(answer, rid)
 }

@@ -523,7 +523,11 @@ mod tests {
 
     /// A PUT signed as botocore signs PutSnapshotBlock: `X-Amz-Content-SHA256` carries
     /// `content_sha256` and, when `unsigned`, the canonical payload line is UNSIGNED-PAYLOAD.
-    fn signed_put(body: &[u8], content_sha256: &str, unsigned: bool) -> (http::HeaderMap, SystemTime) {
+    fn signed_put(
+        body: &[u8],
+        content_sha256: &str,
+        unsigned: bool,
+    ) -> (http::HeaderMap, SystemTime) {
         let now = SystemTime::now();
         let date = format_amz_date(now);
         let pairs = [
@@ -548,9 +552,13 @@ mod tests {
         } else {
             SignableBody::Bytes(body)
         };
-        let request = SignableRequest::new("PUT", "/snapshots/s/blocks/1", pairs.into_iter(), payload)
-            .expect("signable");
-        let signature = sign(request, &params).expect("signed").signature().to_owned();
+        let request =
+            SignableRequest::new("PUT", "/snapshots/s/blocks/1", pairs.into_iter(), payload)
+                .expect("signable");
+        let signature = sign(request, &params)
+            .expect("signed")
+            .signature()
+            .to_owned();
         let mut headers = http::HeaderMap::new();
         for (k, v) in pairs {
             headers.insert(k, v.parse().expect("value"));
@@ -573,7 +581,9 @@ mod tests {
         };
         let (h, now) = signed_put(body, UNSIGNED_PAYLOAD, true);
         assert!(verify(&h, now, true).is_ok());
-        assert!(matches!(verify(&h, now, false), Err(AuthError::Incomplete(m)) if m.contains("PutSnapshotBlock")));
+        assert!(
+            matches!(verify(&h, now, false), Err(AuthError::Incomplete(m)) if m.contains("PutSnapshotBlock"))
+        );
         // A payload hash in the header must be the body's.
         use sha2::Digest as _;
         let good = hex::encode(sha2::Sha256::digest(body));
@@ -581,6 +591,9 @@ mod tests {
         assert!(verify(&h, now, false).is_ok());
         let other = hex::encode(sha2::Sha256::digest(b"other"));
         let (h, now) = signed_put(body, &other, false);
-        assert!(matches!(verify(&h, now, true), Err(AuthError::BadSignature)));
+        assert!(matches!(
+            verify(&h, now, true),
+            Err(AuthError::BadSignature)
+        ));
     }
 }

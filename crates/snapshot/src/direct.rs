@@ -18,7 +18,9 @@ use crate::create::{check_description, owner_of};
 use crate::keys::{Ebs, engine};
 use crate::manifest::{FORMAT, Manifest, now_rfc3339};
 use crate::store::block_count;
-use crate::{BLOCK_SIZE, BlockRef, Snapshot, SnapshotError, SnapshotId, SnapshotState, SnapshotStore};
+use crate::{
+    BLOCK_SIZE, BlockRef, Snapshot, SnapshotError, SnapshotId, SnapshotState, SnapshotStore,
+};
 
 /// The volume id AWS reports for a snapshot that no volume was the source of.
 pub const DIRECT_VOLUME_ID: &str = "vol-ffffffff";
@@ -224,7 +226,13 @@ impl DirectWriter {
             None
         } else {
             let mut buf = plaintext.to_vec();
-            rekey(None, self.engine.as_ref(), DIRECT_SECTOR as usize, index, &mut buf)?;
+            rekey(
+                None,
+                self.engine.as_ref(),
+                DIRECT_SECTOR as usize,
+                index,
+                &mut buf,
+            )?;
             let sha = sha256(&buf);
             self.store.0.backend.put_block(&sha, &buf)?;
             Some(sha)
@@ -258,11 +266,11 @@ impl DirectWriter {
     }
 
     /// CompleteSnapshot: lists the written blocks over the parent's, syncs the store and
-    /// marks the snapshot `completed`.
+    /// marks the snapshot `completed`. The writer is done with then (drop it).
     ///
     /// # Errors
-    /// A storage error; the snapshot is left pending (the writer is returned with it).
-    pub fn complete(mut self) -> Result<Snapshot, (Self, SnapshotError)> {
+    /// A storage error; the snapshot is left pending.
+    pub fn complete(&mut self) -> Result<Snapshot, SnapshotError> {
         let mut blocks: BTreeMap<u64, [u8; 32]> =
             self.m.blocks.iter().map(|b| (b.index, b.sha256)).collect();
         for (&index, (_, stored)) in &self.written {
@@ -280,12 +288,8 @@ impl DirectWriter {
         done.state = SnapshotState::Completed;
         done.progress = 100;
         done.completion_time = Some(now_rfc3339());
-        if let Err(e) = self.store.0.backend.sync() {
-            return Err((self, e));
-        }
-        if let Err(e) = self.store.save(&done) {
-            return Err((self, e));
-        }
+        self.store.0.backend.sync()?;
+        self.store.save(&done)?;
         self.m = done;
         Ok(Snapshot::from_manifest(&self.m))
     }

@@ -35,6 +35,8 @@ mod blocks;
 mod copy;
 mod create;
 mod direct;
+#[cfg(test)]
+mod direct_tests;
 mod error;
 mod id;
 mod job;
@@ -44,8 +46,6 @@ mod restore;
 #[cfg(feature = "s3-snapshots")]
 mod s3;
 mod store;
-#[cfg(test)]
-mod direct_tests;
 #[cfg(test)]
 mod unencrypted_tests;
 

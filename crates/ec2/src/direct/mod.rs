@@ -350,10 +350,12 @@ mod tests {
             Some(Route::Changed("snap-1".into()))
         );
         assert_eq!(Route::parse(&get, "/snapshots"), None);
-        assert_eq!(Route::parse(&http::Method::DELETE, "/snapshots/x/blocks/1"), None);
         assert_eq!(
-            Route::parse(&http::Method::POST, "/snapshots/completion/snap-1")
-                .map(|r| r.action()),
+            Route::parse(&http::Method::DELETE, "/snapshots/x/blocks/1"),
+            None
+        );
+        assert_eq!(
+            Route::parse(&http::Method::POST, "/snapshots/completion/snap-1").map(|r| r.action()),
             Some("ebs:CompleteSnapshot")
         );
     }

@@ -60,7 +60,10 @@ fn epoch(rfc3339: &str) -> f64 {
 
 fn block_index(s: &str) -> Result<u64, EbsError> {
     s.parse::<u64>().map_err(|_| {
-        EbsError::validation("INVALID_BLOCK", format!("'{}' is not a block index.", echo(s)))
+        EbsError::validation(
+            "INVALID_BLOCK",
+            format!("'{}' is not a block index.", echo(s)),
+        )
     })
 }
 
@@ -86,7 +89,9 @@ fn new_key(
         )),
         (Some(_), None, None) => Ok(None),
         (None, Some(true), Some(k)) => Ok(Some(k.to_owned())),
-        (None, Some(true), None) => Ok(Some(by_default.unwrap_or_else(|| DEFAULT_EBS_KEY.to_owned()))),
+        (None, Some(true), None) => Ok(Some(
+            by_default.unwrap_or_else(|| DEFAULT_EBS_KEY.to_owned()),
+        )),
         (None, _, Some(_)) => Err(invalid("KmsKeyArn requires Encrypted to be true.")),
         (None, Some(false), None) if by_default.is_some() => Err(invalid(
             "Encryption by default is on: a snapshot cannot be started unencrypted.",
@@ -171,7 +176,12 @@ impl Ec2 {
         let encrypted = match &body["Encrypted"] {
             Value::Null => None,
             Value::Bool(b) => Some(*b),
-            _ => return Err(EbsError::validation(INVALID, "Encrypted must be a boolean.")),
+            _ => {
+                return Err(EbsError::validation(
+                    INVALID,
+                    "Encrypted must be a boolean.",
+                ));
+            }
         };
         if key_arn.as_deref().is_some_and(|k| !k.starts_with("arn:")) {
             return Err(EbsError::validation(
@@ -181,9 +191,12 @@ impl Ec2 {
         }
         let timeout = match &body["Timeout"] {
             Value::Null => 60,
-            v => v.as_u64().filter(|t| (10..=4320).contains(t)).ok_or_else(|| {
-                EbsError::validation(INVALID, "Timeout must be 10 to 4320 minutes.")
-            })?,
+            v => v
+                .as_u64()
+                .filter(|t| (10..=4320).contains(t))
+                .ok_or_else(|| {
+                    EbsError::validation(INVALID, "Timeout must be 10 to 4320 minutes.")
+                })?,
         };
         let tags = tags(&body["Tags"])?;
         let token_key = client_token.map(|t| (req.account.clone(), t));
@@ -215,7 +228,9 @@ impl Ec2 {
             }
             None => None,
         };
-        if parent.as_ref().is_some_and(|p| !p.encrypted) && (encrypted.is_some() || key_arn.is_some()) {
+        if parent.as_ref().is_some_and(|p| !p.encrypted)
+            && (encrypted.is_some() || key_arn.is_some())
+        {
             return Err(EbsError::validation(
                 INVALID,
                 "An unencrypted parent's children are unencrypted: Encrypted and KmsKeyArn cannot be given.",
@@ -302,7 +317,10 @@ impl Ec2 {
         let index = block_index(index)?;
         let mut g = p.lock();
         let Some(writer) = g.writer.as_mut() else {
-            return Err(EbsError::validation("INVALID_SNAPSHOT_ID", "The snapshot is not pending."));
+            return Err(EbsError::validation(
+                "INVALID_SNAPSHOT_ID",
+                "The snapshot is not pending.",
+            ));
         };
         if index >= writer.block_count() {
             return Err(EbsError::validation(
@@ -315,10 +333,14 @@ impl Ec2 {
         }
         let declared = req.header("x-amz-data-length")?;
         let body = &req.http.body;
-        if declared.and_then(|d| d.parse::<u64>().ok()) != Some(BLOCK_SIZE) || body.len() as u64 != BLOCK_SIZE {
+        if declared.and_then(|d| d.parse::<u64>().ok()) != Some(BLOCK_SIZE)
+            || body.len() as u64 != BLOCK_SIZE
+        {
             return Err(EbsError::validation(
                 INVALID,
-                format!("A block is {BLOCK_SIZE} bytes: x-amz-Data-Length and the body must both be {BLOCK_SIZE}."),
+                format!(
+                    "A block is {BLOCK_SIZE} bytes: x-amz-Data-Length and the body must both be {BLOCK_SIZE}."
+                ),
             ));
         }
         sha_algorithm(req.header("x-amz-checksum-algorithm")?)?;
@@ -347,33 +369,50 @@ impl Ec2 {
         })
     }
 
-    pub(crate) fn complete_snapshot(&self, req: &Req<'_>, id: &str) -> Result<RestResponse, EbsError> {
+    pub(crate) fn complete_snapshot(
+        &self,
+        req: &Req<'_>,
+        id: &str,
+    ) -> Result<RestResponse, EbsError> {
         let p = self.pending(req, id)?;
         let mut g = p.lock();
-        let Some(writer) = g.writer.take() else {
-            return Err(EbsError::validation("INVALID_SNAPSHOT_ID", "The snapshot is not pending."));
+        let Some(writer) = g.writer.as_mut() else {
+            return Err(EbsError::validation(
+                "INVALID_SNAPSHOT_ID",
+                "The snapshot is not pending.",
+            ));
         };
         let checked = (|| {
             let count = req
                 .header("x-amz-changedblockscount")?
                 .and_then(|c| c.parse::<u64>().ok())
-                .ok_or_else(|| EbsError::validation(INVALID, "x-amz-ChangedBlocksCount is required."))?;
+                .ok_or_else(|| {
+                    EbsError::validation(INVALID, "x-amz-ChangedBlocksCount is required.")
+                })?;
             if count != writer.written() {
                 return Err(EbsError::validation(
                     INVALID,
-                    format!("ChangedBlocksCount is {count}, but {} blocks were written.", writer.written()),
+                    format!(
+                        "ChangedBlocksCount is {count}, but {} blocks were written.",
+                        writer.written()
+                    ),
                 ));
             }
             sha_algorithm(req.header("x-amz-checksum-algorithm")?)?;
             match req.header("x-amz-checksum-aggregation-method")? {
                 None | Some("LINEAR") => {}
                 Some(_) => {
-                    return Err(EbsError::validation(INVALID, "x-amz-Checksum-Aggregation-Method must be LINEAR."));
+                    return Err(EbsError::validation(
+                        INVALID,
+                        "x-amz-Checksum-Aggregation-Method must be LINEAR.",
+                    ));
                 }
             }
             if let Some(v) = req.header("x-amz-checksum")? {
                 let sum = checksum(Some(v), "x-amz-Checksum")?;
-                if sum != writer.aggregate_checksum() && sum != writer.aggregate_checksum_of_base64() {
+                if sum != writer.aggregate_checksum()
+                    && sum != writer.aggregate_checksum_of_base64()
+                {
                     return Err(EbsError::validation(
                         INVALID,
                         "x-amz-Checksum does not match the LINEAR aggregate of the blocks' checksums.",
@@ -382,21 +421,13 @@ impl Ec2 {
             }
             Ok(())
         })();
-        if let Err(e) = checked {
-            g.writer = Some(writer);
-            return Err(e);
-        }
-        match writer.complete() {
-            Ok(_) => {
-                drop(g);
-                self.direct.pending.lock().remove(id);
-                Ok(json(202, &json!({"Status": "completed"})))
-            }
-            Err((writer, e)) => {
-                g.writer = Some(writer);
-                Err(e.into())
-            }
-        }
+        checked?;
+        writer.complete()?;
+        // Done: the writer (and its locks) go; later writes find no pending snapshot.
+        g.writer = None;
+        drop(g);
+        self.direct.pending.lock().remove(id);
+        Ok(json(202, &json!({"Status": "completed"})))
     }
 
     /// A completed snapshot of the caller, with its blocks.
@@ -418,9 +449,9 @@ impl Ec2 {
         index: &str,
     ) -> Result<RestResponse, EbsError> {
         let index = block_index(index)?;
-        let token = req
-            .query("blockToken")
-            .ok_or_else(|| EbsError::validation("INVALID_BLOCK_TOKEN", "blockToken is required."))?;
+        let token = req.query("blockToken").ok_or_else(|| {
+            EbsError::validation("INVALID_BLOCK_TOKEN", "blockToken is required.")
+        })?;
         let store = self.ebs_store(req)?;
         let (s, blocks) = self.completed_blocks(req, &store, id)?;
         let held = blocks
@@ -444,7 +475,11 @@ impl Ec2 {
         })
     }
 
-    pub(crate) fn list_snapshot_blocks(&self, req: &Req<'_>, id: &str) -> Result<RestResponse, EbsError> {
+    pub(crate) fn list_snapshot_blocks(
+        &self,
+        req: &Req<'_>,
+        id: &str,
+    ) -> Result<RestResponse, EbsError> {
         let store = self.ebs_store(req)?;
         let (s, blocks) = self.completed_blocks(req, &store, id)?;
         let (start, max) = paging(req, id)?;
@@ -468,7 +503,11 @@ impl Ec2 {
         Ok(json(200, &out))
     }
 
-    pub(crate) fn list_changed_blocks(&self, req: &Req<'_>, second: &str) -> Result<RestResponse, EbsError> {
+    pub(crate) fn list_changed_blocks(
+        &self,
+        req: &Req<'_>,
+        second: &str,
+    ) -> Result<RestResponse, EbsError> {
         let store = self.ebs_store(req)?;
         let (s2, b2) = self.completed_blocks(req, &store, second)?;
         let (first, b1) = match req.query("firstSnapshotId") {
@@ -477,7 +516,10 @@ impl Ec2 {
                 if !related(&store, &s1, &s2)? {
                     return Err(EbsError::validation(
                         "UNRELATED_SNAPSHOTS",
-                        format!("The snapshots {} and {} are not of one lineage.", s1.snapshot_id, s2.snapshot_id),
+                        format!(
+                            "The snapshots {} and {} are not of one lineage.",
+                            s1.snapshot_id, s2.snapshot_id
+                        ),
                     ));
                 }
                 (Some(s1), b1)
@@ -502,10 +544,16 @@ impl Ec2 {
             .map(|i| {
                 let mut b = json!({"BlockIndex": i});
                 if let (Some(f), Some(sha)) = (&first, m1.get(i)) {
-                    b["FirstBlockToken"] = json!(tokens::block_token(f.snapshot_id.as_str(), *i, sha, expiry));
+                    b["FirstBlockToken"] =
+                        json!(tokens::block_token(f.snapshot_id.as_str(), *i, sha, expiry));
                 }
                 if let Some(sha) = m2.get(i) {
-                    b["SecondBlockToken"] = json!(tokens::block_token(s2.snapshot_id.as_str(), *i, sha, expiry));
+                    b["SecondBlockToken"] = json!(tokens::block_token(
+                        s2.snapshot_id.as_str(),
+                        *i,
+                        sha,
+                        expiry
+                    ));
                 }
                 b
             })
@@ -529,7 +577,10 @@ fn paging(req: &Req<'_>, snapshot: &str) -> Result<(u64, usize), EbsError> {
     let start = match (req.query("pageToken"), req.query("startingBlockIndex")) {
         (Some(t), _) => tokens::check_page_token(t, snapshot)?,
         (None, Some(i)) => i.parse().map_err(|_| {
-            EbsError::validation(INVALID, "startingBlockIndex must be a non-negative integer.")
+            EbsError::validation(
+                INVALID,
+                "startingBlockIndex must be a non-negative integer.",
+            )
         })?,
         (None, None) => 0,
     };
@@ -579,11 +630,18 @@ fn tags(v: &Value) -> Result<BTreeMap<String, String>, EbsError> {
         Value::Null => {}
         Value::Array(list) if list.len() <= 50 => {
             for t in list {
-                let (Some(k), Some(val)) = (t["Key"].as_str(), t["Value"].as_str().or(Some(""))) else {
+                let (Some(k), Some(val)) = (t["Key"].as_str(), t["Value"].as_str().or(Some("")))
+                else {
                     return Err(bad("A tag needs a Key."));
                 };
-                if k.is_empty() || k.chars().count() > 127 || k.starts_with("aws:") || val.chars().count() > 255 {
-                    return Err(bad("A tag key is 1-127 characters not starting with aws:, a value at most 255."));
+                if k.is_empty()
+                    || k.chars().count() > 127
+                    || k.starts_with("aws:")
+                    || val.chars().count() > 255
+                {
+                    return Err(bad(
+                        "A tag key is 1-127 characters not starting with aws:, a value at most 255.",
+                    ));
                 }
                 out.insert(k.to_owned(), val.to_owned());
             }
@@ -603,8 +661,18 @@ mod tests {
         let on = Some("alias/custom".to_owned());
         assert_eq!(new_key(None, None, None, None).expect("ok"), None);
         assert_eq!(new_key(None, None, None, on.clone()).expect("ok"), on);
-        assert_eq!(new_key(None, Some(true), None, None).expect("ok").as_deref(), Some(DEFAULT_EBS_KEY));
-        assert_eq!(new_key(None, Some(true), Some(arn), on.clone()).expect("ok").as_deref(), Some(arn));
+        assert_eq!(
+            new_key(None, Some(true), None, None)
+                .expect("ok")
+                .as_deref(),
+            Some(DEFAULT_EBS_KEY)
+        );
+        assert_eq!(
+            new_key(None, Some(true), Some(arn), on.clone())
+                .expect("ok")
+                .as_deref(),
+            Some(arn)
+        );
         assert!(new_key(None, None, Some(arn), None).is_err());
         assert!(new_key(None, Some(false), None, on).is_err());
         assert!(new_key(None, Some(false), Some(arn), None).is_err());
@@ -612,7 +680,12 @@ mod tests {
 
     #[test]
     fn tags_are_bounded() {
-        assert_eq!(tags(&json!([{"Key": "a", "Value": "b"}])).expect("ok").len(), 1);
+        assert_eq!(
+            tags(&json!([{"Key": "a", "Value": "b"}]))
+                .expect("ok")
+                .len(),
+            1
+        );
         assert!(tags(&json!([{"Key": "aws:x", "Value": "b"}])).is_err());
         assert!(tags(&json!("x")).is_err());
         let many: Vec<Value> = (0..51).map(|i| json!({"Key": i.to_string()})).collect();

@@ -103,7 +103,10 @@ mod tests {
         let sha = [7u8; 32];
         let t = block_token("snap-0123456789abcdef0", 5, &sha, now() + 60);
         assert!(t.len() <= MAX_TOKEN);
-        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        );
         check_block_token(&t, "snap-0123456789abcdef0", 5, Some(&sha)).expect("valid");
         for (snap, index, sha) in [
             ("snap-0123456789abcdef1", 5, Some(&sha)),
@@ -122,7 +125,10 @@ mod tests {
     #[test]
     fn a_page_token_belongs_to_its_snapshot() {
         let t = page_token("snap-0123456789abcdef0", 300);
-        assert_eq!(check_page_token(&t, "snap-0123456789abcdef0").expect("valid"), 300);
+        assert_eq!(
+            check_page_token(&t, "snap-0123456789abcdef0").expect("valid"),
+            300
+        );
         let e = check_page_token(&t, "snap-0123456789abcdef1").expect_err("refused");
         assert_eq!(e.reason, Some("INVALID_PAGE_TOKEN"));
         let block = block_token("snap-0123456789abcdef0", 1, &[0; 32], now() + 9);
