@@ -199,6 +199,21 @@ p = blocks(ebs, plain["SnapshotId"])
 assert list(p) == [4095] and get(ebs, plain["SnapshotId"], 4095, p[4095]) == data[5]
 assert not state(ec2, plain["SnapshotId"])["Encrypted"]
 
+# --- pages: 101 blocks listed 100 at a time ------------------------------------------------
+many = ebs.start_snapshot(VolumeSize=1)["SnapshotId"]
+small = os.urandom(BLOCK)
+for i in range(101):
+    put(ebs, many, i, small)
+ebs.complete_snapshot(SnapshotId=many, ChangedBlocksCount=101)
+first = ebs.list_snapshot_blocks(SnapshotId=many, MaxResults=100)
+assert [b["BlockIndex"] for b in first["Blocks"]] == list(range(100)) and first["NextToken"], first["NextToken"]
+rest = ebs.list_snapshot_blocks(SnapshotId=many, MaxResults=100, NextToken=first["NextToken"])
+assert [b["BlockIndex"] for b in rest["Blocks"]] == [100] and "NextToken" not in rest, rest
+expect_error("ValidationException", ebs.list_snapshot_blocks, SnapshotId=sid, NextToken=first["NextToken"],
+             reason="INVALID_PAGE_TOKEN")
+paged = ebs.list_changed_blocks(SecondSnapshotId=many, MaxResults=100, StartingBlockIndex=50)
+assert [c["BlockIndex"] for c in paged["ChangedBlocks"]] == list(range(50, 101)), paged
+
 # --- snapshots made by EC2 CreateSnapshot of a volume written through the CLI --------------
 src = ec2.create_volume(Size=1, AvailabilityZone=ZONE, Encrypted=True, KmsKeyId=key["Arn"])["VolumeId"]
 iid = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1,
@@ -257,6 +272,11 @@ status, hdrs, _ = raw("PUT", f"/snapshots/{pending}/blocks/1", blk,
 assert status == 201 and hdrs.get("x-amz-checksum") == b64sha(blk), (status, hdrs)
 ebs.complete_snapshot(SnapshotId=pending, ChangedBlocksCount=1)
 assert list(blocks(ebs, pending)) == [1]
+# A body over 512 KiB is refused before it is read.
+status, hdrs, _ = raw("PUT", f"/snapshots/{pending}/blocks/2", blk + b"x",
+                      {"x-amz-Data-Length": str(BLOCK + 1), "x-amz-Checksum": b64sha(blk),
+                       "x-amz-Checksum-Algorithm": "SHA256", "Content-Type": "application/octet-stream"})
+assert status == 413, (status, hdrs)
 
 # --- ebs: actions authorized by IAM policies ----------------------------------------------
 iam.create_user(UserName="reader")
