@@ -296,9 +296,18 @@ iam.put_user_policy(UserName="reader", PolicyName="get", PolicyDocument=json.dum
         {"Effect": "Allow", "Action": ["ebs:GetSnapshotBlock"], "Resource": "*"}]}))
 e = expect_error("AccessDeniedException", reader.get_snapshot_block, SnapshotId=sid, BlockIndex=0,
                  BlockToken=toks[0], reason="DEPENDENCY_ACCESS_DENIED")
+# Writing a block of an encrypted snapshot needs ebs:PutSnapshotBlock and Decrypt too.
+iam.put_user_policy(UserName="reader", PolicyName="put", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ebs:PutSnapshotBlock"], "Resource": "*"}]}))
+enc = ebs.start_snapshot(VolumeSize=1, Encrypted=True, KmsKeyArn=key["Arn"])["SnapshotId"]
+expect_error("AccessDeniedException", put, reader, enc, 0, data[0], reason="DEPENDENCY_ACCESS_DENIED")
 iam.put_user_policy(UserName="reader", PolicyName="kms", PolicyDocument=json.dumps(
     {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key["Arn"]}]}))
 assert get(reader, sid, 0, toks[0]) == data[0]
+put(reader, enc, 0, data[0])
+ebs.complete_snapshot(SnapshotId=enc, ChangedBlocksCount=1)
+assert get(ebs, enc, 0, blocks(ebs, enc)[0]) == data[0]
 
 print("ALL OK")

@@ -55,7 +55,6 @@ pub struct StartDirect {
 pub struct DirectWriter {
     store: SnapshotStore,
     m: Manifest,
-    engine: Option<XtsEngine>,
     /// Blocks written: index → (SHA-256 of the plaintext, the stored block or `None` for
     /// all zeros).
     written: BTreeMap<u64, ([u8; 32], Option<[u8; 32]>)>,
@@ -103,20 +102,23 @@ impl SnapshotStore {
                 req.volume_size_gib
             )));
         }
-        let (encryption, engine) = match (&parent, &req.kms_key_id) {
+        // The data key is unwrapped here (the caller must be able to use it) and again for
+        // each block written, never kept between requests.
+        let encryption = match (&parent, &req.kms_key_id) {
             (Some(p), _) => match &p.encryption {
                 Some(k) => {
-                    let key = ebs.unwrap_lineage(k)?;
-                    (Some(k.clone()), Some(engine(key, direct_sector()?)?))
+                    drop(ebs.unwrap_lineage(k)?);
+                    Some(k.clone())
                 }
-                None => (None, None),
+                None => None,
             },
             (None, Some(key_id)) => {
                 let ctx = crate::copy::copy_context(&id);
                 let (lineage, key) = ebs.new_lineage(key_id, &ctx)?;
-                (Some(lineage), Some(engine(key, direct_sector()?)?))
+                drop(key);
+                Some(lineage)
             }
-            (None, None) => (None, None),
+            (None, None) => None,
         };
         let m = Manifest {
             format: FORMAT,
@@ -147,7 +149,6 @@ impl SnapshotStore {
         Ok(DirectWriter {
             store: self.clone(),
             m,
-            engine,
             written: BTreeMap::new(),
             _job_lock: job_lock,
             _store_lock: store_lock,
@@ -202,14 +203,18 @@ impl DirectWriter {
         self.written.len() as u64
     }
 
-    /// PutSnapshotBlock: stores `plaintext` (exactly 512 KiB, already checked against its
-    /// SHA-256 `checksum` by the caller) as block `index`, replacing a block written before.
+    /// PutSnapshotBlock by `caller`: stores `plaintext` (exactly 512 KiB, already checked
+    /// against its SHA-256 `checksum`) as block `index`, replacing a block written before. An
+    /// encrypted snapshot's data key is unwrapped by KMS (Decrypt) on behalf of `caller` for
+    /// the block.
     ///
     /// # Errors
-    /// [`SnapshotError::InvalidParameter`] for an index out of range or a wrong length; a
-    /// storage error. The snapshot is unchanged then.
+    /// [`SnapshotError::InvalidParameter`] for an index out of range or a wrong length;
+    /// [`SnapshotError::Kms`] when the caller cannot use the key; a storage error. The
+    /// snapshot is unchanged then.
     pub fn put(
         &mut self,
+        caller: &str,
         index: u64,
         plaintext: &[u8],
         checksum: [u8; 32],
@@ -222,13 +227,20 @@ impl DirectWriter {
                 self.block_count()
             )));
         }
+        let engine: Option<XtsEngine> = match &self.m.encryption {
+            Some(k) => {
+                let ebs = Ebs::new(&self.store.0.client, self.store.0.region, caller);
+                Some(engine(ebs.unwrap_lineage(k)?, direct_sector()?)?)
+            }
+            None => None,
+        };
         let stored = if ebsim_io::is_hole(plaintext) {
             None
         } else {
             let mut buf = plaintext.to_vec();
             rekey(
                 None,
-                self.engine.as_ref(),
+                engine.as_ref(),
                 DIRECT_SECTOR as usize,
                 index,
                 &mut buf,

@@ -52,17 +52,23 @@ fn blocks_are_stored_encrypted_and_read_back_as_plaintext() {
     let id = w.id().clone();
     assert_eq!(w.block_count(), 2048);
     let (b0, b5) = (block(1), block(2));
-    w.put(0, &b0, sha256(&b0), Some(10)).expect("put 0");
-    w.put(5, &b5, sha256(&b5), None).expect("put 5");
-    w.put(9, &vec![0; BLOCK_SIZE as usize], sha256(&[0; 8]), None)
-        .expect("a zero block");
+    w.put(ROOT, 0, &b0, sha256(&b0), Some(10)).expect("put 0");
+    w.put(ROOT, 5, &b5, sha256(&b5), None).expect("put 5");
+    w.put(
+        ROOT,
+        9,
+        &vec![0; BLOCK_SIZE as usize],
+        sha256(&[0; 8]),
+        None,
+    )
+    .expect("a zero block");
     // Bad input changes nothing.
     assert!(matches!(
-        w.put(2048, &b0, sha256(&b0), None),
+        w.put(ROOT, 2048, &b0, sha256(&b0), None),
         Err(SnapshotError::InvalidParameter(_))
     ));
     assert!(matches!(
-        w.put(1, &b0[..4096], sha256(&b0), None),
+        w.put(ROOT, 1, &b0[..4096], sha256(&b0), None),
         Err(SnapshotError::InvalidParameter(_))
     ));
     assert_eq!(w.written(), 3);
@@ -109,7 +115,7 @@ fn blocks_are_stored_encrypted_and_read_back_as_plaintext() {
     // A child shares the key and inherits the blocks.
     let mut c = start(&store, Some(&id), None);
     let b5b = block(9);
-    c.put(5, &b5b, sha256(&b5b), None).expect("put");
+    c.put(ROOT, 5, &b5b, sha256(&b5b), None).expect("put");
     let child = c.complete().expect("completed");
     assert_eq!(child.data_encryption_key_id, done.data_encryption_key_id);
     assert_eq!(child.parent.as_ref(), Some(&id));
@@ -142,7 +148,7 @@ fn an_unencrypted_snapshot_stores_plaintext_and_a_lost_writer_leaves_error() {
     let store = store(dir.path());
     let mut w = start(&store, None, None);
     let b = block(3);
-    w.put(1, &b, sha256(&b), None).expect("put");
+    w.put(ROOT, 1, &b, sha256(&b), None).expect("put");
     let id = w.id().clone();
     let s = w.complete().expect("completed");
     assert!(!s.encrypted);

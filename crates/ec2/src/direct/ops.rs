@@ -358,7 +358,7 @@ impl Ec2 {
                 EbsError::validation(INVALID, "x-amz-Progress must be 0 to 100.")
             })?),
         };
-        writer.put(index, body, sum, progress)?;
+        writer.put(&req.caller.principal, index, body, sum, progress)?;
         Ok(RestResponse {
             status: 201,
             headers: vec![
