@@ -368,4 +368,47 @@ mod tests {
         assert!(form_urlencoded_pairs(&many).is_err());
         assert!(form_urlencoded_pairs("a=%FF").is_err());
     }
+
+    #[test]
+    fn a_snapshot_not_completed_within_its_timeout_ends_in_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let kms = Arc::new(
+            ebsim_kms::Kms::open(tmp.path(), ebsim_kms::KmsConfig::default()).expect("kms"),
+        );
+        let ec2 = Ec2::open(tmp.path(), kms, Region::default()).expect("ec2");
+        let caller = Caller::new("arn:aws:iam::111122223333:root");
+        let start = RestRequest {
+            method: http::Method::POST,
+            path: "/snapshots".into(),
+            query: String::new(),
+            headers: http::HeaderMap::new(),
+            body: br#"{"VolumeSize": 1, "Timeout": 10}"#.to_vec(),
+        };
+        let r = RestHandler::handle(&ec2, &caller, start, "rid");
+        assert_eq!(r.status, 201);
+        let id: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        let id = id["SnapshotId"].as_str().expect("id").to_owned();
+        let store =
+            ebsim_snapshot::SnapshotStore::open(tmp.path(), ec2.client.clone(), Region::default())
+                .expect("store");
+        assert_eq!(
+            store.describe(&id).expect("described").state,
+            ebsim_snapshot::SnapshotState::Pending
+        );
+        ec2.reap_expired();
+        assert!(ec2.direct.pending.lock().contains_key(&id), "not yet due");
+        let p = ec2
+            .direct
+            .pending
+            .lock()
+            .get(&id)
+            .cloned()
+            .expect("pending");
+        p.lock().deadline = Instant::now();
+        ec2.reap_expired();
+        assert!(!ec2.direct.pending.lock().contains_key(&id));
+        let s = store.describe(&id).expect("described");
+        assert_eq!(s.state, ebsim_snapshot::SnapshotState::Error);
+        assert!(s.state_message.unwrap_or_default().contains("Timeout"));
+    }
 }
