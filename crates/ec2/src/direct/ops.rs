@@ -459,9 +459,12 @@ impl Ec2 {
             .ok()
             .map(|at| &blocks[at].sha256);
         tokens::check_block_token(token, s.snapshot_id.as_str(), index, held)?;
-        let data = store
+        let mut data = store
             .read_plain(&s.snapshot_id, index, &req.caller.principal)?
-            .unwrap_or_else(|| vec![0; BLOCK_SIZE as usize]);
+            .unwrap_or_default();
+        // Every block is 512 KiB on the wire: the short last block of a volume whose size is
+        // not a multiple of it is padded with zeros.
+        data.resize(BLOCK_SIZE as usize, 0);
         let sum: [u8; 32] = sha2::Sha256::digest(&data).into();
         Ok(RestResponse {
             status: 200,
