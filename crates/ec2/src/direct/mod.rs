@@ -284,7 +284,8 @@ impl Ec2 {
     }
 }
 
-/// Decodes `a=b&c=d` (percent-encoded, `+` as space), bounded to 32 pairs.
+/// Decodes `a=b&c=d` (percent-encoded; a bare `+` stays `+`, as base64 tokens sent
+/// unencoded need), bounded to 32 pairs.
 fn form_urlencoded_pairs(q: &str) -> Result<Vec<(String, String)>, EbsError> {
     let mut out = Vec::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
@@ -296,7 +297,7 @@ fn form_urlencoded_pairs(q: &str) -> Result<Vec<(String, String)>, EbsError> {
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let dec = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
+            percent_encoding::percent_decode_str(s)
                 .decode_utf8()
                 .map(|c| c.into_owned())
                 .map_err(|_| {
@@ -364,6 +365,8 @@ mod tests {
     fn query_strings_decode_and_are_bounded() {
         let q = form_urlencoded_pairs("blockToken=AAA%3D&maxResults=100").expect("decodes");
         assert_eq!(q[0], ("blockToken".to_owned(), "AAA=".to_owned()));
+        let raw = form_urlencoded_pairs("blockToken=a+b/c=").expect("decodes");
+        assert_eq!(raw[0].1, "a+b/c=");
         let many = vec!["a=b"; 33].join("&");
         assert!(form_urlencoded_pairs(&many).is_err());
         assert!(form_urlencoded_pairs("a=%FF").is_err());
