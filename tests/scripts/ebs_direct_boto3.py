@@ -278,6 +278,12 @@ status, hdrs, _ = raw("PUT", f"/snapshots/{pending}/blocks/2", blk + b"x",
                        "x-amz-Checksum-Algorithm": "SHA256", "Content-Type": "application/octet-stream"})
 assert status == 413, (status, hdrs)
 
+# --- authentication errors in REST-JSON's form, nothing started ---------------------------
+before = len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+expect_error("UnrecognizedClientException", client("ebs", "AKIAUNKNOWNKEY000000", "x").start_snapshot, VolumeSize=1)
+expect_error("InvalidSignatureException", client("ebs", "test", "wrong").start_snapshot, VolumeSize=1)
+assert len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == before
+
 # --- ebs: actions authorized by IAM policies ----------------------------------------------
 iam.create_user(UserName="reader")
 ak = iam.create_access_key(UserName="reader")["AccessKey"]
