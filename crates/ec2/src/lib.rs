@@ -10,6 +10,7 @@
 
 mod adopt;
 mod attach;
+mod direct;
 mod ebd;
 pub mod error;
 mod filters;

@@ -30,6 +30,8 @@ pub struct Ec2 {
     /// the file at each request, so that a reset or a restored saved state is what the next
     /// request sees.
     pub(crate) lock: Mutex<()>,
+    /// EBS direct: the snapshots being written and StartSnapshot's client tokens.
+    pub(crate) direct: crate::direct::DirectState,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -115,6 +117,7 @@ impl Ec2 {
             default_region: region,
             snapshot_location: ebsim_snapshot::StoreLocation::DataDir,
             lock: Mutex::new(()),
+            direct: crate::direct::DirectState::default(),
         })
     }
 

@@ -145,6 +145,8 @@ pub(crate) struct State<B> {
     pub(crate) backend: Arc<B>,
     /// The EC2 service, when the server has one.
     pub(crate) ec2: Option<Arc<dyn QueryHandler>>,
+    /// The REST-JSON service (EBS direct), when the server has one.
+    pub(crate) ebs: Option<Arc<dyn crate::rest::RestHandler>>,
     pub(crate) config: ServerConfig,
     /// Nonces of service-credential requests (refused when replayed or made before start).
     pub(crate) replay: ReplayGuard,
@@ -167,6 +169,7 @@ pub struct KmsServer<B> {
     listener: StdTcpListener,
     backend: Arc<B>,
     ec2: Option<Arc<dyn QueryHandler>>,
+    ebs: Option<Arc<dyn crate::rest::RestHandler>>,
     config: ServerConfig,
     /// When the server bound its port: service-credential requests made earlier are refused.
     started: SystemTime,
@@ -190,6 +193,7 @@ impl<B: Backend> KmsServer<B> {
             listener,
             backend,
             ec2: None,
+            ebs: None,
             config,
             started: SystemTime::now(),
         })
@@ -200,6 +204,13 @@ impl<B: Backend> KmsServer<B> {
     #[must_use]
     pub fn with_ec2(mut self, handler: Arc<dyn QueryHandler>) -> Self {
         self.ec2 = Some(handler);
+        self
+    }
+
+    /// Serves a REST-JSON service (EBS direct: requests scoped to `handler.service()`).
+    #[must_use]
+    pub fn with_rest(mut self, handler: Arc<dyn crate::rest::RestHandler>) -> Self {
+        self.ebs = Some(handler);
         self
     }
 
@@ -229,6 +240,7 @@ impl<B: Backend> KmsServer<B> {
         let state = Arc::new(State {
             backend: self.backend,
             ec2: self.ec2,
+            ebs: self.ebs,
             config: self.config,
             replay: ReplayGuard::new(self.started),
         });
@@ -478,7 +490,11 @@ async fn handle<B: Backend>(
     if parts.method == Method::GET && parts.uri.path() == PING_PATH {
         return ping(parts.uri.query(), host, state, &rid);
     }
-    if parts.method != Method::POST {
+    let rest = state
+        .ebs
+        .clone()
+        .filter(|h| sigv4::scope_service(&parts.headers) == Some(h.service()));
+    if parts.method != Method::POST && rest.is_none() {
         let e = WireError::new(
             ErrorType::UnknownOperationException,
             format!(
@@ -494,22 +510,24 @@ async fn handle<B: Backend>(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let limit = if rest.is_some() {
+        crate::rest::MAX_REST_BODY
+    } else {
+        state.config.max_body_bytes
+    };
     let too_large = WireError::other(
         413,
         "RequestEntityTooLargeException",
-        format!(
-            "Request body must not exceed {} bytes.",
-            state.config.max_body_bytes
-        ),
+        format!("Request body must not exceed {limit} bytes."),
     );
-    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return error_response(&too_large, &rid, true);
     }
     // The body may carry plaintext (Encrypt): it is read into a buffer of ours, wiped when
     // dropped (crate::body).
     let collected = tokio::time::timeout(
         state.config.body_read_timeout,
-        crate::body::read(body, state.config.max_body_bytes, declared),
+        crate::body::read(body, limit, declared),
     )
     .await;
     let body = match collected {
@@ -535,6 +553,9 @@ async fn handle<B: Backend>(
     };
 
     // One port for every API: the credential scope's service decides (docs/iam.md).
+    if let Some(handler) = rest {
+        return crate::rest::handle(handler, &parts, body, state, &rid).await;
+    }
     if let Some(service) =
         sigv4::scope_service(&parts.headers).and_then(ebsim_iam::QueryService::from_scope)
     {

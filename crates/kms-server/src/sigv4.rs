@@ -268,6 +268,46 @@ pub fn verify_with<C: SigningSecret>(
     now: SystemTime,
     lookup: impl FnOnce(&str) -> Lookup<C>,
 ) -> Result<Verified<C>, AuthError> {
+    verify_payload(method, path_and_query, headers, body, false, now, lookup)
+}
+
+/// The `X-Amz-Content-SHA256` value of a request whose payload is not signed.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// [`verify_with`], accepting `X-Amz-Content-SHA256: UNSIGNED-PAYLOAD` (the literal is then
+/// the canonical request's payload line) when `allow_unsigned` — EBS direct's
+/// PutSnapshotBlock only (docs/ebs-direct.md, "Signing"). Any other value of that header must
+/// be the SHA-256 of `body`.
+///
+/// # Errors
+/// As [`verify`]; [`AuthError::Incomplete`] for an unsigned payload where it is not allowed.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_payload<C: SigningSecret>(
+    method: &str,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    allow_unsigned: bool,
+    now: SystemTime,
+    lookup: impl FnOnce(&str) -> Lookup<C>,
+) -> Result<Verified<C>, AuthError> {
+    let unsigned = match headers.get("x-amz-content-sha256").map(|v| v.to_str()) {
+        None => false,
+        Some(Ok(UNSIGNED_PAYLOAD)) if allow_unsigned => true,
+        Some(Ok(UNSIGNED_PAYLOAD)) => {
+            return Err(AuthError::Incomplete(
+                "UNSIGNED-PAYLOAD is accepted for PutSnapshotBlock only: this request must sign its payload's SHA-256.".to_owned(),
+            ));
+        }
+        Some(Ok(h)) => {
+            use sha2::Digest as _;
+            if !h.eq_ignore_ascii_case(&hex::encode(sha2::Sha256::digest(body))) {
+                return Err(AuthError::BadSignature);
+            }
+            false
+        }
+        Some(Err(_)) => return Err(AuthError::BadSignature),
+    };
     let Some(auth) = headers.get(http::header::AUTHORIZATION) else {
         return Err(AuthError::Missing);
     };
@@ -360,7 +400,11 @@ pub fn verify_with<C: SigningSecret>(
         method,
         path_and_query,
         signed.into_iter(),
-        SignableBody::Bytes(body),
+        if unsigned {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(body)
+        },
     )
     .map_err(|_| AuthError::BadSignature)?;
     let output = sign(request, &params).map_err(|_| AuthError::BadSignature)?;
@@ -468,5 +512,88 @@ mod tests {
         assert!(
             matches!(check_skew(now + Duration::from_secs(16 * 60), now), Err(AuthError::Expired(m)) if m.starts_with("Signature not yet current"))
         );
+    }
+
+    struct Secret;
+    impl SigningSecret for Secret {
+        fn secret(&self) -> &str {
+            "secret"
+        }
+    }
+
+    /// A PUT signed as botocore signs PutSnapshotBlock: `X-Amz-Content-SHA256` carries
+    /// `content_sha256` and, when `unsigned`, the canonical payload line is UNSIGNED-PAYLOAD.
+    fn signed_put(
+        body: &[u8],
+        content_sha256: &str,
+        unsigned: bool,
+    ) -> (http::HeaderMap, SystemTime) {
+        let now = SystemTime::now();
+        let date = format_amz_date(now);
+        let pairs = [
+            ("host", "127.0.0.1:1"),
+            ("x-amz-content-sha256", content_sha256),
+            ("x-amz-date", date.as_str()),
+        ];
+        let identity: Identity = Credentials::new("AKID", "secret", None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.excluded_headers = None;
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region("us-west-2")
+            .name("ebs")
+            .time(now)
+            .settings(settings)
+            .build()
+            .expect("params")
+            .into();
+        let payload = if unsigned {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(body)
+        };
+        let request =
+            SignableRequest::new("PUT", "/snapshots/s/blocks/1", pairs.into_iter(), payload)
+                .expect("signable");
+        let signature = sign(request, &params)
+            .expect("signed")
+            .signature()
+            .to_owned();
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in pairs {
+            headers.insert(k, v.parse().expect("value"));
+        }
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/{}/us-west-2/ebs/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
+            &date[..8]
+        );
+        headers.insert(http::header::AUTHORIZATION, auth.parse().expect("value"));
+        (headers, now)
+    }
+
+    #[test]
+    fn unsigned_payload_only_where_allowed() {
+        let body = b"block";
+        let verify = |h: &http::HeaderMap, now, allow| {
+            verify_payload("PUT", "/snapshots/s/blocks/1", h, body, allow, now, |_| {
+                Lookup::Verify(Secret)
+            })
+        };
+        let (h, now) = signed_put(body, UNSIGNED_PAYLOAD, true);
+        assert!(verify(&h, now, true).is_ok());
+        assert!(
+            matches!(verify(&h, now, false), Err(AuthError::Incomplete(m)) if m.contains("PutSnapshotBlock"))
+        );
+        // A payload hash in the header must be the body's.
+        use sha2::Digest as _;
+        let good = hex::encode(sha2::Sha256::digest(body));
+        let (h, now) = signed_put(body, &good, false);
+        assert!(verify(&h, now, false).is_ok());
+        let other = hex::encode(sha2::Sha256::digest(b"other"));
+        let (h, now) = signed_put(body, &other, false);
+        assert!(matches!(
+            verify(&h, now, true),
+            Err(AuthError::BadSignature)
+        ));
     }
 }

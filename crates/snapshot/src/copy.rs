@@ -194,7 +194,7 @@ impl SnapshotStore {
 }
 
 /// The context of a copy's own data key: `{"aws:ebs:id": "<the copy's id>"}`.
-fn copy_context(id: &SnapshotId) -> EncryptionContext {
+pub(crate) fn copy_context(id: &SnapshotId) -> EncryptionContext {
     EncryptionContext::from_map(BTreeMap::from([(
         EBS_CONTEXT_KEY.to_owned(),
         id.to_string(),

@@ -34,6 +34,9 @@ mod backend;
 mod blocks;
 mod copy;
 mod create;
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 mod error;
 mod id;
 mod job;
@@ -49,6 +52,7 @@ mod unencrypted_tests;
 // The public interface is:
 pub use copy::CopySnapshot;
 pub use create::CreateSnapshot;
+pub use direct::{DIRECT_VOLUME_ID, DirectWriter, MAX_DIRECT_VOLUME_GIB, StartDirect};
 pub use error::SnapshotError;
 pub use id::{SnapshotId, is_snapshot_id};
 pub use job::SnapshotJob;

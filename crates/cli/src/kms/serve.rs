@@ -117,7 +117,11 @@ pub(crate) fn serve(
     let ec2 = ebsim_ec2::Ec2::open(&dir, kms.clone(), global.region())
         .map_err(CliError::Tool)?
         .with_snapshot_store(location);
-    let server = KmsServer::bind(kms.clone(), config)?.with_ec2(Arc::new(ec2));
+    // One EC2 service answers both EC2 (Query) and the EBS direct APIs (REST-JSON).
+    let ec2 = Arc::new(ec2);
+    let server = KmsServer::bind(kms.clone(), config)?
+        .with_ec2(ec2.clone())
+        .with_rest(ec2);
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,
