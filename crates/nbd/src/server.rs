@@ -377,8 +377,9 @@ impl NbdServer {
     /// Logs a refused connection (at most [`MAX_REFUSALS_LOGGED`] a second) and counts it.
     fn refuse(&self, sock: &Sock, peer: &str, why: std::fmt::Arguments<'_>) {
         let sh = &self.shared;
-        sock.shutdown(Shutdown::Both);
+        // Counted before the peer can see the close.
         Counters::add(&sh.ctx.counters.refused, 1);
+        sock.shutdown(Shutdown::Both);
         if !sh.ctx.log {
             return;
         }
