@@ -24,6 +24,7 @@
 mod auth;
 mod backend;
 mod body;
+mod json;
 mod query;
 mod server;
 pub mod sigv4;
@@ -37,4 +38,5 @@ pub use server::{
     KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
     ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
 };
+pub use json::{JsonError, JsonHandler};
 pub use wire::{CONTENT_TYPE, WireError};

@@ -145,6 +145,8 @@ pub(crate) struct State<B> {
     pub(crate) backend: Arc<B>,
     /// The EC2 service, when the server has one.
     pub(crate) ec2: Option<Arc<dyn QueryHandler>>,
+    /// The JSON 1.1 services (WorkSpaces), by scope service name.
+    pub(crate) json: Vec<Arc<dyn crate::json::JsonHandler>>,
     pub(crate) config: ServerConfig,
     /// Nonces of service-credential requests (refused when replayed or made before start).
     pub(crate) replay: ReplayGuard,
@@ -167,6 +169,7 @@ pub struct KmsServer<B> {
     listener: StdTcpListener,
     backend: Arc<B>,
     ec2: Option<Arc<dyn QueryHandler>>,
+    json: Vec<Arc<dyn crate::json::JsonHandler>>,
     config: ServerConfig,
     /// When the server bound its port: service-credential requests made earlier are refused.
     started: SystemTime,
@@ -190,6 +193,7 @@ impl<B: Backend> KmsServer<B> {
             listener,
             backend,
             ec2: None,
+            json: Vec::new(),
             config,
             started: SystemTime::now(),
         })
@@ -200,6 +204,14 @@ impl<B: Backend> KmsServer<B> {
     #[must_use]
     pub fn with_ec2(mut self, handler: Arc<dyn QueryHandler>) -> Self {
         self.ec2 = Some(handler);
+        self
+    }
+
+    /// Serves a JSON 1.1 service (WorkSpaces) for requests whose credential scope names
+    /// [`crate::JsonHandler::scope`].
+    #[must_use]
+    pub fn with_json(mut self, handler: Arc<dyn crate::json::JsonHandler>) -> Self {
+        self.json.push(handler);
         self
     }
 
@@ -229,6 +241,7 @@ impl<B: Backend> KmsServer<B> {
         let state = Arc::new(State {
             backend: self.backend,
             ec2: self.ec2,
+            json: self.json,
             config: self.config,
             replay: ReplayGuard::new(self.started),
         });
@@ -535,6 +548,10 @@ async fn handle<B: Backend>(
     };
 
     // One port for every API: the credential scope's service decides (docs/iam.md).
+    let scope = sigv4::scope_service(&parts.headers);
+    if let Some(h) = state.json.iter().find(|h| Some(h.scope()) == scope) {
+        return crate::json::handle(h.clone(), &parts, body, state, &rid).await;
+    }
     if let Some(service) =
         sigv4::scope_service(&parts.headers).and_then(ebsim_iam::QueryService::from_scope)
     {
