@@ -24,6 +24,7 @@ mod args;
 mod bench;
 mod common;
 mod demo;
+mod directory;
 mod ebs;
 mod ekm;
 mod error;
@@ -129,6 +130,8 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
     Workspace(workspace::WorkspaceArgs),
+    /// Simulated directories for WorkSpaces: create, list, add-user (UserName → SID).
+    Directory(directory::DirectoryArgs),
     /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
     Ekm(ekm::EkmArgs),
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
@@ -201,6 +204,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Volume(args) => volume::run(&global, &args),
         Command::Snapshot(args) => snapshot::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
+        Command::Directory(args) => directory::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
         Command::Serve(args) => kms::serve::serve(&global, &args, kms::serve::SERVE_PORT),

@@ -117,7 +117,10 @@ pub(crate) fn serve(
     let ec2 = ebsim_ec2::Ec2::open(&dir, kms.clone(), global.region())
         .map_err(CliError::Tool)?
         .with_snapshot_store(location);
-    let server = KmsServer::bind(kms.clone(), config)?.with_ec2(Arc::new(ec2));
+    let workspaces = ebsim_ec2::WorkspacesService::open(&dir, kms.clone(), global.region());
+    let server = KmsServer::bind(kms.clone(), config)?
+        .with_ec2(Arc::new(ec2))
+        .with_json(Arc::new(workspaces));
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,
