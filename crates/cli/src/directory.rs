@@ -54,7 +54,11 @@ fn bad(message: String) -> CliError {
 
 /// Runs `ebsim directory …`.
 pub fn run(global: &GlobalArgs, args: &DirectoryArgs) -> Result<(), CliError> {
-    let dir = data_dir(global, DataDir::Create)?;
+    let need = match args.command {
+        DirectoryCommand::List => DataDir::Existing,
+        _ => DataDir::Create,
+    };
+    let dir = data_dir(global, need)?;
     let account = global.account().as_str().to_owned();
     let region = global.region().as_str().to_owned();
     let mut dirs = Directories::load(&dir).map_err(CliError::Tool)?;
@@ -96,10 +100,17 @@ pub fn run(global: &GlobalArgs, args: &DirectoryArgs) -> Result<(), CliError> {
                 .filter(|d| d.account == account && d.region == region)
                 .collect();
             if global.json {
-                outln!("{}", serde_json::to_string_pretty(&mine).unwrap_or_default())
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&mine).unwrap_or_default()
+                )
             } else {
                 for d in mine {
-                    let state = if d.registered { "REGISTERED" } else { "DEREGISTERED" };
+                    let state = if d.registered {
+                        "REGISTERED"
+                    } else {
+                        "DEREGISTERED"
+                    };
                     outln!("{:<14} {:<12} {}", d.directory_id, state, d.name)?;
                     for u in d.users.values() {
                         outln!("  {:<24} {}", u.name, u.sid)?;
@@ -114,7 +125,9 @@ pub fn run(global: &GlobalArgs, args: &DirectoryArgs) -> Result<(), CliError> {
             sid,
         } => {
             if !is_directory_id(directory) {
-                return Err(bad(format!("invalid directory id '{directory}': expected d-…")));
+                return Err(bad(format!(
+                    "invalid directory id '{directory}': expected d-…"
+                )));
             }
             if !is_user_name(name) {
                 return Err(bad(format!(
@@ -151,7 +164,10 @@ pub fn run(global: &GlobalArgs, args: &DirectoryArgs) -> Result<(), CliError> {
             );
             dirs.save(&dir).map_err(CliError::Tool)?;
             if global.json {
-                outln!("{}", json!({"DirectoryId": directory, "UserName": name, "Sid": sid}))
+                outln!(
+                    "{}",
+                    json!({"DirectoryId": directory, "UserName": name, "Sid": sid})
+                )
             } else {
                 outln!("{sid}")
             }

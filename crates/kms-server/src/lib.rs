@@ -34,9 +34,9 @@ mod wire;
 // The public interface is:
 pub use backend::{Backend, ServerCredential};
 pub use ebsim_kms_api::CredentialMode;
+pub use json::{JsonError, JsonHandler};
 pub use server::{
     KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
     ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,
 };
-pub use json::{JsonError, JsonHandler};
 pub use wire::{CONTENT_TYPE, WireError};

@@ -12,7 +12,8 @@ use super::directory::{Directories, bundle, is_directory_id, is_user_name};
 use super::{WorkspacesService, Wx, internal, invalid, list, page, string};
 
 const GIB: u64 = 1 << 30;
-const KEY_UNAVAILABLE: &str = "The specified key is not available. Please provide a valid key for encryption.";
+const KEY_UNAVAILABLE: &str =
+    "The specified key is not available. Please provide a valid key for encryption.";
 const KEY_NOT_FOUND: &str =
     "The specified key could not be found. Please provide a valid key for encryption.";
 
@@ -28,19 +29,25 @@ pub(crate) fn workspace_json(ws: &Workspace, state: Option<WorkspaceState>) -> V
     out.insert("WorkspaceId".into(), json!(ws.workspace_id));
     out.insert("DirectoryId".into(), json!(ws.directory_id));
     out.insert("UserName".into(), json!(ws.user_name));
-    out.insert("IpAddress".into(), json!(format!("10.0.{}.{}", (n >> 8) % 250, n % 250 + 2)));
+    out.insert(
+        "IpAddress".into(),
+        json!(format!("10.0.{}.{}", (n >> 8) % 250, n % 250 + 2)),
+    );
     out.insert("State".into(), json!(state.unwrap_or(ws.state).as_str()));
     out.insert("BundleId".into(), json!(ws.bundle_id));
     out.insert("SubnetId".into(), json!("subnet-0ebs1m0000000001"));
-    out.insert(
-        "ComputerName".into(),
-        json!(format!("WSAMZN-{:08X}", n)),
-    );
+    out.insert("ComputerName".into(), json!(format!("WSAMZN-{:08X}", n)));
     if !ws.kms_key_arn.is_empty() {
         out.insert("VolumeEncryptionKey".into(), json!(ws.kms_key_arn));
     }
-    out.insert("UserVolumeEncryptionEnabled".into(), json!(flag("UserVolumeEncryptionEnabled")));
-    out.insert("RootVolumeEncryptionEnabled".into(), json!(flag("RootVolumeEncryptionEnabled")));
+    out.insert(
+        "UserVolumeEncryptionEnabled".into(),
+        json!(flag("UserVolumeEncryptionEnabled")),
+    );
+    out.insert(
+        "RootVolumeEncryptionEnabled".into(),
+        json!(flag("RootVolumeEncryptionEnabled")),
+    );
     if let Some(p) = extra.get("WorkspaceProperties") {
         out.insert("WorkspaceProperties".into(), p.clone());
     }
@@ -70,7 +77,10 @@ fn mine(plane: &WorkSpaces, wx: &Wx<'_>) -> Result<Vec<Workspace>, JsonError> {
 
 /// `WorkspaceProperties` with its defaults, and the volume sizes it asks for.
 fn properties(req: &Value, root_gib: u64, user_gib: u64) -> Result<(Value, u64, u64), String> {
-    let p = req.get("WorkspaceProperties").cloned().unwrap_or_else(|| json!({}));
+    let p = req
+        .get("WorkspaceProperties")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let Value::Object(mut p) = p else {
         return Err("WorkspaceProperties must be an object.".into());
     };
@@ -115,7 +125,8 @@ impl WorkspacesService {
                 && string(r, "BundleId")?.is_some_and(|b| {
                     b.strip_prefix("wsb-").is_some_and(|t| {
                         (8..=63).contains(&t.len())
-                            && t.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                            && t.bytes()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
                     })
                 });
             if !ok {
@@ -198,7 +209,9 @@ impl WorkspacesService {
                 "A VolumeEncryptionKey needs RootVolumeEncryptionEnabled or UserVolumeEncryptionEnabled.".into(),
             )));
         }
-        let key_id = key.unwrap_or(ebsim_workspaces::DEFAULT_WORKSPACES_KEY).to_owned();
+        let key_id = key
+            .unwrap_or(ebsim_workspaces::DEFAULT_WORKSPACES_KEY)
+            .to_owned();
         // The key is resolved in the caller's account and region before the WorkSpace is
         // accepted (AWS-style per-item failure); what fails later ends the WorkSpace in ERROR.
         let admin = wx.caller.principal.clone();
@@ -292,13 +305,19 @@ impl WorkspacesService {
         Ok(record)
     }
 
-    pub(crate) fn describe_workspaces(&self, wx: &Wx<'_>, body: &Value) -> Result<Value, JsonError> {
+    pub(crate) fn describe_workspaces(
+        &self,
+        wx: &Wx<'_>,
+        body: &Value,
+    ) -> Result<Value, JsonError> {
         let ids = list(body, "WorkspaceIds", 25)?;
         let dir = string(body, "DirectoryId")?;
         let user = string(body, "UserName")?;
         let bundle_id = string(body, "BundleId")?;
         if !ids.is_empty() && (dir.is_some() || user.is_some() || bundle_id.is_some()) {
-            return Err(invalid("WorkspaceIds cannot be combined with other filters."));
+            return Err(invalid(
+                "WorkspaceIds cannot be combined with other filters.",
+            ));
         }
         if user.is_some() && dir.is_none() {
             return Err(invalid("UserName needs DirectoryId."));
@@ -321,12 +340,19 @@ impl WorkspacesService {
             .filter(|w| dir.is_none_or(|d| w.directory_id == d))
             .filter(|w| user.is_none_or(|u| w.user_name.eq_ignore_ascii_case(u)))
             .filter(|w| bundle_id.is_none_or(|b| w.bundle_id == b))
-            .filter(|w| start.as_deref().is_none_or(|s| w.workspace_id.as_str() >= s))
+            .filter(|w| {
+                start
+                    .as_deref()
+                    .is_none_or(|s| w.workspace_id.as_str() >= s)
+            })
             .collect();
         let mut out = Map::new();
         out.insert(
             "Workspaces".into(),
-            all.iter().take(limit).map(|w| workspace_json(w, None)).collect(),
+            all.iter()
+                .take(limit)
+                .map(|w| workspace_json(w, None))
+                .collect(),
         );
         if let Some(next) = all.get(limit) {
             out.insert("NextToken".into(), json!(next.workspace_id));
@@ -362,9 +388,7 @@ impl WorkspacesService {
         let mine = mine(&plane, wx)?;
         let mut failures = Vec::new();
         for id in ids {
-            let fail = |code: &str, message: &str| {
-                json!({"WorkspaceId": id, "ErrorCode": code, "ErrorMessage": message})
-            };
+            let fail = |code: &str, message: &str| json!({"WorkspaceId": id, "ErrorCode": code, "ErrorMessage": message});
             let Some(ws) = mine.iter().find(|w| w.workspace_id == id) else {
                 failures.push(fail(
                     "ResourceNotFound.Workspace",
@@ -375,16 +399,29 @@ impl WorkspacesService {
             use WorkspaceState as S;
             let has_volumes = !ws.root_volume_id.is_empty();
             let allowed = match op {
-                "RebootWorkspaces" => matches!(ws.state, S::Available | S::Unhealthy | S::Rebooting),
-                "RebuildWorkspaces" => has_volumes && matches!(ws.state, S::Available | S::Error | S::Unhealthy | S::Stopped | S::Rebooting),
+                "RebootWorkspaces" => {
+                    matches!(ws.state, S::Available | S::Unhealthy | S::Rebooting)
+                }
+                "RebuildWorkspaces" => {
+                    has_volumes
+                        && matches!(
+                            ws.state,
+                            S::Available | S::Error | S::Unhealthy | S::Stopped | S::Rebooting
+                        )
+                }
                 "StartWorkspaces" => ws.state == S::Stopped,
-                "StopWorkspaces" => has_volumes && matches!(ws.state, S::Available | S::Unhealthy | S::Error),
+                "StopWorkspaces" => {
+                    has_volumes && matches!(ws.state, S::Available | S::Unhealthy | S::Error)
+                }
                 _ => true,
             };
             if !allowed {
                 failures.push(fail(
                     "InvalidResourceState",
-                    &format!("The specified WorkSpace has an invalid state for this operation ({}).", ws.state.as_str()),
+                    &format!(
+                        "The specified WorkSpace has an invalid state for this operation ({}).",
+                        ws.state.as_str()
+                    ),
                 ));
                 continue;
             }

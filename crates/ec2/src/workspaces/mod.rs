@@ -76,9 +76,7 @@ pub(crate) fn list<'a>(body: &'a Value, name: &str, max: usize) -> Result<&'a [V
     match body.get(name) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) if a.len() <= max => Ok(a),
-        Some(Value::Array(_)) => Err(invalid(format!(
-            "{name} holds more than {max} items."
-        ))),
+        Some(Value::Array(_)) => Err(invalid(format!("{name} holds more than {max} items."))),
         Some(_) => Err(JsonError::new(
             "SerializationException",
             format!("{name} must be a list."),
@@ -123,7 +121,12 @@ impl WorkspacesService {
     /// # Errors
     /// WorkSpaces' error: `UnknownOperationException`, `AccessDeniedException`,
     /// `InvalidParameterValuesException`, `ResourceNotFoundException`, …
-    pub fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, JsonError> {
+    pub fn call(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, JsonError> {
         let Some(&(op, _)) = OPERATIONS.iter().find(|(n, _)| *n == operation) else {
             return Err(JsonError::new("UnknownOperationException", ""));
         };
@@ -173,8 +176,7 @@ impl WorkspacesService {
     }
 
     fn register_directory(&self, wx: &Wx<'_>, body: &Value) -> Result<Value, JsonError> {
-        let id = string(body, "DirectoryId")?
-            .ok_or_else(|| invalid("DirectoryId is required."))?;
+        let id = string(body, "DirectoryId")?.ok_or_else(|| invalid("DirectoryId is required."))?;
         if !is_directory_id(id) {
             return Err(invalid(format!("The directory id {id} is not valid.")));
         }
@@ -183,10 +185,12 @@ impl WorkspacesService {
             .directories
             .get_mut(id)
             .filter(|d| d.account == wx.account && d.region == wx.region.as_str())
-            .ok_or_else(|| JsonError::new(
-                "ResourceNotFoundException",
-                "The specified directory could not be found in the specified region.",
-            ))?;
+            .ok_or_else(|| {
+                JsonError::new(
+                    "ResourceNotFoundException",
+                    "The specified directory could not be found in the specified region.",
+                )
+            })?;
         if d.registered {
             return Err(JsonError::new(
                 "ResourceAlreadyExistsException",
@@ -202,9 +206,10 @@ impl WorkspacesService {
         let ids = list(body, "DirectoryIds", 25)?;
         let mut wanted = Vec::new();
         for v in ids {
-            let id = v.as_str().filter(|s| is_directory_id(s)).ok_or_else(|| {
-                invalid("DirectoryIds must hold directory ids (d-…).")
-            })?;
+            let id = v
+                .as_str()
+                .filter(|s| is_directory_id(s))
+                .ok_or_else(|| invalid("DirectoryIds must hold directory ids (d-…)."))?;
             wanted.push(id);
         }
         let (limit, start) = page(body, 25)?;
@@ -215,7 +220,11 @@ impl WorkspacesService {
             .filter(|d| d.account == wx.account && d.region == wx.region.as_str())
             .filter(|d| d.registered)
             .filter(|d| wanted.is_empty() || wanted.contains(&d.directory_id.as_str()))
-            .filter(|d| start.as_deref().is_none_or(|s| d.directory_id.as_str() >= s))
+            .filter(|d| {
+                start
+                    .as_deref()
+                    .is_none_or(|s| d.directory_id.as_str() >= s)
+            })
             .collect();
         let mut out = Map::new();
         out.insert(
@@ -240,11 +249,16 @@ pub(crate) fn page(body: &Value, max: u64) -> Result<(usize, Option<String>), Js
     };
     let token = string(body, "NextToken")?;
     if let Some(t) = token
-        && (t.is_empty() || t.len() > 63 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && (t.is_empty()
+            || t.len() > 63
+            || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     {
         return Err(invalid("The specified NextToken is not valid."));
     }
-    Ok((usize::try_from(limit).unwrap_or(25), token.map(str::to_owned)))
+    Ok((
+        usize::try_from(limit).unwrap_or(25),
+        token.map(str::to_owned),
+    ))
 }
 
 fn describe_bundles(body: &Value) -> Result<Value, JsonError> {
