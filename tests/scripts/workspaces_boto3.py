@@ -153,6 +153,17 @@ f = ws.reboot_workspaces(RebootWorkspaceRequests=[{"WorkspaceId": wid}])["Failed
 assert f[0]["ErrorCode"] == "InvalidResourceState", f
 assert ws.start_workspaces(StartWorkspaceRequests=[{"WorkspaceId": wid}])["FailedRequests"] == []
 assert ws.describe_workspaces(WorkspaceIds=[wid])["Workspaces"][0]["State"] == "AVAILABLE"
+# A key disabled after launch: a reboot leaves the WorkSpace UNHEALTHY; enabled again, a
+# reboot brings it back with its data.
+kms.disable_key(KeyId=key)
+assert ws.reboot_workspaces(RebootWorkspaceRequests=[{"WorkspaceId": wid}])["FailedRequests"] == []
+w = ws.describe_workspaces(WorkspaceIds=[wid])["Workspaces"][0]
+assert w["State"] == "UNHEALTHY" and w["ErrorCode"] == "DisabledException", w
+kms.enable_key(KeyId=key)
+assert ws.reboot_workspaces(RebootWorkspaceRequests=[{"WorkspaceId": wid}])["FailedRequests"] == []
+w = ws.describe_workspaces(WorkspaceIds=[wid])["Workspaces"][0]
+assert w["State"] == "AVAILABLE" and "ErrorCode" not in w, w
+assert read(user_vol) == payload
 f = ws.terminate_workspaces(TerminateWorkspaceRequests=[{"WorkspaceId": "ws-0000000000"}])
 assert f["FailedRequests"][0]["ErrorCode"] == "ResourceNotFound.Workspace", f
 
