@@ -92,6 +92,17 @@ pub enum ErrorType {
     TagException,
     KMSInvalidSignatureException,
     KMSInvalidMacException,
+    ExpiredImportTokenException,
+    InvalidImportTokenException,
+    IncorrectKeyMaterialException,
+    CustomKeyStoreNotFoundException,
+    CustomKeyStoreNameInUseException,
+    CustomKeyStoreInvalidStateException,
+    CustomKeyStoreHasCMKsException,
+    CloudHsmClusterInUseException,
+    XksProxyUriInUseException,
+    XksKeyNotFoundException,
+    XksKeyAlreadyInUseException,
 }
 
 impl ErrorType {
@@ -128,6 +139,17 @@ impl ErrorType {
             Self::TagException => "TagException",
             Self::KMSInvalidSignatureException => "KMSInvalidSignatureException",
             Self::KMSInvalidMacException => "KMSInvalidMacException",
+            Self::ExpiredImportTokenException => "ExpiredImportTokenException",
+            Self::InvalidImportTokenException => "InvalidImportTokenException",
+            Self::IncorrectKeyMaterialException => "IncorrectKeyMaterialException",
+            Self::CustomKeyStoreNotFoundException => "CustomKeyStoreNotFoundException",
+            Self::CustomKeyStoreNameInUseException => "CustomKeyStoreNameInUseException",
+            Self::CustomKeyStoreInvalidStateException => "CustomKeyStoreInvalidStateException",
+            Self::CustomKeyStoreHasCMKsException => "CustomKeyStoreHasCMKsException",
+            Self::CloudHsmClusterInUseException => "CloudHsmClusterInUseException",
+            Self::XksProxyUriInUseException => "XksProxyUriInUseException",
+            Self::XksKeyNotFoundException => "XksKeyNotFoundException",
+            Self::XksKeyAlreadyInUseException => "XksKeyAlreadyInUseException",
         }
     }
 
@@ -139,7 +161,7 @@ impl ErrorType {
     }
 
     /// Every error type.
-    pub const ALL: [ErrorType; 30] = [
+    pub const ALL: [ErrorType; 41] = [
         Self::NotFoundException,
         Self::DisabledException,
         Self::KMSInvalidStateException,
@@ -170,6 +192,17 @@ impl ErrorType {
         Self::TagException,
         Self::KMSInvalidSignatureException,
         Self::KMSInvalidMacException,
+        Self::ExpiredImportTokenException,
+        Self::InvalidImportTokenException,
+        Self::IncorrectKeyMaterialException,
+        Self::CustomKeyStoreNotFoundException,
+        Self::CustomKeyStoreNameInUseException,
+        Self::CustomKeyStoreInvalidStateException,
+        Self::CustomKeyStoreHasCMKsException,
+        Self::CloudHsmClusterInUseException,
+        Self::XksProxyUriInUseException,
+        Self::XksKeyNotFoundException,
+        Self::XksKeyAlreadyInUseException,
     ];
 
     /// The HTTP status the real service sends (docs/kms.md, "The wire"): 500 for internal errors,

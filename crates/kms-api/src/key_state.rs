@@ -12,6 +12,13 @@ pub enum KeyState {
     Disabled,
     /// Scheduled for deletion.
     PendingDeletion,
+    /// An `EXTERNAL` key without (all of) its key material: never imported, expired or
+    /// deleted (docs/kms.md, "Imported key material").
+    PendingImport,
+    /// A multi-Region primary key scheduled for deletion while it still has replicas.
+    PendingReplicaDeletion,
+    /// A key in a custom key store that is not connected.
+    Unavailable,
 }
 
 impl KeyState {
@@ -21,6 +28,9 @@ impl KeyState {
             Self::Enabled => "Enabled",
             Self::Disabled => "Disabled",
             Self::PendingDeletion => "PendingDeletion",
+            Self::PendingImport => "PendingImport",
+            Self::PendingReplicaDeletion => "PendingReplicaDeletion",
+            Self::Unavailable => "Unavailable",
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct KeyStates {
     pub disabled: StateRule,
     /// `PendingDeletion`.
     pub pending_deletion: StateRule,
+    /// `PendingImport`.
+    pub pending_import: StateRule,
 }
 
 impl KeyStates {
@@ -51,24 +53,35 @@ impl KeyStates {
         enabled: StateRule::Allow,
         disabled: StateRule::Disabled,
         pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Invalid,
     };
     /// Management operations: not while pending deletion.
     pub const NOT_PENDING: Self = Self {
         enabled: StateRule::Allow,
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Allow,
+    };
+    /// EnableKey and DisableKey: not while pending deletion or pending import.
+    pub const SETTLED: Self = Self {
+        enabled: StateRule::Allow,
+        disabled: StateRule::Allow,
+        pending_deletion: StateRule::Invalid,
+        pending_import: StateRule::Invalid,
     };
     /// Any key state.
     pub const ANY: Self = Self {
         enabled: StateRule::Allow,
         disabled: StateRule::Allow,
         pending_deletion: StateRule::Allow,
+        pending_import: StateRule::Allow,
     };
     /// CancelKeyDeletion: only while pending deletion.
     pub const PENDING_ONLY: Self = Self {
         enabled: StateRule::NotPendingDeletion,
         disabled: StateRule::NotPendingDeletion,
         pending_deletion: StateRule::Allow,
+        pending_import: StateRule::NotPendingDeletion,
     };
 }
 
@@ -105,6 +118,20 @@ impl Operation {
             KeyState::Enabled => (rules.enabled, "enabled"),
             KeyState::Disabled => (rules.disabled, "disabled"),
             KeyState::PendingDeletion => (rules.pending_deletion, "pending deletion"),
+            KeyState::PendingImport => (rules.pending_import, "pending import"),
+            // AWS's key-state table gives both pending deletions one column.
+            KeyState::PendingReplicaDeletion => {
+                (rules.pending_deletion, "pending replica deletion")
+            }
+            // Usable keys only where an Enabled key is required (docs/kms.md, "Custom key
+            // stores"); management operations go on.
+            KeyState::Unavailable => (
+                match rules.disabled {
+                    StateRule::Disabled => StateRule::Invalid,
+                    other => other,
+                },
+                "unavailable",
+            ),
         };
         match rule {
             StateRule::Allow => None,
@@ -216,37 +243,32 @@ impl Operation {
         self.key_states = Some(rules);
         self
     }
-    /// Runs as any unknown name does (under the write lock, answering
-    /// UnknownOperationException).
-    const fn unimplemented(mut self) -> Self {
-        self.implemented = false;
-        self
-    }
 }
 
 const USABLE: KeyStates = KeyStates::USABLE;
 const NOT_PENDING: KeyStates = KeyStates::NOT_PENDING;
 const ANY: KeyStates = KeyStates::ANY;
+const SETTLED: KeyStates = KeyStates::SETTLED;
 
 #[rustfmt::skip]
 static OPERATIONS: [Operation; 54] = [
     op("CancelKeyDeletion", &["kms:CancelKeyDeletion"]).audits(KEY).states(KeyStates::PENDING_ONLY),
-    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).unimplemented(),
+    op("ConnectCustomKeyStore", &["kms:ConnectCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
     op("CreateAlias", &["kms:CreateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
-    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).unimplemented(),
+    op("CreateCustomKeyStore", &["kms:CreateCustomKeyStore"]).audits(&["CustomKeyStoreName", "CustomKeyStoreType", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"]),
     op("CreateGrant", &["kms:CreateGrant"]).grant().dry_run().audits(&["KeyId", "GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints", "Name", "DryRun", "GranteeServicePrincipal", "RetiringServicePrincipal"]).states(USABLE),
-    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags"]),
+    op("CreateKey", &["kms:CreateKey"]).audits(&["KeySpec", "KeyUsage", "Description", "BypassPolicyLockoutSafetyCheck", "Origin", "CustomerMasterKeySpec", "Tags", "MultiRegion", "CustomKeyStoreId", "XksKeyId"]),
     op("Decrypt", &["kms:Decrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("DeleteAlias", &["kms:DeleteAlias"]).audits(&["AliasName"]).states(ANY),
-    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).unimplemented(),
-    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(KEY).unimplemented(),
+    op("DeleteCustomKeyStore", &["kms:DeleteCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
+    op("DeleteImportedKeyMaterial", &["kms:DeleteImportedKeyMaterial"]).audits(&["KeyId", "KeyMaterialId"]).states(ANY),
     op("DeriveSharedSecret", &["kms:DeriveSharedSecret"]).read().grant().dry_run().audits(&["KeyId", "KeyAgreementAlgorithm", "DryRun"]).states(USABLE),
-    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).audits(&["Limit"]).unimplemented(),
+    op("DescribeCustomKeyStores", &["kms:DescribeCustomKeyStores"]).read().audits(&["CustomKeyStoreId", "CustomKeyStoreName", "Limit"]),
     op("DescribeKey", &["kms:DescribeKey"]).read().grant().audits(KEY).states(ANY),
-    op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(NOT_PENDING),
+    op("DisableKey", &["kms:DisableKey"]).audits(KEY).states(SETTLED),
     op("DisableKeyRotation", &["kms:DisableKeyRotation"]).audits(KEY).states(USABLE),
-    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).unimplemented(),
-    op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(NOT_PENDING),
+    op("DisconnectCustomKeyStore", &["kms:DisconnectCustomKeyStore"]).audits(&["CustomKeyStoreId"]),
+    op("EnableKey", &["kms:EnableKey"]).audits(KEY).states(SETTLED),
     op("EnableKeyRotation", &["kms:EnableKeyRotation"]).audits(&["KeyId", "RotationPeriodInDays"]).states(USABLE),
     op("Encrypt", &["kms:Encrypt"]).read().grant().dry_run().audits(CRYPTO).states(USABLE),
     op("GenerateDataKey", &["kms:GenerateDataKey"]).read().grant().dry_run().audits(DATA_KEY).states(USABLE),
@@ -258,9 +280,9 @@ static OPERATIONS: [Operation; 54] = [
     op("GetKeyLastUsage", &["kms:GetKeyLastUsage"]).read().audits(KEY).states(ANY),
     op("GetKeyPolicy", &["kms:GetKeyPolicy"]).read().audits(&["KeyId", "PolicyName"]).states(ANY),
     op("GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]).read().audits(KEY).states(ANY),
-    op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(KEY).unimplemented(),
+    op("GetParametersForImport", &["kms:GetParametersForImport"]).audits(&["KeyId", "WrappingAlgorithm", "WrappingKeySpec"]).states(NOT_PENDING),
     op("GetPublicKey", &["kms:GetPublicKey"]).read().grant().audits(KEY).states(USABLE),
-    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(KEY).unimplemented(),
+    op("ImportKeyMaterial", &["kms:ImportKeyMaterial"]).audits(&["KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription", "KeyMaterialId"]).states(NOT_PENDING),
     op("ListAliases", &["kms:ListAliases"]).read().audits(KEY_LIMIT),
     op("ListGrants", &["kms:ListGrants"]).read().audits(&["KeyId", "GranteePrincipal", "GrantId", "Limit", "GranteeServicePrincipal"]).states(ANY),
     op("ListKeyPolicies", &["kms:ListKeyPolicies"]).read().audits(KEY_LIMIT).states(ANY),
@@ -270,7 +292,7 @@ static OPERATIONS: [Operation; 54] = [
     op("ListRetirableGrants", &["kms:ListRetirableGrants"]).read().audits(&["RetiringPrincipal", "Limit", "RetiringServicePrincipal"]),
     op("PutKeyPolicy", &["kms:PutKeyPolicy"]).audits(&["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"]).states(ANY),
     op("ReEncrypt", &["kms:ReEncryptFrom", "kms:ReEncryptTo"]).read().grant().dry_run().audits(&["SourceKeyId", "DestinationKeyId", "SourceEncryptionContext", "DestinationEncryptionContext", "DryRun"]).states(USABLE),
-    op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).unimplemented(),
+    op("ReplicateKey", &["kms:ReplicateKey"]).audits(&["KeyId", "ReplicaRegion", "Description", "BypassPolicyLockoutSafetyCheck", "Tags"]).states(USABLE),
     op("RetireGrant", &["kms:RetireGrant"]).grant().dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
     op("RevokeGrant", &["kms:RevokeGrant"]).dry_run().audits(&["KeyId", "GrantId", "DryRun"]).states(ANY),
     op("RotateKeyOnDemand", &["kms:RotateKeyOnDemand"]).audits(KEY).states(USABLE),
@@ -279,9 +301,9 @@ static OPERATIONS: [Operation; 54] = [
     op("TagResource", &["kms:TagResource"]).audits(&["KeyId", "Tags"]).states(NOT_PENDING),
     op("UntagResource", &["kms:UntagResource"]).audits(&["KeyId", "TagKeys"]).states(NOT_PENDING),
     op("UpdateAlias", &["kms:UpdateAlias"]).audits(&["AliasName", "TargetKeyId"]).states(NOT_PENDING),
-    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).unimplemented(),
+    op("UpdateCustomKeyStore", &["kms:UpdateCustomKeyStore"]).audits(&["CustomKeyStoreId", "NewCustomKeyStoreName", "CloudHsmClusterId", "XksProxyUriEndpoint", "XksProxyUriPath", "XksProxyConnectivity", "XksProxyVpcEndpointServiceName", "XksProxyVpcEndpointServiceOwner"]),
     op("UpdateKeyDescription", &["kms:UpdateKeyDescription"]).audits(&["KeyId", "Description"]).states(NOT_PENDING),
-    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(KEY).unimplemented(),
+    op("UpdatePrimaryRegion", &["kms:UpdatePrimaryRegion"]).audits(&["KeyId", "PrimaryRegion"]).states(USABLE),
     op("Verify", &["kms:Verify"]).read().grant().dry_run().audits(SIGN).states(USABLE),
     op("VerifyMac", &["kms:VerifyMac"]).read().grant().dry_run().audits(MAC).states(USABLE),
 ];

@@ -279,6 +279,7 @@ impl Serialize for Member<'_> {
             MemberRef::Str(v) => s.serialize_str(v),
             MemberRef::Int(n) => s.serialize_i64(n),
             MemberRef::Bool(b) => s.serialize_bool(b),
+            MemberRef::Number(n) => s.serialize_f64(n),
             MemberRef::Map(m) => m.serialize(s),
             MemberRef::List(l) => l.serialize(s),
             MemberRef::Opaque => s.serialize_unit(),

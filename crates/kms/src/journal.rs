@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::custom_store_state::CustomKeyStore;
 use crate::iam_state::{ManagedPolicy, Session};
 use crate::state::{Alias, Key, Principal, State, Tracked};
 
@@ -26,6 +27,8 @@ struct DeltaOut<'a> {
     managed_policies: BTreeMap<String, Option<&'a ManagedPolicy>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     sessions: BTreeMap<String, Option<&'a Session>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    custom_key_stores: BTreeMap<String, Option<&'a CustomKeyStore>>,
     clock_offset: f64,
 }
 
@@ -43,6 +46,8 @@ struct DeltaIn {
     managed_policies: BTreeMap<String, Option<ManagedPolicy>>,
     #[serde(default)]
     sessions: BTreeMap<String, Option<Session>>,
+    #[serde(default)]
+    custom_key_stores: BTreeMap<String, Option<CustomKeyStore>>,
     clock_offset: Option<f64>,
 }
 
@@ -72,6 +77,7 @@ pub(crate) fn line(st: &mut State) -> serde_json::Result<Zeroizing<Vec<u8>>> {
         principals: changed(&mut st.principals),
         managed_policies: changed(&mut st.managed_policies),
         sessions: changed(&mut st.sessions),
+        custom_key_stores: changed(&mut st.custom_key_stores),
         clock_offset,
     };
     let mut out = Zeroizing::new(Vec::with_capacity(1024));
@@ -113,6 +119,7 @@ pub(crate) fn replay(st: &mut State, journal: &[u8]) -> usize {
         apply(&mut st.principals, delta.principals);
         apply(&mut st.managed_policies, delta.managed_policies);
         apply(&mut st.sessions, delta.sessions);
+        apply(&mut st.custom_key_stores, delta.custom_key_stores);
         if let Some(offset) = delta.clock_offset.filter(|o| o.is_finite()) {
             st.clock_offset = offset.clamp(0.0, crate::state::MAX_CLOCK_OFFSET);
         }
@@ -128,4 +135,5 @@ pub(crate) fn forget_changes(st: &mut State) {
     st.principals.forget_changes();
     st.managed_policies.forget_changes();
     st.sessions.forget_changes();
+    st.custom_key_stores.forget_changes();
 }

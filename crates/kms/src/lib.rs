@@ -31,9 +31,13 @@ mod api {
 }
 pub mod asym;
 mod audit;
+mod custom_store_state;
 mod iam_state;
+mod import_state;
 mod journal;
+mod key_slots;
 mod tracked;
+pub mod xks;
 pub use audit::{
     Dropped as AuditDropped, MIN_TRAIL_BYTES, ROTATE_KEEP, TRAIL_BYTES, dropped_from_disk,
 };

@@ -15,6 +15,7 @@ use crate::blob::KeyMaterial;
 use crate::policy::PolicyDocument;
 pub use crate::tracked::Tracked;
 
+pub use crate::key_slots::{MRK_PREFIX, MultiRegionRole, id_bytes, slot_of, wire_id};
 pub use ebsim_kms_api::KeyState;
 
 /// One version of key material.
@@ -27,30 +28,97 @@ pub struct Material {
     pub created: f64,
     /// `None` for the original material, else `AUTOMATIC` / `ON_DEMAND`.
     pub rotation_type: Option<String>,
+    /// The material (written `""` while imported material is expired or deleted).
     #[serde(with = "material_b64")]
-    pub secret: KeyMaterial,
+    pub secret: MaterialSecret,
+    /// What was imported with it (keys of origin `EXTERNAL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import_state::ImportedMaterial>,
+}
+
+/// The secret of one material version: absent while imported material is expired or
+/// deleted (the key is then `PendingImport` and nothing seals or opens with it).
+#[derive(Debug)]
+pub struct MaterialSecret(Option<KeyMaterial>);
+
+impl MaterialSecret {
+    /// Present material.
+    pub fn new(m: KeyMaterial) -> Self {
+        Self(Some(m))
+    }
+
+    /// No material.
+    pub fn absent() -> Self {
+        Self(None)
+    }
+
+    /// A copy of the material's bytes (for a multi-Region replica).
+    pub fn bytes(&self) -> Option<Zeroizing<Vec<u8>>> {
+        self.0.as_ref().map(|m| Zeroizing::new(m.expose().to_vec()))
+    }
+
+    /// Whether the material is present.
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// [`KeyMaterial::seal`]; `None` without material.
+    pub fn seal(
+        &self,
+        key_id: &[u8; 16],
+        material_id: &[u8; 32],
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Option<Vec<u8>> {
+        self.0
+            .as_ref()?
+            .seal(key_id, material_id, plaintext, context)
+    }
+
+    /// [`KeyMaterial::open`]; `None` without material.
+    pub fn open(
+        &self,
+        blob: &crate::blob::ParsedBlob<'_>,
+        context: &BTreeMap<String, String>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        self.0.as_ref()?.open(blob, context)
+    }
 }
 
 mod material_b64 {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(m: &KeyMaterial, s: S) -> Result<S::Ok, S::Error> {
-        let text = Zeroizing::new(B64.encode(m.expose()));
-        s.serialize_str(&text)
+    pub fn serialize<S: serde::Serializer>(m: &MaterialSecret, s: S) -> Result<S::Ok, S::Error> {
+        match &m.0 {
+            Some(m) => {
+                let text = Zeroizing::new(B64.encode(m.expose()));
+                s.serialize_str(&text)
+            }
+            None => s.serialize_str(""),
+        }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<KeyMaterial, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MaterialSecret, D::Error> {
         let text = Zeroizing::new(String::deserialize(d)?);
+        if text.is_empty() {
+            return Ok(MaterialSecret::absent());
+        }
         let bytes = Zeroizing::new(
             B64.decode(text.as_bytes())
                 .map_err(|_| serde::de::Error::custom("key material is not base64"))?,
         );
         KeyMaterial::from_slice(&bytes)
+            .map(MaterialSecret::new)
             .ok_or_else(|| serde::de::Error::custom("key material is not 32 bytes"))
     }
 }
 
 impl Material {
+    /// Whether this is imported material waiting for RotateKeyOnDemand.
+    pub fn is_pending_rotation(&self) -> bool {
+        self.import.as_ref().is_some_and(|i| i.pending_rotation)
+    }
+
     pub fn generate(now: f64, rotation_type: Option<&str>) -> Self {
         let mut id_bytes = [0u8; 32];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut id_bytes);
@@ -59,7 +127,8 @@ impl Material {
             id_bytes,
             created: now,
             rotation_type: rotation_type.map(str::to_string),
-            secret: KeyMaterial::generate(),
+            secret: MaterialSecret::new(KeyMaterial::generate()),
+            import: None,
         }
     }
 }
@@ -201,6 +270,22 @@ pub struct Key {
     /// state; `crate::asym`).
     #[serde(default, skip_serializing_if = "KeySecret::is_none")]
     pub secret: KeySecret,
+    /// Import parameters and the expiry of imported material (keys of origin `EXTERNAL`,
+    /// docs/kms.md, "Imported key material").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import_state::KeyImport>,
+    /// The role of a multi-Region key (`None` for a single-Region key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<MultiRegionRole>,
+    /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The external key of an `EXTERNAL_KEY_STORE` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks: Option<crate::custom_store_state::XksBinding>,
+    /// The state an `Unavailable` key returns to when its store is connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_state: Option<KeyState>,
 }
 
 /// The material of an asymmetric or HMAC key, as read (`Stored`, until
@@ -263,12 +348,44 @@ impl<'de> Deserialize<'de> for KeySecret {
 }
 
 impl Key {
+    /// The key's map key in [`State::keys`] ([`slot_of`]).
+    pub fn slot(&self) -> String {
+        slot_of(&self.id, &self.region)
+    }
+
     pub fn is_symmetric(&self) -> bool {
         self.key_spec == "SYMMETRIC_DEFAULT"
     }
 
+    /// The material new ciphertext is sealed with: the last one, except imported material
+    /// still pending rotation.
     pub fn current_material(&self) -> Option<&Material> {
-        self.materials.last()
+        self.materials
+            .iter()
+            .rev()
+            .find(|m| !m.is_pending_rotation())
+    }
+
+    /// Whether the key is of origin `EXTERNAL`.
+    pub fn is_external(&self) -> bool {
+        self.origin == "EXTERNAL"
+    }
+
+    /// Whether an `EXTERNAL` key lacks material it needs: none imported yet, or one of its
+    /// materials (other than one pending rotation) expired or deleted.
+    pub fn missing_material(&self) -> bool {
+        if !self.is_external() {
+            return false;
+        }
+        if self.is_symmetric() {
+            self.materials.is_empty()
+                || self
+                    .materials
+                    .iter()
+                    .any(|m| !m.is_pending_rotation() && !m.secret.is_present())
+        } else {
+            self.secret.is_none()
+        }
     }
 }
 
@@ -458,6 +575,9 @@ pub struct State {
     /// Session access key id (`ASIA…`) → session.
     #[serde(default)]
     pub sessions: Tracked<crate::iam_state::Session>,
+    /// Custom key store id → store.
+    #[serde(default)]
+    pub custom_key_stores: Tracked<crate::custom_store_state::CustomKeyStore>,
     /// Simulated time offset, seconds: finite, 0 ..= [`MAX_CLOCK_OFFSET`]. A state written
     /// before the bound (an offset saved as `null` after an overflow, or beyond the bound)
     /// opens with the offset brought back into it.
@@ -478,13 +598,25 @@ fn bounded_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Erro
 }
 
 impl State {
+    /// The key of `region` a ciphertext blob names by its 16 key id bytes: a key with that
+    /// UUID, or the multi-Region key of that region whose id has those bytes.
+    pub fn blob_key(&self, id: &[u8; 16], region: ebsim_kms_api::Region) -> Option<&Key> {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let uuid: &str = uuid::Uuid::from_bytes(*id)
+            .hyphenated()
+            .encode_lower(&mut text);
+        if let Some(k) = self.keys.get(uuid).filter(|k| region == *k.region) {
+            return Some(k);
+        }
+        let mrk = slot_of(&format!("{MRK_PREFIX}{}", hex::encode(id)), region.as_str());
+        self.keys.get(&mrk)
+    }
+
     /// Rebuilds what is not serialized (compiled policies, id bytes). Errors name what is
     /// wrong.
     pub fn rehydrate(&mut self) -> Result<(), String> {
         for key in self.keys.values_mut_all() {
-            let uuid =
-                uuid::Uuid::parse_str(&key.id).map_err(|_| format!("bad key id {}", key.id))?;
-            key.id_bytes = *uuid.as_bytes();
+            key.id_bytes = id_bytes(&key.id).ok_or_else(|| format!("bad key id {}", key.id))?;
             let doc = PolicyDocument::parse_key_policy(&key.policy_text)
                 .map_err(|e| format!("key policy of {}: {e}", key.arn))?;
             key.policy = Some(Arc::new(doc));

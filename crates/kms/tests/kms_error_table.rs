@@ -1221,7 +1221,7 @@ fn a_disabled_key_is_not_rotated_and_rotates_once_when_enabled_again() {
 }
 
 #[test]
-fn create_key_enums_and_unsupported_origins() {
+fn create_key_enums_and_origins() {
     let (kms, _) = kms();
     for (req, want) in [
         (
@@ -1229,12 +1229,12 @@ fn create_key_enums_and_unsupported_origins() {
             ErrorType::ValidationException,
         ),
         (
-            json!({"Origin": "EXTERNAL"}),
-            ErrorType::UnsupportedOperationException,
+            json!({"Origin": "AWS_CLOUDHSM"}),
+            ErrorType::ValidationException,
         ),
         (
-            json!({"MultiRegion": true}),
-            ErrorType::UnsupportedOperationException,
+            json!({"Origin": "EXTERNAL_KEY_STORE", "CustomKeyStoreId": "cks-1234567890abcdef0"}),
+            ErrorType::CustomKeyStoreNotFoundException,
         ),
         (
             json!({"KeySpec": "AES_999"}),

@@ -329,7 +329,7 @@ impl VolumeRoot {
                 .is_some_and(|v| v.attached.load(Ordering::Acquire))),
             Inner::Dir(_) => {
                 let dir = self.volume_dir(volume_id).unwrap_or_default();
-                match lock_dir(&dir, volume_id) {
+                match try_lock_dir(&dir, volume_id) {
                     Ok(_) => Ok(false),
                     Err(VolumeError::InUse(_)) => Ok(true),
                     Err(e) => Err(e),
@@ -352,7 +352,7 @@ impl VolumeRoot {
                 if real_dir(&dir).is_err() {
                     return Err(VolumeError::NotFound(volume_id.to_owned()));
                 }
-                match lock_dir(&dir, volume_id) {
+                match try_lock_dir(&dir, volume_id) {
                     Ok(_) => Ok(false),
                     Err(VolumeError::InUse(_)) => Ok(true),
                     Err(e) => Err(e),
@@ -534,8 +534,33 @@ pub(crate) fn real_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Opens `dir/lock` and takes an exclusive, non-blocking lock on it.
+/// How long [`lock_dir`] waits out a lock that a process being spawned holds for a moment.
+const SPAWN_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Takes the volume's lock to use the volume (attach, delete, update, resize).
+///
+/// A lock just released by this process can still be held for a moment: a child that another
+/// thread of this process is spawning has a copy of every descriptor until its `exec` closes
+/// them (they are close-on-exec), and a `flock` lasts while any copy of its descriptor is
+/// open. A test binary that runs commands in threads while spawning processes meets this;
+/// so the lock is retried for up to [`SPAWN_WINDOW`] before the volume is reported in use.
+/// Probes ([`VolumeRoot::is_attached`], [`VolumeRoot::is_locked`]) do not wait.
 pub(crate) fn lock_dir(dir: &Path, volume_id: &str) -> Result<ExclusiveLock, VolumeError> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match try_lock_dir(dir, volume_id) {
+            Err(VolumeError::InUse(_)) if start.elapsed() < SPAWN_WINDOW => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(32));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens `dir/lock` and takes an exclusive, non-blocking lock on it.
+pub(crate) fn try_lock_dir(dir: &Path, volume_id: &str) -> Result<ExclusiveLock, VolumeError> {
     let path = dir.join(LOCK_FILE);
     match ExclusiveLock::try_acquire(&path) {
         Ok(lock) => Ok(lock),

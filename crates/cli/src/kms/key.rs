@@ -84,6 +84,9 @@ enum KeyCmd {
     Mac(super::sign::MacArgs),
     /// Verify an HMAC (exit status 0 when it matches).
     VerifyMac(super::sign::VerifyMacArgs),
+    /// Bring your own key material: create (or name) a key of origin EXTERNAL, wrap the
+    /// material with its wrapping public key, import it.
+    Import(super::import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +185,7 @@ fn create_request(a: &CreateArgs) -> Result<Value, CliError> {
 /// Runs `ebsim key`.
 pub(crate) fn run(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
     let need = match args.cmd {
-        KeyCmd::Create(_) => DataDir::Create,
+        KeyCmd::Create(_) | KeyCmd::Import(_) => DataDir::Create,
         _ => DataDir::Existing,
     };
     let kms = kms_client(global, need)?;
@@ -192,6 +195,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
         KeyCmd::PublicKey(a) => return super::sign::public_key(global, &kms, a),
         KeyCmd::Mac(a) => return super::sign::mac(global, &kms, a),
         KeyCmd::VerifyMac(a) => return super::sign::verify_mac(global, &kms, a),
+        KeyCmd::Import(a) => return super::import::import(global, &kms, a),
         _ => {}
     }
     let (op, req) = match &args.cmd {
@@ -272,7 +276,8 @@ pub(crate) fn run(global: &GlobalArgs, args: &KeyArgs) -> Result<(), CliError> {
         | KeyCmd::Verify(_)
         | KeyCmd::PublicKey(_)
         | KeyCmd::Mac(_)
-        | KeyCmd::VerifyMac(_) => return Ok(()),
+        | KeyCmd::VerifyMac(_)
+        | KeyCmd::Import(_) => return Ok(()),
     };
     let out = kms.call(&Identity::Default, op, req)?;
     if global.json {

@@ -6,6 +6,7 @@ pub(crate) mod alias;
 pub(crate) mod audit;
 pub(crate) mod clock;
 pub(crate) mod grant;
+pub(crate) mod import;
 pub(crate) mod key;
 pub(crate) mod serve;
 pub(crate) mod sign;

@@ -305,6 +305,7 @@ fn class_contains(class: &str, c: char) -> bool {
         if items[i] == '\\' && i + 1 < items.len() {
             let hit = match items[i + 1] {
                 'w' => c.is_ascii_alphanumeric() || c == '_',
+                's' => c.is_whitespace(),
                 other => c == other,
             };
             if hit {

@@ -47,9 +47,9 @@ request! {
         customer_master_key_spec, CUSTOMER_MASTER_KEY_SPEC: Option<String> = "CustomerMasterKeySpec", Value, [];
         /// The key usage (required for every spec but `SYMMETRIC_DEFAULT`).
         key_usage, KEY_USAGE: Option<String> = "KeyUsage", Value, [];
-        /// Where the key material comes from (only `AWS_KMS` is supported).
+        /// Where the key material comes from (`AWS_KMS` or `EXTERNAL`).
         origin, ORIGIN: Option<String> = "Origin", Value, [Rule::Enum(ORIGINS)];
-        /// A multi-Region key (not supported).
+        /// A multi-Region primary key (`mrk-` id).
         multi_region, MULTI_REGION: bool = "MultiRegion", Value, [];
         /// Skips the check that the policy lets the caller manage the key.
         bypass_policy_lockout_safety_check, BYPASS_POLICY_LOCKOUT_SAFETY_CHECK: bool = "BypassPolicyLockoutSafetyCheck", Value, [];
@@ -57,6 +57,12 @@ request! {
         policy, POLICY: Option<String> = "Policy", Hidden, [];
         /// Tags (read after the other checks, tag by tag).
         tags, TAGS: Option<Vec<super::tags::Tag>> = "Tags", Hidden, [];
+        /// The custom key store of an `AWS_CLOUDHSM` or `EXTERNAL_KEY_STORE` key.
+        custom_key_store_id, CUSTOM_KEY_STORE_ID: Option<String> = "CustomKeyStoreId", Value,
+            [Rule::Length { min: 1, max: Some(64) }];
+        /// The external key of an `EXTERNAL_KEY_STORE` key.
+        xks_key_id, XKS_KEY_ID: Option<String> = "XksKeyId", Value,
+            [Rule::Length { min: 1, max: Some(128) }, Rule::Pattern("^[a-zA-Z0-9-_.]+$")];
     }
 
     /// DescribeKey: a key's metadata.
@@ -160,11 +166,39 @@ pub struct KeyMetadata {
     /// The key agreement algorithms of a `KEY_AGREEMENT` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_agreement_algorithms: Option<Vec<String>>,
-    /// Whether the key is multi-Region (never).
+    /// When the key material of an `EXTERNAL` key expires (the earliest expiry of its
+    /// materials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
+    /// Whether the imported material of an `EXTERNAL` key expires (absent until material is
+    /// imported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    /// Whether the key is multi-Region.
     pub multi_region: bool,
+    /// The primary and replicas of a multi-Region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<super::multi_region::MultiRegionConfiguration>,
+    /// The custom key store of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The CloudHSM cluster of an `AWS_CLOUDHSM` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// The external key of an `EXTERNAL_KEY_STORE` key (`{"Id": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks_key_configuration: Option<XksKeyConfiguration>,
     /// The current key material of a symmetric key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
+}
+
+/// `XksKeyConfiguration` of DescribeKey.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct XksKeyConfiguration {
+    /// The external key's id.
+    pub id: String,
 }
 
 /// The answer of CreateKey.
@@ -189,8 +223,10 @@ pub struct DescribeKeyResponse {
 pub struct ScheduleKeyDeletionResponse {
     /// The key's ARN.
     pub key_id: String,
-    /// When the key is deleted (epoch seconds).
-    pub deletion_date: f64,
+    /// When the key is deleted (epoch seconds; absent for a primary waiting for its replicas
+    /// to be deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
     /// `PendingDeletion`.
     pub key_state: String,
     /// The waiting period in days.
@@ -324,7 +360,13 @@ mod tests {
             mac_algorithms: None,
             signing_algorithms: None,
             key_agreement_algorithms: None,
+            valid_to: None,
+            expiration_model: None,
             multi_region: false,
+            multi_region_configuration: None,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
+            xks_key_configuration: None,
             current_key_material_id: None,
         };
         let v = serde_json::to_value(&meta).unwrap();

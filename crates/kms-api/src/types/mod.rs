@@ -24,8 +24,11 @@ mod macros;
 pub mod aliases;
 pub mod asym;
 pub mod crypto;
+pub mod custom_key_stores;
 pub mod grants;
+pub mod import;
 pub mod keys;
+pub mod multi_region;
 pub mod policy;
 pub mod rotation;
 pub mod tags;
@@ -78,6 +81,17 @@ pub const ALL: &[(&str, &[MemberSpec])] = &[
     entry::<asym::GenerateDataKeyPairRequest>(),
     entry::<asym::GenerateDataKeyPairWithoutPlaintextRequest>(),
     entry::<asym::GetKeyLastUsageRequest>(),
+    entry::<import::GetParametersForImportRequest>(),
+    entry::<import::ImportKeyMaterialRequest>(),
+    entry::<import::DeleteImportedKeyMaterialRequest>(),
+    entry::<multi_region::ReplicateKeyRequest>(),
+    entry::<multi_region::UpdatePrimaryRegionRequest>(),
+    entry::<custom_key_stores::CreateCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DescribeCustomKeyStoresRequest>(),
+    entry::<custom_key_stores::ConnectCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DisconnectCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::DeleteCustomKeyStoreRequest>(),
+    entry::<custom_key_stores::UpdateCustomKeyStoreRequest>(),
 ];
 
 const fn entry<R: Request>() -> (&'static str, &'static [MemberSpec]) {
@@ -101,6 +115,8 @@ pub enum MemberRef<'a> {
     Int(i64),
     /// A boolean.
     Bool(bool),
+    /// A number that need not be whole (a timestamp, epoch seconds).
+    Number(f64),
     /// A map of strings.
     Map(&'a StringMap),
     /// A list of strings.
@@ -129,6 +145,11 @@ impl AsMemberRef for Option<String> {
 impl AsMemberRef for Option<i64> {
     fn member_ref(&self) -> Option<MemberRef<'_>> {
         self.map(MemberRef::Int)
+    }
+}
+impl AsMemberRef for Option<f64> {
+    fn member_ref(&self) -> Option<MemberRef<'_>> {
+        self.map(MemberRef::Number)
     }
 }
 impl AsMemberRef for bool {
@@ -231,6 +252,18 @@ impl Member for Option<i64> {
             .map(|v| {
                 v.as_i64()
                     .ok_or_else(|| ser(format!("Value for {name} is not an integer")))
+            })
+            .transpose()
+    }
+}
+
+impl Member for Option<f64> {
+    fn read(m: &Map<String, Value>, name: &str) -> Result<Self, KmsError> {
+        get(m, name)
+            .map(|v| {
+                v.as_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| ser(format!("Value for {name} is not a timestamp")))
             })
             .transpose()
     }

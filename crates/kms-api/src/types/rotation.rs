@@ -84,8 +84,20 @@ pub struct RotationsListEntry {
     pub key_id: String,
     /// The key material.
     pub key_material_id: String,
-    /// `CURRENT` or `NON_CURRENT`.
+    /// The description of imported material.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+    /// `IMPORTED` or `PENDING_IMPORT` (imported material only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_state: Option<String>,
+    /// `CURRENT`, `NON_CURRENT` or `PENDING_ROTATION`.
     pub key_material_state: String,
+    /// Whether imported material expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
+    /// When imported material expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
     /// When the rotation that made it happened (absent for the original material).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_date: Option<f64>,

@@ -114,20 +114,16 @@ pub fn run(c: &mut Corpus) -> Keys {
             json!({"KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "RSA_2048"}),
         ),
         (
-            "keys/create refused: Origin EXTERNAL",
-            json!({"Origin": "EXTERNAL"}),
+            "keys/create refused: Origin EXTERNAL_KEY_STORE without a store",
+            json!({"Origin": "EXTERNAL_KEY_STORE"}),
         ),
         (
-            "keys/create refused: Origin EXTERNAL_KEY_STORE",
-            json!({"Origin": "EXTERNAL_KEY_STORE"}),
+            "keys/create refused: XksKeyId without Origin EXTERNAL_KEY_STORE",
+            json!({"XksKeyId": "ext-1"}),
         ),
         (
             "keys/create refused: unknown Origin",
             json!({"Origin": "ON_PREMISES"}),
-        ),
-        (
-            "keys/create refused: MultiRegion",
-            json!({"MultiRegion": true}),
         ),
         (
             "keys/create refused: reserved tag key",

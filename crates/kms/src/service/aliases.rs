@@ -33,7 +33,7 @@ impl Kms {
                 "Aliases cannot point to AWS managed keys.",
             ));
         }
-        Ok(key.id.clone())
+        Ok(key.slot())
     }
 
     /// LimitExceededException when `target` already has 50 aliases other than `alias_arn`.
@@ -225,7 +225,7 @@ impl Kms {
             .map(|a| AliasListEntry {
                 alias_name: a.name.clone(),
                 alias_arn: a.arn.clone(),
-                target_key_id: Some(a.target_key_id.clone()),
+                target_key_id: Some(crate::state::wire_id(&a.target_key_id).to_owned()),
                 creation_date: Some(a.created),
                 last_updated_date: Some(a.updated),
             })

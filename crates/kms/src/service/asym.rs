@@ -216,6 +216,7 @@ impl Kms {
         let mut cv = self.base_conditions(caller);
         cv.insert("kms:KeySpec", key.key_spec.clone());
         cv.insert("kms:KeyUsage", key.key_usage.clone());
+        Self::key_conditions(&mut cv, key);
         for (k, v) in extra {
             cv.insert(k, *v);
         }

@@ -206,15 +206,15 @@ impl Kms {
         } else {
             resource.as_str()
         };
-        if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
+        if crate::state::id_bytes(id).is_none() {
             return Err(err(
                 ErrorType::NotFoundException,
                 format!("Invalid keyId '{key_ref}'"),
             ));
         }
         let arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
-        match st.keys.get(id) {
-            Some(k) if k.account == account && region == *k.region => Ok(k.id.clone()),
+        match st.keys.get(&crate::state::slot_of(id, region.as_str())) {
+            Some(k) if k.account == account && region == *k.region => Ok(k.slot()),
             _ => Err(not_found(&arn)),
         }
     }
@@ -461,6 +461,7 @@ impl Kms {
     ) -> R<&'a Key> {
         let key = self.key(st, caller, key_ref, forms, ev)?;
         let mut cv = self.base_conditions(caller);
+        Self::key_conditions(&mut cv, key);
         if let Some(c) = what.ctx {
             Self::context_conditions(&mut cv, c);
         }

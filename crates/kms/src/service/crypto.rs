@@ -35,6 +35,9 @@ pub(super) fn seal<'k>(
     let m = key
         .current_material()
         .ok_or_else(|| internal("The key has no key material."))?;
+    // An external key store key: the proxy's layer first (crate::xks).
+    let layered = crate::xks::outer_seal(key, plaintext)?;
+    let plaintext = layered.as_deref().map_or(plaintext, Vec::as_slice);
     let blob = m
         .secret
         .seal(&key.id_bytes, &m.id_bytes, plaintext, ctx)
@@ -169,27 +172,24 @@ impl Kms {
             ctx,
         } = sealed;
         let parsed = blob::parse(blob_bytes).ok_or_else(KmsError::invalid_ciphertext)?;
-        let mut id_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id: &str = uuid::Uuid::from_bytes(parsed.key_id)
-            .hyphenated()
-            .encode_lower(&mut id_text);
         let asked = match key_param {
             Some(k) => Some(self.resolve_id(st, caller, k, Forms::All)?),
             None => None,
         };
         let region = self.region_of(caller);
-        let key = st.keys.get(id).filter(|k| region == *k.region).ok_or_else(|| {
+        let key = st.blob_key(&parsed.key_id, region).ok_or_else(|| {
             err(ErrorType::AccessDeniedException, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
         })?;
         ev.key(key);
         let mut cv = self.base_conditions(caller);
+        Self::key_conditions(&mut cv, key);
         Self::context_conditions(&mut cv, ctx);
         let a = self.authorize(st, caller, key, &cv, KeyUse::grantable(action, Some(ctx)))?;
         ev.grant_id = a.grant_id;
         ev.sid = a.sid;
         Self::check_state("Decrypt", key)?;
         Self::check_symmetric(key, "Decrypt")?;
-        if asked.is_some_and(|a| a != key.id) {
+        if asked.is_some_and(|a| crate::state::wire_id(&a) != key.id) {
             return Err(err(
                 ErrorType::IncorrectKeyException,
                 "The key ID in the request does not identify a CMK that can perform this operation.",
@@ -204,6 +204,7 @@ impl Kms {
             .secret
             .open(&parsed, ctx)
             .ok_or_else(KmsError::invalid_ciphertext)?;
+        let plaintext = crate::xks::outer_open(key, plaintext)?;
         Ok((key, plaintext, m.id.as_str()))
     }
 

@@ -265,7 +265,7 @@ impl Kms {
                 key.arn, key.key_spec
             )));
         }
-        let (key_id, key_arn) = (key.id.clone(), key.arn.clone());
+        let (key_id, key_arn) = (key.slot(), key.arn.clone());
         let mut ops_sorted = ops.to_vec();
         ops_sorted.sort();
         ops_sorted.dedup();
@@ -343,7 +343,7 @@ impl Kms {
                             "The grant token refers to a grant that does not exist.",
                         )
                     })?;
-                (key.id.clone(), gid)
+                (key.slot(), gid)
             }
             None => {
                 let key_ref = req.get(&Q::KEY_ID, req.key_id.as_deref())?;
@@ -504,7 +504,7 @@ impl Kms {
         let id = {
             let key_id = req.key_id.as_deref();
             let key = self.managed_key_ref(st, caller, key_id, &Q::KEY_ID, Q::OPERATION, ev)?;
-            key.id.clone()
+            key.slot()
         };
         if !is_grant_id(gid) {
             return Err(err(ErrorType::InvalidGrantIdException, "Invalid grant ID."));

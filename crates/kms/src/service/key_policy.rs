@@ -108,7 +108,7 @@ impl Kms {
         let (id, arn) = {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, Q::OPERATION, ev)?;
-            (key.id.clone(), key.arn.clone())
+            (key.slot(), key.arn.clone())
         };
         if name != DEFAULT_POLICY_NAME {
             return Err(Q::POLICY_NAME.violation(POLICY_NAME_RULE, name));

@@ -74,7 +74,11 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         key_usage: k.key_usage.clone(),
         key_state: k.state.name().to_owned(),
         deletion_date,
-        pending_deletion_window_in_days: deletion_date.and(k.pending_window_days),
+        pending_deletion_window_in_days: if k.state == KeyState::PendingReplicaDeletion {
+            k.pending_window_days
+        } else {
+            deletion_date.and(k.pending_window_days)
+        },
         origin: k.origin.clone(),
         key_manager: (if k.aws_managed { "AWS" } else { "CUSTOMER" }).to_owned(),
         customer_master_key_spec: k.key_spec.clone(),
@@ -83,8 +87,23 @@ pub(super) fn key_metadata(k: &Key) -> KeyMetadata {
         mac_algorithms: mac,
         signing_algorithms: signing,
         key_agreement_algorithms: agreement,
-        multi_region: false,
-        current_key_material_id: k.current_material().map(|m| m.id.clone()),
+        valid_to: import::expiry_metadata(k).1,
+        expiration_model: import::expiry_metadata(k).0,
+        multi_region: k.multi_region.is_some(),
+        // Filled in by the callers that have the state (`multi_region::configuration`).
+        multi_region_configuration: None,
+        custom_key_store_id: k.custom_key_store_id.clone(),
+        // Filled in by the callers that have the state (`custom_key_stores::cluster_of`).
+        cloud_hsm_cluster_id: None,
+        xks_key_configuration: k.xks.as_ref().map(|x| {
+            ebsim_kms_api::types::keys::XksKeyConfiguration {
+                id: x.key_id.clone(),
+            }
+        }),
+        current_key_material_id: k
+            .current_material()
+            .filter(|_| k.custom_key_store_id.is_none())
+            .map(|m| m.id.clone()),
     }
 }
 
@@ -179,7 +198,7 @@ impl Kms {
                 ),
             ));
         }
-        let id = key.id.clone();
+        let id = key.slot();
         st.keys.insert(id.clone(), key);
         st.aliases.insert(
             alias_arn.clone(),
@@ -237,6 +256,11 @@ impl Kms {
             grants: Vec::new(),
             tags: Vec::new(),
             secret: crate::state::KeySecret::None,
+            import: None,
+            multi_region: None,
+            custom_key_store_id: None,
+            xks: None,
+            available_state: None,
         }
     }
 
@@ -266,7 +290,17 @@ impl Kms {
                 } else {
                     ""
                 });
-        let mut asked = vec![("kms:KeySpec", asked_spec)];
+        let mut asked = vec![
+            ("kms:KeySpec", asked_spec),
+            ("kms:KeyOrigin", req.origin.as_deref().unwrap_or("AWS_KMS")),
+            (
+                "kms:MultiRegion",
+                if req.multi_region { "true" } else { "false" },
+            ),
+        ];
+        if req.multi_region {
+            asked.push(("kms:MultiRegionKeyType", "PRIMARY"));
+        }
         if !asked_usage.is_empty() {
             asked.push(("kms:KeyUsage", asked_usage));
         }
@@ -311,18 +345,6 @@ impl Kms {
         }
         if let Some(o) = req.origin.as_deref() {
             Q::ORIGIN.check_str(o)?;
-            if o != "AWS_KMS" {
-                return Err(err(
-                    ErrorType::UnsupportedOperationException,
-                    format!("Origin {o} is not supported by this KMS."),
-                ));
-            }
-        }
-        if req.multi_region {
-            return Err(err(
-                ErrorType::UnsupportedOperationException,
-                "Multi-Region keys are not supported by this KMS.",
-            ));
         }
         let tags = match req.get(&Q::TAGS, req.tags.as_deref()) {
             Ok(tags) => parse_tags_list(tags)?,
@@ -372,15 +394,41 @@ impl Kms {
             now,
         );
         key.tags = tags;
-        if let Some(asym) = crate::asym::Spec::parse(spec) {
+        if req.multi_region {
+            let (id, bytes) = multi_region::new_mrk_id();
+            key.arn = format!("arn:aws:kms:{region}:{account}:key/{id}");
+            key.id = id;
+            key.id_bytes = bytes;
+            key.multi_region = Some(crate::state::MultiRegionRole::Primary);
+        }
+        let external = req.origin.as_deref() == Some("EXTERNAL");
+        if req.custom_key_store_id.is_some()
+            || matches!(
+                req.origin.as_deref(),
+                Some("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+            )
+        {
+            self.in_custom_key_store(st, caller, req, &mut key)?;
+        } else if req.xks_key_id.is_some() {
+            return Err(validation(
+                "XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.",
+            ));
+        } else if external {
+            // The material comes with ImportKeyMaterial (docs/kms.md, "Imported key material").
+            key.origin = "EXTERNAL".into();
+            key.materials.clear();
+            key.state = KeyState::PendingImport;
+        } else if let Some(asym) = crate::asym::Spec::parse(spec) {
             let material = crate::asym::PrivateKey::generate(asym, usage == "KEY_AGREEMENT")
                 .map_err(|_| internal("Key generation failed."))?;
             key.secret = crate::state::KeySecret::Ready(Box::new(material));
         }
         ev.key(&key);
-        let key_metadata = key_metadata(&key);
+        let mut key_metadata = key_metadata(&key);
+        key_metadata.multi_region_configuration = multi_region::configuration(st, &key);
+        key_metadata.cloud_hsm_cluster_id = custom_key_stores::cluster_of(st, &key);
         ev.response = Some(json!({"keyMetadata": {"keyId": key.id, "arn": key.arn}}));
-        st.keys.insert(key.id.clone(), key);
+        st.keys.insert(key.slot(), key);
         Ok(CreateKeyResponse { key_metadata })
     }
 
@@ -395,9 +443,10 @@ impl Kms {
         let key_ref = DescribeKeyRequest::KEY_ID.check_present(req.key_id.as_deref())?;
         let what = KeyUse::grantable("DescribeKey", None);
         let key = self.key_access(st, caller, key_ref, Forms::All, what, ev)?;
-        Ok(DescribeKeyResponse {
-            key_metadata: key_metadata(key),
-        })
+        let mut key_metadata = key_metadata(key);
+        key_metadata.multi_region_configuration = multi_region::configuration(st, key);
+        key_metadata.cloud_hsm_cluster_id = custom_key_stores::cluster_of(st, key);
+        Ok(DescribeKeyResponse { key_metadata })
     }
 
     pub(super) fn list_keys(
@@ -463,9 +512,18 @@ impl Kms {
         let id = {
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         if let Some(k) = st.keys.get_mut(&id) {
+            // A key whose store is not connected takes the new state once it is.
+            if k.state == KeyState::Unavailable {
+                k.available_state = Some(if op == "EnableKey" {
+                    KeyState::Enabled
+                } else {
+                    KeyState::Disabled
+                });
+                return Ok(EmptyResponse {});
+            }
             // Automatic rotations that fell due while the key was disabled happen
             // once, now (docs/kms.md, "Ciphertext, grants, time"), not once per missed period.
             if op == "EnableKey"
@@ -499,7 +557,7 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.description = d.to_string();
@@ -528,21 +586,31 @@ impl Kms {
                 ));
             }
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         Q::PENDING_WINDOW_IN_DAYS.check_int(days)?;
+        // A multi-Region primary waits for its replicas to be deleted first (docs/kms.md,
+        // "Multi-Region keys").
+        let has_replicas = st.keys.get(&id).is_some_and(|k| {
+            k.multi_region == Some(crate::state::MultiRegionRole::Primary)
+                && multi_region::related(st, k).len() > 1
+        });
         let k = st
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        let date = now + days as f64 * DAY;
-        k.state = KeyState::PendingDeletion;
-        k.deletion_date = Some(date);
+        let date = (!has_replicas).then_some(now + days as f64 * DAY);
+        k.state = if has_replicas {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
+        k.deletion_date = date;
         k.pending_window_days = Some(days as u32);
         Ok(ScheduleKeyDeletionResponse {
             key_id: k.arn.clone(),
             deletion_date: date,
-            key_state: KeyState::PendingDeletion.name().to_owned(),
+            key_state: k.state.name().to_owned(),
             pending_window_in_days: days,
         })
     }
@@ -560,13 +628,18 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             Self::check_state(op, key)?;
-            key.id.clone()
+            key.slot()
         };
         let k = st
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        k.state = KeyState::Disabled;
+        // An imported key without its material goes back to waiting for it.
+        k.state = if k.missing_material() {
+            KeyState::PendingImport
+        } else {
+            KeyState::Disabled
+        };
         k.deletion_date = None;
         k.pending_window_days = None;
         Ok(CancelKeyDeletionResponse {

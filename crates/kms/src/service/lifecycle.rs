@@ -47,8 +47,17 @@ impl Kms {
             }
             if let Some(r) = &k.rotation
                 && k.state == KeyState::Enabled
+                && !is_replica(k)
             {
                 due = due.min(r.next);
+            }
+            if let Some(v) = import::next_expiry(k) {
+                due = due.min(v);
+            }
+        }
+        for s in st.custom_key_stores.values() {
+            if let Some(t) = s.settles_at() {
+                due = due.min(t);
             }
         }
         self.next_due.store(due.to_bits(), Ordering::Release);
@@ -65,20 +74,25 @@ impl Kms {
             .keys
             .values()
             .filter(|k| k.deletion_date.is_some_and(|d| d <= now))
-            .map(|k| k.id.clone())
+            .map(|k| k.slot())
             .collect();
         for id in doomed {
             st.keys.remove(&id);
             st.aliases.retain(|_, a| a.target_key_id != id);
             changed = true;
         }
+        changed |= Self::settle_replica_deletions(&mut st, now);
+        changed |= Self::settle_connections(&mut st, now);
+        changed |= Self::expire_imported(&mut st, now);
         let due: Vec<String> = st
             .keys
             .values()
             .filter(|k| {
-                k.state == KeyState::Enabled && k.rotation.as_ref().is_some_and(|r| r.next <= now)
+                k.state == KeyState::Enabled
+                    && !is_replica(k)
+                    && k.rotation.as_ref().is_some_and(|r| r.next <= now)
             })
-            .map(|k| k.id.clone())
+            .map(|k| k.slot())
             .collect();
         for id in due {
             let Some(key) = st.keys.get_mut(&id) else {
@@ -97,6 +111,7 @@ impl Kms {
             if let Some(r) = key.rotation.as_mut() {
                 r.next = next;
             }
+            Self::sync_replicas(&mut st, &id);
         }
         if changed {
             self.persist(&mut st)?;
@@ -104,6 +119,11 @@ impl Kms {
         self.update_due(&st);
         Ok(())
     }
+}
+
+/// Whether `k` is a multi-Region replica: its primary rotates for it.
+fn is_replica(k: &Key) -> bool {
+    k.multi_region == Some(crate::state::MultiRegionRole::Replica)
 }
 
 /// Writes `st` as the snapshot of the generation after its own, then empties the journal.

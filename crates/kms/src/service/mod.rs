@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::api::{Caller, ErrorType, KmsError, Region};
 use crate::audit::AuditLog;
 use crate::blob;
+use crate::blob::KeyMaterial;
 use crate::clock::{Clock, SystemClock, iso8601};
 use crate::fault::{FaultKind, Faults};
 use crate::policy::{
@@ -31,14 +32,18 @@ mod aliases;
 mod asym;
 mod asym_reencrypt;
 mod authz;
+mod backend;
 mod crypto;
+mod custom_key_stores;
 mod dry_run;
 mod grant_principals;
 mod grants;
 mod iam;
+mod import;
 mod key_policy;
 mod keys;
 mod lifecycle;
+mod multi_region;
 mod record;
 mod request;
 mod rotation;
@@ -54,6 +59,7 @@ use ebsim_kms_api::types::crypto::{
 pub use admin::ADMIN_OPERATIONS;
 use aliases::*;
 use authz::*;
+use backend::{wipe_plaintext, wiped_body};
 pub use grants::GRANT_OPERATIONS;
 use grants::*;
 use keys::*;
@@ -600,6 +606,9 @@ impl Kms {
                 .handle_generate_random(st, caller, &parse(req)?)
                 .and_then(to_json),
             "ListKeys" => self.list_keys(st, caller, &parse(req)?).and_then(to_json),
+            "DescribeCustomKeyStores" => self
+                .describe_custom_key_stores(st, caller, &parse(req)?)
+                .and_then(to_json),
             "ListAliases" => self
                 .list_aliases(st, caller, &parse_staged(req)?)
                 .and_then(to_json),
@@ -695,80 +704,40 @@ impl Kms {
             "RevokeGrant" => self
                 .revoke_grant(st, caller, &parse(req)?, ev, dry)
                 .and_then(to_json),
+            "GetParametersForImport" => self
+                .get_parameters_for_import(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "ImportKeyMaterial" => self
+                .import_key_material(st, caller, &parse(req)?, ev, now)
+                .and_then(to_json),
+            "CreateCustomKeyStore" => self
+                .create_custom_key_store(st, caller, &parse(req)?, now)
+                .and_then(to_json),
+            "ConnectCustomKeyStore" => self
+                .connect_custom_key_store(st, caller, &parse(req)?, now)
+                .and_then(to_json),
+            "DisconnectCustomKeyStore" => self
+                .disconnect_custom_key_store(st, caller, &parse(req)?)
+                .and_then(to_json),
+            "DeleteCustomKeyStore" => self
+                .delete_custom_key_store(st, caller, &parse(req)?)
+                .and_then(to_json),
+            "UpdateCustomKeyStore" => self
+                .update_custom_key_store(st, caller, &parse(req)?)
+                .and_then(to_json),
+            "ReplicateKey" => self
+                .replicate_key(st, caller, &parse_staged(req)?, ev, now)
+                .and_then(to_json),
+            "UpdatePrimaryRegion" => self
+                .update_primary_region(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
+            "DeleteImportedKeyMaterial" => self
+                .delete_imported_key_material(st, caller, &parse(req)?, ev)
+                .and_then(to_json),
             _ => Err(err(
                 ErrorType::UnknownOperationException,
                 format!("Unknown operation {op}"),
             )),
         }
-    }
-}
-
-/// Whether a member of a request or response carries plaintext: `Plaintext` (Encrypt,
-/// Decrypt, GenerateDataKey, GenerateRandom), `PrivateKeyPlaintext`, `Message` (GenerateMac,
-/// Sign, Verify), `SharedSecret` (DeriveSharedSecret).
-fn carries_plaintext(member: &str) -> bool {
-    member.contains("Plaintext") || member == "Message" || member == "SharedSecret"
-}
-
-/// Wipes the text of the members of `m` that carry plaintext, then drops it.
-fn wipe_plaintext(mut m: Map<String, Value>) {
-    for (name, v) in &mut m {
-        if carries_plaintext(name)
-            && let Value::String(s) = v
-        {
-            zeroize::Zeroize::zeroize(s);
-        }
-    }
-}
-
-/// An answer of the general path as its body: written into a buffer of its exact size (a
-/// growing buffer would leave copies of a plaintext in freed memory), then the plaintext
-/// members of the value are wiped (docs/kms.md, "Plaintext in memory").
-fn wiped_body(out: Value) -> Vec<u8> {
-    let body = ebsim_kms_api::to_wiped_vec(&out)
-        .map_or_else(|_| b"{}".to_vec(), |mut b| std::mem::take(&mut *b));
-    if let Value::Object(m) = out {
-        wipe_plaintext(m);
-    }
-    body
-}
-
-impl ebsim_kms_api::Backend for Kms {
-    fn call(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-        Kms::call(self, caller, operation, body)
-    }
-
-    fn admin(&self, caller: &Caller, operation: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-        Kms::admin(self, caller, operation, body)
-    }
-
-    fn lookup_access_key(&self, access_key_id: &str) -> Option<Credential> {
-        Kms::lookup_access_key(self, access_key_id)
-    }
-
-    fn service_access_key_id(&self) -> Option<String> {
-        Kms::service_access_key_id(self).map(str::to_owned)
-    }
-
-    fn lookup_session(&self, access_key_id: &str) -> Option<ebsim_kms_api::SessionCredential> {
-        Kms::lookup_session(self, access_key_id)
-    }
-
-    fn query(
-        &self,
-        caller: &Caller,
-        service: ebsim_iam::QueryService,
-        request: &ebsim_iam::QueryRequest,
-        request_id: &str,
-    ) -> Result<Vec<u8>, ebsim_iam::QueryError> {
-        Kms::query(self, caller, service, request, request_id)
-    }
-
-    fn default_account(&self) -> String {
-        self.config.account.clone()
-    }
-
-    fn may_block(&self, operation: &str) -> bool {
-        Kms::may_block(self, operation)
     }
 }

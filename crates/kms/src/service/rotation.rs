@@ -10,7 +10,8 @@ use ebsim_kms_api::types::{EmptyResponse, Request as _};
 use super::*;
 
 pub(super) fn rotation_eligible(key: &Key) -> R<()> {
-    if !key.is_symmetric() {
+    // Keys in custom key stores never rotate (docs/kms.md, "Custom key stores").
+    if !key.is_symmetric() || key.custom_key_store_id.is_some() {
         return Err(KmsError::bare(ErrorType::UnsupportedOperationException));
     }
     Ok(())
@@ -58,18 +59,38 @@ impl Kms {
                 v == "ALL_KEY_MATERIAL"
             }
         };
-        let last = key.materials.len().saturating_sub(1);
+        let current = key.current_material().map(|m| m.id.as_str());
         let items: Vec<RotationsListEntry> = key
             .materials
             .iter()
-            .enumerate()
-            .filter(|(_, m)| all || m.rotation_type.is_some())
-            .map(|(i, m)| RotationsListEntry {
-                key_id: key.arn.clone(),
-                key_material_id: m.id.clone(),
-                key_material_state: (if i == last { "CURRENT" } else { "NON_CURRENT" }).to_owned(),
-                rotation_date: m.rotation_type.as_ref().map(|_| m.created),
-                rotation_type: m.rotation_type.clone(),
+            .filter(|m| all || m.rotation_type.is_some())
+            .map(|m| {
+                let state = if m.is_pending_rotation() {
+                    "PENDING_ROTATION"
+                } else if current == Some(m.id.as_str()) {
+                    "CURRENT"
+                } else {
+                    "NON_CURRENT"
+                };
+                let import = m.import.as_ref();
+                RotationsListEntry {
+                    key_id: key.arn.clone(),
+                    key_material_id: m.id.clone(),
+                    key_material_description: import.and_then(|i| i.description.clone()),
+                    import_state: import.map(|_| {
+                        (if m.secret.is_present() {
+                            "IMPORTED"
+                        } else {
+                            "PENDING_IMPORT"
+                        })
+                        .to_owned()
+                    }),
+                    key_material_state: state.to_owned(),
+                    expiration_model: import.map(|i| i.expiration_model.clone()),
+                    valid_to: import.and_then(|i| i.valid_to),
+                    rotation_date: m.rotation_type.as_ref().map(|_| m.created),
+                    rotation_type: m.rotation_type.clone(),
+                }
             })
             .collect();
         let (rotations, next_marker) =
@@ -103,6 +124,7 @@ impl Kms {
             period_days: period as u32,
             next: anchor + period as f64 * DAY,
         });
+        Self::sync_replicas(st, &id);
         Ok(EmptyResponse {})
     }
 
@@ -119,6 +141,7 @@ impl Kms {
         if let Some(k) = st.keys.get_mut(&id) {
             k.rotation = None;
         }
+        Self::sync_replicas(st, &id);
         Ok(EmptyResponse {})
     }
 
@@ -134,6 +157,11 @@ impl Kms {
     ) -> R<String> {
         let key = self.managed_key(st, caller, key_ref, op, ev)?;
         rotation_eligible(key)?;
+        super::multi_region::refuse_replica_rotation(key)?;
+        // Imported material rotates on demand only (docs/kms.md, "Imported key material").
+        if key.is_external() {
+            return Err(KmsError::bare(ErrorType::UnsupportedOperationException));
+        }
         Self::check_state(op, key)?;
         if key.aws_managed {
             return Err(err(
@@ -141,7 +169,7 @@ impl Kms {
                 format!("{} is an AWS managed key.", key.arn),
             ));
         }
-        Ok(key.id.clone())
+        Ok(key.slot())
     }
 
     pub(super) fn rotate_key_on_demand(
@@ -158,6 +186,7 @@ impl Kms {
             let key_ref = Q::KEY_ID.check_present(req.key_id.as_deref())?;
             let key = self.managed_key(st, caller, key_ref, op, ev)?;
             rotation_eligible(key)?;
+            super::multi_region::refuse_replica_rotation(key)?;
             if key.aws_managed {
                 return Err(err(
                     ErrorType::UnsupportedOperationException,
@@ -165,6 +194,15 @@ impl Kms {
                 ));
             }
             Self::check_state(op, key)?;
+            if key.is_external() && !key.materials.iter().any(Material::is_pending_rotation) {
+                return Err(err(
+                    ErrorType::KMSInvalidStateException,
+                    format!(
+                        "No available key material pending rotation for the key: {}.",
+                        key.arn
+                    ),
+                ));
+            }
             if let Some(r) = &key.rotation
                 && r.next - now <= ROTATION_CONFLICT_WINDOW
             {
@@ -185,16 +223,27 @@ impl Kms {
                     ),
                 ));
             }
-            key.id.clone()
+            key.slot()
         };
         let k = st
             .keys
             .get_mut(&id)
             .ok_or_else(|| internal("key vanished"))?;
-        k.materials.push(Material::generate(now, Some("ON_DEMAND")));
+        if k.is_external() {
+            // The imported material waiting for this rotation becomes current.
+            for m in &mut k.materials {
+                if let Some(i) = m.import.as_mut().filter(|i| i.pending_rotation) {
+                    i.pending_rotation = false;
+                    m.rotation_type = Some("ON_DEMAND".into());
+                    m.created = now;
+                }
+            }
+        } else {
+            k.materials.push(Material::generate(now, Some("ON_DEMAND")));
+        }
         k.on_demand_rotations += 1;
-        Ok(RotateKeyOnDemandResponse {
-            key_id: k.arn.clone(),
-        })
+        let key_id = k.arn.clone();
+        Self::sync_replicas(st, &id);
+        Ok(RotateKeyOnDemandResponse { key_id })
     }
 }

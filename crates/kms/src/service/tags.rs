@@ -140,7 +140,7 @@ impl Kms {
             if tags.len() > MAX_TAGS {
                 return Err(too_many(key));
             }
-            (key.id.clone(), tags)
+            (key.slot(), tags)
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.tags = tags;
@@ -172,7 +172,7 @@ impl Kms {
                 .filter(|(k, _)| !names.contains(k))
                 .cloned()
                 .collect();
-            (key.id.clone(), tags)
+            (key.slot(), tags)
         };
         if let Some(k) = st.keys.get_mut(&id) {
             k.tags = tags;
