@@ -128,7 +128,8 @@ pub enum Command {
     Volume(volume::VolumeArgs),
     /// EBS snapshots: create (incremental), list, describe, copy, delete.
     Snapshot(snapshot::SnapshotArgs),
-    /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
+    /// WorkSpaces (a front of the WorkSpaces API): launch, list, describe, reboot, rebuild,
+    /// start, stop, terminate.
     Workspace(workspace::WorkspaceArgs),
     /// Simulated directories for WorkSpaces: create, list, add-user (UserName → SID).
     Directory(directory::DirectoryArgs),
@@ -137,7 +138,8 @@ pub enum Command {
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
     /// Serve every API of the data dir on one port (default 127.0.0.1:4566): KMS (JSON 1.1),
-    /// IAM, STS and EC2's EBS part (Query protocol), routed by the SigV4 scope's service name.
+    /// IAM, STS and EC2's EBS part (Query protocol) and WorkSpaces (JSON 1.1), routed by the
+    /// SigV4 scope's service name.
     ///
     /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
     /// (other ebsim commands on the data dir route to it), and stops cleanly on

@@ -253,3 +253,42 @@ fn describe_pages_with_limit_and_next_token() {
     seen.sort();
     assert_eq!(seen, ["alice", "bob", "carol"]);
 }
+
+#[test]
+fn workspace_properties_are_checked_and_only_the_model_members_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_kms, svc, d) = setup(tmp.path());
+    let req = |props: Value| {
+        json!({"Workspaces": [{"DirectoryId": d, "UserName": "alice", "BundleId": "wsb-valuew10x1",
+            "WorkspaceProperties": props}]})
+    };
+    for bad in [
+        json!({"RunningMode": 5}),
+        json!({"RunningMode": "SOMETIMES"}),
+        json!({"UserVolumeSizeGib": 0}),
+        json!({"Protocols": ["PCOIP", "WSP", "A", "B", "C"]}),
+        json!("not an object"),
+    ] {
+        let out = call(&svc, "CreateWorkspaces", req(bad.clone())).unwrap();
+        assert_eq!(
+            out["FailedRequests"][0]["ErrorCode"], "InvalidParameterValuesException",
+            "{bad}: {out}"
+        );
+        assert_eq!(out["PendingRequests"], json!([]));
+    }
+    assert_eq!(
+        call(&svc, "DescribeWorkspaces", json!({})).unwrap()["Workspaces"],
+        json!([])
+    );
+    let out = call(
+        &svc,
+        "CreateWorkspaces",
+        req(json!({"RunningMode": "MANUAL", "Junk": "x".repeat(10_000), "UserVolumeSizeGib": 2})),
+    )
+    .unwrap();
+    let p = &out["PendingRequests"][0]["WorkspaceProperties"];
+    assert_eq!(p["RunningMode"], "MANUAL", "{out}");
+    assert_eq!(p["UserVolumeSizeGib"], 2);
+    assert_eq!(p["RootVolumeSizeGib"], 80);
+    assert!(p.get("Junk").is_none(), "{p}");
+}

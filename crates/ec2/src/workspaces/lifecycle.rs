@@ -77,13 +77,33 @@ fn mine(plane: &WorkSpaces, wx: &Wx<'_>) -> Result<Vec<Workspace>, JsonError> {
 
 /// `WorkspaceProperties` with its defaults, and the volume sizes it asks for.
 fn properties(req: &Value, root_gib: u64, user_gib: u64) -> Result<(Value, u64, u64), String> {
-    let p = req
+    let given = req
         .get("WorkspaceProperties")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let Value::Object(mut p) = p else {
+    let Value::Object(given) = given else {
         return Err("WorkspaceProperties must be an object.".into());
     };
+    // Only the members the model has are kept, each bounded (the record stays small).
+    let mut p = Map::new();
+    for (k, v) in given {
+        let ok = match k.as_str() {
+            "RunningMode" | "ComputeTypeName" | "OperatingSystemName" => {
+                v.as_str().is_some_and(|s| s.len() <= 64)
+            }
+            "RunningModeAutoStopTimeoutInMinutes" | "RootVolumeSizeGib" | "UserVolumeSizeGib" => {
+                v.is_u64()
+            }
+            "Protocols" => v.as_array().is_some_and(|a| {
+                a.len() <= 4 && a.iter().all(|x| x.as_str().is_some_and(|s| s.len() <= 16))
+            }),
+            _ => continue,
+        };
+        if !ok {
+            return Err(format!("WorkspaceProperties.{k} is not valid."));
+        }
+        p.insert(k, v);
+    }
     let mode = p
         .get("RunningMode")
         .and_then(Value::as_str)
