@@ -74,6 +74,18 @@ fn flow(e: &Ebsim, user: &str) {
             .any(|x| x["directory_id"] == d),
         "{dirs}"
     );
+    // Bad directory input: refused with exit 1, nothing changed.
+    for args in [
+        &["directory", "add-user", d, "eve", "--sid", "not-a-sid"][..],
+        &["directory", "add-user", "d-0123456789", "eve"],
+        &["directory", "add-user", "nope", "eve"],
+        &["directory", "add-user", d, ""],
+        &["directory", "create", "bad name!"],
+    ] {
+        let out = e.output(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(json(&e.ok(&["--json", "directory", "list"])), dirs);
 }
 
 #[test]

@@ -58,6 +58,7 @@ alice_sid = ebsim("directory", "add-user", d, "alice").stdout.decode().strip()
 assert alice_sid.startswith("S-1-5-21-"), alice_sid
 ebsim("directory", "add-user", d, "bob", "--sid", "S-1-5-21-1-2-3-1200")
 ebsim("directory", "add-user", d, "carol")
+ebsim("directory", "add-user", d, "dave")
 assert ebsim("directory", "add-user", d, "ALICE", ok=False).returncode != 0
 assert ws.describe_workspace_directories()["Directories"] == []
 # Not registered yet: no WorkSpace there.
@@ -116,6 +117,7 @@ assert rec["user_sid"] == alice_sid
 vols = {v["VolumeId"]: v for v in ec2.describe_volumes()["Volumes"]}
 assert vols[root_vol]["KmsKeyId"] == key and vols[root_vol]["Size"] == 80, vols[root_vol]
 assert vols[user_vol]["Encrypted"] and vols[user_vol]["Size"] == 10
+assert vols[user_vol]["State"] == "in-use" and vols[root_vol]["State"] == "in-use", vols
 
 # Bad input changes nothing.
 before = (ws.describe_workspaces()["Workspaces"], len(ec2.describe_volumes()["Volumes"]))
@@ -210,6 +212,25 @@ assert kms.list_grants(KeyId=key)["Grants"] == []
 vols = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
 assert user_vol not in vols and rec["root_volume_id"] not in vols
 assert ebsim("volume", "read", user_vol, "--length", "16", ok=False).returncode != 0
+# aws-cli: create, describe, terminate.
+def aws(*args):
+    out = subprocess.run(["aws", "workspaces", *args, "--endpoint-url", endpoint,
+                          "--region", "us-west-2", "--output", "json"], capture_output=True,
+                         env={**os.environ, "AWS_ACCESS_KEY_ID": "test",
+                              "AWS_SECRET_ACCESS_KEY": "test", "AWS_CONFIG_FILE": "/dev/null"})
+    assert out.returncode == 0, out.stderr.decode()
+    return json.loads(out.stdout)
+
+
+made = aws("create-workspaces", "--workspaces",
+           f"DirectoryId={d},UserName=dave,BundleId=wsb-valuew10x1,VolumeEncryptionKey={key},"
+           "UserVolumeEncryptionEnabled=true,RootVolumeEncryptionEnabled=true")
+dave = made["PendingRequests"][0]["WorkspaceId"]
+got = aws("describe-workspaces", "--directory-id", d, "--user-name", "dave")["Workspaces"]
+assert [(x["WorkspaceId"], x["State"]) for x in got] == [(dave, "AVAILABLE")], got
+assert aws("terminate-workspaces", "--terminate-workspace-requests",
+           dave)["FailedRequests"] == []
+assert kms.list_grants(KeyId=key)["Grants"] == []
 # A new WorkSpace for the same user may follow.
 again = ws.create_workspaces(Workspaces=[req])
 assert again["FailedRequests"] == [], again
