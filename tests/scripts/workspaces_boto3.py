@@ -202,6 +202,11 @@ ak3 = iam.create_access_key(UserName="nobody")["AccessKey"]
 expect_error("AccessDeniedException",
              client("workspaces", ak3["AccessKeyId"], ak3["SecretAccessKey"]).describe_workspaces)
 
+# Authentication errors in the JSON protocol's names.
+expect_error("InvalidSignatureException", client("workspaces", "test", "wrong").describe_workspaces)
+expect_error("UnrecognizedClientException",
+             client("workspaces", "AKIAEXAMPLEEXAMPLE00", "x").describe_workspaces)
+
 # Terminate: every grant retired, the volumes gone, their data unreadable.
 assert len(kms.list_grants(KeyId=key)["Grants"]) >= 3
 f = ws.terminate_workspaces(TerminateWorkspaceRequests=[{"WorkspaceId": i} for i in (wid, bob, carol)])

@@ -77,9 +77,22 @@ pub(crate) async fn handle<B: Backend>(
     let caller = match crate::query::authenticate(false, parts, &body, state) {
         Ok(c) => c,
         Err(e) => {
+            // The JSON protocol's names for the Query protocol's authentication errors, as
+            // KMS answers them (crate::wire).
+            let code = match e.code {
+                "MissingAuthenticationToken" | "IncompleteSignature" => {
+                    "IncompleteSignatureException"
+                }
+                "InvalidClientTokenId" => "UnrecognizedClientException",
+                "SignatureDoesNotMatch" => "InvalidSignatureException",
+                "ExpiredToken" => "ExpiredTokenException",
+                "AccessDenied" => "AccessDeniedException",
+                "ValidationError" => "ValidationException",
+                other => other,
+            };
             let e = JsonError {
                 status: e.status,
-                code: e.code.to_owned(),
+                code: code.to_owned(),
                 message: e.message,
             };
             return error(&e, rid);
