@@ -276,16 +276,40 @@ fn workspace_properties_are_checked_and_only_the_model_members_kept() {
         );
         assert_eq!(out["PendingRequests"], json!([]));
     }
+    let mut bad_name = req(json!({}));
+    bad_name["Workspaces"][0]["WorkspaceName"] = json!("-starts-with-a-dash");
+    let out = call(&svc, "CreateWorkspaces", bad_name).unwrap();
+    assert_eq!(
+        out["FailedRequests"][0]["ErrorCode"],
+        "InvalidParameterValuesException"
+    );
     assert_eq!(
         call(&svc, "DescribeWorkspaces", json!({})).unwrap()["Workspaces"],
         json!([])
     );
-    let out = call(
+    let out = call(&svc, "CreateWorkspaces", {
+        let mut r = req(
+            json!({"RunningMode": "MANUAL", "Junk": "x".repeat(10_000), "UserVolumeSizeGib": 2}),
+        );
+        r["Workspaces"][0]["WorkspaceName"] = json!("alice-desk");
+        r
+    })
+    .unwrap();
+    assert_eq!(out["PendingRequests"][0]["WorkspaceName"], "alice-desk");
+    let named = call(
         &svc,
-        "CreateWorkspaces",
-        req(json!({"RunningMode": "MANUAL", "Junk": "x".repeat(10_000), "UserVolumeSizeGib": 2})),
+        "DescribeWorkspaces",
+        json!({"WorkspaceName": "alice-desk"}),
     )
     .unwrap();
+    assert_eq!(named["Workspaces"].as_array().unwrap().len(), 1, "{named}");
+    let none = call(
+        &svc,
+        "DescribeWorkspaces",
+        json!({"WorkspaceName": "other"}),
+    )
+    .unwrap();
+    assert_eq!(none["Workspaces"], json!([]));
     let p = &out["PendingRequests"][0]["WorkspaceProperties"];
     assert_eq!(p["RunningMode"], "MANUAL", "{out}");
     assert_eq!(p["UserVolumeSizeGib"], 2);

@@ -48,6 +48,9 @@ pub(crate) fn workspace_json(ws: &Workspace, state: Option<WorkspaceState>) -> V
         "RootVolumeEncryptionEnabled".into(),
         json!(flag("RootVolumeEncryptionEnabled")),
     );
+    if let Some(n) = extra.get("WorkspaceName").and_then(Value::as_str) {
+        out.insert("WorkspaceName".into(), json!(n));
+    }
     if let Some(p) = extra.get("WorkspaceProperties") {
         out.insert("WorkspaceProperties".into(), p.clone());
     }
@@ -59,6 +62,22 @@ pub(crate) fn workspace_json(ws: &Workspace, state: Option<WorkspaceState>) -> V
     }
     out.insert("ModificationStates".into(), json!([]));
     Value::Object(out)
+}
+
+/// `^[a-zA-Z0-9_()][a-zA-Z0-9_.()-]{1,63}$`.
+fn is_workspace_name(s: &str) -> bool {
+    let ok = |b: u8, first: bool| {
+        b.is_ascii_alphanumeric()
+            || b == b'_'
+            || b == b'('
+            || b == b')'
+            || (!first && (b == b'.' || b == b'-'))
+    };
+    (2..=64).contains(&s.len()) && s.bytes().enumerate().all(|(i, b)| ok(b, i == 0))
+}
+
+fn workspace_name(w: &Workspace) -> Option<&str> {
+    w.properties.as_ref()?.get("WorkspaceName")?.as_str()
 }
 
 fn failed(req: &Value, code: &str, message: impl Into<String>) -> Value {
@@ -222,6 +241,15 @@ impl WorkspacesService {
             flag("RootVolumeEncryptionEnabled"),
             flag("UserVolumeEncryptionEnabled"),
         );
+        let name = string(r, "WorkspaceName")?;
+        if let Some(n) = name
+            && !is_workspace_name(n)
+        {
+            return Ok(Err((
+                "InvalidParameterValuesException",
+                format!("The WorkSpace name {n} is not valid."),
+            )));
+        }
         let key = string(r, "VolumeEncryptionKey")?;
         if key.is_some() && !root_enc && !user_enc {
             return Ok(Err((
@@ -247,6 +275,7 @@ impl WorkspacesService {
                 "WorkspaceProperties": props,
                 "RootVolumeEncryptionEnabled": root_enc,
                 "UserVolumeEncryptionEnabled": user_enc,
+                "WorkspaceName": name,
             })),
             workspace_id: Some(new_workspace_id()),
         };
@@ -334,7 +363,10 @@ impl WorkspacesService {
         let dir = string(body, "DirectoryId")?;
         let user = string(body, "UserName")?;
         let bundle_id = string(body, "BundleId")?;
-        if !ids.is_empty() && (dir.is_some() || user.is_some() || bundle_id.is_some()) {
+        let name = string(body, "WorkspaceName")?;
+        if !ids.is_empty()
+            && (dir.is_some() || user.is_some() || bundle_id.is_some() || name.is_some())
+        {
             return Err(invalid(
                 "WorkspaceIds cannot be combined with other filters.",
             ));
@@ -360,6 +392,7 @@ impl WorkspacesService {
             .filter(|w| dir.is_none_or(|d| w.directory_id == d))
             .filter(|w| user.is_none_or(|u| w.user_name.eq_ignore_ascii_case(u)))
             .filter(|w| bundle_id.is_none_or(|b| w.bundle_id == b))
+            .filter(|w| name.is_none_or(|n| workspace_name(w) == Some(n)))
             .filter(|w| {
                 start
                     .as_deref()
