@@ -78,7 +78,7 @@ pub enum CliError {
     /// missing or failed.
     #[error("{0}")]
     Tool(String),
-    /// EC2 refused the request.
+    /// EC2 or WorkSpaces refused the request.
     #[error("{code}: {message}")]
     Ec2 {
         /// The EC2 error code (`InvalidVolume.NotFound`, …).

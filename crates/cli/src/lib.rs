@@ -24,6 +24,7 @@ mod args;
 mod bench;
 mod common;
 mod demo;
+mod directory;
 mod ebs;
 mod ekm;
 mod error;
@@ -127,14 +128,18 @@ pub enum Command {
     Volume(volume::VolumeArgs),
     /// EBS snapshots: create (incremental), list, describe, copy, delete.
     Snapshot(snapshot::SnapshotArgs),
-    /// WorkSpaces: launch, list, describe, reboot, rebuild, terminate.
+    /// WorkSpaces (a front of the WorkSpaces API): launch, list, describe, reboot, rebuild,
+    /// start, stop, terminate.
     Workspace(workspace::WorkspaceArgs),
+    /// Simulated directories for WorkSpaces: create, list, add-user (UserName → SID).
+    Directory(directory::DirectoryArgs),
     /// Bring-your-own-key check of an EKM app: the policy statement, and key validation.
     Ekm(ekm::EkmArgs),
     /// Tell the whole key flow with real calls: launch, I/O, reboot, lessons, terminate.
     Demo(demo::DemoArgs),
     /// Serve every API of the data dir on one port (default 127.0.0.1:4566): KMS (JSON 1.1),
-    /// IAM, STS and EC2's EBS part (Query protocol), routed by the SigV4 scope's service name.
+    /// IAM, STS and EC2's EBS part (Query protocol) and WorkSpaces (JSON 1.1), routed by the
+    /// SigV4 scope's service name.
     ///
     /// Prints `listening on ADDR` as its first line, publishes its URL in DIR/kms/endpoint
     /// (other ebsim commands on the data dir route to it), and stops cleanly on
@@ -201,6 +206,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Volume(args) => volume::run(&global, &args),
         Command::Snapshot(args) => snapshot::run(&global, &args),
         Command::Workspace(args) => workspace::run(&global, &args),
+        Command::Directory(args) => directory::run(&global, &args),
         Command::Ekm(args) => ekm::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
         Command::Serve(args) => kms::serve::serve(&global, &args, kms::serve::SERVE_PORT),

@@ -23,11 +23,13 @@ mod snapshots;
 pub mod state;
 mod types;
 mod volumes;
+pub mod workspaces;
 
 // The public interface is:
 pub use service::{EVENTS_FILE, Ec2, instance_principal};
 pub use state::{Ec2State, state_file};
 pub use volumes::DEFAULT_EBS_KEY;
+pub use workspaces::WorkspacesService;
 
 /// The principal the process doing a volume's I/O unwraps its key as, by the EC2 state of
 /// `dir` (never `metadata.json`): the EC2 infrastructure session of the instance it is

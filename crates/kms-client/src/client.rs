@@ -348,6 +348,35 @@ impl KmsClient {
         ebsim_iam::xml::leaves(&out).map_err(|message| protocol(self, message))
     }
 
+    /// A JSON 1.1 call of another service the server answers (WorkSpaces,
+    /// docs/workspaces.md): `X-Amz-Target: target`, credential scope `service`, as
+    /// `identity`; the answer's JSON. Over HTTP only.
+    ///
+    /// # Errors
+    /// [`ClientError::Service`] with the service's `__type` and message; a protocol error for
+    /// the in-process transport.
+    pub fn json_call_as(
+        &self,
+        identity: &Identity,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let bytes = body.to_string().into_bytes();
+        match &*self.transport {
+            Transport::Http(t) => {
+                let signer = signer_for(t, identity, self.region)?;
+                let out = t.post_json(service, target, &bytes, &signer)?;
+                parse_json(self, &out)
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(protocol(
+                self,
+                format!("{service} is served over HTTP only"),
+            )),
+        }
+    }
+
     /// STS AssumeRole as `identity` (docs/iam.md): the role's trust policy decides, and the
     /// answer is the session as an [`Identity`] to make calls as.
     ///

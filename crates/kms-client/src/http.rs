@@ -344,6 +344,17 @@ impl HttpTransport {
         self.post_to(None, service, body, signer)
     }
 
+    /// A JSON 1.1 request of another service on the same server (WorkSpaces).
+    pub(crate) fn post_json(
+        &self,
+        service: &str,
+        target: &str,
+        body: &[u8],
+        signer: &Signer<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        self.post_to(Some(target), service, body, signer)
+    }
+
     fn post_to(
         &self,
         target: Option<&str>,

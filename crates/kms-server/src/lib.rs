@@ -24,6 +24,7 @@
 mod auth;
 mod backend;
 mod body;
+mod json;
 mod query;
 mod rest;
 mod server;
@@ -35,6 +36,7 @@ mod wire;
 pub use backend::{Backend, ServerCredential};
 pub use ebsim_kms_api::CredentialMode;
 pub use rest::{MAX_REST_BODY, RestHandler, RestRequest, RestResponse};
+pub use json::{JsonError, JsonHandler};
 pub use server::{
     KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
     ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,

@@ -63,14 +63,15 @@ fn token_error(e: TokenError) -> QueryError {
     }
 }
 
-/// Authenticates and answers one IAM or STS request.
-pub(crate) async fn handle<B: Backend>(
-    service: QueryService,
+/// Authenticates a request of a service other than KMS (IAM, STS, EC2, WorkSpaces): the
+/// caller it was made by, or the Query protocol's error (which the JSON services put in their
+/// own envelope).
+pub(crate) fn authenticate<B: Backend>(
+    iam: bool,
     parts: &http::request::Parts,
-    body: Zeroizing<Vec<u8>>,
+    body: &[u8],
     state: &State<B>,
-    rid: &str,
-) -> Response<Full<Bytes>> {
+) -> Result<Caller, QueryError> {
     let path = parts
         .uri
         .path_and_query()
@@ -82,13 +83,13 @@ pub(crate) async fn handle<B: Backend>(
         parts.method.as_str(),
         path,
         &parts.headers,
-        &body,
+        body,
         SystemTime::now(),
         |akid| auth::lookup(&**backend, mode, akid, &mut session),
     );
     let verified = match verified {
         Ok(v) => v,
-        Err(e) => return error(service, &auth_error(&e), rid),
+        Err(e) => return Err(auth_error(&e)),
     };
     if let Some(name) = sigv4::unsigned_required_header(&parts.headers, &verified) {
         let e = QueryError::new(
@@ -98,14 +99,14 @@ pub(crate) async fn handle<B: Backend>(
                 "The request signature does not cover the header '{name}': Content-Type and every x-amz-* and x-ebsim-* header must be signed."
             ),
         );
-        return error(service, &e, rid);
+        return Err(e);
     }
     if let Err(e) = auth::check_token(&parts.headers, session.as_ref(), mode) {
-        return error(service, &token_error(e), rid);
+        return Err(token_error(e));
     }
     // GetSessionToken's credentials cannot call IAM (without MFA, which ebsim does not model).
-    if service == QueryService::Iam && session.as_ref().is_some_and(|s| s.from_session_token) {
-        return error(service, &QueryError::invalid_client_token_id(), rid);
+    if iam && session.as_ref().is_some_and(|s| s.from_session_token) {
+        return Err(QueryError::invalid_client_token_id());
     }
     let signs_nonce = verified.signs(NONCE_HEADER);
     let (signed_at, region) = (verified.time, verified.region);
@@ -117,18 +118,14 @@ pub(crate) async fn handle<B: Backend>(
         }
     };
     let (Ok(act_as), Ok(via)) = (header(PRINCIPAL_HEADER), header(VIA_SERVICE_HEADER)) else {
-        return error(
-            service,
-            &QueryError::validation("x-ebsim-* headers must be ASCII."),
-            rid,
-        );
+        return Err(QueryError::validation("x-ebsim-* headers must be ASCII."));
     };
     if (act_as.is_some() || via.is_some()) && !credential.is_service {
         let e = QueryError::access_denied(format!(
             "User: {} is not authorized to act for another principal or claim a forwarding service (x-ebsim-principal / x-ebsim-via-service)",
             credential.principal
         ));
-        return error(service, &e, rid);
+        return Err(e);
     }
     if credential.is_service {
         let nonce = if signs_nonce {
@@ -140,13 +137,9 @@ pub(crate) async fn handle<B: Backend>(
             None
         };
         if let Err(e) = state.replay.check(nonce, signed_at, SystemTime::now()) {
-            return error(service, &auth_error(&AuthError::Replay(e.message())), rid);
+            return Err(auth_error(&AuthError::Replay(e.message())));
         }
     }
-    let request = match QueryRequest::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return error(service, &e, rid),
-    };
     let mut caller =
         Caller::new(act_as.unwrap_or_else(|| credential.principal.clone())).in_region(region);
     if let Some(via) = via {
@@ -155,6 +148,25 @@ pub(crate) async fn handle<B: Backend>(
     if let Some(s) = session {
         caller = caller.in_session(s.access_key_id);
     }
+    Ok(caller)
+}
+
+/// Authenticates and answers one IAM, STS or EC2 request.
+pub(crate) async fn handle<B: Backend>(
+    service: QueryService,
+    parts: &http::request::Parts,
+    body: Zeroizing<Vec<u8>>,
+    state: &State<B>,
+    rid: &str,
+) -> Response<Full<Bytes>> {
+    let caller = match authenticate(service == QueryService::Iam, parts, &body, state) {
+        Ok(c) => c,
+        Err(e) => return error(service, &e, rid),
+    };
+    let request = match QueryRequest::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return error(service, &e, rid),
+    };
     let rid_owned = rid.to_owned();
     let result = if service == QueryService::Ec2 {
         let Some(ec2) = state.ec2.clone() else {
@@ -164,7 +176,7 @@ pub(crate) async fn handle<B: Backend>(
             .await
             .unwrap_or_else(|_| Err(QueryError::new("InternalError", 500, "The request failed.")))
     } else {
-        let backend = backend.clone();
+        let backend = state.backend.clone();
         tokio::task::spawn_blocking(move || backend.query(&caller, service, &request, &rid_owned))
             .await
             .unwrap_or_else(|_| Err(QueryError::service_failure("The request failed.")))

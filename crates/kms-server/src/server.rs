@@ -147,6 +147,8 @@ pub(crate) struct State<B> {
     pub(crate) ec2: Option<Arc<dyn QueryHandler>>,
     /// The REST-JSON service (EBS direct), when the server has one.
     pub(crate) ebs: Option<Arc<dyn crate::rest::RestHandler>>,
+    /// The JSON 1.1 services (WorkSpaces), by scope service name.
+    pub(crate) json: Vec<Arc<dyn crate::json::JsonHandler>>,
     pub(crate) config: ServerConfig,
     /// Nonces of service-credential requests (refused when replayed or made before start).
     pub(crate) replay: ReplayGuard,
@@ -170,6 +172,7 @@ pub struct KmsServer<B> {
     backend: Arc<B>,
     ec2: Option<Arc<dyn QueryHandler>>,
     ebs: Option<Arc<dyn crate::rest::RestHandler>>,
+    json: Vec<Arc<dyn crate::json::JsonHandler>>,
     config: ServerConfig,
     /// When the server bound its port: service-credential requests made earlier are refused.
     started: SystemTime,
@@ -194,6 +197,7 @@ impl<B: Backend> KmsServer<B> {
             backend,
             ec2: None,
             ebs: None,
+            json: Vec::new(),
             config,
             started: SystemTime::now(),
         })
@@ -211,6 +215,14 @@ impl<B: Backend> KmsServer<B> {
     #[must_use]
     pub fn with_rest(mut self, handler: Arc<dyn crate::rest::RestHandler>) -> Self {
         self.ebs = Some(handler);
+        self
+    }
+
+    /// Serves a JSON 1.1 service (WorkSpaces) for requests whose credential scope names
+    /// [`crate::JsonHandler::scope`].
+    #[must_use]
+    pub fn with_json(mut self, handler: Arc<dyn crate::json::JsonHandler>) -> Self {
+        self.json.push(handler);
         self
     }
 
@@ -241,6 +253,7 @@ impl<B: Backend> KmsServer<B> {
             backend: self.backend,
             ec2: self.ec2,
             ebs: self.ebs,
+            json: self.json,
             config: self.config,
             replay: ReplayGuard::new(self.started),
         });
@@ -555,6 +568,10 @@ async fn handle<B: Backend>(
     // One port for every API: the credential scope's service decides (docs/iam.md).
     if let Some(handler) = rest {
         return crate::rest::handle(handler, &parts, body, state, &rid).await;
+    }
+    let scope = sigv4::scope_service(&parts.headers);
+    if let Some(h) = state.json.iter().find(|h| Some(h.scope()) == scope) {
+        return crate::json::handle(h.clone(), &parts, body, state, &rid).await;
     }
     if let Some(service) =
         sigv4::scope_service(&parts.headers).and_then(ebsim_iam::QueryService::from_scope)

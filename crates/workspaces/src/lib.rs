@@ -18,6 +18,6 @@ pub use ebs::{
 pub use error::ControlPlaneError;
 pub use simulator::{DEFAULT_REGION, Endpoint, Fault, ServeError, Simulator};
 pub use workspace::{
-    DEFAULT_ROOT_SIZE, DEFAULT_USER_SIZE, DEFAULT_WORKSPACES_KEY, LaunchRequest, WorkSpaces,
-    Workspace, WorkspaceState, is_workspace_id,
+    DEFAULT_ROOT_SIZE, DEFAULT_USER_SIZE, DEFAULT_WORKSPACES_KEY, LaunchExtras, LaunchRequest,
+    WorkSpaces, Workspace, WorkspaceState, is_workspace_id, new_workspace_id,
 };

@@ -25,12 +25,41 @@ pub const DEFAULT_USER_SIZE: u64 = 8 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WorkspaceState {
+    /// Accepted, being launched.
+    Pending,
     /// Running; both volumes attached.
     Available,
     /// Its volumes could not be attached (e.g. the key is disabled).
     Unhealthy,
+    /// Being rebooted.
+    Rebooting,
+    /// Being rebuilt.
+    Rebuilding,
+    /// Stopped: both volumes detached, their keys out of memory.
+    Stopped,
+    /// The launch failed after it was accepted (`error_code`, `error_message` say why).
+    Error,
+    /// Being terminated.
+    Terminating,
     /// Terminated: volumes deleted, grants retired.
     Terminated,
+}
+
+impl WorkspaceState {
+    /// The name AWS gives the state (`AVAILABLE`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Available => "AVAILABLE",
+            Self::Unhealthy => "UNHEALTHY",
+            Self::Rebooting => "REBOOTING",
+            Self::Rebuilding => "REBUILDING",
+            Self::Stopped => "STOPPED",
+            Self::Error => "ERROR",
+            Self::Terminating => "TERMINATING",
+            Self::Terminated => "TERMINATED",
+        }
+    }
 }
 
 /// `DIR/workspaces/<ws-id>.json`.
@@ -58,6 +87,21 @@ pub struct Workspace {
     pub state: WorkspaceState,
     /// Creation time, seconds since the Unix epoch.
     pub created_time: u64,
+    /// The user's name in the directory (WorkSpaces API launches).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user_name: String,
+    /// The bundle it was launched from (WorkSpaces API launches).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bundle_id: String,
+    /// `WorkspaceProperties` as the WorkSpaces API reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Value>,
+    /// Why it is in `ERROR` or `UNHEALTHY`: the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Why it is in `ERROR` or `UNHEALTHY`: the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
 }
 
 /// What Launch needs.
@@ -75,6 +119,19 @@ pub struct LaunchRequest {
     pub root_size: u64,
     /// User volume size.
     pub user_size: u64,
+}
+
+/// The WorkSpaces API's part of a launch: the user's name, bundle and properties recorded.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchExtras {
+    /// The user's name in the directory.
+    pub user_name: String,
+    /// The bundle id.
+    pub bundle_id: String,
+    /// `WorkspaceProperties`.
+    pub properties: Option<serde_json::Value>,
+    /// The WorkSpace id to use (made here when `None`).
+    pub workspace_id: Option<String>,
 }
 
 impl LaunchRequest {
@@ -100,7 +157,8 @@ pub fn is_workspace_id(s: &str) -> bool {
     })
 }
 
-fn new_workspace_id() -> String {
+/// A new WorkSpace id: `ws-` + 10 lowercase letters or digits.
+pub fn new_workspace_id() -> String {
     use rand::RngExt as _;
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
@@ -129,6 +187,10 @@ pub struct WorkSpaces {
     region: String,
     records: Records,
     running: Arc<Mutex<HashMap<String, Running>>>,
+    /// Whether this process keeps a running WorkSpace's volumes attached (the CLI and
+    /// embedders), or only checks at each start that its keys unwrap and lets them go, so
+    /// that the volumes stay free for `ebsim volume write` (the server).
+    hold: bool,
 }
 
 impl std::fmt::Debug for WorkSpaces {
@@ -156,7 +218,16 @@ impl WorkSpaces {
                 None => Records::Memory(Arc::default()),
             },
             running: Arc::default(),
+            hold: true,
         }
+    }
+
+    /// A WorkSpaces that checks at each start that the volumes' keys unwrap (attach, then
+    /// detach at once) instead of keeping them attached in this process.
+    #[must_use]
+    pub fn check_only(mut self) -> Self {
+        self.hold = false;
+        self
     }
 
     /// The EBS control plane underneath.
@@ -260,6 +331,18 @@ impl WorkSpaces {
     /// A malformed SID or directory, a KMS refusal naming the operation (e.g. an admin without
     /// `kms:CreateGrant`), an asymmetric key, or a volume error. What was made is undone.
     pub fn launch(&self, req: &LaunchRequest) -> Result<Workspace, ControlPlaneError> {
+        self.launch_with(req, LaunchExtras::default())
+    }
+
+    /// [`WorkSpaces::launch`] with the WorkSpaces API's fields recorded.
+    ///
+    /// # Errors
+    /// As [`WorkSpaces::launch`].
+    pub fn launch_with(
+        &self,
+        req: &LaunchRequest,
+        extras: LaunchExtras,
+    ) -> Result<Workspace, ControlPlaneError> {
         let admin = req
             .admin
             .clone()
@@ -294,7 +377,7 @@ impl WorkSpaces {
                 key_usage: key.key_usage,
             });
         }
-        let workspace_id = new_workspace_id();
+        let workspace_id = extras.workspace_id.clone().unwrap_or_else(new_workspace_id);
         let session = format!(
             "arn:aws:sts::{account}:assumed-role/aws:workspaces-infrastructure/{workspace_id}"
         );
@@ -376,6 +459,11 @@ impl WorkSpaces {
             user_volume_id: user.volume_id.clone(),
             state: WorkspaceState::Available,
             created_time: now_epoch(),
+            user_name: extras.user_name,
+            bundle_id: extras.bundle_id,
+            properties: extras.properties,
+            error_code: None,
+            error_message: None,
         };
         let attached = self.attach_both(&ws);
         let ws = match attached {
@@ -401,9 +489,14 @@ impl WorkSpaces {
             .set_attachment(&ws.root_volume_id, Some(&ws.workspace_id))?;
         self.ebs
             .set_attachment(&ws.user_volume_id, Some(&ws.workspace_id))?;
-        self.running
-            .lock()
-            .insert(ws.workspace_id.clone(), Running { root, user });
+        if self.hold {
+            self.running
+                .lock()
+                .insert(ws.workspace_id.clone(), Running { root, user });
+        } else {
+            root.detach()?;
+            user.detach()?;
+        }
         Ok(())
     }
 
@@ -454,15 +547,43 @@ impl WorkSpaces {
         self.reattach(ws)
     }
 
+    /// Stop: both volumes detached (their keys leave memory); `STOPPED`.
+    ///
+    /// # Errors
+    /// A missing or terminated WorkSpace, a volume error.
+    pub fn stop(&self, workspace_id: &str) -> Result<Workspace, ControlPlaneError> {
+        let mut ws = self.live(workspace_id)?;
+        self.detach_both(workspace_id)?;
+        ws.state = WorkspaceState::Stopped;
+        self.save(&ws)?;
+        Ok(ws)
+    }
+
+    /// Records `ws` as it is (the WorkSpaces API's `ERROR` WorkSpaces).
+    ///
+    /// # Errors
+    /// The record cannot be written.
+    pub fn record(&self, ws: &Workspace) -> Result<(), ControlPlaneError> {
+        self.save(ws)
+    }
+
     fn reattach(&self, mut ws: Workspace) -> Result<Workspace, ControlPlaneError> {
         match self.attach_both(&ws) {
             Ok(()) => {
                 ws.state = WorkspaceState::Available;
+                ws.error_code = None;
+                ws.error_message = None;
                 self.save(&ws)?;
                 Ok(ws)
             }
             Err(e) => {
                 ws.state = WorkspaceState::Unhealthy;
+                ws.error_code = Some(
+                    e.kms_error_type()
+                        .map_or("InternalError", |t| t.name())
+                        .to_owned(),
+                );
+                ws.error_message = Some(e.to_string());
                 self.save(&ws)?;
                 Err(e)
             }
@@ -488,6 +609,11 @@ impl WorkSpaces {
     /// As [`WorkSpaces::launch`].
     pub fn rebuild(&self, workspace_id: &str) -> Result<Workspace, ControlPlaneError> {
         let mut ws = self.live(workspace_id)?;
+        let root_size = self
+            .ebs
+            .volumes()
+            .load(&ws.root_volume_id)
+            .map_or(DEFAULT_ROOT_SIZE, |m| m.size_bytes);
         self.detach_both(workspace_id)?;
         self.ebs.set_attachment(&ws.root_volume_id, None)?;
         self.ebs
@@ -499,7 +625,6 @@ impl WorkSpaces {
             },
             &ws.kms_key_arn,
         )?;
-        let root_size = DEFAULT_ROOT_SIZE;
         let root = self.ebs.create_volume(&CreateVolumeRequest {
             size_bytes: root_size,
             sector_size: SectorSize::S4096,

@@ -119,9 +119,11 @@ pub(crate) fn serve(
         .with_snapshot_store(location);
     // One EC2 service answers both EC2 (Query) and the EBS direct APIs (REST-JSON).
     let ec2 = Arc::new(ec2);
+    let workspaces = ebsim_ec2::WorkspacesService::open(&dir, kms.clone(), global.region());
     let server = KmsServer::bind(kms.clone(), config)?
         .with_ec2(ec2.clone())
-        .with_rest(ec2);
+        .with_rest(ec2)
+        .with_json(Arc::new(workspaces));
     let addr = server.local_addr()?;
     let url = endpoint_url(addr);
     // The record names this process, which holds the data dir's lock: clients check both,
