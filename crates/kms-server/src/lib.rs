@@ -35,8 +35,8 @@ mod wire;
 // The public interface is:
 pub use backend::{Backend, ServerCredential};
 pub use ebsim_kms_api::CredentialMode;
-pub use rest::{MAX_REST_BODY, RestHandler, RestRequest, RestResponse};
 pub use json::{JsonError, JsonHandler};
+pub use rest::{MAX_REST_BODY, RestHandler, RestRequest, RestResponse};
 pub use server::{
     KmsServer, MOTO_RESET_PATH, PING_BODY, PING_PATH, PRINCIPAL_HEADER, QueryHandler, RESET_PATH,
     ServerConfig, ServerError, ServerHandle, VIA_SERVICE_HEADER, runtime,

@@ -22,11 +22,29 @@ impl ConditionValues {
     }
 
     fn slot(&mut self, key: &str) -> &mut Vec<String> {
-        let lc = key.to_lowercase();
-        let idx = match self.entries.iter().position(|(k, _)| *k == lc) {
+        // Every call builds a dozen of these (docs/benchmarks.md, "Symmetric Decrypt"): an
+        // ASCII key, the usual case, is compared and lowercased without Unicode tables, and
+        // the map is sized once.
+        let found = if key.is_ascii() {
+            self.entries
+                .iter()
+                .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        } else {
+            let lc = key.to_lowercase();
+            self.entries.iter().position(|(k, _)| *k == lc)
+        };
+        let idx = match found {
             Some(i) => i,
             None => {
-                self.entries.push((lc, Vec::new()));
+                let lc = if key.is_ascii() {
+                    key.to_ascii_lowercase()
+                } else {
+                    key.to_lowercase()
+                };
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve(16);
+                }
+                self.entries.push((lc, Vec::with_capacity(1)));
                 self.entries.len() - 1
             }
         };
@@ -457,6 +475,28 @@ fn cmp(kind: OpKind, x: f64, p: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_one_entry_whatever_their_case_ascii_or_not() {
+        let mut cv = ConditionValues::new();
+        cv.insert("kms:KeyOrigin", "AWS_KMS");
+        cv.insert("KMS:KEYORIGIN", "EXTERNAL");
+        cv.insert("kms:EncryptionContext:Ärger", "a");
+        cv.insert("kms:encryptioncontext:ärger", "b");
+        // U+212A KELVIN SIGN lowercases to an ASCII `k`.
+        cv.insert("\u{212A}ms:CallerAccount", "1");
+        cv.insert("kms:calleraccount", "2");
+        assert_eq!(cv.iter().count(), 3);
+        assert_eq!(
+            cv.get("kms:keyorigin"),
+            Some(&["AWS_KMS".to_owned(), "EXTERNAL".to_owned()][..])
+        );
+        assert_eq!(
+            cv.get("KMS:ENCRYPTIONCONTEXT:ÄRGER").map(<[String]>::len),
+            Some(2)
+        );
+        assert_eq!(cv.get("kms:CallerAccount").map(<[String]>::len), Some(2));
+    }
 
     fn cond(op: &str, key: &str, vals: &[&str]) -> Condition {
         let op = Operator::parse(op).unwrap();
