@@ -13,6 +13,30 @@ use super::glob::Pattern;
 pub struct ConditionValues {
     /// (lowercased key, values)
     entries: Vec<(String, Vec<String>)>,
+    /// The key's own condition keys (`kms:KeyOrigin`, `kms:MultiRegion`,
+    /// `kms:MultiRegionKeyType`), answered from fixed values without building entries: every
+    /// call that names a key sets them ([`ConditionValues::set_key_facts`]).
+    facts: [Option<&'static [String]>; 3],
+}
+
+/// The values the key's own condition keys can take.
+const FACT_VALUES: [&str; 8] = [
+    "AWS_KMS",
+    "EXTERNAL",
+    "AWS_CLOUDHSM",
+    "EXTERNAL_KEY_STORE",
+    "true",
+    "false",
+    "PRIMARY",
+    "REPLICA",
+];
+
+/// `value` as a one-element slice with a static lifetime, if it is one of [`FACT_VALUES`].
+fn fact(value: &str) -> Option<&'static [String]> {
+    static FACTS: std::sync::LazyLock<Vec<[String; 1]>> =
+        std::sync::LazyLock::new(|| FACT_VALUES.iter().map(|v| [(*v).to_owned()]).collect());
+    let i = FACT_VALUES.iter().position(|v| *v == value)?;
+    FACTS.get(i).map(|one| &one[..])
 }
 
 impl ConditionValues {
@@ -23,8 +47,7 @@ impl ConditionValues {
 
     fn slot(&mut self, key: &str) -> &mut Vec<String> {
         // Every call builds a dozen of these (docs/benchmarks.md, "Symmetric Decrypt"): an
-        // ASCII key, the usual case, is compared and lowercased without Unicode tables, and
-        // the map is sized once.
+        // ASCII key, the usual case, is compared and lowercased without Unicode tables.
         let found = if key.is_ascii() {
             self.entries
                 .iter()
@@ -41,9 +64,6 @@ impl ConditionValues {
                 } else {
                     key.to_lowercase()
                 };
-                if self.entries.capacity() == 0 {
-                    self.entries.reserve(16);
-                }
                 self.entries.push((lc, Vec::with_capacity(1)));
                 self.entries.len() - 1
             }
@@ -97,10 +117,42 @@ impl ConditionValues {
 
     /// Lookup with an already lowercased key (no allocation).
     pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&[String]> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key_lc)
-            .map(|(_, v)| v.as_slice())
+        if let Some((_, v)) = self.entries.iter().find(|(k, _)| k == key_lc) {
+            return Some(v.as_slice());
+        }
+        match key_lc {
+            "kms:keyorigin" => self.facts[0],
+            "kms:multiregion" => self.facts[1],
+            "kms:multiregionkeytype" => self.facts[2],
+            _ => None,
+        }
+    }
+
+    /// Sets the key's own condition keys: `kms:KeyOrigin` = `origin`, `kms:MultiRegion` =
+    /// whether `multi_region_type` is set, and `kms:MultiRegionKeyType` = it (`PRIMARY` or
+    /// `REPLICA`). A value outside the fixed set is inserted as an ordinary entry.
+    pub fn set_key_facts(&mut self, origin: &str, multi_region_type: Option<&str>) {
+        let mr = if multi_region_type.is_some() {
+            "true"
+        } else {
+            "false"
+        };
+        for (i, (key, value)) in [
+            ("kms:KeyOrigin", Some(origin)),
+            ("kms:MultiRegion", Some(mr)),
+            ("kms:MultiRegionKeyType", multi_region_type),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let Some(value) = value else { continue };
+            match fact(value) {
+                Some(f) => self.facts[i] = Some(f),
+                None => {
+                    self.insert(key, value);
+                }
+            }
+        }
     }
 
     /// Every (lowercased key, values) pair, in insertion order.
@@ -475,6 +527,36 @@ fn cmp(kind: OpKind, x: f64, p: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_facts_answer_like_entries() {
+        let mut cv = ConditionValues::new();
+        cv.set_key_facts("EXTERNAL", Some("REPLICA"));
+        assert_eq!(cv.get("kms:KeyOrigin"), Some(&["EXTERNAL".to_owned()][..]));
+        assert_eq!(cv.get("kms:MultiRegion"), Some(&["true".to_owned()][..]));
+        assert_eq!(
+            cv.get("kms:MultiRegionKeyType"),
+            Some(&["REPLICA".to_owned()][..])
+        );
+        let mut single = ConditionValues::new();
+        single.set_key_facts("AWS_KMS", None);
+        assert_eq!(
+            single.get("kms:multiregion"),
+            Some(&["false".to_owned()][..])
+        );
+        assert_eq!(single.get("kms:MultiRegionKeyType"), None);
+        // A value outside the fixed set still answers.
+        let mut odd = ConditionValues::new();
+        odd.set_key_facts("SOMETHING_NEW", None);
+        assert_eq!(
+            odd.get("kms:KeyOrigin"),
+            Some(&["SOMETHING_NEW".to_owned()][..])
+        );
+        // A condition over them decides as over inserted values.
+        let c = cond("StringEquals", "kms:KeyOrigin", &["EXTERNAL"]);
+        assert!(c.evaluate(&cv));
+        assert!(!c.evaluate(&single));
+    }
 
     #[test]
     fn keys_are_one_entry_whatever_their_case_ascii_or_not() {

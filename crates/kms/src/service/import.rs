@@ -48,16 +48,7 @@ impl Kms {
     /// "Authorization"): `kms:KeyOrigin`, `kms:MultiRegion` and, for a multi-Region key,
     /// `kms:MultiRegionKeyType`.
     pub(super) fn key_conditions(cv: &mut ConditionValues, key: &Key) {
-        cv.insert("kms:KeyOrigin", key.origin.clone());
-        match key.multi_region {
-            Some(role) => {
-                cv.insert("kms:MultiRegion", "true");
-                cv.insert("kms:MultiRegionKeyType", role.name());
-            }
-            None => {
-                cv.insert("kms:MultiRegion", "false");
-            }
-        }
+        cv.set_key_facts(&key.origin, key.multi_region.map(|role| role.name()));
     }
 
     /// The key an import operation (`op`) names: by id or ARN, authorized by its key policy
