@@ -1,4 +1,4 @@
-//! Encryption by default, per account and region (KMS-REFERENCE §9.1 as docs/ec2.md tells
+//! Encryption by default, per account and region (as docs/ec2.md tells
 //! it): Enable/Disable/GetEbsEncryptionByDefault, Get/Modify/ResetEbsDefaultKmsKeyId.
 //! GetEbsDefaultKmsKeyId answers the literal `alias/aws/ebs` until a key is set.
 

@@ -1,7 +1,7 @@
 //! RunInstances, DescribeInstances, Start/Stop/TerminateInstances, simulated at the minimum
 //! (docs/ec2.md, "Instances"): an id, a state, a root volume and attachments; nothing runs.
 //! A launch or start whose volume key cannot be used ends `terminated` / `stopped` with
-//! `Client.InternalError`, as KMS-REFERENCE §9.3 describes.
+//! `Client.InternalError`, as docs/ec2.md, "Unusable keys", describes.
 
 use ebsim_iam::QueryError;
 use ebsim_iam::xml::{self, XmlWriter};

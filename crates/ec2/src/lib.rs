@@ -1,5 +1,5 @@
 //! EC2, the EBS part, over the AWS Query protocol (docs/ec2.md): volumes, instances,
-//! attachments, snapshots (on `ebsim-snapshot`) and encryption by default, with the KMS calls EBS makes (KMS-REFERENCE §9 as
+//! attachments, snapshots (on `ebsim-snapshot`) and encryption by default, with the KMS calls EBS makes (as
 //! docs/key-flow.md tells it) and its typed state under `DIR/ec2/state.json`.
 //!
 //! `ebsim serve` routes requests whose SigV4 scope names `ec2` to [`Ec2::handle`], after

@@ -1,5 +1,5 @@
 //! CreateVolume, DescribeVolumes, DeleteVolume and ModifyVolume, with the KMS calls EBS
-//! makes (KMS-REFERENCE §9 as docs/ec2.md tells it): CreateVolume asks for a 64-byte data
+//! makes (as docs/ec2.md tells it): CreateVolume asks for a 64-byte data
 //! key (GenerateDataKeyWithoutPlaintext) on behalf of the caller; a key that cannot be used
 //! leaves the volume in `error`, with an event.
 

@@ -129,7 +129,7 @@ impl SnapshotError {
         }
     }
 
-    /// The EC2 error code this error answers with (AWS-SERVICES-REFERENCE's names:
+    /// The EC2 error code this error answers with (EC2's names, docs/ec2.md:
     /// `InvalidSnapshot.NotFound`, `InvalidSnapshotID.Malformed`, …).
     pub fn code(&self) -> &'static str {
         match self {

@@ -1,4 +1,4 @@
-//! The KMS calls EBS makes for snapshots (docs/key-flow.md; the calls of KMS-REFERENCE §9.2
+//! The KMS calls EBS makes for snapshots (docs/key-flow.md; the calls
 //! as docs/formats.md, "Snapshots", lists them), all on behalf of the principal calling EC2
 //! via `ec2.<region>.amazonaws.com`.
 
