@@ -6,9 +6,8 @@
 #![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use ebsim_test_support::ebsim::Ebsim;
+use ebsim_test_support::tools;
 
 #[test]
 fn boto3_ebs_direct_against_ebsim_serve() {
@@ -20,20 +19,9 @@ fn boto3_ebs_direct_against_ebsim_serve() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/scripts/ebs_direct_boto3.py"
     );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.url())
-        .arg(env!("CARGO_BIN_EXE_ebsim"))
-        .arg(&data)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 with boto3 must be installed (.ci/install-deps)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ALL OK"),
-        "boto3 EBS direct flow failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    tools::python(
+        script,
+        &[&server.url(), &env!("CARGO_BIN_EXE_ebsim"), &data],
     );
     let trail = ebsim.ok(&["--json", "audit"]);
     assert!(

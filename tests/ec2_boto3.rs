@@ -5,9 +5,8 @@
 #![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use ebsim_test_support::ebsim::Ebsim;
+use ebsim_test_support::tools;
 
 #[test]
 fn boto3_ec2_against_ebsim_serve() {
@@ -16,20 +15,9 @@ fn boto3_ec2_against_ebsim_serve() {
     let ebsim = Ebsim::new(env!("CARGO_BIN_EXE_ebsim")).data_dir(&data);
     let server = ebsim.serve(&["serve", "--listen", "127.0.0.1:0"]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/ec2_boto3.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.url())
-        .arg(env!("CARGO_BIN_EXE_ebsim"))
-        .arg(&data)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 with boto3 must be installed (.ci/install-deps)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ALL OK"),
-        "boto3 EC2 flow failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    tools::python(
+        script,
+        &[&server.url(), &env!("CARGO_BIN_EXE_ebsim"), &data],
     );
     // The attachment's KMS calls, by the principals AWS names: CreateGrant by the caller via
     // EC2, Decrypt and RetireGrant by the instance's EC2 infrastructure session.

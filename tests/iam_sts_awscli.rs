@@ -4,68 +4,9 @@
 #![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use ebsim_test_support::ebsim::Ebsim;
+use ebsim_test_support::tools::Aws;
 use serde_json::Value;
-
-struct Aws<'a> {
-    url: &'a str,
-    key: String,
-    secret: String,
-    token: Option<String>,
-}
-
-struct Out {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-impl Aws<'_> {
-    fn run(&self, args: &[&str]) -> Out {
-        let mut cmd = Command::new("aws");
-        cmd.args(args)
-            .args(["--endpoint-url", self.url, "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", &self.key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-west-2")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_RETRY_MODE", "standard");
-        if let Some(t) = &self.token {
-            cmd.env("AWS_SESSION_TOKEN", t);
-        }
-        let out = cmd
-            .output()
-            .expect("aws-cli must be installed (.ci/install-deps)");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        assert_eq!(o.code, 0, "aws {args:?} failed: {}", o.stderr);
-        o.json
-    }
-
-    fn fails(&self, args: &[&str], error_code: &str) {
-        let o = self.run(args);
-        assert_ne!(o.code, 0, "aws {args:?} unexpectedly succeeded");
-        assert!(
-            o.stderr.contains(&format!("({error_code})")),
-            "aws {args:?}: expected {error_code}, got: {}",
-            o.stderr
-        );
-    }
-}
 
 fn s(v: &Value) -> String {
     v.as_str()

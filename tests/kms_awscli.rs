@@ -4,65 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use ebsim_test_support::ebsim::Ebsim;
+use ebsim_test_support::tools::Aws;
 use serde_json::Value;
-
-struct Aws<'a> {
-    url: &'a str,
-    key: String,
-    secret: String,
-}
-
-struct Out {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-impl Aws<'_> {
-    fn run(&self, args: &[&str]) -> Out {
-        let out = Command::new("aws")
-            .args(args)
-            .args(["--endpoint-url", self.url, "--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", &self.key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-west-2")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_RETRY_MODE", "standard")
-            .output()
-            .expect("aws-cli must be installed (.ci/install-deps)");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs a command that must succeed; returns its JSON output.
-    fn ok(&self, args: &[&str]) -> Value {
-        let o = self.run(args);
-        assert_eq!(o.code, 0, "aws {args:?} failed: {}", o.stderr);
-        o.json
-    }
-
-    /// Runs a command that must fail with `error_code`.
-    fn fails(&self, args: &[&str], error_code: &str) {
-        let o = self.run(args);
-        assert_ne!(o.code, 0, "aws {args:?} unexpectedly succeeded");
-        assert!(
-            o.stderr.contains(&format!("({error_code})")),
-            "aws {args:?}: expected {error_code}, got: {}",
-            o.stderr
-        );
-    }
-}
 
 fn b64_len(s: &str) -> usize {
     use base64::Engine as _;
@@ -97,6 +42,7 @@ fn aws_cli_session_against_ebsim_kms_serve() {
         url: &url,
         key: "test".into(),
         secret: "test".into(),
+        token: None,
     };
 
     // Keys.
@@ -261,6 +207,7 @@ fn aws_cli_session_against_ebsim_kms_serve() {
         url: &url,
         key: user["access_key_id"].as_str().unwrap().to_owned(),
         secret: user["secret_access_key"].as_str().unwrap().to_owned(),
+        token: None,
     };
     alice.fails(
         &[
@@ -531,12 +478,14 @@ fn aws_cli_session_against_ebsim_kms_serve() {
         url: &url,
         key: "AKIAUNKNOWN".into(),
         secret: "x".into(),
+        token: None,
     };
     stranger.fails(&["kms", "list-keys"], "UnrecognizedClientException");
     let wrong = Aws {
         url: &url,
         key: "test".into(),
         secret: "not-test".into(),
+        token: None,
     };
     wrong.fails(&["kms", "list-keys"], "InvalidSignatureException");
 
@@ -560,6 +509,7 @@ fn the_readme_kms_example_runs() {
         url: &url,
         key: "test".into(),
         secret: "test".into(),
+        token: None,
     };
     let key = aws.ok(&["kms", "create-key"])["KeyMetadata"]["Arn"]
         .as_str()

@@ -3,9 +3,8 @@
 #![cfg(feature = "external-tools")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use ebsim_test_support::ebsim::Ebsim;
+use ebsim_test_support::tools;
 use serde_json::Value;
 
 #[test]
@@ -23,21 +22,14 @@ fn boto3_flow_against_ebsim_kms_serve() {
     );
     let user: Value = serde_json::from_slice(&user.stdout).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/kms_boto3.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(&url)
-        .arg(user["access_key_id"].as_str().unwrap())
-        .arg(user["secret_access_key"].as_str().unwrap())
-        .arg(user["arn"].as_str().unwrap())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 with boto3 must be installed (.ci/install-deps)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ALL OK"),
-        "boto3 flow failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    tools::python(
+        script,
+        &[
+            &url,
+            &user["access_key_id"].as_str().unwrap(),
+            &user["secret_access_key"].as_str().unwrap(),
+            &user["arn"].as_str().unwrap(),
+        ],
     );
     let status = server.stop().expect("server stopped");
     assert!(status.success());

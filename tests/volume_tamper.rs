@@ -1,5 +1,5 @@
 //! What someone with write access to a data dir can and cannot do to a volume through its
-//! files (docs/security.md, "Storage and CLI"): the identity attach calls KMS as is not read
+//! files (docs/security.md, "Storage and the command line"): the identity attach calls KMS as is not read
 //! from metadata.json, edited geometry is refused by the metadata MAC, and no data-dir file is
 //! opened through a symbolic link.
 

@@ -20,7 +20,7 @@ pub fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
 
 /// Adds the flags every data-dir file is opened with: `O_NOFOLLOW` (a symbolic link in the last
 /// component is an error, `ELOOP`, never followed) and `O_CLOEXEC`. See docs/security.md,
-/// "Storage and CLI".
+/// "Storage and the command line".
 pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
     options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
 }

@@ -1,5 +1,5 @@
 //! The errors of the Query services, as they go on the wire (code, HTTP status, message;
-//! docs/iam.md, "Errors").
+//! docs/iam.md, "Responses").
 
 /// An IAM or STS error: its `<Code>`, HTTP status and `<Message>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

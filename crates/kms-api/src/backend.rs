@@ -138,7 +138,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
 pub const BUILTIN_ACCESS_KEY: &str = "test";
 
 /// Which access keys a server accepts (`ebsim kms serve --credentials MODE`; docs/kms.md,
-/// "Credential modes").
+/// "Identities and credentials").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CredentialMode {
     /// The built-in `test` key and every key ebsim issued, signatures verified.

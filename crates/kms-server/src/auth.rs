@@ -1,5 +1,5 @@
 //! Which credential signs a request: the access keys a server accepts under its credential
-//! mode (docs/kms.md, "Credential modes"), STS session keys with their tokens, and the error
+//! mode (docs/kms.md, "Identities and credentials"), STS session keys with their tokens, and the error
 //! each protocol answers a refused token with (docs/iam.md, "Temporary credentials").
 
 use ebsim_kms_api::{BUILTIN_ACCESS_KEY, CredentialMode};

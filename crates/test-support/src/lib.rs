@@ -7,6 +7,7 @@
 //! - [`process`]: child processes that print `listening on ADDR` first, moto's server, free
 //!   ports.
 //! - [`http`]: KMS requests signed with SigV4 as the AWS SDKs sign them, sent over HTTP.
+//! - [`tools`]: aws-cli and boto3 scripts with a clean AWS environment.
 //! - [`tls`] (feature `tls`): a CA, server and client certificates for TLS tests.
 //! - [`kms_double`] (feature `kms-double`): a grant-aware KMS double, in process or behind
 //!   an HTTP endpoint, and a data dir that reaches it with a service credential.
@@ -30,3 +31,4 @@ pub mod kms_double;
 pub mod process;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod tools;

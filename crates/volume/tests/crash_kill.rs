@@ -1,7 +1,7 @@
 //! A writer killed at any moment never tears a sector: 100 times, a child process attached to
 //! a volume writes random runs of sectors and is killed with SIGKILL at a random moment; after
 //! each kill every sector must read back as one whole write (or as never written), never a mix
-//! of two (docs/security.md, "Storage and CLI").
+//! of two (docs/security.md, "Storage and the command line").
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};

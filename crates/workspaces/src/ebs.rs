@@ -430,7 +430,7 @@ impl Ebs {
         let meta = self.volumes.load(volume_id)?;
         // Who EBS acts as is derived here or given by the EC2 state, never read from
         // metadata.json (a file anyone with write access to the data dir could edit):
-        // docs/security.md, "Storage and CLI".
+        // docs/security.md, "Storage and the command line".
         let who = Identity::Principal(match principal {
             Some(p) => p.to_owned(),
             None => attach_principal(&meta.kms_key_arn, volume_id),

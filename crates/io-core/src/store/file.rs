@@ -151,7 +151,7 @@ fn file_size_limit(file: &File) -> String {
 pub(super) fn open_file(path: &Path, sector_size: SectorSize) -> Result<(File, u64), IoError> {
     // Refuse before opening what could block or have side effects (FIFOs, devices), and never
     // follow a symbolic link: ciphertext would be written to whatever it points at
-    // (docs/security.md, "Storage and CLI").
+    // (docs/security.md, "Storage and the command line").
     let meta = std::fs::symlink_metadata(path).map_err(|e| io_error(path, e))?;
     if meta.file_type().is_symlink() {
         return Err(not_a_volume(path, "a symbolic link (not followed)"));

@@ -1,4 +1,4 @@
-//! ReEncrypt with an RSA key on either side (docs/kms.md "Asymmetric keys"): the source is
+//! ReEncrypt with an RSA key on either side (docs/kms.md, "Asymmetric and HMAC keys"): the source is
 //! opened with RSA-OAEP when `SourceEncryptionAlgorithm` is an RSA one (the request must then
 //! name the key, as the ciphertext does not), else as a symmetric blob; the destination is
 //! sealed with RSA-OAEP when `DestinationEncryptionAlgorithm` is an RSA one, else as a

@@ -1,7 +1,7 @@
 //! Access keys of account roots, for servers that accept only keys ebsim issued
 //! (`kms serve --credentials strict`): one pair per account, generated on first use and kept
 //! in `DIR/kms/root-credentials` (mode 0600, beside the service credential; a reset keeps
-//! it). See docs/kms.md, "Credential modes".
+//! it). See docs/kms.md, "Identities and credentials".
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

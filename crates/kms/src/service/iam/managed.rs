@@ -1,4 +1,4 @@
-//! Customer managed policies: versions, attachments (docs/iam.md, "Managed policies").
+//! Customer managed policies: versions, attachments (docs/iam.md, "Operations").
 
 use super::principals::{find, internal_q};
 use super::*;

@@ -222,7 +222,7 @@ impl Kms {
     }
 
     /// Why the session policies of the caller's session refuse `action` on `resource`, if
-    /// they do (docs/iam.md, "Session policies"): they only narrow what the role may do.
+    /// they do (docs/iam.md, "AssumeRole"): they only narrow what the role may do.
     pub(in crate::service) fn session_limit(
         &self,
         st: &State,
